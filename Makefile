@@ -1,0 +1,48 @@
+# Two commands on a fresh machine: `make run` (set up, fetch models, serve) and
+# `make test` (set up, fetch models, lint, type-check, run the whole suite).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SB := $(BIN)/switchboard
+# llama-cpp-python compiles llama.cpp on first install (~10 min on 2 cores; pip caches the wheel).
+export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: install models run test lint typecheck unit integration bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --progress-bar off -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+models: install
+	$(SB) models pull --default
+
+run: models
+	$(SB) serve
+
+lint: install
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest -m unit -q
+
+integration: models
+	$(BIN)/pytest -m integration -q
+
+test: models lint typecheck
+	$(BIN)/pytest -q
+
+bench: models
+	$(SB) bench engine --json bench-engine.json
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

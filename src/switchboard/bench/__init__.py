@@ -1,0 +1,1 @@
+"""Benchmarks run by ``switchboard bench ...``; figures are written as JSON, never asserted."""

@@ -1,0 +1,87 @@
+"""``switchboard bench engine``: our continuous-batching engine vs. llama-cpp-python's
+``Llama`` one request at a time, same GGUF, same threads, same workload, one run."""
+
+from __future__ import annotations
+
+import gc
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.progress import Progress
+
+from switchboard.bench.serving import BaselineServer, peak_rss, run_baseline, run_engine
+from switchboard.bench.stats import RunStats
+from switchboard.bench.workload import make_workload
+from switchboard.config import EngineSettings
+from switchboard.engine.local import LocalEngine
+
+CONCURRENCIES = (1, 4, 16)
+
+
+@dataclass(frozen=True)
+class EngineBenchConfig:
+    prompt_tokens: int = 256
+    output_tokens: int = 128
+    requests_per_client: int = 2  # N = concurrency x this (quick: 1)
+
+
+def _ratio(a: float, b: float) -> float:
+    return round(a / b, 3) if b else 0.0
+
+
+def run_engine_bench(
+    name: str, model_path: Path, settings: EngineSettings, config: EngineBenchConfig
+) -> dict[str, Any]:
+    ours: dict[int, RunStats] = {}
+    base: dict[int, RunStats] = {}
+    engine = LocalEngine(name, model_path, settings)
+    engine.start()
+    sizes = {c: c * config.requests_per_client for c in CONCURRENCIES}
+    workloads = {
+        c: make_workload(engine.encode_prompt, n, config.prompt_tokens, config.output_tokens, c)
+        for c, n in sizes.items()
+    }
+    with Progress() as progress:
+        for c in CONCURRENCIES:
+            task = progress.add_task(f"switchboard c={c}", total=sizes[c])
+            advance = lambda n, t=task: progress.advance(t, n)  # noqa: E731
+            if c == max(CONCURRENCIES):
+                with peak_rss() as peak:
+                    ours[c] = run_engine(engine, workloads[c], c, advance)
+            else:
+                ours[c] = run_engine(engine, workloads[c], c, advance)
+        engine.close()
+        del engine
+        gc.collect()
+
+        n_ctx = config.prompt_tokens + config.output_tokens + 64
+        baseline = BaselineServer(model_path, settings.n_threads, n_ctx)
+        for c in CONCURRENCIES:
+            task = progress.add_task(f"baseline    c={c}", total=sizes[c])
+            advance = lambda n, t=task: progress.advance(t, n)  # noqa: E731
+            base[c] = run_baseline(baseline, workloads[c], c, advance)
+        baseline.close()
+
+    top = max(CONCURRENCIES)
+    return {
+        "model": name,
+        "gguf": str(model_path),
+        "n_threads": settings.n_threads,
+        "engine_settings": settings.model_dump(),
+        "workload": {
+            "prompt_tokens": config.prompt_tokens,
+            "output_tokens": config.output_tokens,
+            "requests": sizes,
+            "sampling": "greedy, ignore_eos",
+        },
+        "switchboard": [ours[c].to_dict() for c in CONCURRENCIES],
+        "baseline_llama_cpp_python": [base[c].to_dict() for c in CONCURRENCIES],
+        f"speedup_c{top}": _ratio(ours[top].output_tok_s, base[top].output_tok_s),
+        f"ttft_p99_ratio_c{top}": _ratio(base[top].ttft_p99_ms, ours[top].ttft_p99_ms),
+        "single_stream_tok_s_ratio_c1": _ratio(ours[1].output_tok_s, base[1].output_tok_s),
+        "single_stream_decode_ratio_c1": _ratio(
+            ours[1].decode_tok_s_per_stream, base[1].decode_tok_s_per_stream
+        ),
+        f"peak_rss_mib_c{top}": round(peak[0] / 2**20, 1),
+    }

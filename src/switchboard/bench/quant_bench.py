@@ -1,0 +1,56 @@
+"""``switchboard bench quantization``: prefill, single-stream decode and 16-stream batched
+decode speed of quantized variants of one model, through our engine's step loop."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from switchboard.bench.workload import make_workload
+from switchboard.config import EngineSettings
+from switchboard.engine import LLMEngine, SamplingParams
+from switchboard.engine.local import LocalEngine
+
+
+def _drain(engine: LLMEngine) -> tuple[float, list[float]]:
+    """Step until idle; return the elapsed time and each output token's timestamp."""
+    start, stamps = time.perf_counter(), []
+    while engine.has_unfinished:
+        for output in engine.step():
+            stamps.extend(time.perf_counter() for _ in output.token_ids)
+    return time.perf_counter() - start, stamps
+
+
+def measure(path: Path, settings: EngineSettings, streams: int = 16) -> dict[str, float]:
+    local = LocalEngine(path.stem, path, settings)
+    engine = local.engine
+    try:
+        long = make_workload(local.encode_prompt, 1, 512, 1, seed=1)
+        engine.add_request(list(long.prompts[0]), SamplingParams(max_tokens=1, temperature=0))
+        prefill_s, _ = _drain(engine)
+
+        short = make_workload(local.encode_prompt, streams, 16, 128, seed=2)
+        params = SamplingParams(max_tokens=128, temperature=0, ignore_eos=True)
+        engine.add_request(list(short.prompts[0]), params)
+        _, stamps = _drain(engine)
+        single = (len(stamps) - 1) / (stamps[-1] - stamps[0])
+
+        params = SamplingParams(max_tokens=64, temperature=0, ignore_eos=True)
+        for prompt in short.prompts:
+            engine.add_request(list(prompt), params)
+        batch_s, stamps = _drain(engine)
+        return {
+            "file_mib": round(path.stat().st_size / 2**20, 1),
+            "prefill_tok_s": round(512 / prefill_s, 1),
+            "decode_tok_s_1_stream": round(single, 1),
+            f"decode_tok_s_{streams}_streams": round(len(stamps) / batch_s, 1),
+        }
+    finally:
+        local.close()
+
+
+def run_quant_bench(paths: dict[str, Path], settings: EngineSettings) -> dict[str, Any]:
+    variants = {quant: measure(path, settings) for quant, path in paths.items()}
+    fastest = max(variants, key=lambda q: variants[q]["decode_tok_s_16_streams"])
+    return {"n_threads": settings.n_threads, "variants": variants, "fastest": fastest}

@@ -1,0 +1,133 @@
+"""Serving benchmark: the same workload through our engine and through llama-cpp-python's
+high-level ``Llama`` serving one request at a time (the baseline users have today).
+
+Requests are issued by ``concurrency`` closed-loop clients (each sends its next request
+when the previous one finished), like vLLM's ``--max-concurrency`` mode. All timings are
+taken on the client side, per streamed token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import psutil
+
+from switchboard.bench.stats import RequestTrace, RunStats
+from switchboard.bench.workload import Workload
+from switchboard.engine import SamplingParams
+from switchboard.engine.local import LocalEngine
+
+Progress = Callable[[int], None]
+
+
+@contextmanager
+def peak_rss() -> Iterator[list[int]]:
+    """Sample this process's RSS every 20 ms; the peak (bytes) lands in the yielded list."""
+    process, peak, done = psutil.Process(), [0], threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.02):
+            peak[0] = max(peak[0], process.memory_info().rss)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield peak
+    finally:
+        done.set()
+        thread.join()
+        peak[0] = max(peak[0], process.memory_info().rss)
+
+
+def run_engine(
+    engine: LocalEngine, workload: Workload, concurrency: int, advance: Progress
+) -> RunStats:
+    params = SamplingParams(max_tokens=workload.output_tokens, temperature=0.0, ignore_eos=True)
+
+    async def one(prompt: Sequence[int]) -> RequestTrace:
+        trace = RequestTrace(time.perf_counter())
+        async for output in engine.async_engine.generate(list(prompt), params):
+            now = time.perf_counter()
+            trace.token_times.extend(now for _ in output.token_ids)
+        advance(1)
+        return trace
+
+    async def client(queue: asyncio.Queue[Sequence[int]], traces: list[RequestTrace]) -> None:
+        while not queue.empty():
+            traces.append(await one(queue.get_nowait()))
+
+    async def main() -> RunStats:
+        queue: asyncio.Queue[Sequence[int]] = asyncio.Queue()
+        for prompt in workload.prompts:
+            queue.put_nowait(prompt)
+        traces: list[RequestTrace] = []
+        start = time.perf_counter()
+        await asyncio.gather(*(client(queue, traces) for _ in range(concurrency)))
+        return RunStats.from_traces(concurrency, traces, time.perf_counter() - start)
+
+    return asyncio.run(main())
+
+
+class BaselineServer:
+    """llama-cpp-python's ``Llama``: one request at a time, FIFO behind a lock."""
+
+    def __init__(self, model_path: Path, n_threads: int, n_ctx: int) -> None:
+        from llama_cpp import Llama  # the baseline is the only other llama.cpp user
+
+        self.llm = Llama(
+            model_path=str(model_path),
+            n_ctx=n_ctx,
+            n_batch=512,
+            n_threads=n_threads,
+            n_threads_batch=n_threads,
+            verbose=False,
+        )
+        self.eos = self.llm.token_eos()
+        self.lock = threading.Lock()
+
+    def stream(self, prompt: Sequence[int], max_tokens: int) -> Iterator[object]:
+        with self.lock:
+            yield from self.llm.create_completion(  # type: ignore[union-attr]
+                list(prompt),
+                max_tokens=max_tokens,
+                temperature=0.0,
+                stream=True,
+                logit_bias={self.eos: -1e9},  # the same ignore-EOS workload as ours
+            )
+
+    def close(self) -> None:
+        self.llm.close()
+
+
+def run_baseline(
+    server: BaselineServer, workload: Workload, concurrency: int, advance: Progress
+) -> RunStats:
+    pending = list(reversed(workload.prompts))
+    traces: list[RequestTrace] = []
+    guard = threading.Lock()
+
+    def client() -> None:
+        while True:
+            with guard:
+                if not pending:
+                    return
+                prompt = pending.pop()
+            trace = RequestTrace(time.perf_counter())
+            for _ in server.stream(prompt, workload.output_tokens):
+                trace.token_times.append(time.perf_counter())
+            with guard:
+                traces.append(trace)
+            advance(1)
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return RunStats.from_traces(concurrency, traces, time.perf_counter() - start)

@@ -1,0 +1,70 @@
+"""Latency statistics of one benchmark run, in the shape vLLM's serving benchmark reports."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class RequestTrace:
+    """Client-side timestamps (``time.perf_counter``) of one request."""
+
+    submitted: float
+    token_times: list[float] = field(default_factory=list)
+
+    @property
+    def ttft(self) -> float:
+        return self.token_times[0] - self.submitted
+
+    @property
+    def inter_token(self) -> list[float]:
+        return list(np.diff(self.token_times))
+
+    @property
+    def decode_tok_s(self) -> float:
+        span = self.token_times[-1] - self.token_times[0]
+        return (len(self.token_times) - 1) / span if span > 0 else 0.0
+
+
+def _pct(values: Sequence[float], q: float) -> float:
+    return float(np.percentile(values, q)) * 1000.0 if len(values) else 0.0
+
+
+@dataclass(frozen=True)
+class RunStats:
+    concurrency: int
+    requests: int
+    output_tokens: int
+    duration_s: float
+    output_tok_s: float
+    ttft_p50_ms: float
+    ttft_p99_ms: float
+    ttit_p50_ms: float
+    ttit_p99_ms: float
+    decode_tok_s_per_stream: float
+
+    @classmethod
+    def from_traces(
+        cls, concurrency: int, traces: Sequence[RequestTrace], duration_s: float
+    ) -> RunStats:
+        ttfts = [t.ttft for t in traces]
+        itls = [gap for t in traces for gap in t.inter_token]
+        tokens = sum(len(t.token_times) for t in traces)
+        return cls(
+            concurrency=concurrency,
+            requests=len(traces),
+            output_tokens=tokens,
+            duration_s=round(duration_s, 3),
+            output_tok_s=round(tokens / duration_s, 2),
+            ttft_p50_ms=round(_pct(ttfts, 50), 1),
+            ttft_p99_ms=round(_pct(ttfts, 99), 1),
+            ttit_p50_ms=round(_pct(itls, 50), 2),
+            ttit_p99_ms=round(_pct(itls, 99), 2),
+            decode_tok_s_per_stream=round(float(np.mean([t.decode_tok_s for t in traces])), 2),
+        )
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)

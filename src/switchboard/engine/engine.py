@@ -1,0 +1,178 @@
+"""The synchronous engine step: schedule → free → forward → sample → update → detokenize.
+
+``LLMEngine`` is driven by one thread (see ``async_engine``); it talks to the model only
+through the ``Runner`` and ``Tokenizer`` protocols, so tests drive it with fakes.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from switchboard.engine.detokenizer import IncrementalDetokenizer
+from switchboard.engine.params import SamplingParams
+from switchboard.engine.request import Request, RequestStatus, RequestTimings
+from switchboard.engine.sampler import sample
+from switchboard.engine.scheduler import ScheduledChunk, Scheduler, SchedulerConfig
+from switchboard.errors import ContextLengthError, InvalidRequestError, KVCacheFullError
+
+
+class Tokenizer(Protocol):
+    eog_token_ids: frozenset[int]
+
+    def token_bytes(self, token_id: int) -> bytes: ...
+
+
+class Runner(Protocol):
+    def execute(self, chunks: Sequence[ScheduledChunk]) -> npt.NDArray[np.float32]: ...
+
+    def free(self, slot: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class RequestOutput:
+    """What one step produced for one request: new text and tokens, and on the last
+    output the finish reason."""
+
+    request_id: str
+    text: str
+    token_ids: tuple[int, ...]
+    finished: bool
+    finish_reason: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    timings: RequestTimings
+
+
+@dataclass
+class _Tracked:
+    request: Request
+    detokenizer: IncrementalDetokenizer
+    rng: np.random.Generator
+    emitted_tokens: int = 0
+
+
+class LLMEngine:
+    def __init__(
+        self,
+        runner: Runner,
+        tokenizer: Tokenizer,
+        config: SchedulerConfig,
+        seed: int | None = None,
+    ) -> None:
+        self.runner = runner
+        self.tokenizer = tokenizer
+        self.config = config
+        self.scheduler = Scheduler(config)
+        self._seeds = np.random.SeedSequence(seed)
+        self._tracked: dict[str, _Tracked] = {}
+        # Guards scheduler state; released while the forward pass runs.
+        self.lock = threading.Lock()
+
+    # -- requests ------------------------------------------------------------------------
+    def check_length(self, prompt_tokens: int, max_tokens: int | None) -> int:
+        """Validate against the context window; return the effective ``max_tokens``."""
+        limit = self.config.max_model_len
+        if prompt_tokens == 0:
+            raise InvalidRequestError("the prompt is empty", param="prompt")
+        if prompt_tokens >= limit or (
+            max_tokens is not None and prompt_tokens + max_tokens > limit
+        ):
+            requested = prompt_tokens + (max_tokens or 1)
+            raise ContextLengthError(requested=requested, limit=limit, prompt_tokens=prompt_tokens)
+        return max_tokens if max_tokens is not None else limit - prompt_tokens
+
+    def add_request(
+        self,
+        prompt_token_ids: list[int],
+        params: SamplingParams,
+        request_id: str | None = None,
+    ) -> Request:
+        max_tokens = self.check_length(len(prompt_token_ids), params.max_tokens)
+        request = Request(
+            request_id=request_id or uuid.uuid4().hex,
+            prompt_token_ids=list(prompt_token_ids),
+            params=params,
+            max_tokens=max_tokens,
+            eos_token_ids=frozenset() if params.ignore_eos else self.tokenizer.eog_token_ids,
+        )
+        if request.request_id in self._tracked:
+            raise InvalidRequestError(f"duplicate request id {request.request_id}")
+        seed = params.seed if params.seed is not None else self._seeds.spawn(1)[0]
+        tracked = _Tracked(
+            request,
+            IncrementalDetokenizer(self.tokenizer.token_bytes, params.stop),
+            np.random.default_rng(seed),
+        )
+        with self.lock:
+            self.scheduler.add(request)
+            self._tracked[request.request_id] = tracked
+        return request
+
+    def abort(self, request_id: str) -> bool:
+        with self.lock:
+            request = self.scheduler.abort(request_id)
+            self._tracked.pop(request_id, None)
+        return request is not None
+
+    @property
+    def has_unfinished(self) -> bool:
+        return self.scheduler.has_unfinished
+
+    # -- one step --------------------------------------------------------------------------
+    def step(self) -> list[RequestOutput]:
+        with self.lock:
+            scheduled = self.scheduler.schedule()
+            for slot in self.scheduler.take_freed_slots():
+                self.runner.free(slot)
+        if not scheduled.chunks:
+            return []
+        try:
+            logits = self.runner.execute(scheduled.chunks)
+        except KVCacheFullError:
+            with self.lock:  # llama.cpp restored the cache; make room and retry next step
+                self.scheduler.preempt_newest()
+            return []
+        with self.lock:
+            sampled = {
+                chunk.request.request_id: self._sample(chunk.request, row)
+                for chunk, row in zip(scheduled.sampled, logits, strict=True)
+                if chunk.request.request_id in self._tracked
+            }
+            advanced = self.scheduler.update(scheduled, sampled)
+            return [self._output(request) for request in advanced]
+
+    def _sample(self, request: Request, row: npt.NDArray[np.float32]) -> int:
+        tracked = self._tracked[request.request_id]
+        return sample(
+            row, request.params, tracked.rng, request.prompt_token_ids, request.output_token_ids
+        )
+
+    def _output(self, request: Request) -> RequestOutput:
+        tracked = self._tracked[request.request_id]
+        detok = tracked.detokenizer
+        text = detok.add(request.output_token_ids[-1])
+        if detok.stopped_on is not None and not request.status.finished:
+            request.stop_reason = detok.stopped_on
+            self.scheduler.finish(request, RequestStatus.FINISHED_STOPPED)
+        if request.status.finished:
+            text += detok.flush()
+            del self._tracked[request.request_id]
+        new_tokens = tuple(request.output_token_ids[tracked.emitted_tokens :])
+        tracked.emitted_tokens = len(request.output_token_ids)
+        return RequestOutput(
+            request_id=request.request_id,
+            text=text,
+            token_ids=new_tokens,
+            finished=request.status.finished,
+            finish_reason=request.finish_reason,
+            prompt_tokens=request.num_prompt_tokens,
+            completion_tokens=len(request.output_token_ids),
+            timings=request.timings,
+        )

@@ -1,0 +1,69 @@
+"""A GGUF model loaded and served by the continuous-batching engine."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from switchboard.config import EngineSettings
+from switchboard.engine.async_engine import AsyncEngine
+from switchboard.engine.chat_template import ChatTemplate
+from switchboard.engine.engine import LLMEngine
+from switchboard.engine.runner import LlamaModel, LlamaRunner, RunnerConfig
+from switchboard.engine.scheduler import SchedulerConfig
+
+
+class LocalEngine:
+    def __init__(self, name: str, model_path: Path, settings: EngineSettings) -> None:
+        self.name = name
+        self.model = LlamaModel(model_path)
+        max_model_len = min(settings.max_model_len, self.model.n_ctx_train)
+        self.scheduler_config = SchedulerConfig(
+            max_num_seqs=settings.max_num_seqs,
+            max_batch_tokens=settings.max_batch_tokens,
+            kv_cache_tokens=settings.kv_cache_tokens,
+            max_model_len=max_model_len,
+            max_waiting=settings.max_waiting,
+        )
+        self.runner = LlamaRunner(
+            self.model,
+            RunnerConfig(
+                kv_cache_tokens=settings.kv_cache_tokens,
+                max_batch_tokens=settings.max_batch_tokens,
+                max_num_seqs=settings.max_num_seqs,
+                n_threads=settings.n_threads,
+            ),
+        )
+        self.engine = LLMEngine(self.runner, self.model, self.scheduler_config, settings.seed)
+        self.chat_template = ChatTemplate(
+            self.model.chat_template, self.model.bos_text, self.model.eos_text
+        )
+        self.async_engine = AsyncEngine(self.engine)
+
+    @property
+    def max_model_len(self) -> int:
+        return self.scheduler_config.max_model_len
+
+    def encode_chat(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        tools: Sequence[Mapping[str, Any]] | None = None,
+    ) -> list[int]:
+        text = self.chat_template.render(messages, tools=tools)
+        ids = self.model.tokenize(text, add_special=False, parse_special=True)
+        bos = self.model.tokenize("", add_special=True)
+        if bos and (not ids or ids[0] != bos[0]):
+            ids = bos + ids
+        return ids
+
+    def encode_prompt(self, text: str) -> list[int]:
+        return self.model.tokenize(text, add_special=True, parse_special=False)
+
+    def start(self) -> None:
+        self.async_engine.start()
+
+    def close(self) -> None:
+        self.async_engine.shutdown()
+        self.runner.close()
+        self.model.close()

@@ -1,0 +1,182 @@
+"""The only module that imports llama.cpp: the model's vocabulary and metadata
+(``LlamaModel``) and the batched forward pass (``LlamaRunner``).
+
+One ``execute()`` builds one ``llama_batch`` from the scheduler's chunks, every chunk
+tagged with its request's sequence id (slot), runs one ``llama_decode`` and returns one
+logits row per chunk that asked to be sampled. KV cells of finished or preempted
+requests are dropped with ``llama_memory_seq_rm``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import llama_cpp
+import numpy as np
+import numpy.typing as npt
+
+from switchboard.engine.scheduler import ScheduledChunk
+from switchboard.errors import FatalError, KVCacheFullError, ModelFileError
+
+log = logging.getLogger(__name__)
+
+_LOG_LEVELS = {2: logging.ERROR, 3: logging.WARNING}  # ggml_log_level: 2 error, 3 warn
+
+
+@llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
+def _forward_log(level: int, text: bytes, _user_data: ctypes.c_void_p) -> None:
+    if level in _LOG_LEVELS:
+        log.log(_LOG_LEVELS[level], text.decode("utf-8", "replace").rstrip())
+
+
+def _init_backend() -> None:
+    llama_cpp.llama_log_set(_forward_log, ctypes.c_void_p(0))
+    llama_cpp.llama_backend_init()
+
+
+class LlamaModel:
+    """Weights, vocabulary and GGUF metadata of one model file."""
+
+    def __init__(self, path: Path, *, vocab_only: bool = False) -> None:
+        _init_backend()
+        params = llama_cpp.llama_model_default_params()
+        params.vocab_only = vocab_only
+        model = llama_cpp.llama_model_load_from_file(str(path).encode(), params)
+        if not model:
+            raise ModelFileError(f"llama.cpp could not load {path}")
+        self.path = path
+        self.ptr = model
+        self.vocab = llama_cpp.llama_model_get_vocab(model)
+        self.n_vocab: int = llama_cpp.llama_vocab_n_tokens(self.vocab)
+        self.n_ctx_train: int = llama_cpp.llama_model_n_ctx_train(model)
+        self.add_bos: bool = bool(llama_cpp.llama_vocab_get_add_bos(self.vocab))
+        self._pieces: list[bytes | None] = [None] * self.n_vocab
+        self.eog_token_ids = frozenset(
+            t for t in range(self.n_vocab) if llama_cpp.llama_vocab_is_eog(self.vocab, t)
+        )
+        self.bos_text = self._special_text(llama_cpp.llama_vocab_bos(self.vocab))
+        self.eos_text = self._special_text(llama_cpp.llama_vocab_eos(self.vocab))
+        template = llama_cpp.llama_model_chat_template(model, None)
+        self.chat_template: str | None = template.decode() if template else None
+
+    def tokenize(self, text: str, *, add_special: bool = True, parse_special: bool = False) -> list[int]:
+        data = text.encode("utf-8")
+        capacity = len(data) + 8
+        buffer = (llama_cpp.llama_token * capacity)()
+        n = llama_cpp.llama_tokenize(
+            self.vocab, data, len(data), buffer, capacity, add_special, parse_special
+        )
+        if n < 0:
+            raise ValueError(f"tokenizer needs {-n} tokens, more than {capacity}")
+        return list(buffer[:n])
+
+    def token_bytes(self, token_id: int) -> bytes:
+        """The raw bytes of one token (special tokens render as nothing)."""
+        piece = self._pieces[token_id]
+        if piece is None:
+            piece = self._piece(token_id, special=False)
+            self._pieces[token_id] = piece
+        return piece
+
+    def detokenize(self, token_ids: Sequence[int]) -> str:
+        return b"".join(self.token_bytes(t) for t in token_ids).decode("utf-8", "replace")
+
+    def _piece(self, token_id: int, *, special: bool) -> bytes:
+        buffer = ctypes.create_string_buffer(64)
+        n = llama_cpp.llama_token_to_piece(self.vocab, token_id, buffer, 64, 0, special)
+        if n < 0:
+            buffer = ctypes.create_string_buffer(-n)
+            n = llama_cpp.llama_token_to_piece(self.vocab, token_id, buffer, -n, 0, special)
+        return buffer.raw[:n]
+
+    def _special_text(self, token_id: int) -> str:
+        if token_id < 0:
+            return ""
+        return self._piece(token_id, special=True).decode("utf-8", "replace")
+
+    def close(self) -> None:
+        if self.ptr:
+            llama_cpp.llama_model_free(self.ptr)
+            self.ptr = None
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    kv_cache_tokens: int
+    max_batch_tokens: int
+    max_num_seqs: int
+    n_threads: int
+
+
+class LlamaRunner:
+    """A llama.cpp context whose KV cache is shared by up to ``max_num_seqs`` sequences."""
+
+    def __init__(self, model: LlamaModel, config: RunnerConfig) -> None:
+        params = llama_cpp.llama_context_default_params()
+        params.n_ctx = config.kv_cache_tokens
+        params.n_batch = config.max_batch_tokens
+        params.n_ubatch = config.max_batch_tokens
+        params.n_seq_max = config.max_num_seqs
+        params.n_threads = config.n_threads
+        params.n_threads_batch = config.n_threads
+        params.kv_unified = True  # one pool of cells; the scheduler budgets it
+        params.no_perf = True
+        ctx = llama_cpp.llama_init_from_model(model.ptr, params)
+        if not ctx:
+            raise ModelFileError(f"llama.cpp could not create a context for {model.path}")
+        self.model = model
+        self.config = config
+        self.ctx = ctx
+        self.memory = llama_cpp.llama_get_memory(ctx)
+        self.batch = llama_cpp.llama_batch_init(config.max_batch_tokens, 0, 1)
+        n = config.max_batch_tokens
+        self._tokens = np.ctypeslib.as_array(self.batch.token, shape=(n,))
+        self._pos = np.ctypeslib.as_array(self.batch.pos, shape=(n,))
+        self._n_seq = np.ctypeslib.as_array(self.batch.n_seq_id, shape=(n,))
+        self._logits = np.ctypeslib.as_array(
+            ctypes.cast(self.batch.logits, ctypes.POINTER(ctypes.c_int8)), shape=(n,)
+        )
+        self._n_seq[:] = 1
+
+    def execute(self, chunks: Sequence[ScheduledChunk]) -> npt.NDArray[np.float32]:
+        """Run one forward pass; return logits rows for the chunks with ``sample`` set."""
+        i = 0
+        for chunk in chunks:
+            request, end = chunk.request, chunk.start + chunk.num_tokens
+            if request.slot is None:
+                raise ValueError(f"request {request.request_id} holds no sequence slot")
+            ids = request.token_ids(chunk.start, end)
+            self._tokens[i : i + chunk.num_tokens] = ids
+            self._pos[i : i + chunk.num_tokens] = np.arange(chunk.start, end)
+            self._logits[i : i + chunk.num_tokens] = 0
+            seq_id = self.batch.seq_id
+            for j in range(i, i + chunk.num_tokens):
+                seq_id[j][0] = request.slot
+            i += chunk.num_tokens
+            if chunk.sample:
+                self._logits[i - 1] = 1
+        self.batch.n_tokens = i
+        status = llama_cpp.llama_decode(self.ctx, self.batch)
+        if status == 1:
+            raise KVCacheFullError("llama.cpp found no KV slot for the batch")
+        if status != 0:
+            raise FatalError(f"llama_decode failed with status {status}")
+        n_out = int(self._logits[:i].sum())
+        if n_out == 0:
+            return np.empty((0, self.model.n_vocab), dtype=np.float32)
+        rows = llama_cpp.llama_get_logits(self.ctx)
+        return np.ctypeslib.as_array(rows, shape=(n_out, self.model.n_vocab)).copy()
+
+    def free(self, slot: int) -> None:
+        """Drop every KV cell of sequence ``slot``."""
+        llama_cpp.llama_memory_seq_rm(self.memory, slot, -1, -1)
+
+    def close(self) -> None:
+        if self.ctx:
+            llama_cpp.llama_batch_free(self.batch)
+            llama_cpp.llama_free(self.ctx)
+            self.ctx = None

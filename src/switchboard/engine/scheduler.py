@@ -1,0 +1,208 @@
+"""Continuous-batching scheduler: pure Python, never imports llama.cpp.
+
+Each ``schedule()`` fills one step's token budget, running requests first (their next
+token, or the next chunk of a prompt still being prefilled), then waiting requests in
+arrival order (chunked prefill). Requests therefore join and leave the batch at token
+boundaries, and a long prompt is spread over several steps instead of stalling the
+streams already running.
+
+The KV budget is counted in cache cells (one per token). A waiting request is admitted
+only while its chunk fits; when a running request needs a cell and none is free, the
+most recently admitted request is preempted: its cells are freed, its progress reset,
+and it goes back to the front of the queue to be recomputed (prompt + tokens so far).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from switchboard.engine.request import Request, RequestStatus
+from switchboard.errors import QueueFullError
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    max_num_seqs: int
+    max_batch_tokens: int
+    kv_cache_tokens: int
+    max_model_len: int
+    max_waiting: int
+
+    def __post_init__(self) -> None:
+        if min(self.max_num_seqs, self.max_batch_tokens, self.kv_cache_tokens) < 1:
+            raise ValueError("scheduler limits must be positive")
+        if self.max_model_len > self.kv_cache_tokens:
+            raise ValueError("max_model_len must fit in the KV cache")
+
+
+@dataclass(frozen=True)
+class ScheduledChunk:
+    """``num_tokens`` tokens of ``request`` from position ``start`` go into this step's batch;
+    when ``sample`` is set the chunk ends the known tokens and its last row is sampled."""
+
+    request: Request
+    start: int
+    num_tokens: int
+    sample: bool
+
+
+@dataclass
+class SchedulerOutput:
+    chunks: list[ScheduledChunk] = field(default_factory=list)
+    preempted: list[Request] = field(default_factory=list)
+
+    @property
+    def num_tokens(self) -> int:
+        return sum(c.num_tokens for c in self.chunks)
+
+    @property
+    def sampled(self) -> list[ScheduledChunk]:
+        return [c for c in self.chunks if c.sample]
+
+
+class Scheduler:
+    def __init__(self, config: SchedulerConfig) -> None:
+        self.config = config
+        self.waiting: deque[Request] = deque()
+        self.running: list[Request] = []
+        self._free_slots = list(range(config.max_num_seqs - 1, -1, -1))
+        self._freed_slots: list[int] = []
+
+    # -- queue -------------------------------------------------------------------------
+    def add(self, request: Request) -> None:
+        if len(self.waiting) >= self.config.max_waiting:
+            raise QueueFullError(len(self.waiting))
+        self.waiting.append(request)
+
+    def abort(self, request_id: str) -> Request | None:
+        for request in [*self.running, *self.waiting]:
+            if request.request_id == request_id:
+                self.finish(request, RequestStatus.FINISHED_ABORTED)
+                return request
+        return None
+
+    def finish(self, request: Request, status: RequestStatus) -> None:
+        if not status.finished:
+            raise ValueError(f"{status!r} is not a finished status")
+        if request in self.running:
+            self.running.remove(request)
+        elif request in self.waiting:
+            self.waiting.remove(request)
+        request.status = status
+        request.timings.finished = time.perf_counter()
+        self._release(request)
+
+    def take_freed_slots(self) -> list[int]:
+        """Sequence ids whose KV cells the runner must clear before the next batch."""
+        freed, self._freed_slots = self._freed_slots, []
+        return freed
+
+    @property
+    def has_unfinished(self) -> bool:
+        return bool(self.waiting or self.running)
+
+    @property
+    def kv_cells_used(self) -> int:
+        return sum(r.num_computed_tokens for r in self.running)
+
+    # -- one step ----------------------------------------------------------------------
+    def schedule(self) -> SchedulerOutput:
+        out = SchedulerOutput()
+        budget = self.config.max_batch_tokens
+        free_cells = self.config.kv_cache_tokens - self.kv_cells_used
+        now = time.perf_counter()
+
+        for request in list(self.running):
+            if request not in self.running:  # preempted earlier in this pass
+                continue
+            n = min(request.num_tokens - request.num_computed_tokens, budget)
+            if n <= 0:
+                continue
+            while free_cells < n:
+                victim = self.running[-1]
+                free_cells += self._preempt(victim)
+                out.preempted.append(victim)
+                if victim is request:
+                    break
+            if request.status is not RequestStatus.RUNNING:
+                continue
+            out.chunks.append(self._chunk(request, n))
+            budget -= n
+            free_cells -= n
+
+        while self.waiting and budget > 0 and self._free_slots and not out.preempted:
+            request = self.waiting[0]
+            n = min(request.num_tokens - request.num_computed_tokens, budget)
+            if n > free_cells:
+                break  # admission control: wait for cells to be freed
+            self.waiting.popleft()
+            request.status = RequestStatus.RUNNING
+            request.slot = self._free_slots.pop()
+            request.timings.on_scheduled(now)
+            self.running.append(request)
+            out.chunks.append(self._chunk(request, n))
+            budget -= n
+            free_cells -= n
+        return out
+
+    def update(self, output: SchedulerOutput, sampled: dict[str, int]) -> list[Request]:
+        """Apply one step's results: advance progress, append sampled tokens, and finish
+        requests on a stop token, ``max_tokens`` or the context window. Returns the
+        requests that got a new token this step."""
+        now = time.perf_counter()
+        advanced: list[Request] = []
+        for chunk in output.chunks:
+            request = chunk.request
+            if request.status is not RequestStatus.RUNNING:
+                continue  # aborted while its batch ran
+            request.num_computed_tokens = chunk.start + chunk.num_tokens
+            if not chunk.sample:
+                continue
+            token = sampled[request.request_id]
+            request.output_token_ids.append(token)
+            request.timings.on_token(now)
+            advanced.append(request)
+            self._check_stop(request, token)
+        return advanced
+
+    def preempt_newest(self) -> Request | None:
+        """Free the cells of the most recently admitted request (the runner found the
+        cache full even though the budget said it fits, e.g. through fragmentation)."""
+        if not self.running:
+            return None
+        victim = self.running[-1]
+        self._preempt(victim)
+        return victim
+
+    # -- helpers -------------------------------------------------------------------------
+    def _chunk(self, request: Request, n: int) -> ScheduledChunk:
+        start = request.num_computed_tokens
+        return ScheduledChunk(request, start, n, sample=start + n == request.num_tokens)
+
+    def _check_stop(self, request: Request, token: int) -> None:
+        if token in request.eos_token_ids or token in request.params.stop_token_ids:
+            request.stop_reason = token
+            self.finish(request, RequestStatus.FINISHED_STOPPED)
+        elif (
+            len(request.output_token_ids) >= request.max_tokens
+            or request.num_tokens >= self.config.max_model_len
+        ):
+            self.finish(request, RequestStatus.FINISHED_LENGTH)
+
+    def _preempt(self, request: Request) -> int:
+        cells = request.num_computed_tokens
+        self.running.remove(request)
+        self._release(request)
+        request.status = RequestStatus.PREEMPTED
+        request.num_computed_tokens = 0
+        request.num_preemptions += 1
+        self.waiting.appendleft(request)
+        return cells
+
+    def _release(self, request: Request) -> None:
+        if request.slot is not None:
+            self._free_slots.append(request.slot)
+            self._freed_slots.append(request.slot)
+            request.slot = None

@@ -1,0 +1,89 @@
+"""One exception hierarchy for the whole package.
+
+    SwitchboardError
+    ├── RequestError            recoverable: this request is refused, the server goes on
+    │   ├── InvalidRequestError         400, bad parameter or payload
+    │   │   └── ContextLengthError      400, prompt (+ max_tokens) over the context window
+    │   ├── ModelNotFoundError          404, unknown model name
+    │   └── QueueFullError              503, waiting queue full (carries retry_after_s)
+    ├── KVCacheFullError        the runner found no KV cells; the engine preempts and retries
+    └── FatalError              unrecoverable for the component that raised it
+        ├── EngineDeadError             the engine loop died; every request fails
+        └── ModelFileError              a model file is missing, corrupt or fails its sha256
+
+The HTTP edge maps each ``RequestError`` to OpenAI's error JSON via ``status_code``,
+``error_type`` and ``param``; the CLI prints ``str(error)`` on one line.
+"""
+
+from __future__ import annotations
+
+
+class SwitchboardError(Exception):
+    """Base of every error Switchboard raises on purpose."""
+
+
+class RequestError(SwitchboardError):
+    status_code = 400
+    error_type = "invalid_request_error"
+    code: str | None = None
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+
+class InvalidRequestError(RequestError):
+    pass
+
+
+class ContextLengthError(InvalidRequestError):
+    code = "context_length_exceeded"
+
+    def __init__(self, *, requested: int, limit: int, prompt_tokens: int) -> None:
+        super().__init__(
+            f"This model's maximum context length is {limit} tokens. However, you requested "
+            f"{requested} tokens ({prompt_tokens} in the prompt, "
+            f"{requested - prompt_tokens} for the completion). Please reduce the length of "
+            "the prompt or the completion.",
+            param="messages",
+        )
+        self.requested = requested
+        self.limit = limit
+        self.prompt_tokens = prompt_tokens
+
+
+class ModelNotFoundError(RequestError):
+    status_code = 404
+    code = "model_not_found"
+
+    def __init__(self, model: str) -> None:
+        super().__init__(f"The model '{model}' does not exist.", param="model")
+
+
+class QueueFullError(RequestError):
+    status_code = 503
+    error_type = "server_overloaded"
+    code = "queue_full"
+
+    def __init__(self, waiting: int, retry_after_s: int = 1) -> None:
+        super().__init__(
+            f"The engine's waiting queue is full ({waiting} requests); retry later."
+        )
+        self.retry_after_s = retry_after_s
+
+
+class KVCacheFullError(SwitchboardError):
+    """llama.cpp found no KV slot for a batch (``llama_decode`` returned 1)."""
+
+
+class FatalError(SwitchboardError):
+    pass
+
+
+class EngineDeadError(FatalError):
+    pass
+
+
+class ModelFileError(FatalError):
+    pass
