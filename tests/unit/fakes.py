@@ -16,6 +16,7 @@ EOS = 0
 
 class FakeTokenizer:
     eog_token_ids = frozenset({EOS})
+    n_vocab = VOCAB
 
     def token_bytes(self, token_id: int) -> bytes:
         return b"" if token_id == EOS else bytes([ord("a") + token_id % 26])
@@ -37,7 +38,9 @@ class FakeRunner:
             slot = chunk.request.slot
             assert slot is not None
             if self.kv.get(slot, 0) != chunk.start:
-                raise AssertionError(f"slot {slot} holds {self.kv.get(slot)} cells, not {chunk.start}")
+                raise AssertionError(
+                    f"slot {slot} holds {self.kv.get(slot)} cells, not {chunk.start}"
+                )
             self.kv[slot] = chunk.start + chunk.num_tokens
             if chunk.sample:
                 last = chunk.request.token_ids(chunk.start, chunk.start + chunk.num_tokens)[-1]

@@ -17,7 +17,9 @@ def test_default_chatml_with_generation_prompt() -> None:
 
 
 def test_template_sees_bos_and_eos() -> None:
-    template = ChatTemplate("{{ bos_token }}{{ messages[0]['content'] }}{{ eos_token }}", "<s>", "</s>")
+    template = ChatTemplate(
+        "{{ bos_token }}{{ messages[0]['content'] }}{{ eos_token }}", "<s>", "</s>"
+    )
     assert template.render(MESSAGES) == "<s>Be brief.</s>"
 
 

@@ -5,7 +5,16 @@ from switchboard.engine.detokenizer import IncrementalDetokenizer
 pytestmark = pytest.mark.unit
 
 # A byte-level vocabulary: "é" is split across two tokens, "👍" across four.
-PIECES = {1: b"caf", 2: b"\xc3", 3: b"\xa9", 4: b" ", 5: b"\xf0\x9f", 6: b"\x91", 7: b"\x8d", 8: b"!"}
+PIECES = {
+    1: b"caf",
+    2: b"\xc3",
+    3: b"\xa9",
+    4: b" ",
+    5: b"\xf0\x9f",
+    6: b"\x91",
+    7: b"\x8d",
+    8: b"!",
+}
 
 
 def feed(detok: IncrementalDetokenizer, ids: list[int]) -> list[str]:

@@ -11,7 +11,9 @@ pytestmark = pytest.mark.unit
 
 
 def make(runner: FakeRunner | None = None, **limits: int) -> tuple[LLMEngine, FakeRunner]:
-    config = dict(max_num_seqs=4, max_batch_tokens=16, kv_cache_tokens=256, max_model_len=64, max_waiting=8)
+    config = dict(
+        max_num_seqs=4, max_batch_tokens=16, kv_cache_tokens=256, max_model_len=64, max_waiting=8
+    )
     config.update(limits)
     runner = runner or FakeRunner()
     return LLMEngine(runner, FakeTokenizer(), SchedulerConfig(**config)), runner
@@ -136,7 +138,8 @@ def test_context_length_errors_name_both_lengths() -> None:
     engine, _ = make(max_model_len=64)
     with pytest.raises(ContextLengthError) as info:
         engine.add_request([1] * 70, SamplingParams(max_tokens=4))
-    assert "64" in str(info.value) and "70" in str(info.value)
+    assert "64" in str(info.value)
+    assert "70" in str(info.value)
     with pytest.raises(ContextLengthError):
         engine.add_request([1] * 60, SamplingParams(max_tokens=10))
     with pytest.raises(InvalidRequestError, match="empty"):

@@ -15,7 +15,9 @@ def make(
     max_model_len: int = 128,
     max_waiting: int = 8,
 ) -> Scheduler:
-    return Scheduler(SchedulerConfig(max_num_seqs, max_batch_tokens, kv, max_model_len, max_waiting))
+    return Scheduler(
+        SchedulerConfig(max_num_seqs, max_batch_tokens, kv, max_model_len, max_waiting)
+    )
 
 
 def req(rid: str, prompt_len: int, max_tokens: int = 8, eos: int | None = None) -> Request:
@@ -66,11 +68,16 @@ def test_max_num_seqs_limits_admission() -> None:
 
 
 def test_queue_bound_raises_queue_full() -> None:
-    s = make(max_waiting=2)
+    s = make(max_num_seqs=1, max_waiting=2)
     s.add(req("a", 4))
     s.add(req("b", 4))
+    s.add(req("c", 4))  # one of the three is about to take the free slot
     with pytest.raises(QueueFullError):
-        s.add(req("c", 4))
+        s.add(req("d", 4))
+    step(s)  # a runs; b and c wait: the bound still holds
+    assert [r.request_id for r in s.waiting] == ["b", "c"]
+    with pytest.raises(QueueFullError):
+        s.add(req("d", 4))
 
 
 def test_admission_waits_for_free_kv_cells() -> None:

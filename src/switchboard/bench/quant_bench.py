@@ -15,7 +15,7 @@ from switchboard.engine.local import LocalEngine
 
 def _drain(engine: LLMEngine) -> tuple[float, list[float]]:
     """Step until idle; return the elapsed time and each output token's timestamp."""
-    start, stamps = time.perf_counter(), []
+    start, stamps = time.perf_counter(), list[float]()
     while engine.has_unfinished:
         for output in engine.step():
             stamps.extend(time.perf_counter() for _ in output.token_ids)

@@ -92,7 +92,7 @@ class BaselineServer:
 
     def stream(self, prompt: Sequence[int], max_tokens: int) -> Iterator[object]:
         with self.lock:
-            yield from self.llm.create_completion(  # type: ignore[union-attr]
+            yield from self.llm.create_completion(
                 list(prompt),
                 max_tokens=max_tokens,
                 temperature=0.0,

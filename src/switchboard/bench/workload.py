@@ -8,12 +8,49 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_WORDS = (
-    "order parcel refund delivery warehouse customer invoice courier address payment "
-    "return exchange warranty shipping tracking carrier package receipt account discount "
-    "coupon subscription support ticket agent policy region express standard weekend "
-    "holiday customs duty label damaged missing delayed replacement credit card balance"
-).split()
+_WORDS = [
+    "order",
+    "parcel",
+    "refund",
+    "delivery",
+    "warehouse",
+    "customer",
+    "invoice",
+    "courier",
+    "address",
+    "payment",
+    "return",
+    "exchange",
+    "warranty",
+    "shipping",
+    "tracking",
+    "carrier",
+    "package",
+    "receipt",
+    "account",
+    "discount",
+    "coupon",
+    "subscription",
+    "support",
+    "ticket",
+    "agent",
+    "policy",
+    "region",
+    "express",
+    "standard",
+    "weekend",
+    "holiday",
+    "customs",
+    "duty",
+    "label",
+    "damaged",
+    "missing",
+    "delayed",
+    "replacement",
+    "credit",
+    "card",
+    "balance",
+]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import cast
 
@@ -55,17 +55,18 @@ class AsyncEngine:
     @property
     def stats(self) -> EngineStats:
         scheduler = self.engine.scheduler
-        return EngineStats(
-            running=len(scheduler.running),
-            waiting=len(scheduler.waiting),
-            kv_cells_used=scheduler.kv_cells_used,
-            kv_cells_total=scheduler.config.kv_cache_tokens,
-        )
+        with self.engine.lock:
+            return EngineStats(
+                running=len(scheduler.running),
+                waiting=len(scheduler.waiting),
+                kv_cells_used=scheduler.kv_cells_used,
+                kv_cells_total=scheduler.config.kv_cache_tokens,
+            )
 
     # -- requests ----------------------------------------------------------------------------
     async def generate(
         self, prompt_token_ids: list[int], params: SamplingParams, request_id: str | None = None
-    ) -> AsyncIterator[RequestOutput]:
+    ) -> AsyncGenerator[RequestOutput, None]:
         """Stream one request's outputs. Raises ``RequestError`` before the first output
         when the request is refused (context length, queue full)."""
         if self._dead is not None:

@@ -25,6 +25,7 @@ from switchboard.errors import ContextLengthError, InvalidRequestError, KVCacheF
 
 class Tokenizer(Protocol):
     eog_token_ids: frozenset[int]
+    n_vocab: int
 
     def token_bytes(self, token_id: int) -> bytes: ...
 
@@ -95,6 +96,12 @@ class LLMEngine:
         request_id: str | None = None,
     ) -> Request:
         max_tokens = self.check_length(len(prompt_token_ids), params.max_tokens)
+        n_vocab = self.tokenizer.n_vocab
+        bad = next((t for t in prompt_token_ids if not 0 <= t < n_vocab), None)
+        if bad is not None:
+            raise InvalidRequestError(
+                f"token id {bad} is outside the vocabulary (0..{n_vocab - 1})", param="prompt"
+            )
         request = Request(
             request_id=request_id or uuid.uuid4().hex,
             prompt_token_ids=list(prompt_token_ids),

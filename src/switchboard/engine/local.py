@@ -18,21 +18,23 @@ class LocalEngine:
     def __init__(self, name: str, model_path: Path, settings: EngineSettings) -> None:
         self.name = name
         self.model = LlamaModel(model_path)
-        max_model_len = min(settings.max_model_len, self.model.n_ctx_train)
         self.scheduler_config = SchedulerConfig(
             max_num_seqs=settings.max_num_seqs,
             max_batch_tokens=settings.max_batch_tokens,
-            kv_cache_tokens=settings.kv_cache_tokens,
-            max_model_len=max_model_len,
+            kv_cache_tokens=settings.kv_cells,
+            max_model_len=min(settings.max_model_len, self.model.n_ctx_train),
             max_waiting=settings.max_waiting,
         )
         self.runner = LlamaRunner(
             self.model,
             RunnerConfig(
-                kv_cache_tokens=settings.kv_cache_tokens,
+                kv_cache_tokens=settings.kv_cells,
                 max_batch_tokens=settings.max_batch_tokens,
                 max_num_seqs=settings.max_num_seqs,
                 n_threads=settings.n_threads,
+                flash_attn=settings.flash_attn,
+                kv_unified=settings.kv_unified,
+                kv_cache_type=settings.kv_cache_type,
             ),
         )
         self.engine = LLMEngine(self.runner, self.model, self.scheduler_config, settings.seed)

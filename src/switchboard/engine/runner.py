@@ -24,13 +24,16 @@ from switchboard.errors import FatalError, KVCacheFullError, ModelFileError
 
 log = logging.getLogger(__name__)
 
-_LOG_LEVELS = {2: logging.ERROR, 3: logging.WARNING}  # ggml_log_level: 2 error, 3 warn
+_LOG_LEVELS = {3: logging.WARNING, 4: logging.ERROR}  # ggml_log_level: 3 warn, 4 error
 
 
-@llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
+@llama_cpp.llama_log_callback
 def _forward_log(level: int, text: bytes, _user_data: ctypes.c_void_p) -> None:
     if level in _LOG_LEVELS:
         log.log(_LOG_LEVELS[level], text.decode("utf-8", "replace").rstrip())
+
+
+_KV_TYPES = {"f16": llama_cpp.GGML_TYPE_F16, "q8_0": llama_cpp.GGML_TYPE_Q8_0}
 
 
 def _init_backend() -> None:
@@ -63,7 +66,9 @@ class LlamaModel:
         template = llama_cpp.llama_model_chat_template(model, None)
         self.chat_template: str | None = template.decode() if template else None
 
-    def tokenize(self, text: str, *, add_special: bool = True, parse_special: bool = False) -> list[int]:
+    def tokenize(
+        self, text: str, *, add_special: bool = True, parse_special: bool = False
+    ) -> list[int]:
         data = text.encode("utf-8")
         capacity = len(data) + 8
         buffer = (llama_cpp.llama_token * capacity)()
@@ -110,6 +115,9 @@ class RunnerConfig:
     max_batch_tokens: int
     max_num_seqs: int
     n_threads: int
+    flash_attn: bool = True
+    kv_unified: bool = False
+    kv_cache_type: str = "f16"
 
 
 class LlamaRunner:
@@ -123,8 +131,14 @@ class LlamaRunner:
         params.n_seq_max = config.max_num_seqs
         params.n_threads = config.n_threads
         params.n_threads_batch = config.n_threads
-        params.kv_unified = True  # one pool of cells; the scheduler budgets it
+        params.kv_unified = config.kv_unified
+        params.flash_attn_type = (
+            llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
+            if config.flash_attn
+            else llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
+        )
         params.no_perf = True
+        params.type_k = params.type_v = _KV_TYPES[config.kv_cache_type]
         ctx = llama_cpp.llama_init_from_model(model.ptr, params)
         if not ctx:
             raise ModelFileError(f"llama.cpp could not create a context for {model.path}")

@@ -37,9 +37,9 @@ def apply_penalties(
     return logits
 
 
-def _softmax(x: Logits) -> Logits:
+def _softmax(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     e = np.exp(x - x.max())
-    return e / e.sum()  # type: ignore[no-any-return]
+    return e / e.sum()
 
 
 def sample(

@@ -72,7 +72,8 @@ class Scheduler:
 
     # -- queue -------------------------------------------------------------------------
     def add(self, request: Request) -> None:
-        if len(self.waiting) >= self.config.max_waiting:
+        # Requests that a free slot will take at the next step are not really waiting.
+        if len(self.waiting) >= self.config.max_waiting + len(self._free_slots):
             raise QueueFullError(len(self.waiting))
         self.waiting.append(request)
 

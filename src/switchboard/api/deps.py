@@ -1,0 +1,67 @@
+"""What the HTTP layer needs from a served model, and how a route reaches it.
+
+``ServedEngine`` is the slice of ``LocalEngine`` the API uses, so the API never imports
+llama.cpp and tests can serve the engine over a fake runner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Protocol
+
+from fastapi import Depends, Request
+
+from switchboard.engine import AsyncEngine
+
+
+class Vocabulary(Protocol):
+    @property
+    def n_vocab(self) -> int: ...
+
+
+class ServedEngine(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def max_model_len(self) -> int: ...
+
+    @property
+    def model(self) -> Vocabulary: ...
+
+    @property
+    def async_engine(self) -> AsyncEngine: ...
+
+    def encode_chat(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        tools: Sequence[Mapping[str, Any]] | None = None,
+    ) -> list[int]: ...
+
+    def encode_prompt(self, text: str) -> list[int]: ...
+
+    def start(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """The model names a request may use, and what the server tells clients."""
+
+    names: frozenset[str]
+    created: int
+    retry_after_s: int
+
+
+def get_engine(request: Request) -> ServedEngine:
+    engine: ServedEngine = request.app.state.engine
+    return engine
+
+
+def get_served_model(request: Request) -> ServedModel:
+    served: ServedModel = request.app.state.served_model
+    return served
+
+
+EngineDep = Annotated[ServedEngine, Depends(get_engine)]
+ServedModelDep = Annotated[ServedModel, Depends(get_served_model)]

@@ -1,0 +1,111 @@
+"""Every error leaves the server as OpenAI's error JSON:
+``{"error": {"message", "type", "param", "code"}}`` with a matching status code."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from switchboard.api.schemas import ErrorDetail, ErrorResponse
+from switchboard.errors import EngineDeadError, QueueFullError, RequestError
+
+log = logging.getLogger(__name__)
+
+
+def error_response(
+    status_code: int,
+    message: str,
+    error_type: str,
+    *,
+    param: str | None = None,
+    code: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    body = ErrorResponse(
+        error=ErrorDetail(message=message, type=error_type, param=param, code=code)
+    )
+    return JSONResponse(body.model_dump(), status_code=status_code, headers=headers)
+
+
+def request_error_payload(exc: RequestError) -> ErrorResponse:
+    """The error JSON of a refused request (also sent as an SSE event mid-stream)."""
+    detail = ErrorDetail(message=exc.message, type=exc.error_type, param=exc.param, code=exc.code)
+    return ErrorResponse(error=detail)
+
+
+async def handle_request_error(_: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, RequestError):
+        raise exc
+    headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, QueueFullError) else None
+    return JSONResponse(
+        request_error_payload(exc).model_dump(), status_code=exc.status_code, headers=headers
+    )
+
+
+def engine_dead_payload(exc: EngineDeadError) -> ErrorResponse:
+    return ErrorResponse(
+        error=ErrorDetail(message=str(exc), type="server_error", code="engine_dead")
+    )
+
+
+async def handle_engine_dead(_: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, EngineDeadError):
+        raise exc
+    return JSONResponse(engine_dead_payload(exc).model_dump(), status_code=503)
+
+
+def _param(loc: Sequence[int | str]) -> str | None:
+    """``("body", "messages", 0, "content")`` → ``messages[0].content``."""
+    parts = list(loc[1:] if loc and loc[0] in ("body", "query", "path") else loc)
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or None
+
+
+def _describe(error: Mapping[str, Any]) -> tuple[str, str | None]:
+    """One readable line and the offending parameter of one pydantic error."""
+    loc = tuple(error.get("loc", ()))
+    message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    if error.get("type") == "json_invalid":
+        return f"the request body is not valid JSON: {message}", None
+    param = _param(loc)
+    if param is None:
+        return f"invalid request body: {message}", None
+    return f"invalid value for '{param}': {message}", param
+
+
+async def handle_validation_error(_: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, RequestValidationError):
+        raise exc
+    described = [_describe(error) for error in exc.errors()] or [("invalid request", None)]
+    message = "; ".join(text for text, _ in described)
+    return error_response(400, message, "invalid_request_error", param=described[0][1])
+
+
+async def handle_http_error(_: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, HTTPException):
+        raise exc
+    code = "not_found" if exc.status_code == 404 else None
+    return error_response(
+        exc.status_code, str(exc.detail), "invalid_request_error", code=code, headers=exc.headers
+    )
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal server error", "server_error", code="internal_error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestError, handle_request_error)
+    app.add_exception_handler(EngineDeadError, handle_engine_dead)
+    app.add_exception_handler(RequestValidationError, handle_validation_error)
+    app.add_exception_handler(HTTPException, handle_http_error)
+    app.add_exception_handler(Exception, handle_unexpected)

@@ -1,0 +1,33 @@
+"""``GET /health``: liveness plus the engine's queue and KV-cache occupancy."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from switchboard.api.deps import EngineDep
+
+router = APIRouter()
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    model: str
+    running: int
+    waiting: int
+    kv_cells_used: int
+    kv_cells_total: int
+
+
+@router.get("/health")
+async def health(engine: EngineDep) -> Health:
+    stats = engine.async_engine.stats
+    return Health(
+        model=engine.name,
+        running=stats.running,
+        waiting=stats.waiting,
+        kv_cells_used=stats.kv_cells_used,
+        kv_cells_total=stats.kv_cells_total,
+    )

@@ -1,0 +1,270 @@
+"""``/v1/chat/completions``, ``/v1/completions`` and ``/v1/models``."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from switchboard.api.deps import EngineDep, ServedEngine, ServedModel, ServedModelDep
+from switchboard.api.errors import engine_dead_payload, request_error_payload
+from switchboard.api.generation import Admitted, admit, collect
+from switchboard.api.schemas import (
+    AssistantMessage,
+    ChatChoice,
+    ChatChunkChoice,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChatDelta,
+    Completion,
+    CompletionChoice,
+    CompletionChunk,
+    CompletionRequest,
+    ErrorDetail,
+    ErrorResponse,
+    ModelCard,
+    ModelList,
+    SamplingRequest,
+    Timings,
+    Usage,
+    to_sampling_params,
+)
+from switchboard.api.sse import DONE, SSEResponse, sse_event
+from switchboard.engine import RequestOutput
+from switchboard.errors import (
+    EngineDeadError,
+    ModelNotFoundError,
+    RequestError,
+)
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/v1")
+
+#: Status sent (to nobody) when the client left before its request was admitted.
+CLIENT_CLOSED_REQUEST = 499
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Identity shared by every object of one response."""
+
+    id: str
+    created: int
+    model: str
+
+
+def _reply(prefix: str, model: str) -> tuple[str, Reply]:
+    request_id = uuid.uuid4().hex
+    return request_id, Reply(id=f"{prefix}-{request_id}", created=int(time.time()), model=model)
+
+
+def _check_model(model: str, served: ServedModel) -> None:
+    if model not in served.names:
+        raise ModelNotFoundError(model)
+
+
+def _usage(last: RequestOutput) -> Usage:
+    return Usage.of(last.prompt_tokens, last.completion_tokens)
+
+
+async def _admit(
+    http: Request,
+    engine: ServedEngine,
+    served: ServedModel,
+    body: SamplingRequest,
+    prompt_token_ids: list[int],
+    request_id: str,
+    prompt_param: str,
+) -> Admitted | None:
+    return await admit(
+        http,
+        engine,
+        prompt_token_ids,
+        to_sampling_params(body),
+        request_id=request_id,
+        prompt_param=prompt_param,
+        retry_after_s=served.retry_after_s,
+    )
+
+
+# -- streaming -------------------------------------------------------------------------------
+
+ChunkOf = Callable[[RequestOutput], BaseModel | None]
+
+
+async def _events(
+    admitted: Admitted,
+    head: list[BaseModel],
+    chunk_of: ChunkOf,
+    usage_chunk: Callable[[RequestOutput], BaseModel] | None,
+) -> AsyncGenerator[bytes, None]:
+    """SSE bytes of one stream: ``head``, one chunk per output, the usage chunk, [DONE].
+    Closing this generator (client gone) closes the engine stream, aborting the request."""
+    try:
+        for event in head:
+            yield sse_event(event)
+        last = admitted.first
+        chunk = chunk_of(last)
+        if chunk is not None:
+            yield sse_event(chunk)
+        async for last in admitted.rest:
+            chunk = chunk_of(last)
+            if chunk is not None:
+                yield sse_event(chunk)
+        if usage_chunk is not None:
+            yield sse_event(usage_chunk(last))
+    except RequestError as exc:  # the status line is gone; report the error in-band
+        yield sse_event(request_error_payload(exc))
+    except EngineDeadError as exc:
+        yield sse_event(engine_dead_payload(exc))
+    except Exception:
+        log.exception("stream failed")
+        detail = ErrorDetail(message="internal server error", type="server_error")
+        yield sse_event(ErrorResponse(error=detail))
+    finally:
+        await admitted.rest.aclose()
+    yield DONE
+
+
+def _chat_chunk(reply: Reply, output: RequestOutput) -> ChatCompletionChunk | None:
+    if not output.text and not output.finished:
+        return None  # held back (incomplete UTF-8 or a possible stop string)
+    delta = ChatDelta(content=output.text or None)
+    return ChatCompletionChunk(
+        id=reply.id,
+        created=reply.created,
+        model=reply.model,
+        choices=[ChatChunkChoice(delta=delta, finish_reason=output.finish_reason)],
+    )
+
+
+def _chat_usage_chunk(reply: Reply, last: RequestOutput) -> ChatCompletionChunk:
+    return ChatCompletionChunk(
+        id=reply.id,
+        created=reply.created,
+        model=reply.model,
+        choices=[],
+        usage=_usage(last),
+        timings=Timings.of(last.timings),
+    )
+
+
+def _completion_chunk(reply: Reply, output: RequestOutput) -> CompletionChunk | None:
+    if not output.text and not output.finished:
+        return None
+    choice = CompletionChoice(text=output.text, finish_reason=output.finish_reason)
+    return CompletionChunk(id=reply.id, created=reply.created, model=reply.model, choices=[choice])
+
+
+def _completion_usage_chunk(reply: Reply, last: RequestOutput) -> CompletionChunk:
+    return CompletionChunk(
+        id=reply.id,
+        created=reply.created,
+        model=reply.model,
+        choices=[],
+        usage=_usage(last),
+        timings=Timings.of(last.timings),
+    )
+
+
+def _chat_stream(reply: Reply, admitted: Admitted, include_usage: bool) -> SSEResponse:
+    role = ChatCompletionChunk(
+        id=reply.id,
+        created=reply.created,
+        model=reply.model,
+        choices=[ChatChunkChoice(delta=ChatDelta(role="assistant", content=""))],
+    )
+    usage = (lambda last: _chat_usage_chunk(reply, last)) if include_usage else None
+    events = _events(admitted, [role], lambda out: _chat_chunk(reply, out), usage)
+    return SSEResponse(events)
+
+
+def _completion_stream(reply: Reply, admitted: Admitted, include_usage: bool) -> SSEResponse:
+    usage = (lambda last: _completion_usage_chunk(reply, last)) if include_usage else None
+    events = _events(admitted, [], lambda out: _completion_chunk(reply, out), usage)
+    return SSEResponse(events)
+
+
+def _json(payload: BaseModel) -> Response:
+    return Response(payload.model_dump_json(), media_type="application/json")
+
+
+# -- routes ------------------------------------------------------------------------------------
+
+
+@router.post("/chat/completions", response_model=None)
+async def chat_completions(
+    body: ChatCompletionRequest, http: Request, engine: EngineDep, served: ServedModelDep
+) -> Response:
+    _check_model(body.model, served)
+    messages = [message.to_template() for message in body.messages]
+    prompt = await run_in_threadpool(engine.encode_chat, messages)
+    request_id, reply = _reply("chatcmpl", engine.name)
+    admitted = await _admit(http, engine, served, body, prompt, request_id, "messages")
+    if admitted is None:
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
+    if body.stream:
+        return _chat_stream(reply, admitted, body.include_usage)
+    outputs = await collect(http, admitted)
+    if outputs is None:
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
+    last = outputs[-1]
+    message = AssistantMessage(content="".join(o.text for o in outputs))
+    return _json(
+        ChatCompletion(
+            id=reply.id,
+            created=reply.created,
+            model=reply.model,
+            choices=[ChatChoice(message=message, finish_reason=last.finish_reason)],
+            usage=_usage(last),
+            timings=Timings.of(last.timings),
+        )
+    )
+
+
+@router.post("/completions", response_model=None)
+async def completions(
+    body: CompletionRequest, http: Request, engine: EngineDep, served: ServedModelDep
+) -> Response:
+    _check_model(body.model, served)
+    text = body.prompt_text
+    if text is None:
+        prompt = body.prompt_token_ids
+    else:
+        prompt = await run_in_threadpool(engine.encode_prompt, text)
+    request_id, reply = _reply("cmpl", engine.name)
+    admitted = await _admit(http, engine, served, body, prompt, request_id, "prompt")
+    if admitted is None:
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
+    if body.stream:
+        return _completion_stream(reply, admitted, body.include_usage)
+    outputs = await collect(http, admitted)
+    if outputs is None:
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
+    last = outputs[-1]
+    choice = CompletionChoice(
+        text="".join(o.text for o in outputs), finish_reason=last.finish_reason
+    )
+    return _json(
+        Completion(
+            id=reply.id,
+            created=reply.created,
+            model=reply.model,
+            choices=[choice],
+            usage=_usage(last),
+            timings=Timings.of(last.timings),
+        )
+    )
+
+
+@router.get("/models")
+async def list_models(engine: EngineDep, served: ServedModelDep) -> ModelList:
+    return ModelList(data=[ModelCard(id=engine.name, created=served.created)])

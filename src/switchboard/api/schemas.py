@@ -1,0 +1,354 @@
+"""Pydantic models of the OpenAI-compatible API: requests in, responses and chunks out.
+
+Requests ignore unknown fields (clients send many optional ones) but reject the ones
+that would silently change the meaning of the answer (``n > 1``, ``echo``, logprobs).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+)
+
+from switchboard.engine import SamplingParams
+from switchboard.engine.request import RequestTimings
+
+
+def _join_text_parts(content: object) -> object:
+    """Accept a string, ``null`` (assistant turns) or a list of ``{type: "text"}`` parts."""
+    if content is None:
+        return ""
+    if not isinstance(content, list):
+        return content
+    texts = []
+    for part in content:
+        if not isinstance(part, dict) or part.get("type") != "text":
+            kind = part.get("type") if isinstance(part, dict) else type(part).__name__
+            raise ValueError(f"only text content parts are supported, got {kind!r}")
+        text = part.get("text")
+        if not isinstance(text, str):
+            raise ValueError("a text content part needs a string 'text'")
+        texts.append(text)
+    return "".join(texts)
+
+
+MessageContent = Annotated[str, BeforeValidator(_join_text_parts)]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class _OmitNone(BaseModel):
+    """Serializes without the fields in ``omit_if_none`` while they are ``None``."""
+
+    omit_if_none: ClassVar[frozenset[str]] = frozenset()
+
+    @model_serializer(mode="wrap")
+    def _omit(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if not (k in self.omit_if_none and v is None)}
+
+
+# -- requests ------------------------------------------------------------------------------
+
+
+class ChatMessage(_Request):
+    role: Literal["system", "user", "assistant", "tool"]
+    content: MessageContent = ""
+    name: str | None = None
+    tool_call_id: str | None = None
+
+    def to_template(self) -> dict[str, str]:
+        """The message as the chat template sees it."""
+        message = {"role": self.role, "content": self.content}
+        if self.name is not None:
+            message["name"] = self.name
+        if self.tool_call_id is not None:
+            message["tool_call_id"] = self.tool_call_id
+        return message
+
+
+class StreamOptions(_Request):
+    include_usage: bool = False
+
+
+class SamplingRequest(_Request):
+    """Fields shared by chat and text completions (OpenAI's plus a few extensions)."""
+
+    model: str
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    n: int = 1
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    user: str | None = None
+    # Extensions (vLLM / llama.cpp server names).
+    top_k: int | None = None
+    min_p: float | None = None
+    repetition_penalty: float | None = None
+    ignore_eos: bool = False
+    stop_token_ids: list[int] | None = None
+
+    @field_validator("n")
+    @classmethod
+    def _single_choice(cls, n: int) -> int:
+        if n != 1:
+            raise ValueError("only n=1 is supported")
+        return n
+
+    @property
+    def include_usage(self) -> bool:
+        return self.stream_options is not None and self.stream_options.include_usage
+
+    @property
+    def completion_limit(self) -> int | None:
+        """``max_tokens`` as asked; ``None`` fills the context window."""
+        return self.max_tokens
+
+
+class ChatCompletionRequest(SamplingRequest):
+    messages: list[ChatMessage]
+    max_completion_tokens: int | None = None
+    logprobs: bool | None = None
+
+    @field_validator("messages")
+    @classmethod
+    def _not_empty(cls, messages: list[ChatMessage]) -> list[ChatMessage]:
+        if not messages:
+            raise ValueError("at least one message is required")
+        return messages
+
+    @field_validator("logprobs")
+    @classmethod
+    def _no_logprobs(cls, logprobs: bool | None) -> bool | None:
+        if logprobs:
+            raise ValueError("logprobs are not supported")
+        return logprobs
+
+    @property
+    def completion_limit(self) -> int | None:
+        if self.max_completion_tokens is not None:
+            return self.max_completion_tokens
+        return self.max_tokens
+
+
+class CompletionRequest(SamplingRequest):
+    prompt: str | list[str] | list[int]
+    # OpenAI's default for the legacy endpoint; an explicit null fills the window.
+    max_tokens: int | None = 16
+    echo: bool | None = None
+    logprobs: int | None = None
+    suffix: str | None = None
+    best_of: int | None = None
+
+    @field_validator("prompt")
+    @classmethod
+    def _one_prompt(cls, prompt: str | list[str] | list[int]) -> str | list[str] | list[int]:
+        if isinstance(prompt, list):
+            if not prompt:
+                raise ValueError("the prompt is empty")
+            if isinstance(prompt[0], str) and len(prompt) != 1:
+                raise ValueError("only one prompt per request is supported")
+        return prompt
+
+    @field_validator("echo", "logprobs", "suffix")
+    @classmethod
+    def _unsupported(cls, value: object) -> object:
+        if value:
+            raise ValueError("this option is not supported")
+        return value
+
+    @field_validator("best_of")
+    @classmethod
+    def _single_best_of(cls, best_of: int | None) -> int | None:
+        if best_of is not None and best_of != 1:
+            raise ValueError("only best_of=1 is supported")
+        return best_of
+
+    @property
+    def prompt_text(self) -> str | None:
+        """The prompt as text, or ``None`` when it was given as token ids."""
+        if isinstance(self.prompt, str):
+            return self.prompt
+        first = self.prompt[0]
+        return first if isinstance(first, str) else None
+
+    @property
+    def prompt_token_ids(self) -> list[int]:
+        return [t for t in self.prompt if isinstance(t, int)]
+
+
+def to_sampling_params(req: SamplingRequest) -> SamplingParams:
+    """Map a request onto engine parameters; ``SamplingParams`` validates the ranges."""
+    stop = (req.stop,) if isinstance(req.stop, str) else tuple(req.stop or ())
+    return SamplingParams(
+        max_tokens=req.completion_limit,
+        temperature=1.0 if req.temperature is None else req.temperature,
+        top_p=1.0 if req.top_p is None else req.top_p,
+        top_k=req.top_k or 0,
+        min_p=req.min_p or 0.0,
+        seed=req.seed,
+        repetition_penalty=1.0 if req.repetition_penalty is None else req.repetition_penalty,
+        presence_penalty=req.presence_penalty or 0.0,
+        frequency_penalty=req.frequency_penalty or 0.0,
+        stop=stop,
+        stop_token_ids=tuple(req.stop_token_ids or ()),
+        ignore_eos=req.ignore_eos,
+    )
+
+
+# -- responses -----------------------------------------------------------------------------
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+    @classmethod
+    def of(cls, prompt_tokens: int, completion_tokens: int) -> Usage:
+        return cls(
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            total_tokens=prompt_tokens + completion_tokens,
+        )
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000.0, 3)
+
+
+class Timings(BaseModel):
+    """Non-standard: where the request's time went, in milliseconds."""
+
+    queue_ms: float | None
+    ttft_ms: float | None
+    total_ms: float | None
+    mean_itl_ms: float | None
+
+    @classmethod
+    def of(cls, timings: RequestTimings) -> Timings:
+        itl = timings.inter_token_s
+        return cls(
+            queue_ms=_ms(timings.queue_wait_s),
+            ttft_ms=_ms(timings.ttft_s),
+            total_ms=_ms(timings.total_s),
+            mean_itl_ms=_ms(sum(itl) / len(itl)) if itl else None,
+        )
+
+
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class ChatChoice(BaseModel):
+    index: int = 0
+    message: AssistantMessage
+    finish_reason: str | None
+    logprobs: None = None
+
+
+class ChatCompletion(_OmitNone):
+    omit_if_none: ClassVar[frozenset[str]] = frozenset({"timings"})
+
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    usage: Usage
+    timings: Timings | None = None
+
+
+class ChatDelta(_OmitNone):
+    omit_if_none: ClassVar[frozenset[str]] = frozenset({"role", "content"})
+
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+
+
+class ChatChunkChoice(BaseModel):
+    index: int = 0
+    delta: ChatDelta
+    finish_reason: str | None = None
+    logprobs: None = None
+
+
+class ChatCompletionChunk(_OmitNone):
+    omit_if_none: ClassVar[frozenset[str]] = frozenset({"usage", "timings"})
+
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int
+    model: str
+    choices: list[ChatChunkChoice]
+    usage: Usage | None = None
+    timings: Timings | None = None
+
+
+class CompletionChoice(BaseModel):
+    index: int = 0
+    text: str
+    finish_reason: str | None = None
+    logprobs: None = None
+
+
+class Completion(_OmitNone):
+    omit_if_none: ClassVar[frozenset[str]] = frozenset({"timings"})
+
+    id: str
+    object: Literal["text_completion"] = "text_completion"
+    created: int
+    model: str
+    choices: list[CompletionChoice]
+    usage: Usage
+    timings: Timings | None = None
+
+
+class CompletionChunk(_OmitNone):
+    omit_if_none: ClassVar[frozenset[str]] = frozenset({"usage", "timings"})
+
+    id: str
+    object: Literal["text_completion"] = "text_completion"
+    created: int
+    model: str
+    choices: list[CompletionChoice]
+    usage: Usage | None = None
+    timings: Timings | None = None
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "switchboard"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail

