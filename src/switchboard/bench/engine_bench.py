@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import gc
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,8 +33,12 @@ def _ratio(a: float, b: float) -> float:
 def run_engine_bench(
     name: str, model_path: Path, settings: EngineSettings, config: EngineBenchConfig
 ) -> dict[str, Any]:
+    """Runs alternate between the two engines, one concurrency at a time, so that drift in
+    the machine's speed hits both alike. Peak RSS is sampled during our c=16 run, before
+    the baseline model is loaded."""
     ours: dict[int, RunStats] = {}
     base: dict[int, RunStats] = {}
+    top = max(CONCURRENCIES)
     engine = LocalEngine(name, model_path, settings)
     engine.start()
     sizes = {c: c * config.requests_per_client for c in CONCURRENCIES}
@@ -42,28 +46,28 @@ def run_engine_bench(
         c: make_workload(engine.encode_prompt, n, config.prompt_tokens, config.output_tokens, c)
         for c, n in sizes.items()
     }
+    warmup = make_workload(engine.encode_prompt, 1, 32, 8, seed=99)
     with Progress() as progress:
-        for c in CONCURRENCIES:
-            task = progress.add_task(f"switchboard c={c}", total=sizes[c])
-            advance = lambda n, t=task: progress.advance(t, n)  # noqa: E731
-            if c == max(CONCURRENCIES):
-                with peak_rss() as peak:
-                    ours[c] = run_engine(engine, workloads[c], c, advance)
-            else:
-                ours[c] = run_engine(engine, workloads[c], c, advance)
-        engine.close()
-        del engine
-        gc.collect()
 
+        def advance_for(label: str, c: int) -> Callable[[int], None]:
+            task = progress.add_task(f"{label} c={c}", total=sizes[c])
+            return lambda n: progress.advance(task, n)
+
+        run_engine(engine, warmup, 1, lambda n: None)
+        with peak_rss() as peak:
+            ours[top] = run_engine(engine, workloads[top], top, advance_for("switchboard", top))
         n_ctx = config.prompt_tokens + config.output_tokens + 64
         baseline = BaselineServer(model_path, settings.n_threads, n_ctx)
-        for c in CONCURRENCIES:
-            task = progress.add_task(f"baseline    c={c}", total=sizes[c])
-            advance = lambda n, t=task: progress.advance(t, n)  # noqa: E731
-            base[c] = run_baseline(baseline, workloads[c], c, advance)
-        baseline.close()
+        try:
+            run_baseline(baseline, warmup, 1, lambda n: None)
+            base[top] = run_baseline(baseline, workloads[top], top, advance_for("baseline", top))
+            for c in CONCURRENCIES[:-1]:
+                ours[c] = run_engine(engine, workloads[c], c, advance_for("switchboard", c))
+                base[c] = run_baseline(baseline, workloads[c], c, advance_for("baseline", c))
+        finally:
+            baseline.close()
+            engine.close()
 
-    top = max(CONCURRENCIES)
     return {
         "model": name,
         "gguf": str(model_path),

@@ -1,0 +1,37 @@
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from switchboard.cli import app
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
+    monkeypatch.setenv("SWITCHBOARD_DATA_DIR", str(tmp_path))
+    return CliRunner()
+
+
+def test_models_list_json(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["models", "list", "--json"])
+    assert result.exit_code == 0
+    entries = json.loads(result.stdout)
+    names = {e["name"] for e in entries}
+    assert {"smollm2-135m", "smollm2-135m:q8_0", "qwen2.5-0.5b", "qwen2.5-1.5b"} <= names
+    assert all(e["present"] is False for e in entries)  # empty data dir
+
+
+def test_unknown_model_is_one_line_error(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["models", "pull", "no-such-model"])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "error: The model 'no-such-model' does not exist."
+
+
+def test_serve_with_missing_gguf_is_one_line_error(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["serve", "--model", str(tmp_path / "missing.gguf")])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: cannot read model file")
+    assert result.stderr.count("\n") == 1

@@ -1,0 +1,45 @@
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from switchboard.config import EngineSettings, Settings
+
+pytestmark = pytest.mark.unit
+
+
+def test_env_overrides_nested_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SWITCHBOARD_ENGINE__MAX_NUM_SEQS", "8")
+    monkeypatch.setenv("SWITCHBOARD_SERVER__PORT", "9000")
+    settings = Settings()
+    assert settings.engine.max_num_seqs == 8
+    assert settings.server.port == 9000
+    assert settings.engine.kv_cells == 8 * settings.engine.max_model_len
+
+
+def test_toml_file_is_read_and_env_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "sb.toml"
+    config.write_text('model = "qwen2.5-0.5b"\n[engine]\nmax_model_len = 512\nmax_num_seqs = 2\n')
+    monkeypatch.setenv("SWITCHBOARD_CONFIG", str(config))
+    monkeypatch.setenv("SWITCHBOARD_ENGINE__MAX_NUM_SEQS", "4")
+    settings = Settings()
+    assert settings.model == "qwen2.5-0.5b"
+    assert settings.engine.max_model_len == 512
+    assert settings.engine.max_num_seqs == 4
+
+
+def test_unified_pool_size_is_validated() -> None:
+    assert EngineSettings(kv_unified=True, kv_cache_tokens=4096).kv_cells == 4096
+    with pytest.raises(ValidationError, match="kv_unified"):
+        EngineSettings(kv_cache_tokens=4096)
+    with pytest.raises(ValidationError, match="smaller than max_model_len"):
+        EngineSettings(kv_unified=True, kv_cache_tokens=100, max_model_len=1024)
+
+
+def test_unknown_setting_is_rejected(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "sb.toml"
+    config.write_text("modle = 'typo'\n")
+    monkeypatch.setenv("SWITCHBOARD_CONFIG", str(config))
+    with pytest.raises(ValidationError, match="modle"):
+        Settings()
