@@ -208,3 +208,28 @@ def test_models_and_health(client: TestClient) -> None:
         "kv_cells_used": 0,
         "kv_cells_total": 256,
     }
+
+
+class ExplodingRunner(FakeRunner):
+    def execute(self, chunks: Any) -> Any:
+        raise RuntimeError("simulated llama_decode crash")
+
+
+def test_dead_engine_answers_503_and_the_server_stays_up() -> None:
+    engine = FakeServedEngine()
+    engine.async_engine = AsyncEngine(
+        LLMEngine(ExplodingRunner(), FakeTokenizer(), engine.async_engine.engine.config)
+    )
+    app = create_app(engine, Settings(model=MODEL))
+    try:
+        with TestClient(app) as client:
+            first = client.post("/v1/chat/completions", json=chat_body())
+            assert first.status_code == 503
+            assert first.json()["error"]["code"] == "engine_dead"
+            again = client.post("/v1/chat/completions", json=chat_body())
+            assert again.status_code == 503
+            health = client.get("/health")
+            assert health.status_code == 503
+            assert "simulated llama_decode crash" in health.json()["error"]["message"]
+    finally:
+        engine.async_engine.shutdown()

@@ -1,4 +1,5 @@
-"""``GET /health``: liveness plus the engine's queue and KV-cache occupancy."""
+"""``GET /health``: liveness (503 once the engine loop died) plus the engine's queue
+and KV-cache occupancy."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class Health(BaseModel):
 
 @router.get("/health")
 async def health(engine: EngineDep) -> Health:
+    engine.async_engine.check_alive()  # a dead engine answers 503
     stats = engine.async_engine.stats
     return Health(
         model=engine.name,

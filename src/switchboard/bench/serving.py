@@ -9,6 +9,7 @@ taken on the client side, per streamed token.
 from __future__ import annotations
 
 import asyncio
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -74,7 +75,8 @@ def run_engine(
 
 
 class BaselineServer:
-    """llama-cpp-python's ``Llama``: one request at a time, FIFO behind a lock."""
+    """llama-cpp-python's ``Llama`` behind one worker thread that serves requests one at a
+    time in arrival order (FIFO, like its own server's lock), streaming tokens back."""
 
     def __init__(self, model_path: Path, n_threads: int, n_ctx: int) -> None:
         from llama_cpp import Llama  # the baseline is the only other llama.cpp user
@@ -88,19 +90,34 @@ class BaselineServer:
             verbose=False,
         )
         self.eos = self.llm.token_eos()
-        self.lock = threading.Lock()
+        self.inbox: queue.Queue[tuple[Sequence[int], int, queue.Queue[float | None]] | None]
+        self.inbox = queue.Queue()
+        self.worker = threading.Thread(target=self._serve, daemon=True)
+        self.worker.start()
 
-    def stream(self, prompt: Sequence[int], max_tokens: int) -> Iterator[object]:
-        with self.lock:
-            yield from self.llm.create_completion(
+    def _serve(self) -> None:
+        while (item := self.inbox.get()) is not None:
+            prompt, max_tokens, out = item
+            for _ in self.llm.create_completion(
                 list(prompt),
                 max_tokens=max_tokens,
                 temperature=0.0,
                 stream=True,
                 logit_bias={self.eos: -1e9},  # the same ignore-EOS workload as ours
-            )
+            ):
+                out.put(time.perf_counter())
+            out.put(None)
+
+    def stream(self, prompt: Sequence[int], max_tokens: int) -> Iterator[float]:
+        """Submit one request; yield the time each of its tokens was produced."""
+        out: queue.Queue[float | None] = queue.Queue()
+        self.inbox.put((prompt, max_tokens, out))
+        while (stamp := out.get()) is not None:
+            yield stamp
 
     def close(self) -> None:
+        self.inbox.put(None)
+        self.worker.join()
         self.llm.close()
 
 
@@ -118,8 +135,7 @@ def run_baseline(
                     return
                 prompt = pending.pop()
             trace = RequestTrace(time.perf_counter())
-            for _ in server.stream(prompt, workload.output_tokens):
-                trace.token_times.append(time.perf_counter())
+            trace.token_times.extend(server.stream(prompt, workload.output_tokens))
             with guard:
                 traces.append(trace)
             advance(1)

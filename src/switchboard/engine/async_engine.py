@@ -52,6 +52,11 @@ class AsyncEngine:
             self._thread.join(timeout=30)
             self._thread = None
 
+    def check_alive(self) -> None:
+        """Raise ``EngineDeadError`` if the engine loop has died."""
+        if self._dead is not None:
+            raise EngineDeadError(f"engine loop died: {self._dead}")
+
     @property
     def stats(self) -> EngineStats:
         scheduler = self.engine.scheduler
@@ -69,8 +74,7 @@ class AsyncEngine:
     ) -> AsyncGenerator[RequestOutput, None]:
         """Stream one request's outputs. Raises ``RequestError`` before the first output
         when the request is refused (context length, queue full)."""
-        if self._dead is not None:
-            raise EngineDeadError(f"engine loop died: {self._dead}")
+        self.check_alive()
         rid = request_id or uuid.uuid4().hex
         queue: asyncio.Queue[object] = asyncio.Queue()
         self._queues[rid] = (asyncio.get_running_loop(), queue)
