@@ -158,6 +158,11 @@ def bench_quantization(
     for quant, row in result["variants"].items():
         table.add_row(quant, *[str(v) for v in row.values()])
     console.print(table)
+    console.print(f"fastest: {result['fastest']}")
+    console.print(
+        f"fastest within {result['max_perplexity_increase']:.0%} perplexity of the best: "
+        f"{result['fastest_within_quality']}"
+    )
     _write_json(result, json_path)
 
 

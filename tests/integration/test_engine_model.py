@@ -107,3 +107,20 @@ def test_unified_pool_preempts_and_every_request_completes(default_model_path: P
         assert local.engine.scheduler.kv_cells_used == 0
     finally:
         local.close()
+
+
+def test_requantized_q8_0_keeps_the_base_models_perplexity(
+    local: LocalEngine, default_model_path: Path
+) -> None:
+    from switchboard.bench.quant_bench import perplexity
+    from switchboard.models.catalog import CATALOG
+
+    base_path = default_model_path.parent / CATALOG["smollm2-135m"].filename
+    base = LocalEngine("base", base_path, EngineSettings(max_num_seqs=1, max_model_len=1024))
+    try:
+        base_ppl = perplexity(base)
+    finally:
+        base.close()
+    q8_ppl = perplexity(local)
+    assert 5.0 < base_ppl < 100.0  # a working model on plain English, not noise
+    assert abs(q8_ppl - base_ppl) / base_ppl < 0.02

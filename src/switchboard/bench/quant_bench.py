@@ -1,9 +1,15 @@
-"""``switchboard bench quantization``: prefill, single-stream decode and 16-stream batched
-decode speed of quantized variants of one model, through our engine's step loop."""
+"""``switchboard bench quantization``: speed (prefill, single-stream decode, 16-stream
+batched decode, through our engine's step loop) and quality (perplexity on a bundled
+English text) of quantized variants of one model.
+
+The default model is the fastest variant whose perplexity stays within
+``MAX_PERPLEXITY_INCREASE`` of the most precise variant measured."""
 
 from __future__ import annotations
 
+import math
 import time
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +17,15 @@ from switchboard.bench.workload import make_workload
 from switchboard.config import EngineSettings
 from switchboard.engine import LLMEngine, SamplingParams
 from switchboard.engine.local import LocalEngine
+
+#: A faster variant may cost at most this much perplexity relative to the best one.
+MAX_PERPLEXITY_INCREASE = 0.05
+
+
+def perplexity(local: LocalEngine) -> float:
+    text = resources.files("switchboard.bench").joinpath("data/perplexity.txt").read_text()
+    logprobs = local.runner.logprobs(local.encode_prompt(text))
+    return math.exp(-float(logprobs.mean()))
 
 
 def _drain(engine: LLMEngine) -> tuple[float, list[float]]:
@@ -42,6 +57,7 @@ def measure(path: Path, settings: EngineSettings, streams: int = 16) -> dict[str
         batch_s, stamps = _drain(engine)
         return {
             "file_mib": round(path.stat().st_size / 2**20, 1),
+            "perplexity": round(perplexity(local), 3),
             "prefill_tok_s": round(512 / prefill_s, 1),
             "decode_tok_s_1_stream": round(single, 1),
             f"decode_tok_s_{streams}_streams": round(len(stamps) / batch_s, 1),
@@ -52,5 +68,16 @@ def measure(path: Path, settings: EngineSettings, streams: int = 16) -> dict[str
 
 def run_quant_bench(paths: dict[str, Path], settings: EngineSettings) -> dict[str, Any]:
     variants = {quant: measure(path, settings) for quant, path in paths.items()}
-    fastest = max(variants, key=lambda q: variants[q]["decode_tok_s_16_streams"])
-    return {"n_threads": settings.n_threads, "variants": variants, "fastest": fastest}
+    best = min(v["perplexity"] for v in variants.values())
+    acceptable = [
+        q for q, v in variants.items() if v["perplexity"] <= best * (1 + MAX_PERPLEXITY_INCREASE)
+    ]
+    return {
+        "n_threads": settings.n_threads,
+        "variants": variants,
+        "fastest": max(variants, key=lambda q: variants[q]["decode_tok_s_16_streams"]),
+        "max_perplexity_increase": MAX_PERPLEXITY_INCREASE,
+        "fastest_within_quality": max(
+            acceptable, key=lambda q: variants[q]["decode_tok_s_16_streams"]
+        ),
+    }

@@ -198,6 +198,35 @@ class LlamaRunner:
         rank = {k: r for r, k in enumerate(sampled)}
         return rows[[rank[k] for k in sorted(sampled)]]
 
+    def logprobs(self, token_ids: Sequence[int], slot: int = 0) -> npt.NDArray[np.float64]:
+        """Log-probability of each token given the ones before it (``len - 1`` values),
+        evaluated in ``max_batch_tokens`` chunks on sequence ``slot`` (freed afterwards).
+        For measuring a model (perplexity), not for serving: the slot must be idle."""
+        n, step, seq_id = len(token_ids), self.config.max_batch_tokens, self.batch.seq_id
+        out: list[npt.NDArray[np.float64]] = []
+        try:
+            for start in range(0, n - 1, step):
+                end = min(start + step, n - 1)
+                size = end - start
+                self._tokens[:size] = token_ids[start:end]
+                self._pos[:size] = np.arange(start, end)
+                self._logits[:size] = 1
+                for j in range(size):
+                    seq_id[j][0] = slot
+                self.batch.n_tokens = size
+                if llama_cpp.llama_decode(self.ctx, self.batch) != 0:
+                    raise FatalError("llama_decode failed while scoring")
+                rows = np.ctypeslib.as_array(
+                    llama_cpp.llama_get_logits(self.ctx), shape=(size, self.model.n_vocab)
+                ).astype(np.float64)
+                peak = rows.max(axis=1, keepdims=True)
+                log_norm = peak[:, 0] + np.log(np.exp(rows - peak).sum(axis=1))
+                targets = np.asarray(token_ids[start + 1 : end + 1])
+                out.append(rows[np.arange(size), targets] - log_norm)
+        finally:
+            self.free(slot)
+        return np.concatenate(out) if out else np.empty(0)
+
     def free(self, slot: int) -> None:
         """Drop every KV cell of sequence ``slot``."""
         llama_cpp.llama_memory_seq_rm(self.memory, slot, -1, -1)
