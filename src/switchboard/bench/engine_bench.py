@@ -10,9 +10,9 @@ from typing import Any
 
 from rich.progress import Progress
 
-from switchboard.bench.serving import BaselineServer, peak_rss, run_baseline, run_engine
+from switchboard.bench.serving import BaselineServer, Run, peak_rss, run_baseline, run_engine
 from switchboard.bench.stats import RunStats
-from switchboard.bench.workload import make_workload
+from switchboard.bench.workload import Workload, make_workload
 from switchboard.config import EngineSettings
 from switchboard.engine.local import LocalEngine
 
@@ -23,25 +23,33 @@ CONCURRENCIES = (1, 4, 16)
 class EngineBenchConfig:
     prompt_tokens: int = 256
     output_tokens: int = 128
-    requests_per_client: int = 2  # N = concurrency x this (quick: 1)
+    requests_per_client: int = 2  # N = max(concurrency, 2) x this (quick: 1)
 
 
 def _ratio(a: float, b: float) -> float:
     return round(a / b, 3) if b else 0.0
 
 
+def _split(workload: Workload, concurrency: int) -> list[Workload]:
+    """At c=1, one workload per request (so the engines alternate request by request);
+    otherwise the workload as it is."""
+    if concurrency > 1:
+        return [workload]
+    return [Workload((p,), workload.output_tokens) for p in workload.prompts]
+
+
 def run_engine_bench(
     name: str, model_path: Path, settings: EngineSettings, config: EngineBenchConfig
 ) -> dict[str, Any]:
-    """Runs alternate between the two engines, one concurrency at a time, so that drift in
-    the machine's speed hits both alike. Peak RSS is sampled during our c=16 run, before
-    the baseline model is loaded."""
+    """Runs alternate between the two engines so that drift in the machine's speed hits
+    both alike: one concurrency at a time, and at c=1 one request at a time. Peak RSS is
+    sampled during our c=16 run, before the baseline model is loaded."""
     ours: dict[int, RunStats] = {}
     base: dict[int, RunStats] = {}
     top = max(CONCURRENCIES)
     engine = LocalEngine(name, model_path, settings)
     engine.start()
-    sizes = {c: c * config.requests_per_client for c in CONCURRENCIES}
+    sizes = {c: max(c, 2) * config.requests_per_client for c in CONCURRENCIES}
     workloads = {
         c: make_workload(engine.encode_prompt, n, config.prompt_tokens, config.output_tokens, c)
         for c, n in sizes.items()
@@ -55,15 +63,21 @@ def run_engine_bench(
 
         run_engine(engine, warmup, 1, lambda n: None)
         with peak_rss() as peak:
-            ours[top] = run_engine(engine, workloads[top], top, advance_for("switchboard", top))
+            ours[top] = run_engine(engine, workloads[top], top, advance_for("ours", top)).stats(top)
         n_ctx = config.prompt_tokens + config.output_tokens + 64
         baseline = BaselineServer(model_path, settings.n_threads, n_ctx)
         try:
             run_baseline(baseline, warmup, 1, lambda n: None)
-            base[top] = run_baseline(baseline, workloads[top], top, advance_for("baseline", top))
+            base[top] = run_baseline(
+                baseline, workloads[top], top, advance_for("baseline", top)
+            ).stats(top)
             for c in CONCURRENCIES[:-1]:
-                ours[c] = run_engine(engine, workloads[c], c, advance_for("switchboard", c))
-                base[c] = run_baseline(baseline, workloads[c], c, advance_for("baseline", c))
+                ours_run, base_run = Run(), Run()
+                ours_advance, base_advance = advance_for("ours", c), advance_for("baseline", c)
+                for part in _split(workloads[c], c):
+                    ours_run += run_engine(engine, part, c, ours_advance)
+                    base_run += run_baseline(baseline, part, c, base_advance)
+                ours[c], base[c] = ours_run.stats(c), base_run.stats(c)
         finally:
             baseline.close()
             engine.close()

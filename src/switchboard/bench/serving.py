@@ -14,7 +14,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import psutil
 
@@ -45,9 +47,21 @@ def peak_rss() -> Iterator[list[int]]:
         peak[0] = max(peak[0], process.memory_info().rss)
 
 
-def run_engine(
-    engine: LocalEngine, workload: Workload, concurrency: int, advance: Progress
-) -> RunStats:
+@dataclass
+class Run:
+    """Client traces of one benchmark run and its wall time; runs can be added up."""
+
+    traces: list[RequestTrace] = field(default_factory=list)
+    duration_s: float = 0.0
+
+    def __add__(self, other: Run) -> Run:
+        return Run(self.traces + other.traces, self.duration_s + other.duration_s)
+
+    def stats(self, concurrency: int) -> RunStats:
+        return RunStats.from_traces(concurrency, self.traces, self.duration_s)
+
+
+def run_engine(engine: LocalEngine, workload: Workload, concurrency: int, advance: Progress) -> Run:
     params = SamplingParams(max_tokens=workload.output_tokens, temperature=0.0, ignore_eos=True)
 
     async def one(prompt: Sequence[int]) -> RequestTrace:
@@ -62,14 +76,14 @@ def run_engine(
         while not queue.empty():
             traces.append(await one(queue.get_nowait()))
 
-    async def main() -> RunStats:
+    async def main() -> Run:
         queue: asyncio.Queue[Sequence[int]] = asyncio.Queue()
         for prompt in workload.prompts:
             queue.put_nowait(prompt)
         traces: list[RequestTrace] = []
         start = time.perf_counter()
         await asyncio.gather(*(client(queue, traces) for _ in range(concurrency)))
-        return RunStats.from_traces(concurrency, traces, time.perf_counter() - start)
+        return Run(traces, time.perf_counter() - start)
 
     return asyncio.run(main())
 
@@ -98,14 +112,16 @@ class BaselineServer:
     def _serve(self) -> None:
         while (item := self.inbox.get()) is not None:
             prompt, max_tokens, out = item
-            for _ in self.llm.create_completion(
+            chunks = self.llm.create_completion(
                 list(prompt),
                 max_tokens=max_tokens,
                 temperature=0.0,
                 stream=True,
                 logit_bias={self.eos: -1e9},  # the same ignore-EOS workload as ours
-            ):
-                out.put(time.perf_counter())
+            )
+            for chunk in cast(Iterator[dict[str, Any]], chunks):
+                if chunk["choices"][0]["finish_reason"] is None:  # the closing chunk has no token
+                    out.put(time.perf_counter())
             out.put(None)
 
     def stream(self, prompt: Sequence[int], max_tokens: int) -> Iterator[float]:
@@ -123,7 +139,7 @@ class BaselineServer:
 
 def run_baseline(
     server: BaselineServer, workload: Workload, concurrency: int, advance: Progress
-) -> RunStats:
+) -> Run:
     pending = list(reversed(workload.prompts))
     traces: list[RequestTrace] = []
     guard = threading.Lock()
@@ -146,4 +162,4 @@ def run_baseline(
         thread.start()
     for thread in threads:
         thread.join()
-    return RunStats.from_traces(concurrency, traces, time.perf_counter() - start)
+    return Run(traces, time.perf_counter() - start)
