@@ -200,10 +200,12 @@ class LlamaRunner:
 
     def logprobs(self, token_ids: Sequence[int], slot: int = 0) -> npt.NDArray[np.float64]:
         """Log-probability of each token given the ones before it (``len - 1`` values),
-        evaluated in ``max_batch_tokens`` chunks on sequence ``slot`` (freed afterwards).
-        For measuring a model (perplexity), not for serving: the slot must be idle."""
+        evaluated in ``max_batch_tokens`` chunks on sequence ``slot`` (cleared before and
+        after). For measuring a model (perplexity), not for serving: no request may hold
+        ``slot``."""
         n, step, seq_id = len(token_ids), self.config.max_batch_tokens, self.batch.seq_id
         out: list[npt.NDArray[np.float64]] = []
+        self.free(slot)  # cells a finished request left for the next step to clear
         try:
             for start in range(0, n - 1, step):
                 end = min(start + step, n - 1)
