@@ -56,11 +56,13 @@ def _registry(settings: Settings) -> Any:
 
 def _model_path(settings: Settings, name: str) -> Path:
     """Resolve a registry name or GGUF path, pulling a registry model on first use."""
+    from switchboard.models.registry import is_path
+
     registry = _registry(settings)
     try:
         path: Path = registry.resolve(name)
     except ModelFileError:
-        if name.endswith(".gguf") or "/" in name:
+        if is_path(name):
             raise
         path = registry.pull(name, progress=True)
     return path
@@ -80,8 +82,9 @@ def serve(
     from switchboard.engine.local import LocalEngine
 
     settings = _settings()
-    name = model or settings.model
-    engine = LocalEngine(name, _model_path(settings, name), settings.engine)
+    if model is not None:  # the served name is the model actually loaded
+        settings = settings.model_copy(update={"model": model})
+    engine = LocalEngine(settings.model, _model_path(settings, settings.model), settings.engine)
     try:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
         uvicorn.run(

@@ -18,7 +18,9 @@ def test_both_engines_serve_the_same_workload(default_model_path: Path) -> None:
     settings = EngineSettings(max_model_len=128, max_num_seqs=2, max_batch_tokens=64)
     ours = LocalEngine("bench", default_model_path, settings)
     ours.start()
-    baseline = BaselineServer(default_model_path, settings.n_threads, n_ctx=128)
+    baseline = BaselineServer(
+        default_model_path, settings.n_threads, n_ctx=128, banned=ours.model.eog_token_ids
+    )
     try:
         workload = make_workload(ours.encode_prompt, 3, 24, 6)
         done: list[int] = []

@@ -194,3 +194,16 @@ def test_chunks_omit_unset_delta_fields_usage_and_timings() -> None:
         "completion_tokens": 4,
         "total_tokens": 7,
     }
+
+
+def test_tools_and_structured_output_are_refused_not_dropped() -> None:
+    tool = {"type": "function", "function": {"name": "lookup_order", "parameters": {}}}
+    with pytest.raises(ValidationError, match="tool calling is not supported"):
+        chat(tools=[tool])
+    with pytest.raises(ValidationError, match="response_format"):
+        chat(response_format={"type": "json_object"})
+    assert chat(tools=[], response_format={"type": "text"}).messages
+
+
+def test_top_k_minus_one_means_disabled() -> None:
+    assert to_sampling_params(chat(top_k=-1)).top_k == 0

@@ -146,3 +146,35 @@ def test_context_length_errors_name_both_lengths() -> None:
         engine.add_request([], SamplingParams())
     req = engine.add_request([1] * 60, SamplingParams(max_tokens=None))
     assert req.max_tokens == 4
+
+
+def test_stop_string_on_the_last_allowed_token_reports_stop() -> None:
+    engine, _ = make()
+    engine.add_request([1], SamplingParams(max_tokens=2, temperature=0, stop=("cd",)), "a")
+    outs = run(engine)["a"]  # c, d: "cd" completes exactly at max_tokens
+    assert text(outs) == ""
+    assert outs[-1].finish_reason == "stop"
+
+
+def test_abort_while_the_batch_runs_keeps_the_engine_alive() -> None:
+    class AbortingRunner(FakeRunner):
+        engine: LLMEngine
+
+        def execute(self, chunks: list[ScheduledChunk]) -> npt.NDArray[np.float32]:  # type: ignore[override]
+            self.engine.abort("a")  # a client disconnects mid-step
+            return super().execute(chunks)
+
+    runner = AbortingRunner()
+    engine, _ = make(runner)
+    runner.engine = engine
+    engine.add_request([1, 2], SamplingParams(max_tokens=4, temperature=0), "a")
+    assert engine.step() == []
+    assert not engine.has_unfinished
+    engine.step()
+    assert runner.freed == [0]
+
+
+def test_negative_seed_is_a_parameter_error() -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        SamplingParams(seed=-1)
+    assert info.value.param == "seed"

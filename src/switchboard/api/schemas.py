@@ -123,6 +123,22 @@ class ChatCompletionRequest(SamplingRequest):
     messages: list[ChatMessage]
     max_completion_tokens: int | None = None
     logprobs: bool | None = None
+    tools: list[dict[str, Any]] | None = None
+    response_format: dict[str, Any] | None = None
+
+    @field_validator("tools")
+    @classmethod
+    def _no_tools(cls, tools: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        if tools:
+            raise ValueError("tool calling is not supported by the local engine")
+        return tools
+
+    @field_validator("response_format")
+    @classmethod
+    def _text_only(cls, response_format: dict[str, Any] | None) -> dict[str, Any] | None:
+        if response_format and response_format.get("type", "text") != "text":
+            raise ValueError("only response_format type 'text' is supported")
+        return response_format
 
     @field_validator("messages")
     @classmethod
@@ -198,7 +214,7 @@ def to_sampling_params(req: SamplingRequest) -> SamplingParams:
         max_tokens=req.completion_limit,
         temperature=1.0 if req.temperature is None else req.temperature,
         top_p=1.0 if req.top_p is None else req.top_p,
-        top_k=req.top_k or 0,
+        top_k=0 if req.top_k == -1 else (req.top_k or 0),  # -1: disabled, as in vLLM
         min_p=req.min_p or 0.0,
         seed=req.seed,
         repetition_penalty=1.0 if req.repetition_penalty is None else req.repetition_penalty,

@@ -65,7 +65,8 @@ def run_engine_bench(
         with peak_rss() as peak:
             ours[top] = run_engine(engine, workloads[top], top, advance_for("ours", top)).stats(top)
         n_ctx = config.prompt_tokens + config.output_tokens + 64
-        baseline = BaselineServer(model_path, settings.n_threads, n_ctx)
+        eog = engine.model.eog_token_ids
+        baseline = BaselineServer(model_path, settings.n_threads, n_ctx, banned=eog)
         try:
             run_baseline(baseline, warmup, 1, lambda n: None)
             base[top] = run_baseline(

@@ -92,7 +92,9 @@ class BaselineServer:
     """llama-cpp-python's ``Llama`` behind one worker thread that serves requests one at a
     time in arrival order (FIFO, like its own server's lock), streaming tokens back."""
 
-    def __init__(self, model_path: Path, n_threads: int, n_ctx: int) -> None:
+    def __init__(
+        self, model_path: Path, n_threads: int, n_ctx: int, banned: frozenset[int]
+    ) -> None:
         from llama_cpp import Llama  # the baseline is the only other llama.cpp user
 
         self.llm = Llama(
@@ -103,7 +105,7 @@ class BaselineServer:
             n_threads_batch=n_threads,
             verbose=False,
         )
-        self.eos = self.llm.token_eos()
+        self.logit_bias = {token: -1e9 for token in banned}  # ignore-EOS, as ours does
         self.inbox: queue.Queue[tuple[Sequence[int], int, queue.Queue[float | None]] | None]
         self.inbox = queue.Queue()
         self.worker = threading.Thread(target=self._serve, daemon=True)
@@ -117,7 +119,7 @@ class BaselineServer:
                 max_tokens=max_tokens,
                 temperature=0.0,
                 stream=True,
-                logit_bias={self.eos: -1e9},  # the same ignore-EOS workload as ours
+                logit_bias=self.logit_bias,
             )
             for chunk in cast(Iterator[dict[str, Any]], chunks):
                 if chunk["choices"][0]["finish_reason"] is None:  # the closing chunk has no token

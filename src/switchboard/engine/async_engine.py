@@ -46,10 +46,14 @@ class AsyncEngine:
             self._thread.start()
 
     def shutdown(self) -> None:
+        """Stop the loop after its current step; pending requests get ``EngineDeadError``.
+        Raises ``EngineDeadError`` if the loop does not stop (it may still use the model)."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
-            self._thread.join(timeout=30)
+            self._thread.join(timeout=60)
+            if self._thread.is_alive():
+                raise EngineDeadError("engine loop did not stop within 60 s")
             self._thread = None
 
     def check_alive(self) -> None:
@@ -74,11 +78,11 @@ class AsyncEngine:
     ) -> AsyncGenerator[RequestOutput, None]:
         """Stream one request's outputs. Raises ``RequestError`` before the first output
         when the request is refused (context length, queue full)."""
-        self.check_alive()
         rid = request_id or uuid.uuid4().hex
         queue: asyncio.Queue[object] = asyncio.Queue()
         self._queues[rid] = (asyncio.get_running_loop(), queue)
         try:
+            self.check_alive()  # after registering: a loop dying now still sees our queue
             self.engine.add_request(prompt_token_ids, params, rid)
         except BaseException:
             self._queues.pop(rid, None)
@@ -111,9 +115,14 @@ class AsyncEngine:
                     self._deliver(output.request_id, output)
         except BaseException as exc:  # the loop must never die silently
             log.exception("engine loop died")
-            self._dead = exc
-            for rid in list(self._queues):
-                self._deliver(rid, exc)
+            self._fail_all(exc)
+        else:
+            self._fail_all(EngineDeadError("engine shut down"))
+
+    def _fail_all(self, exc: BaseException) -> None:
+        self._dead = exc
+        for rid in list(self._queues):
+            self._deliver(rid, exc)
 
     def _deliver(self, request_id: str, item: object) -> None:
         target = self._queues.get(request_id)

@@ -56,7 +56,6 @@ class _Tracked:
     request: Request
     detokenizer: IncrementalDetokenizer
     rng: np.random.Generator
-    emitted_tokens: int = 0
 
 
 class LLMEngine:
@@ -146,37 +145,38 @@ class LLMEngine:
             with self.lock:  # llama.cpp restored the cache; make room and retry next step
                 self.scheduler.preempt_newest()
             return []
+        # Sampling runs without the lock (only this thread appends tokens); a request
+        # aborted meanwhile has left ``_tracked`` and is skipped.
+        sampled: dict[str, int] = {}
+        for chunk, row in zip(scheduled.sampled, logits, strict=True):
+            request = chunk.request
+            tracked = self._tracked.get(request.request_id)
+            if tracked is not None:
+                sampled[request.request_id] = sample(
+                    row, request.params, tracked.rng, request.prompt_token_ids,
+                    request.output_token_ids,
+                )  # fmt: skip
         with self.lock:
-            sampled = {
-                chunk.request.request_id: self._sample(chunk.request, row)
-                for chunk, row in zip(scheduled.sampled, logits, strict=True)
-                if chunk.request.request_id in self._tracked
-            }
             advanced = self.scheduler.update(scheduled, sampled)
             return [self._output(request) for request in advanced]
-
-    def _sample(self, request: Request, row: npt.NDArray[np.float32]) -> int:
-        tracked = self._tracked[request.request_id]
-        return sample(
-            row, request.params, tracked.rng, request.prompt_token_ids, request.output_token_ids
-        )
 
     def _output(self, request: Request) -> RequestOutput:
         tracked = self._tracked[request.request_id]
         detok = tracked.detokenizer
         text = detok.add(request.output_token_ids[-1])
-        if detok.stopped_on is not None and not request.status.finished:
+        if detok.stopped_on is not None:
             request.stop_reason = detok.stopped_on
-            self.scheduler.finish(request, RequestStatus.FINISHED_STOPPED)
+            if request.status.finished:  # the same token also hit max_tokens: "stop" wins
+                request.status = RequestStatus.FINISHED_STOPPED
+            else:
+                self.scheduler.finish(request, RequestStatus.FINISHED_STOPPED)
         if request.status.finished:
             text += detok.flush()
             del self._tracked[request.request_id]
-        new_tokens = tuple(request.output_token_ids[tracked.emitted_tokens :])
-        tracked.emitted_tokens = len(request.output_token_ids)
         return RequestOutput(
             request_id=request.request_id,
             text=text,
-            token_ids=new_tokens,
+            token_ids=(request.output_token_ids[-1],),
             finished=request.status.finished,
             finish_reason=request.finish_reason,
             prompt_tokens=request.num_prompt_tokens,

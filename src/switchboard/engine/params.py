@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from switchboard.errors import InvalidRequestError
 
@@ -33,7 +33,6 @@ class SamplingParams:
     stop: tuple[str, ...] = ()
     stop_token_ids: tuple[int, ...] = ()
     ignore_eos: bool = False
-    extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         _check(
@@ -60,6 +59,7 @@ class SamplingParams:
             "frequency_penalty",
             "frequency_penalty must be in [-2, 2]",
         )
+        _check(self.seed is None or 0 <= self.seed < 2**63, "seed", "seed must be in [0, 2**63)")
         _check(len(self.stop) <= 4, "stop", "at most 4 stop sequences are allowed")
         _check(all(self.stop), "stop", "stop sequences must be non-empty")
 

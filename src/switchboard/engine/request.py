@@ -97,10 +97,6 @@ class Request:
     def num_tokens(self) -> int:
         return len(self.prompt_token_ids) + len(self.output_token_ids)
 
-    @property
-    def all_token_ids(self) -> list[int]:
-        return self.prompt_token_ids + self.output_token_ids
-
     def token_ids(self, start: int, end: int) -> list[int]:
         """Tokens at positions ``[start, end)`` of prompt + output, without copying both."""
         n = len(self.prompt_token_ids)

@@ -109,12 +109,6 @@ class LlamaModel:
             self.ptr = None
 
 
-def _slot(chunk: ScheduledChunk) -> int:
-    if chunk.request.slot is None:
-        raise ValueError(f"request {chunk.request.request_id} holds no sequence slot")
-    return chunk.request.slot
-
-
 @dataclass(frozen=True)
 class RunnerConfig:
     kv_cache_tokens: int
@@ -167,18 +161,17 @@ class LlamaRunner:
         the order of ``chunks``."""
         # llama.cpp splits a multi-sequence batch into equal ubatches only while sequence
         # ids ascend; out of order it falls back to one ubatch per sequence (~3x slower).
-        order = sorted(range(len(chunks)), key=lambda k: _slot(chunks[k]))
+        order = sorted(range(len(chunks)), key=lambda k: chunks[k].slot)
         i, sampled = 0, []
         seq_id = self.batch.seq_id
         for k in order:
             chunk = chunks[k]
             n, start, end = chunk.num_tokens, chunk.start, chunk.start + chunk.num_tokens
-            slot = _slot(chunk)
             self._tokens[i : i + n] = chunk.request.token_ids(start, end)
             self._pos[i : i + n] = np.arange(start, end)
             self._logits[i : i + n] = 0
             for j in range(i, i + n):
-                seq_id[j][0] = slot
+                seq_id[j][0] = chunk.slot
             i += n
             if chunk.sample:
                 self._logits[i - 1] = 1

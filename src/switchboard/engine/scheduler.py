@@ -39,13 +39,16 @@ class SchedulerConfig:
 
 @dataclass(frozen=True)
 class ScheduledChunk:
-    """``num_tokens`` tokens of ``request`` from position ``start`` go into this step's batch;
-    when ``sample`` is set the chunk ends the known tokens and its last row is sampled."""
+    """``num_tokens`` tokens of ``request`` from position ``start`` go into this step's batch
+    on sequence ``slot``; when ``sample`` is set the chunk ends the known tokens and its
+    last row is sampled. ``slot`` is copied here because an abort may release the
+    request's slot while the batch runs."""
 
     request: Request
     start: int
     num_tokens: int
     sample: bool
+    slot: int
 
 
 @dataclass
@@ -179,8 +182,12 @@ class Scheduler:
 
     # -- helpers -------------------------------------------------------------------------
     def _chunk(self, request: Request, n: int) -> ScheduledChunk:
+        if request.slot is None:
+            raise ValueError(f"request {request.request_id} holds no sequence slot")
         start = request.num_computed_tokens
-        return ScheduledChunk(request, start, n, sample=start + n == request.num_tokens)
+        return ScheduledChunk(
+            request, start, n, sample=start + n == request.num_tokens, slot=request.slot
+        )
 
     def _check_stop(self, request: Request, token: int) -> None:
         if token in request.eos_token_ids or token in request.params.stop_token_ids:

@@ -70,7 +70,7 @@ def check_gguf(path: Path) -> None:
         raise ModelFileError(f"{path} is not a GGUF file (starts with {magic!r})")
 
 
-def _is_path(name_or_path: str) -> bool:
+def is_path(name_or_path: str) -> bool:
     return "/" in name_or_path or os.sep in name_or_path or name_or_path.endswith(".gguf")
 
 
@@ -123,7 +123,7 @@ class ModelRegistry:
 
     def resolve(self, name_or_path: str) -> Path:
         """A GGUF path as given, or the pulled file of a registry name."""
-        if _is_path(name_or_path):
+        if is_path(name_or_path):
             path = Path(name_or_path).expanduser()
             check_gguf(path)
             return path
