@@ -12,13 +12,16 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from switchboard.config import Settings
+
+if TYPE_CHECKING:
+    from switchboard.models import ModelRegistry
 from switchboard.errors import ModelFileError, SwitchboardError
 
 app = typer.Typer(help="Switchboard: grounded LLM assistants, self-hosted.", no_args_is_help=True)
@@ -48,8 +51,8 @@ def _settings() -> Settings:
     return Settings()
 
 
-def _registry(settings: Settings) -> Any:
-    from switchboard.models import ModelRegistry
+def _registry(settings: Settings) -> ModelRegistry:
+    from switchboard.models import ModelRegistry  # imports llama.cpp: only when needed
 
     return ModelRegistry(settings.models_dir, settings.engine.n_threads)
 
@@ -60,7 +63,7 @@ def _model_path(settings: Settings, name: str) -> Path:
 
     registry = _registry(settings)
     try:
-        path: Path = registry.resolve(name)
+        path = registry.resolve(name)
     except ModelFileError:
         if is_path(name):
             raise
@@ -106,7 +109,7 @@ def models_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
         return
     table = Table("name", "quant", "pulled", "size MiB", "description")
     for e in entries:
-        size = f"{e.size_bytes / 2**20:.0f}" if e.present else ""
+        size = "" if e.size_bytes is None else f"{e.size_bytes / 2**20:.0f}"
         table.add_row(e.name, e.quant, "yes" if e.present else "no", size, e.description)
     console.print(table)
 

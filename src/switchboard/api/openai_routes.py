@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from switchboard.api.deps import EngineDep, ServedEngine, ServedModel, ServedModelDep
+from switchboard.api.deps import EngineDep, ServedModel, ServedModelDep
 from switchboard.api.errors import engine_dead_payload, request_error_payload
 from switchboard.api.generation import Admitted, admit, collect
 from switchboard.api.schemas import (
@@ -31,7 +31,6 @@ from switchboard.api.schemas import (
     ErrorResponse,
     ModelCard,
     ModelList,
-    SamplingRequest,
     Timings,
     Usage,
     to_sampling_params,
@@ -73,26 +72,6 @@ def _check_model(model: str, served: ServedModel) -> None:
 
 def _usage(last: RequestOutput) -> Usage:
     return Usage.of(last.prompt_tokens, last.completion_tokens)
-
-
-async def _admit(
-    http: Request,
-    engine: ServedEngine,
-    served: ServedModel,
-    body: SamplingRequest,
-    prompt_token_ids: list[int],
-    request_id: str,
-    prompt_param: str,
-) -> Admitted | None:
-    return await admit(
-        http,
-        engine,
-        prompt_token_ids,
-        to_sampling_params(body),
-        request_id=request_id,
-        prompt_param=prompt_param,
-        retry_after_s=served.retry_after_s,
-    )
 
 
 # -- streaming -------------------------------------------------------------------------------
@@ -146,8 +125,11 @@ def _chat_chunk(reply: Reply, output: RequestOutput) -> ChatCompletionChunk | No
     )
 
 
-def _chat_usage_chunk(reply: Reply, last: RequestOutput) -> ChatCompletionChunk:
-    return ChatCompletionChunk(
+def _usage_chunk(
+    kind: type[ChatCompletionChunk] | type[CompletionChunk], reply: Reply, last: RequestOutput
+) -> ChatCompletionChunk | CompletionChunk:
+    """The closing chunk of a stream with ``include_usage``: no choices, usage and timings."""
+    return kind(
         id=reply.id,
         created=reply.created,
         model=reply.model,
@@ -164,17 +146,6 @@ def _completion_chunk(reply: Reply, output: RequestOutput) -> CompletionChunk | 
     return CompletionChunk(id=reply.id, created=reply.created, model=reply.model, choices=[choice])
 
 
-def _completion_usage_chunk(reply: Reply, last: RequestOutput) -> CompletionChunk:
-    return CompletionChunk(
-        id=reply.id,
-        created=reply.created,
-        model=reply.model,
-        choices=[],
-        usage=_usage(last),
-        timings=Timings.of(last.timings),
-    )
-
-
 def _chat_stream(reply: Reply, admitted: Admitted, include_usage: bool) -> SSEResponse:
     role = ChatCompletionChunk(
         id=reply.id,
@@ -182,13 +153,13 @@ def _chat_stream(reply: Reply, admitted: Admitted, include_usage: bool) -> SSERe
         model=reply.model,
         choices=[ChatChunkChoice(delta=ChatDelta(role="assistant", content=""))],
     )
-    usage = (lambda last: _chat_usage_chunk(reply, last)) if include_usage else None
+    usage = (lambda last: _usage_chunk(ChatCompletionChunk, reply, last)) if include_usage else None
     events = _events(admitted, [role], lambda out: _chat_chunk(reply, out), usage)
     return SSEResponse(events)
 
 
 def _completion_stream(reply: Reply, admitted: Admitted, include_usage: bool) -> SSEResponse:
-    usage = (lambda last: _completion_usage_chunk(reply, last)) if include_usage else None
+    usage = (lambda last: _usage_chunk(CompletionChunk, reply, last)) if include_usage else None
     events = _events(admitted, [], lambda out: _completion_chunk(reply, out), usage)
     return SSEResponse(events)
 
@@ -208,7 +179,10 @@ async def chat_completions(
     messages = [message.to_template() for message in body.messages]
     prompt = await run_in_threadpool(engine.encode_chat, messages)
     request_id, reply = _reply("chatcmpl", engine.name)
-    admitted = await _admit(http, engine, served, body, prompt, request_id, "messages")
+    admitted = await admit(
+        http, engine, prompt, to_sampling_params(body), request_id=request_id,
+        prompt_param="messages", retry_after_s=served.retry_after_s,
+    )  # fmt: skip
     if admitted is None:
         return Response(status_code=CLIENT_CLOSED_REQUEST)
     if body.stream:
@@ -241,7 +215,10 @@ async def completions(
     else:
         prompt = await run_in_threadpool(engine.encode_prompt, text)
     request_id, reply = _reply("cmpl", engine.name)
-    admitted = await _admit(http, engine, served, body, prompt, request_id, "prompt")
+    admitted = await admit(
+        http, engine, prompt, to_sampling_params(body), request_id=request_id,
+        prompt_param="prompt", retry_after_s=served.retry_after_s,
+    )  # fmt: skip
     if admitted is None:
         return Response(status_code=CLIENT_CLOSED_REQUEST)
     if body.stream:

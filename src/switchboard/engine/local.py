@@ -42,6 +42,7 @@ class LocalEngine:
             self.model.chat_template, self.model.bos_text, self.model.eos_text
         )
         self.async_engine = AsyncEngine(self.engine)
+        self._bos = self.model.tokenize("", add_special=True)  # [] when the model adds none
 
     @property
     def max_model_len(self) -> int:
@@ -54,9 +55,8 @@ class LocalEngine:
     ) -> list[int]:
         text = self.chat_template.render(messages, tools=tools)
         ids = self.model.tokenize(text, add_special=False, parse_special=True)
-        bos = self.model.tokenize("", add_special=True)
-        if bos and (not ids or ids[0] != bos[0]):
-            ids = bos + ids
+        if self._bos and (not ids or ids[0] != self._bos[0]):
+            ids = self._bos + ids
         return ids
 
     def encode_prompt(self, text: str) -> list[int]:

@@ -57,10 +57,6 @@ class SchedulerOutput:
     preempted: list[Request] = field(default_factory=list)
 
     @property
-    def num_tokens(self) -> int:
-        return sum(c.num_tokens for c in self.chunks)
-
-    @property
     def sampled(self) -> list[ScheduledChunk]:
         return [c for c in self.chunks if c.sample]
 
