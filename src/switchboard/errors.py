@@ -5,6 +5,8 @@
     │   ├── InvalidRequestError         400, bad parameter or payload
     │   │   └── ContextLengthError      400, prompt (+ max_tokens) over the context window
     │   ├── ModelNotFoundError          404, unknown model name
+    │   ├── CollectionNotFoundError     404, unknown knowledge-base collection
+    │   ├── PayloadTooLargeError        413, an upload over the size limit
     │   └── QueueFullError              503, waiting queue full (carries retry_after_s)
     ├── KVCacheFullError        the runner found no KV cells; the engine preempts and retries
     └── FatalError              unrecoverable for the component that raised it
@@ -61,6 +63,19 @@ class ModelNotFoundError(RequestError):
 
     def __init__(self, model: str) -> None:
         super().__init__(f"The model '{model}' does not exist.", param="model")
+
+
+class CollectionNotFoundError(RequestError):
+    status_code = 404
+    code = "collection_not_found"
+
+    def __init__(self, collection: str) -> None:
+        super().__init__(f"The collection '{collection}' does not exist.", param="collection")
+
+
+class PayloadTooLargeError(RequestError):
+    status_code = 413
+    code = "payload_too_large"
 
 
 class QueueFullError(RequestError):

@@ -1,6 +1,6 @@
 import pytest
 
-from switchboard.bench.stats import RequestTrace, RunStats
+from switchboard.bench.stats import RequestTrace, RunStats, latency_percentiles
 from switchboard.bench.workload import make_workload
 
 pytestmark = pytest.mark.unit
@@ -28,3 +28,11 @@ def test_workload_prompts_are_exact_length_and_distinct() -> None:
     assert all(len(p) == 20 for p in workload.prompts)
     assert len({p[:3] for p in workload.prompts}) == 5
     assert workload.output_tokens == 7
+
+
+def test_latency_percentiles_in_milliseconds() -> None:
+    p50, p99 = latency_percentiles([float(ms) for ms in range(1, 101)])
+    assert p50 == pytest.approx(50.5)
+    assert p99 == pytest.approx(99.01)
+    assert latency_percentiles([7.0]) == (7.0, 7.0)
+    assert latency_percentiles([]) == (0.0, 0.0)

@@ -9,10 +9,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from switchboard import __version__
-from switchboard.api import health, openai_routes
+from switchboard.api import health, knowledge_routes, openai_routes
 from switchboard.api.deps import ServedEngine, ServedModel
 from switchboard.api.errors import install_error_handlers
 from switchboard.config import Settings
+from switchboard.rag.knowledge import KnowledgeBase
 
 
 @asynccontextmanager
@@ -22,8 +23,14 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
-def create_app(engine: ServedEngine, settings: Settings, aliases: Iterable[str] = ()) -> FastAPI:
-    """An app serving ``engine`` under its name, ``settings.model`` and ``aliases``."""
+def create_app(
+    engine: ServedEngine,
+    settings: Settings,
+    aliases: Iterable[str] = (),
+    knowledge: KnowledgeBase | None = None,
+) -> FastAPI:
+    """An app serving ``engine`` under its name, ``settings.model`` and ``aliases``, and
+    with ``knowledge`` the embeddings, search and collection endpoints."""
     app = FastAPI(title="Switchboard", version=__version__, lifespan=_lifespan)
     app.state.engine = engine
     app.state.served_model = ServedModel(
@@ -34,4 +41,7 @@ def create_app(engine: ServedEngine, settings: Settings, aliases: Iterable[str] 
     install_error_handlers(app)
     app.include_router(openai_routes.router)
     app.include_router(health.router)
+    if knowledge is not None:
+        app.state.knowledge = knowledge
+        app.include_router(knowledge_routes.router)
     return app

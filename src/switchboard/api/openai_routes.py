@@ -243,5 +243,9 @@ async def completions(
 
 
 @router.get("/models")
-async def list_models(engine: EngineDep, served: ServedModelDep) -> ModelList:
-    return ModelList(data=[ModelCard(id=engine.name, created=served.created)])
+async def list_models(request: Request, engine: EngineDep, served: ServedModelDep) -> ModelList:
+    cards = [ModelCard(id=engine.name, created=served.created)]
+    knowledge = getattr(request.app.state, "knowledge", None)
+    if knowledge is not None:
+        cards.append(ModelCard(id=knowledge.embedder.model_id, created=served.created))
+    return ModelList(data=cards)

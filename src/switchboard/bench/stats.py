@@ -29,8 +29,18 @@ class RequestTrace:
         return (len(self.token_times) - 1) / span if span > 0 else 0.0
 
 
+def _percentile(values: Sequence[float], q: float) -> float:
+    return float(np.percentile(values, q)) if len(values) else 0.0
+
+
 def _pct(values: Sequence[float], q: float) -> float:
-    return float(np.percentile(values, q)) * 1000.0 if len(values) else 0.0
+    """Percentile ``q`` of durations in seconds, in milliseconds."""
+    return _percentile(values, q) * 1000.0
+
+
+def latency_percentiles(samples_ms: Sequence[float]) -> tuple[float, float]:
+    """(p50, p99) of latencies in milliseconds, numpy's linear interpolation; (0, 0) if empty."""
+    return _percentile(samples_ms, 50), _percentile(samples_ms, 99)
 
 
 @dataclass(frozen=True)

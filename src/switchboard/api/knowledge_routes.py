@@ -1,0 +1,217 @@
+"""``/v1/embeddings``, ``/v1/search`` and ``/v1/collections``: the knowledge base over HTTP.
+
+Model work (embedding, search, ingestion) runs in the thread pool so the event loop keeps
+streaming tokens meanwhile. The caller's tenant comes from ``request.state.tenant`` (set by
+authentication) or the configured default tenant.
+"""
+
+from __future__ import annotations
+
+import base64
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Request, UploadFile
+from starlette.concurrency import run_in_threadpool
+
+from switchboard.api.knowledge_schemas import (
+    CollectionBody,
+    CollectionList,
+    EmbeddingData,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    EmbeddingUsage,
+    IngestFailureBody,
+    IngestResponse,
+    SearchHitBody,
+    SearchRequestBody,
+    SearchResponse,
+)
+from switchboard.errors import (
+    CollectionNotFoundError,
+    InvalidRequestError,
+    ModelNotFoundError,
+    PayloadTooLargeError,
+)
+from switchboard.rag.ingest import IngestReport
+from switchboard.rag.knowledge import KnowledgeBase
+from switchboard.rag.types import CollectionRef
+
+router = APIRouter(prefix="/v1")
+UPLOAD_CHUNK = 1 << 20
+
+
+def get_knowledge(request: Request) -> KnowledgeBase:
+    knowledge: KnowledgeBase = request.app.state.knowledge
+    return knowledge
+
+
+def get_tenant(request: Request) -> str:
+    tenant = getattr(request.state, "tenant", None)
+    return tenant or request.app.state.knowledge.settings.default_tenant
+
+
+KnowledgeDep = Annotated[KnowledgeBase, Depends(get_knowledge)]
+TenantDep = Annotated[str, Depends(get_tenant)]
+
+
+def embedding_model_names(kb: KnowledgeBase) -> set[str]:
+    return {kb.embedder.model_id, kb.embedder.model_id.lower()}
+
+
+@router.post("/embeddings")
+async def create_embeddings(body: EmbeddingRequest, kb: KnowledgeDep) -> EmbeddingResponse:
+    if body.model not in embedding_model_names(kb):
+        raise ModelNotFoundError(body.model)
+    if body.dimensions is not None and body.dimensions != kb.embedder.dim:
+        raise InvalidRequestError(
+            f"{kb.embedder.model_id} has {kb.embedder.dim} dimensions; it cannot be shortened",
+            param="dimensions",
+        )
+    try:
+        texts = body.texts()
+    except ValueError as exc:
+        raise InvalidRequestError(str(exc), param="input") from None
+    counts = [kb.embedder.count_tokens(t) + 2 for t in texts]
+    limit = kb.embedder.max_tokens
+    for i, count in enumerate(counts):
+        if count > limit:
+            raise InvalidRequestError(
+                f"input[{i}] has {count} tokens; {kb.embedder.model_id} takes at most {limit}",
+                param="input",
+            )
+    vectors = await run_in_threadpool(kb.embedder.embed, texts)
+    data = [
+        EmbeddingData(
+            index=i,
+            embedding=base64.b64encode(v.astype("<f4").tobytes()).decode()
+            if body.encoding_format == "base64"
+            else [float(x) for x in v],
+        )
+        for i, v in enumerate(vectors)
+    ]
+    tokens = sum(counts)
+    return EmbeddingResponse(
+        data=data,
+        model=kb.embedder.model_id,
+        usage=EmbeddingUsage(prompt_tokens=tokens, total_tokens=tokens),
+    )
+
+
+@router.post("/search")
+async def search(body: SearchRequestBody, kb: KnowledgeDep, tenant: TenantDep) -> SearchResponse:
+    ref = _ref(tenant, body.collection)
+    try:
+        request = kb.request(
+            body.query,
+            mode=body.mode,
+            top_k=body.top_k,
+            rrf_k=body.rrf_k,
+            weights=body.weights,
+            filters=body.filters,
+            rerank=body.rerank,
+        )
+    except ValueError as exc:
+        raise InvalidRequestError(str(exc)) from None
+    try:
+        result = await run_in_threadpool(kb.retriever.search, ref, request)
+    except ValueError as exc:  # a filter key the store refuses
+        raise InvalidRequestError(str(exc), param="filters") from None
+    return SearchResponse(
+        data=[SearchHitBody(**h.to_json()) for h in result.hits],
+        collection=body.collection,
+        mode=request.mode,
+        reranker=result.reranker,
+        timings_ms={k: round(v, 3) for k, v in result.timings_ms.items()},
+    )
+
+
+@router.get("/collections")
+async def list_collections(kb: KnowledgeDep, tenant: TenantDep) -> CollectionList:
+    infos = await run_in_threadpool(kb.store.list_collections, tenant)
+    return CollectionList(
+        data=[
+            CollectionBody(
+                name=i.ref.name,
+                embedding_model=i.embedding_model,
+                dim=i.dim,
+                documents=i.documents,
+                chunks=i.chunks,
+            )
+            for i in infos
+        ]
+    )
+
+
+@router.post("/collections/{collection}/documents")
+async def upload_documents(
+    collection: str,
+    kb: KnowledgeDep,
+    tenant: TenantDep,
+    files: Annotated[list[UploadFile], File(description="Documents; ids are their file names.")],
+) -> IngestResponse:
+    """Ingest uploaded files (idempotent by content hash, like ``switchboard ingest``)."""
+    ref = _ref(tenant, collection)
+    limit = kb.settings.max_file_bytes
+    with tempfile.TemporaryDirectory(prefix="switchboard-upload-") as tmp:
+        paths = []
+        for upload in files:
+            name = Path(upload.filename or "").name
+            if not name or name.startswith("."):
+                raise InvalidRequestError("every file needs a name", param="files")
+            path = Path(tmp) / name
+            if path.exists():
+                raise InvalidRequestError(f"file {name!r} was uploaded twice", param="files")
+            await _save(upload, path, limit)
+            paths.append(path)
+        report = await run_in_threadpool(_ingest, kb, ref, paths, limit)
+    return IngestResponse(
+        collection=collection,
+        added=report.added,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        chunks=report.chunks,
+        failed=[
+            IngestFailureBody(
+                path=Path(f.path).name, line=f.line, kind=f.kind.value, reason=f.reason
+            )
+            for f in report.failures
+        ],
+    )
+
+
+@router.delete("/collections/{collection}/documents/{document_id:path}")
+async def delete_document(
+    collection: str, document_id: str, kb: KnowledgeDep, tenant: TenantDep
+) -> dict[str, object]:
+    ref = _ref(tenant, collection)
+    if await run_in_threadpool(kb.store.get_collection, ref) is None:
+        raise CollectionNotFoundError(collection)
+    deleted = await run_in_threadpool(kb.store.delete_documents, ref, [document_id])
+    if not deleted:
+        raise InvalidRequestError(f"document {document_id!r} is not in {collection}")
+    return {"id": document_id, "object": "document", "deleted": True}
+
+
+def _ref(tenant: str, collection: str) -> CollectionRef:
+    try:
+        return CollectionRef(tenant, collection)
+    except ValueError as exc:
+        raise InvalidRequestError(str(exc), param="collection") from None
+
+
+async def _save(upload: UploadFile, path: Path, limit: int) -> None:
+    size = 0
+    with path.open("wb") as out:
+        while chunk := await upload.read(UPLOAD_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLargeError(
+                    f"{path.name} is over the upload limit of {limit} bytes", param="files"
+                )
+            out.write(chunk)
+
+
+def _ingest(kb: KnowledgeBase, ref: CollectionRef, paths: list[Path], limit: int) -> IngestReport:
+    return kb.ingestor.ingest_files(ref, [(p.parent, p) for p in paths], max_bytes=limit)

@@ -1,0 +1,223 @@
+"""``switchboard bench retrieval``: quality, latency and throughput of retrieval on any
+BEIR-layout dataset.
+
+For each chunk size the corpus is ingested into a fresh SQLite store (ingestion and
+embedding throughput measured), then every query runs in each mode (bm25, dense, hybrid,
+hybrid_rerank). Chunk hits are mapped to their documents (a document ranks where its
+first chunk ranks), and nDCG@10 (standard and leaderboard-style), recall@10 and MRR@10 are
+computed against the qrels; latency is the wall time of the whole ``search`` call, query
+embedding included. ``--scale N`` then measures query latency over ``N`` synthetic chunks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from switchboard.bench.beir import BeirDataset
+from switchboard.bench.ir_metrics import evaluate
+from switchboard.bench.stats import latency_percentiles
+from switchboard.config import KnowledgeSettings
+from switchboard.rag.embedder import Embedder
+from switchboard.rag.knowledge import KnowledgeBase
+from switchboard.rag.store.sqlite import SQLiteStore
+from switchboard.rag.types import Chunk, CollectionRef, Document, SearchMode
+
+MODES: dict[str, tuple[SearchMode, bool]] = {
+    "bm25": (SearchMode.BM25, False),
+    "dense": (SearchMode.DENSE, False),
+    "hybrid": (SearchMode.HYBRID, False),
+    "hybrid_rerank": (SearchMode.HYBRID, True),
+}
+K = 10
+CHUNK_HITS = 100  # chunks fetched per query, enough for 10 distinct documents
+REF = CollectionRef("bench", "corpus")
+
+Advance = Callable[[str, int], None]
+"""Progress callback: (phase description, items done since the last call)."""
+
+
+def corpus_documents(dataset: BeirDataset, source: str) -> list[Document]:
+    return [
+        Document(
+            id=doc_id,
+            title=doc.title,
+            source=source,
+            text=doc.text,
+            content_hash=hashlib.sha256(f"{doc.title}\0{doc.text}".encode()).hexdigest(),
+        )
+        for doc_id, doc in dataset.corpus.items()
+        if doc.text.strip()
+    ]
+
+
+def run_retrieval_bench(
+    dataset: BeirDataset,
+    name: str,
+    settings: KnowledgeSettings,
+    embedder: Embedder,
+    *,
+    chunk_sizes: list[int],
+    scale: int | None,
+    advance: Advance,
+) -> dict[str, Any]:
+    documents = corpus_documents(dataset, name)
+    by_size: dict[str, Any] = {}
+    for size in chunk_sizes:
+        overlap = min(settings.chunking.overlap_tokens, size // 4)
+        sized = settings.model_copy(
+            update={
+                "chunking": settings.chunking.model_copy(
+                    update={"chunk_tokens": size, "overlap_tokens": overlap}
+                )
+            }
+        )
+        with tempfile.TemporaryDirectory(prefix="switchboard-bench-") as tmp:
+            store = SQLiteStore(Path(tmp) / "bench.sqlite3")
+            try:
+                kb = KnowledgeBase.assemble(sized, store, embedder)
+                by_size[str(size)] = _measure(kb, dataset, documents, size, advance)
+            finally:
+                store.close()
+    default = str(settings.chunking.chunk_tokens)
+    chosen = by_size.get(default) or next(iter(by_size.values()))
+    result: dict[str, Any] = {
+        "dataset": name,
+        "corpus": len(documents),
+        "queries": len(dataset.queries),
+        "embedding": {"model": embedder.model_id, "quantization": settings.embedding.quantization},
+        "reranker": settings.retrieval.reranker,
+        "rrf_k": settings.retrieval.rrf_k,
+        "chunk_tokens": chosen["chunk_tokens"],
+        "modes": chosen["modes"],
+        "ingest": chosen["ingest"],
+        "chunk_sizes": by_size,
+    }
+    if scale:
+        result["scale"] = measure_scale(dataset, settings, embedder, scale, advance)
+    return result
+
+
+def _measure(
+    kb: KnowledgeBase,
+    dataset: BeirDataset,
+    documents: list[Document],
+    size: int,
+    advance: Advance,
+) -> dict[str, Any]:
+    phase = f"ingest, {size}-token chunks"
+    report = kb.ingestor.ingest_documents(REF, _counting(documents, phase, advance))
+    ingest = {
+        "documents": len(documents),
+        "chunks": report.chunks,
+        "seconds": round(report.seconds, 2),
+        "chunks_per_s": round(report.chunks / report.seconds, 1),
+        "embed_chunks_per_s": round(report.chunks / report.embed_seconds, 1),
+        "embed_passages_per_s": round(len(documents) / report.embed_seconds, 1),
+    }
+    modes = {
+        mode: _evaluate_mode(kb, dataset, mode, f"queries {mode}, {size}-token chunks", advance)
+        for mode in MODES
+    }
+    return {"chunk_tokens": size, "ingest": ingest, "modes": modes}
+
+
+def _counting(documents: list[Document], phase: str, advance: Advance) -> Iterator[Document]:
+    for document in documents:
+        yield document
+        advance(phase, 1)
+
+
+def _evaluate_mode(
+    kb: KnowledgeBase, dataset: BeirDataset, mode: str, phase: str, advance: Advance
+) -> dict[str, float]:
+    search_mode, rerank = MODES[mode]
+    run: dict[str, dict[str, float]] = {}
+    latencies: list[float] = []
+    for qid, text in dataset.queries.items():
+        request = kb.request(text, mode=search_mode, rerank=rerank, top_k=CHUNK_HITS)
+        started = time.perf_counter()
+        result = kb.retriever.search(REF, request)
+        latencies.append((time.perf_counter() - started) * 1000)
+        ranking: list[str] = []
+        for hit in result.hits:
+            if hit.stored.chunk.document_id not in ranking:
+                ranking.append(hit.stored.chunk.document_id)
+        run[qid] = {doc: float(len(ranking) - i) for i, doc in enumerate(ranking)}
+        advance(phase, 1)
+    metrics = evaluate(run, dataset.qrels, k=K)
+    p50, p99 = latency_percentiles(latencies)
+    return {
+        **{key: round(value, 4) for key, value in metrics.items()},
+        "latency_ms_p50": round(p50, 2),
+        "latency_ms_p99": round(p99, 2),
+    }
+
+
+def measure_scale(
+    dataset: BeirDataset,
+    settings: KnowledgeSettings,
+    embedder: Embedder,
+    chunks: int,
+    advance: Advance,
+) -> dict[str, Any]:
+    """Hybrid query latency over ``chunks`` synthetic chunks: text drawn from the corpus'
+    own word distribution (so BM25 posting lists are realistic), random unit vectors
+    (exact vector search costs the same whatever the vectors are)."""
+    rng = np.random.default_rng(0)
+    words = " ".join(doc.text for doc in dataset.corpus.values()).split()
+    per_doc = 100
+    with tempfile.TemporaryDirectory(prefix="switchboard-scale-") as tmp:
+        store = SQLiteStore(Path(tmp) / "scale.sqlite3")
+        try:
+            kb = KnowledgeBase.assemble(settings, store, embedder)
+            store.create_collection(REF, embedding_model=embedder.model_id, dim=embedder.dim)
+            started = time.perf_counter()
+            for doc_index in range(0, chunks, per_doc):
+                n = min(per_doc, chunks - doc_index)
+                _insert_synthetic(store, rng, words, embedder.dim, f"s{doc_index}", n)
+                advance(f"scale: writing {chunks:,} chunks", n)
+            write_s = time.perf_counter() - started
+            out: dict[str, Any] = {"chunks": chunks, "write_chunks_per_s": round(chunks / write_s)}
+            kb.retriever.search(REF, kb.request("warm up the index"))  # loads the vector index
+            for mode, rerank in (("hybrid", False), ("hybrid_rerank", True)):
+                latencies = []
+                for text in dataset.queries.values():
+                    request = kb.request(text, mode=SearchMode.HYBRID, rerank=rerank)
+                    t0 = time.perf_counter()
+                    kb.retriever.search(REF, request)
+                    latencies.append((time.perf_counter() - t0) * 1000)
+                    advance(f"scale: {mode} queries", 1)
+                p50, p99 = latency_percentiles(latencies)
+                out[mode] = {"latency_ms_p50": round(p50, 2), "latency_ms_p99": round(p99, 2)}
+            return out
+        finally:
+            store.close()
+
+
+def _insert_synthetic(
+    store: SQLiteStore,
+    rng: np.random.Generator,
+    words: list[str],
+    dim: int,
+    doc_id: str,
+    n: int,
+) -> None:
+    texts = [" ".join(rng.choice(words, size=60)) for _ in range(n)]
+    text = "\n\n".join(texts)
+    chunks, offset = [], 0
+    for i, chunk_text in enumerate(texts):
+        chunks.append(Chunk(doc_id, i, chunk_text, offset, offset + len(chunk_text), 60))
+        offset += len(chunk_text) + 2
+    vectors = rng.standard_normal((n, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    document = Document(
+        doc_id, doc_id, "synthetic", text, hashlib.sha256(text.encode()).hexdigest()
+    )
+    store.upsert_document(REF, document, chunks, vectors)

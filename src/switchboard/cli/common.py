@@ -1,0 +1,71 @@
+"""What every command shares: the Typer apps, settings read once at the edge, one-line
+errors (exit code 1), model resolution and JSON output."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from switchboard.config import Settings
+
+if TYPE_CHECKING:
+    from switchboard.models import ModelRegistry
+from switchboard.errors import ModelFileError, SwitchboardError
+
+app = typer.Typer(help="Switchboard: grounded LLM assistants, self-hosted.", no_args_is_help=True)
+models_app = typer.Typer(help="Named models from pinned PyPI packages.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks; figures are written as JSON.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+app.add_typer(bench_app, name="bench")
+console = Console()
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def one_line_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except (SwitchboardError, ValueError, OSError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def load_settings() -> Settings:
+    return Settings()
+
+
+def registry(settings: Settings) -> ModelRegistry:
+    from switchboard.models import ModelRegistry  # imports llama.cpp: only when needed
+
+    return ModelRegistry(settings.models_dir, settings.engine.n_threads)
+
+
+def model_path(settings: Settings, name: str) -> Path:
+    """Resolve a registry name or GGUF path, pulling a registry model on first use."""
+    from switchboard.models.registry import is_path
+
+    models = registry(settings)
+    try:
+        path = models.resolve(name)
+    except ModelFileError:
+        if is_path(name):
+            raise
+        path = models.pull(name, progress=True)
+    return path
+
+
+def write_json(result: dict[str, Any], path: Path | None) -> None:
+    if path is not None:
+        path.write_text(json.dumps(result, indent=2) + "\n")
+        console.print(f"wrote {path}")

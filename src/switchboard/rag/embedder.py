@@ -1,0 +1,92 @@
+"""The embedding service: batched sentence embeddings from an ONNX encoder on the CPU.
+
+``OnnxEmbedder`` tokenizes with the model's own ``tokenizer.json`` (HuggingFace
+``tokenizers``), sorts each call's texts by length so a batch carries little padding, runs
+ONNX Runtime, mean-pools over real tokens and L2-normalizes: the same vectors as
+sentence-transformers' ``encode(..., normalize_embeddings=True)``. Calls are thread-safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from switchboard.models.embedding import EmbeddingModelFiles
+
+Vectors = npt.NDArray[np.float32]
+
+
+class Embedder(Protocol):
+    model_id: str
+    dim: int
+    max_tokens: int
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        """One L2-normalized row per text, in input order."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` without special tokens or truncation."""
+        ...
+
+
+@dataclass(frozen=True)
+class EmbedderSettings:
+    batch_size: int = 32
+    n_threads: int = 2
+
+
+class OnnxEmbedder:
+    def __init__(self, files: EmbeddingModelFiles, settings: EmbedderSettings) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        if settings.batch_size < 1 or settings.n_threads < 1:
+            raise ValueError("batch_size and n_threads must be at least 1")
+        self.model_id = files.model_id
+        self.dim = files.dim
+        self.max_tokens = files.max_seq_length
+        self._batch_size = settings.batch_size
+        self._counter = Tokenizer.from_file(str(files.tokenizer))
+        self._counter.no_truncation()
+        self._counter.no_padding()
+        self._tokenizer = Tokenizer.from_file(str(files.tokenizer))
+        self._tokenizer.enable_truncation(files.max_seq_length)
+        self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = settings.n_threads
+        options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(
+            str(files.onnx), options, providers=["CPUExecutionProvider"]
+        )
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for begin in range(0, len(order), self._batch_size):
+            rows = order[begin : begin + self._batch_size]
+            out[rows] = self._embed_batch([texts[i] for i in rows])
+        return out
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._counter.encode(text, add_special_tokens=False).ids)
+
+    def _embed_batch(self, texts: list[str]) -> Vectors:
+        encodings = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        (hidden,) = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
+        return mean_pool_normalize(np.asarray(hidden, dtype=np.float32), mask)
+
+
+def mean_pool_normalize(hidden: Vectors, mask: npt.NDArray[np.int64]) -> Vectors:
+    """Mean over the tokens where ``mask`` is 1, then unit length (zero rows stay zero)."""
+    weights = mask[..., None].astype(np.float32)
+    summed = (hidden * weights).sum(axis=1)
+    pooled = summed / np.maximum(weights.sum(axis=1), 1.0)
+    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+    return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)

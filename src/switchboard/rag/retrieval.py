@@ -1,0 +1,144 @@
+"""Retrieval: BM25, dense, or both fused with RRF, then an optional re-ranking stage.
+
+One ``search`` call is a short pipeline with a timing per stage::
+
+    query ─┬─ keyword_search (BM25) ────────┐
+           └─ embed → vector_search (dense) ┴─ rrf(k, weights) → rerank(top depth) → top_k
+
+Every hit carries its final score, each stage's 1-based rank and raw score (``bm25``,
+``dense``, ``rrf``, ``rerank``) and its document's provenance.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from switchboard.errors import CollectionNotFoundError
+from switchboard.rag.embedder import Embedder, Vectors
+from switchboard.rag.fusion import DEFAULT_K, Fused, rrf
+from switchboard.rag.rerank import Candidate, Reranker
+from switchboard.rag.store.base import Store
+from switchboard.rag.types import CollectionRef, Filters, Ranked, SearchHit, SearchMode
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    query: str
+    mode: SearchMode = SearchMode.HYBRID
+    top_k: int = 5
+    candidates: int = 50
+    rrf_k: int = DEFAULT_K
+    weights: Mapping[str, float] = field(default_factory=dict)
+    filters: Filters | None = None
+    rerank: bool = True
+    rerank_depth: int = 30
+
+    def __post_init__(self) -> None:
+        if not self.query.strip():
+            raise ValueError("query must not be empty")
+        if self.top_k < 1 or self.candidates < 1 or self.rerank_depth < 1:
+            raise ValueError("top_k, candidates and rerank_depth must be at least 1")
+        if self.rrf_k < 1:
+            raise ValueError(f"rrf_k must be at least 1, got {self.rrf_k}")
+        unknown = set(self.weights) - {SearchMode.BM25.value, SearchMode.DENSE.value}
+        if unknown:
+            raise ValueError(f"weights apply to 'bm25' and 'dense', not {sorted(unknown)}")
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    hits: list[SearchHit]
+    timings_ms: dict[str, float]
+    reranker: str | None
+
+
+class Retriever:
+    def __init__(self, store: Store, embedder: Embedder, reranker: Reranker | None) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.reranker = reranker
+
+    def search(self, ref: CollectionRef, request: SearchRequest) -> SearchResult:
+        if self.store.get_collection(ref) is None:
+            raise CollectionNotFoundError(ref.name)
+        timer = _Timer()
+        reranker = self.reranker if request.rerank else None
+        uses_bm25 = request.mode in (SearchMode.BM25, SearchMode.HYBRID)
+        uses_dense = request.mode in (SearchMode.DENSE, SearchMode.HYBRID)
+        rankings: dict[str, list[Ranked]] = {}
+        if uses_bm25:
+            rankings["bm25"] = timer.run(
+                "bm25",
+                lambda: self.store.keyword_search(
+                    ref, request.query, request.candidates, request.filters
+                ),
+            )
+        if uses_dense or reranker is not None:
+            vector = timer.run("embed", lambda: self.embedder.embed([request.query])[0])
+        if uses_dense:
+            rankings["dense"] = timer.run(
+                "dense",
+                lambda: self.store.vector_search(ref, vector, request.candidates, request.filters),
+            )
+        weights = dict(request.weights) or None
+        fused = timer.run("fuse", lambda: rrf(rankings, k=request.rrf_k, weights=weights))
+        if reranker is not None:
+            depth = max(request.rerank_depth, request.top_k)
+            head = fused[:depth]
+            fused = timer.run("rerank", lambda: self._rerank(ref, reranker, request, vector, head))
+        top = fused[: request.top_k]
+        stored = timer.run("fetch", lambda: self.store.get_chunks(ref, [f.chunk_id for f in top]))
+        hits = [
+            SearchHit(stored=s, score=f.score, ranks=f.ranks, scores=f.scores)
+            for f, s in zip(top, stored, strict=True)
+        ]
+        return SearchResult(
+            hits=hits, timings_ms=timer.ms, reranker=reranker.name if reranker else None
+        )
+
+    def _rerank(
+        self,
+        ref: CollectionRef,
+        reranker: Reranker,
+        request: SearchRequest,
+        query_vector: Vectors,
+        head: list[Fused],
+    ) -> list[Fused]:
+        """``head`` re-ordered by the reranker; the RRF rank and score are kept as ``rrf``."""
+        if not head:
+            return head
+        ids = [f.chunk_id for f in head]
+        texts = {s.chunk.id: s.chunk.text for s in self.store.get_chunks(ref, ids)}
+        vectors = self.store.get_vectors(ref, ids)
+        candidates = [
+            Candidate(chunk_id=i, text=texts[i], vector=v)
+            for i, v in zip(ids, vectors, strict=True)
+        ]
+        scores = reranker.scores(request.query, query_vector, candidates)
+        order = sorted(range(len(head)), key=lambda i: (-scores[i], i))
+        return [
+            Fused(
+                chunk_id=head[i].chunk_id,
+                score=scores[i],
+                ranks={**head[i].ranks, "rrf": i + 1, "rerank": new + 1},
+                scores={**head[i].scores, "rrf": head[i].score, "rerank": scores[i]},
+            )
+            for new, i in enumerate(order)
+        ]
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = {}
+
+    def run(self, stage: str, work: Callable[[], _T]) -> _T:
+        start = time.perf_counter()
+        try:
+            return work()
+        finally:
+            self.ms[stage] = self.ms.get(stage, 0.0) + (time.perf_counter() - start) * 1000
