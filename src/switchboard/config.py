@@ -121,8 +121,15 @@ class KnowledgeSettings(BaseModel):
         None,
         description="postgresql://... or a SQLite path (default <data_dir>/knowledge.sqlite3).",
     )
-    default_tenant: str = Field("default", description="Tenant of unauthenticated callers.")
-    max_file_bytes: int = Field(20 * 1024 * 1024, ge=1)
+    default_tenant: str = Field(
+        "default",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        description="Tenant of unauthenticated callers.",
+    )
+    max_file_bytes: int = Field(20 * 1024 * 1024, ge=1, description="Per document file.")
+    max_upload_bytes: int = Field(
+        100 * 1024 * 1024, ge=1, description="Whole upload request (all files together)."
+    )
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     chunking: ChunkSettings = Field(default_factory=ChunkSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)

@@ -6,6 +6,7 @@
     │   │   └── ContextLengthError      400, prompt (+ max_tokens) over the context window
     │   ├── ModelNotFoundError          404, unknown model name
     │   ├── CollectionNotFoundError     404, unknown knowledge-base collection
+    │   ├── DocumentNotFoundError       404, unknown document in a collection
     │   ├── PayloadTooLargeError        413, an upload over the size limit
     │   └── QueueFullError              503, waiting queue full (carries retry_after_s)
     ├── KVCacheFullError        the runner found no KV cells; the engine preempts and retries
@@ -71,6 +72,14 @@ class CollectionNotFoundError(RequestError):
 
     def __init__(self, collection: str) -> None:
         super().__init__(f"The collection '{collection}' does not exist.", param="collection")
+
+
+class DocumentNotFoundError(RequestError):
+    status_code = 404
+    code = "document_not_found"
+
+    def __init__(self, document_id: str, collection: str) -> None:
+        super().__init__(f"The document '{document_id}' is not in the collection '{collection}'.")
 
 
 class PayloadTooLargeError(RequestError):

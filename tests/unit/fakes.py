@@ -1,8 +1,11 @@
 """Fakes for driving the engine without a model: a counting 'model' whose next token is
-always ``last + 1`` (mod vocab) and a tokenizer that maps token t to one letter."""
+always ``last + 1`` (mod vocab) and a tokenizer that maps token t to one letter; and for the
+knowledge base, a hashing embedder whose vectors are close when texts share words."""
 
 from __future__ import annotations
 
+import re
+import zlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -51,3 +54,44 @@ class FakeRunner:
     def free(self, slot: int) -> None:
         self.freed.append(slot)
         self.kv.pop(slot, None)
+
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+class HashingEmbedder:
+    """A deterministic bag-of-words embedder (an ``Embedder``): each lower-cased word and
+    each character trigram of ``<word>`` adds 1 to a hashed bucket, then rows are unit
+    length. Texts sharing words, or parts of words ("photosynthesis", "photosynthetic"),
+    get similar vectors. Tokens are whitespace-separated words. Counts its calls."""
+
+    model_id = "fake-hashing-embedder"
+
+    def __init__(self, dim: int = 512, max_tokens: int = 256) -> None:
+        self.dim = dim
+        self.max_tokens = max_tokens
+        self.calls = 0
+        self.texts: list[str] = []
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        self.calls += 1
+        self.texts.extend(texts)
+        rows = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in zip(rows, texts, strict=True):
+            for feature in _features(text):
+                row[zlib.crc32(feature.encode()) % self.dim] += 1.0
+            if not row.any():
+                row[0] = 1.0  # no words: still a unit vector, as a real model gives
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+def _features(text: str) -> list[str]:
+    features = []
+    for word in _WORD.findall(text.lower()):
+        marked = f"<{word}>"
+        features.append(f"word:{word}")
+        features += [f"tri:{marked[i : i + 3]}" for i in range(len(marked) - 2)]
+    return features

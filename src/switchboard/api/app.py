@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from switchboard import __version__
 from switchboard.api import health, knowledge_routes, openai_routes
+from switchboard.api.body_limit import BodySizeLimit
 from switchboard.api.deps import ServedEngine, ServedModel
 from switchboard.api.errors import install_error_handlers
 from switchboard.config import Settings
@@ -44,4 +45,9 @@ def create_app(
     if knowledge is not None:
         app.state.knowledge = knowledge
         app.include_router(knowledge_routes.router)
+        app.add_middleware(
+            BodySizeLimit,
+            max_bytes=knowledge.settings.max_upload_bytes,
+            path_prefix="/v1/collections/",
+        )
     return app

@@ -8,7 +8,9 @@ authentication) or the configured default tenant.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -30,13 +32,15 @@ from switchboard.api.knowledge_schemas import (
 )
 from switchboard.errors import (
     CollectionNotFoundError,
+    DocumentNotFoundError,
     InvalidRequestError,
     ModelNotFoundError,
     PayloadTooLargeError,
 )
 from switchboard.rag.ingest import IngestReport
-from switchboard.rag.knowledge import KnowledgeBase
-from switchboard.rag.types import CollectionRef
+from switchboard.rag.knowledge import SPECIAL_TOKENS, KnowledgeBase
+from switchboard.rag.loaders import FailureKind, LoadFailure, load_path
+from switchboard.rag.types import CollectionRef, Document
 
 router = APIRouter(prefix="/v1")
 UPLOAD_CHUNK = 1 << 20
@@ -73,7 +77,7 @@ async def create_embeddings(body: EmbeddingRequest, kb: KnowledgeDep) -> Embeddi
         texts = body.texts()
     except ValueError as exc:
         raise InvalidRequestError(str(exc), param="input") from None
-    counts = [kb.embedder.count_tokens(t) + 2 for t in texts]
+    counts = await run_in_threadpool(_token_counts, kb, texts)  # 2048 long texts take a while
     limit = kb.embedder.max_tokens
     for i, count in enumerate(counts):
         if count > limit:
@@ -102,6 +106,8 @@ async def create_embeddings(body: EmbeddingRequest, kb: KnowledgeDep) -> Embeddi
 @router.post("/search")
 async def search(body: SearchRequestBody, kb: KnowledgeDep, tenant: TenantDep) -> SearchResponse:
     ref = _ref(tenant, body.collection)
+    if not body.query.strip():
+        raise InvalidRequestError("query must not be blank", param="query")
     try:
         request = kb.request(
             body.query,
@@ -116,8 +122,8 @@ async def search(body: SearchRequestBody, kb: KnowledgeDep, tenant: TenantDep) -
         raise InvalidRequestError(str(exc)) from None
     try:
         result = await run_in_threadpool(kb.retriever.search, ref, request)
-    except ValueError as exc:  # a filter key the store refuses
-        raise InvalidRequestError(str(exc), param="filters") from None
+    except ValueError as exc:  # e.g. a filter key the store refuses
+        raise InvalidRequestError(str(exc), param="filters" if body.filters else None) from None
     return SearchResponse(
         data=[SearchHitBody(**h.to_json()) for h in result.hits],
         collection=body.collection,
@@ -129,6 +135,7 @@ async def search(body: SearchRequestBody, kb: KnowledgeDep, tenant: TenantDep) -
 
 @router.get("/collections")
 async def list_collections(kb: KnowledgeDep, tenant: TenantDep) -> CollectionList:
+    _ref(tenant, "collections")  # validates the tenant name
     infos = await run_in_threadpool(kb.store.list_collections, tenant)
     return CollectionList(
         data=[
@@ -173,9 +180,7 @@ async def upload_documents(
         unchanged=report.unchanged,
         chunks=report.chunks,
         failed=[
-            IngestFailureBody(
-                path=Path(f.path).name, line=f.line, kind=f.kind.value, reason=f.reason
-            )
+            IngestFailureBody(path=f.path, line=f.line, kind=f.kind.value, reason=f.reason)
             for f in report.failures
         ],
     )
@@ -190,15 +195,21 @@ async def delete_document(
         raise CollectionNotFoundError(collection)
     deleted = await run_in_threadpool(kb.store.delete_documents, ref, [document_id])
     if not deleted:
-        raise InvalidRequestError(f"document {document_id!r} is not in {collection}")
+        raise DocumentNotFoundError(document_id, collection)
     return {"id": document_id, "object": "document", "deleted": True}
+
+
+def _token_counts(kb: KnowledgeBase, texts: list[str]) -> list[int]:
+    """Each text's tokens as the model sees them, [CLS] and [SEP] included."""
+    return [kb.embedder.count_tokens(t) + SPECIAL_TOKENS for t in texts]
 
 
 def _ref(tenant: str, collection: str) -> CollectionRef:
     try:
         return CollectionRef(tenant, collection)
     except ValueError as exc:
-        raise InvalidRequestError(str(exc), param="collection") from None
+        param = "collection" if "collection" in str(exc) else None
+        raise InvalidRequestError(str(exc), param=param) from None
 
 
 async def _save(upload: UploadFile, path: Path, limit: int) -> None:
@@ -214,4 +225,26 @@ async def _save(upload: UploadFile, path: Path, limit: int) -> None:
 
 
 def _ingest(kb: KnowledgeBase, ref: CollectionRef, paths: list[Path], limit: int) -> IngestReport:
-    return kb.ingestor.ingest_files(ref, [(p.parent, p) for p in paths], max_bytes=limit)
+    failures: list[LoadFailure] = []
+    report = kb.ingestor.ingest_documents(ref, _uploaded_documents(paths, limit, failures))
+    report.failures.extend(failures)
+    return report
+
+
+def _uploaded_documents(
+    paths: list[Path], limit: int, failures: list[LoadFailure]
+) -> Iterator[Document]:
+    """Each upload's documents, loaded one file at a time, with the file name as their
+    source (not the temporary path, which is deleted and would leak the server's layout);
+    the first document to claim an id wins, as in ``Ingestor.ingest_files``."""
+    seen: set[str] = set()
+    for path in paths:
+        result = load_path(path, doc_id=path.name, max_bytes=limit)
+        failures.extend(dataclasses.replace(f, path=path.name) for f in result.errors)
+        for document in result.documents:
+            if document.id in seen:
+                reason = f"duplicate id {document.id!r}"
+                failures.append(LoadFailure(path.name, FailureKind.DUPLICATE, reason))
+                continue
+            seen.add(document.id)
+            yield dataclasses.replace(document, source=path.name)

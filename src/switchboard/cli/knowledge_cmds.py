@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -44,7 +45,7 @@ def _progress() -> Progress:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=console,
+        console=Console(stderr=True),
         transient=False,
     )
 
@@ -227,7 +228,7 @@ def bench_retrieval(
     json_path: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
     chunk_sizes: Annotated[
         str, typer.Option(help="Comma-separated chunk sizes in tokens.")
-    ] = "64,128,256",
+    ] = "64,128,254",
     scale: Annotated[
         int | None, typer.Option(help="Also time queries over N synthetic chunks.")
     ] = None,

@@ -22,6 +22,7 @@ from switchboard.rag.chunking import Chunker, chunk_embedding_text
 from switchboard.rag.embedder import Embedder
 from switchboard.rag.loaders import (
     DEFAULT_MAX_BYTES,
+    FailureKind,
     LoadFailure,
     default_doc_id,
     is_supported,
@@ -79,12 +80,14 @@ class Ingestor:
 
     def list_files(self, paths: Iterable[str | Path]) -> list[tuple[Path, Path]]:
         """``(root, file)`` pairs: a folder contributes its supported files (others are not
-        documents, e.g. images); a file named explicitly is kept, to be reported if bad."""
-        files: list[tuple[Path, Path]] = []
+        documents, e.g. images); a file named explicitly is kept, to be reported if bad.
+        A file reached twice (a folder and a file in it) is listed once, the first time."""
+        files: dict[Path, tuple[Path, Path]] = {}
         for path in map(Path, paths):
-            found = list(iter_files([path]))
-            files.extend(f for f in found if not path.is_dir() or is_supported(f[1]))
-        return files
+            for root, file in iter_files([path]):
+                if not path.is_dir() or is_supported(file):
+                    files.setdefault(file.resolve(), (root, file))
+        return list(files.values())
 
     def ingest_files(
         self,
@@ -107,10 +110,12 @@ class Ingestor:
             report.failures.extend(result.errors)
             step = 1.0 / max(len(result.documents), 1)
             for document in result.documents:
-                if document.id in seen:
-                    continue  # the first file to claim an id wins, as in load_paths
-                seen.add(document.id)
-                self._add(ref, document, stored, batch, report)
+                if document.id in seen:  # the first file to claim an id wins, as in load_paths
+                    reason = f"duplicate id {document.id!r}"
+                    report.failures.append(LoadFailure(str(file), FailureKind.DUPLICATE, reason))
+                else:
+                    seen.add(document.id)
+                    self._add(ref, document, stored, batch, report)
                 if progress:
                     progress(step)
             if progress and not result.documents:

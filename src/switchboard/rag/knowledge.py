@@ -79,7 +79,8 @@ class KnowledgeBase:
             rerank=r.reranker != "none" and mode is SearchMode.HYBRID,
             rerank_depth=r.rerank_depth,
         )
-        return dataclasses.replace(default, **{k: v for k, v in overrides.items() if v is not None})
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return dataclasses.replace(default, **{**given, "mode": mode})
 
     def close(self) -> None:
         self.store.close()

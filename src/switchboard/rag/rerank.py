@@ -13,6 +13,7 @@ stored vectors; it never calls a model. Measured on MS MARCO in the README.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,8 +48,8 @@ class PRFReranker:
     name = "prf"
 
     def __init__(self, *, feedback: int = 3, weight: float = 1.0) -> None:
-        if feedback < 1 or weight < 0:
-            raise ValueError("feedback must be >= 1 and weight >= 0")
+        if feedback < 1 or not math.isfinite(weight) or weight < 0:
+            raise ValueError(f"feedback must be >= 1 and weight finite and >= 0, got {weight}")
         self.feedback = feedback
         self.weight = weight
 
@@ -114,10 +115,7 @@ class _OnnxPairScorer:
             "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
         }
         (logits,) = self._session.run(None, {k: v for k, v in feeds.items() if k in self._inputs})
-        logits = np.asarray(logits, dtype=np.float32)
-        # One logit per pair, or [irrelevant, relevant] logits: score the relevant one.
-        column = logits.reshape(len(pairs), -1)[:, -1]
-        return [float(x) for x in column]
+        return relevance_scores(logits, len(pairs))
 
 
 def _sentence_transformers_scorer(path: Path, max_length: int) -> _PairScorer:
@@ -131,9 +129,18 @@ def _sentence_transformers_scorer(path: Path, max_length: int) -> _PairScorer:
     model = CrossEncoder(str(path), max_length=max_length, device="cpu")
 
     def score(pairs: list[tuple[str, str]]) -> list[float]:
-        return [float(x) for x in model.predict(pairs, show_progress_bar=False)]
+        return relevance_scores(model.predict(pairs, show_progress_bar=False), len(pairs))
 
     return score
+
+
+def relevance_scores(logits: npt.ArrayLike, pairs: int) -> list[float]:
+    """One score per pair from a cross-encoder's output: its single logit, or for
+    ``[irrelevant, relevant]`` logits their difference, the log-odds of relevance (the
+    relevant logit alone does not order pairs by their probability of relevance)."""
+    matrix = np.asarray(logits, dtype=np.float32).reshape(pairs, -1)
+    column = matrix[:, 1] - matrix[:, 0] if matrix.shape[1] == 2 else matrix[:, -1]
+    return [float(x) for x in column]
 
 
 class _PairScorer(Protocol):

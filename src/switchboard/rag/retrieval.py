@@ -21,7 +21,14 @@ from switchboard.rag.embedder import Embedder, Vectors
 from switchboard.rag.fusion import DEFAULT_K, Fused, rrf
 from switchboard.rag.rerank import Candidate, Reranker
 from switchboard.rag.store.base import Store
-from switchboard.rag.types import CollectionRef, Filters, Ranked, SearchHit, SearchMode
+from switchboard.rag.types import (
+    CollectionRef,
+    Filters,
+    Ranked,
+    SearchHit,
+    SearchMode,
+    StoredChunk,
+)
 
 _T = TypeVar("_T")
 
@@ -85,17 +92,19 @@ class Retriever:
                 "dense",
                 lambda: self.store.vector_search(ref, vector, request.candidates, request.filters),
             )
-        weights = dict(request.weights) or None
+        # Weights of a retriever this mode does not run (configured defaults) do not apply.
+        weights = {k: w for k, w in request.weights.items() if k in rankings} or None
         fused = timer.run("fuse", lambda: rrf(rankings, k=request.rrf_k, weights=weights))
         if reranker is not None:
             depth = max(request.rerank_depth, request.top_k)
             head = fused[:depth]
             fused = timer.run("rerank", lambda: self._rerank(ref, reranker, request, vector, head))
         top = fused[: request.top_k]
-        stored = timer.run("fetch", lambda: self.store.get_chunks(ref, [f.chunk_id for f in top]))
+        stored = timer.run("fetch", lambda: _by_id(self.store, ref, [f.chunk_id for f in top]))
         hits = [
-            SearchHit(stored=s, score=f.score, ranks=f.ranks, scores=f.scores)
-            for f, s in zip(top, stored, strict=True)
+            SearchHit(stored=stored[f.chunk_id], score=f.score, ranks=f.ranks, scores=f.scores)
+            for f in top
+            if f.chunk_id in stored  # a chunk deleted since it was ranked is left out
         ]
         return SearchResult(
             hits=hits, timings_ms=timer.ms, reranker=reranker.name if reranker else None
@@ -109,27 +118,34 @@ class Retriever:
         query_vector: Vectors,
         head: list[Fused],
     ) -> list[Fused]:
-        """``head`` re-ordered by the reranker; the RRF rank and score are kept as ``rrf``."""
-        if not head:
-            return head
-        ids = [f.chunk_id for f in head]
-        texts = {s.chunk.id: s.chunk.text for s in self.store.get_chunks(ref, ids)}
+        """``head`` re-ordered by the reranker; the RRF rank and score are kept as ``rrf``.
+        A chunk deleted since it was ranked is left out."""
+        stored = _by_id(self.store, ref, [f.chunk_id for f in head])
+        live = [(rank, f) for rank, f in enumerate(head, start=1) if f.chunk_id in stored]
+        if not live:
+            return []
+        ids = [f.chunk_id for _, f in live]
         vectors = self.store.get_vectors(ref, ids)
         candidates = [
-            Candidate(chunk_id=i, text=texts[i], vector=v)
+            Candidate(chunk_id=i, text=stored[i].chunk.text, vector=v)
             for i, v in zip(ids, vectors, strict=True)
         ]
         scores = reranker.scores(request.query, query_vector, candidates)
-        order = sorted(range(len(head)), key=lambda i: (-scores[i], i))
+        # A stable sort: ties keep their fused order.
+        reranked = sorted(zip(live, scores, strict=True), key=lambda item: -item[1])
         return [
             Fused(
-                chunk_id=head[i].chunk_id,
-                score=scores[i],
-                ranks={**head[i].ranks, "rrf": i + 1, "rerank": new + 1},
-                scores={**head[i].scores, "rrf": head[i].score, "rerank": scores[i]},
+                chunk_id=f.chunk_id,
+                score=score,
+                ranks={**f.ranks, "rrf": rank, "rerank": new},
+                scores={**f.scores, "rrf": f.score, "rerank": score},
             )
-            for new, i in enumerate(order)
+            for new, ((rank, f), score) in enumerate(reranked, start=1)
         ]
+
+
+def _by_id(store: Store, ref: CollectionRef, chunk_ids: list[str]) -> dict[str, StoredChunk]:
+    return {s.chunk.id: s for s in store.get_chunks(ref, chunk_ids)}
 
 
 class _Timer:

@@ -335,7 +335,7 @@ class SQLiteStore:
             f"""SELECT c.doc_id, c.idx, c.text, c.heading_path, c.start_char, c.end_char,
                        c.token_count, d.title, d.source, d.metadata
                 FROM json_each(?) w
-                JOIN chunks c ON c.collection_id = {_COLLECTION_ID}
+                CROSS JOIN chunks c ON c.collection_id = {_COLLECTION_ID}
                              AND c.doc_id = json_extract(w.value, '$[0]')
                              AND c.idx = json_extract(w.value, '$[1]')
                 JOIN documents d ON d.collection_id = c.collection_id AND d.doc_id = c.doc_id""",
@@ -353,7 +353,7 @@ class SQLiteStore:
             rows = conn.execute(
                 """SELECT c.doc_id, c.idx, c.embedding
                    FROM json_each(?) w
-                   JOIN chunks c ON c.collection_id = ?
+                   CROSS JOIN chunks c ON c.collection_id = ?
                                 AND c.doc_id = json_extract(w.value, '$[0]')
                                 AND c.idx = json_extract(w.value, '$[1]')""",
                 (json.dumps(list(wanted)), collection.id),
