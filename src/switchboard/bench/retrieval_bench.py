@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from switchboard.bench.beir import BeirDataset
 from switchboard.bench.ir_metrics import evaluate
@@ -171,7 +172,7 @@ def measure_scale(
     own word distribution (so BM25 posting lists are realistic), random unit vectors
     (exact vector search costs the same whatever the vectors are)."""
     rng = np.random.default_rng(0)
-    words = " ".join(doc.text for doc in dataset.corpus.values()).split()
+    words = np.array(" ".join(doc.text for doc in dataset.corpus.values()).split())
     per_doc = 100
     with tempfile.TemporaryDirectory(prefix="switchboard-scale-") as tmp:
         store = SQLiteStore(Path(tmp) / "scale.sqlite3")
@@ -204,7 +205,7 @@ def measure_scale(
 def _insert_synthetic(
     store: SQLiteStore,
     rng: np.random.Generator,
-    words: list[str],
+    words: npt.NDArray[np.str_],
     dim: int,
     doc_id: str,
     n: int,

@@ -83,6 +83,7 @@ class KnowledgeBase:
         return dataclasses.replace(default, **{**given, "mode": mode})
 
     def close(self) -> None:
+        self.retriever.close()
         self.store.close()
 
 

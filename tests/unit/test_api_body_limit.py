@@ -1,0 +1,67 @@
+"""The body-size guard refuses oversized uploads before they are read or spooled."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.testclient import TestClient
+
+from switchboard.api.body_limit import BodySizeLimit
+
+pytestmark = pytest.mark.unit
+
+LIMIT = 1000
+
+
+def make_client() -> tuple[TestClient, list[int]]:
+    app = FastAPI()
+    read: list[int] = []
+
+    @app.post("/v1/collections/c/documents")
+    async def upload(request: Request) -> dict[str, int]:
+        body = await request.body()
+        read.append(len(body))
+        return {"bytes": len(body)}
+
+    @app.post("/v1/other")
+    async def other(request: Request) -> dict[str, int]:
+        return {"bytes": len(await request.body())}
+
+    app.add_middleware(BodySizeLimit, max_bytes=LIMIT, path_prefix="/v1/collections/")
+    return TestClient(app), read
+
+
+def test_a_body_within_the_limit_passes() -> None:
+    client, read = make_client()
+    response = client.post("/v1/collections/c/documents", content=b"x" * LIMIT)
+    assert response.status_code == 200
+    assert read == [LIMIT]
+
+
+def test_a_declared_length_over_the_limit_is_refused_unread() -> None:
+    client, read = make_client()
+    response = client.post("/v1/collections/c/documents", content=b"x" * (LIMIT + 1))
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+    assert read == []
+
+
+def test_a_chunked_body_is_cut_off_at_the_limit() -> None:
+    client, read = make_client()
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(5):
+            yield b"y" * 400
+
+    response = client.post("/v1/collections/c/documents", content=chunks())
+    assert response.status_code == 413
+    assert read == []
+
+
+def test_other_paths_are_not_limited() -> None:
+    client, _ = make_client()
+    response = client.post("/v1/other", content=b"z" * (LIMIT * 3))
+    assert response.status_code == 200
+    assert response.json() == {"bytes": LIMIT * 3}
