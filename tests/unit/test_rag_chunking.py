@@ -5,9 +5,9 @@ import random
 
 import pytest
 
-from switchboard.rag.chunking import Chunker, ChunkingSettings, TokenCounter, chunk_embedding_text
+from switchboard.rag.chunking import Chunker, ChunkingSettings, TokenCounter
 from switchboard.rag.sections import split_sections
-from switchboard.rag.types import Chunk, Document
+from switchboard.rag.types import Chunk, Document, chunk_embedding_text
 
 pytestmark = pytest.mark.unit
 

@@ -205,20 +205,6 @@ class Chunker:
         return best if later is None else self._count(text, later, previous.end)
 
 
-def chunk_embedding_text(chunk: Chunk, title: str) -> str:
-    """``"title > heading > subheading\\n\\ntext"``: what to embed and index for a chunk.
-
-    Chunk text is an exact slice of the document, without its heading lines, so a citation
-    can point at it; this puts the context back. A leading heading equal to the title (a
-    Markdown document's ``# Title``) is not repeated.
-    """
-    path = list(chunk.heading_path)
-    if path and path[0] == title:
-        path.pop(0)
-    context = " > ".join(part for part in (title, *path) if part)
-    return f"{context}\n\n{chunk.text}" if context else chunk.text
-
-
 def _whole_text_section(text: str) -> list[Section]:
     """A text of headings only still gets one section, so no document yields no chunk."""
     start, end = _strip(text, 0, len(text))

@@ -60,6 +60,9 @@ class OnnxEmbedder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = settings.n_threads
         options.inter_op_num_threads = 1
+        # Idle workers sleep instead of spinning: the cores are shared with the LLM engine
+        # (measured under load: 42-68 vs 28-36 passages/s; +0.7 ms on a one-query call).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(
             str(files.onnx), options, providers=["CPUExecutionProvider"]
         )

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from switchboard.rag.chunking import Chunker, chunk_embedding_text
+from switchboard.rag.chunking import Chunker
 from switchboard.rag.embedder import Embedder
 from switchboard.rag.loaders import (
     DEFAULT_MAX_BYTES,
@@ -30,7 +30,7 @@ from switchboard.rag.loaders import (
     load_path,
 )
 from switchboard.rag.store.base import Store
-from switchboard.rag.types import Chunk, CollectionRef, Document
+from switchboard.rag.types import Chunk, CollectionRef, Document, chunk_embedding_text
 
 EMBED_BATCH_CHUNKS = 64
 

@@ -84,6 +84,20 @@ class Chunk:
         return f"{self.document_id}#{self.index}"
 
 
+def chunk_embedding_text(chunk: Chunk, title: str) -> str:
+    """``"title > heading > subheading\\n\\ntext"``: what to embed and index for a chunk.
+
+    Chunk text is an exact slice of the document, without its heading lines, so a citation
+    can point at it; this puts the context back. A leading heading equal to the title (a
+    Markdown document's ``# Title``) is not repeated.
+    """
+    path = list(chunk.heading_path)
+    if path and path[0] == title:
+        path.pop(0)
+    context = " > ".join(part for part in (title, *path) if part)
+    return f"{context}\n\n{chunk.text}" if context else chunk.text
+
+
 @dataclass(frozen=True)
 class StoredChunk:
     """A chunk as read back from a store, with its document's provenance."""

@@ -7,7 +7,8 @@ included, so the role needs that right once):
   the bump also locks the collection row, so writers of one collection queue up).
 - ``rag_documents`` (provenance, ``metadata jsonb`` with a GIN index, content hash,
   ``chunk_count``) and ``rag_chunks`` (text, offsets, ``heading_path jsonb``, ``embedding
-  vector``, ``tsv tsvector`` generated as ``to_tsvector('english', text)`` with a GIN index).
+  vector``, ``tsv tsvector`` with a GIN index: ``to_tsvector('english', ...)`` of the chunk
+  text with its document title and heading path in front, as embedded).
 - One partial HNSW index per collection, ``(embedding::vector(dim)) vector_cosine_ops WHERE
   collection_id = <id>``: collections may have different dims, and each graph holds only its
   own collection's chunks. Planning cost grows with the number of indexes, so past a few
@@ -66,6 +67,7 @@ from switchboard.rag.types import (
     Ranked,
     StoredChunk,
     check_name,
+    chunk_embedding_text,
 )
 
 Connection = psycopg.Connection[tuple[Any, ...]]
@@ -105,7 +107,7 @@ _SCHEMA = (
         end_char integer NOT NULL,
         token_count integer NOT NULL,
         embedding vector NOT NULL,
-        tsv tsvector GENERATED ALWAYS AS (to_tsvector('english', text)) STORED,
+        tsv tsvector NOT NULL,
         UNIQUE (collection_id, doc_id, idx),
         FOREIGN KEY (collection_id, doc_id)
             REFERENCES rag_documents (collection_id, doc_id) ON DELETE CASCADE)""",
@@ -261,8 +263,9 @@ class PostgresStore:
             with conn.cursor() as cursor:
                 cursor.executemany(
                     """INSERT INTO rag_chunks (collection_id, doc_id, idx, text, heading_path,
-                                               start_char, end_char, token_count, embedding)
-                       VALUES (%s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s)""",
+                                               start_char, end_char, token_count, embedding, tsv)
+                       VALUES (%s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s,
+                               to_tsvector('english', %s))""",
                     [
                         (
                             collection.id,
@@ -274,6 +277,7 @@ class PostgresStore:
                             chunk.end,
                             chunk.token_count,
                             row,
+                            chunk_embedding_text(chunk, document.title),
                         )
                         for chunk, row in zip(chunks, matrix, strict=True)
                     ],
