@@ -317,6 +317,17 @@ def test_keyword_search_ranks_the_rare_term_match_first(store: Store) -> None:
     assert len(keyword_ids(store, "reset modem", k=1)) == 1
 
 
+def test_keyword_search_indexes_the_title_and_heading_path(store: Store) -> None:
+    add(store, "warranty", ["Claims need the receipt."], [axis(0)])  # heading path: Help > warranty
+    add(store, "returns", ["Send the parcel back."], [axis(1)])
+
+    assert keyword_ids(store, "warranty receipt") == ["warranty#0"]
+    assert keyword_ids(store, "title of returns")[0] == "returns#0"  # title words only
+    add(store, "returns", ["Send the parcel back within 30 days."], [axis(1)], version="2")
+    assert keyword_ids(store, "parcel") == ["returns#0"]  # replaced: indexed once, not twice
+    assert integrity_problems(store) == []
+
+
 HOSTILE = [
     '"', '""', "'", "*", "dog*", '"dog', "dog AND cat", "dog OR", "NOT dog", "NEAR(dog cat, 2)",
     "(dog", "dog)", "-dog", "dog -cat", "^dog", "dog:cat", "text:dog", "{text}: dog", "dog + cat",

@@ -87,6 +87,9 @@ class HashingEmbedder:
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
+    def close(self) -> None:
+        self.closed = True
+
 
 def _features(text: str) -> list[str]:
     features = []

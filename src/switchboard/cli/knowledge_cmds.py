@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -242,7 +243,7 @@ def bench_retrieval(
     sizes = [int(s) for s in chunk_sizes.split(",") if s.strip()]
     data = load_beir(dataset, split=split)
     embedder = open_embedder(settings.knowledge.embedding, settings.models_dir, progress=True)
-    with _progress() as bar:
+    with _progress() as bar, contextlib.closing(embedder):
         tasks: dict[str, Any] = {}
 
         def advance(phase: str, n: int) -> None:

@@ -9,8 +9,9 @@ sentence-transformers' ``encode(..., normalize_embeddings=True)``. Calls are thr
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +33,8 @@ class Embedder(Protocol):
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` without special tokens or truncation."""
         ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -57,33 +60,50 @@ class OnnxEmbedder:
         self._tokenizer = Tokenizer.from_file(str(files.tokenizer))
         self._tokenizer.enable_truncation(files.max_seq_length)
         self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = settings.n_threads
-        options.inter_op_num_threads = 1
-        # Idle workers sleep instead of spinning: the cores are shared with the LLM engine
-        # (measured under load: 42-68 vs 28-36 passages/s; +0.7 ms on a one-query call).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(
-            str(files.onnx), options, providers=["CPUExecutionProvider"]
-        )
+        self._threads = settings.n_threads
+        # One query: one call spread over all threads (lowest latency). Many batches: one
+        # single-threaded call per thread at a time (measured 1.15x the throughput of one
+        # multi-threaded call, with no synchronisation inside each small GEMM).
+        self._session = _session(ort, files, settings.n_threads)
+        self._bulk_session = _session(ort, files, 1) if settings.n_threads > 1 else self._session
+        self._pool = ThreadPoolExecutor(settings.n_threads, thread_name_prefix="embed")
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for begin in range(0, len(order), self._batch_size):
-            rows = order[begin : begin + self._batch_size]
-            out[rows] = self._embed_batch([texts[i] for i in rows])
+        batches = [order[b : b + self._batch_size] for b in range(0, len(order), self._batch_size)]
+        if len(batches) == 1:
+            out[batches[0]] = self._embed_batch(self._session, [texts[i] for i in batches[0]])
+            return out
+        vectors = self._pool.map(
+            lambda rows: self._embed_batch(self._bulk_session, [texts[i] for i in rows]), batches
+        )
+        for rows, block in zip(batches, vectors, strict=True):
+            out[rows] = block
         return out
 
     def count_tokens(self, text: str) -> int:
         return len(self._counter.encode(text, add_special_tokens=False).ids)
 
-    def _embed_batch(self, texts: list[str]) -> Vectors:
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def _embed_batch(self, session: Any, texts: list[str]) -> Vectors:
         encodings = self._tokenizer.encode_batch(texts)
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-        (hidden,) = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
+        (hidden,) = session.run(None, {"input_ids": ids, "attention_mask": mask})
         return mean_pool_normalize(np.asarray(hidden, dtype=np.float32), mask)
+
+
+def _session(ort: Any, files: EmbeddingModelFiles, threads: int) -> Any:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    # Idle workers sleep instead of spinning: the cores are shared with the LLM engine
+    # (measured under load: 42-68 vs 28-36 passages/s; +0.7 ms on a one-query call).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(files.onnx), options, providers=["CPUExecutionProvider"])
 
 
 def mean_pool_normalize(hidden: Vectors, mask: npt.NDArray[np.int64]) -> Vectors:

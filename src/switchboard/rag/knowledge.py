@@ -84,6 +84,7 @@ class KnowledgeBase:
 
     def close(self) -> None:
         self.retriever.close()
+        self.embedder.close()
         self.store.close()
 
 
