@@ -84,7 +84,7 @@ class EmbeddingSettings(BaseModel):
 
 class ChunkSettings(BaseModel):
     chunk_tokens: int = Field(
-        200, ge=16, le=254, description="Max tokens per chunk (model limit 256 minus 2)."
+        128, ge=16, le=254, description="Max tokens per chunk (model limit 256 minus 2)."
     )
     overlap_tokens: int = Field(32, ge=0)
 

@@ -1,6 +1,7 @@
 """The knowledge-base store: one ``Store`` protocol, two backends behind it.
 
-- ``SQLiteStore``: embedded, the default; one file, FTS5 BM25, an exact in-memory vector index.
+- ``SQLiteStore``: embedded, the default; one file, FTS5 BM25, vector search exact in memory
+  below ``ann_min_chunks`` chunks per collection and HNSW (re-scored exactly) from there.
 - ``PostgresStore`` (``switchboard.rag.store.postgres``, needs the ``postgres`` extra):
   pgvector HNSW and PostgreSQL full-text search, for several processes or machines.
 
