@@ -108,6 +108,10 @@ def search(
     filters: Annotated[
         list[str] | None, typer.Option("--filter", help="Metadata filter key=value (repeat).")
     ] = None,
+    weights: Annotated[
+        list[str] | None,
+        typer.Option("--weight", help="RRF weight of a retriever, e.g. bm25=0.5 (repeat)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
 ) -> None:
     """Search a collection: BM25, dense, or hybrid (RRF), then re-ranked."""
@@ -121,6 +125,7 @@ def search(
             rrf_k=rrf_k,
             rerank=rerank,
             filters=parse_filters(filters or []) or None,
+            weights=parse_weights(weights or []) or None,
         )
         ref = _ref(settings, tenant, collection)
         result = kb.retriever.search(ref, request)
@@ -158,6 +163,20 @@ def parse_filters(pairs: list[str]) -> dict[str, MetadataValue | list[MetadataVa
             out[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
         else:
             out[key] = value
+    return out
+
+
+def parse_weights(pairs: list[str]) -> dict[str, float]:
+    """``retriever=weight`` pairs, e.g. ``bm25=0.5``."""
+    out: dict[str, float] = {}
+    for pair in pairs:
+        name, _, raw = pair.partition("=")
+        try:
+            out[name] = float(raw)
+        except ValueError:
+            raise ValueError(
+                f"bad --weight {pair!r}: expected bm25=NUMBER or dense=NUMBER"
+            ) from None
     return out
 
 
