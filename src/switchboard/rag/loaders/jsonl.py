@@ -143,7 +143,8 @@ def _canonical(record: dict[str, Any]) -> bytes:
 
 
 def _clean(text: str) -> str:
-    """``text`` with lone surrogates (from ``\\udXXX`` escapes) replaced, so it encodes."""
+    """``text`` with lone surrogates (from JSON escapes such as ``\\ud800``) replaced, so it
+    encodes."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
