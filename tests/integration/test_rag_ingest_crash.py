@@ -117,6 +117,14 @@ def kill_after_first_commits(proc: subprocess.Popen[bytes], db: Path) -> None:
     proc.wait(timeout=30)
 
 
+def stored_hash(file_digest: Any) -> str:
+    """What ingestion records for a file: its sha256 bound to the default chunking settings
+    and the embedding model (``Ingestor.stored_hash``)."""
+    chunking = Settings().knowledge.chunking
+    fingerprint = f"all-MiniLM-L6-v2:{chunking.chunk_tokens}:{chunking.overlap_tokens}"
+    return hashlib.sha256(f"{fingerprint}\0{file_digest.hexdigest()}".encode()).hexdigest()
+
+
 def check_consistent(db: Path, docs: Path) -> set[str]:
     """The stored document ids, after checking each is its file, with exactly its chunk,
     and that both retrievers see exactly the stored chunks."""
@@ -124,7 +132,7 @@ def check_consistent(db: Path, docs: Path) -> set[str]:
         assert store.check_integrity() == []
         hashes = store.document_hashes(REF)
         for doc_id, content_hash in hashes.items():
-            assert content_hash == hashlib.sha256((docs / doc_id).read_bytes()).hexdigest()
+            assert content_hash == stored_hash(hashlib.sha256((docs / doc_id).read_bytes()))
         chunk_ids = {f"{doc_id}#0" for doc_id in hashes}
         stored = store.get_chunks(REF, sorted(chunk_ids))
         assert {s.chunk.id: s.chunk.text for s in stored} == {

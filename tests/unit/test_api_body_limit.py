@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Annotated
 
 import pytest
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, File, Request, UploadFile
 from fastapi.testclient import TestClient
 
 from switchboard.api.body_limit import BodySizeLimit
@@ -58,6 +59,32 @@ def test_a_chunked_body_is_cut_off_at_the_limit() -> None:
     response = client.post("/v1/collections/c/documents", content=chunks())
     assert response.status_code == 413
     assert read == []
+
+
+def test_a_chunked_multipart_upload_over_the_limit_is_a_413_not_a_parse_error() -> None:
+    app = FastAPI()
+
+    @app.post("/v1/collections/c/documents")
+    async def upload(files: Annotated[list[UploadFile], File()]) -> dict[str, int]:
+        return {"files": len(files)}
+
+    app.add_middleware(BodySizeLimit, max_bytes=LIMIT, path_prefix="/v1/collections/")
+    boundary = "xyz"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="a.md"\r\n'
+        f"Content-Type: text/markdown\r\n\r\n{'z' * (LIMIT * 3)}\r\n--{boundary}--\r\n"
+    ).encode()
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(body), 300):
+            yield body[start : start + 300]
+
+    headers = {"content-type": f"multipart/form-data; boundary={boundary}"}
+    response = TestClient(app).post(
+        "/v1/collections/c/documents", content=chunks(), headers=headers
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
 
 
 def test_other_paths_are_not_limited() -> None:

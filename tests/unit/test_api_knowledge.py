@@ -521,3 +521,8 @@ def test_a_duplicate_id_in_one_upload_is_reported_and_the_first_wins(client: Tes
     assert [(f["path"], f["kind"]) for f in report["failed"]] == [("b.jsonl", "duplicate")]
     hits = search(client, collection="faq", query="refunds parcels", mode="bm25").json()["data"]
     assert [(h["document_id"], h["source"]) for h in hits] == [("q1", "a.jsonl")]
+
+
+def test_upload_with_an_overlong_file_name_is_a_400(client: TestClient) -> None:
+    response = upload(client, "support", {"a" * 300 + ".md": b"# Long\n\nname\n"})
+    assert_error(response, 400, "files")

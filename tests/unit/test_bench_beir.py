@@ -153,3 +153,8 @@ def test_integer_ids_and_null_title_are_normalised(tmp_path: Path) -> None:
     dataset = load_beir(root)
     assert dataset.corpus == {"7": BeirDoc("", "seven")}
     assert dataset.queries == {"1": "one"}
+
+
+def test_qrels_with_only_a_header_are_refused_before_the_corpus_is_read(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no judgments"):
+        load_beir(make_dataset(tmp_path, qrels=HEADER))

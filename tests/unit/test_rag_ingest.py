@@ -411,3 +411,51 @@ def test_embeddings_are_stored_unit_length(
     vectors = store.get_vectors(REF, ["alpha.md#0", "beta.md#0"])
 
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_a_record_the_store_refuses_is_reported_and_the_rest_still_land(
+    kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    lines = [
+        '{"_id": "ok1", "text": "the first good record"}',
+        '{"_id": "nan", "text": "metadata with NaN", "score": NaN}',
+        '{"_id": "ok2", "text": "the second good record"}',
+    ]
+    corpus = write(tmp_path / "corpus.jsonl", "\n".join(lines) + "\n")
+
+    report = ingest(kb, corpus)
+
+    assert (report.added, report.updated) == (2, 0)
+    assert [(f.kind, f.reason.split(":")[0]) for f in report.failures] == [
+        (FailureKind.BAD_RECORD, "nan")
+    ]
+    assert set(kb.store.document_hashes(REF)) == {"ok1", "ok2"}
+
+
+def test_delete_missing_never_empties_a_collection_from_an_empty_folder(
+    kb: KnowledgeBase, docs: Path, tmp_path: Path
+) -> None:
+    ingest(kb, docs)
+    empty = tmp_path / "unmounted"
+    empty.mkdir()
+
+    report = ingest(kb, empty, delete_missing=True)
+
+    assert report.delete_skipped
+    assert report.deleted == 0
+    assert len(kb.store.document_hashes(REF)) == 3
+
+
+def test_changing_the_chunk_size_re_ingests_instead_of_skipping(
+    store: SQLiteStore, embedder: HashingEmbedder, docs: Path
+) -> None:
+    first = KnowledgeBase.assemble(KnowledgeSettings(), store, embedder)
+    assert ingest(first, docs).added == 3
+    assert ingest(first, docs).unchanged == 3
+
+    smaller = KnowledgeSettings(chunking=ChunkSettings(chunk_tokens=64, overlap_tokens=8))
+    second = KnowledgeBase.assemble(smaller, store, embedder)
+    report = ingest(second, docs)
+
+    assert (report.updated, report.unchanged) == (3, 0)
+    assert ingest(second, docs).unchanged == 3

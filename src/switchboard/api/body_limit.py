@@ -3,7 +3,8 @@
 Starlette spools a multipart upload to disk before the route runs, so a per-file check in
 the route comes too late to protect the disk. This refuses, with 413 and OpenAI-shaped
 JSON, any request whose ``Content-Length`` is over ``max_bytes``; a body sent without a
-length (chunked) is counted as it streams and cut off at the limit.
+length (chunked) is counted as it streams: at the limit the 413 is sent, and the app is
+told the client disconnected.
 """
 
 from __future__ import annotations
@@ -11,10 +12,6 @@ from __future__ import annotations
 import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-
-class BodyTooLarge(Exception):
-    pass
 
 
 class BodySizeLimit:
@@ -32,27 +29,36 @@ class BodySizeLimit:
             await self._refuse(send)
             return
         received = 0
+        refused = False
+        started = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             received += len(message.get("body", b""))
             if received > self.max_bytes:
-                raise BodyTooLarge
+                # Answer now (a form parser would turn an exception into its own 400), then
+                # tell the app the client left, and drop whatever it still sends.
+                refused = True
+                if not started:
+                    await self._refuse(send)
+                return {"type": "http.disconnect"}
             return message
 
-        started = False
-
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await self._refuse(send)
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if not refused:
+                raise
 
     async def _refuse(self, send: Send) -> None:
         body = json.dumps(

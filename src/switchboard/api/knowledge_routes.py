@@ -165,14 +165,20 @@ async def upload_documents(
         paths = []
         for upload in files:
             name = Path(upload.filename or "").name
-            if not name or name.startswith("."):
-                raise InvalidRequestError("every file needs a name", param="files")
+            if not name or name.startswith(".") or "\x00" in name or len(name.encode()) > 255:
+                raise InvalidRequestError(
+                    "every file needs a plain name (no leading '.', at most 255 bytes)",
+                    param="files",
+                )
             path = Path(tmp) / name
             if path.exists():
                 raise InvalidRequestError(f"file {name!r} was uploaded twice", param="files")
             await _save(upload, path, limit)
             paths.append(path)
-        report = await run_in_threadpool(_ingest, kb, ref, paths, limit)
+        try:
+            report = await run_in_threadpool(_ingest, kb, ref, paths, limit)
+        except ValueError as exc:  # e.g. the collection was made with another embedding model
+            raise InvalidRequestError(str(exc), param="collection") from None
     return IngestResponse(
         collection=collection,
         added=report.added,

@@ -46,6 +46,8 @@ def load_beir(folder: str | Path, split: str = "test") -> BeirDataset:
     """Read ``corpus.jsonl``, ``queries.jsonl`` and ``qrels/<split>.tsv`` under ``folder``."""
     root = Path(folder)
     qrels = load_qrels(_qrels_path(root, split))
+    if not qrels:
+        raise ValueError(f"qrels/{split}.tsv has no judgments")
     queries = load_queries(_require(root / "queries.jsonl"))
     missing = sorted(set(qrels) - set(queries))
     if missing:

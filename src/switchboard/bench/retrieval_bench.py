@@ -39,6 +39,7 @@ MODES: dict[str, tuple[SearchMode, bool]] = {
 K = 10
 CHUNK_HITS = 100  # chunks fetched per query, enough for 10 distinct documents
 REF = CollectionRef("bench", "corpus")
+SCALE_VOCAB_DOCS = 20_000  # documents whose words the synthetic text is drawn from
 SCALE_CENTERS = 1000  # real passage embeddings the synthetic vectors scatter around
 SCALE_NOISE = 0.03  # per dimension: a synthetic vector is ~0.86 cosine from its center
 
@@ -52,11 +53,11 @@ def corpus_documents(dataset: BeirDataset, source: str) -> list[Document]:
             id=doc_id,
             title=doc.title,
             source=source,
-            text=doc.text,
+            text=doc.text if doc.text.strip() else doc.title,  # a title-only entry stays findable
             content_hash=hashlib.sha256(f"{doc.title}\0{doc.text}".encode()).hexdigest(),
         )
         for doc_id, doc in dataset.corpus.items()
-        if doc.text.strip()
+        if doc.text.strip() or doc.title.strip()
     ]
 
 
@@ -71,6 +72,8 @@ def run_retrieval_bench(
     advance: Advance,
 ) -> dict[str, Any]:
     documents = corpus_documents(dataset, name)
+    if not documents:
+        raise ValueError(f"{name}: the corpus has no document with text")
     by_size: dict[str, Any] = {}
     for size in chunk_sizes:
         overlap = min(settings.chunking.overlap_tokens, size // 4)
@@ -121,8 +124,8 @@ def _measure(
         "chunks": report.chunks,
         "seconds": round(report.seconds, 2),
         "chunks_per_s": round(report.chunks / report.seconds, 1),
-        "embed_chunks_per_s": round(report.chunks / report.embed_seconds, 1),
-        "embed_passages_per_s": round(len(documents) / report.embed_seconds, 1),
+        "embed_chunks_per_s": round(report.chunks / max(report.embed_seconds, 1e-9), 1),
+        "embed_passages_per_s": round(len(documents) / max(report.embed_seconds, 1e-9), 1),
     }
     modes = {
         mode: _evaluate_mode(kb, dataset, mode, f"queries {mode}, {size}-token chunks", advance)
@@ -144,7 +147,9 @@ def _evaluate_mode(
     run: dict[str, dict[str, float]] = {}
     latencies: list[float] = []
     for qid, text in dataset.queries.items():
-        request = kb.request(text, mode=search_mode, rerank=rerank, top_k=CHUNK_HITS)
+        request = kb.request(
+            text, mode=search_mode, rerank=rerank, top_k=CHUNK_HITS, candidates=CHUNK_HITS
+        )
         started = time.perf_counter()
         result = kb.retriever.search(REF, request)
         latencies.append((time.perf_counter() - started) * 1000)
@@ -175,7 +180,9 @@ def measure_scale(
     real passage embeddings (uniformly random vectors are HNSW's worst case and unlike any
     real corpus; clustered ones are what an ANN index meets in practice)."""
     rng = np.random.default_rng(0)
-    words = np.array(" ".join(doc.text for doc in dataset.corpus.values()).split())
+    words = [
+        w for doc in list(dataset.corpus.values())[:SCALE_VOCAB_DOCS] for w in doc.text.split()
+    ]
     sample = [doc.text for doc in list(dataset.corpus.values())[:SCALE_CENTERS]]
     centers = embedder.embed(sample)
     per_doc = 100
@@ -212,12 +219,12 @@ def measure_scale(
 def _insert_synthetic(
     store: SQLiteStore,
     rng: np.random.Generator,
-    words: npt.NDArray[np.str_],
+    words: list[str],
     centers: npt.NDArray[np.float32],
     doc_id: str,
     n: int,
 ) -> None:
-    texts = [" ".join(rng.choice(words, size=60)) for _ in range(n)]
+    texts = [" ".join(words[i] for i in rng.integers(0, len(words), 60)) for _ in range(n)]
     text = "\n\n".join(texts)
     chunks, offset = [], 0
     for i, chunk_text in enumerate(texts):

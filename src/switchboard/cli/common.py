@@ -4,6 +4,7 @@ errors (exit code 1), model resolution and JSON output."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -34,7 +35,7 @@ def one_line_errors(fn: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
-        except (SwitchboardError, ValueError, OSError) as exc:
+        except (SwitchboardError, ValueError, OSError, sqlite3.Error) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
 

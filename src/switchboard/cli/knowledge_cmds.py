@@ -259,7 +259,12 @@ def bench_retrieval(
     from switchboard.bench.retrieval_bench import run_retrieval_bench
 
     settings = load_settings()
-    sizes = [int(s) for s in chunk_sizes.split(",") if s.strip()]
+    try:
+        sizes = [int(s) for s in chunk_sizes.split(",") if s.strip()]
+    except ValueError:
+        raise ValueError(f"bad --chunk-sizes {chunk_sizes!r}: expected e.g. 64,128,254") from None
+    if json_path is not None and not json_path.parent.is_dir():
+        raise ValueError(f"--json {json_path}: folder {json_path.parent} does not exist")
     data = load_beir(dataset, split=split)
     embedder = open_embedder(settings.knowledge.embedding, settings.models_dir, progress=True)
     with _progress() as bar, contextlib.closing(embedder):

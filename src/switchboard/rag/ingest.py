@@ -8,11 +8,17 @@
 - Chunks of several small documents are embedded together (one batch), then each document
   is written in its own transaction.
 - ``delete_missing`` removes documents that this run did not see; it is skipped when any
-  file failed to load, so a transient read error can never delete data.
+  file failed to load or no document was found at all (an empty or unmounted folder), so
+  a transient error can never delete data.
+- The stored hash binds the content to the chunking settings and embedding model: after
+  changing them, a re-run re-chunks and re-embeds every document.
+- A document the store refuses (e.g. NaN in its metadata) is reported and skipped.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -77,6 +83,13 @@ class Ingestor:
         self.store = store
         self.embedder = embedder
         self.chunker = chunker
+        chunking = chunker.settings
+        self._fingerprint = f"{embedder.model_id}:{chunking.chunk_tokens}:{chunking.overlap_tokens}"
+
+    def stored_hash(self, document: Document) -> str:
+        """What the store records for ``document``: its content hash bound to the chunking
+        and embedding settings, so changing those re-ingests it instead of skipping it."""
+        return hashlib.sha256(f"{self._fingerprint}\0{document.content_hash}".encode()).hexdigest()
 
     def list_files(self, paths: Iterable[str | Path]) -> list[tuple[Path, Path]]:
         """``(root, file)`` pairs: a folder contributes its supported files (others are not
@@ -152,16 +165,14 @@ class Ingestor:
         batch: _Batch,
         report: IngestReport,
     ) -> None:
+        digest = self.stored_hash(document)
         previous = stored.get(document.id)
-        if previous == document.content_hash:
+        if previous == digest:
             report.unchanged += 1
             return
-        if previous is None:
-            report.added += 1
-        else:
-            report.updated += 1
-        stored[document.id] = document.content_hash
-        batch.add(document, self.chunker.chunk(document))
+        stored[document.id] = digest
+        document = dataclasses.replace(document, content_hash=digest)
+        batch.add(document, self.chunker.chunk(document), is_new=previous is None)
         if batch.size >= EMBED_BATCH_CHUNKS:
             self._flush(ref, batch, report)
 
@@ -170,25 +181,34 @@ class Ingestor:
             return
         texts = [
             chunk_embedding_text(chunk, document.title)
-            for document, chunks in batch.items
+            for document, chunks, _ in batch.items
             for chunk in chunks
         ]
         started = time.perf_counter()
         vectors = self.embedder.embed(texts)
         report.embed_seconds += time.perf_counter() - started
         offset = 0
-        for document, chunks in batch.items:
-            self.store.upsert_document(
-                ref, document, chunks, vectors[offset : offset + len(chunks)]
-            )
+        for document, chunks, is_new in batch.items:
+            rows = vectors[offset : offset + len(chunks)]
             offset += len(chunks)
+            try:
+                self.store.upsert_document(ref, document, chunks, rows)
+            except ValueError as exc:  # e.g. NaN or NUL in metadata: this document only
+                report.failures.append(
+                    LoadFailure(document.source, FailureKind.BAD_RECORD, f"{document.id}: {exc}")
+                )
+                continue
             report.chunks += len(chunks)
+            if is_new:
+                report.added += 1
+            else:
+                report.updated += 1
         batch.clear()
 
     def _delete_missing(
         self, ref: CollectionRef, stored: dict[str, str], seen: set[str], report: IngestReport
     ) -> None:
-        if report.failures:
+        if report.failures or not seen:  # a failed file, or an empty / unmounted folder
             report.delete_skipped = True
             return
         missing = sorted(set(stored) - seen)
@@ -198,11 +218,11 @@ class Ingestor:
 
 @dataclass
 class _Batch:
-    items: list[tuple[Document, list[Chunk]]] = field(default_factory=list)
+    items: list[tuple[Document, list[Chunk], bool]] = field(default_factory=list)
     size: int = 0
 
-    def add(self, document: Document, chunks: list[Chunk]) -> None:
-        self.items.append((document, chunks))
+    def add(self, document: Document, chunks: list[Chunk], *, is_new: bool) -> None:
+        self.items.append((document, chunks, is_new))
         self.size += len(chunks)
 
     def clear(self) -> None:

@@ -140,7 +140,10 @@ class Retriever:
         if not live:
             return []
         ids = [f.chunk_id for _, f in live]
-        vectors = self.store.get_vectors(ref, ids)
+        try:
+            vectors = self.store.get_vectors(ref, ids)
+        except KeyError:  # a chunk replaced between the two reads: keep the fused order
+            return head
         candidates = [
             Candidate(chunk_id=i, text=stored[i].chunk.text, vector=v)
             for i, v in zip(ids, vectors, strict=True)
