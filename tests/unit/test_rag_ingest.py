@@ -459,3 +459,30 @@ def test_changing_the_chunk_size_re_ingests_instead_of_skipping(
 
     assert (report.updated, report.unchanged) == (3, 0)
     assert ingest(second, docs).unchanged == 3
+
+
+class RecordingEmbedder(HashingEmbedder):
+    def __init__(self) -> None:
+        super().__init__(max_tokens=40)
+        self.texts: list[str] = []
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        self.texts.extend(texts)
+        return super().embed(texts)
+
+
+def test_the_title_goes_in_front_unless_it_would_cut_the_chunk_short(
+    store: SQLiteStore, tmp_path: Path
+) -> None:
+    embedder = RecordingEmbedder()
+    settings = KnowledgeSettings(chunking=ChunkSettings(chunk_tokens=30, overlap_tokens=0))
+    kb = KnowledgeBase.assemble(settings, store, embedder)
+    short = write(tmp_path / "d" / "short.md", "# Short title\n\n" + "word " * 10)
+    long_title = "# " + " ".join(["Title"] * 20) + "\n\n"
+    full = write(tmp_path / "d" / "full.md", long_title + "body " * 25)
+
+    ingest(kb, short, full)
+
+    by_doc = {t.split()[-1]: t for t in embedder.texts}
+    assert by_doc["word"].startswith("Short title")  # 2 + 10 words: room for the context
+    assert by_doc["body"] == ("body " * 25).strip()  # 20 + 25 words > 38: the chunk alone

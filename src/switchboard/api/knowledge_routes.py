@@ -37,8 +37,9 @@ from switchboard.errors import (
     ModelNotFoundError,
     PayloadTooLargeError,
 )
+from switchboard.rag.embedder import SPECIAL_TOKENS
 from switchboard.rag.ingest import IngestReport
-from switchboard.rag.knowledge import SPECIAL_TOKENS, KnowledgeBase
+from switchboard.rag.knowledge import KnowledgeBase
 from switchboard.rag.loaders import FailureKind, LoadFailure, load_path
 from switchboard.rag.types import CollectionRef, Document
 

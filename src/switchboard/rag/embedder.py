@@ -19,6 +19,8 @@ import numpy.typing as npt
 from switchboard.models.embedding import EmbeddingModelFiles
 
 Vectors = npt.NDArray[np.float32]
+SPECIAL_TOKENS = 2
+"""[CLS] and [SEP]: what a text costs beyond ``count_tokens`` against ``max_tokens``."""
 
 
 class Embedder(Protocol):

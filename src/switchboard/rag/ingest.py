@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from switchboard.rag.chunking import Chunker
-from switchboard.rag.embedder import Embedder
+from switchboard.rag.embedder import SPECIAL_TOKENS, Embedder
 from switchboard.rag.loaders import (
     DEFAULT_MAX_BYTES,
     FailureKind,
@@ -83,6 +83,7 @@ class Ingestor:
         self.store = store
         self.embedder = embedder
         self.chunker = chunker
+        self._max_text_tokens = embedder.max_tokens - SPECIAL_TOKENS
         chunking = chunker.settings
         self._fingerprint = f"{embedder.model_id}:{chunking.chunk_tokens}:{chunking.overlap_tokens}"
 
@@ -180,7 +181,7 @@ class Ingestor:
         if not batch.items:
             return
         texts = [
-            chunk_embedding_text(chunk, document.title)
+            self._embedding_text(chunk, document.title)
             for document, chunks, _ in batch.items
             for chunk in chunks
         ]
@@ -204,6 +205,14 @@ class Ingestor:
             else:
                 report.updated += 1
         batch.clear()
+
+    def _embedding_text(self, chunk: Chunk, title: str) -> str:
+        """The chunk with its title and heading path in front, unless that context would push
+        the chunk's own tail past the model's input limit: then the chunk alone."""
+        text = chunk_embedding_text(chunk, title)
+        if text is chunk.text or self.embedder.count_tokens(text) <= self._max_text_tokens:
+            return text
+        return chunk.text
 
     def _delete_missing(
         self, ref: CollectionRef, stored: dict[str, str], seen: set[str], report: IngestReport

@@ -11,15 +11,13 @@ from typing import Any
 from switchboard.config import EmbeddingSettings, KnowledgeSettings, RetrievalSettings
 from switchboard.models.embedding import prepare_embedding_model
 from switchboard.rag.chunking import Chunker, ChunkingSettings
-from switchboard.rag.embedder import Embedder, EmbedderSettings, OnnxEmbedder
+from switchboard.rag.embedder import SPECIAL_TOKENS, Embedder, EmbedderSettings, OnnxEmbedder
 from switchboard.rag.ingest import Ingestor
 from switchboard.rag.rerank import CrossEncoderReranker, PRFReranker, Reranker
 from switchboard.rag.retrieval import Retriever, SearchRequest
 from switchboard.rag.store import open_store
 from switchboard.rag.store.base import Store
 from switchboard.rag.types import SearchMode
-
-SPECIAL_TOKENS = 2  # [CLS] and [SEP]
 
 
 @dataclass
