@@ -76,7 +76,7 @@ class ServerSettings(BaseModel):
 
 class EmbeddingSettings(BaseModel):
     quantization: Literal["int8", "fp32"] = Field(
-        "int8", description="int8: ~1.8x faster, cosine ~0.994 to fp32 (see README)."
+        "int8", description="int8: ~1.6x faster, cosine ~0.994 to fp32 (see README)."
     )
     batch_size: int = Field(32, ge=1, le=1024)
     n_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)

