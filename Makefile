@@ -23,6 +23,7 @@ models: install
 	$(SB) models pull --default
 
 run: models
+	$(SB) demo load
 	$(SB) serve
 
 lint: install

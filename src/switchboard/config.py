@@ -135,6 +135,24 @@ class KnowledgeSettings(BaseModel):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
 
 
+class OrdersSettings(BaseModel):
+    """The demo shop's Order API, a separate service with its own SQLite database."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8001, ge=0, le=65535)
+    db_path: Path | None = Field(
+        None, description="SQLite file (default <data_dir>/orders.sqlite3)."
+    )
+    service_token: str = Field(
+        "dev-orders-token",
+        min_length=1,
+        description="Bearer token of calling services; a public dev default: set it in production.",
+    )
+    start_with_server: bool = Field(
+        True, description="`switchboard serve` starts the Order API as its own process."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SWITCHBOARD_",
@@ -147,6 +165,7 @@ class Settings(BaseSettings):
     engine: EngineSettings = Field(default_factory=EngineSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
+    orders: OrdersSettings = Field(default_factory=OrdersSettings)
 
     @property
     def models_dir(self) -> Path:
@@ -155,6 +174,10 @@ class Settings(BaseSettings):
     @property
     def knowledge_store(self) -> str:
         return self.knowledge.store or str(self.data_dir / "knowledge.sqlite3")
+
+    @property
+    def orders_db(self) -> Path:
+        return self.orders.db_path or self.data_dir / "orders.sqlite3"
 
     @classmethod
     def settings_customise_sources(

@@ -4,15 +4,19 @@
     ├── RequestError            recoverable: this request is refused, the server goes on
     │   ├── InvalidRequestError         400, bad parameter or payload
     │   │   └── ContextLengthError      400, prompt (+ max_tokens) over the context window
+    │   ├── AuthenticationError         401, a missing or wrong service token
     │   ├── ModelNotFoundError          404, unknown model name
     │   ├── CollectionNotFoundError     404, unknown knowledge-base collection
     │   ├── DocumentNotFoundError       404, unknown document in a collection
+    │   ├── CustomerNotFoundError       404, unknown customer of the Order API
+    │   ├── OrderNotFoundError          404, no such order of this customer
     │   ├── PayloadTooLargeError        413, an upload over the size limit
     │   └── QueueFullError              503, waiting queue full (carries retry_after_s)
     ├── KVCacheFullError        the runner found no KV cells; the engine preempts and retries
     └── FatalError              unrecoverable for the component that raised it
         ├── EngineDeadError             the engine loop died; every request fails
-        └── ModelFileError              a model file is missing, corrupt or fails its sha256
+        ├── ModelFileError              a model file is missing, corrupt or fails its sha256
+        └── ServiceStartError           a companion service (the Order API) did not come up
 
 The HTTP edge maps each ``RequestError`` to OpenAI's error JSON via ``status_code``,
 ``error_type`` and ``param``; the CLI prints ``str(error)`` on one line.
@@ -82,6 +86,30 @@ class DocumentNotFoundError(RequestError):
         super().__init__(f"The document '{document_id}' is not in the collection '{collection}'.")
 
 
+class AuthenticationError(RequestError):
+    status_code = 401
+    error_type = "authentication_error"
+    code = "invalid_service_token"
+
+
+class CustomerNotFoundError(RequestError):
+    status_code = 404
+    code = "customer_not_found"
+
+    def __init__(self, customer_id: str) -> None:
+        super().__init__(f"The customer '{customer_id}' does not exist.")
+
+
+class OrderNotFoundError(RequestError):
+    """Also raised for another customer's order, with the same message: no probing."""
+
+    status_code = 404
+    code = "order_not_found"
+
+    def __init__(self, order_id: str) -> None:
+        super().__init__(f"The order '{order_id}' does not exist.")
+
+
 class PayloadTooLargeError(RequestError):
     status_code = 413
     code = "payload_too_large"
@@ -110,4 +138,8 @@ class EngineDeadError(FatalError):
 
 
 class ModelFileError(FatalError):
+    pass
+
+
+class ServiceStartError(FatalError):
     pass

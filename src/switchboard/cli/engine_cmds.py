@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -22,6 +23,7 @@ from switchboard.cli.common import (
     registry,
     write_json,
 )
+from switchboard.config import Settings
 
 
 @app.command()
@@ -31,17 +33,28 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port.")] = None,
     model: Annotated[str | None, typer.Option(help="Registry name or GGUF path.")] = None,
 ) -> None:
-    """Serve the OpenAI-compatible API with the local engine."""
+    """Serve the OpenAI-compatible API with the local engine (and the demo Order API as its
+    own process, unless ``orders.start_with_server`` is false)."""
+    settings = load_settings()
+    if model is not None:  # the served name is the model actually loaded
+        settings = settings.model_copy(update={"model": model})
+    gguf = model_path(settings, settings.model)  # fail fast, before starting anything
+    with contextlib.ExitStack() as stack:
+        if settings.orders.start_with_server:
+            from switchboard.orders.process import order_service
+
+            stack.enter_context(order_service(settings.orders))
+        _serve_api(settings, gguf, host, port)
+
+
+def _serve_api(settings: Settings, gguf: Path, host: str | None, port: int | None) -> None:
     import uvicorn
 
     from switchboard.api import create_app
     from switchboard.engine.local import LocalEngine
     from switchboard.rag.knowledge import KnowledgeBase
 
-    settings = load_settings()
-    if model is not None:  # the served name is the model actually loaded
-        settings = settings.model_copy(update={"model": model})
-    engine = LocalEngine(settings.model, model_path(settings, settings.model), settings.engine)
+    engine = LocalEngine(settings.model, gguf, settings.engine)
     knowledge = KnowledgeBase.open(
         settings.knowledge, settings.knowledge_store, settings.models_dir, progress=True
     )

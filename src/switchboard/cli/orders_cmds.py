@@ -1,0 +1,70 @@
+"""Commands of the demo shop's Order API: orders serve, orders customers."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from switchboard.cli.common import app, console, load_settings, one_line_errors
+from switchboard.config import Settings
+from switchboard.orders import OrderDB, generate_dataset
+
+orders_app = typer.Typer(help="The demo shop's Order API.", no_args_is_help=True)
+app.add_typer(orders_app, name="orders")
+
+
+def _open(settings: Settings) -> OrderDB:
+    """The Order API's database, seeded with the demo dataset if empty."""
+    db = OrderDB(settings.orders_db)
+    if db.is_empty():
+        db.seed(generate_dataset())
+    return db
+
+
+@orders_app.command("serve")
+@one_line_errors
+def orders_serve(
+    host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port.")] = None,
+) -> None:
+    """Serve the Order API (seeding its database with the demo dataset if empty)."""
+    import uvicorn
+
+    from switchboard.orders.service import create_order_app
+
+    settings = load_settings()
+    app_ = create_order_app(_open(settings), settings.orders.service_token)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    uvicorn.run(
+        app_,
+        host=host or settings.orders.host,
+        port=port if port is not None else settings.orders.port,
+    )
+
+
+@orders_app.command("customers")
+@one_line_errors
+def orders_customers(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the demo customers and their orders (ids and statuses)."""
+    db = _open(load_settings())
+    listing = [(customer, db.orders_for(customer.customer_id)) for customer in db.customers()]
+    if as_json:
+        rows = [
+            {
+                "customer_id": customer.customer_id,
+                "name": customer.name,
+                "orders": [{"order_id": o.order_id, "status": o.status.value} for o in orders],
+            }
+            for customer, orders in listing
+        ]
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    table = Table("customer", "name", "orders")
+    for customer, orders in listing:
+        summary = ", ".join(f"{o.order_id} ({o.status.value})" for o in orders)
+        table.add_row(customer.customer_id, customer.name, summary)
+    console.print(table)

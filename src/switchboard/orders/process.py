@@ -1,0 +1,72 @@
+"""Run the Order API as its own process beside ``switchboard serve``.
+
+The child is ``python -m switchboard orders serve`` with the parent's environment (so the
+same settings); it is up once ``/health`` answers, and is terminated, then killed after a
+grace period, when the parent is done with it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+
+from switchboard.config import OrdersSettings
+from switchboard.errors import ServiceStartError
+
+START_TIMEOUT_S = 30.0
+STOP_GRACE_S = 5.0
+POLL_INTERVAL_S = 0.1
+
+
+def serve_command(host: str, port: int) -> list[str]:
+    return [sys.executable, "-m", "switchboard", "orders", "serve", "--host", host,
+            "--port", str(port)]  # fmt: skip
+
+
+def base_url(host: str, port: int) -> str:
+    return f"http://{host}:{port}"
+
+
+@contextmanager
+def order_service(
+    settings: OrdersSettings, timeout_s: float = START_TIMEOUT_S
+) -> Iterator[subprocess.Popen[bytes]]:
+    """The running Order API process; stopped when the block exits, however it exits."""
+    proc = subprocess.Popen(serve_command(settings.host, settings.port))
+    try:
+        wait_healthy(proc, base_url(settings.host, settings.port), timeout_s)
+        yield proc
+    finally:
+        stop(proc)
+
+
+def wait_healthy(proc: subprocess.Popen[bytes], url: str, timeout_s: float) -> None:
+    """Poll ``url/health`` until it answers 200; raise if the child dies or time runs out."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise ServiceStartError(f"the Order API exited with code {proc.returncode}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(POLL_INTERVAL_S)
+    raise ServiceStartError(f"the Order API did not answer {url}/health within {timeout_s:.0f} s")
+
+
+def stop(proc: subprocess.Popen[bytes], grace_s: float = STOP_GRACE_S) -> None:
+    """Terminate, then kill if it has not exited after ``grace_s``."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -1,0 +1,135 @@
+"""The Order API over HTTP, for trusted services only.
+
+The caller is a service (the orchestrator), authenticated by ``Authorization: Bearer
+<service_token>``; the customer is named in the path by that caller, who has logged the
+customer in. A customer never sees another customer's order: it answers 404 with the
+same body as an order that does not exist. Errors are ``{"error": {"message", "type",
+"code"}}``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from switchboard.errors import (
+    AuthenticationError,
+    CustomerNotFoundError,
+    OrderNotFoundError,
+    RequestError,
+)
+from switchboard.orders.db import OrderDB
+from switchboard.orders.types import Order
+
+log = logging.getLogger(__name__)
+
+
+def create_order_app(db: OrderDB, service_token: str) -> FastAPI:
+    if not service_token:
+        raise ValueError("the Order API needs a non-empty service token")
+    app = FastAPI(title="Switchboard demo shop: Order API")
+    app.include_router(_customer_routes(db, service_token))
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    _install_error_handlers(app)
+    return app
+
+
+def _customer_routes(db: OrderDB, service_token: str) -> APIRouter:
+    def authenticate(authorization: Annotated[str | None, Header()] = None) -> None:
+        check_bearer(authorization, service_token)
+
+    router = APIRouter(prefix="/customers/{customer_id}", dependencies=[Depends(authenticate)])
+
+    @router.get("/orders")
+    def list_orders(customer_id: str) -> dict[str, Any]:
+        _require_customer(db, customer_id)
+        orders = db.orders_for(customer_id)
+        return {"customer_id": customer_id, "orders": [order_summary(o) for o in orders]}
+
+    @router.get("/orders/{order_id}")
+    def get_order(customer_id: str, order_id: str) -> dict[str, Any]:
+        _require_customer(db, customer_id)
+        order = db.order(customer_id, order_id)
+        if order is None:  # missing, or another customer's: the same answer
+            raise OrderNotFoundError(order_id)
+        return order_detail(order)
+
+    return router
+
+
+def check_bearer(authorization: str | None, service_token: str) -> None:
+    """Raise ``AuthenticationError`` unless the header is ``Bearer <service_token>``."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise AuthenticationError("missing bearer token: send 'Authorization: Bearer <token>'")
+    if not hmac.compare_digest(token.strip().encode(), service_token.encode()):
+        raise AuthenticationError("invalid service token")
+
+
+def _require_customer(db: OrderDB, customer_id: str) -> None:
+    if db.customer(customer_id) is None:
+        raise CustomerNotFoundError(customer_id)
+
+
+def order_summary(order: Order) -> dict[str, Any]:
+    shipment = order.shipment
+    return jsonable_encoder(
+        {
+            "order_id": order.order_id,
+            "placed_at": order.placed_at,
+            "status": order.status,
+            "total_eur": order.total_eur,
+            "item_count": sum(item.qty for item in order.items),
+            "carrier": shipment and shipment.carrier,
+            "tracking_number": shipment and shipment.tracking_number,
+            "estimated_delivery": shipment and shipment.estimated_delivery,
+        }
+    )
+
+
+def order_detail(order: Order) -> dict[str, Any]:
+    """The whole order: items, shipment and its tracking events, and the total."""
+    body: dict[str, Any] = jsonable_encoder(asdict(order))
+    body["total_eur"] = order.total_eur
+    return body
+
+
+def _error(status_code: int, message: str, error_type: str, code: str | None) -> JSONResponse:
+    body = {"error": {"message": message, "type": error_type, "code": code}}
+    headers = {"WWW-Authenticate": "Bearer"} if status_code == 401 else None
+    return JSONResponse(body, status_code=status_code, headers=headers)
+
+
+async def _handle_request_error(_: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, RequestError):
+        raise exc
+    return _error(exc.status_code, exc.message, exc.error_type, exc.code)
+
+
+async def _handle_http_error(_: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, HTTPException):
+        raise exc
+    code = "not_found" if exc.status_code == 404 else None
+    return _error(exc.status_code, str(exc.detail), "invalid_request_error", code)
+
+
+async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _error(500, "internal server error", "server_error", "internal_error")
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestError, _handle_request_error)
+    app.add_exception_handler(HTTPException, _handle_http_error)
+    app.add_exception_handler(Exception, _handle_unexpected)
