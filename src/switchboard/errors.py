@@ -4,6 +4,7 @@
     ├── RequestError            recoverable: this request is refused, the server goes on
     │   ├── InvalidRequestError         400, bad parameter or payload
     │   │   └── ContextLengthError      400, prompt (+ max_tokens) over the context window
+    │   │       └── PromptTooLongError      the assistant's system + user message alone
     │   ├── AuthenticationError         401, a missing or wrong service token
     │   ├── ModelNotFoundError          404, unknown model name
     │   ├── CollectionNotFoundError     404, unknown knowledge-base collection
@@ -13,10 +14,13 @@
     │   ├── PayloadTooLargeError        413, an upload over the size limit
     │   └── QueueFullError              503, waiting queue full (carries retry_after_s)
     ├── KVCacheFullError        the runner found no KV cells; the engine preempts and retries
+    ├── CircuitOpenError        a circuit breaker refuses calls to a failing dependency
+    ├── OrderServiceUnavailable the Order API is down, timing out or its breaker is open
     └── FatalError              unrecoverable for the component that raised it
         ├── EngineDeadError             the engine loop died; every request fails
         ├── ModelFileError              a model file is missing, corrupt or fails its sha256
-        └── ServiceStartError           a companion service (the Order API) did not come up
+        ├── ServiceStartError           a companion service (the Order API) did not come up
+        └── OrderServiceAuthError       the Order API refused our service token (configuration)
 
 The HTTP edge maps each ``RequestError`` to OpenAI's error JSON via ``status_code``,
 ``error_type`` and ``param``; the CLI prints ``str(error)`` on one line.
@@ -60,6 +64,22 @@ class ContextLengthError(InvalidRequestError):
         self.requested = requested
         self.limit = limit
         self.prompt_tokens = prompt_tokens
+
+
+class PromptTooLongError(ContextLengthError, ValueError):
+    """The system instructions and the user message alone exceed the prompt budget."""
+
+    def __init__(self, *, prompt_tokens: int, max_tokens: int, max_model_len: int) -> None:
+        super().__init__(
+            requested=prompt_tokens + max_tokens, limit=max_model_len, prompt_tokens=prompt_tokens
+        )
+        self.max_tokens = max_tokens
+        self.message = (
+            f"The system instructions and the user message alone take {prompt_tokens} prompt "
+            f"tokens; with max_tokens={max_tokens} that exceeds the budget of "
+            f"{max_model_len - max_tokens} prompt tokens. {self.message}"
+        )
+        self.args = (self.message,)
 
 
 class ModelNotFoundError(RequestError):
@@ -143,3 +163,19 @@ class ModelFileError(FatalError):
 
 class ServiceStartError(FatalError):
     pass
+
+
+class CircuitOpenError(SwitchboardError):
+    """Refused without calling: the breaker is open for another ``retry_after_s``."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(f"circuit open: calls refused for another {retry_after_s:.1f} s")
+        self.retry_after_s = retry_after_s
+
+
+class OrderServiceUnavailable(SwitchboardError):
+    """The order system cannot answer now: say so plainly and offer a handoff, never guess."""
+
+
+class OrderServiceAuthError(FatalError):
+    """The Order API answered 401: our service token is wrong; retrying cannot help."""

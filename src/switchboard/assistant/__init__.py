@@ -1,0 +1,1 @@
+"""The customer-support assistant: orchestrator stages."""

@@ -1,0 +1,254 @@
+"""Build a chat turn's prompt within an exact token budget.
+
+The prompt is ``[system, *history, user]``. The system message holds the instructions, then
+a ``Tool results:`` section, then a ``Sources:`` section of numbered chunks::
+
+    <instructions>
+
+    Tool results:
+    <block>
+
+    Sources:
+    [1] Title (url)
+    <text>
+
+Budget: ``max_model_len - max_tokens`` prompt tokens, counted exactly by an injected
+``count_messages`` (the chat template's rendering, tokenized). Items are added greedily in
+priority order, each candidate message list counted once:
+
+1. the system instructions and the user message: never truncated; if they alone exceed the
+   budget, ``PromptTooLongError``;
+2. tool results, in order, as a prefix: the first that does not fit stops them (a later block
+   may depend on an earlier one);
+3. retrieved chunks in rank order, skip-and-continue: a chunk that does not fit is dropped,
+   and later (smaller) ones may still fit, so one huge chunk does not starve the rest;
+4. history, newest turn first, whole turns only: the first turn that does not fit drops it and
+   every older one, so the kept history is a contiguous suffix of the conversation.
+
+Chunks are numbered ``[1]..[k]`` in the order they appear in the prompt; ``citations`` maps
+each number back to its article.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import TypeVar
+
+from switchboard.errors import PromptTooLongError
+
+__all__ = [
+    "BuiltPrompt",
+    "Citation",
+    "CountMessages",
+    "Message",
+    "PromptBudget",
+    "PromptInputs",
+    "PromptTooLongError",
+    "Role",
+    "SourceChunk",
+    "Turn",
+    "build_prompt",
+]
+
+Message = dict[str, str]
+CountMessages = Callable[[list[Message]], int]
+_T = TypeVar("_T")
+
+
+class Role(enum.StrEnum):
+    USER = "user"
+    ASSISTANT = "assistant"
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One past message of the conversation."""
+
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class SourceChunk:
+    """A retrieved passage of a help-center article."""
+
+    article_id: str
+    title: str
+    url: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Citation:
+    """``[number]`` in the prompt (and in the answer) refers to this article."""
+
+    number: int
+    article_id: str
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class PromptInputs:
+    """Everything that may go into the prompt; sequences in priority order."""
+
+    system: str
+    user_message: str
+    tool_results: Sequence[str] = ()
+    chunks: Sequence[SourceChunk] = ()  # rank order, best first
+    history: Sequence[Turn] = ()  # oldest first
+
+
+@dataclass(frozen=True)
+class PromptBudget:
+    """The context window and the tokens reserved for the answer."""
+
+    max_model_len: int
+    max_tokens: int
+
+    def __post_init__(self) -> None:
+        if self.max_tokens < 0:
+            raise ValueError(f"max_tokens must be >= 0, got {self.max_tokens}")
+        if self.max_model_len <= self.max_tokens:
+            raise ValueError(
+                f"max_model_len ({self.max_model_len}) must exceed max_tokens ({self.max_tokens})"
+            )
+
+    @property
+    def prompt_limit(self) -> int:
+        return self.max_model_len - self.max_tokens
+
+
+@dataclass(frozen=True)
+class BuiltPrompt:
+    messages: list[Message]
+    prompt_tokens: int  # count_messages(messages), <= budget.prompt_limit
+    included_chunks: list[SourceChunk]
+    dropped_chunks: list[SourceChunk]
+    included_turns: list[Turn]  # oldest first, a suffix of the history
+    dropped_turns: list[Turn]  # oldest first, a prefix of the history
+    tool_results_included: int  # the first n tool results
+    citations: list[Citation]
+
+
+class _Fill(enum.Enum):
+    PREFIX = "prefix"  # stop at the first item that does not fit
+    SKIP = "skip"  # drop an item that does not fit and try the next
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """A candidate prompt's parts; ``turns`` oldest first."""
+
+    inputs: PromptInputs
+    tools: tuple[str, ...] = ()
+    chunks: tuple[SourceChunk, ...] = ()
+    turns: tuple[Turn, ...] = ()
+
+    def messages(self) -> list[Message]:
+        history = [{"role": str(t.role), "content": t.content} for t in self.turns]
+        return [
+            {
+                "role": "system",
+                "content": _system_content(self.inputs.system, self.tools, self.chunks),
+            },
+            *history,
+            {"role": "user", "content": self.inputs.user_message},
+        ]
+
+
+def build_prompt(
+    inputs: PromptInputs, budget: PromptBudget, count_messages: CountMessages
+) -> BuiltPrompt:
+    """The fullest prompt, by priority, whose exact token count fits ``budget.prompt_limit``."""
+    packer = _Packer(_Draft(inputs), budget.prompt_limit, count_messages)
+    if packer.tokens > budget.prompt_limit:
+        raise PromptTooLongError(
+            prompt_tokens=packer.tokens,
+            max_tokens=budget.max_tokens,
+            max_model_len=budget.max_model_len,
+        )
+    tools, _ = packer.fill(inputs.tool_results, _add_tool, _Fill.PREFIX)
+    chunks, dropped_chunks = packer.fill(inputs.chunks, _add_chunk, _Fill.SKIP)
+    turns, dropped_turns = packer.fill(inputs.history[::-1], _add_older_turn, _Fill.PREFIX)
+    return BuiltPrompt(
+        messages=packer.draft.messages(),
+        prompt_tokens=packer.tokens,
+        included_chunks=chunks,
+        dropped_chunks=dropped_chunks,
+        included_turns=turns[::-1],
+        dropped_turns=dropped_turns[::-1],
+        tool_results_included=len(tools),
+        citations=_citations(chunks),
+    )
+
+
+class _Packer:
+    """The best draft so far and its exact token count; drafts are only ever grown."""
+
+    def __init__(self, draft: _Draft, limit: int, count_messages: CountMessages) -> None:
+        self.draft = draft
+        self.limit = limit
+        self._count = count_messages
+        self.tokens = count_messages(draft.messages())
+
+    def fill(
+        self, items: Sequence[_T], add: Callable[[_Draft, _T], _Draft], fill: _Fill
+    ) -> tuple[list[_T], list[_T]]:
+        """Try each item in order (one count per candidate); the accepted and the dropped."""
+        accepted: list[_T] = []
+        dropped: list[_T] = []
+        for index, item in enumerate(items):
+            if self._try(add(self.draft, item)):
+                accepted.append(item)
+                continue
+            if fill is _Fill.PREFIX:
+                dropped.extend(items[index:])
+                break
+            dropped.append(item)
+        return accepted, dropped
+
+    def _try(self, candidate: _Draft) -> bool:
+        tokens = self._count(candidate.messages())
+        if tokens > self.limit:
+            return False
+        self.draft, self.tokens = candidate, tokens
+        return True
+
+
+def _add_tool(draft: _Draft, tool: str) -> _Draft:
+    return replace(draft, tools=(*draft.tools, tool))
+
+
+def _add_chunk(draft: _Draft, chunk: SourceChunk) -> _Draft:
+    return replace(draft, chunks=(*draft.chunks, chunk))
+
+
+def _add_older_turn(draft: _Draft, turn: Turn) -> _Draft:
+    return replace(draft, turns=(turn, *draft.turns))
+
+
+def _system_content(instructions: str, tools: Sequence[str], chunks: Sequence[SourceChunk]) -> str:
+    """Instructions, then the tool results, then the numbered sources; empty sections omitted."""
+    sections = [instructions]
+    if tools:
+        sections.append("Tool results:\n" + "\n\n".join(tools))
+    if chunks:
+        sections.append("Sources:\n" + "\n\n".join(_source(i, c) for i, c in enumerate(chunks, 1)))
+    return "\n\n".join(sections)
+
+
+def _source(number: int, chunk: SourceChunk) -> str:
+    heading = (
+        f"[{number}] {chunk.title} ({chunk.url})" if chunk.url else f"[{number}] {chunk.title}"
+    )
+    return f"{heading}\n{chunk.text}"
+
+
+def _citations(chunks: Sequence[SourceChunk]) -> list[Citation]:
+    return [
+        Citation(number=i, article_id=c.article_id, title=c.title, url=c.url)
+        for i, c in enumerate(chunks, 1)
+    ]
