@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -108,3 +110,43 @@ def test_order_service_helper_starts_and_stops_the_process(env: dict[str, str]) 
         url = base_url(settings.host, settings.port)
         assert httpx.get(f"{url}/health", timeout=5).json() == {"status": "ok"}
     assert proc.returncode is not None
+
+
+PARENT = """
+import sys, time
+from switchboard.config import Settings
+from switchboard.orders.process import order_service
+settings = Settings().orders.model_copy(update={"port": int(sys.argv[1])})
+with order_service(settings) as proc:
+    print("PID", proc.pid, flush=True)
+    time.sleep(120)
+"""
+
+
+def test_the_order_api_stops_when_its_parent_is_killed(env: dict[str, str]) -> None:
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, str(free_port())], env=env, stdout=subprocess.PIPE
+    )
+    try:
+        assert parent.stdout is not None
+        lines = iter(parent.stdout.readline, b"")
+        child = next(int(line.split()[1]) for line in lines if line.startswith(b"PID "))
+        parent.kill()  # SIGKILL: no finally block runs in the parent
+        parent.wait()
+        deadline = time.monotonic() + 10
+        while running(child) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if running(child):
+            os.kill(child, signal.SIGKILL)
+            pytest.fail("the Order API outlived its parent")
+    finally:
+        parent.kill()
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie awaiting its reaper has exited)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"

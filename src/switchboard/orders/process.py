@@ -7,6 +7,8 @@ grace period, when the parent is done with it.
 
 from __future__ import annotations
 
+import ctypes
+import signal
 import subprocess
 import sys
 import time
@@ -19,6 +21,7 @@ from switchboard.config import OrdersSettings
 from switchboard.errors import ServiceStartError
 
 START_TIMEOUT_S = 30.0
+_PR_SET_PDEATHSIG = 1  # <sys/prctl.h>
 STOP_GRACE_S = 5.0
 POLL_INTERVAL_S = 0.1
 
@@ -37,7 +40,8 @@ def order_service(
     settings: OrdersSettings, timeout_s: float = START_TIMEOUT_S
 ) -> Iterator[subprocess.Popen[bytes]]:
     """The running Order API process; stopped when the block exits, however it exits."""
-    proc = subprocess.Popen(serve_command(settings.host, settings.port))
+    command = serve_command(settings.host, settings.port)
+    proc = subprocess.Popen(command, preexec_fn=_die_with_parent)
     try:
         wait_healthy(proc, base_url(settings.host, settings.port), timeout_s)
         yield proc
@@ -58,6 +62,15 @@ def wait_healthy(proc: subprocess.Popen[bytes], url: str, timeout_s: float) -> N
             pass
         time.sleep(POLL_INTERVAL_S)
     raise ServiceStartError(f"the Order API did not answer {url}/health within {timeout_s:.0f} s")
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGTERM us when the parent dies. uvicorn
+    re-raises SIGTERM after its graceful shutdown, which ends the parent without running
+    ``finally`` blocks, and a SIGKILLed parent runs none either; this still stops the child."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def stop(proc: subprocess.Popen[bytes], grace_s: float = STOP_GRACE_S) -> None:
