@@ -36,8 +36,6 @@ import json
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import psycopg
@@ -46,17 +44,32 @@ from psycopg import sql
 
 from switchboard.rag.store.base import Vectors
 from switchboard.rag.store.inputs import (
-    FilterClause,
     check_dim,
     check_document,
     check_filters,
     check_k,
-    chunk_id,
     normalized_query,
     normalized_rows,
     parse_chunk_id,
     query_terms,
     vectors_in_order,
+)
+from switchboard.rag.store.postgres_schema import (
+    COLLECTION_ID,
+    COLLECTION_INFO,
+    MAX_HNSW_DIM,
+    NEAREST,
+    SCHEMA,
+    SCHEMA_LOCK,
+    Collection,
+    Connection,
+    collection_info,
+    filter_sql,
+    lock_for_write,
+    lookup,
+    ranked,
+    require,
+    stored_chunk,
 )
 from switchboard.rag.types import (
     Chunk,
@@ -70,79 +83,6 @@ from switchboard.rag.types import (
     chunk_embedding_text,
 )
 
-Connection = psycopg.Connection[tuple[Any, ...]]
-
-MAX_HNSW_DIM = 2000
-"""pgvector's HNSW indexes ``vector`` columns of at most 2000 dimensions."""
-
-_SCHEMA_LOCK = 0x5B_7A61_0001  # pg_advisory_xact_lock key: one process creates the schema
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS rag_collections (
-        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        tenant text NOT NULL,
-        name text NOT NULL,
-        embedding_model text NOT NULL,
-        dim integer NOT NULL CHECK (dim BETWEEN 1 AND 2000),
-        version bigint NOT NULL DEFAULT 0,
-        UNIQUE (tenant, name))""",
-    """CREATE TABLE IF NOT EXISTS rag_documents (
-        collection_id bigint NOT NULL REFERENCES rag_collections (id) ON DELETE CASCADE,
-        doc_id text NOT NULL,
-        title text NOT NULL,
-        source text NOT NULL,
-        metadata jsonb NOT NULL,
-        content_hash text NOT NULL,
-        chunk_count integer NOT NULL,
-        PRIMARY KEY (collection_id, doc_id))""",
-    """CREATE INDEX IF NOT EXISTS rag_documents_metadata
-        ON rag_documents USING gin (metadata jsonb_path_ops)""",
-    """CREATE TABLE IF NOT EXISTS rag_chunks (
-        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        collection_id bigint NOT NULL,
-        doc_id text NOT NULL,
-        idx integer NOT NULL,
-        text text NOT NULL,
-        heading_path jsonb NOT NULL,
-        start_char integer NOT NULL,
-        end_char integer NOT NULL,
-        token_count integer NOT NULL,
-        embedding vector NOT NULL,
-        tsv tsvector NOT NULL,
-        UNIQUE (collection_id, doc_id, idx),
-        FOREIGN KEY (collection_id, doc_id)
-            REFERENCES rag_documents (collection_id, doc_id) ON DELETE CASCADE)""",
-    "CREATE INDEX IF NOT EXISTS rag_chunks_tsv ON rag_chunks USING gin (tsv)",
-)
-_COLLECTION_ID = "(SELECT id FROM rag_collections WHERE tenant = %s AND name = %s)"
-_COLLECTION_INFO = """
-    SELECT c.tenant, c.name, c.embedding_model, c.dim, count(d.doc_id),
-           coalesce(sum(d.chunk_count), 0)
-    FROM rag_collections c LEFT JOIN rag_documents d ON d.collection_id = c.id
-    WHERE c.tenant = %s"""
-_NEAREST = """
-    WITH nearest AS MATERIALIZED (
-        SELECT c.id, c.doc_id, c.idx, (c.embedding::{vector}) <=> %s::{vector} AS distance
-        FROM rag_chunks c
-        WHERE c.collection_id = {collection_id} {where}
-        ORDER BY distance
-        LIMIT %s)
-    SELECT doc_id, idx, 1 - distance FROM nearest ORDER BY distance, id"""
-
-
-@dataclass(frozen=True)
-class _Collection:
-    id: int
-    embedding_model: str
-    dim: int
-
-    @property
-    def hnsw_index(self) -> sql.Identifier:
-        return sql.Identifier(f"rag_chunks_hnsw_{int(self.id)}")
-
-    @property
-    def vector_type(self) -> sql.Composed:
-        return sql.SQL("vector({})").format(sql.Literal(int(self.dim)))
-
 
 class PostgresStore:
     """``Store`` on PostgreSQL with pgvector; safe to share between threads and processes."""
@@ -155,13 +95,13 @@ class PostgresStore:
         self._connections: list[Connection] = []
         self._closed = False
         with psycopg.connect(dsn, autocommit=True) as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
             if (
                 conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone()
                 is None
             ):
                 conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-            for statement in _SCHEMA:
+            for statement in SCHEMA:
                 conn.execute(statement)
 
     # -- collections -------------------------------------------------------------------
@@ -178,14 +118,14 @@ class PostgresStore:
                 (ref.tenant, ref.name, embedding_model, dim),
             ).fetchone()
             if row is None:
-                existing = _require(conn, ref)
+                existing = require(conn, ref)
                 if (existing.embedding_model, existing.dim) != (embedding_model, dim):
                     raise ValueError(
                         f"collection {ref} exists with model {existing.embedding_model!r} and "
                         f"dim {existing.dim}, not {embedding_model!r} and {dim}"
                     )
                 return
-            created = _Collection(int(row[0]), embedding_model, dim)
+            created = Collection(int(row[0]), embedding_model, dim)
             conn.execute(
                 sql.SQL(
                     "CREATE INDEX {} ON rag_chunks USING hnsw ((embedding::{}) vector_cosine_ops) "
@@ -195,16 +135,16 @@ class PostgresStore:
 
     def get_collection(self, ref: CollectionRef) -> CollectionInfo | None:
         rows = self._connection().execute(
-            _COLLECTION_INFO + " AND c.name = %s GROUP BY c.id", (ref.tenant, ref.name)
+            COLLECTION_INFO + " AND c.name = %s GROUP BY c.id", (ref.tenant, ref.name)
         )
-        return next((_collection_info(row) for row in rows), None)
+        return next((collection_info(row) for row in rows), None)
 
     def list_collections(self, tenant: str) -> list[CollectionInfo]:
         check_name("tenant", tenant)
         rows = self._connection().execute(
-            _COLLECTION_INFO + " GROUP BY c.id ORDER BY c.name", (tenant,)
+            COLLECTION_INFO + " GROUP BY c.id ORDER BY c.name", (tenant,)
         )
-        return [_collection_info(row) for row in rows]
+        return [collection_info(row) for row in rows]
 
     def drop_collection(self, ref: CollectionRef) -> bool:
         with self._transaction() as conn:
@@ -214,7 +154,7 @@ class PostgresStore:
             ).fetchone()
             if row is None:
                 return False
-            dropped = _Collection(int(row[0]), "", int(row[1]))
+            dropped = Collection(int(row[0]), "", int(row[1]))
             conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(dropped.hnsw_index))
         return True
 
@@ -222,8 +162,7 @@ class PostgresStore:
 
     def document_hashes(self, ref: CollectionRef) -> dict[str, str]:
         rows = self._connection().execute(
-            "SELECT doc_id, content_hash FROM rag_documents "
-            f"WHERE collection_id = {_COLLECTION_ID}",
+            f"SELECT doc_id, content_hash FROM rag_documents WHERE collection_id = {COLLECTION_ID}",
             (ref.tenant, ref.name),
         )
         return {doc_id: content_hash for doc_id, content_hash in rows}
@@ -234,7 +173,7 @@ class PostgresStore:
         chunks = list(chunks)
         metadata = check_document(document, chunks)
         with self._transaction() as conn:
-            collection = _lock_for_write(conn, ref)
+            collection = lock_for_write(conn, ref)
             if collection is None:
                 raise ValueError(f"collection {ref} does not exist")
             matrix = normalized_rows(vectors, len(chunks), collection.dim)
@@ -288,7 +227,7 @@ class PostgresStore:
         if not ids:
             return 0
         with self._transaction() as conn:
-            collection = _lock_for_write(conn, ref)  # first, as upserts do: no deadlock
+            collection = lock_for_write(conn, ref)  # first, as upserts do: no deadlock
             if collection is None:
                 return 0
             return conn.execute(
@@ -307,7 +246,7 @@ class PostgresStore:
         terms = query_terms(query)
         if not terms:
             return []
-        where, params = _filter_sql(clauses)
+        where, params = filter_sql(clauses)
         tsquery = sql.SQL(" || ").join(
             sql.SQL("plainto_tsquery('english', {})").format(sql.Placeholder()) for _ in terms
         )
@@ -317,22 +256,22 @@ class PostgresStore:
                FROM q JOIN rag_chunks c ON c.tsv @@ q.query
                WHERE c.collection_id = {collection_id} {where}
                ORDER BY score DESC, c.id LIMIT %s"""
-        ).format(tsquery=tsquery, collection_id=sql.SQL(_COLLECTION_ID), where=where)
+        ).format(tsquery=tsquery, collection_id=sql.SQL(COLLECTION_ID), where=where)
         rows = (
             self._connection()
             .execute(statement, (*terms, ref.tenant, ref.name, *params, k))
             .fetchall()
         )
-        return _ranked(rows)
+        return ranked(rows)
 
     def vector_search(
         self, ref: CollectionRef, vector: Vectors, k: int, filters: Filters | None = None
     ) -> list[Ranked]:
         check_k(k)
         clauses = check_filters(filters)
-        where, params = _filter_sql(clauses)
+        where, params = filter_sql(clauses)
         with self._transaction() as conn:
-            collection = _lookup(conn, ref)
+            collection = lookup(conn, ref)
             if collection is None:
                 return []
             query = normalized_query(vector, collection.dim)
@@ -341,7 +280,7 @@ class PostgresStore:
                           set_config('hnsw.ef_search', %s, true)""",
                 (str(min(1000, max(self._ef_search, k))),),
             )
-            statement = sql.SQL(_NEAREST).format(
+            statement = sql.SQL(NEAREST).format(
                 vector=collection.vector_type,
                 collection_id=sql.Literal(collection.id),  # a literal, to match the partial index
                 where=where,
@@ -350,7 +289,7 @@ class PostgresStore:
             if clauses and len(rows) < k:
                 conn.execute("SET LOCAL enable_indexscan = off")
                 rows = conn.execute(statement, (query, *params, k)).fetchall()
-        return _ranked(rows)
+        return ranked(rows)
 
     def get_chunks(self, ref: CollectionRef, chunk_ids: Sequence[str]) -> list[StoredChunk]:
         wanted = [parsed for parsed in map(parse_chunk_id, chunk_ids) if parsed is not None]
@@ -361,19 +300,19 @@ class PostgresStore:
             f"""SELECT c.doc_id, c.idx, c.text, c.heading_path, c.start_char, c.end_char,
                        c.token_count, d.title, d.source, d.metadata
                 FROM unnest(%s::text[], %s::integer[]) AS w (doc_id, idx)
-                JOIN rag_chunks c ON c.collection_id = {_COLLECTION_ID}
+                JOIN rag_chunks c ON c.collection_id = {COLLECTION_ID}
                                  AND c.doc_id = w.doc_id AND c.idx = w.idx
                 JOIN rag_documents d
                   ON d.collection_id = c.collection_id AND d.doc_id = c.doc_id""",
             ([doc for doc, _ in unique], [idx for _, idx in unique], ref.tenant, ref.name),
         )
-        found = {(row[0], row[1]): _stored_chunk(row) for row in rows}
+        found = {(row[0], row[1]): stored_chunk(row) for row in rows}
         return [found[key] for key in wanted if key in found]
 
     def get_vectors(self, ref: CollectionRef, chunk_ids: Sequence[str]) -> Vectors:
         wanted = list({parsed for parsed in map(parse_chunk_id, chunk_ids) if parsed is not None})
         with self._transaction() as conn:
-            collection = _lookup(conn, ref)
+            collection = lookup(conn, ref)
             if collection is None:
                 return vectors_in_order(chunk_ids, {}, 0)
             rows = conn.execute(
@@ -448,66 +387,3 @@ class PostgresStore:
         conn = self._connection()
         with conn.transaction():
             yield conn
-
-
-def _lookup(conn: Connection, ref: CollectionRef) -> _Collection | None:
-    row = conn.execute(
-        "SELECT id, embedding_model, dim FROM rag_collections WHERE tenant = %s AND name = %s",
-        (ref.tenant, ref.name),
-    ).fetchone()
-    return None if row is None else _Collection(int(row[0]), row[1], int(row[2]))
-
-
-def _require(conn: Connection, ref: CollectionRef) -> _Collection:
-    collection = _lookup(conn, ref)
-    if collection is None:
-        raise ValueError(f"collection {ref} does not exist")
-    return collection
-
-
-def _lock_for_write(conn: Connection, ref: CollectionRef) -> _Collection | None:
-    """Bump the collection's version, which also row-locks it until the transaction ends."""
-    row = conn.execute(
-        """UPDATE rag_collections SET version = version + 1 WHERE tenant = %s AND name = %s
-           RETURNING id, embedding_model, dim""",
-        (ref.tenant, ref.name),
-    ).fetchone()
-    return None if row is None else _Collection(int(row[0]), row[1], int(row[2]))
-
-
-def _filter_sql(clauses: list[FilterClause]) -> tuple[sql.Composable, list[Any]]:
-    """``AND EXISTS (...)`` on the chunk's document metadata, one bound ``@>`` per value.
-
-    jsonb containment is typed like the SQLite store's test: ``true`` never matches ``1``,
-    ``"1"`` never matches ``1``, and ``1`` matches ``1.0``.
-    """
-    if not clauses:
-        return sql.SQL(""), []
-    conditions, params = [], []
-    for clause in clauses:
-        options = ["d.metadata @> %s::jsonb"] * len(clause.values)
-        conditions.append("(" + " OR ".join(options) + ")")
-        params += [json.dumps({clause.key: value}) for value in clause.values]
-    where = sql.SQL(
-        " AND EXISTS (SELECT 1 FROM rag_documents d WHERE d.collection_id = c.collection_id"
-        " AND d.doc_id = c.doc_id AND " + " AND ".join(conditions) + ")"
-    )
-    return where, params
-
-
-def _ranked(rows: list[tuple[Any, ...]]) -> list[Ranked]:
-    return [
-        Ranked(chunk_id(doc_id, idx), float(score), rank)
-        for rank, (doc_id, idx, score) in enumerate(rows, start=1)
-    ]
-
-
-def _collection_info(row: tuple[Any, ...]) -> CollectionInfo:
-    tenant, name, model, dim, documents, chunks = row
-    return CollectionInfo(CollectionRef(tenant, name), model, dim, int(documents), int(chunks))
-
-
-def _stored_chunk(row: tuple[Any, ...]) -> StoredChunk:
-    doc_id, idx, text, heading_path, start, end, token_count, title, source, metadata = row
-    chunk = Chunk(doc_id, idx, text, start, end, token_count, tuple(heading_path))
-    return StoredChunk(chunk, title, source, metadata)
