@@ -8,9 +8,7 @@ authentication) or the configured default tenant.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -40,8 +38,7 @@ from switchboard.errors import (
 from switchboard.rag.embedder import SPECIAL_TOKENS
 from switchboard.rag.ingest import IngestReport
 from switchboard.rag.knowledge import KnowledgeBase
-from switchboard.rag.loaders import FailureKind, LoadFailure, load_path
-from switchboard.rag.types import CollectionRef, Document
+from switchboard.rag.types import CollectionRef
 
 router = APIRouter(prefix="/v1")
 UPLOAD_CHUNK = 1 << 20
@@ -232,26 +229,5 @@ async def _save(upload: UploadFile, path: Path, limit: int) -> None:
 
 
 def _ingest(kb: KnowledgeBase, ref: CollectionRef, paths: list[Path], limit: int) -> IngestReport:
-    failures: list[LoadFailure] = []
-    report = kb.ingestor.ingest_documents(ref, _uploaded_documents(paths, limit, failures))
-    report.failures.extend(failures)
-    return report
-
-
-def _uploaded_documents(
-    paths: list[Path], limit: int, failures: list[LoadFailure]
-) -> Iterator[Document]:
-    """Each upload's documents, loaded one file at a time, with the file name as their
-    source (not the temporary path, which is deleted and would leak the server's layout);
-    the first document to claim an id wins, as in ``Ingestor.ingest_files``."""
-    seen: set[str] = set()
-    for path in paths:
-        result = load_path(path, doc_id=path.name, max_bytes=limit)
-        failures.extend(dataclasses.replace(f, path=path.name) for f in result.errors)
-        for document in result.documents:
-            if document.id in seen:
-                reason = f"duplicate id {document.id!r}"
-                failures.append(LoadFailure(path.name, FailureKind.DUPLICATE, reason))
-                continue
-            seen.add(document.id)
-            yield dataclasses.replace(document, source=path.name)
+    files = [(path.parent, path) for path in paths]  # ids and sources: the file names
+    return kb.ingestor.ingest_files(ref, files, max_bytes=limit, source=lambda path: path.name)

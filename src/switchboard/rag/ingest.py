@@ -30,6 +30,7 @@ from switchboard.rag.loaders import (
     DEFAULT_MAX_BYTES,
     FailureKind,
     LoadFailure,
+    LoadResult,
     default_doc_id,
     is_supported,
     iter_files,
@@ -111,8 +112,12 @@ class Ingestor:
         delete_missing: bool = False,
         max_bytes: int = DEFAULT_MAX_BYTES,
         progress: Progress | None = None,
+        source: Callable[[Path], str] | None = None,
     ) -> IngestReport:
-        """Ingest ``(root, file)`` pairs from ``list_files``; see the module docstring."""
+        """Ingest ``(root, file)`` pairs from ``list_files``; see the module docstring.
+
+        ``source`` names a file in documents and failures instead of its path (an upload's
+        temporary path is deleted afterwards and would expose the server's layout)."""
         started = time.perf_counter()
         report = IngestReport()
         self._ensure_collection(ref)
@@ -120,13 +125,16 @@ class Ingestor:
         seen: set[str] = set()
         batch = _Batch()
         for root, file in files:
+            name = str(file) if source is None else source(file)
             result = load_path(file, doc_id=default_doc_id(root, file), max_bytes=max_bytes)
+            if source is not None:
+                result = _renamed(result, name)
             report.failures.extend(result.errors)
             step = 1.0 / max(len(result.documents), 1)
             for document in result.documents:
                 if document.id in seen:  # the first file to claim an id wins, as in load_paths
                     reason = f"duplicate id {document.id!r}"
-                    report.failures.append(LoadFailure(str(file), FailureKind.DUPLICATE, reason))
+                    report.failures.append(LoadFailure(name, FailureKind.DUPLICATE, reason))
                 else:
                     seen.add(document.id)
                     self._add(ref, document, stored, batch, report)
@@ -223,6 +231,13 @@ class Ingestor:
         missing = sorted(set(stored) - seen)
         if missing:
             report.deleted = self.store.delete_documents(ref, missing)
+
+
+def _renamed(result: LoadResult, name: str) -> LoadResult:
+    return LoadResult(
+        [dataclasses.replace(d, source=name) for d in result.documents],
+        [dataclasses.replace(f, path=name) for f in result.errors],
+    )
 
 
 @dataclass
