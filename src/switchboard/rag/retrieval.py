@@ -110,12 +110,18 @@ class Retriever:
         # Weights of a retriever this mode does not run (configured defaults) do not apply.
         weights = {k: w for k, w in request.weights.items() if k in rankings} or None
         fused = timer.run("fuse", lambda: rrf(rankings, k=request.rrf_k, weights=weights))
+        stored: dict[str, StoredChunk] = {}  # chunks read so far (the reranker reads its head)
         if reranker is not None:
             depth = max(request.rerank_depth, request.top_k)
             head = fused[:depth]
-            fused = timer.run("rerank", lambda: self._rerank(ref, reranker, request, vector, head))
+            fused = timer.run(
+                "rerank", lambda: self._rerank(ref, reranker, request, vector, head, stored)
+            )
         top = fused[: request.top_k]
-        stored = timer.run("fetch", lambda: _by_id(self.store, ref, [f.chunk_id for f in top]))
+        missing = [f.chunk_id for f in top if f.chunk_id not in stored]
+        stored.update(
+            timer.run("fetch", lambda: _by_id(self.store, ref, missing) if missing else {})
+        )
         hits = [
             SearchHit(stored=stored[f.chunk_id], score=f.score, ranks=f.ranks, scores=f.scores)
             for f in top
@@ -132,10 +138,11 @@ class Retriever:
         request: SearchRequest,
         query_vector: Vectors,
         head: list[Fused],
+        stored: dict[str, StoredChunk],
     ) -> list[Fused]:
         """``head`` re-ordered by the reranker; the RRF rank and score are kept as ``rrf``.
         A chunk deleted since it was ranked is left out."""
-        stored = _by_id(self.store, ref, [f.chunk_id for f in head])
+        stored.update(_by_id(self.store, ref, [f.chunk_id for f in head]))
         live = [(rank, f) for rank, f in enumerate(head, start=1) if f.chunk_id in stored]
         if not live:
             return []
