@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from switchboard.rag.types import check_name
 
 DEFAULT_MODEL = "smollm2-135m:q8_0"
 
@@ -121,10 +123,8 @@ class KnowledgeSettings(BaseModel):
         None,
         description="postgresql://... or a SQLite path (default <data_dir>/knowledge.sqlite3).",
     )
-    default_tenant: str = Field(
-        "default",
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
-        description="Tenant of unauthenticated callers.",
+    default_tenant: Annotated[str, AfterValidator(lambda v: check_name("tenant", v))] = Field(
+        "default", description="Tenant of unauthenticated callers."
     )
     max_file_bytes: int = Field(20 * 1024 * 1024, ge=1, description="Per document file.")
     max_upload_bytes: int = Field(
