@@ -9,7 +9,7 @@ SB := $(BIN)/switchboard
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install models run test lint typecheck unit integration bench clean
+.PHONY: install models browser run test lint typecheck unit integration bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ install: $(VENV)/.installed
 
 models: install
 	$(SB) models pull --default
+
+# Debian's chromium for the browser tests (apt-get, root; skipped when already installed).
+browser:
+	bash scripts/install-chromium.sh
 
 run: models
 	$(SB) demo load
@@ -36,10 +40,10 @@ typecheck: install
 unit: install
 	$(BIN)/pytest -m unit -q
 
-integration: models
+integration: models browser
 	$(BIN)/pytest -m integration -q
 
-test: models lint typecheck
+test: models browser lint typecheck
 	$(BIN)/pytest -q
 
 bench: models

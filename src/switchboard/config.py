@@ -153,6 +153,33 @@ class OrdersSettings(BaseModel):
     )
 
 
+class AssistantSettings(BaseModel):
+    """The customer-support assistant: routing, grounding, generation, conversations."""
+
+    collection: str = Field("shop", description="Knowledge-base collection of the articles.")
+    db_path: Path | None = Field(
+        None, description="Conversations SQLite file (default <data_dir>/assistant.sqlite3)."
+    )
+    router_threshold: float = Field(
+        0.5, ge=0.0, le=1.0, description="Router confidence below which the intent is unsure."
+    )
+    relevance_floor: float = Field(
+        0.35,
+        ge=-1.0,
+        le=1.0,
+        description="Best retrieved chunk's cosine similarity below which the assistant "
+        "says it is not sure and offers a handoff instead of answering.",
+    )
+    top_k: int = Field(4, ge=1, le=20, description="Retrieved chunks offered to the prompt.")
+    max_tokens: int = Field(200, ge=16, description="Output tokens reserved per answer.")
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    stop: list[str] = Field(
+        default_factory=lambda: ["\n\n", "\nQuestion:"],
+        description="Answers are one paragraph: small models ramble on past it.",
+    )
+    history_messages: int = Field(12, ge=0, description="Past messages loaded per turn.")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SWITCHBOARD_",
@@ -166,6 +193,7 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     orders: OrdersSettings = Field(default_factory=OrdersSettings)
+    assistant: AssistantSettings = Field(default_factory=AssistantSettings)
 
     @property
     def models_dir(self) -> Path:
@@ -178,6 +206,10 @@ class Settings(BaseSettings):
     @property
     def orders_db(self) -> Path:
         return self.orders.db_path or self.data_dir / "orders.sqlite3"
+
+    @property
+    def assistant_db(self) -> Path:
+        return self.assistant.db_path or self.data_dir / "assistant.sqlite3"
 
     @classmethod
     def settings_customise_sources(

@@ -11,8 +11,11 @@
     │   ├── DocumentNotFoundError       404, unknown document in a collection
     │   ├── CustomerNotFoundError       404, unknown customer of the Order API
     │   ├── OrderNotFoundError          404, no such order of this customer
+    │   ├── SessionNotFoundError        404, no such assistant session of this customer
     │   ├── PayloadTooLargeError        413, an upload over the size limit
-    │   └── QueueFullError              503, waiting queue full (carries retry_after_s)
+    │   ├── QueueFullError              503, waiting queue full (carries retry_after_s)
+    │   ├── DependencyUnavailableError  503, a service this request needs is down
+    │   └── UpstreamError               502, a remote model server failed (carries its status)
     ├── KVCacheFullError        the runner found no KV cells; the engine preempts and retries
     ├── CircuitOpenError        a circuit breaker refuses calls to a failing dependency
     ├── OrderServiceUnavailable the Order API is down, timing out or its breaker is open
@@ -130,6 +133,16 @@ class OrderNotFoundError(RequestError):
         super().__init__(f"The order '{order_id}' does not exist.")
 
 
+class SessionNotFoundError(RequestError):
+    """Also raised for another customer's session, with the same message: no probing."""
+
+    status_code = 404
+    code = "session_not_found"
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"The session '{session_id}' does not exist.")
+
+
 class PayloadTooLargeError(RequestError):
     status_code = 413
     code = "payload_too_large"
@@ -143,6 +156,28 @@ class QueueFullError(RequestError):
     def __init__(self, waiting: int, retry_after_s: int = 1) -> None:
         super().__init__(f"The engine's waiting queue is full ({waiting} requests); retry later.")
         self.retry_after_s = retry_after_s
+
+
+class DependencyUnavailableError(RequestError):
+    status_code = 503
+    error_type = "server_error"
+    code = "service_unavailable"
+
+
+class UpstreamError(RequestError):
+    """A remote model server refused, failed, stalled or broke off this request's stream.
+
+    ``upstream_status`` is the server's HTTP status, ``None`` when it never sent one
+    (connection refused, a timeout, a stream cut short or malformed).
+    """
+
+    status_code = 502
+    error_type = "server_error"
+    code = "upstream_error"
+
+    def __init__(self, message: str, *, upstream_status: int | None = None) -> None:
+        super().__init__(message)
+        self.upstream_status = upstream_status
 
 
 class KVCacheFullError(SwitchboardError):

@@ -88,11 +88,12 @@ def test_huge_chunk_is_skipped_and_later_chunks_are_numbered_contiguously() -> N
         Citation(1, "art-a", "Titlea", "https://help.example/a"),
         Citation(2, "art-c", "Titlec", "https://help.example/c"),
     ]
-    system = built.messages[0]["content"]
-    assert system == (
-        f"{SYSTEM}\n\nSources:\n"
+    assert built.messages[0] == {"role": "system", "content": SYSTEM}
+    assert built.messages[-1]["content"] == (
+        "Sources:\n"
         "[1] Titlea (https://help.example/a)\na a a\n\n"
-        "[2] Titlec (https://help.example/c)\nc c c"
+        "[2] Titlec (https://help.example/c)\nc c c\n\n"
+        f"Question: {USER}"
     )
     assert_within(built, 200)
 
@@ -119,31 +120,31 @@ def test_history_is_a_contiguous_suffix_even_if_an_older_small_turn_would_fit() 
 
 def test_empty_retrieval_has_no_sources_section() -> None:
     built = build(500, tool_results=["order 42: shipped"], history=turns(2))
-    system = built.messages[0]["content"]
-    assert "Sources:" not in system
-    assert system == f"{SYSTEM}\n\nTool results:\norder 42: shipped"
+    user = built.messages[-1]["content"]
+    assert "Sources:" not in user
+    assert user == f"Tool results:\norder 42: shipped\n\nQuestion: {USER}"
     assert built.citations == []
     assert built.included_chunks == built.dropped_chunks == []
 
 
 def test_tool_results_take_priority_over_chunks_and_come_first() -> None:
     tool = "order 42: shipped via DHL"  # 5 words
-    limit = BASE + 2 + 5  # "Tool results:" header is 2 words
+    limit = BASE + 2 + 5 + 1  # "Tool results:" header is 2 words, "Question:" 1
     built = build(limit, tool_results=[tool], chunks=[chunk("a")])
     assert built.tool_results_included == 1
     assert built.included_chunks == []
     assert built.prompt_tokens == limit
 
     roomy = build(500, tool_results=[tool], chunks=[chunk("a")])
-    system = roomy.messages[0]["content"]
-    assert system.index("Tool results:") < system.index("Sources:")
+    user = roomy.messages[-1]["content"]
+    assert user.index("Tool results:") < user.index("Sources:") < user.index("Question:")
 
 
 def test_tool_results_are_a_prefix_in_order() -> None:
     tools = ["first result", "huge " * 500, "third result"]
     built = build(200, tool_results=tools)
     assert built.tool_results_included == 1
-    assert "third result" not in built.messages[0]["content"]
+    assert "third result" not in built.messages[-1]["content"]
 
 
 @pytest.mark.parametrize("slack", [0, -1])
@@ -162,7 +163,7 @@ def test_exact_budget_boundary(slack: int) -> None:
 
 @pytest.mark.parametrize("slack", [0, -1])
 def test_exact_budget_boundary_for_a_chunk(slack: int) -> None:
-    limit = BASE + 1 + 3 + 3 + slack  # "Sources:" + "[1] Titlea (url)" + "a a a"
+    limit = BASE + 1 + 3 + 3 + 1 + slack  # "Sources:", "[1] Titlea (url)", "a a a", "Question:"
     built = build(limit, chunks=[chunk("a")])
     assert len(built.included_chunks) == (1 if slack == 0 else 0)
     assert built.prompt_tokens == (limit if slack == 0 else BASE)

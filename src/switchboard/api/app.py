@@ -9,10 +9,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from switchboard import __version__
-from switchboard.api import health, knowledge_routes, openai_routes
+from switchboard.api import assistant_routes, health, knowledge_routes, openai_routes
 from switchboard.api.body_limit import BodySizeLimit
 from switchboard.api.deps import ServedEngine, ServedModel
 from switchboard.api.errors import install_error_handlers
+from switchboard.api.web_routes import install_web
+from switchboard.assistant.service import Assistant
 from switchboard.config import Settings
 from switchboard.rag.knowledge import KnowledgeBase
 
@@ -21,7 +23,12 @@ from switchboard.rag.knowledge import KnowledgeBase
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine: ServedEngine = app.state.engine
     engine.start()
-    yield
+    try:
+        yield
+    finally:
+        assistant: Assistant | None = getattr(app.state, "assistant", None)
+        if assistant is not None:
+            await assistant.aclose()
 
 
 def create_app(
@@ -29,9 +36,11 @@ def create_app(
     settings: Settings,
     aliases: Iterable[str] = (),
     knowledge: KnowledgeBase | None = None,
+    assistant: Assistant | None = None,
 ) -> FastAPI:
-    """An app serving ``engine`` under its name, ``settings.model`` and ``aliases``, and
-    with ``knowledge`` the embeddings, search and collection endpoints."""
+    """An app serving ``engine`` under its name, ``settings.model`` and ``aliases``; with
+    ``knowledge`` the embeddings, search and collection endpoints; with ``assistant`` the
+    support assistant's API and its chat widget at ``/`` (the app closes the assistant)."""
     app = FastAPI(title="Switchboard", version=__version__, lifespan=_lifespan)
     app.state.engine = engine
     app.state.served_model = ServedModel(
@@ -50,4 +59,8 @@ def create_app(
             max_bytes=knowledge.settings.max_upload_bytes,
             path_prefix="/v1/collections/",
         )
+    if assistant is not None:
+        app.state.assistant = assistant
+        app.include_router(assistant_routes.router)
+        install_web(app)
     return app

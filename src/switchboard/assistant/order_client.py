@@ -109,6 +109,13 @@ class OrderClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    async def list_customers(self) -> list[dict[str, Any]]:
+        """The demo directory: ``[{"customer_id", "name", "orders": [{"order_id", "status"}]}]``."""
+        customers = _json(await self._get("/customers"))["customers"]
+        if not isinstance(customers, list):
+            raise OrderServiceUnavailable("malformed customer list from the Order API")
+        return customers
+
     async def list_orders(self, customer_id: str) -> list[OrderSummary]:
         """Newest first; an unknown customer has no orders."""
         response = await self._get(f"/customers/{_segment(customer_id)}/orders")

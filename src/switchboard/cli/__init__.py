@@ -1,4 +1,5 @@
-"""``switchboard`` command line: serve, models, ingest, search, collections, bench, orders, demo.
+"""``switchboard`` command line: serve, models, ingest, search, collections, bench, orders, demo,
+eval.
 
 Settings are read once here (file + env) and passed down. Every expected failure is
 printed as one line on stderr with exit code 1.
@@ -7,6 +8,7 @@ printed as one line on stderr with exit code 1.
 from switchboard.cli import (  # noqa: F401  (register commands)
     demo_cmds,
     engine_cmds,
+    eval_cmds,
     knowledge_cmds,
     orders_cmds,
 )

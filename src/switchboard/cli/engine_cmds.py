@@ -51,6 +51,8 @@ def _serve_api(settings: Settings, gguf: Path, host: str | None, port: int | Non
     import uvicorn
 
     from switchboard.api import create_app
+    from switchboard.assistant.local_model import LocalChatModel
+    from switchboard.assistant.service import open_assistant
     from switchboard.engine.local import LocalEngine
     from switchboard.rag.knowledge import KnowledgeBase
 
@@ -60,8 +62,9 @@ def _serve_api(settings: Settings, gguf: Path, host: str | None, port: int | Non
     )
     try:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        assistant = open_assistant(settings, LocalChatModel(engine), knowledge)
         uvicorn.run(
-            create_app(engine, settings, knowledge=knowledge),
+            create_app(engine, settings, knowledge=knowledge, assistant=assistant),
             host=host or settings.server.host,
             port=port if port is not None else settings.server.port,
         )

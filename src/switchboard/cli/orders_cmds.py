@@ -50,21 +50,14 @@ def orders_serve(
 @one_line_errors
 def orders_customers(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List the demo customers and their orders (ids and statuses)."""
-    db = _open(load_settings())
-    listing = [(customer, db.orders_for(customer.customer_id)) for customer in db.customers()]
+    from switchboard.orders.service import customer_directory
+
+    rows = customer_directory(_open(load_settings()))
     if as_json:
-        rows = [
-            {
-                "customer_id": customer.customer_id,
-                "name": customer.name,
-                "orders": [{"order_id": o.order_id, "status": o.status.value} for o in orders],
-            }
-            for customer, orders in listing
-        ]
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     table = Table("customer", "name", "orders")
-    for customer, orders in listing:
-        summary = ", ".join(f"{o.order_id} ({o.status.value})" for o in orders)
-        table.add_row(customer.customer_id, customer.name, summary)
+    for row in rows:
+        summary = ", ".join(f"{o['order_id']} ({o['status']})" for o in row["orders"])
+        table.add_row(row["customer_id"], row["name"], summary)
     console.print(table)

@@ -28,7 +28,7 @@ REFERENCE_TIME = datetime(2025, 3, 14, 9, 0, tzinfo=UTC)
 SEED = 7
 NUM_ORDERS = 80
 MIN_ORDERS_PER_STATUS = 2
-WAREHOUSE = "Leipzig, DE"
+WAREHOUSE = "Kiel, DE"
 HANDLING = timedelta(hours=20)  # order placed → parcel handed to the carrier
 
 CUSTOMERS: tuple[tuple[str, str, str], ...] = (  # name, city, country

@@ -37,11 +37,13 @@ def base_url(host: str, port: int) -> str:
 
 @contextmanager
 def order_service(
-    settings: OrdersSettings, timeout_s: float = START_TIMEOUT_S
+    settings: OrdersSettings, timeout_s: float = START_TIMEOUT_S, *, quiet: bool = False
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """The running Order API process; stopped when the block exits, however it exits."""
+    """The running Order API process; stopped when the block exits, however it exits.
+    ``quiet`` discards its log (which otherwise goes to this process's stdout/stderr)."""
     command = serve_command(settings.host, settings.port)
-    proc = subprocess.Popen(command, preexec_fn=_die_with_parent)
+    sink = subprocess.DEVNULL if quiet else None
+    proc = subprocess.Popen(command, preexec_fn=_die_with_parent, stdout=sink, stderr=sink)
     try:
         wait_healthy(proc, base_url(settings.host, settings.port), timeout_s)
         yield proc

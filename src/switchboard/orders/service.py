@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Annotated, Any
 
@@ -37,6 +38,11 @@ def create_order_app(db: OrderDB, service_token: str) -> FastAPI:
     app = FastAPI(title="Switchboard demo shop: Order API")
     app.include_router(_customer_routes(db, service_token))
 
+    @app.get("/customers", dependencies=[Depends(_authenticator(service_token))])
+    def list_customers() -> dict[str, Any]:
+        """The demo directory: who can be picked in the chat widget, and their orders."""
+        return {"customers": customer_directory(db)}
+
     @app.get("/health")
     def health() -> dict[str, str]:
         return {"status": "ok"}
@@ -45,11 +51,17 @@ def create_order_app(db: OrderDB, service_token: str) -> FastAPI:
     return app
 
 
-def _customer_routes(db: OrderDB, service_token: str) -> APIRouter:
+def _authenticator(service_token: str) -> Callable[[str | None], None]:
     def authenticate(authorization: Annotated[str | None, Header()] = None) -> None:
         check_bearer(authorization, service_token)
 
-    router = APIRouter(prefix="/customers/{customer_id}", dependencies=[Depends(authenticate)])
+    return authenticate
+
+
+def _customer_routes(db: OrderDB, service_token: str) -> APIRouter:
+    router = APIRouter(
+        prefix="/customers/{customer_id}", dependencies=[Depends(_authenticator(service_token))]
+    )
 
     @router.get("/orders")
     def list_orders(customer_id: str) -> dict[str, Any]:
@@ -80,6 +92,21 @@ def check_bearer(authorization: str | None, service_token: str) -> None:
 def _require_customer(db: OrderDB, customer_id: str) -> None:
     if db.customer(customer_id) is None:
         raise CustomerNotFoundError(customer_id)
+
+
+def customer_directory(db: OrderDB) -> list[dict[str, Any]]:
+    """``[{"customer_id", "name", "orders": [{"order_id", "status"}]}]``, orders newest first."""
+    return [
+        {
+            "customer_id": customer.customer_id,
+            "name": customer.name,
+            "orders": [
+                {"order_id": o.order_id, "status": o.status.value}
+                for o in db.orders_for(customer.customer_id)
+            ],
+        }
+        for customer in db.customers()
+    ]
 
 
 def order_summary(order: Order) -> dict[str, Any]:

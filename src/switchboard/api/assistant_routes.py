@@ -1,0 +1,162 @@
+"""``/v1/assistant``: the support assistant's chat (server-sent events) and its sessions.
+
+A chat turn streams typed events, each ``event: <kind>`` then ``data: <json>``: ``token``,
+``citation``, ``tool_result``, ``handoff``, then ``done`` (or ``error``). The turn is
+admitted before the response starts: a bad request or an unknown session gets its HTTP
+status and OpenAI-shaped error JSON, not a 200 with an error event. A client that goes
+away closes the turn's event stream, which aborts the model's request.
+
+The customer's identity is taken from the request body: in a real deployment the shop's
+backend, having logged the customer in, makes this call (behind the gateway's API keys).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from switchboard.api.errors import engine_dead_payload, request_error_payload
+from switchboard.api.schemas import ErrorDetail, ErrorResponse
+from switchboard.api.sse import SSEResponse
+from switchboard.assistant.conversations import StoredMessage
+from switchboard.assistant.orchestrator import TurnRequest
+from switchboard.assistant.service import Assistant
+from switchboard.assistant.types import TurnEvent, event_json
+from switchboard.errors import (
+    DependencyUnavailableError,
+    EngineDeadError,
+    InvalidRequestError,
+    OrderServiceUnavailable,
+    RequestError,
+)
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/v1/assistant")
+
+CUSTOMER_ID = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
+MAX_MESSAGE_CHARS = 4000
+
+
+def get_assistant(request: Request) -> Assistant:
+    assistant: Assistant = request.app.state.assistant
+    return assistant
+
+
+AssistantDep = Annotated[Assistant, Depends(get_assistant)]
+CustomerQuery = Annotated[str, Query(pattern=CUSTOMER_ID)]
+
+
+class ChatBody(BaseModel):
+    customer_id: str = Field(pattern=CUSTOMER_ID)
+    message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+    session_id: str | None = Field(None, max_length=64)
+
+
+@router.get("/customers")
+async def list_customers(assistant: AssistantDep) -> dict[str, Any]:
+    """The demo customers and their orders, from the Order API (for the chat widget)."""
+    try:
+        return {"data": await assistant.orders.list_customers()}
+    except OrderServiceUnavailable as exc:
+        raise DependencyUnavailableError(str(exc)) from exc
+
+
+@router.post("/chat")
+async def chat(body: ChatBody, assistant: AssistantDep) -> SSEResponse:
+    if not body.message.strip():
+        raise InvalidRequestError("message must not be blank", param="message")
+    turn = TurnRequest(body.customer_id, body.message, body.session_id)
+    events = assistant.orchestrator.turn(turn)
+    try:
+        first = await anext(events)
+    except BaseException:
+        await events.aclose()
+        raise
+    return SSEResponse(_stream(first, events))
+
+
+async def _stream(first: TurnEvent, rest: AsyncIterator[TurnEvent]) -> AsyncGenerator[bytes, None]:
+    yield _sse(first.kind, event_json(first))
+    try:
+        async for event in rest:
+            yield _sse(event.kind, event_json(event))
+    except RequestError as exc:
+        yield _sse("error", request_error_payload(exc).model_dump())
+    except EngineDeadError as exc:
+        yield _sse("error", engine_dead_payload(exc).model_dump())
+    except Exception:
+        log.exception("assistant turn failed mid-stream")
+        detail = ErrorDetail(
+            message="internal server error", type="server_error", code="internal_error"
+        )
+        yield _sse("error", ErrorResponse(error=detail).model_dump())
+
+
+def _sse(kind: str, data: Any) -> bytes:
+    payload = json.dumps(data, ensure_ascii=False, default=str)
+    return f"event: {kind}\ndata: {payload}\n\n".encode()
+
+
+@router.get("/sessions")
+async def list_sessions(
+    assistant: AssistantDep, customer_id: CustomerQuery, limit: int = Query(20, ge=1, le=200)
+) -> dict[str, Any]:
+    sessions = await run_in_threadpool(assistant.conversations.list_sessions, customer_id, limit)
+    return {
+        "data": [
+            {
+                "session_id": s.id,
+                "customer_id": s.customer_id,
+                "created_at": s.created_at.isoformat(),
+                "updated_at": s.updated_at.isoformat(),
+            }
+            for s in sessions
+        ]
+    }
+
+
+@router.get("/sessions/{session_id}")
+async def get_session(
+    session_id: str,
+    assistant: AssistantDep,
+    customer_id: CustomerQuery,
+    limit: int = Query(200, ge=1, le=1000),
+) -> dict[str, Any]:
+    def load() -> list[StoredMessage]:
+        session = assistant.conversations.get_session(session_id, customer_id)
+        return assistant.conversations.history(session.id, limit)
+
+    messages = await run_in_threadpool(load)
+    return {
+        "session_id": session_id,
+        "customer_id": customer_id,
+        "messages": [_message_json(m) for m in messages],
+    }
+
+
+def _message_json(message: StoredMessage) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "index": message.index,
+        "role": message.role,
+        "content": message.content,
+        "created_at": message.created_at.isoformat(),
+    }
+    record = message.assistant
+    if record is not None:
+        body |= {
+            "intent": record.intent.value,
+            "confidence": record.confidence,
+            "cited_article_ids": list(record.cited_article_ids),
+            "tool_results": [event_json(e) for e in record.tool_results],
+            "handoff_reason": record.handoff_reason and record.handoff_reason.value,
+            "timings_ms": dict(record.timings_ms),
+            "usage": dict(record.usage),
+            "model": record.model,
+        }
+    return body

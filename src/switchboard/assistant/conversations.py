@@ -1,0 +1,429 @@
+"""The assistant's conversations in one SQLite file: sessions, their messages, handoff tickets.
+
+A session belongs to one customer; reading another customer's session raises the same
+``SessionNotFoundError`` as a missing one, so ids cannot be probed. Each message is one row
+of ``turns`` with an index gapless and monotonic within its session; ``add_exchange``
+writes a question and its answer in one ``BEGIN IMMEDIATE`` transaction, so a crash never
+leaves a question without its answer. A session has at most one open ticket (a partial
+unique index): a repeated handoff request gets the open ticket back.
+
+Threads: a connection is opened per call (WAL, ``synchronous=NORMAL``, foreign keys on),
+so one store serves the server's worker threads; writers queue on the database lock for up
+to ``timeout_s``. Timestamps are stored as ISO-8601 UTC text from an injectable clock.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import secrets
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from switchboard.assistant.types import HandoffReason, Intent, ToolResultEvent, event_json
+from switchboard.errors import FatalError, SessionNotFoundError
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,
+    customer_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX sessions_by_customer ON sessions(customer_id, updated_at);
+CREATE TABLE turns (
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+    content TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    intent TEXT,
+    confidence REAL,
+    cited_article_ids TEXT,
+    tool_results TEXT,
+    handoff_reason TEXT,
+    timings_ms TEXT,
+    usage TEXT,
+    model TEXT,
+    PRIMARY KEY (session_id, idx)
+);
+CREATE TABLE tickets (
+    id TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    customer_id TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX tickets_by_customer ON tickets(customer_id, created_at);
+CREATE UNIQUE INDEX one_open_ticket_per_session ON tickets(session_id) WHERE status = 'open';
+"""
+
+Role = Literal["user", "assistant"]
+Clock = Callable[[], datetime]
+
+_SESSION = "SELECT id, customer_id, created_at, updated_at FROM sessions"
+_TICKET = "SELECT id, session_id, customer_id, reason, summary, status, created_at FROM tickets"
+_TURN = """SELECT session_id, idx, role, content, created_at, intent, confidence,
+                  cited_article_ids, tool_results, handoff_reason, timings_ms, usage, model
+           FROM turns"""
+
+
+class TicketStatus(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"  # by the support desk, outside this store
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    customer_id: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class AssistantRecord:
+    """An assistant answer and how it was made."""
+
+    content: str
+    intent: Intent
+    confidence: float
+    model: str
+    cited_article_ids: tuple[str, ...] = ()
+    tool_results: tuple[ToolResultEvent, ...] = ()
+    handoff_reason: HandoffReason | None = None
+    timings_ms: Mapping[str, float] = field(default_factory=dict)
+    usage: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """One message of a session; ``assistant`` is set for (and only for) assistant turns."""
+
+    session_id: str
+    index: int
+    role: Role
+    content: str
+    created_at: datetime
+    assistant: AssistantRecord | None = None
+
+    def chat_message(self) -> dict[str, Any]:
+        """The message as the model sees it: OpenAI's ``role`` and ``content``."""
+        return {"role": self.role, "content": self.content}
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: str
+    session_id: str
+    customer_id: str
+    reason: HandoffReason
+    summary: str
+    status: TicketStatus
+    created_at: datetime
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ConversationStore:
+    def __init__(self, path: Path, *, clock: Clock = utc_now, timeout_s: float = 30.0) -> None:
+        self._path = Path(path)
+        self._clock = clock
+        self._timeout_s = timeout_s
+        self._closed = False
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        conn = self._open()
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")  # persistent: once per file is enough
+        finally:
+            conn.close()
+        with self._transaction() as conn:
+            _migrate(conn)
+
+    def close(self) -> None:
+        """Refuse further calls; every connection is already closed after its call."""
+        self._closed = True
+
+    # -- sessions ----------------------------------------------------------------------
+
+    def create_session(self, customer_id: str) -> Session:
+        if not customer_id:
+            raise ValueError("customer_id must be non-empty")
+        now = self._now()
+        session = Session(uuid.uuid4().hex, customer_id, now, now)
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO sessions VALUES (?, ?, ?, ?)",
+                (session.id, customer_id, _text(now), _text(now)),
+            )
+        return session
+
+    def get_session(self, session_id: str, customer_id: str) -> Session:
+        """The customer's session; ``SessionNotFoundError`` if missing or someone else's."""
+        with self._connection() as conn:
+            return _owned_session(conn, session_id, customer_id)
+
+    def list_sessions(self, customer_id: str, limit: int = 20) -> list[Session]:
+        """The customer's sessions, most recently active first."""
+        _check_limit(limit)
+        with self._connection() as conn:
+            rows = conn.execute(
+                f"{_SESSION} WHERE customer_id = ? ORDER BY updated_at DESC, rowid DESC LIMIT ?",
+                (customer_id, limit),
+            ).fetchall()
+        return [_session(row) for row in rows]
+
+    # -- turns -------------------------------------------------------------------------
+
+    def add_exchange(self, session_id: str, user_text: str, assistant: AssistantRecord) -> int:
+        """Append the question and its answer in one transaction; the answer's index."""
+        now = _text(self._now())
+        with self._transaction() as conn:
+            touched = conn.execute(
+                "UPDATE sessions SET updated_at = ? WHERE id = ?", (now, session_id)
+            ).rowcount
+            if touched == 0:
+                raise SessionNotFoundError(session_id)
+            (index,) = conn.execute(
+                "SELECT coalesce(max(idx) + 1, 0) FROM turns WHERE session_id = ?", (session_id,)
+            ).fetchone()
+            _insert_user(conn, session_id, index, user_text, now)
+            _insert_assistant(conn, session_id, index + 1, assistant, now)
+        return int(index) + 1
+
+    def history(self, session_id: str, limit_turns: int) -> list[StoredMessage]:
+        """The session's last ``limit_turns`` messages, oldest first."""
+        _check_limit(limit_turns)
+        with self._connection() as conn:
+            rows = conn.execute(
+                f"{_TURN} WHERE session_id = ? ORDER BY idx DESC LIMIT ?",
+                (session_id, limit_turns),
+            ).fetchall()
+        return [_message(row) for row in reversed(rows)]
+
+    # -- handoff tickets ---------------------------------------------------------------
+
+    def create_ticket(
+        self, session_id: str, customer_id: str, reason: HandoffReason, summary: str
+    ) -> Ticket:
+        """A new open ticket, or the session's open ticket if it has one already."""
+        with self._transaction() as conn:
+            _owned_session(conn, session_id, customer_id)
+            existing = _open_ticket(conn, session_id)
+            if existing is not None:
+                return existing
+            ticket = Ticket(
+                _unused_ticket_id(conn),
+                session_id,
+                customer_id,
+                HandoffReason(reason),
+                summary,
+                TicketStatus.OPEN,
+                self._now(),
+            )
+            conn.execute(
+                "INSERT INTO tickets VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    ticket.id,
+                    session_id,
+                    customer_id,
+                    ticket.reason.value,
+                    summary,
+                    ticket.status.value,
+                    _text(ticket.created_at),
+                ),
+            )
+        return ticket
+
+    def open_ticket(self, session_id: str) -> Ticket | None:
+        with self._connection() as conn:
+            return _open_ticket(conn, session_id)
+
+    def tickets(self, customer_id: str) -> list[Ticket]:
+        """The customer's tickets, newest first."""
+        with self._connection() as conn:
+            rows = conn.execute(
+                f"{_TICKET} WHERE customer_id = ? ORDER BY created_at DESC, rowid DESC",
+                (customer_id,),
+            ).fetchall()
+        return [_ticket(row) for row in rows]
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def _now(self) -> datetime:
+        now = self._clock()
+        if now.tzinfo is None:
+            raise ValueError("the clock must return timezone-aware datetimes")
+        return now.astimezone(UTC)
+
+    def _open(self) -> sqlite3.Connection:
+        if self._closed:
+            raise RuntimeError("the conversation store is closed")
+        conn = sqlite3.connect(self._path, timeout=self._timeout_s, isolation_level=None)
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        conn = self._open()
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: committed if the block returns, rolled back if it raises."""
+        with self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    if version == SCHEMA_VERSION:
+        return
+    if version != 0:
+        raise FatalError(
+            f"conversation database has schema version {version}; this code knows {SCHEMA_VERSION}"
+        )
+    for statement in SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)  # executescript() would commit the open transaction
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _owned_session(conn: sqlite3.Connection, session_id: str, customer_id: str) -> Session:
+    row = conn.execute(
+        f"{_SESSION} WHERE id = ? AND customer_id = ?", (session_id, customer_id)
+    ).fetchone()
+    if row is None:
+        raise SessionNotFoundError(session_id)
+    return _session(row)
+
+
+def _insert_user(
+    conn: sqlite3.Connection, session_id: str, index: int, text: str, now: str
+) -> None:
+    conn.execute(
+        "INSERT INTO turns (session_id, idx, role, content, created_at) VALUES (?, ?, ?, ?, ?)",
+        (session_id, index, "user", text, now),
+    )
+
+
+def _insert_assistant(
+    conn: sqlite3.Connection, session_id: str, index: int, record: AssistantRecord, now: str
+) -> None:
+    conn.execute(
+        "INSERT INTO turns VALUES (?, ?, 'assistant', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            session_id,
+            index,
+            record.content,
+            now,
+            Intent(record.intent).value,
+            record.confidence,
+            json.dumps(list(record.cited_article_ids)),
+            json.dumps([event_json(result) for result in record.tool_results]),
+            None if record.handoff_reason is None else HandoffReason(record.handoff_reason).value,
+            json.dumps(dict(record.timings_ms)),
+            json.dumps(dict(record.usage)),
+            record.model,
+        ),
+    )
+
+
+def _open_ticket(conn: sqlite3.Connection, session_id: str) -> Ticket | None:
+    row = conn.execute(
+        f"{_TICKET} WHERE session_id = ? AND status = ?", (session_id, TicketStatus.OPEN.value)
+    ).fetchone()
+    return None if row is None else _ticket(row)
+
+
+def new_ticket_id() -> str:
+    """``T-`` and eight random hex digits: short to read out, not guessable in sequence."""
+    return f"T-{secrets.token_hex(4).upper()}"
+
+
+def _unused_ticket_id(conn: sqlite3.Connection) -> str:
+    while True:
+        ticket_id = new_ticket_id()
+        if conn.execute("SELECT 1 FROM tickets WHERE id = ?", (ticket_id,)).fetchone() is None:
+            return ticket_id
+
+
+def _check_limit(limit: int) -> None:
+    if limit < 0:
+        raise ValueError(f"limit must be at least 0, got {limit}")
+
+
+def _text(moment: datetime) -> str:
+    return moment.isoformat(timespec="microseconds")
+
+
+def _session(row: tuple[Any, ...]) -> Session:
+    session_id, customer_id, created_at, updated_at = row
+    return Session(
+        session_id,
+        customer_id,
+        datetime.fromisoformat(created_at),
+        datetime.fromisoformat(updated_at),
+    )
+
+
+def _ticket(row: tuple[Any, ...]) -> Ticket:
+    ticket_id, session_id, customer_id, reason, summary, status, created_at = row
+    return Ticket(
+        ticket_id,
+        session_id,
+        customer_id,
+        HandoffReason(reason),
+        summary,
+        TicketStatus(status),
+        datetime.fromisoformat(created_at),
+    )
+
+
+def _message(row: tuple[Any, ...]) -> StoredMessage:
+    session_id, index, role, content, created_at = row[:5]
+    return StoredMessage(
+        session_id,
+        index,
+        role,
+        content,
+        datetime.fromisoformat(created_at),
+        None if role == "user" else _assistant_record(content, row[5:]),
+    )
+
+
+def _assistant_record(content: str, columns: tuple[Any, ...]) -> AssistantRecord:
+    intent, confidence, cited, tools, handoff, timings, usage, model = columns
+    return AssistantRecord(
+        content=content,
+        intent=Intent(intent),
+        confidence=confidence,
+        model=model,
+        cited_article_ids=tuple(json.loads(cited)),
+        tool_results=tuple(ToolResultEvent(**result) for result in json.loads(tools)),
+        handoff_reason=None if handoff is None else HandoffReason(handoff),
+        timings_ms=json.loads(timings),
+        usage=json.loads(usage),
+    )

@@ -1,0 +1,42 @@
+"""The assistant's fixed texts: system prompts and the replies that need no model.
+
+Replies that state facts the assistant must not get wrong (a ticket number, a refusal, a
+handoff) are written here, not generated.
+"""
+
+from __future__ import annotations
+
+SHOP = "Larkspur Outfitters"
+
+GROUNDED_SYSTEM = (
+    f"You are the customer-support assistant of {SHOP}, an outdoor-gear shop. "
+    "Answer the customer's question using only the facts in the sources and tool results "
+    "below. After each fact, cite its source number in square brackets, like [1]. "
+    "If the sources do not answer the question, say you are not sure and offer to connect "
+    "the customer with a colleague. Never guess order details. Answer in at most three "
+    "short sentences."
+)
+
+SMALL_TALK_SYSTEM = (
+    f"You are the friendly customer-support assistant of {SHOP}, an outdoor-gear shop. "
+    "Reply to the customer in one short sentence and offer help with orders, returns, "
+    "shipping, payments or their account. Do not state any facts or policies."
+)
+
+OUT_OF_SCOPE = (
+    f"I'm the {SHOP} support assistant, so I can only help with your orders and our "
+    "shop's services: shipping, returns and refunds, payments and your account."
+)
+
+NOT_SURE = (
+    "I'm not sure about that: I couldn't find it in our help centre, and I'd rather not "
+    "guess. I can connect you with a colleague from our customer service team."
+)
+
+
+def ticket_created(ticket_id: str) -> str:
+    return (
+        f"I've passed our conversation to a colleague from our customer service team "
+        f"(ticket {ticket_id}). They will reply by email within 1 business day; for urgent "
+        "requests you can also call +49 431 5550 190 (Monday to Friday, 09:00 to 18:00 CET)."
+    )

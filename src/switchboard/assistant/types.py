@@ -1,0 +1,187 @@
+"""Value types of the assistant shared by its stages, its API and its evaluation.
+
+A leaf module: it imports nothing of ``switchboard`` but other leaves. One chat turn yields
+a stream of ``TurnEvent``s, which the API sends as server-sent events (``event: <kind>``,
+``data: <json>``) and the evaluation reads directly.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Protocol
+
+Message = dict[str, Any]  # an OpenAI chat message: role, content, and maybe tool_calls
+
+
+class Intent(enum.StrEnum):
+    ORDER_STATUS = "order_status"
+    RETURNS_REFUNDS = "returns_refunds"
+    SHIPPING = "shipping"
+    ACCOUNT = "account"
+    PAYMENTS = "payments"
+    CANCELLATION = "cancellation"
+    HUMAN_HANDOFF = "human_handoff"
+    SMALL_TALK = "small_talk"
+    OUT_OF_SCOPE = "out_of_scope"
+
+    @property
+    def uses_knowledge(self) -> bool:
+        """Intents answered from the help-centre articles."""
+        return self in _KNOWLEDGE_INTENTS
+
+
+_KNOWLEDGE_INTENTS = frozenset(
+    {
+        Intent.RETURNS_REFUNDS,
+        Intent.SHIPPING,
+        Intent.ACCOUNT,
+        Intent.PAYMENTS,
+        Intent.CANCELLATION,
+        Intent.ORDER_STATUS,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Route:
+    """The router's decision for one message.
+
+    ``intent`` is the best-scoring intent; ``confident`` is whether its score reached the
+    router's threshold. ``order_ids`` are the shop's order numbers found in the message, in
+    order of appearance, without duplicates. ``scores`` has every intent's score.
+    """
+
+    intent: Intent
+    confidence: float
+    confident: bool
+    order_ids: tuple[str, ...] = ()
+    scores: Mapping[str, float] = field(default_factory=dict)
+
+
+class HandoffReason(enum.StrEnum):
+    CUSTOMER_REQUEST = "customer_request"  # the human-handoff intent: a ticket is created
+    ORDER_SERVICE_DOWN = "order_service_unavailable"  # offered
+    NOT_SURE = "no_relevant_sources"  # offered: retrieval below the relevance floor
+
+
+# -- events of one turn ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TokenEvent:
+    text: str
+    kind: Literal["token"] = "token"
+
+
+@dataclass(frozen=True)
+class CitationEvent:
+    """``[number]`` in the answer refers to this article; sent when first cited."""
+
+    number: int
+    article_id: str
+    title: str
+    url: str
+    kind: Literal["citation"] = "citation"
+
+
+@dataclass(frozen=True)
+class ToolResultEvent:
+    """A tool's outcome. ``ok`` false with ``error`` (a code) when the tool failed;
+    ``data`` is the tool's JSON result (an order, a list of orders, or ``None``)."""
+
+    tool: str
+    arguments: Mapping[str, Any]
+    ok: bool
+    data: Any = None
+    error: str | None = None
+    kind: Literal["tool_result"] = "tool_result"
+
+
+@dataclass(frozen=True)
+class HandoffEvent:
+    """A human handoff: ``ticket_id`` set when a ticket was created, ``None`` when offered."""
+
+    reason: HandoffReason
+    message: str
+    ticket_id: str | None = None
+    kind: Literal["handoff"] = "handoff"
+
+
+@dataclass(frozen=True)
+class DoneEvent:
+    session_id: str
+    turn_id: int
+    intent: Intent
+    confidence: float
+    cited_article_ids: tuple[str, ...]
+    timings_ms: Mapping[str, float]
+    usage: Mapping[str, int]
+    model: str
+    kind: Literal["done"] = "done"
+
+
+TurnEvent = TokenEvent | CitationEvent | ToolResultEvent | HandoffEvent | DoneEvent
+
+
+def event_json(event: TurnEvent) -> dict[str, Any]:
+    """The event's SSE ``data`` payload (``kind`` is the SSE event name, not repeated)."""
+    data = asdict(event)
+    del data["kind"]
+    return data
+
+
+# -- the model the assistant generates with --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # JSON text, as the model wrote it
+
+
+@dataclass(frozen=True)
+class Delta:
+    """A piece of a streamed completion: text, or (at the end) the tool calls it asked for."""
+
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None  # set on the last delta when known
+    completion_tokens: int | None = None
+
+
+class ChatModel(Protocol):
+    """A chat model the orchestrator can budget prompts for and stream from."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def max_model_len(self) -> int:
+        """The context window, prompt and output together."""
+        ...
+
+    @property
+    def supports_tools(self) -> bool:
+        """Whether the model does OpenAI-style function calling."""
+        ...
+
+    def count_messages(
+        self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]] | None = None
+    ) -> int:
+        """The exact prompt tokens of ``messages`` (and ``tools``) under the model's own
+        chat template and tokenizer; called once per candidate prompt, so it must be local."""
+        ...
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int,
+        temperature: float,
+        stop: Sequence[str] = (),
+        tools: Sequence[Mapping[str, Any]] | None = None,
+    ) -> AsyncIterator[Delta]: ...

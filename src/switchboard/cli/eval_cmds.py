@@ -1,0 +1,141 @@
+"""``switchboard eval GOLDEN``: the golden set through the real assistant pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from switchboard.cli.common import (
+    app,
+    console,
+    load_settings,
+    model_path,
+    one_line_errors,
+    write_json,
+)
+
+GoldenArg = Annotated[Path | None, typer.Argument(help="Golden set JSONL (default: the demo's).")]
+ModelOpt = Annotated[
+    list[str] | None, typer.Option(help="Model to evaluate (repeat; default: configured).")
+]
+ChunkOpt = Annotated[
+    str | None, typer.Option(help="Chunk sizes to compare, e.g. 64,128,254 (default: configured).")
+]
+TagOpt = Annotated[list[str] | None, typer.Option(help="Only cases with this tag (repeat).")]
+JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the results here.")]
+
+
+@app.command("eval")
+@one_line_errors
+def eval_golden(
+    golden: GoldenArg = None,
+    model: ModelOpt = None,
+    chunk_tokens: ChunkOpt = None,
+    tag: TagOpt = None,
+    k: Annotated[int, typer.Option(min=1, help="Retrieval hit@k.")] = 5,
+    json_path: JsonOpt = None,
+) -> None:
+    """Intent accuracy, retrieval hit@k, citations, key facts, forbidden facts, handoffs,
+    latency and tokens per turn, for each model and chunk size."""
+    from switchboard.evaluation.golden import default_golden_path, load_golden
+    from switchboard.evaluation.runner import evaluate
+
+    settings = load_settings()
+    if json_path is not None and not json_path.parent.is_dir():
+        raise ValueError(f"--json: no such folder {json_path.parent}")
+    cases = load_golden(golden or default_golden_path())
+    if tag:
+        cases = [c for c in cases if set(tag) & set(c.tags)]
+        if not cases:
+            raise ValueError(f"no golden case has a tag in {tag}")
+    sizes = _sizes(chunk_tokens, settings.knowledge.chunking.chunk_tokens)
+    names = model or [settings.model]
+    models = [(name, model_path(settings, name)) for name in names]
+    with _progress() as bar:
+        task = bar.add_task("starting", total=len(cases) * len(models) * len(sizes))
+
+        def progress(text: str, step: bool) -> None:
+            bar.update(task, description=text, advance=1 if step else 0)
+
+        result = evaluate(settings, cases, models, sizes, k=k, progress=progress)
+    _print(result)
+    write_json(result, json_path)
+
+
+def _sizes(text: str | None, default: int) -> list[int]:
+    if text is None:
+        return [default]
+    try:
+        sizes = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise ValueError(f"bad --chunk-tokens {text!r}: expected e.g. 64,128,254") from None
+    if not sizes or any(not 16 <= s <= 254 for s in sizes):
+        raise ValueError(f"bad --chunk-tokens {text!r}: each size must be 16..254")
+    return sizes
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+    )
+
+
+_ROWS = (  # label, summary key, format
+    ("intent accuracy", "intent_accuracy", "pct"),
+    ("retrieval hit@k", "retrieval_hit_at_k", "pct"),
+    ("citation precision", "citation_precision", "pct"),
+    ("key-fact recall", "key_fact_recall", "pct"),
+    ("forbidden-fact rate", "forbidden_fact_rate", "pct"),
+    ("cross-customer leaks", "cross_customer_leaks", "int"),
+    ("invented statuses", "invented_statuses", "int"),
+    ("handoff accuracy", "handoff_accuracy", "pct"),
+    ("TTFT p50 / p95 ms", "ttft_ms", "pair"),
+    ("end-to-end p50 / p95 ms", "latency_ms", "pair"),
+    ("overhead p50 / p95 ms", "overhead_ms", "pair"),
+    ("tokens per turn", "tokens_per_turn", "num"),
+    ("errors", "errors", "int"),
+)
+
+
+def _print(result: dict[str, Any]) -> None:
+    """One column per run (model, chunk size), one row per figure."""
+    table = Table(title=f"golden set: {result['cases']} cases, hit@{result['k']}")
+    table.add_column("")
+    for run in result["runs"]:
+        table.add_column(f"{run['model']}\n{run['chunk_tokens']}-token chunks", justify="right")
+    for label, key, kind in _ROWS:
+        table.add_row(label, *(_format(run["summary"][key], kind) for run in result["runs"]))
+    console.print(table)
+    sweep = Table(title="router threshold: share confident, accuracy of those")
+    for column in ("threshold", "confident", "accuracy"):
+        sweep.add_column(column, justify="right")
+    for row in result["router"]["sweep"]:
+        sweep.add_row(
+            f"{row['threshold']:.2f}", _pct(row["confident_share"]), _pct(row["confident_accuracy"])
+        )
+    console.print(sweep)
+
+
+def _format(value: Any, kind: str) -> str:
+    if value is None:
+        return "-"
+    if kind == "pct":
+        return _pct(value)
+    if kind == "pair":
+        return f"{value['p50']:.0f} / {value['p95']:.0f}"
+    if kind == "num":
+        return f"{value:.0f}"
+    return str(value)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"

@@ -1,0 +1,1 @@
+"""Evaluation of the assistant: the golden set and its loader."""

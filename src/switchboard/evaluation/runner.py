@@ -1,0 +1,268 @@
+"""Run the golden set through the real assistant pipeline, for each model and chunk size.
+
+Everything is real and isolated in a temporary folder: the demo articles are ingested once
+per chunk size (each into its own collection of one knowledge store), the Order API runs as
+its own process on a free port, and conversations go to a fresh SQLite file. Outage cases
+talk to an Order API address where nothing listens, through the same client code (retries,
+backoff, circuit breaker). Multi-turn cases send their earlier messages first, in the same
+session; only the last message is scored. Cases run one at a time, so latencies are those
+of one customer on an idle machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from switchboard.assistant.conversations import ConversationStore
+from switchboard.assistant.local_model import LocalChatModel
+from switchboard.assistant.orchestrator import KnowledgeSearcher, Orchestrator, TurnRequest
+from switchboard.assistant.order_client import OrderClient
+from switchboard.assistant.router import SemanticRouter
+from switchboard.assistant.types import DoneEvent, HandoffEvent, TokenEvent, ToolResultEvent
+from switchboard.config import ChunkSettings, Settings
+from switchboard.demo import DEMO_COLLECTION, shop_articles_dir
+from switchboard.evaluation.golden import GoldenCase
+from switchboard.evaluation.metrics import (
+    CaseScore,
+    TurnOutcome,
+    score_case,
+    summarize,
+    threshold_sweep,
+)
+from switchboard.rag.knowledge import KnowledgeBase, open_embedder
+from switchboard.rag.store import open_store
+from switchboard.rag.types import CollectionRef
+
+SWEEP = (0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65)
+Progress = Callable[[str, bool], None]  # (what runs now, whether a case just finished)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    model: str
+    chunk_tokens: int
+    summary: dict[str, Any]
+    scores: list[CaseScore]
+    outcomes: list[TurnOutcome]
+
+    def to_json(self) -> dict[str, Any]:
+        cases = [
+            {**asdict(score), "answer": o.answer, "intent": o.intent, "cited": o.cited_article_ids,
+             "retrieved": o.retrieved_article_ids, "handoff": o.handoff,
+             "timings_ms": o.timings_ms, "latency_ms": o.latency_ms}
+            for score, o in zip(self.scores, self.outcomes, strict=True)
+        ]  # fmt: skip
+        return {
+            "model": self.model,
+            "chunk_tokens": self.chunk_tokens,
+            "summary": self.summary,
+            "cases": cases,
+        }
+
+
+def evaluate(
+    settings: Settings,
+    cases: Sequence[GoldenCase],
+    models: Sequence[tuple[str, Path]],
+    chunk_sizes: Sequence[int],
+    *,
+    k: int = 5,
+    progress: Progress = lambda _text, _step: None,
+) -> dict[str, Any]:
+    """Every (model, chunk size) run's summary and per-case scores, and the router sweep."""
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="switchboard-eval-")))
+        orders_up = stack.enter_context(_order_api(settings))
+        embedder = open_embedder(settings.knowledge.embedding, settings.models_dir)
+        stack.callback(embedder.close)
+        store = open_store(str(tmp / "knowledge.sqlite3"))
+        stack.callback(store.close)
+        bases = {}
+        for size in chunk_sizes:
+            progress(f"ingesting the demo articles in {size}-token chunks", False)
+            bases[size] = _knowledge(settings, size, store, embedder)
+        for kb in bases.values():
+            stack.callback(kb.retriever.close)
+        router = SemanticRouter(embedder, threshold=settings.assistant.router_threshold)
+        sweep = threshold_sweep(
+            [(r.intent.value, r.confidence, c.expected_intent.value)
+             for c in cases for r in [router.route(c.message)]],
+            SWEEP,
+        )  # fmt: skip
+        runs: list[RunResult] = []
+        for name, path in models:
+            runs.extend(
+                _model_runs(settings, cases, name, path, router, bases, orders_up, tmp, k, progress)
+            )
+    return {
+        "cases": len(cases),
+        "k": k,
+        "router": {"threshold": settings.assistant.router_threshold, "sweep": sweep},
+        "runs": [run.to_json() for run in runs],
+    }
+
+
+def _model_runs(
+    settings: Settings,
+    cases: Sequence[GoldenCase],
+    name: str,
+    path: Path,
+    router: SemanticRouter,
+    bases: dict[int, KnowledgeBase],
+    orders_url: str,
+    tmp: Path,
+    k: int,
+    progress: Progress,
+) -> list[RunResult]:
+    """One model's runs, one per chunk size, sharing its loaded engine."""
+    from switchboard.engine.local import LocalEngine
+
+    engine = LocalEngine(name, path, settings.engine)
+    engine.start()
+    try:
+        model = LocalChatModel(engine)
+        runs = []
+        for size, kb in bases.items():
+            progress(f"{name}, {size}-token chunks", False)
+            conversations = tmp / f"conversations-{name.replace(':', '_')}-{size}.sqlite3"
+            run = _run(settings, cases, model, router, kb, size, orders_url, conversations, k,
+                       progress)  # fmt: skip
+            runs.append(asyncio.run(run))
+        return runs
+    finally:
+        engine.close()
+
+
+def _knowledge(settings: Settings, size: int, store: Any, embedder: Any) -> KnowledgeBase:
+    chunking = ChunkSettings(chunk_tokens=size, overlap_tokens=min(32, size // 4))
+    knowledge = settings.knowledge.model_copy(update={"chunking": chunking})
+    kb = KnowledgeBase.assemble(knowledge, store, embedder)
+    ref = _collection(settings, size)
+    files = kb.ingestor.list_files([shop_articles_dir()])
+    report = kb.ingestor.ingest_files(ref, files, delete_missing=True)
+    if report.failures:
+        raise ValueError(f"demo articles failed to ingest: {report.failures[0]}")
+    return kb
+
+
+def _collection(settings: Settings, size: int) -> CollectionRef:
+    return CollectionRef(settings.knowledge.default_tenant, f"{DEMO_COLLECTION}-{size}")
+
+
+async def _run(
+    settings: Settings,
+    cases: Sequence[GoldenCase],
+    model: LocalChatModel,
+    router: SemanticRouter,
+    kb: KnowledgeBase,
+    size: int,
+    orders_url: str,
+    conversations_path: Path,
+    k: int,
+    progress: Progress,
+) -> RunResult:
+    config = settings.assistant
+    token = settings.orders.service_token
+    searcher = KnowledgeSearcher(kb, _collection(settings, size), config.top_k)
+    scorer = KnowledgeSearcher(kb, _collection(settings, size), k)
+    conversations = ConversationStore(conversations_path)
+    up = OrderClient(orders_url, token)
+    down = OrderClient(f"http://127.0.0.1:{_free_port()}", token)
+
+    def orchestrator(orders: OrderClient) -> Orchestrator:
+        return Orchestrator(
+            config,
+            router=router,
+            model=model,
+            searcher=searcher,
+            orders=orders,
+            conversations=conversations,
+        )
+
+    pipelines = {"up": orchestrator(up), "down": orchestrator(down)}
+    scores, outcomes = [], []
+    try:
+        for case in cases:
+            pipeline = pipelines[case.order_api]
+            outcome = await _case(pipeline, case, scorer)
+            outcomes.append(outcome)
+            scores.append(score_case(case, outcome, k))
+            progress(f"{model.name}, {size}-token chunks: {case.id}", True)
+    finally:
+        await up.aclose()
+        await down.aclose()
+        conversations.close()
+    return RunResult(model.name, size, summarize(scores, outcomes), scores, outcomes)
+
+
+async def _case(pipeline: Orchestrator, case: GoldenCase, scorer: KnowledgeSearcher) -> TurnOutcome:
+    session_id = None
+    try:
+        for message in case.history:
+            async for event in pipeline.turn(TurnRequest(case.customer_id, message, session_id)):
+                if isinstance(event, DoneEvent):
+                    session_id = event.session_id
+        return await _last_turn(pipeline, TurnRequest(case.customer_id, case.message, session_id),
+                                scorer)  # fmt: skip
+    except Exception as exc:  # a case that fails is reported, and the run goes on
+        return TurnOutcome("", "", 0.0, (), (), None, (), {}, {}, 0.0, error=repr(exc))
+
+
+async def _last_turn(
+    pipeline: Orchestrator, request: TurnRequest, scorer: KnowledgeSearcher
+) -> TurnOutcome:
+    answer: list[str] = []
+    tools: list[dict[str, Any]] = []
+    handoff = None
+    done: DoneEvent | None = None
+    begin = time.perf_counter()
+    async for event in pipeline.turn(request):
+        if isinstance(event, TokenEvent):
+            answer.append(event.text)
+        elif isinstance(event, ToolResultEvent):
+            tools.append({"tool": event.tool, "ok": event.ok, "data": event.data})
+        elif isinstance(event, HandoffEvent):
+            handoff = "ticket" if event.ticket_id else "offered"
+        elif isinstance(event, DoneEvent):
+            done = event
+    latency = (time.perf_counter() - begin) * 1000
+    if done is None:
+        raise RuntimeError("the turn ended without a done event")
+    hits = await asyncio.to_thread(scorer.search, request.message)
+    retrieved = tuple(dict.fromkeys(h.stored.chunk.document_id for h in hits))
+    return TurnOutcome(
+        answer="".join(answer),
+        intent=done.intent.value,
+        confidence=done.confidence,
+        cited_article_ids=done.cited_article_ids,
+        retrieved_article_ids=retrieved,
+        handoff=handoff,
+        tool_results=tuple(tools),
+        timings_ms=dict(done.timings_ms),
+        usage=dict(done.usage),
+        latency_ms=latency,
+    )
+
+
+@contextlib.contextmanager
+def _order_api(settings: Settings) -> Iterator[str]:
+    """The Order API as its own process on a free port (the configured database)."""
+    from switchboard.orders.process import base_url, order_service
+
+    orders = settings.orders.model_copy(update={"port": _free_port()})
+    with order_service(orders, quiet=True):
+        yield base_url(orders.host, orders.port)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

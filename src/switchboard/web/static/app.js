@@ -1,0 +1,201 @@
+// The Larkspur Outfitters support chat: picks a customer, sends messages to the assistant
+// API and renders its streamed events (tokens, citations, order lookups, handoffs).
+
+import { readEvents } from "./sse.js";
+import {
+  answerNodes, el, errorMessage, handoffBanner, sourcesList, toolResult, userMessage,
+} from "./render.js";
+
+const API = "/v1/assistant";
+const HANDOFF_REQUEST = "I'd like to talk to a person, please.";
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  customer: $("customer-select"),
+  newConversation: $("new-conversation"),
+  messages: $("messages"),
+  emptyState: $("empty-state"),
+  status: $("status"),
+  composer: $("composer"),
+  input: $("message-input"),
+  send: $("send-button"),
+};
+
+const state = {
+  customerId: null,
+  sessions: new Map(), // customer_id → session_id of the conversation on screen
+  stream: null, // the AbortController of the answer being streamed
+};
+
+/** One assistant answer on screen; the stream's events are applied to it. */
+class AssistantTurn {
+  constructor(onHandoffAccepted) {
+    this.text = "";
+    this.finished = false;
+    this.citations = new Map(); // number → citation event
+    this.onHandoffAccepted = onHandoffAccepted;
+    this.answer = el("p", { className: "bubble answer pending", dataset: { testid: "answer" } });
+    this.extras = el("div", { className: "extras" });
+    this.sources = null;
+    this.element = el("article",
+      { className: "message assistant", dataset: { testid: "message-assistant" } },
+      this.answer, this.extras);
+  }
+
+  token({ text }) {
+    this.text += text;
+    this.renderAnswer();
+  }
+
+  citation(citation) {
+    this.citations.set(citation.number, citation);
+    this.renderAnswer();
+    const list = sourcesList(this.citations);
+    if (this.sources === null) this.element.append(list);
+    else this.sources.replaceWith(list);
+    this.sources = list;
+  }
+
+  tool_result(result) {
+    const node = toolResult(result);
+    if (node !== null) this.extras.append(node);
+  }
+
+  handoff(handoff) {
+    this.extras.append(handoffBanner(handoff, this.onHandoffAccepted));
+  }
+
+  done(done) {
+    state.sessions.set(state.customerId, done.session_id);
+    this.element.dataset.intent = done.intent;
+    this.finish();
+  }
+
+  error({ error }) {
+    this.fail(error?.message ?? "Something went wrong.");
+  }
+
+  renderAnswer() {
+    this.answer.classList.toggle("pending", this.text === "");
+    this.answer.replaceChildren(...answerNodes(this.text, this.citations));
+  }
+
+  fail(message) {
+    this.element.append(errorMessage(message));
+    this.finish();
+  }
+
+  finish() {
+    this.finished = true;
+    this.answer.classList.remove("pending");
+    if (this.text === "") this.answer.hidden = true;
+  }
+}
+
+const EVENT_KINDS = new Set(["token", "citation", "tool_result", "handoff", "done", "error"]);
+
+function scrollToEnd() {
+  ui.messages.scrollTop = ui.messages.scrollHeight;
+}
+
+function setStreaming(streaming) {
+  ui.input.disabled = streaming || state.customerId === null;
+  ui.send.disabled = ui.input.disabled;
+  ui.status.textContent = streaming ? "The assistant is answering…" : "";
+  ui.messages.setAttribute("aria-busy", String(streaming));
+  if (!streaming) ui.input.focus();
+}
+
+async function errorText(response) {
+  try {
+    const body = await response.json();
+    if (body?.error?.message) return body.error.message;
+  } catch {
+    // not JSON: fall through to the status line
+  }
+  return `The request failed (HTTP ${response.status}). Please try again.`;
+}
+
+async function send(message) {
+  if (state.stream !== null || state.customerId === null || message === "") return;
+  ui.emptyState.hidden = true;
+  ui.messages.append(userMessage(message));
+  const turn = new AssistantTurn(() => send(HANDOFF_REQUEST));
+  ui.messages.append(turn.element);
+  scrollToEnd();
+
+  const controller = new AbortController();
+  state.stream = controller;
+  setStreaming(true);
+  try {
+    const response = await fetch(`${API}/chat`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+      body: JSON.stringify({
+        customer_id: state.customerId,
+        message,
+        session_id: state.sessions.get(state.customerId) ?? null,
+      }),
+      signal: controller.signal,
+    });
+    if (!response.ok) {
+      turn.fail(await errorText(response));
+      return;
+    }
+    for await (const { event, data } of readEvents(response)) {
+      if (EVENT_KINDS.has(event)) turn[event](data);
+      scrollToEnd();
+    }
+    if (!turn.finished) turn.fail("The answer was cut off. Please try again.");
+  } catch (error) {
+    if (!controller.signal.aborted) turn.fail("Couldn't reach the assistant. Please try again.");
+    console.error(error);
+  } finally {
+    if (state.stream === controller) {
+      state.stream = null;
+      setStreaming(false);
+    }
+    scrollToEnd();
+  }
+}
+
+/** Clears the screen and forgets the customer's session: the next message starts anew. */
+function newConversation() {
+  state.stream?.abort();
+  state.stream = null;
+  state.sessions.delete(state.customerId);
+  ui.messages.replaceChildren(ui.emptyState);
+  ui.emptyState.hidden = false;
+  setStreaming(false);
+}
+
+async function loadCustomers() {
+  try {
+    const response = await fetch(`${API}/customers`);
+    if (!response.ok) throw new Error(await errorText(response));
+    const { data } = await response.json();
+    ui.customer.replaceChildren(...data.map((customer) =>
+      el("option", { value: customer.customer_id, textContent: `${customer.name} (${customer.customer_id})` })));
+    ui.customer.disabled = data.length === 0;
+    state.customerId = data[0]?.customer_id ?? null;
+    newConversation();
+  } catch (error) {
+    ui.customer.replaceChildren(el("option", { value: "", textContent: "No customers" }));
+    ui.messages.append(errorMessage(`Couldn't load customers: ${error.message}`));
+  }
+}
+
+ui.composer.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const message = ui.input.value.trim();
+  if (message === "" || state.stream !== null) return;
+  ui.input.value = "";
+  send(message);
+});
+ui.customer.addEventListener("change", () => {
+  state.customerId = ui.customer.value || null;
+  newConversation();
+});
+ui.newConversation.addEventListener("click", newConversation);
+
+loadCustomers();

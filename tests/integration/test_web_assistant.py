@@ -1,0 +1,151 @@
+"""The chat widget against the real assistant, in headless Debian Chromium.
+
+Everything real: the default model in the engine, the demo articles ingested with the
+bundled embedding model, the Order API as its own process, conversations in SQLite. The
+browser asks a policy question and sees a streamed answer with a citation link to the
+article, then asks where an order is and sees the order card with its true status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from switchboard.api import create_app
+from switchboard.assistant.local_model import LocalChatModel
+from switchboard.assistant.service import open_assistant
+from switchboard.config import AssistantSettings, OrdersSettings, Settings
+from switchboard.demo import DEMO_COLLECTION, shop_articles_dir
+from switchboard.engine.local import LocalEngine
+from switchboard.orders import generate_dataset
+from switchboard.orders.process import order_service
+from switchboard.rag.knowledge import KnowledgeBase
+from switchboard.rag.types import CollectionRef
+from tests.integration import web_harness
+from tests.integration.web_harness import browser_page, serve
+
+pytestmark = pytest.mark.integration
+
+chromium = web_harness.chromium
+CUSTOMER = "C1002"
+ORDER = "LK-101032"  # C1002's order in transit (the demo dataset is deterministic)
+RETURNS_ARTICLE_URL = "https://help.larkspur.example/returns-window"
+ANSWER_TIMEOUT_MS = 120_000
+
+
+@dataclass
+class Shop:
+    base_url: str
+    settings: Settings
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory, default_model_path: Path) -> Iterator[Shop]:
+    data = tmp_path_factory.mktemp("shop")
+    defaults = Settings()
+    port = _free_port()
+    settings = defaults.model_copy(
+        update={
+            "data_dir": data,
+            "knowledge": defaults.knowledge.model_copy(
+                update={"store": str(data / "knowledge.sqlite3")}
+            ),
+            "orders": OrdersSettings(port=port, db_path=None),
+            "assistant": AssistantSettings(db_path=data / "assistant.sqlite3"),
+        }
+    )
+    order = next(o for o in generate_dataset().orders if o.order_id == ORDER)
+    assert order.customer_id == CUSTOMER
+    assert order.status.value == "in_transit"
+    knowledge = KnowledgeBase.open(
+        settings.knowledge, settings.knowledge_store, defaults.models_dir
+    )
+    ref = CollectionRef(settings.knowledge.default_tenant, DEMO_COLLECTION)
+    report = knowledge.ingestor.ingest_files(
+        ref, knowledge.ingestor.list_files([shop_articles_dir()])
+    )
+    assert not report.failures
+    engine = LocalEngine(settings.model, default_model_path, settings.engine)
+    try:
+        with order_service(settings.orders, quiet=True):
+            assistant = open_assistant(settings, LocalChatModel(engine), knowledge)
+            app = create_app(engine, settings, knowledge=knowledge, assistant=assistant)
+            with serve(app) as base_url:
+                yield Shop(base_url, settings)
+    finally:
+        engine.close()
+        knowledge.close()
+
+
+@pytest.fixture
+def page(chromium: Browser, shop: Shop) -> Iterator[Page]:
+    with browser_page(chromium, shop.base_url) as page:
+        page.goto("/")
+        page.get_by_test_id("customer-select").select_option(CUSTOMER)
+        yield page
+
+
+def ask(page: Page, message: str) -> None:
+    page.get_by_test_id("message-input").fill(message)
+    page.get_by_test_id("message-input").press("Enter")
+    expect(page.get_by_test_id("message-input")).to_be_enabled(timeout=ANSWER_TIMEOUT_MS)
+
+
+def test_policy_question_gets_a_streamed_answer_with_a_citation(page: Page) -> None:
+    page.evaluate(_RECORD_ANSWER_TEXTS)
+    ask(page, "How many days do I have to return an item?")
+
+    answer = page.get_by_test_id("message-assistant").last.get_by_test_id("answer")
+    expect(answer).not_to_be_empty()
+    texts = page.evaluate("window.answerTexts")
+    assert len(texts) >= 3, f"the answer did not stream in: {texts}"  # grew token by token
+    link = answer.get_by_test_id("citation").first
+    expect(link).to_have_attribute("href", RETURNS_ARTICLE_URL)
+    expect(page.get_by_test_id("source").first).to_have_text(
+        "How long do I have to return an item?"
+    )
+
+
+def test_order_question_shows_the_order_card_with_its_status(page: Page) -> None:
+    ask(page, f"Where is my order {ORDER}?")
+
+    card = page.get_by_test_id("order-card")
+    expect(card).to_have_count(1)
+    expect(card).to_contain_text(ORDER)
+    expect(card.get_by_test_id("order-status")).to_have_text("In transit")
+    expect(page.get_by_test_id("message-assistant").last).to_contain_text("in transit")
+
+
+def test_order_of_another_customer_is_not_shown(page: Page) -> None:
+    other = next(o for o in generate_dataset().orders if o.customer_id != CUSTOMER)
+    ask(page, f"What is the status of order {other.order_id}?")
+
+    expect(page.get_by_test_id("order-not-found")).to_have_count(1)
+    expect(page.get_by_test_id("order-card")).to_have_count(0)
+    reply = page.get_by_test_id("message-assistant").last
+    expect(reply).to_contain_text("couldn't find")
+    if other.shipment is not None:
+        expect(reply).not_to_contain_text(other.shipment.tracking_number)
+
+
+_RECORD_ANSWER_TEXTS = """() => {
+  window.answerTexts = [];
+  new MutationObserver(() => {
+    const answers = document.querySelectorAll('[data-testid="answer"]');
+    const text = answers.length ? answers[answers.length - 1].textContent : "";
+    if (text && window.answerTexts.at(-1) !== text) window.answerTexts.push(text);
+  }).observe(document.getElementById("messages"),
+             {childList: true, subtree: true, characterData: true});
+}"""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

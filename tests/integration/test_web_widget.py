@@ -1,0 +1,314 @@
+"""The web chat widget's unit of behaviour: the page in headless Chromium against a FAKE
+assistant backend (canned event streams shaped by ``switchboard.assistant.types``), so
+what is tested is the widget alone: streaming, citations, order cards, handoffs, errors
+and sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from playwright.sync_api import Browser, Page, expect
+from pydantic import BaseModel
+
+from switchboard.api.web_routes import install_web
+from switchboard.assistant.types import (
+    CitationEvent,
+    DoneEvent,
+    HandoffEvent,
+    HandoffReason,
+    Intent,
+    TokenEvent,
+    ToolResultEvent,
+    TurnEvent,
+    event_json,
+)
+from tests.integration import web_harness
+from tests.integration.web_harness import browser_page, serve
+
+pytestmark = pytest.mark.integration
+chromium = web_harness.chromium  # the session's browser, a fixture
+
+EVENT_DELAY_S = 0.12  # between events, so the page visibly streams
+ARTICLE_URL = "https://help.larkspur.example/articles/returns-and-refunds"
+ARTICLE_TITLE = "Returns and refunds"
+POLICY_TOKENS = (
+    "You can return unused gear ",
+    "within 30 days of delivery — ",
+    "free of charge [1]",
+    ". Refunds reach your card ",
+    "within 5 business days.",
+)
+POLICY_ANSWER = "".join(POLICY_TOKENS)
+TICKET_ID = "TCK-0042"
+ORDER: dict[str, Any] = {
+    "order_id": "LK-100214",
+    "customer_id": "C1001",
+    "placed_at": "2026-11-18T09:30:00Z",
+    "status": "in_transit",
+    "items": [
+        {"sku": "TN-2P-GRN", "name": "Ridgeline 2P Tent", "qty": 1, "unit_price_eur": 249.0},
+        {"sku": "SK-MER-M", "name": "Merino Hiking Socks", "qty": 2, "unit_price_eur": 18.5},
+    ],
+    "shipment": {
+        "carrier": "DHL",
+        "tracking_number": "JD014600006281234567",
+        "shipped_at": "2026-11-19T14:00:00Z",
+        "estimated_delivery": "2026-11-26",
+        "events": [
+            {"at": "2026-11-19T14:00:00Z", "location": "Utrecht", "description": "Picked up"},
+            {
+                "at": "2026-11-21T06:10:00Z",
+                "location": "Cologne",
+                "description": "Arrived at sorting centre",
+            },
+        ],
+    },
+    "total_eur": 286.0,
+}
+CUSTOMERS = [
+    {"customer_id": "C1001", "name": "Ada Lindqvist", "orders": [{"order_id": "LK-100214"}]},
+    {"customer_id": "C1002", "name": "Tomás Reyes", "orders": []},
+]
+
+
+# -- the fake backend -----------------------------------------------------------------------
+
+
+class ChatRequest(BaseModel):
+    customer_id: str
+    message: str
+    session_id: str | None = None
+
+
+def policy_reply() -> list[TurnEvent]:
+    tokens: list[TurnEvent] = [TokenEvent(text) for text in POLICY_TOKENS]
+    citation = CitationEvent(1, "returns-and-refunds", ARTICLE_TITLE, ARTICLE_URL)
+    return [*tokens[:3], citation, *tokens[3:]]
+
+
+def order_reply() -> list[TurnEvent]:
+    lookup = ToolResultEvent("get_order", {"order_id": "LK-100214"}, ok=True, data=ORDER)
+    return [lookup, TokenEvent("Your order LK-100214 is on its way with DHL.")]
+
+
+def ticket_reply() -> list[TurnEvent]:
+    message = "I've passed this to our support team; they'll email you within a day."
+    return [HandoffEvent(HandoffReason.CUSTOMER_REQUEST, message, TICKET_ID)]
+
+
+def offered_reply() -> list[TurnEvent]:
+    message = "I couldn't find a help article about that. Shall I pass you to a person?"
+    return [
+        TokenEvent("I'm not sure about that one."),
+        HandoffEvent(HandoffReason.NOT_SURE, message),
+    ]
+
+
+# The first keyword found in the message picks the reply; anything else is offered a handoff.
+REPLIES: tuple[tuple[str, Callable[[], list[TurnEvent]]], ...] = (
+    ("return", policy_reply),
+    ("order", order_reply),
+    ("person", ticket_reply),
+)
+SERVER_ERROR = {"message": "The assistant failed.", "type": "server_error", "code": "internal"}
+
+
+def sse_block(kind: str, payload: dict[str, Any]) -> bytes:
+    return f"event: {kind}\ndata: {json.dumps(payload, ensure_ascii=False)}\n\n".encode()
+
+
+async def split_chunks(blocks: list[bytes]) -> AsyncIterator[bytes]:
+    """Each block in two chunks (split mid-block, maybe mid-character), then a pause."""
+    for block in blocks:
+        half = len(block) // 2
+        yield block[:half]
+        await asyncio.sleep(0.01)
+        yield block[half:]
+        await asyncio.sleep(EVENT_DELAY_S)
+
+
+@dataclass
+class FakeAssistant:
+    """The assistant API's routes with canned replies; it records the chat requests."""
+
+    requests: list[ChatRequest] = field(default_factory=list)
+    sessions: int = 0
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+        install_web(app)
+        app.get("/v1/assistant/customers")(self.customers)
+        app.post("/v1/assistant/chat")(self.chat)
+        return app
+
+    async def customers(self) -> dict[str, Any]:
+        return {"data": CUSTOMERS}
+
+    async def chat(self, request: ChatRequest) -> Response:
+        self.requests.append(request)
+        message = request.message.lower()
+        if "break" in message:
+            return JSONResponse({"error": SERVER_ERROR}, status_code=500)
+        if "fail midway" in message:
+            blocks = [sse_block("token", {"text": "Let me check"})]
+            blocks.append(sse_block("error", {"error": SERVER_ERROR}))
+            return StreamingResponse(split_chunks(blocks), media_type="text/event-stream")
+        reply = next((make for word, make in REPLIES if word in message), offered_reply)
+        events = [*reply(), self.done(request)]
+        blocks = [sse_block(event.kind, event_json(event)) for event in events]
+        return StreamingResponse(split_chunks(blocks), media_type="text/event-stream")
+
+    def done(self, request: ChatRequest) -> DoneEvent:
+        if request.session_id is None:
+            self.sessions += 1
+        session_id = request.session_id or f"S-{self.sessions}"
+        return DoneEvent(session_id, 1, Intent.SHIPPING, 0.9, (), {}, {}, "fake")
+
+
+@dataclass(frozen=True)
+class Backend:
+    base_url: str
+    fake: FakeAssistant
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[Backend]:
+    fake = FakeAssistant()
+    with serve(fake.app()) as base_url:
+        yield Backend(base_url, fake)
+
+
+@pytest.fixture
+def page(chromium: Browser, backend: Backend) -> Iterator[Page]:
+    with browser_page(chromium, backend.base_url) as page:
+        page.goto("/")
+        expect(page.get_by_test_id("customer-select")).to_be_enabled()
+        yield page
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+# Records each new text of the latest answer, so a test can see the answer grow.
+RECORD_ANSWER_TEXTS = """() => {
+  window.answerTexts = [];
+  new MutationObserver(() => {
+    const answers = document.querySelectorAll('[data-testid="answer"]');
+    const text = answers.length ? answers[answers.length - 1].textContent : "";
+    if (text && window.answerTexts.at(-1) !== text) window.answerTexts.push(text);
+  }).observe(document.getElementById("messages"),
+             {childList: true, subtree: true, characterData: true});
+}"""
+
+
+def ask(page: Page, message: str) -> None:
+    page.get_by_test_id("message-input").fill(message)
+    page.get_by_test_id("message-input").press("Enter")
+
+
+def wait_until_answered(page: Page) -> None:
+    expect(page.get_by_test_id("message-input")).to_be_enabled()
+
+
+# -- the tests ------------------------------------------------------------------------------
+
+
+class TestWidgetOnFakeBackend:
+    def test_page_and_assets_are_served_for_revalidation(self, backend: Backend) -> None:
+        page = httpx.get(f"{backend.base_url}/")
+        script = httpx.get(f"{backend.base_url}/static/app.js")
+        assert page.headers["content-type"].startswith("text/html")
+        assert script.headers["content-type"].startswith("text/javascript")
+        assert page.headers["cache-control"] == script.headers["cache-control"] == "no-cache"
+
+    def test_answer_streams_in_with_clickable_citations(self, page: Page, backend: Backend) -> None:
+        page.get_by_test_id("customer-select").select_option("C1002")
+        page.evaluate(RECORD_ANSWER_TEXTS)
+        ask(page, "How do returns work?")
+        expect(page.get_by_test_id("send-button")).to_be_disabled()  # while streaming
+
+        answer = page.get_by_test_id("message-assistant").last.get_by_test_id("answer")
+        expect(answer).to_have_text(POLICY_ANSWER)
+        texts: list[str] = page.evaluate("window.answerTexts")
+        assert len(texts) >= len(POLICY_TOKENS)  # it grew token by token
+        assert all(POLICY_ANSWER.startswith(text) for text in texts)
+        assert texts[-1] == POLICY_ANSWER
+
+        link = answer.get_by_test_id("citation")
+        expect(link).to_have_text("[1]")
+        expect(link).to_have_attribute("href", ARTICLE_URL)
+        expect(link).to_have_attribute("title", ARTICLE_TITLE)
+        expect(page.get_by_test_id("source")).to_have_text(ARTICLE_TITLE)
+        page.context.route(f"{ARTICLE_URL}*", lambda route: route.fulfill(body="article"))
+        with page.expect_popup() as popup:
+            link.click()
+        assert popup.value.url == ARTICLE_URL
+
+        wait_until_answered(page)
+        assert backend.fake.requests[-1] == ChatRequest(
+            customer_id="C1002", message="How do returns work?", session_id=None
+        )
+
+    def test_order_lookup_shows_an_order_card(self, page: Page) -> None:
+        ask(page, "Where is my order LK-100214?")
+
+        card = page.get_by_test_id("order-card")
+        expect(card).to_contain_text("Order LK-100214")
+        expect(card.get_by_test_id("order-status")).to_have_text("In transit")
+        for shown in (
+            "DHL",
+            "JD014600006281234567",
+            "26 Nov 2026",
+            "1 \N{MULTIPLICATION SIGN} Ridgeline 2P Tent",
+        ):
+            expect(card).to_contain_text(shown)
+        expect(card.get_by_test_id("tracking-event")).to_contain_text("Arrived at sorting centre")
+        expect(page.get_by_test_id("message-assistant")).to_contain_text("on its way with DHL")
+
+    def test_handoff_offered_then_ticket_created(self, page: Page, backend: Backend) -> None:
+        ask(page, "Do you rent kayaks?")
+        offered = page.get_by_test_id("handoff")
+        expect(offered).to_have_attribute("data-state", "offered")
+        expect(offered).to_contain_text("Shall I pass you to a person?")
+
+        wait_until_answered(page)
+        offered.get_by_role("button", name="Talk to a person").click()
+        created = page.get_by_test_id("handoff").last
+        expect(created).to_have_attribute("data-state", "ticket")
+        expect(created.get_by_test_id("ticket-id")).to_have_text(TICKET_ID)
+        first, second = backend.fake.requests[-2:]
+        assert first.session_id is None
+        assert second.session_id is not None  # the offer's session goes on
+
+    @pytest.mark.parametrize(
+        "message", ["please break", "fail midway"], ids=["http-500", "error-event"]
+    )
+    def test_failures_show_an_error(self, page: Page, message: str) -> None:
+        ask(page, message)
+        expect(page.get_by_test_id("error")).to_have_text(SERVER_ERROR["message"])
+        wait_until_answered(page)  # the widget recovers: the next message can be sent
+
+    def test_session_continues_until_the_customer_changes(
+        self, page: Page, backend: Backend
+    ) -> None:
+        ask(page, "How do returns work?")
+        wait_until_answered(page)
+        ask(page, "And where is my order?")
+        wait_until_answered(page)
+        first, second = backend.fake.requests[-2:]
+        assert first.session_id is None
+        assert second.session_id is not None
+
+        page.get_by_test_id("customer-select").select_option("C1002")
+        expect(page.get_by_test_id("message-assistant")).to_have_count(0)
+        ask(page, "How do returns work?")
+        wait_until_answered(page)
+        assert backend.fake.requests[-1].customer_id == "C1002"
+        assert backend.fake.requests[-1].session_id is None

@@ -1,0 +1,91 @@
+"""The harness of the browser tests: an app served by uvicorn on loopback in a thread, and
+Debian's Chromium (``make browser``) driven through Playwright's sync API.
+
+A test module takes in the ``chromium`` fixture and opens pages with ``browser_page``::
+
+    from tests.integration import web_harness
+    from tests.integration.web_harness import browser_page, serve
+
+    chromium = web_harness.chromium  # the session's browser, a fixture
+
+    def test_page(chromium: Browser) -> None:
+        with serve(app) as base_url, browser_page(chromium, base_url) as page:
+            ...
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from playwright.sync_api import Browser, Page, sync_playwright
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright never downloads a browser here
+CHROMIUM_ARGS = (
+    "--no-sandbox",  # the tests run as root
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+PAGE_TIMEOUT_MS = 10_000
+
+
+@contextmanager
+def serve(app: FastAPI, start_timeout_s: float = 30) -> Iterator[str]:
+    """Serve ``app`` on a free loopback port in a thread; yields its base URL."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + start_timeout_s
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                pytest.fail("uvicorn did not start")
+            time.sleep(0.02)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """Headless Debian Chromium; Playwright gives it a fresh temporary user-data-dir."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (scripts/install-chromium.sh)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=list(CHROMIUM_ARGS)
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@contextmanager
+def browser_page(browser: Browser, base_url: str) -> Iterator[Page]:
+    """A page in a fresh browser context (no cookies, cache or storage) at ``base_url``;
+    an uncaught script error on the page fails the test."""
+    context = browser.new_context(base_url=base_url, viewport={"width": 900, "height": 900})
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
+    try:
+        page = context.new_page()
+        script_errors: list[str] = []
+        page.on("pageerror", lambda error: script_errors.append(str(error)))
+        yield page
+        if script_errors:
+            pytest.fail(f"script errors on the page: {script_errors}")
+    finally:
+        context.close()

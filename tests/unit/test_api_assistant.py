@@ -1,0 +1,339 @@
+"""``/v1/assistant`` and the widget page over an orchestrator of fakes (see
+``test_assistant_orchestrator``), served next to the fake engine of ``test_api_routes``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from fastapi.testclient import TestClient
+
+from switchboard.api import create_app
+from switchboard.assistant.order_client import OrderClient
+from switchboard.assistant.service import Assistant
+from switchboard.assistant.types import Intent
+from switchboard.config import Settings
+from tests.unit.test_api_routes import MODEL, FakeServedEngine
+from tests.unit.test_assistant_orchestrator import (
+    ALICE,
+    ALICE_ORDER,
+    BOB,
+    RETURNS_ANSWER,
+    Rig,
+    route,
+)
+
+pytestmark = pytest.mark.unit
+
+CHAT = "/v1/assistant/chat"
+
+
+class Served:
+    """The app's client and the rig under it."""
+
+    def __init__(self, client: TestClient, rig: Rig) -> None:
+        self.client = client
+        self.rig = rig
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    rig = Rig(tmp_path)
+    engine = FakeServedEngine()
+    assistant = Assistant(rig.orchestrator, cast(OrderClient, rig.orders), rig.store)
+    app = create_app(engine, Settings(model=MODEL), assistant=assistant)
+    try:
+        with TestClient(app) as client:
+            yield Served(client, rig)
+    finally:
+        engine.async_engine.shutdown()
+    assert rig.orders.closed  # the app closes the assistant it serves
+
+
+def sse_blocks(body: str) -> list[tuple[str, Any]]:
+    """``(event, data)`` of each ``event: <kind>\\ndata: <json>`` block, in order."""
+    assert body.endswith("\n\n")
+    blocks = []
+    for block in body.removesuffix("\n\n").split("\n\n"):
+        event_line, data_line = block.split("\n")
+        assert event_line.startswith("event: ")
+        assert data_line.startswith("data: ")
+        blocks.append(
+            (event_line.removeprefix("event: "), json.loads(data_line.removeprefix("data: ")))
+        )
+    return blocks
+
+
+def chat(served: Served, **body: Any) -> list[tuple[str, Any]]:
+    response = served.client.post(CHAT, json={"customer_id": ALICE, **body})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/event-stream")
+    return sse_blocks(response.text)
+
+
+def assert_error(
+    response: Any, status: int, code: str | None, param: str | None = None, kind: str = ""
+) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"error"}
+    error: dict[str, Any] = body["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    assert error["message"]
+    assert error["type"] == (kind or "invalid_request_error")
+    assert error["code"] == code
+    assert error["param"] == param
+    return error
+
+
+# -- POST /v1/assistant/chat ----------------------------------------------------------------
+
+
+def test_chat_streams_token_citation_done_events(served: Served) -> None:
+    blocks = chat(served, message="How long do I have to return a jacket?")
+
+    assert [kind for kind, _ in blocks] == ["token", "token", "token", "citation", "done"]
+    assert [data for kind, data in blocks if kind == "token"] == [
+        {"text": piece} for piece in RETURNS_ANSWER
+    ]
+    citation = blocks[3][1]
+    assert citation == {
+        "number": 1,
+        "article_id": "returns-policy",
+        "title": "Returns policy",
+        "url": "/help/returns-policy",
+    }
+    done = blocks[-1][1]
+    assert done["intent"] == "returns_refunds"
+    assert done["cited_article_ids"] == ["returns-policy"]
+    assert done["model"] == "fake-chat"
+    assert {"model", "ttft", "overhead", "total"} <= set(done["timings_ms"])
+    assert set(done["usage"]) == {"prompt_tokens", "completion_tokens"}
+    assert served.rig.store.get_session(done["session_id"], ALICE).customer_id == ALICE
+
+
+def test_chat_continues_a_session(served: Served) -> None:
+    first = chat(served, message="How long do I have to return a jacket?")
+    session = first[-1][1]["session_id"]
+
+    second = chat(served, message="And refunds?", session_id=session)
+
+    assert second[-1][1]["session_id"] == session
+    assert second[-1][1]["turn_id"] == 3
+    assert len(served.rig.store.history(session, 10)) == 4
+
+
+def test_chat_tool_result_and_handoff_events(served: Served) -> None:
+    served.rig.router.default = route(Intent.ORDER_STATUS)
+    served.rig.orders.down = True
+
+    blocks = chat(served, message=f"Where is {ALICE_ORDER}?")
+
+    assert [kind for kind, _ in blocks] == ["tool_result", "token", "handoff", "done"]
+    assert blocks[0][1] == {
+        "tool": "get_order",
+        "arguments": {"order_id": ALICE_ORDER},
+        "ok": False,
+        "data": None,
+        "error": "order_service_unavailable",
+    }
+    assert blocks[2][1]["reason"] == "order_service_unavailable"
+    assert blocks[2][1]["ticket_id"] is None
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"message": "hello"}, "customer_id"),
+        ({"customer_id": ALICE, "message": ""}, "message"),
+        ({"customer_id": ALICE, "message": "x" * 5000}, "message"),
+        ({"customer_id": "bad id!", "message": "hello"}, "customer_id"),
+        ({"customer_id": "-starts-with-dash", "message": "hello"}, "customer_id"),
+        ({"customer_id": ALICE}, "message"),
+        ({"customer_id": ALICE, "message": "hi", "session_id": "s" * 65}, "session_id"),
+    ],
+)
+def test_chat_validation_errors(served: Served, body: dict[str, Any], param: str) -> None:
+    response = served.client.post(CHAT, json=body)
+
+    error = assert_error(response, 400, None, param)
+    assert param in error["message"]
+    assert served.rig.router.seen == []
+    assert served.rig.store.list_sessions(ALICE) == []
+
+
+def test_chat_blank_message_is_refused(served: Served) -> None:
+    response = served.client.post(CHAT, json={"customer_id": ALICE, "message": "  \n "})
+
+    assert_error(response, 400, None, "message")
+    assert served.rig.store.list_sessions(ALICE) == []
+
+
+def test_chat_body_not_json(served: Served) -> None:
+    response = served.client.post(
+        CHAT, content=b"{not json", headers={"content-type": "application/json"}
+    )
+
+    assert_error(response, 400, None, None)
+
+
+def test_chat_unknown_session_is_404_json(served: Served) -> None:
+    response = served.client.post(
+        CHAT, json={"customer_id": ALICE, "message": "hello", "session_id": "nope"}
+    )
+
+    error = assert_error(response, 404, "session_not_found")
+    assert "nope" in error["message"]
+    assert served.rig.router.seen == []
+
+
+def test_chat_another_customers_session_is_404(served: Served) -> None:
+    session = chat(served, message="How long do I have to return a jacket?")[-1][1]["session_id"]
+
+    response = served.client.post(
+        CHAT, json={"customer_id": BOB, "message": "hello", "session_id": session}
+    )
+
+    assert_error(response, 404, "session_not_found")
+
+
+def test_chat_model_failure_before_any_event_is_an_http_error(served: Served) -> None:
+    served.rig.model.fail_after = 0
+
+    response = served.client.post(CHAT, json={"customer_id": ALICE, "message": "returns?"})
+
+    assert_error(response, 502, "upstream_error", kind="server_error")
+
+
+def test_chat_model_failure_mid_stream_sends_an_error_event(served: Served) -> None:
+    served.rig.model.fail_after = 1
+
+    blocks = chat(served, message="How long do I have to return a jacket?")
+
+    assert [kind for kind, _ in blocks] == ["token", "error"]
+    assert blocks[0][1] == {"text": RETURNS_ANSWER[0]}
+    assert blocks[1][1] == {
+        "error": {
+            "message": "the model server broke off the stream",
+            "type": "server_error",
+            "param": None,
+            "code": "upstream_error",
+        }
+    }
+
+
+# -- sessions -------------------------------------------------------------------------------
+
+
+def test_get_session_returns_its_messages(served: Served) -> None:
+    first = chat(served, message="How long do I have to return a jacket?")
+    session = first[-1][1]["session_id"]
+    answer = "".join(data["text"] for kind, data in first if kind == "token")
+
+    response = served.client.get(f"/v1/assistant/sessions/{session}", params={"customer_id": ALICE})
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["session_id"], body["customer_id"]) == (session, ALICE)
+    user, assistant = body["messages"]
+    assert (user["index"], user["role"], user["content"]) == (
+        0,
+        "user",
+        "How long do I have to return a jacket?",
+    )
+    assert "intent" not in user
+    assert (assistant["index"], assistant["role"], assistant["content"]) == (
+        1,
+        "assistant",
+        answer,
+    )
+    assert assistant["intent"] == "returns_refunds"
+    assert assistant["cited_article_ids"] == ["returns-policy"]
+    assert assistant["model"] == "fake-chat"
+    assert assistant["handoff_reason"] is None
+
+
+def test_get_session_keeps_tool_results_and_handoff_reason(served: Served) -> None:
+    served.rig.router.default = route(Intent.ORDER_STATUS)
+    served.rig.orders.down = True
+    session = chat(served, message=f"Where is {ALICE_ORDER}?")[-1][1]["session_id"]
+
+    body = served.client.get(
+        f"/v1/assistant/sessions/{session}", params={"customer_id": ALICE}
+    ).json()
+
+    assistant = body["messages"][1]
+    assert assistant["handoff_reason"] == "order_service_unavailable"
+    assert assistant["tool_results"][0]["error"] == "order_service_unavailable"
+
+
+def test_get_session_of_another_customer_is_404(served: Served) -> None:
+    session = chat(served, message="How long do I have to return a jacket?")[-1][1]["session_id"]
+
+    response = served.client.get(f"/v1/assistant/sessions/{session}", params={"customer_id": BOB})
+
+    assert_error(response, 404, "session_not_found")
+
+
+def test_get_session_needs_a_valid_customer_id(served: Served) -> None:
+    session = chat(served, message="How long do I have to return a jacket?")[-1][1]["session_id"]
+
+    missing = served.client.get(f"/v1/assistant/sessions/{session}")
+    bad = served.client.get(f"/v1/assistant/sessions/{session}", params={"customer_id": "a b"})
+
+    assert_error(missing, 400, None, "customer_id")
+    assert_error(bad, 400, None, "customer_id")
+
+
+def test_list_sessions_of_a_customer(served: Served) -> None:
+    first = chat(served, message="How long do I have to return a jacket?")[-1][1]["session_id"]
+    second = chat(served, message="And shipping?")[-1][1]["session_id"]
+
+    mine = served.client.get("/v1/assistant/sessions", params={"customer_id": ALICE})
+    theirs = served.client.get("/v1/assistant/sessions", params={"customer_id": BOB})
+
+    assert mine.status_code == 200
+    rows = mine.json()["data"]
+    assert [row["session_id"] for row in rows] == [second, first]
+    assert all(row["customer_id"] == ALICE for row in rows)
+    assert {"created_at", "updated_at"} <= set(rows[0])
+    assert theirs.json() == {"data": []}
+    limited = served.client.get("/v1/assistant/sessions", params={"customer_id": ALICE, "limit": 1})
+    assert [row["session_id"] for row in limited.json()["data"]] == [second]
+
+
+# -- customers and the widget ---------------------------------------------------------------
+
+
+def test_list_customers(served: Served) -> None:
+    response = served.client.get("/v1/assistant/customers")
+
+    assert response.status_code == 200
+    data = response.json()["data"]
+    assert [row["customer_id"] for row in data] == [ALICE, BOB]
+    assert ALICE_ORDER in data[0]["orders"]
+
+
+def test_list_customers_when_the_order_api_is_down(served: Served) -> None:
+    served.rig.orders.down = True
+
+    response = served.client.get("/v1/assistant/customers")
+
+    assert_error(response, 503, "service_unavailable", kind="server_error")
+
+
+def test_widget_page_is_served(served: Served) -> None:
+    response = served.client.get("/")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.headers["cache-control"] == "no-cache"
+    assert "<html" in response.text
+    assert "/static/app.js" in response.text
+    script = served.client.get("/static/app.js")
+    assert script.status_code == 200
+    assert script.headers["cache-control"] == "no-cache"

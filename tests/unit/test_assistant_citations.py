@@ -1,0 +1,154 @@
+"""``CitationScanner``: ``[n]`` markers found in a streamed answer as its pieces arrive."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pytest
+
+from switchboard.assistant.citations import CitationScanner
+from switchboard.assistant.prompt_budget import Citation
+
+pytestmark = pytest.mark.unit
+
+SOURCES = [
+    Citation(number, f"article-{number}", f"Article {number}", f"/help/article-{number}")
+    for number in range(1, 13)
+]
+
+
+def numbers(citations: Iterable[Citation]) -> list[int]:
+    return [c.number for c in citations]
+
+
+def feed_all(scanner: CitationScanner, pieces: Iterable[str]) -> list[list[int]]:
+    """What each piece completed, piece by piece."""
+    return [numbers(scanner.feed(piece)) for piece in pieces]
+
+
+def test_whole_marker_in_one_piece() -> None:
+    scanner = CitationScanner(SOURCES[:3])
+
+    assert feed_all(scanner, ["Returns take 30 days [2]."]) == [[2]]
+    assert scanner.cited == [SOURCES[1]]
+    assert scanner.invalid == []
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        ["30 days [", "1]."],
+        ["30 days [1", "]."],
+        ["30 days ", "[", "1", "]", "."],
+    ],
+)
+def test_marker_split_across_pieces_is_reported_when_completed(pieces: list[str]) -> None:
+    scanner = CitationScanner(SOURCES[:3])
+
+    completed = feed_all(scanner, pieces)
+
+    closing = next(i for i, piece in enumerate(pieces) if "]" in piece)
+    assert completed[closing] == [1]
+    assert all(found == [] for i, found in enumerate(completed) if i != closing)
+    assert scanner.cited == [SOURCES[0]]
+
+
+def test_two_digit_number_split_after_its_first_digit() -> None:
+    scanner = CitationScanner(SOURCES)
+
+    assert feed_all(scanner, ["see [1", "1]"]) == [[], [11]]
+    assert numbers(scanner.cited) == [11]
+
+
+def test_marker_listing_several_sources() -> None:
+    scanner = CitationScanner(SOURCES[:3])
+
+    assert feed_all(scanner, ["Both apply [1, 2]."]) == [[1, 2]]
+    assert feed_all(scanner, ["[3,1]"]) == [[3]]
+    assert numbers(scanner.cited) == [1, 2, 3]
+
+
+def test_marker_listing_several_sources_split_across_pieces() -> None:
+    scanner = CitationScanner(SOURCES[:3])
+
+    assert feed_all(scanner, ["Both apply [1", ", ", "2]."]) == [[], [], [1, 2]]
+
+
+def test_repeated_marker_is_reported_once() -> None:
+    scanner = CitationScanner(SOURCES[:3])
+
+    assert feed_all(scanner, ["A [1]. B [1", "]. C [2] [1]."]) == [[1], [2]]
+    assert numbers(scanner.cited) == [1, 2]
+
+
+def test_numbers_naming_no_source_are_collected_as_invalid() -> None:
+    scanner = CitationScanner(SOURCES[:2])
+
+    assert feed_all(scanner, ["A [7]. B [2, 9]. C [7] [", "0]."]) == [[2], []]
+    assert scanner.invalid == [7, 9, 0]
+    assert numbers(scanner.cited) == [2]
+
+
+def test_no_sources_makes_every_marker_invalid() -> None:
+    scanner = CitationScanner([])
+
+    assert feed_all(scanner, ["[1]"]) == [[]]
+    assert scanner.cited == []
+    assert scanner.invalid == [1]
+
+
+def test_open_bracket_followed_by_long_text_is_dropped() -> None:
+    scanner = CitationScanner(SOURCES[:3])
+
+    scanner.feed("Keep the receipt [")
+    for _ in range(50):
+        scanner.feed("and the original packaging of the item ")
+        assert len(scanner._tail) < 16
+    assert feed_all(scanner, ["1]."]) == [[]]  # "[<long text>1]" is no marker
+    assert scanner.cited == []
+    assert feed_all(scanner, ["Then [1]."]) == [[1]]
+
+
+def test_short_tail_after_an_open_bracket_is_kept() -> None:
+    scanner = CitationScanner(SOURCES[:3])
+
+    assert feed_all(scanner, ["x [", "1", ",", " ", "3", "]"]) == [[], [], [], [], [], [1, 3]]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Press [Enter] to continue.",
+        "Sizes [S/M/L] are in stock.",
+        "The code [1a] and [ 1 ] and [1000] and [] are not markers.",
+        "Closing ] before opening [ then text.",
+    ],
+)
+def test_brackets_in_normal_text_cite_nothing(text: str) -> None:
+    scanner = CitationScanner(SOURCES[:3])
+
+    whole = numbers(scanner.feed(text))
+    pieces = CitationScanner(SOURCES[:3])
+    split = [n for found in feed_all(pieces, list(text)) for n in found]
+
+    assert whole == []
+    assert split == []
+    assert scanner.invalid == []
+    assert pieces.invalid == []
+
+
+def test_marker_after_unrelated_brackets_is_found() -> None:
+    scanner = CitationScanner(SOURCES[:3])
+
+    assert feed_all(scanner, ["Sizes [S/M/", "L] fit [", "2]."]) == [[], [], [2]]
+
+
+def test_same_result_however_the_text_is_split() -> None:
+    text = "Returns [1] take 30 days [2, 3]; see [7] and [1] again [3]."
+    whole = CitationScanner(SOURCES[:3])
+    whole.feed(text)
+    for size in (1, 2, 3, 5):
+        split = CitationScanner(SOURCES[:3])
+        feed_all(split, [text[i : i + size] for i in range(0, len(text), size)])
+        assert split.cited == whole.cited == SOURCES[:3]
+        assert split.invalid == whole.invalid == [7]
