@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -153,6 +153,25 @@ class OrdersSettings(BaseModel):
     )
 
 
+class RemoteModelSettings(BaseModel):
+    """An OpenAI-compatible server (vLLM, llama-server, Ollama, OpenAI) the assistant
+    generates with instead of the local engine; with function calling it picks the tools."""
+
+    base_url: str = Field(description="e.g. http://127.0.0.1:8080 (the /v1 path is added).")
+    model: str = Field(description="The model name the server expects.")
+    api_key: SecretStr | None = None
+    max_model_len: int = Field(ge=64, description="The served model's context window.")
+    tokenizer: str = Field(
+        description="Registry name or GGUF path of the served model (only its vocabulary "
+        "and chat template are loaded), to count prompt tokens exactly."
+    )
+    chat_template: Path | None = Field(
+        None, description="The server's own Jinja chat template, if it was given one."
+    )
+    supports_tools: bool = True
+    timeout_s: float = Field(60.0, gt=0, description="Longest wait between two chunks.")
+
+
 class AssistantSettings(BaseModel):
     """The customer-support assistant: routing, grounding, generation, conversations."""
 
@@ -161,7 +180,11 @@ class AssistantSettings(BaseModel):
         None, description="Conversations SQLite file (default <data_dir>/assistant.sqlite3)."
     )
     router_threshold: float = Field(
-        0.5, ge=0.0, le=1.0, description="Router confidence below which the intent is unsure."
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Router confidence below which the intent is unsure (see "
+        "switchboard.assistant.router.DEFAULT_THRESHOLD for how it was chosen).",
     )
     relevance_floor: float = Field(
         0.35,
@@ -178,6 +201,14 @@ class AssistantSettings(BaseModel):
         description="Answers are one paragraph: small models ramble on past it.",
     )
     history_messages: int = Field(12, ge=0, description="Past messages loaded per turn.")
+    demo_directory: bool = Field(
+        True,
+        description="Serve GET /v1/assistant/customers, every demo customer and their orders, "
+        "for the chat widget's picker. Turn off for real customers.",
+    )
+    remote: RemoteModelSettings | None = Field(
+        None, description="Generate with a remote server instead of the local engine."
+    )
 
 
 class Settings(BaseSettings):

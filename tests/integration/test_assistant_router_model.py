@@ -206,8 +206,8 @@ OTHER_SHOPS = ("Zalando", "IKEA", "Asos")
 """Another shop's order reads like one of ours to the model: a known confusion, counted in
 the accuracy but left out of the shop / not-shop separation."""
 MIN_ACCURACY = 0.95
-MIN_CONFIDENT_PRECISION = 0.97
-MIN_CONFIDENT_SHARE = 0.4
+MIN_CONFIDENT_PRECISION = 0.95
+MIN_CONFIDENT_SHARE = 0.55
 
 
 @functools.cache

@@ -21,8 +21,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from switchboard.assistant.orchestrator import TurnRequest
 from switchboard.assistant.remote_model import GGUFPromptCounter, RemoteChatModel
-from switchboard.assistant.types import Delta, ToolCall
+from switchboard.assistant.types import Delta, Intent, TokenEvent, ToolCall, ToolResultEvent
 from switchboard.engine.chat_template import ChatTemplate
 from switchboard.engine.runner import LlamaModel
 from switchboard.errors import UpstreamError
@@ -397,3 +398,56 @@ def test_gguf_counter_counts_tools_the_template_renders(
         assert with_tools == len(encode_like_local_engine(vocab, TOOLS_TEMPLATE, [GET_ORDER]))
     finally:
         counter.close()
+
+
+# -- the assistant over a remote model -----------------------------------------------------------
+
+
+def test_assistant_turn_with_remote_function_calling(upstream: Upstream, tmp_path: Path) -> None:
+    """The orchestrator offers its tools to the remote model, runs the call it streams back
+    for the session's customer, and streams the model's final answer."""
+    from tests.unit.test_assistant_orchestrator import ALICE, ALICE_ORDER, Rig, route
+
+    replies = [
+        sse(
+            chunk({"role": "assistant", "content": None}),
+            chunk({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
+                                   "function": {"name": "get_order", "arguments": ""}}]}),
+            chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"order_id": '}}]}),
+            chunk({"tool_calls": [{"index": 0, "function": {"arguments": f'"{ALICE_ORDER}"}}'}}]}),
+            chunk({}, "tool_calls"),
+            "[DONE]",
+        ),
+        sse(*text_chunks("It is ", "in transit."), FINISH_STOP, USAGE, "[DONE]"),
+    ]  # fmt: skip
+    upstream.reply = lambda: replies[len(upstream.requests) - 1]()
+    rig = Rig(tmp_path)
+    rig.router.default = route(Intent.ORDER_STATUS)
+    model = remote(upstream.url)
+    rig.orchestrator.model = model
+
+    async def scenario() -> list[Any]:
+        try:
+            request = TurnRequest(ALICE, f"Where is {ALICE_ORDER}?")
+            return [event async for event in rig.orchestrator.turn(request)]
+        finally:
+            await model.aclose()
+
+    events = asyncio.run(scenario())
+    rig.store.close()
+
+    assert rig.orders.calls == [("get_order", ALICE, ALICE_ORDER)]
+    [result] = [e for e in events if isinstance(e, ToolResultEvent)]
+    assert result.data["status"] == "in_transit"
+    assert "".join(e.text for e in events if isinstance(e, TokenEvent)) == "It is in transit."
+    first, second = (body for _, body in upstream.requests)
+    assert [t["function"]["name"] for t in first["tools"]] == [
+        "get_order",
+        "list_orders",
+        "search_help_center",
+    ]
+    assert second["messages"][-2]["tool_calls"][0]["function"]["arguments"] == (
+        f'{{"order_id": "{ALICE_ORDER}"}}'
+    )
+    assert second["messages"][-1]["role"] == "tool"
+    assert "status in transit" in second["messages"][-1]["content"]

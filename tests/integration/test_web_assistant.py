@@ -26,7 +26,7 @@ from switchboard.orders.process import order_service
 from switchboard.rag.knowledge import KnowledgeBase
 from switchboard.rag.types import CollectionRef
 from tests.integration import web_harness
-from tests.integration.web_harness import browser_page, serve
+from tests.integration.web_harness import RECORD_ANSWER_TEXTS, browser_page, serve
 
 pytestmark = pytest.mark.integration
 
@@ -96,7 +96,7 @@ def ask(page: Page, message: str) -> None:
 
 
 def test_policy_question_gets_a_streamed_answer_with_a_citation(page: Page) -> None:
-    page.evaluate(_RECORD_ANSWER_TEXTS)
+    page.evaluate(RECORD_ANSWER_TEXTS)
     ask(page, "How many days do I have to return an item?")
 
     answer = page.get_by_test_id("message-assistant").last.get_by_test_id("answer")
@@ -130,17 +130,6 @@ def test_order_of_another_customer_is_not_shown(page: Page) -> None:
     expect(reply).to_contain_text("couldn't find")
     if other.shipment is not None:
         expect(reply).not_to_contain_text(other.shipment.tracking_number)
-
-
-_RECORD_ANSWER_TEXTS = """() => {
-  window.answerTexts = [];
-  new MutationObserver(() => {
-    const answers = document.querySelectorAll('[data-testid="answer"]');
-    const text = answers.length ? answers[answers.length - 1].textContent : "";
-    if (text && window.answerTexts.at(-1) !== text) window.answerTexts.push(text);
-  }).observe(document.getElementById("messages"),
-             {childList: true, subtree: true, characterData: true});
-}"""
 
 
 def _free_port() -> int:

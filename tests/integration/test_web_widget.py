@@ -31,7 +31,7 @@ from switchboard.assistant.types import (
     event_json,
 )
 from tests.integration import web_harness
-from tests.integration.web_harness import browser_page, serve
+from tests.integration.web_harness import RECORD_ANSWER_TEXTS, browser_page, serve
 
 pytestmark = pytest.mark.integration
 chromium = web_harness.chromium  # the session's browser, a fixture
@@ -47,6 +47,11 @@ POLICY_TOKENS = (
     "within 5 business days.",
 )
 POLICY_ANSWER = "".join(POLICY_TOKENS)
+TENT_URLS = (
+    "https://help.larkspur.example/articles/ridgeline-tent",
+    "https://help.larkspur.example/articles/summit-tent",
+)
+TENT_ANSWER = "Both tents are waterproof [1, 2] and pack small [1,2]."
 TICKET_ID = "TCK-0042"
 ORDER: dict[str, Any] = {
     "order_id": "LK-100214",
@@ -94,6 +99,14 @@ def policy_reply() -> list[TurnEvent]:
     return [*tokens[:3], citation, *tokens[3:]]
 
 
+def tents_reply() -> list[TurnEvent]:
+    citations = [
+        CitationEvent(number, f"tent-{number}", f"Tent {number}", url)
+        for number, url in enumerate(TENT_URLS, start=1)
+    ]
+    return [TokenEvent(TENT_ANSWER), *citations]
+
+
 def order_reply() -> list[TurnEvent]:
     lookup = ToolResultEvent("get_order", {"order_id": "LK-100214"}, ok=True, data=ORDER)
     return [lookup, TokenEvent("Your order LK-100214 is on its way with DHL.")]
@@ -115,6 +128,7 @@ def offered_reply() -> list[TurnEvent]:
 # The first keyword found in the message picks the reply; anything else is offered a handoff.
 REPLIES: tuple[tuple[str, Callable[[], list[TurnEvent]]], ...] = (
     ("return", policy_reply),
+    ("tent", tents_reply),
     ("order", order_reply),
     ("person", ticket_reply),
 )
@@ -196,15 +210,31 @@ def page(chromium: Browser, backend: Backend) -> Iterator[Page]:
 
 # -- helpers --------------------------------------------------------------------------------
 
-# Records each new text of the latest answer, so a test can see the answer grow.
-RECORD_ANSWER_TEXTS = """() => {
-  window.answerTexts = [];
-  new MutationObserver(() => {
-    const answers = document.querySelectorAll('[data-testid="answer"]');
-    const text = answers.length ? answers[answers.length - 1].textContent : "";
-    if (text && window.answerTexts.at(-1) !== text) window.answerTexts.push(text);
-  }).observe(document.getElementById("messages"),
-             {childList: true, subtree: true, characterData: true});
+
+# Chat streams go on after the widget aborts them (as if the abort lost the race with the
+# stream's end); ``window.streamsEnded`` counts the streams read to their end.
+OUTLIVE_ABORTS = """() => {
+  const realFetch = window.fetch;
+  window.streamsEnded = 0;
+  window.fetch = async (url, { signal, ...init } = {}) => {
+    if (!String(url).endsWith("/chat")) return realFetch(url, { signal, ...init });
+    const response = await realFetch(url, init);  // without the signal: never aborted
+    if (!response.ok) return response;
+    const counted = new TransformStream({ flush() { window.streamsEnded += 1; } });
+    return new Response(response.body.pipeThrough(counted), response);
+  };
+}"""
+
+# Records whether each "Talk to a person" button was disabled when it appeared.
+RECORD_HANDOFF_OFFERS = """() => {
+  window.offersDisabled = [];
+  new MutationObserver((records) => {
+    for (const node of records.flatMap((record) => [...record.addedNodes])) {
+      for (const button of node.querySelectorAll?.('[data-testid="handoff-accept"]') ?? []) {
+        window.offersDisabled.push(button.disabled);
+      }
+    }
+  }).observe(document.getElementById("messages"), {childList: true, subtree: true});
 }"""
 
 
@@ -256,6 +286,17 @@ class TestWidgetOnFakeBackend:
             customer_id="C1002", message="How do returns work?", session_id=None
         )
 
+    def test_grouped_markers_link_each_citation(self, page: Page) -> None:
+        ask(page, "Are your tents waterproof?")
+
+        answer = page.get_by_test_id("message-assistant").last.get_by_test_id("answer")
+        expect(answer).to_have_text("Both tents are waterproof [1][2] and pack small [1][2].")
+        links = answer.get_by_test_id("citation")
+        expect(links).to_have_text(["[1]", "[2]", "[1]", "[2]"])
+        for index, url in enumerate([*TENT_URLS, *TENT_URLS]):
+            expect(links.nth(index)).to_have_attribute("href", url)
+        expect(page.get_by_test_id("source")).to_have_text(["Tent 1", "Tent 2"])
+
     def test_order_lookup_shows_an_order_card(self, page: Page) -> None:
         ask(page, "Where is my order LK-100214?")
 
@@ -273,13 +314,17 @@ class TestWidgetOnFakeBackend:
         expect(page.get_by_test_id("message-assistant")).to_contain_text("on its way with DHL")
 
     def test_handoff_offered_then_ticket_created(self, page: Page, backend: Backend) -> None:
+        page.evaluate(RECORD_HANDOFF_OFFERS)
         ask(page, "Do you rent kayaks?")
         offered = page.get_by_test_id("handoff")
         expect(offered).to_have_attribute("data-state", "offered")
         expect(offered).to_contain_text("Shall I pass you to a person?")
+        assert page.evaluate("window.offersDisabled") == [True]  # while the answer streams
 
         wait_until_answered(page)
-        offered.get_by_role("button", name="Talk to a person").click()
+        accept = offered.get_by_role("button", name="Talk to a person")
+        expect(accept).to_be_enabled()
+        accept.click()
         created = page.get_by_test_id("handoff").last
         expect(created).to_have_attribute("data-state", "ticket")
         expect(created.get_by_test_id("ticket-id")).to_have_text(TICKET_ID)
@@ -312,3 +357,18 @@ class TestWidgetOnFakeBackend:
         wait_until_answered(page)
         assert backend.fake.requests[-1].customer_id == "C1002"
         assert backend.fake.requests[-1].session_id is None
+
+    def test_a_stream_outliving_a_customer_switch_keeps_its_session_to_its_customer(
+        self, page: Page, backend: Backend
+    ) -> None:
+        page.evaluate(OUTLIVE_ABORTS)
+        ask(page, "How do returns work?")  # for C1001
+        answer = page.get_by_test_id("message-assistant").last.get_by_test_id("answer")
+        expect(answer).to_contain_text(POLICY_TOKENS[0].strip())  # mid-stream
+
+        page.get_by_test_id("customer-select").select_option("C1002")
+        page.wait_for_function("window.streamsEnded === 1")  # its done event came after
+        ask(page, "How do returns work?")
+        wait_until_answered(page)
+        assert backend.fake.requests[-1].customer_id == "C1002"
+        assert backend.fake.requests[-1].session_id is None  # not C1001's session

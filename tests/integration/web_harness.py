@@ -37,6 +37,17 @@ CHROMIUM_ARGS = (
     "--disable-sync",
 )
 PAGE_TIMEOUT_MS = 10_000
+# For ``page.evaluate``: records each new text of the latest answer in
+# ``window.answerTexts``, so a test can see the answer grow token by token.
+RECORD_ANSWER_TEXTS = """() => {
+  window.answerTexts = [];
+  new MutationObserver(() => {
+    const answers = document.querySelectorAll('[data-testid="answer"]');
+    const text = answers.length ? answers[answers.length - 1].textContent : "";
+    if (text && window.answerTexts.at(-1) !== text) window.answerTexts.push(text);
+  }).observe(document.getElementById("messages"),
+             {childList: true, subtree: true, characterData: true});
+}"""
 
 
 @contextmanager

@@ -15,7 +15,7 @@ from switchboard.api import create_app
 from switchboard.assistant.order_client import OrderClient
 from switchboard.assistant.service import Assistant
 from switchboard.assistant.types import Intent
-from switchboard.config import Settings
+from switchboard.config import AssistantSettings, Settings
 from tests.unit.test_api_routes import MODEL, FakeServedEngine
 from tests.unit.test_assistant_orchestrator import (
     ALICE,
@@ -304,6 +304,35 @@ def test_list_sessions_of_a_customer(served: Served) -> None:
     assert theirs.json() == {"data": []}
     limited = served.client.get("/v1/assistant/sessions", params={"customer_id": ALICE, "limit": 1})
     assert [row["session_id"] for row in limited.json()["data"]] == [second]
+
+
+def test_handoff_tickets_of_a_customer(served: Served) -> None:
+    served.rig.router.default = route(Intent.HUMAN_HANDOFF)
+    events = chat(served, message="I want to talk to a person")
+    ticket_id = next(data["ticket_id"] for kind, data in events if kind == "handoff")
+
+    mine = served.client.get("/v1/assistant/tickets", params={"customer_id": ALICE})
+    theirs = served.client.get("/v1/assistant/tickets", params={"customer_id": BOB})
+
+    [ticket] = mine.json()["data"]
+    assert ticket["ticket_id"] == ticket_id
+    assert (ticket["reason"], ticket["status"]) == ("customer_request", "open")
+    assert ticket["summary"] == "I want to talk to a person"
+    assert theirs.json() == {"data": []}
+
+
+def test_demo_directory_can_be_turned_off(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    engine = FakeServedEngine()
+    assistant = Assistant(rig.orchestrator, cast(OrderClient, rig.orders), rig.store)
+    settings = Settings(model=MODEL, assistant=AssistantSettings(demo_directory=False))
+    try:
+        with TestClient(create_app(engine, settings, assistant=assistant)) as client:
+            assert client.get("/v1/assistant/customers").status_code == 404
+            assert client.get("/v1/assistant/sessions", params={"customer_id": ALICE}).is_success
+    finally:
+        engine.async_engine.shutdown()
+    assert rig.orders.calls == []
 
 
 # -- customers and the widget ---------------------------------------------------------------

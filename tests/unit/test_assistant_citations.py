@@ -6,8 +6,8 @@ from collections.abc import Iterable
 
 import pytest
 
-from switchboard.assistant.citations import CitationScanner
-from switchboard.assistant.prompt_budget import Citation
+from switchboard.assistant.citations import CitationScanner, attribute
+from switchboard.assistant.prompt_budget import Citation, SourceChunk
 
 pytestmark = pytest.mark.unit
 
@@ -31,7 +31,6 @@ def test_whole_marker_in_one_piece() -> None:
 
     assert feed_all(scanner, ["Returns take 30 days [2]."]) == [[2]]
     assert scanner.cited == [SOURCES[1]]
-    assert scanner.invalid == []
 
 
 @pytest.mark.parametrize(
@@ -81,20 +80,20 @@ def test_repeated_marker_is_reported_once() -> None:
     assert numbers(scanner.cited) == [1, 2]
 
 
-def test_numbers_naming_no_source_are_collected_as_invalid() -> None:
+def test_numbers_naming_no_source_cite_nothing() -> None:
     scanner = CitationScanner(SOURCES[:2])
 
     assert feed_all(scanner, ["A [7]. B [2, 9]. C [7] [", "0]."]) == [[2], []]
-    assert scanner.invalid == [7, 9, 0]
     assert numbers(scanner.cited) == [2]
 
 
-def test_no_sources_makes_every_marker_invalid() -> None:
+def test_no_sources_cites_nothing_until_sources_are_added() -> None:
     scanner = CitationScanner([])
 
     assert feed_all(scanner, ["[1]"]) == [[]]
     assert scanner.cited == []
-    assert scanner.invalid == [1]
+    scanner.extend(SOURCES[:1])
+    assert feed_all(scanner, ["again [1]"]) == [[1]]
 
 
 def test_open_bracket_followed_by_long_text_is_dropped() -> None:
@@ -133,8 +132,7 @@ def test_brackets_in_normal_text_cite_nothing(text: str) -> None:
 
     assert whole == []
     assert split == []
-    assert scanner.invalid == []
-    assert pieces.invalid == []
+    assert scanner.cited == pieces.cited == []
 
 
 def test_marker_after_unrelated_brackets_is_found() -> None:
@@ -151,4 +149,24 @@ def test_same_result_however_the_text_is_split() -> None:
         split = CitationScanner(SOURCES[:3])
         feed_all(split, [text[i : i + size] for i in range(0, len(text), size)])
         assert split.cited == whole.cited == SOURCES[:3]
-        assert split.invalid == whole.invalid == [7]
+
+
+# -- attribution of an answer without markers -----------------------------------------------
+
+RETURNS = SourceChunk("returns.md", "Returns", "", "Unworn items can be returned within 30 days.")
+SHIPPING = SourceChunk("shipping.md", "Shipping", "", "Standard delivery takes 3 business days.")
+
+
+def test_attribute_finds_the_source_the_answer_took_its_facts_from() -> None:
+    answer = "You can return unworn items within 30 days."
+    assert attribute(answer, "Can I send my jacket back?", [SHIPPING, RETURNS]) == 2
+
+
+def test_attribute_ignores_words_the_question_already_had() -> None:
+    question = "How many business days does standard delivery take?"
+    assert attribute("Standard delivery takes some business days.", question, [SHIPPING]) is None
+
+
+def test_attribute_cites_nothing_for_an_answer_without_facts() -> None:
+    assert attribute("I'm not sure about that.", "Do you sell kayaks?", [RETURNS, SHIPPING]) is None
+    assert attribute("Anything.", "Question?", []) is None

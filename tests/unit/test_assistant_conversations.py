@@ -98,7 +98,7 @@ def test_history_is_oldest_first_and_keeps_the_last_messages(store: Conversation
         (5, "assistant", "a2"),
     ]
     assert last[1].assistant is None
-    assert last[1].chat_message() == {"role": "user", "content": "q2"}
+    assert (last[1].role, last[1].content) == ("user", "q2")
     assert store.history(session.id, 0) == []
 
 

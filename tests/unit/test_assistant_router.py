@@ -185,3 +185,10 @@ def test_the_shipped_examples_cover_every_intent_without_repeats() -> None:
 def test_a_router_builds_from_the_shipped_examples() -> None:
     route = SemanticRouter(HashingEmbedder()).route("I forgot my password")
     assert route.intent is Intent.ACCOUNT
+
+
+def test_configured_threshold_defaults_to_the_measured_one() -> None:
+    from switchboard.assistant.router import DEFAULT_THRESHOLD
+    from switchboard.config import AssistantSettings
+
+    assert AssistantSettings().router_threshold == DEFAULT_THRESHOLD

@@ -99,16 +99,25 @@ def test_huge_chunk_is_skipped_and_later_chunks_are_numbered_contiguously() -> N
 
 
 def test_long_history_keeps_the_newest_whole_turns() -> None:
-    history = turns(20)  # 7 tokens each
-    limit = BASE + 5 * 7 + 6  # room for 5 turns and most of a sixth
+    history = turns(20)  # 7 tokens each, user and assistant alternating
+    limit = BASE + 6 * 7 + 6  # room for 6 turns and most of a seventh
     built = build(limit, history=history)
-    assert built.included_turns == history[-5:]
-    assert built.dropped_turns == history[:-5]
+    assert built.included_turns == history[-6:]
+    assert built.dropped_turns == history[:-6]
     assert built.messages[1:-1] == [
-        {"role": str(t.role), "content": t.content} for t in history[-5:]
+        {"role": str(t.role), "content": t.content} for t in history[-6:]
     ]
     assert built.messages[-1] == {"role": "user", "content": USER}
     assert_within(built, limit)
+
+
+def test_kept_history_never_starts_with_an_answer() -> None:
+    history = turns(4)  # user, assistant, user, assistant; 7 tokens each
+    built = build(BASE + 3 * 7, history=history)  # room for three
+    assert built.included_turns == history[2:]
+    assert built.dropped_turns == history[:2]
+    assert built.messages[1]["role"] == "user"
+    assert_within(built, BASE + 3 * 7)
 
 
 def test_history_is_a_contiguous_suffix_even_if_an_older_small_turn_would_fit() -> None:
@@ -155,9 +164,10 @@ def test_exact_budget_boundary(slack: int) -> None:
     if slack == 0:
         assert built.messages == full.messages
         assert built.prompt_tokens == limit
-    else:  # one token short: the lowest-priority item, the oldest turn, goes
-        assert built.included_turns == turns(3)[1:]
-        assert built.dropped_turns == turns(3)[:1]
+    else:  # one token short: the oldest turn goes, and the answer it leaves without its
+        # question goes with it: the history starts with a user message
+        assert built.included_turns == turns(3)[2:]
+        assert built.dropped_turns == turns(3)[:2]
     assert_within(built, limit)
 
 

@@ -62,5 +62,7 @@ def create_app(
     if assistant is not None:
         app.state.assistant = assistant
         app.include_router(assistant_routes.router)
+        if settings.assistant.demo_directory:
+            app.include_router(assistant_routes.demo_router)
         install_web(app)
     return app

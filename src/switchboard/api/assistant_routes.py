@@ -12,9 +12,10 @@ backend, having logged the customer in, makes this call (behind the gateway's AP
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -32,12 +33,14 @@ from switchboard.errors import (
     DependencyUnavailableError,
     EngineDeadError,
     InvalidRequestError,
+    OrderServiceAuthError,
     OrderServiceUnavailable,
     RequestError,
 )
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/assistant")
+demo_router = APIRouter(prefix="/v1/assistant")  # mounted when assistant.demo_directory
 
 CUSTOMER_ID = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
 MAX_MESSAGE_CHARS = 4000
@@ -58,12 +61,12 @@ class ChatBody(BaseModel):
     session_id: str | None = Field(None, max_length=64)
 
 
-@router.get("/customers")
+@demo_router.get("/customers")
 async def list_customers(assistant: AssistantDep) -> dict[str, Any]:
     """The demo customers and their orders, from the Order API (for the chat widget)."""
     try:
         return {"data": await assistant.orders.list_customers()}
-    except OrderServiceUnavailable as exc:
+    except (OrderServiceUnavailable, OrderServiceAuthError) as exc:
         raise DependencyUnavailableError(str(exc)) from exc
 
 
@@ -81,11 +84,16 @@ async def chat(body: ChatBody, assistant: AssistantDep) -> SSEResponse:
     return SSEResponse(_stream(first, events))
 
 
-async def _stream(first: TurnEvent, rest: AsyncIterator[TurnEvent]) -> AsyncGenerator[bytes, None]:
+async def _stream(
+    first: TurnEvent, rest: AsyncGenerator[TurnEvent, None]
+) -> AsyncGenerator[bytes, None]:
+    """The turn's events as SSE; closing this stream closes the turn at once (a client that
+    left aborts the model's request), not when the garbage collector gets to it."""
     yield _sse(first.kind, event_json(first))
     try:
-        async for event in rest:
-            yield _sse(event.kind, event_json(event))
+        async with contextlib.aclosing(rest):
+            async for event in rest:
+                yield _sse(event.kind, event_json(event))
     except RequestError as exc:
         yield _sse("error", request_error_payload(exc).model_dump())
     except EngineDeadError as exc:
@@ -137,6 +145,26 @@ async def get_session(
         "session_id": session_id,
         "customer_id": customer_id,
         "messages": [_message_json(m) for m in messages],
+    }
+
+
+@router.get("/tickets")
+async def list_tickets(assistant: AssistantDep, customer_id: CustomerQuery) -> dict[str, Any]:
+    """The customer's handoff tickets, newest first."""
+    tickets = await run_in_threadpool(assistant.conversations.tickets, customer_id)
+    return {
+        "data": [
+            {
+                "ticket_id": t.id,
+                "session_id": t.session_id,
+                "customer_id": t.customer_id,
+                "reason": t.reason.value,
+                "summary": t.summary,
+                "status": t.status.value,
+                "created_at": t.created_at.isoformat(),
+            }
+            for t in tickets
+        ]
     }
 
 

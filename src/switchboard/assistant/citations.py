@@ -1,9 +1,14 @@
-"""Find ``[n]`` citation markers in a streamed answer, as the tokens arrive.
+"""Citations of an answer: ``[n]`` markers found as the tokens stream, and attribution of
+an answer whose model wrote none.
 
 A marker can be split across tokens (``"[" "1" "]"``), so the scanner keeps the unfinished
 tail of the text and reports each source number the first time it is completed. Numbers
-that name no source given to the model are collected as ``invalid`` (the evaluation counts
-them) and produce no citation.
+that name no source given to the model produce no citation.
+
+Small models often answer from a source without citing it. ``attribute`` then finds the
+source the answer took its facts from: the one sharing the most content words and numbers
+with the answer that the question did not already contain, if it shares at least
+``MIN_SHARED``. An answer that took nothing from the sources ("I'm not sure") is not cited.
 """
 
 from __future__ import annotations
@@ -11,11 +16,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from switchboard.assistant.prompt_budget import Citation
+from switchboard.assistant.prompt_budget import Citation, SourceChunk
 
 _MARKER = re.compile(r"\[(\d{1,3})(?:\s*,\s*(\d{1,3}))*\]")
 _NUMBER = re.compile(r"\d{1,3}")
 _MAX_OPEN = 16  # characters after "[" before it cannot be a marker any more
+_TERM = re.compile(r"\d+(?:[.,]\d+)?|[^\W\d_]{4,}")
+MIN_SHARED = 2  # content words or numbers an answer must share with a source to cite it
 
 
 class CitationScanner:
@@ -23,7 +30,10 @@ class CitationScanner:
         self._by_number = {c.number: c for c in citations}
         self._tail = ""
         self.cited: list[Citation] = []  # in order of first citation
-        self.invalid: list[int] = []
+
+    def extend(self, citations: Sequence[Citation]) -> None:
+        """More sources the answer may cite (tool calls add them during the turn)."""
+        self._by_number.update((c.number, c) for c in citations)
 
     def feed(self, text: str) -> list[Citation]:
         """The citations completed for the first time by ``text``."""
@@ -42,10 +52,21 @@ class CitationScanner:
         new = []
         for number in (int(n) for n in _NUMBER.findall(marker)):
             citation = self._by_number.get(number)
-            if citation is None:
-                if number not in self.invalid:
-                    self.invalid.append(number)
-            elif citation not in self.cited:
+            if citation is not None and citation not in self.cited:
                 self.cited.append(citation)
                 new.append(citation)
         return new
+
+
+def attribute(answer: str, question: str, sources: Sequence[SourceChunk]) -> int | None:
+    """The number (1-based) of the source ``answer`` took most from, or None."""
+    new = _terms(answer) - _terms(question)
+    shared = [len(new & _terms(f"{s.title} {s.text}")) for s in sources]
+    best = max(range(len(shared)), key=shared.__getitem__, default=None)
+    if best is None or shared[best] < MIN_SHARED:
+        return None
+    return best + 1
+
+
+def _terms(text: str) -> set[str]:
+    return {t.lower() for t in _TERM.findall(text)}

@@ -116,10 +116,6 @@ class StoredMessage:
     created_at: datetime
     assistant: AssistantRecord | None = None
 
-    def chat_message(self) -> dict[str, Any]:
-        """The message as the model sees it: OpenAI's ``role`` and ``content``."""
-        return {"role": self.role, "content": self.content}
-
 
 @dataclass(frozen=True)
 class Ticket:

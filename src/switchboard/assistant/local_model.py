@@ -7,6 +7,7 @@ models do not do function calling; tools are chosen by the semantic router inste
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -66,7 +67,7 @@ class LocalChatModel:
     ) -> AsyncIterator[Delta]:
         if tools:
             raise ValueError(f"{self.name} does not support tool calling")
-        prompt = self._engine.encode_chat(messages)
+        prompt = await asyncio.to_thread(self._engine.encode_chat, messages)
         params = SamplingParams(
             max_tokens=max_tokens, temperature=temperature, seed=self._seed, stop=tuple(stop)
         )

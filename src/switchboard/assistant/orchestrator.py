@@ -25,36 +25,53 @@ Input hooks run before routing and may rewrite the message or answer the turn th
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Any, TypeVar
 
-from switchboard.assistant.citations import CitationScanner
+from switchboard.assistant.citations import CitationScanner, attribute
 from switchboard.assistant.conversations import (
     AssistantRecord,
     ConversationStore,
     StoredMessage,
 )
-from switchboard.assistant.order_tool import OrderLookup, OrderSource, look_up_orders
+from switchboard.assistant.order_tool import OrderSource, look_up_orders
 from switchboard.assistant.prompt_budget import (
-    BuiltPrompt,
-    Citation,
     PromptBudget,
     PromptInputs,
     Role,
     SourceChunk,
     Turn,
     build_prompt,
+    citations_of,
 )
 from switchboard.assistant.replies import (
     GROUNDED_SYSTEM,
     NOT_SURE,
     OUT_OF_SCOPE,
     SMALL_TALK_SYSTEM,
+    TOOLS_SYSTEM,
     ticket_created,
 )
 from switchboard.assistant.router import SemanticRouter, extract_order_ids
+from switchboard.assistant.tool_calling import (
+    MAX_ROUNDS,
+    TOOL_SPECS,
+    ToolBox,
+    assistant_tool_calls,
+    fit_tool_message,
+    source_chunk,
+)
+from switchboard.assistant.turn import (
+    Hooks,
+    InputHook,
+    OutputHook,
+    Searcher,
+    TurnRequest,
+    TurnState,
+    relevance,
+)
 from switchboard.assistant.types import (
     ChatModel,
     CitationEvent,
@@ -62,72 +79,22 @@ from switchboard.assistant.types import (
     HandoffEvent,
     HandoffReason,
     Intent,
+    Message,
     Route,
     TokenEvent,
-    ToolResultEvent,
+    ToolCall,
     TurnEvent,
 )
 from switchboard.config import AssistantSettings
-from switchboard.rag.knowledge import KnowledgeBase
-from switchboard.rag.types import CollectionRef, SearchHit
 
 SMALL_TALK_MAX_TOKENS = 48
 FOLLOW_UP_WORDS = 12  # a message this short may lean on the previous one for its subject
+_MARKERS = re.compile(r" ?\[\d{1,3}(?:\s*,\s*\d{1,3})*\]")
+_POINTS_BACK = re.compile(
+    r"^\s*(and|also|what about|how about)\b|\b(it|its|that|this|they|them|those)\b",
+    re.IGNORECASE,
+)
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True)
-class TurnRequest:
-    customer_id: str
-    message: str
-    session_id: str | None = None
-
-    def __post_init__(self) -> None:
-        if not self.message.strip():
-            raise ValueError("message must not be empty")
-
-
-@dataclass
-class TurnState:
-    """What the stages know about the turn so far."""
-
-    request: TurnRequest
-    session_id: str
-    message: str  # the text the pipeline works on (an input hook may have redacted it)
-    history: list[StoredMessage] = field(default_factory=list)
-    route: Route | None = None
-    lookup: OrderLookup | None = None
-    hits: list[SearchHit] = field(default_factory=list)
-    relevance: float | None = None
-    prompt: BuiltPrompt | None = None
-    answer: list[str] = field(default_factory=list)
-    citations: list[Citation] = field(default_factory=list)
-    handoff: HandoffReason | None = None
-    usage: dict[str, int] = field(default_factory=dict)
-    timings_ms: dict[str, float] = field(default_factory=dict)
-
-
-class InputHook(Protocol):
-    async def on_input(self, state: TurnState) -> str | None:
-        """A reply that answers the turn without the rest of the pipeline (a cache hit, a
-        blocked message), or None to go on; may rewrite ``state.message``."""
-        ...
-
-
-class OutputHook(Protocol):
-    def on_output(self, state: TurnState, text: AsyncIterator[str]) -> AsyncIterator[str]:
-        """The model's text as the customer should see it."""
-        ...
-
-
-@dataclass(frozen=True)
-class Hooks:
-    input: Sequence[InputHook] = ()
-    output: Sequence[OutputHook] = ()
-
-
-class Searcher(Protocol):
-    def search(self, query: str) -> list[SearchHit]: ...
 
 
 class Orchestrator:
@@ -153,7 +120,9 @@ class Orchestrator:
         self._clock = clock
 
     async def turn(self, request: TurnRequest) -> AsyncGenerator[TurnEvent, None]:
-        """Run one turn; raises before the first event for a bad session or model refusal."""
+        """Run one turn. A bad session raises before the first event; a model that refuses
+        (queue full, prompt too long) or fails raises wherever it happens, possibly after
+        tool results were sent."""
         start = self._clock()
         state = await self._open_session(request)
         reply = None
@@ -180,7 +149,7 @@ class Orchestrator:
             confidence=state.route.confidence,
             model=self.model.name if "model" in state.timings_ms else "",
             cited_article_ids=cited,
-            tool_results=state.lookup.events if state.lookup else (),
+            tool_results=tuple(state.tool_results),
             handoff_reason=state.handoff,
             timings_ms=dict(state.timings_ms),
             usage=dict(state.usage),
@@ -230,6 +199,10 @@ class Orchestrator:
             async for event in self._small_talk(state):
                 yield event
             return
+        if self.model.supports_tools:
+            async for event in self._with_tools(state):
+                yield event
+            return
         async for event in self._look_up_orders(state):
             yield event
         if route.confident and route.intent is Intent.ORDER_STATUS:
@@ -253,19 +226,22 @@ class Orchestrator:
             look_up_orders(self.orders, state.request.customer_id, named or earlier),
         )
         state.lookup = lookup
+        if not (named or order_question):  # an earlier order: context for the model only
+            return
         for result in lookup.events:
+            state.tool_results.append(result)
             yield result
-        if named or order_question:  # an earlier order is context, not this turn's answer
-            async for event in self._say(state, lookup.answer):
-                yield event
-            if lookup.unavailable:
-                yield self._offer_handoff(state, HandoffReason.ORDER_SERVICE_DOWN)
+        async for event in self._say(state, lookup.answer):
+            yield event
+        if lookup.unavailable:
+            yield self._offer_handoff(state, HandoffReason.ORDER_SERVICE_DOWN)
 
     async def _grounded(self, state: TurnState) -> AsyncIterator[TurnEvent]:
-        query = _search_query(state.message, state.history)
+        previous = next((m.content for m in reversed(state.history) if m.role == "user"), None)
+        query = search_query(state.message, previous)
         hits = await self._timed(state, "retrieve", asyncio.to_thread(self.searcher.search, query))
         state.hits = hits
-        state.relevance = max((h.scores.get("dense", -1.0) for h in hits), default=None)
+        state.relevance = relevance(hits)
         if state.relevance is None or state.relevance < self.settings.relevance_floor:
             if not state.answer:  # nothing said yet (an order's status would be an answer)
                 async for event in self._unsure(state):
@@ -276,7 +252,7 @@ class Orchestrator:
             system=GROUNDED_SYSTEM,
             user_message=state.message,
             tool_results=tools,
-            chunks=[_source(hit) for hit in hits],
+            chunks=[source_chunk(hit) for hit in hits],
             history=[_turn(m) for m in state.history],
         )
         budget = PromptBudget(self.model.max_model_len, self.settings.max_tokens)
@@ -285,14 +261,18 @@ class Orchestrator:
         state.timings_ms["prompt"] = self._ms(begin)
         state.prompt = prompt
         scanner = CitationScanner(prompt.citations)
+        said = len(state.answer)
         async for event in self._generate(
             state, prompt.messages, self.settings.max_tokens, scanner
         ):
             yield event
         if not scanner.cited and prompt.citations:
-            # The model named no source: cite the best one the answer was grounded in.
-            async for event in self._emit_text(state, " [1]", scanner):
-                yield event
+            # The model cited nothing: cite the source its answer took its facts from.
+            text = "".join(state.answer[said:])
+            number = attribute(text, state.message, prompt.included_chunks)
+            if number is not None:
+                async for event in self._emit_text(state, f" [{number}]", scanner):
+                    yield event
         state.citations = scanner.cited
 
     async def _unsure(self, state: TurnState) -> AsyncIterator[TurnEvent]:
@@ -310,50 +290,120 @@ class Orchestrator:
             yield self._offer_handoff(state, HandoffReason.NOT_SURE)
 
     async def _small_talk(self, state: TurnState) -> AsyncIterator[TurnEvent]:
-        messages = [
-            {"role": "system", "content": SMALL_TALK_SYSTEM},
-            {"role": "user", "content": state.message},
-        ]
-        async for event in self._generate(state, messages, SMALL_TALK_MAX_TOKENS):
+        inputs = PromptInputs(system=SMALL_TALK_SYSTEM, user_message=state.message)
+        budget = PromptBudget(self.model.max_model_len, SMALL_TALK_MAX_TOKENS)
+        prompt = await asyncio.to_thread(build_prompt, inputs, budget, self.model.count_messages)
+        async for event in self._generate(state, prompt.messages, SMALL_TALK_MAX_TOKENS):
             yield event
+
+    async def _with_tools(self, state: TurnState) -> AsyncIterator[TurnEvent]:
+        """The model picks the tools (function calling): each round it may call tools, whose
+        results are fitted into the budget, until it answers or the rounds run out."""
+        limit = self.model.max_model_len - self.settings.max_tokens
+        begin = self._clock()
+        inputs = PromptInputs(
+            system=TOOLS_SYSTEM,
+            user_message=state.message,
+            history=[_turn(m) for m in state.history],
+        )
+        budget = PromptBudget(self.model.max_model_len, self.settings.max_tokens)
+
+        def count(messages: list[Message]) -> int:
+            return self.model.count_messages(messages, TOOL_SPECS)
+
+        prompt = await asyncio.to_thread(build_prompt, inputs, budget, count)
+        state.timings_ms["prompt"] = self._ms(begin)
+        messages: list[Message] = list(prompt.messages)
+        toolbox = ToolBox(
+            state.request.customer_id,
+            self.orders,
+            self.searcher.search,
+            self.settings.relevance_floor,
+        )
+        sources: list[SourceChunk] = []
+        scanner = CitationScanner([])
+        unsure = False
+        for round_ in range(MAX_ROUNDS):
+            calls: list[ToolCall] = []
+            said = len(state.answer)
+            tools = TOOL_SPECS if round_ < MAX_ROUNDS - 1 else None
+            async for event in self._generate(
+                state, messages, self.settings.max_tokens, scanner, tools=tools, calls=calls
+            ):
+                yield event
+            if not calls:
+                break
+            messages.append(assistant_tool_calls("".join(state.answer[said:]), calls))
+            for call in calls:
+                outcome = await self._timed(state, "tools", toolbox.call(call, len(sources) + 1))
+                for result in outcome.events:
+                    state.tool_results.append(result)
+                    yield result
+                message, kept = fit_tool_message(
+                    messages, call.id, outcome, lambda m: count(m) <= limit
+                )
+                messages.append(message)
+                sources += kept
+                scanner.extend(citations_of(sources))
+                unsure = unsure or outcome.unsure
+                if outcome.unavailable:
+                    yield self._offer_handoff(state, HandoffReason.ORDER_SERVICE_DOWN)
+        state.citations = scanner.cited
+        if unsure and not sources and state.handoff is None:
+            yield self._offer_handoff(state, HandoffReason.NOT_SURE)
 
     async def _generate(
         self,
         state: TurnState,
-        messages: list[dict[str, str]],
+        messages: list[Message],
         max_tokens: int,
         scanner: CitationScanner | None = None,
+        *,
+        tools: list[dict[str, Any]] | None = None,
+        calls: list[ToolCall] | None = None,
     ) -> AsyncIterator[TurnEvent]:
+        """Stream the model's answer through the output hooks; the tool calls it asks for
+        (when offered ``tools``) are appended to ``calls``."""
         begin = self._clock()
         first: float | None = None
-        text = self._model_text(state, messages, max_tokens)
+        text = self._model_text(state, messages, max_tokens, tools, calls)
         for hook in self.hooks.output:
             text = hook.on_output(state, text)
         if state.answer:
             yield TokenEvent("\n\n")
             state.answer.append("\n\n")
         async for piece in text:
-            if first is None:
+            if first is None and "ttft" not in state.timings_ms:
                 first = self._clock()
                 state.timings_ms["ttft"] = (first - begin) * 1000
             async for event in self._emit_text(state, piece, scanner):
                 yield event
-        state.timings_ms["model"] = self._ms(begin)
+        state.timings_ms["model"] = state.timings_ms.get("model", 0.0) + self._ms(begin)
 
     async def _model_text(
-        self, state: TurnState, messages: list[dict[str, str]], max_tokens: int
+        self,
+        state: TurnState,
+        messages: list[Message],
+        max_tokens: int,
+        tools: list[dict[str, Any]] | None = None,
+        calls: list[ToolCall] | None = None,
     ) -> AsyncIterator[str]:
         stream = self.model.stream(
             messages,
             max_tokens=max_tokens,
             temperature=self.settings.temperature,
-            stop=self.settings.stop,
+            stop=() if tools else self.settings.stop,
+            tools=tools,
         )
         async for delta in stream:
-            if delta.prompt_tokens is not None:
-                state.usage["prompt_tokens"] = delta.prompt_tokens
-            if delta.completion_tokens is not None:
-                state.usage["completion_tokens"] = delta.completion_tokens
+            for key, value in (
+                ("prompt_tokens", delta.prompt_tokens),
+                ("completion_tokens", delta.completion_tokens),
+            ):
+                if value is not None:
+                    state.usage[key] = state.usage.get(key, 0) + value
+            if delta.tool_calls and calls is not None:
+                calls.extend(delta.tool_calls)
             if delta.text:
                 yield delta.text
 
@@ -401,26 +451,13 @@ class Orchestrator:
         return (self._clock() - since) * 1000
 
 
-class KnowledgeSearcher:
-    """The knowledge base's configured search (hybrid + re-rank) over one collection."""
-
-    def __init__(self, knowledge: KnowledgeBase, collection: CollectionRef, top_k: int) -> None:
-        self._knowledge = knowledge
-        self._collection = collection
-        self._top_k = top_k
-
-    def search(self, query: str) -> list[SearchHit]:
-        request = self._knowledge.request(query, top_k=self._top_k)
-        return self._knowledge.retriever.search(self._collection, request).hits
-
-
-def _search_query(message: str, history: Sequence[StoredMessage]) -> str:
-    """A short follow-up ("and to Paris?") is searched together with the customer's
-    previous message, which holds its subject."""
-    if len(message.split()) > FOLLOW_UP_WORDS:
+def search_query(message: str, previous: str | None) -> str:
+    """What to search for: a short follow-up that points back ("and to Paris?", "can I
+    return it?") is searched together with the customer's previous message, which holds
+    its subject; any other message on its own."""
+    if previous is None or len(message.split()) > FOLLOW_UP_WORDS:
         return message
-    previous = next((m.content for m in reversed(history) if m.role == "user"), None)
-    return message if previous is None else f"{previous} {message}"
+    return f"{previous} {message}" if _POINTS_BACK.search(message) else message
 
 
 def _latest_order_id(history: Sequence[StoredMessage]) -> tuple[str, ...]:
@@ -431,28 +468,18 @@ def _latest_order_id(history: Sequence[StoredMessage]) -> tuple[str, ...]:
     return ()
 
 
-def _source(hit: SearchHit) -> SourceChunk:
-    url = hit.stored.metadata.get("url", "")
-    return SourceChunk(
-        article_id=hit.stored.chunk.document_id,
-        title=hit.stored.title,
-        url=url if isinstance(url, str) else "",
-        text=hit.stored.chunk.text,
-    )
-
-
 def _turn(message: StoredMessage) -> Turn:
-    return Turn(Role(message.role), message.content)
+    """A past message for the prompt; an answer's ``[n]`` markers numbered that turn's
+    sources, not this one's, so they are dropped."""
+    return Turn(Role(message.role), _MARKERS.sub("", message.content))
 
 
 __all__ = [
     "Hooks",
     "InputHook",
-    "KnowledgeSearcher",
     "Orchestrator",
     "OutputHook",
     "Searcher",
-    "ToolResultEvent",
     "TurnRequest",
     "TurnState",
 ]

@@ -111,7 +111,8 @@ class OrderClient:
 
     async def list_customers(self) -> list[dict[str, Any]]:
         """The demo directory: ``[{"customer_id", "name", "orders": [{"order_id", "status"}]}]``."""
-        customers = _json(await self._get("/customers"))["customers"]
+        body = _json(await self._get("/customers"))
+        customers = body.get("customers") if isinstance(body, dict) else None
         if not isinstance(customers, list):
             raise OrderServiceUnavailable("malformed customer list from the Order API")
         return customers

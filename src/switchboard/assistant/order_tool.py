@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from switchboard.assistant.order_client import OrderSummary
@@ -46,7 +46,6 @@ class OrderLookup:
     events: tuple[ToolResultEvent, ...]
     prompt_blocks: tuple[str, ...]
     unavailable: bool = False
-    orders: tuple[Order, ...] = field(default_factory=tuple)  # the ones found
 
 
 def status_label(status: OrderStatus) -> str:
@@ -101,7 +100,7 @@ async def _named(source: OrderSource, customer_id: str, order_ids: Sequence[str]
     blocks = tuple(order_facts(o) for o in found) or (
         "No order with the number the customer gave exists on their account.",
     )
-    return OrderLookup(" ".join(sentences), tuple(events), blocks, orders=tuple(found))
+    return OrderLookup(" ".join(sentences), tuple(events), blocks)
 
 
 async def _recent(source: OrderSource, customer_id: str) -> OrderLookup:

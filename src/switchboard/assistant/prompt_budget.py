@@ -28,7 +28,9 @@ priority order, each candidate message list counted once:
 3. retrieved chunks in rank order, skip-and-continue: a chunk that does not fit is dropped,
    and later (smaller) ones may still fit, so one huge chunk does not starve the rest;
 4. history, newest turn first, whole turns only: the first turn that does not fit drops it and
-   every older one, so the kept history is a contiguous suffix of the conversation.
+   every older one, so the kept history is a contiguous suffix of the conversation; it
+   starts with a user message (an answer whose question was dropped goes too: chat
+   templates expect a user message first).
 
 Chunks are numbered ``[1]..[k]`` in the order they appear in the prompt; ``citations`` maps
 each number back to its article.
@@ -41,6 +43,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
+from switchboard.assistant.types import Message
 from switchboard.errors import PromptTooLongError
 
 __all__ = [
@@ -57,7 +60,6 @@ __all__ = [
     "build_prompt",
 ]
 
-Message = dict[str, str]
 CountMessages = Callable[[list[Message]], int]
 _T = TypeVar("_T")
 
@@ -178,6 +180,9 @@ def build_prompt(
     tools, _ = packer.fill(inputs.tool_results, _add_tool, _Fill.PREFIX)
     chunks, dropped_chunks = packer.fill(inputs.chunks, _add_chunk, _Fill.SKIP)
     turns, dropped_turns = packer.fill(inputs.history[::-1], _add_older_turn, _Fill.PREFIX)
+    while turns and turns[-1].role is Role.ASSISTANT:  # the oldest kept turn
+        dropped_turns.insert(0, turns.pop())
+        packer.replace(replace(packer.draft, turns=tuple(turns[::-1])))
     return BuiltPrompt(
         messages=packer.draft.messages(),
         prompt_tokens=packer.tokens,
@@ -186,7 +191,7 @@ def build_prompt(
         included_turns=turns[::-1],
         dropped_turns=dropped_turns[::-1],
         tool_results_included=len(tools),
-        citations=_citations(chunks),
+        citations=citations_of(chunks),
     )
 
 
@@ -215,6 +220,10 @@ class _Packer:
             dropped.append(item)
         return accepted, dropped
 
+    def replace(self, smaller: _Draft) -> None:
+        """Take a draft with parts removed (so it fits) and count it."""
+        self.draft, self.tokens = smaller, self._count(smaller.messages())
+
     def _try(self, candidate: _Draft) -> bool:
         tokens = self._count(candidate.messages())
         if tokens > self.limit:
@@ -242,20 +251,24 @@ def _user_content(question: str, tools: Sequence[str], chunks: Sequence[SourceCh
     if tools:
         sections.append("Tool results:\n" + "\n\n".join(tools))
     if chunks:
-        sections.append("Sources:\n" + "\n\n".join(_source(i, c) for i, c in enumerate(chunks, 1)))
+        sections.append(
+            "Sources:\n" + "\n\n".join(source_text(i, c) for i, c in enumerate(chunks, 1))
+        )
     if not sections:
         return question
     return "\n\n".join([*sections, f"Question: {question}"])
 
 
-def _source(number: int, chunk: SourceChunk) -> str:
+def source_text(number: int, chunk: SourceChunk) -> str:
+    """A numbered source as the model reads it: ``[n] Title (url)``, then its text."""
     heading = (
         f"[{number}] {chunk.title} ({chunk.url})" if chunk.url else f"[{number}] {chunk.title}"
     )
     return f"{heading}\n{chunk.text}"
 
 
-def _citations(chunks: Sequence[SourceChunk]) -> list[Citation]:
+def citations_of(chunks: Sequence[SourceChunk]) -> list[Citation]:
+    """``[1]..[k]`` for the chunks, in order."""
     return [
         Citation(number=i, article_id=c.article_id, title=c.title, url=c.url)
         for i, c in enumerate(chunks, 1)

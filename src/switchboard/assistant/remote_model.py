@@ -29,6 +29,7 @@ from typing import Any, Protocol
 import httpx
 
 from switchboard.assistant.types import Delta, Message, ToolCall
+from switchboard.config import RemoteModelSettings
 from switchboard.engine.chat_template import ChatTemplate
 from switchboard.engine.runner import LlamaModel
 from switchboard.errors import UpstreamError
@@ -90,6 +91,7 @@ class RemoteChatModel:
         timeout_s: float = 30.0,
         connect_timeout_s: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        owns_tokenizer: bool = False,
     ) -> None:
         if max_model_len <= 0 or timeout_s <= 0 or connect_timeout_s <= 0:
             raise ValueError("max_model_len, timeout_s and connect_timeout_s must be positive")
@@ -98,6 +100,7 @@ class RemoteChatModel:
         self.supports_tools = supports_tools
         self.tokenizer = tokenizer
         self.timeout_s = timeout_s
+        self._owns_tokenizer = owns_tokenizer
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
@@ -134,7 +137,11 @@ class RemoteChatModel:
             raise UpstreamError(f"the model server connection failed: {exc!r}") from exc
 
     async def aclose(self) -> None:
+        """Close the HTTP client, and the tokenizer if this model owns it."""
         await self._http.aclose()
+        close = getattr(self.tokenizer, "close", None)
+        if self._owns_tokenizer and close is not None:
+            close()
 
     def _request_body(
         self, messages: Sequence[Message], max_tokens: int, temperature: float, tools: Tools | None
@@ -312,3 +319,20 @@ def _error_text(body: Any) -> str:
 def _clip(text: str) -> str:
     text = text.strip()
     return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS] + "…"
+
+
+def open_remote_model(settings: RemoteModelSettings, tokenizer_gguf: Path) -> RemoteChatModel:
+    """The configured remote model, counting with ``tokenizer_gguf``'s vocabulary."""
+    template = settings.chat_template.read_text() if settings.chat_template else None
+    counter = GGUFPromptCounter(tokenizer_gguf, chat_template=template)
+    key = settings.api_key.get_secret_value() if settings.api_key else None
+    return RemoteChatModel(
+        settings.base_url,
+        settings.model,
+        api_key=key,
+        max_model_len=settings.max_model_len,
+        tokenizer=counter,
+        supports_tools=settings.supports_tools,
+        timeout_s=settings.timeout_s,
+        owns_tokenizer=True,
+    )

@@ -9,9 +9,10 @@ import asyncio
 from dataclasses import dataclass
 
 from switchboard.assistant.conversations import ConversationStore
-from switchboard.assistant.orchestrator import Hooks, KnowledgeSearcher, Orchestrator
+from switchboard.assistant.orchestrator import Hooks, Orchestrator
 from switchboard.assistant.order_client import OrderClient
 from switchboard.assistant.router import SemanticRouter
+from switchboard.assistant.turn import KnowledgeSearcher
 from switchboard.assistant.types import ChatModel
 from switchboard.config import Settings
 from switchboard.rag.knowledge import KnowledgeBase
@@ -25,8 +26,13 @@ class Assistant:
     conversations: ConversationStore
 
     async def aclose(self) -> None:
+        """Close the Order API client, the conversations and a remote model's client (the
+        local engine belongs to the server)."""
         await self.orders.aclose()
         await asyncio.to_thread(self.conversations.close)
+        close = getattr(self.orchestrator.model, "aclose", None)
+        if close is not None:
+            await close()
 
 
 def open_assistant(

@@ -1,5 +1,5 @@
 """What every command shares: the Typer apps, settings read once at the edge, one-line
-errors (exit code 1), model resolution and JSON output."""
+errors (exit code 1), model resolution, progress bars and JSON output."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from switchboard.config import Settings
 
@@ -64,6 +65,17 @@ def model_path(settings: Settings, name: str) -> Path:
             raise
         path = models.pull(name, progress=True)
     return path
+
+
+def progress_bar() -> Progress:
+    """A "description, bar, done/total, elapsed" progress display on stderr."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+    )
 
 
 def write_json(result: dict[str, Any], path: Path | None) -> None:

@@ -33,8 +33,9 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port.")] = None,
     model: Annotated[str | None, typer.Option(help="Registry name or GGUF path.")] = None,
 ) -> None:
-    """Serve the OpenAI-compatible API with the local engine (and the demo Order API as its
-    own process, unless ``orders.start_with_server`` is false)."""
+    """Serve the support assistant's chat at / and its API, the knowledge base and the
+    OpenAI-compatible API of the local engine (and the demo Order API as its own process,
+    unless ``orders.start_with_server`` is false)."""
     settings = load_settings()
     if model is not None:  # the served name is the model actually loaded
         settings = settings.model_copy(update={"model": model})
@@ -52,7 +53,9 @@ def _serve_api(settings: Settings, gguf: Path, host: str | None, port: int | Non
 
     from switchboard.api import create_app
     from switchboard.assistant.local_model import LocalChatModel
+    from switchboard.assistant.remote_model import open_remote_model
     from switchboard.assistant.service import open_assistant
+    from switchboard.assistant.types import ChatModel
     from switchboard.engine.local import LocalEngine
     from switchboard.rag.knowledge import KnowledgeBase
 
@@ -62,11 +65,20 @@ def _serve_api(settings: Settings, gguf: Path, host: str | None, port: int | Non
     )
     try:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-        assistant = open_assistant(settings, LocalChatModel(engine), knowledge)
+        remote = settings.assistant.remote
+        chat_model: ChatModel = (
+            open_remote_model(remote, model_path(settings, remote.tokenizer))
+            if remote is not None
+            else LocalChatModel(engine)
+        )
+        assistant = open_assistant(settings, chat_model, knowledge)
+        bind = host or settings.server.host
+        port = port if port is not None else settings.server.port
+        console.print(f"chat: http://{bind}:{port}/ (model {chat_model.name})", highlight=False)
         uvicorn.run(
             create_app(engine, settings, knowledge=knowledge, assistant=assistant),
-            host=host or settings.server.host,
-            port=port if port is not None else settings.server.port,
+            host=bind,
+            port=port,
         )
     finally:
         knowledge.close()

@@ -6,8 +6,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from switchboard.cli.common import (
@@ -16,6 +14,7 @@ from switchboard.cli.common import (
     load_settings,
     model_path,
     one_line_errors,
+    progress_bar,
     write_json,
 )
 
@@ -56,7 +55,7 @@ def eval_golden(
     sizes = _sizes(chunk_tokens, settings.knowledge.chunking.chunk_tokens)
     names = model or [settings.model]
     models = [(name, model_path(settings, name)) for name in names]
-    with _progress() as bar:
+    with progress_bar() as bar:
         task = bar.add_task("starting", total=len(cases) * len(models) * len(sizes))
 
         def progress(text: str, step: bool) -> None:
@@ -77,16 +76,6 @@ def _sizes(text: str | None, default: int) -> list[int]:
     if not sizes or any(not 16 <= s <= 254 for s in sizes):
         raise ValueError(f"bad --chunk-tokens {text!r}: each size must be 16..254")
     return sizes
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-    )
 
 
 _ROWS = (  # label, summary key, format

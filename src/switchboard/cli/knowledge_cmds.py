@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from switchboard.cli.common import (
@@ -18,6 +16,7 @@ from switchboard.cli.common import (
     console,
     load_settings,
     one_line_errors,
+    progress_bar,
     write_json,
 )
 from switchboard.config import Settings
@@ -40,17 +39,6 @@ def _ref(settings: Settings, tenant: str | None, collection: str) -> CollectionR
     return CollectionRef(tenant or settings.knowledge.default_tenant, collection)
 
 
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=False,
-    )
-
-
 @app.command()
 @one_line_errors
 def ingest(
@@ -68,7 +56,7 @@ def ingest(
     kb = _open(settings)
     try:
         files = kb.ingestor.list_files(paths)
-        with _progress() as bar:
+        with progress_bar() as bar:
             task = bar.add_task(f"ingesting into {ref}", total=len(files))
             report = kb.ingestor.ingest_files(
                 ref,
@@ -267,7 +255,7 @@ def bench_retrieval(
         raise ValueError(f"--json {json_path}: folder {json_path.parent} does not exist")
     data = load_beir(dataset, split=split)
     embedder = open_embedder(settings.knowledge.embedding, settings.models_dir, progress=True)
-    with _progress() as bar, contextlib.closing(embedder):
+    with progress_bar() as bar, contextlib.closing(embedder):
         tasks: dict[str, Any] = {}
 
         def advance(phase: str, n: int) -> None:

@@ -2,6 +2,7 @@
 invented outdoor-gear shop that ships from Kiel, Germany, to the EU, UK, CH and US.
 
     shop_articles_dir()   the folder of Markdown articles (package data)
+    golden_set_path()     the assistant's golden evaluation set (JSONL, package data)
     DEMO_COLLECTION       the collection ``switchboard demo load`` ingests them into
 """
 
@@ -17,4 +18,9 @@ def shop_articles_dir() -> Path:
     return Path(__file__).parent / "shop"
 
 
-__all__ = ["DEMO_COLLECTION", "shop_articles_dir"]
+def golden_set_path() -> Path:
+    """The golden set of support conversations that ``switchboard eval`` runs."""
+    return Path(__file__).parent / "golden.jsonl"
+
+
+__all__ = ["DEMO_COLLECTION", "golden_set_path", "shop_articles_dir"]

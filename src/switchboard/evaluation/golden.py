@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from switchboard.assistant.types import Intent
+from switchboard.demo import golden_set_path
 
 Handoff = Literal["offered", "ticket"]
 OrderApi = Literal["up", "down"]
@@ -56,7 +57,7 @@ class GoldenCase:
 
 def default_golden_path() -> Path:
     """The golden set shipped with the package."""
-    return Path(__file__).parent.parent / "demo" / "golden.jsonl"
+    return golden_set_path()
 
 
 def load_golden(path: Path) -> list[GoldenCase]:

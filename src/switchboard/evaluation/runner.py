@@ -23,9 +23,10 @@ from typing import Any
 
 from switchboard.assistant.conversations import ConversationStore
 from switchboard.assistant.local_model import LocalChatModel
-from switchboard.assistant.orchestrator import KnowledgeSearcher, Orchestrator, TurnRequest
+from switchboard.assistant.orchestrator import Orchestrator, TurnRequest, search_query
 from switchboard.assistant.order_client import OrderClient
 from switchboard.assistant.router import SemanticRouter
+from switchboard.assistant.turn import KnowledgeSearcher
 from switchboard.assistant.types import DoneEvent, HandoffEvent, TokenEvent, ToolResultEvent
 from switchboard.config import ChunkSettings, Settings
 from switchboard.demo import DEMO_COLLECTION, shop_articles_dir
@@ -210,15 +211,17 @@ async def _case(pipeline: Orchestrator, case: GoldenCase, scorer: KnowledgeSearc
             async for event in pipeline.turn(TurnRequest(case.customer_id, message, session_id)):
                 if isinstance(event, DoneEvent):
                     session_id = event.session_id
-        return await _last_turn(pipeline, TurnRequest(case.customer_id, case.message, session_id),
-                                scorer)  # fmt: skip
+        request = TurnRequest(case.customer_id, case.message, session_id)
+        previous = case.history[-1] if case.history else None
+        return await _last_turn(pipeline, request, search_query(case.message, previous), scorer)
     except Exception as exc:  # a case that fails is reported, and the run goes on
         return TurnOutcome("", "", 0.0, (), (), None, (), {}, {}, 0.0, error=repr(exc))
 
 
 async def _last_turn(
-    pipeline: Orchestrator, request: TurnRequest, scorer: KnowledgeSearcher
+    pipeline: Orchestrator, request: TurnRequest, query: str, scorer: KnowledgeSearcher
 ) -> TurnOutcome:
+    """The turn's outcome; ``query`` is what its retrieval searched (for hit@k)."""
     answer: list[str] = []
     tools: list[dict[str, Any]] = []
     handoff = None
@@ -236,7 +239,7 @@ async def _last_turn(
     latency = (time.perf_counter() - begin) * 1000
     if done is None:
         raise RuntimeError("the turn ended without a done event")
-    hits = await asyncio.to_thread(scorer.search, request.message)
+    hits = await asyncio.to_thread(scorer.search, query)
     retrieved = tuple(dict.fromkeys(h.stored.chunk.document_id for h in hits))
     return TurnOutcome(
         answer="".join(answer),

@@ -8,6 +8,7 @@ import {
 
 const API = "/v1/assistant";
 const HANDOFF_REQUEST = "I'd like to talk to a person, please.";
+const HANDOFF_OFFERS = 'button[data-testid="handoff-accept"]:not([data-accepted])';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -27,9 +28,10 @@ const state = {
   stream: null, // the AbortController of the answer being streamed
 };
 
-/** One assistant answer on screen; the stream's events are applied to it. */
+/** One assistant answer on screen for one customer; the stream's events are applied to it. */
 class AssistantTurn {
-  constructor(onHandoffAccepted) {
+  constructor(customerId, onHandoffAccepted) {
+    this.customerId = customerId; // the customer the message was sent for
     this.text = "";
     this.finished = false;
     this.citations = new Map(); // number → citation event
@@ -62,11 +64,13 @@ class AssistantTurn {
   }
 
   handoff(handoff) {
-    this.extras.append(handoffBanner(handoff, this.onHandoffAccepted));
+    const banner = handoffBanner(handoff, this.onHandoffAccepted);
+    enableHandoffOffers(banner, state.stream === null);
+    this.extras.append(banner);
   }
 
   done(done) {
-    state.sessions.set(state.customerId, done.session_id);
+    state.sessions.set(this.customerId, done.session_id);
     this.element.dataset.intent = done.intent;
     this.finish();
   }
@@ -98,9 +102,15 @@ function scrollToEnd() {
   ui.messages.scrollTop = ui.messages.scrollHeight;
 }
 
+/** Offered handoffs are taken up with a message of their own, so only between answers. */
+function enableHandoffOffers(root, enabled) {
+  for (const button of root.querySelectorAll(HANDOFF_OFFERS)) button.disabled = !enabled;
+}
+
 function setStreaming(streaming) {
   ui.input.disabled = streaming || state.customerId === null;
   ui.send.disabled = ui.input.disabled;
+  enableHandoffOffers(ui.messages, !streaming);
   ui.status.textContent = streaming ? "The assistant is answering…" : "";
   ui.messages.setAttribute("aria-busy", String(streaming));
   if (!streaming) ui.input.focus();
@@ -117,10 +127,11 @@ async function errorText(response) {
 }
 
 async function send(message) {
-  if (state.stream !== null || state.customerId === null || message === "") return;
+  const customerId = state.customerId;
+  if (state.stream !== null || customerId === null || message === "") return;
   ui.emptyState.hidden = true;
   ui.messages.append(userMessage(message));
-  const turn = new AssistantTurn(() => send(HANDOFF_REQUEST));
+  const turn = new AssistantTurn(customerId, () => send(HANDOFF_REQUEST));
   ui.messages.append(turn.element);
   scrollToEnd();
 
@@ -132,9 +143,9 @@ async function send(message) {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
       body: JSON.stringify({
-        customer_id: state.customerId,
+        customer_id: customerId,
         message,
-        session_id: state.sessions.get(state.customerId) ?? null,
+        session_id: state.sessions.get(customerId) ?? null,
       }),
       signal: controller.signal,
     });

@@ -4,7 +4,8 @@
 const money = new Intl.NumberFormat("en-IE", { style: "currency", currency: "EUR" });
 const day = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeZone: "UTC" });
 const moment = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short" });
-const CITATION_MARKER = /\[(\d+)\]/g;
+// "[1]", "[1, 2]" or "[1,2]": the markers the server recognises (assistant/citations.py).
+const CITATION_MARKER = /\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]/g;
 
 const TOOL_ERRORS = {
   order_service_unavailable: "The order system is not answering right now, so I can't look up orders.",
@@ -62,14 +63,24 @@ function citationLink(citation, label) {
   });
 }
 
-/** The answer as text and citation links: `[n]` becomes a link once citation n is known. */
+/** `[n]` as a link to citation n, or as text while n is not known. */
+function citationNode(citations, number) {
+  const label = `[${number}]`;
+  const citation = citations.get(number);
+  return citation === undefined ? document.createTextNode(label) : citationLink(citation, label);
+}
+
+/**
+ * The answer as text and citation links: once one of its citations is known, a marker
+ * becomes a `[n]` link per number, so "[1, 2]" reads "[1][2]".
+ */
 export function answerNodes(text, citations) {
   const nodes = [];
   let last = 0;
   for (const match of text.matchAll(CITATION_MARKER)) {
-    const citation = citations.get(Number(match[1]));
-    if (citation === undefined) continue;
-    nodes.push(text.slice(last, match.index), citationLink(citation, match[0]));
+    const numbers = match[1].split(",").map(Number);
+    if (!numbers.some((number) => citations.has(number))) continue;
+    nodes.push(text.slice(last, match.index), ...numbers.map((number) => citationNode(citations, number)));
     last = match.index + match[0].length;
   }
   nodes.push(text.slice(last));
@@ -184,8 +195,12 @@ export function handoffBanner(handoff, onAccept) {
     banner.append(el("p", { className: "ticket" },
       "Ticket ", el("code", { textContent: handoff.ticket_id, dataset: { testid: "ticket-id" } })));
   } else {
-    const button = el("button", { type: "button", className: "ghost", textContent: "Talk to a person" });
+    const button = el("button", {
+      type: "button", className: "ghost", textContent: "Talk to a person",
+      dataset: { testid: "handoff-accept" },
+    });
     button.addEventListener("click", () => {
+      button.dataset.accepted = "true";
       button.disabled = true;
       onAccept();
     }, { once: true });
