@@ -487,6 +487,18 @@ def test_unconfident_out_of_scope_below_floor_is_refused(rig: Rig) -> None:
     assert rig.model.calls == []
 
 
+def test_unconfident_handoff_request_below_floor_creates_a_ticket(rig: Rig) -> None:
+    rig.router.default = route(Intent.HUMAN_HANDOFF, confident=False)
+    rig.searcher.hits = [hit("contact", "Contact", "Call us.", 0.2)]
+
+    events = rig.turn("I'd rather sort this out with someone from your team")
+
+    [handoff] = only(events, HandoffEvent)
+    assert handoff.reason is HandoffReason.CUSTOMER_REQUEST
+    assert handoff.ticket_id is not None
+    assert rig.model.calls == []
+
+
 # -- human handoff ---------------------------------------------------------------------------
 
 

@@ -431,4 +431,4 @@ def test_configured_weights_do_not_break_a_single_retriever_mode(
 
 def test_assemble_refuses_chunks_over_the_embedders_limit(store: SQLiteStore) -> None:
     with pytest.raises(ValueError, match="over the embedding model's limit"):
-        KnowledgeBase.assemble(KnowledgeSettings(), store, HashingEmbedder(max_tokens=128))
+        KnowledgeBase.assemble(KnowledgeSettings(), store, HashingEmbedder(max_tokens=64))

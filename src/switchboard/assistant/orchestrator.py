@@ -281,6 +281,9 @@ class Orchestrator:
         if state.route.intent is Intent.SMALL_TALK:
             async for event in self._small_talk(state):
                 yield event
+        elif state.route.intent is Intent.HUMAN_HANDOFF:
+            async for event in self._hand_off(state):
+                yield event
         elif state.route.intent is Intent.OUT_OF_SCOPE:
             async for event in self._say(state, OUT_OF_SCOPE):
                 yield event
