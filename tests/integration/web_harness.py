@@ -70,9 +70,13 @@ def serve(app: FastAPI, start_timeout_s: float = 30) -> Iterator[str]:
         thread.join(timeout=30)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    """Headless Debian Chromium; Playwright gives it a fresh temporary user-data-dir."""
+    """Headless Debian Chromium; Playwright gives it a fresh temporary user-data-dir.
+
+    Module-scoped: Playwright's sync API keeps an event loop running in the main thread
+    while it is open, and ``asyncio.run`` refuses to start under it, so the browser must be
+    closed before the next module's tests (which use ``asyncio.run``) start."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make browser` (scripts/install-chromium.sh)")
     with sync_playwright() as playwright:

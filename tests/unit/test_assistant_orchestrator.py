@@ -20,6 +20,7 @@ from switchboard.assistant.orchestrator import (
     Orchestrator,
     TurnRequest,
     TurnState,
+    search_query,
 )
 from switchboard.assistant.order_client import OrderSummary
 from switchboard.assistant.order_tool import UNAVAILABLE, UNAVAILABLE_ANSWER, order_json
@@ -638,7 +639,7 @@ def test_knowledge_question_naming_an_order_says_its_status_first(rig: Rig) -> N
     assert kinds(events)[:4] == ["tool_result", "token", "token", "token"]
     tokens = only(events, TokenEvent)
     assert tokens[0].text.startswith(f"Your order {ALICE_ORDER} is in transit.")
-    assert tokens[1].text == "\n\n"
+    assert tokens[1].text == "\n\nYou can change the address "  # a new paragraph
     assert text_of(events).endswith("You can change the address before dispatch [1].")
     (call,) = rig.model.calls
     user = last_user_message(call)
@@ -848,3 +849,27 @@ def test_prompt_stays_within_the_budget_with_many_long_hits(tmp_path: Path) -> N
         user = last_user_message(call)
         assert "[1] Article 0" in user
         assert "[3] " not in user  # two 120-word chunks fit, a third does not
+
+
+@pytest.mark.parametrize(
+    ("message", "previous", "query"),
+    [
+        ("And to Paris?", "Delivery to Lyon?", "Delivery to Lyon? And to Paris?"),
+        ("Can I return it?", "Where is LK-100214?", "Where is LK-100214? Can I return it?"),
+        ("How do I reset my password?", "Where is LK-100214?", "How do I reset my password?"),
+        ("Can I return it?", None, "Can I return it?"),
+        ("Is it possible to return a tent that I have used on two camping trips already?",
+         "Hi", "Is it possible to return a tent that I have used on two camping trips already?"),
+    ],
+)  # fmt: skip
+def test_search_query_joins_only_short_follow_ups_that_point_back(
+    message: str, previous: str | None, query: str
+) -> None:
+    assert search_query(message, previous) == query
+
+
+def test_follow_up_is_searched_with_the_previous_message(rig: Rig) -> None:
+    session = done_of(rig.turn("How long is delivery to Lyon?")).session_id
+    rig.turn("And to Paris?", session=session)
+
+    assert rig.searcher.queries[-1] == "How long is delivery to Lyon? And to Paris?"

@@ -16,6 +16,9 @@ last). What each intent does:
   and below the relevance floor the assistant says it is not sure and offers a handoff
   instead of guessing; otherwise the model answers from the retrieved articles, citing
   them as ``[n]``.
+- with a model that calls tools itself (a remote vLLM/OpenAI backend): after handoff,
+  refusal and small talk, the model is offered the Order API and the help-centre search as
+  functions (``tool_calling``) and answers from their results.
 
 Input hooks run before routing and may rewrite the message or answer the turn themselves
 (where the cache and input guardrails plug in); output hooks wrap the model's text stream
@@ -372,13 +375,12 @@ class Orchestrator:
         text = self._model_text(state, messages, max_tokens, tools, calls)
         for hook in self.hooks.output:
             text = hook.on_output(state, text)
-        if state.answer:
-            yield TokenEvent("\n\n")
-            state.answer.append("\n\n")
         async for piece in text:
-            if first is None and "ttft" not in state.timings_ms:
+            if first is None:
                 first = self._clock()
-                state.timings_ms["ttft"] = (first - begin) * 1000
+                state.timings_ms.setdefault("ttft", (first - begin) * 1000)
+                if state.answer:  # something was said before: a new paragraph
+                    piece = "\n\n" + piece.lstrip()
             async for event in self._emit_text(state, piece, scanner):
                 yield event
         state.timings_ms["model"] = state.timings_ms.get("model", 0.0) + self._ms(begin)
