@@ -406,7 +406,7 @@ def test_gguf_counter_counts_tools_the_template_renders(
 def test_assistant_turn_with_remote_function_calling(upstream: Upstream, tmp_path: Path) -> None:
     """The orchestrator offers its tools to the remote model, runs the call it streams back
     for the session's customer, and streams the model's final answer."""
-    from tests.unit.test_assistant_orchestrator import ALICE, ALICE_ORDER, Rig, route
+    from tests.unit.assistant_rig import ALICE, ALICE_ORDER, Rig, route
 
     replies = [
         sse(

@@ -16,8 +16,7 @@ from switchboard.assistant.order_client import OrderClient
 from switchboard.assistant.service import Assistant
 from switchboard.assistant.types import Intent
 from switchboard.config import AssistantSettings, Settings
-from tests.unit.test_api_routes import MODEL, FakeServedEngine
-from tests.unit.test_assistant_orchestrator import (
+from tests.unit.assistant_rig import (
     ALICE,
     ALICE_ORDER,
     BOB,
@@ -25,6 +24,7 @@ from tests.unit.test_assistant_orchestrator import (
     Rig,
     route,
 )
+from tests.unit.test_api_routes import MODEL, FakeServedEngine
 
 pytestmark = pytest.mark.unit
 

@@ -32,7 +32,7 @@ from switchboard.assistant.types import (
     ToolCall,
     ToolResultEvent,
 )
-from tests.unit.test_assistant_orchestrator import (
+from tests.unit.assistant_rig import (
     ALICE,
     ALICE_ORDER,
     BOB_ORDER,
