@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from switchboard.assistant.types import HandoffReason, Intent, ToolResultEvent, event_json
 from switchboard.errors import FatalError, SessionNotFoundError
+from switchboard.sqlite_tx import transaction
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -282,15 +283,8 @@ class ConversationStore:
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction: committed if the block returns, rolled back if it raises."""
-        with self._connection() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+        with self._connection() as conn, transaction(conn):
+            yield conn
 
 
 def _migrate(conn: sqlite3.Connection) -> None:

@@ -72,6 +72,7 @@ from switchboard.rag.types import (
     check_name,
     chunk_embedding_text,
 )
+from switchboard.sqlite_tx import transaction
 
 
 class SQLiteStore:
@@ -345,12 +346,5 @@ class SQLiteStore:
     @contextmanager
     def _transaction(self, mode: Literal["IMMEDIATE", "DEFERRED"]) -> Iterator[sqlite3.Connection]:
         """One transaction: committed if the block returns, rolled back if it raises."""
-        conn = self._connection()
-        conn.execute(f"BEGIN {mode}")
-        try:
+        with transaction(self._connection(), mode) as conn:
             yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
