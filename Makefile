@@ -9,7 +9,7 @@ SB := $(BIN)/switchboard
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install models browser run test lint typecheck unit integration bench clean
+.PHONY: install models browser redis run test lint typecheck unit integration bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ models: install
 browser:
 	bash scripts/install-chromium.sh
 
+# Debian's redis-server for the multi-replica gateway tests (the tests start and stop their own).
+redis:
+	bash scripts/install-redis.sh
+
 run: models
 	$(SB) demo load
 	$(SB) serve
@@ -40,10 +44,10 @@ typecheck: install
 unit: install
 	$(BIN)/pytest -m unit -q
 
-integration: models browser
+integration: models browser redis
 	$(BIN)/pytest -m integration -q
 
-test: models browser lint typecheck
+test: models browser redis lint typecheck
 	$(BIN)/pytest -q
 
 bench: models

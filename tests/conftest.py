@@ -9,6 +9,9 @@ import pytest
 
 from switchboard.config import DEFAULT_MODEL, Settings
 
+#: Fixtures of real servers on loopback: the fake OpenAI-compatible upstream, redis-server.
+pytest_plugins = ["tests.integration.fake_upstream_fixture", "tests.integration.redis_server"]
+
 
 @pytest.fixture(scope="session")
 def default_model_path() -> Path:

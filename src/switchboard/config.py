@@ -215,6 +215,114 @@ class AssistantSettings(BaseModel):
     )
 
 
+class ProviderSettings(BaseModel):
+    """A model server the gateway routes to: ``local`` (this process's engine) or any
+    OpenAI-compatible HTTP server (vLLM, llama-server, Ollama, OpenAI)."""
+
+    name: Annotated[str, AfterValidator(lambda v: check_name("provider", v))]
+    kind: Literal["local", "openai"] = "openai"
+    base_url: str | None = Field(None, description="e.g. http://127.0.0.1:8080/v1")
+    api_key: SecretStr | None = None
+    connect_timeout_s: float = Field(2.0, gt=0)
+    read_timeout_s: float = Field(60.0, gt=0, description="Longest wait between two chunks.")
+    max_retries: int = Field(1, ge=0, le=10, description="Retries on this provider first.")
+    backoff_s: float = Field(0.05, ge=0, description="First retry delay; doubles, jittered.")
+    breaker_failures: int = Field(5, ge=1, description="Consecutive failures that open it.")
+    breaker_reset_s: float = Field(30.0, gt=0, description="Open time before one trial call.")
+    max_connections: int = Field(512, ge=1)
+
+    @model_validator(mode="after")
+    def _check_url(self) -> ProviderSettings:
+        if self.kind == "openai" and not self.base_url:
+            raise ValueError(f"provider {self.name!r} of kind 'openai' needs base_url")
+        return self
+
+
+class RouteTarget(BaseModel):
+    provider: str
+    model: str = Field(description="The model name that provider expects.")
+
+
+class RouteSettings(BaseModel):
+    """A model alias: providers tried in order until one produces a first token."""
+
+    targets: list[RouteTarget] = Field(min_length=1)
+    ttft_deadline_s: float | None = Field(
+        10.0, gt=0, description="No first token by then: the next target, before any byte."
+    )
+
+
+class Price(BaseModel):
+    """USD per million tokens."""
+
+    input_per_mtok: float = Field(0.0, ge=0)
+    output_per_mtok: float = Field(0.0, ge=0)
+
+
+class LimitSettings(BaseModel):
+    backend: Literal["memory", "redis"] = Field(
+        "memory", description="memory: one server; redis: limits shared by every replica."
+    )
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    default_rpm: int | None = Field(None, ge=1, description="Keys without their own limit.")
+    default_tpm: int | None = Field(None, ge=1, description="Keys without their own limit.")
+    reserve_max_tokens: int = Field(
+        1024, ge=1, description="Output tokens reserved for a request that sets no max_tokens."
+    )
+
+
+class RequestLogSettings(BaseModel):
+    enabled: bool = True
+    queue_size: int = Field(10_000, ge=1, description="Records waiting; beyond it they drop.")
+    batch_size: int = Field(500, ge=1)
+    flush_interval_s: float = Field(0.5, gt=0)
+    record_text: bool = Field(False, description="Keep input and output text (redacted).")
+    max_text_chars: int = Field(4000, ge=0)
+
+
+class TracingSettings(BaseModel):
+    otlp_endpoint: str | None = Field(
+        None, description="OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318/v1/traces."
+    )
+    service_name: str = "switchboard"
+
+
+class GatewaySettings(BaseModel):
+    """API keys, rate limits, budgets, provider routing, request log, metrics, traces."""
+
+    auth: Literal["auto", "on", "off"] = Field(
+        "auto", description="auto: on unless the server binds a loopback address."
+    )
+    db_path: Path | None = Field(
+        None, description="Keys, spend and request log (default <data_dir>/gateway.sqlite3)."
+    )
+    budget_period: Literal["day", "month"] = "month"
+    providers: list[ProviderSettings] = Field(
+        default_factory=list, description="Besides 'local', the engine of `switchboard serve`."
+    )
+    routes: dict[str, RouteSettings] = Field(
+        default_factory=dict, description="Model aliases; served model names go to 'local'."
+    )
+    prices: dict[str, Price] = Field(
+        default_factory=dict, description="By the model name a provider serves."
+    )
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    log: RequestLogSettings = Field(default_factory=RequestLogSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
+
+    @model_validator(mode="after")
+    def _check_routes(self) -> GatewaySettings:
+        names = [p.name for p in self.providers]
+        if len(set(names)) != len(names):
+            raise ValueError("provider names must be unique")
+        known = {"local", *names}
+        for alias, route in self.routes.items():
+            for target in route.targets:
+                if target.provider not in known:
+                    raise ValueError(f"route {alias!r} names unknown provider {target.provider!r}")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SWITCHBOARD_",
@@ -229,6 +337,7 @@ class Settings(BaseSettings):
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     orders: OrdersSettings = Field(default_factory=OrdersSettings)
     assistant: AssistantSettings = Field(default_factory=AssistantSettings)
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
 
     @property
     def models_dir(self) -> Path:
@@ -245,6 +354,10 @@ class Settings(BaseSettings):
     @property
     def assistant_db(self) -> Path:
         return self.assistant.db_path or self.data_dir / "assistant.sqlite3"
+
+    @property
+    def gateway_db(self) -> Path:
+        return self.gateway.db_path or self.data_dir / "gateway.sqlite3"
 
     @classmethod
     def settings_customise_sources(

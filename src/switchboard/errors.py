@@ -6,6 +6,9 @@
     │   │   └── ContextLengthError      400, prompt (+ max_tokens) over the context window
     │   │       └── PromptTooLongError      the assistant's system + user message alone
     │   ├── AuthenticationError         401, a missing or wrong service token
+    │   │   └── InvalidAPIKeyError          401, a missing, unknown, expired or revoked API key
+    │   ├── PermissionDeniedError       403, the API key lacks the scope of this endpoint
+    │   ├── KeyNotFoundError            404, unknown API key id (admin)
     │   ├── ModelNotFoundError          404, unknown model name
     │   ├── CollectionNotFoundError     404, unknown knowledge-base collection
     │   ├── DocumentNotFoundError       404, unknown document in a collection
@@ -13,6 +16,8 @@
     │   ├── OrderNotFoundError          404, no such order of this customer
     │   ├── SessionNotFoundError        404, no such assistant session of this customer
     │   ├── PayloadTooLargeError        413, an upload over the size limit
+    │   ├── RateLimitError              429, over requests or tokens per minute (retry_after_s)
+    │   ├── BudgetExceededError         429, the key's or tenant's budget would be exceeded
     │   ├── QueueFullError              503, waiting queue full (carries retry_after_s)
     │   ├── DependencyUnavailableError  503, a service this request needs is down
     │   └── UpstreamError               502, a remote model server failed (carries its status)
@@ -40,6 +45,7 @@ class RequestError(SwitchboardError):
     status_code = 400
     error_type = "invalid_request_error"
     code: str | None = None
+    retry_after_s: float | None = None  # sent as Retry-After (whole seconds, rounded up)
 
     def __init__(self, message: str, *, param: str | None = None) -> None:
         super().__init__(message)
@@ -113,6 +119,45 @@ class AuthenticationError(RequestError):
     status_code = 401
     error_type = "authentication_error"
     code = "invalid_service_token"
+
+
+class InvalidAPIKeyError(AuthenticationError):
+    code = "invalid_api_key"
+
+    def __init__(self, reason: str = "Incorrect API key provided.") -> None:
+        super().__init__(reason)
+
+
+class PermissionDeniedError(RequestError):
+    status_code = 403
+    error_type = "permission_error"
+    code = "insufficient_scope"
+
+
+class KeyNotFoundError(RequestError):
+    status_code = 404
+    code = "key_not_found"
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"The API key '{key_id}' does not exist.")
+
+
+class RateLimitError(RequestError):
+    """Over a per-minute limit; ``limit_type`` is ``requests`` or ``tokens`` (OpenAI's types)."""
+
+    status_code = 429
+    code = "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, limit_type: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.error_type = limit_type
+        self.retry_after_s = retry_after_s
+
+
+class BudgetExceededError(RequestError):
+    status_code = 429
+    error_type = "insufficient_quota"
+    code = "insufficient_quota"
 
 
 class CustomerNotFoundError(RequestError):

@@ -19,7 +19,7 @@ import uvicorn
 from openai import BadRequestError, NotFoundError, OpenAI
 
 from switchboard.api import create_app
-from switchboard.config import EmbeddingSettings, KnowledgeSettings, Settings
+from switchboard.config import EmbeddingSettings, GatewaySettings, KnowledgeSettings, Settings
 from switchboard.rag.knowledge import KnowledgeBase
 from tests.unit.test_api_routes import MODEL, FakeServedEngine
 
@@ -58,7 +58,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     store = tmp_path_factory.mktemp("kb") / "kb.sqlite3"
     knowledge = KnowledgeBase.open(settings, str(store), Settings().models_dir)
     engine = FakeServedEngine()
-    app = create_app(engine, Settings(model=MODEL), knowledge=knowledge)
+    gateway = GatewaySettings(db_path=store.parent / "gateway.sqlite3")
+    app = create_app(engine, Settings(model=MODEL, gateway=gateway), knowledge=knowledge)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()

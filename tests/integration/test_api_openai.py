@@ -19,7 +19,7 @@ from openai import OpenAI
 from openai.types.chat import ChatCompletionMessageParam
 
 from switchboard.api import create_app
-from switchboard.config import DEFAULT_MODEL, EngineSettings, Settings
+from switchboard.config import DEFAULT_MODEL, EngineSettings, GatewaySettings, Settings
 from switchboard.engine.local import LocalEngine
 
 pytestmark = pytest.mark.integration
@@ -47,8 +47,9 @@ class Served:
 
 
 @pytest.fixture(scope="module")
-def served(default_model_path: Path) -> Iterator[Served]:
-    settings = Settings(model=DEFAULT_MODEL)
+def served(default_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    gateway = GatewaySettings(db_path=tmp_path_factory.mktemp("gw") / "gateway.sqlite3")
+    settings = Settings(model=DEFAULT_MODEL, gateway=gateway)
     engine = LocalEngine(DEFAULT_MODEL, default_model_path, ENGINE)
     config = uvicorn.Config(
         create_app(engine, settings), host="127.0.0.1", port=0, log_level="warning"

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from switchboard.assistant.circuit_breaker import CircuitBreaker
 from switchboard.assistant.order_client import OrderClient, RetryPolicy
+from switchboard.circuit_breaker import CircuitBreaker
 from switchboard.errors import OrderServiceUnavailable
 from switchboard.orders.dataset import generate_dataset
 from switchboard.orders.db import OrderDB

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, expect
 from switchboard.api import create_app
 from switchboard.assistant.local_model import LocalChatModel
 from switchboard.assistant.service import open_assistant
-from switchboard.config import AssistantSettings, OrdersSettings, Settings
+from switchboard.config import AssistantSettings, GatewaySettings, OrdersSettings, Settings
 from switchboard.demo import DEMO_COLLECTION, shop_articles_dir
 from switchboard.engine.local import LocalEngine
 from switchboard.orders import generate_dataset
@@ -61,6 +61,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory, default_model_path: Path) -> 
             ),
             "orders": OrdersSettings(port=port, db_path=None),
             "assistant": AssistantSettings(db_path=data / "assistant.sqlite3"),
+            "gateway": GatewaySettings(db_path=data / "gateway.sqlite3"),
         }
     )
     order = next(o for o in generate_dataset().orders if o.order_id == ORDER)

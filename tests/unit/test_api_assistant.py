@@ -15,7 +15,7 @@ from switchboard.api import create_app
 from switchboard.assistant.order_client import OrderClient
 from switchboard.assistant.service import Assistant
 from switchboard.assistant.types import Intent
-from switchboard.config import AssistantSettings, Settings
+from switchboard.config import AssistantSettings, GatewaySettings, Settings
 from tests.unit.assistant_rig import (
     ALICE,
     ALICE_ORDER,
@@ -44,7 +44,8 @@ def served(tmp_path: Path) -> Iterator[Served]:
     rig = Rig(tmp_path)
     engine = FakeServedEngine()
     assistant = Assistant(rig.orchestrator, cast(OrderClient, rig.orders), rig.store)
-    app = create_app(engine, Settings(model=MODEL), assistant=assistant)
+    gateway = GatewaySettings(db_path=tmp_path / "gateway.sqlite3")
+    app = create_app(engine, Settings(model=MODEL, gateway=gateway), assistant=assistant)
     try:
         with TestClient(app) as client:
             yield Served(client, rig)
@@ -325,7 +326,11 @@ def test_demo_directory_can_be_turned_off(tmp_path: Path) -> None:
     rig = Rig(tmp_path)
     engine = FakeServedEngine()
     assistant = Assistant(rig.orchestrator, cast(OrderClient, rig.orders), rig.store)
-    settings = Settings(model=MODEL, assistant=AssistantSettings(demo_directory=False))
+    settings = Settings(
+        model=MODEL,
+        assistant=AssistantSettings(demo_directory=False),
+        gateway=GatewaySettings(db_path=tmp_path / "gateway.sqlite3"),
+    )
     try:
         with TestClient(create_app(engine, settings, assistant=assistant)) as client:
             assert client.get("/v1/assistant/customers").status_code == 404

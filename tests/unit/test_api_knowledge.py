@@ -6,17 +6,18 @@ word."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import pytest
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from switchboard.api import create_app
-from switchboard.config import KnowledgeSettings, Settings
+from switchboard.config import GatewaySettings, KnowledgeSettings, Settings
+from switchboard.gateway.types import Scope
 from switchboard.rag.knowledge import KnowledgeBase
 from switchboard.rag.store import SQLiteStore
 from switchboard.rag.types import CollectionRef, Document
@@ -29,7 +30,6 @@ EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 DIM = 384
 MAX_TOKENS = 256
 MAX_FILE_BYTES = 4096
-TENANT_HEADER = "x-test-tenant"
 
 RETURNS_MD = b"""---
 lang: en
@@ -64,19 +64,6 @@ class MiniLMStandIn(HashingEmbedder):
         super().__init__(dim=DIM, max_tokens=MAX_TOKENS)
 
 
-def tenant_from_header(app: FastAPI) -> None:
-    """Simulate authentication: the ``x-test-tenant`` header becomes the caller's tenant."""
-
-    @app.middleware("http")
-    async def set_tenant(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        tenant = request.headers.get(TENANT_HEADER)
-        if tenant:
-            request.state.tenant = tenant
-        return await call_next(request)
-
-
 @pytest.fixture
 def knowledge(tmp_path: Path) -> Iterator[KnowledgeBase]:
     settings = KnowledgeSettings(max_file_bytes=MAX_FILE_BYTES)
@@ -88,10 +75,10 @@ def knowledge(tmp_path: Path) -> Iterator[KnowledgeBase]:
 
 
 @pytest.fixture
-def client(knowledge: KnowledgeBase) -> Iterator[TestClient]:
+def client(knowledge: KnowledgeBase, tmp_path: Path) -> Iterator[TestClient]:
     engine = FakeServedEngine()
-    app = create_app(engine, Settings(model=MODEL), knowledge=knowledge)
-    tenant_from_header(app)
+    gateway = GatewaySettings(db_path=tmp_path / "gateway.sqlite3")
+    app = create_app(engine, Settings(model=MODEL, gateway=gateway), knowledge=knowledge)
     try:
         with TestClient(app) as client:
             yield client
@@ -99,8 +86,12 @@ def client(knowledge: KnowledgeBase) -> Iterator[TestClient]:
         engine.async_engine.shutdown()
 
 
-def tenant(name: str) -> dict[str, str]:
-    return {TENANT_HEADER: name}
+def tenant(client: TestClient, name: str) -> dict[str, str]:
+    """The headers of a new API key of tenant ``name`` (authentication is off, but a
+    Switchboard key still names its tenant)."""
+    keys = cast(FastAPI, client.app).state.auth.keys
+    created = keys.create(tenant=name, scopes=[Scope.SEARCH, Scope.EMBEDDINGS])
+    return {"Authorization": f"Bearer {created.token}"}
 
 
 def upload(
@@ -455,7 +446,7 @@ def test_delete_from_a_bad_collection_name_is_a_400(client: TestClient) -> None:
 
 
 def test_tenants_never_see_each_others_chunks(client: TestClient) -> None:
-    alpha, beta = tenant("alpha"), tenant("beta")
+    alpha, beta = tenant(client, "alpha"), tenant(client, "beta")
     assert upload(client, "shared", {"returns.md": RETURNS_MD}, alpha).status_code == 200
     assert upload(client, "shared", {"shipping.md": SHIPPING_MD}, beta).status_code == 200
     assert upload(client, "beta-only", {"shipping.md": SHIPPING_MD}, beta).status_code == 200
@@ -488,7 +479,7 @@ def test_the_default_tenant_comes_from_settings(
     upload(client, "support", {"returns.md": RETURNS_MD})
     ref = CollectionRef(knowledge.settings.default_tenant, "support")
     assert knowledge.store.get_collection(ref) is not None
-    assert client.get("/v1/collections", headers=tenant("default")).json()["data"]
+    assert client.get("/v1/collections", headers=tenant(client, "default")).json()["data"]
 
 
 def test_jsonl_upload_reports_a_bad_line_by_number(client: TestClient) -> None:

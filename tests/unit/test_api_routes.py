@@ -3,13 +3,14 @@ token t reads as one letter and the next token is always ``t + 1``."""
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
 from fastapi.testclient import TestClient
 
 from switchboard.api import create_app
-from switchboard.config import Settings
+from switchboard.config import GatewaySettings, Settings
 from switchboard.engine import AsyncEngine, LLMEngine, SchedulerConfig
 from tests.unit.fakes import VOCAB, FakeRunner, FakeTokenizer
 
@@ -54,10 +55,14 @@ class FakeServedEngine:
         self.async_engine.start()
 
 
+def _settings(folder: Path) -> Settings:
+    return Settings(model=MODEL, gateway=GatewaySettings(db_path=folder / "gateway.sqlite3"))
+
+
 @pytest.fixture(scope="module")
-def client() -> Iterator[TestClient]:
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     engine = FakeServedEngine()
-    app = create_app(engine, Settings(model=MODEL), aliases=["alias"])
+    app = create_app(engine, _settings(tmp_path_factory.mktemp("gw")), aliases=["alias"])
     try:
         with TestClient(app) as client:
             yield client
@@ -198,7 +203,7 @@ def test_bad_temperature_names_the_param(client: TestClient) -> None:
 def test_models_and_health(client: TestClient) -> None:
     models = client.get("/v1/models").json()
     assert models["object"] == "list"
-    assert [m["id"] for m in models["data"]] == [MODEL]
+    assert [m["id"] for m in models["data"]] == [MODEL, "alias"]  # every routed name
     health = client.get("/health").json()
     assert health == {
         "status": "ok",
@@ -215,12 +220,12 @@ class ExplodingRunner(FakeRunner):
         raise RuntimeError("simulated llama_decode crash")
 
 
-def test_dead_engine_answers_503_and_the_server_stays_up() -> None:
+def test_dead_engine_answers_503_and_the_server_stays_up(tmp_path: Path) -> None:
     engine = FakeServedEngine()
     engine.async_engine = AsyncEngine(
         LLMEngine(ExplodingRunner(), FakeTokenizer(), engine.async_engine.engine.config)
     )
-    app = create_app(engine, Settings(model=MODEL))
+    app = create_app(engine, _settings(tmp_path))
     try:
         with TestClient(app) as client:
             first = client.post("/v1/chat/completions", json=chat_body())

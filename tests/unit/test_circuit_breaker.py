@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from switchboard.assistant.circuit_breaker import BreakerState, CircuitBreaker
+from switchboard.circuit_breaker import BreakerState, CircuitBreaker
 from switchboard.errors import CircuitOpenError
 
 pytestmark = pytest.mark.unit

@@ -10,13 +10,13 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from switchboard.assistant.circuit_breaker import BreakerState, CircuitBreaker
 from switchboard.assistant.order_client import (
     OrderClient,
     OrderSummary,
     RetryPolicy,
     backoff_delay,
 )
+from switchboard.circuit_breaker import BreakerState, CircuitBreaker
 from switchboard.errors import OrderServiceAuthError, OrderServiceUnavailable
 from switchboard.orders.dataset import generate_dataset
 from switchboard.orders.service import order_detail, order_summary

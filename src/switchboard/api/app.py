@@ -1,59 +1,127 @@
-"""The FastAPI application serving one engine; the caller owns (and closes) the engine."""
+"""The FastAPI application: the gateway in front of the local engine and any remote
+providers, plus the knowledge base and the support assistant when given.
+
+The caller owns (and closes) the engine, the knowledge base is the caller's too; the app
+closes what it opens (the gateway, the key store) and the assistant it is handed.
+"""
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.telemetry import TelemetryConfig
+from opentelemetry.sdk.trace.export import SpanExporter
 
 from switchboard import __version__
-from switchboard.api import assistant_routes, health, knowledge_routes, openai_routes
+from switchboard.api import (
+    admin_routes,
+    assistant_routes,
+    gateway_routes,
+    health,
+    knowledge_routes,
+    observability_routes,
+    openai_routes,
+)
+from switchboard.api.auth import open_auth, require
 from switchboard.api.body_limit import BodySizeLimit
 from switchboard.api.deps import ServedEngine, ServedModel
 from switchboard.api.errors import install_error_handlers
+from switchboard.api.local_provider import LocalProvider
 from switchboard.api.web_routes import install_web
 from switchboard.assistant.service import Assistant
 from switchboard.config import Settings
+from switchboard.gateway.factory import open_gateway
+from switchboard.gateway.types import Scope
 from switchboard.rag.knowledge import KnowledgeBase
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    engine: ServedEngine = app.state.engine
-    engine.start()
+    engine: ServedEngine | None = app.state.engine
+    if engine is not None:
+        engine.start()
+    # Everything loaded so far lives as long as the server: keep it out of the cyclic
+    # collector's generations, so collections on the request path stay short.
+    gc.collect()
+    gc.freeze()
     try:
         yield
     finally:
         assistant: Assistant | None = getattr(app.state, "assistant", None)
-        if assistant is not None:
-            await assistant.aclose()
+        try:
+            if assistant is not None:
+                await assistant.aclose()
+        finally:
+            await app.state.gateway.aclose()
+            app.state.auth.keys.close()
+
+
+def _include(app: FastAPI, router: APIRouter, scope: Scope | None) -> None:
+    dependencies = [] if scope is None else [Depends(require(scope))]
+    app.include_router(router, dependencies=dependencies)
 
 
 def create_app(
-    engine: ServedEngine,
+    engine: ServedEngine | None,
     settings: Settings,
     aliases: Iterable[str] = (),
     knowledge: KnowledgeBase | None = None,
     assistant: Assistant | None = None,
+    *,
+    span_exporter: SpanExporter | None = None,
 ) -> FastAPI:
-    """An app serving ``engine`` under its name, ``settings.model`` and ``aliases``; with
-    ``knowledge`` the embeddings, search and collection endpoints; with ``assistant`` the
-    support assistant's API and its chat widget at ``/`` (the app closes the assistant)."""
-    app = FastAPI(title="Switchboard", version=__version__, lifespan=_lifespan)
-    app.state.engine = engine
-    app.state.served_model = ServedModel(
-        names=frozenset({engine.name, settings.model, *aliases}),
-        created=int(time.time()),
-        retry_after_s=settings.server.retry_after_s,
+    """The gateway (``/v1/chat/completions``, ``/v1/models``, admin, ``/metrics``) routing
+    to ``engine`` under its name, ``settings.model`` and ``aliases`` and to the providers of
+    ``settings.gateway``; without ``engine`` only the configured routes. With ``knowledge``
+    the embeddings, search and collection endpoints; with ``assistant`` the support
+    assistant's API and its chat widget at ``/``.
+
+    Authentication follows ``settings.gateway.auth`` and the address in
+    ``settings.server.host`` (on by default beyond loopback)."""
+    # FastAPI's own OpenTelemetry instrumentation stays off: the gateway traces each request
+    # itself (GenAI attributes), and the built-in one reads the environment per request.
+    telemetry_off = TelemetryConfig(tracing=False, metrics=False, logs=False)
+    app = FastAPI(
+        title="Switchboard", version=__version__, lifespan=_lifespan, telemetry=telemetry_off
     )
+    app.state.engine = engine
     install_error_handlers(app)
-    app.include_router(openai_routes.router)
+    local_names: set[str] = set()
+    local = None
+    if engine is not None:
+        local_names = {engine.name, settings.model, *aliases}
+        app.state.served_model = ServedModel(
+            names=frozenset(local_names),
+            created=int(time.time()),
+            retry_after_s=settings.server.retry_after_s,
+        )
+        local = LocalProvider(engine)
+        _include(app, openai_routes.router, Scope.CHAT)
+    app.state.gateway = open_gateway(
+        settings,
+        local,
+        [engine.name, *sorted(local_names - {engine.name})] if engine is not None else [],
+        engine_stats=(lambda: engine.async_engine.stats) if engine is not None else None,
+        span_exporter=span_exporter,
+    )
+    app.state.metrics = app.state.gateway.metrics
+    app.state.request_log = app.state.gateway.request_log
+    app.state.log_store = app.state.gateway.log_store
+    app.state.auth = open_auth(settings, settings.server.host)
+    _include(app, gateway_routes.router, Scope.CHAT)
+    app.router.routes.append(gateway_routes.chat_route)  # authenticates itself (hot path)
+    app.include_router(admin_routes.router)  # each route requires the admin scope
+    _include(app, observability_routes.admin_router, Scope.ADMIN)
+    app.include_router(observability_routes.metrics_router)
     app.include_router(health.router)
     if knowledge is not None:
         app.state.knowledge = knowledge
-        app.include_router(knowledge_routes.router)
+        _include(app, knowledge_routes.embeddings_router, Scope.EMBEDDINGS)
+        _include(app, knowledge_routes.router, Scope.SEARCH)
         app.add_middleware(
             BodySizeLimit,
             max_bytes=knowledge.settings.max_upload_bytes,
@@ -61,8 +129,8 @@ def create_app(
         )
     if assistant is not None:
         app.state.assistant = assistant
-        app.include_router(assistant_routes.router)
+        _include(app, assistant_routes.router, Scope.ASSISTANT)
         if settings.assistant.demo_directory:
-            app.include_router(assistant_routes.demo_router)
+            _include(app, assistant_routes.demo_router, Scope.ASSISTANT)
         install_web(app)
     return app

@@ -53,12 +53,12 @@ class ServedModel:
     retry_after_s: int
 
 
-def get_engine(request: Request) -> ServedEngine:
+async def get_engine(request: Request) -> ServedEngine:
     engine: ServedEngine = request.app.state.engine
     return engine
 
 
-def get_served_model(request: Request) -> ServedModel:
+async def get_served_model(request: Request) -> ServedModel:
     served: ServedModel = request.app.state.served_model
     return served
 

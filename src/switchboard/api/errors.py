@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -13,7 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from switchboard.api.schemas import ErrorDetail, ErrorResponse
-from switchboard.errors import EngineDeadError, QueueFullError, RequestError
+from switchboard.errors import AuthenticationError, EngineDeadError, RequestError
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,11 @@ def request_error_payload(exc: RequestError) -> ErrorResponse:
 async def handle_request_error(_: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, RequestError):
         raise exc
-    headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, QueueFullError) else None
+    headers = None
+    if exc.retry_after_s is not None:
+        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
+    if isinstance(exc, AuthenticationError):
+        headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
     return JSONResponse(
         request_error_payload(exc).model_dump(), status_code=exc.status_code, headers=headers
     )
@@ -69,7 +74,7 @@ def _param(loc: Sequence[int | str]) -> str | None:
     return out or None
 
 
-def _describe(error: Mapping[str, Any]) -> tuple[str, str | None]:
+def describe_validation_error(error: Mapping[str, Any]) -> tuple[str, str | None]:
     """One readable line and the offending parameter of one pydantic error."""
     loc = tuple(error.get("loc", ()))
     message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
@@ -84,7 +89,9 @@ def _describe(error: Mapping[str, Any]) -> tuple[str, str | None]:
 async def handle_validation_error(_: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, RequestValidationError):
         raise exc
-    described = [_describe(error) for error in exc.errors()] or [("invalid request", None)]
+    described = [describe_validation_error(error) for error in exc.errors()] or [
+        ("invalid request", None)
+    ]
     message = "; ".join(text for text, _ in described)
     return error_response(400, message, "invalid_request_error", param=described[0][1])
 

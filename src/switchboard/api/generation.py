@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from fastapi import Request
+from starlette.types import Receive
 
 from switchboard.api.deps import ServedEngine
 from switchboard.engine import RequestOutput, SamplingParams
@@ -52,6 +53,34 @@ async def unless_disconnected(request: Request, work: Awaitable[T]) -> T | None:
     return None if task.cancelled() else task.result()
 
 
+async def until_disconnected(receive: Receive, work: Awaitable[T]) -> T | None:
+    """Await ``work`` in this task; ``None`` if the client disconnects first (``work`` is
+    then cancelled). One watcher task, cheaper than ``unless_disconnected``'s two."""
+    task = asyncio.current_task()
+    if task is None:
+        raise RuntimeError("until_disconnected needs a running task")
+    state = {"waiting": True, "gone": False}
+
+    async def watch() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        if state["waiting"]:
+            state["gone"] = True
+            task.cancel()
+
+    watcher = asyncio.get_running_loop().create_task(watch())
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if not state["gone"]:
+            raise
+        task.uncancel()
+        return None
+    finally:
+        state["waiting"] = False
+        watcher.cancel()
+
+
 async def admit(
     request: Request,
     engine: ServedEngine,
@@ -75,7 +104,7 @@ async def admit(
         exc.param = prompt_param
         raise
     except QueueFullError as exc:
-        exc.retry_after_s = max(exc.retry_after_s, retry_after_s)
+        exc.retry_after_s = max(exc.retry_after_s or 0, retry_after_s)
         raise
     finally:
         if first is None:

@@ -41,15 +41,17 @@ from switchboard.rag.knowledge import KnowledgeBase
 from switchboard.rag.types import CollectionRef
 
 router = APIRouter(prefix="/v1")
+#: Mounted apart from the rest: embeddings need their own scope.
+embeddings_router = APIRouter(prefix="/v1")
 UPLOAD_CHUNK = 1 << 20
 
 
-def get_knowledge(request: Request) -> KnowledgeBase:
+async def get_knowledge(request: Request) -> KnowledgeBase:
     knowledge: KnowledgeBase = request.app.state.knowledge
     return knowledge
 
 
-def get_tenant(request: Request) -> str:
+async def get_tenant(request: Request) -> str:
     tenant = getattr(request.state, "tenant", None)
     return tenant or request.app.state.knowledge.settings.default_tenant
 
@@ -62,7 +64,7 @@ def embedding_model_names(kb: KnowledgeBase) -> set[str]:
     return {kb.embedder.model_id, kb.embedder.model_id.lower()}
 
 
-@router.post("/embeddings")
+@embeddings_router.post("/embeddings")
 async def create_embeddings(body: EmbeddingRequest, kb: KnowledgeDep) -> EmbeddingResponse:
     if body.model not in embedding_model_names(kb):
         raise ModelNotFoundError(body.model)

@@ -1,4 +1,6 @@
-"""``/v1/chat/completions``, ``/v1/completions`` and ``/v1/models``."""
+"""``/v1/completions`` (the local engine's text completions) and ``/v1/models``.
+
+Chat completions go through the gateway (``gateway_routes``) to any provider."""
 
 from __future__ import annotations
 
@@ -16,21 +18,13 @@ from switchboard.api.deps import EngineDep, ServedModel, ServedModelDep
 from switchboard.api.errors import engine_dead_payload, request_error_payload
 from switchboard.api.generation import Admitted, admit, collect
 from switchboard.api.schemas import (
-    AssistantMessage,
-    ChatChoice,
-    ChatChunkChoice,
-    ChatCompletion,
     ChatCompletionChunk,
-    ChatCompletionRequest,
-    ChatDelta,
     Completion,
     CompletionChoice,
     CompletionChunk,
     CompletionRequest,
     ErrorDetail,
     ErrorResponse,
-    ModelCard,
-    ModelList,
     Timings,
     Usage,
     to_sampling_params,
@@ -113,18 +107,6 @@ async def _events(
     yield DONE
 
 
-def _chat_chunk(reply: Reply, output: RequestOutput) -> ChatCompletionChunk | None:
-    if not output.text and not output.finished:
-        return None  # held back (incomplete UTF-8 or a possible stop string)
-    delta = ChatDelta(content=output.text or None)
-    return ChatCompletionChunk(
-        id=reply.id,
-        created=reply.created,
-        model=reply.model,
-        choices=[ChatChunkChoice(delta=delta, finish_reason=output.finish_reason)],
-    )
-
-
 def _usage_chunk(
     kind: type[ChatCompletionChunk] | type[CompletionChunk], reply: Reply, last: RequestOutput
 ) -> ChatCompletionChunk | CompletionChunk:
@@ -146,18 +128,6 @@ def _completion_chunk(reply: Reply, output: RequestOutput) -> CompletionChunk | 
     return CompletionChunk(id=reply.id, created=reply.created, model=reply.model, choices=[choice])
 
 
-def _chat_stream(reply: Reply, admitted: Admitted, include_usage: bool) -> SSEResponse:
-    role = ChatCompletionChunk(
-        id=reply.id,
-        created=reply.created,
-        model=reply.model,
-        choices=[ChatChunkChoice(delta=ChatDelta(role="assistant", content=""))],
-    )
-    usage = (lambda last: _usage_chunk(ChatCompletionChunk, reply, last)) if include_usage else None
-    events = _events(admitted, [role], lambda out: _chat_chunk(reply, out), usage)
-    return SSEResponse(events)
-
-
 def _completion_stream(reply: Reply, admitted: Admitted, include_usage: bool) -> SSEResponse:
     usage = (lambda last: _usage_chunk(CompletionChunk, reply, last)) if include_usage else None
     events = _events(admitted, [], lambda out: _completion_chunk(reply, out), usage)
@@ -169,39 +139,6 @@ def _json(payload: BaseModel) -> Response:
 
 
 # -- routes ------------------------------------------------------------------------------------
-
-
-@router.post("/chat/completions", response_model=None)
-async def chat_completions(
-    body: ChatCompletionRequest, http: Request, engine: EngineDep, served: ServedModelDep
-) -> Response:
-    _check_model(body.model, served)
-    messages = [message.to_template() for message in body.messages]
-    prompt = await run_in_threadpool(engine.encode_chat, messages)
-    request_id, reply = _reply("chatcmpl", engine.name)
-    admitted = await admit(
-        http, engine, prompt, to_sampling_params(body), request_id=request_id,
-        prompt_param="messages", retry_after_s=served.retry_after_s,
-    )  # fmt: skip
-    if admitted is None:
-        return Response(status_code=CLIENT_CLOSED_REQUEST)
-    if body.stream:
-        return _chat_stream(reply, admitted, body.include_usage)
-    outputs = await collect(http, admitted)
-    if outputs is None:
-        return Response(status_code=CLIENT_CLOSED_REQUEST)
-    last = outputs[-1]
-    message = AssistantMessage(content="".join(o.text for o in outputs))
-    return _json(
-        ChatCompletion(
-            id=reply.id,
-            created=reply.created,
-            model=reply.model,
-            choices=[ChatChoice(message=message, finish_reason=last.finish_reason)],
-            usage=_usage(last),
-            timings=Timings.of(last.timings),
-        )
-    )
 
 
 @router.post("/completions", response_model=None)
@@ -240,12 +177,3 @@ async def completions(
             timings=Timings.of(last.timings),
         )
     )
-
-
-@router.get("/models")
-async def list_models(request: Request, engine: EngineDep, served: ServedModelDep) -> ModelList:
-    cards = [ModelCard(id=engine.name, created=served.created)]
-    knowledge = getattr(request.app.state, "knowledge", None)
-    if knowledge is not None:
-        cards.append(ModelCard(id=knowledge.embedder.model_id, created=served.created))
-    return ModelList(data=cards)

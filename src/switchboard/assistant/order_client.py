@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 import httpx
 
-from switchboard.assistant.circuit_breaker import CircuitBreaker
+from switchboard.circuit_breaker import CircuitBreaker
 from switchboard.config import OrdersSettings
 from switchboard.errors import CircuitOpenError, OrderServiceAuthError, OrderServiceUnavailable
 from switchboard.orders.types import Event, Item, Order, OrderStatus, Shipment

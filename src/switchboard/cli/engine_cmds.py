@@ -1,4 +1,4 @@
-"""Commands of the inference side: serve, models list|pull, bench engine|quantization."""
+"""Commands of the inference side: serve, models list|pull, bench engine|quantization|gateway."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +21,7 @@ from switchboard.cli.common import (
     model_path,
     models_app,
     one_line_errors,
+    progress_bar,
     registry,
     write_json,
 )
@@ -74,6 +76,8 @@ def _serve_api(settings: Settings, gguf: Path, host: str | None, port: int | Non
         assistant = open_assistant(settings, chat_model, knowledge)
         bind = host or settings.server.host
         port = port if port is not None else settings.server.port
+        server = settings.server.model_copy(update={"host": bind, "port": port})
+        settings = settings.model_copy(update={"server": server})  # auth "auto" reads the host
         console.print(f"chat: http://{bind}:{port}/ (model {chat_model.name})", highlight=False)
         uvicorn.run(
             create_app(engine, settings, knowledge=knowledge, assistant=assistant),
@@ -186,3 +190,63 @@ def _print_serving(result: dict[str, Any]) -> None:
     for key, value in result.items():
         if "ratio" in key or "speedup" in key or "rss" in key:
             console.print(f"{key}: {value}")
+
+
+@bench_app.command("gateway")
+@one_line_errors
+def bench_gateway(
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
+    requests: Annotated[
+        int, typer.Option(help="Requests per target in the latency and throughput phases.")
+    ] = 5_000,
+    memory_requests: Annotated[
+        int, typer.Option(help="Requests through the gateway while its RSS is sampled.")
+    ] = 100_000,
+    concurrency: Annotated[int, typer.Option(help="Closed-loop clients.")] = 32,
+    skip_litellm: Annotated[bool, typer.Option(help="Do not install or run LiteLLM.")] = False,
+) -> None:
+    """Our gateway vs. LiteLLM's proxy vs. a direct connection to a fake upstream: added
+    latency, requests/s and memory drift, same run."""
+    from switchboard.bench.gateway_bench import GatewayBenchConfig, run_gateway_bench
+
+    config = GatewayBenchConfig.scaled(
+        load_settings().data_dir, requests, memory_requests, concurrency, skip_litellm
+    )
+    with progress_bar() as progress:
+
+        def advance(label: str, total: int) -> Callable[[object], None]:
+            task = progress.add_task(label, total=total)
+            return lambda _result: progress.advance(task)
+
+        result = run_gateway_bench(config, progress.console.print, advance)
+    _print_gateway(result)
+    write_json(result, json_path)
+
+
+def _print_gateway(result: dict[str, Any]) -> None:
+    table = Table(
+        "phase", "via", "req/s", "err", "TTFT50", "TTFT99", "tot50", "tot99", "CPU",
+        title="latency percentiles and server CPU time per request, ms",
+    )  # fmt: skip
+    for phase in ("latency", "throughput", "memory"):
+        runs = result["phases"][phase]
+        for via, row in ({"gateway": runs} if phase == "memory" else runs).items():
+            table.add_row(
+                phase,
+                via,
+                f"{row['rps']:.0f}",
+                str(row["errors"]),
+                *(f"{row[k]:.1f}" for k in ("ttft_p50_ms", "ttft_p99_ms")),
+                *(f"{row[k]:.1f}" for k in ("total_p50_ms", "total_p99_ms")),
+                f"{row['server_cpu_ms_per_request']:.2f}",
+            )
+    console.print(table)
+    for phase, runs in result["phases"].items():
+        for via, row in ({"gateway": runs} if phase == "memory" else runs).items():
+            if row["first_error"]:
+                console.print(f"{phase} {via}: first error: {row['first_error']}", highlight=False)
+    for key, value in result.items():
+        if not isinstance(value, dict | list):
+            console.print(f"{key}: {value}", highlight=False)
+    if not result["litellm"]["available"]:
+        console.print(f"LiteLLM missing: {result['litellm']['reason_missing']}", highlight=False)

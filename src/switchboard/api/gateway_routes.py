@@ -1,0 +1,163 @@
+"""``POST /v1/chat/completions`` through the gateway: every model, local or remote.
+
+The request is admitted (limits, budget, a first token from some provider) before the
+response starts, so refusals keep their status codes even with ``stream=true``. After
+that the provider's chunks are passed on as they arrive; a provider failing mid-stream
+ends the stream with an error event and ``[DONE]`` at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncGenerator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from starlette.routing import Route
+
+from switchboard.api.auth import require
+from switchboard.api.errors import (
+    describe_validation_error,
+    engine_dead_payload,
+    request_error_payload,
+)
+from switchboard.api.generation import until_disconnected
+from switchboard.api.schemas import ErrorDetail, ErrorResponse, ModelCard, ModelList
+from switchboard.api.sse import DONE, SSEResponse
+from switchboard.errors import EngineDeadError, InvalidRequestError, RequestError
+from switchboard.gateway.assemble import assemble_completion
+from switchboard.gateway.service import CLIENT_CLOSED_REQUEST, Gateway, GatewayCall
+from switchboard.gateway.types import Scope
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/v1")
+
+
+class ChatBody(BaseModel):
+    """What the gateway itself reads; every other field goes to the provider untouched."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str
+    messages: list[dict[str, Any]] = Field(min_length=1)
+    stream: bool = False
+    stream_options: dict[str, Any] | None = None
+    max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
+    n: int = 1
+
+    @field_validator("n")
+    @classmethod
+    def _single_choice(cls, n: int) -> int:
+        if n != 1:
+            raise ValueError("only n=1 is supported")
+        return n
+
+    @property
+    def include_usage(self) -> bool:
+        return bool(self.stream_options and self.stream_options.get("include_usage"))
+
+
+async def get_gateway(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+GatewayDep = Annotated[Gateway, Depends(get_gateway)]
+
+
+def _event(data: bytes) -> bytes:
+    return b"data: " + data + b"\n\n"
+
+
+def _error_event(exc: BaseException) -> bytes:
+    if isinstance(exc, RequestError):
+        payload = request_error_payload(exc)
+    elif isinstance(exc, EngineDeadError):
+        payload = engine_dead_payload(exc)
+    else:
+        payload = ErrorResponse(
+            error=ErrorDetail(message="internal server error", type="server_error")
+        )
+    return _event(payload.model_dump_json().encode())
+
+
+async def _sse(gateway: Gateway, call: GatewayCall, include_usage: bool) -> AsyncGenerator[bytes]:
+    chunks = gateway.chunks(call)
+    try:
+        async for chunk in chunks:
+            if chunk.usage is not None and not include_usage:
+                continue  # asked of the provider for accounting, not by the client
+            yield _event(chunk.data)
+    except (RequestError, EngineDeadError) as exc:  # the status line is gone: report in-band
+        yield _error_event(exc)
+    except Exception as exc:
+        log.exception("stream %s failed", call.record.request_id)
+        yield _error_event(exc)
+    finally:
+        await chunks.aclose()
+    yield DONE
+
+
+async def _collect(gateway: Gateway, call: GatewayCall) -> list[bytes]:
+    chunks = gateway.chunks(call)
+    try:
+        return [chunk.data async for chunk in chunks]
+    finally:
+        await chunks.aclose()
+
+
+async def chat_completions(http: Request) -> Response:
+    """``POST /v1/chat/completions``. A plain Starlette endpoint rather than a FastAPI route:
+    on the gateway's hot path FastAPI's dependency and body machinery cost more than the
+    work itself, so the body is validated here in one pydantic call (errors are the same
+    OpenAI-shaped 400s) and the principal comes from the same ``require`` dependency."""
+    principal = await _require_chat(http)
+    body = _parse(await http.body())
+    gateway: Gateway = http.app.state.gateway
+    payload = body.model_dump(exclude_unset=True)
+    work = gateway.open(principal, payload, endpoint="chat")
+    call = await until_disconnected(http.receive, work)
+    if call is None:
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
+    if body.stream:
+        return SSEResponse(_sse(gateway, call, body.include_usage), headers=call.headers)
+    chunks = await until_disconnected(http.receive, _collect(gateway, call))
+    if chunks is None:
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
+    completion = assemble_completion(chunks)
+    return Response(
+        json.dumps(completion, ensure_ascii=False),
+        media_type="application/json",
+        headers=call.headers,
+    )
+
+
+_require_chat = require(Scope.CHAT)
+
+
+def _parse(raw: bytes) -> ChatBody:
+    try:
+        return ChatBody.model_validate_json(raw or b"null")
+    except ValidationError as exc:
+        described = [describe_validation_error(error) for error in exc.errors()]
+        message = "; ".join(text for text, _ in described) or "invalid request"
+        raise InvalidRequestError(message, param=described[0][1] if described else None) from exc
+
+
+#: Mounted next to ``router`` (``app.routes.append``), behind the same error handlers.
+chat_route = Route("/v1/chat/completions", chat_completions, methods=["POST"])
+
+
+@router.get("/models")
+async def list_models(request: Request, gateway: GatewayDep) -> ModelList:
+    """The gateway's model names (served locally or routed), and the embedding model."""
+    created = gateway.created
+    cards = [ModelCard(id=alias, created=created) for alias in gateway.router.aliases]
+    knowledge = getattr(request.app.state, "knowledge", None)
+    if knowledge is not None:
+        cards.append(ModelCard(id=knowledge.embedder.model_id, created=created))
+    return ModelList(data=cards)

@@ -1,0 +1,78 @@
+"""Builds the gateway from settings: providers, routes, limits, budgets, log, metrics, traces."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from opentelemetry.sdk.trace.export import SpanExporter
+
+from switchboard.config import ProviderSettings, RouteSettings, RouteTarget, Settings
+from switchboard.engine.async_engine import EngineStats
+from switchboard.gateway.budget import open_budget_ledger
+from switchboard.gateway.limiter import open_limiter
+from switchboard.gateway.openai_provider import OpenAIProvider
+from switchboard.gateway.pricing import PriceTable
+from switchboard.gateway.routing import ModelRouter
+from switchboard.gateway.service import Gateway
+from switchboard.gateway.types import Provider
+from switchboard.observability.log_store import LogStore
+from switchboard.observability.metrics import GatewayMetrics
+from switchboard.observability.request_log import RequestLog
+from switchboard.observability.tracing import Tracing
+
+LOCAL = "local"
+
+
+def _routes(settings: Settings, local_names: Iterable[str]) -> dict[str, RouteSettings]:
+    """Configured aliases, plus each name of the local model routed to the local engine
+    (no TTFT deadline: there is no other target to move to)."""
+    routes: dict[str, RouteSettings] = {}
+    for name in local_names:
+        target = RouteTarget(provider=LOCAL, model=name)
+        routes[name] = RouteSettings(targets=[target], ttft_deadline_s=None)
+    routes.update(settings.gateway.routes)
+    return routes
+
+
+def _provider_settings(settings: Settings) -> dict[str, ProviderSettings]:
+    configured = {p.name: p for p in settings.gateway.providers}
+    configured.setdefault(LOCAL, ProviderSettings(name=LOCAL, kind="local", max_retries=0))
+    return configured
+
+
+def open_gateway(
+    settings: Settings,
+    local: Provider | None,
+    local_names: Iterable[str] = (),
+    *,
+    engine_stats: Callable[[], EngineStats] | None = None,
+    span_exporter: SpanExporter | None = None,
+) -> Gateway:
+    """A started gateway; ``local`` serves ``local_names`` (None: a gateway-only process)."""
+    provider_settings = _provider_settings(settings)
+    providers: dict[str, Provider] = {
+        p.name: OpenAIProvider(p) for p in provider_settings.values() if p.kind == "openai"
+    }
+    if local is not None:
+        providers[LOCAL] = local
+    routes = _routes(settings, local_names if local is not None else ())
+    missing = {t.provider for r in routes.values() for t in r.targets} - providers.keys()
+    if missing:
+        raise ValueError(f"routes name providers that are not running: {sorted(missing)}")
+    router = ModelRouter(routes, providers, provider_settings)
+    log_store = LogStore.open(settings.gateway_db)
+    request_log = None
+    if settings.gateway.log.enabled:
+        request_log = RequestLog(settings.gateway_db, settings.gateway.log)
+        request_log.start()
+    return Gateway(
+        settings.gateway,
+        router=router,
+        limiter=open_limiter(settings.gateway.limits),
+        ledger=open_budget_ledger(settings.gateway, log_store),
+        prices=PriceTable(settings.gateway.prices),
+        request_log=request_log,
+        log_store=log_store,
+        metrics=GatewayMetrics(engine_stats=engine_stats, request_log=request_log),
+        tracing=Tracing(settings.gateway.tracing, exporter=span_exporter),
+    )
