@@ -225,3 +225,21 @@ def test_keys_never_reach_the_request_log_or_the_server_log(
     assert secret not in caplog.text
     database = b"".join(p.read_bytes() for p in tmp_path.glob("gateway.sqlite3*"))
     assert secret.encode() not in database
+
+
+def test_the_request_limit_holds_on_every_endpoint_not_only_chat(
+    tmp_path: Path, upstream: UpstreamHandle
+) -> None:
+    settings = gateway_settings(tmp_path, {"main": upstream.url}, auth="on")
+    app = create_app(None, settings)
+    token = app.state.auth.keys.create(tenant="acme", scopes=[Scope.CHAT], rpm=2).token
+    auth = {"Authorization": f"Bearer {token}"}
+    with serve(app) as base:
+        models = httpx.get(f"{base}/v1/models", headers=auth, timeout=10)
+        chat = httpx.post(
+            f"{base}/v1/chat/completions", json=chat_body(stream=False), headers=auth, timeout=10
+        )
+        refused = httpx.get(f"{base}/v1/models", headers=auth, timeout=10)
+    assert [models.status_code, chat.status_code, refused.status_code] == [200, 200, 429]
+    assert refused.json()["error"]["code"] == "rate_limit_exceeded"
+    assert [m["id"] for m in models.json()["data"]] == ["chat"]

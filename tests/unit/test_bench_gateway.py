@@ -14,13 +14,12 @@ import pytest
 import yaml
 
 from switchboard.bench import litellm_env
-from switchboard.bench.gateway_bench import (
+from switchboard.bench.gateway_bench import parse_token, render_gateway_toml
+from switchboard.bench.gateway_report import (
     GatewayBenchConfig,
     MemoryTrace,
     build_report,
     overheads,
-    parse_token,
-    render_gateway_toml,
 )
 from switchboard.bench.http_load import (
     PhaseStats,

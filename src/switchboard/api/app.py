@@ -31,6 +31,7 @@ from switchboard.api.body_limit import BodySizeLimit
 from switchboard.api.deps import ServedEngine, ServedModel
 from switchboard.api.errors import install_error_handlers
 from switchboard.api.local_provider import LocalProvider
+from switchboard.api.request_limit import count_request
 from switchboard.api.web_routes import install_web
 from switchboard.assistant.service import Assistant
 from switchboard.config import Settings
@@ -60,9 +61,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             app.state.auth.keys.close()
 
 
-def _include(app: FastAPI, router: APIRouter, scope: Scope | None) -> None:
-    dependencies = [] if scope is None else [Depends(require(scope))]
-    app.include_router(router, dependencies=dependencies)
+def _include(app: FastAPI, router: APIRouter, scope: Scope) -> None:
+    """Mount ``router`` behind authentication with ``scope`` and the key's request limit."""
+    app.include_router(router, dependencies=[Depends(require(scope)), Depends(count_request)])
 
 
 def create_app(
@@ -115,7 +116,9 @@ def create_app(
     _include(app, gateway_routes.router, Scope.CHAT)
     app.router.routes.append(gateway_routes.chat_route)  # authenticates itself (hot path)
     app.include_router(admin_routes.router)  # each route requires the admin scope
-    _include(app, observability_routes.admin_router, Scope.ADMIN)
+    app.include_router(
+        observability_routes.admin_router, dependencies=[Depends(require(Scope.ADMIN))]
+    )
     app.include_router(observability_routes.metrics_router)
     app.include_router(health.router)
     if knowledge is not None:

@@ -21,16 +21,22 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, fields, replace
-from http import HTTPStatus
 from typing import Any
 
-_MAX_HEAD = 65536
+from switchboard.bench.http_server import (
+    LAST_FRAME,
+    ClientGone,
+    Connection,
+    Request,
+    frame,
+    json_response,
+)
+
 _STREAM_HEAD = (
     b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
     b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n"
 )
 _DONE = b"data: [DONE]\n\n"
-_LAST_FRAME = b"0\r\n\r\n"
 
 
 @dataclass(frozen=True)
@@ -58,85 +64,6 @@ class Behaviour:
         if unknown:
             raise ValueError(f"unknown behaviour fields: {sorted(unknown)}")
         return replace(self, **changes)
-
-
-@dataclass(frozen=True)
-class _Request:
-    method: str
-    path: str
-    body: bytes
-    keep_alive: bool
-
-
-class _ClientGone(Exception):
-    """The client hung up while a response was waiting."""
-
-
-class _Connection:
-    """One client socket: buffered request parsing, and hang-ups noticed during pauses."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-        self.buffer = bytearray()
-        self.eof = False
-        self.responding = False
-        self._read: asyncio.Future[bytes] | None = None
-
-    async def request(self) -> _Request | None:
-        """The next request, or ``None`` once the client closed the connection."""
-        while (end := self.buffer.find(b"\r\n\r\n")) < 0:
-            if self.eof or len(self.buffer) > _MAX_HEAD:
-                return None
-            await self._fill(None)
-        lines = bytes(self.buffer[:end]).decode("latin-1").split("\r\n")
-        del self.buffer[: end + 4]
-        method, path, version = lines[0].split(" ", 2)
-        headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip().lower()
-        length = int(headers.get("content-length", "0"))
-        while len(self.buffer) < length:
-            if self.eof:
-                return None
-            await self._fill(None)
-        body = bytes(self.buffer[:length])
-        del self.buffer[:length]
-        connection = headers.get("connection", "")
-        keep_alive = connection != "close" if version == "HTTP/1.1" else connection == "keep-alive"
-        return _Request(method, path.split("?", 1)[0], body, keep_alive)
-
-    async def pause(self, seconds: float) -> None:
-        """Sleep ``seconds`` (``math.inf``: forever); raise ``_ClientGone`` on a hang-up."""
-        if seconds <= 0:
-            return
-        deadline = time.monotonic() + seconds
-        while not self.eof:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            await self._fill(None if math.isinf(left) else left)
-        raise _ClientGone
-
-    async def send(self, data: bytes) -> None:
-        self.writer.write(data)
-        await self.writer.drain()
-
-    async def _fill(self, timeout: float | None) -> None:
-        if self._read is None:
-            self._read = asyncio.ensure_future(self.reader.read(65536))
-        done, _ = await asyncio.wait({self._read}, timeout=timeout)
-        if done:
-            data = self._read.result()
-            self._read = None
-            self.buffer += data
-            self.eof = not data
-
-    def close(self) -> None:
-        if self._read is not None:
-            self._read.cancel()
-        self.writer.close()
 
 
 class _Frames:
@@ -172,21 +99,7 @@ class _Frames:
         )
 
     def _event(self, tail: str) -> bytes:
-        return _frame(b"data: " + (self._head + tail).encode() + b"\n\n")
-
-
-def _frame(data: bytes) -> bytes:
-    return b"%x\r\n%b\r\n" % (len(data), data)
-
-
-def _json_response(status: int, body: Any) -> bytes:
-    payload = json.dumps(body).encode()
-    try:
-        phrase = HTTPStatus(status).phrase
-    except ValueError:
-        phrase = "Error"
-    head = f"HTTP/1.1 {status} {phrase}\r\ncontent-type: application/json\r\n"
-    return f"{head}content-length: {len(payload)}\r\n\r\n".encode() + payload
+        return frame(b"data: " + (self._head + tail).encode() + b"\n\n")
 
 
 def _error_body(status: int, message: str) -> dict[str, Any]:
@@ -211,7 +124,7 @@ def _completion_tokens(payload: Mapping[str, Any], chunks: int) -> int:
     return min(chunks, limit) if isinstance(limit, int) and limit > 0 else chunks
 
 
-Handler = Callable[[_Connection, _Request], Awaitable[None]]
+Handler = Callable[[Connection, Request], Awaitable[None]]
 
 
 class FakeUpstream:
@@ -259,7 +172,7 @@ class FakeUpstream:
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
-        conn = _Connection(reader, writer)
+        conn = Connection(reader, writer)
         try:
             while (request := await conn.request()) is not None:
                 route = self._routes.get((request.method, request.path), self._not_found)
@@ -268,17 +181,17 @@ class FakeUpstream:
                 conn.responding = False
                 if not request.keep_alive or conn.writer.is_closing():
                     break
-        except (_ClientGone, ConnectionError):
+        except (ClientGone, ConnectionError):
             self.cancelled += conn.responding
         except ValueError:  # a request line or header the parser cannot read
             with contextlib.suppress(ConnectionError):
-                await conn.send(_json_response(400, _error_body(400, "malformed request")))
+                await conn.send(json_response(400, _error_body(400, "malformed request")))
         finally:
             conn.close()
             if task is not None:
                 self._tasks.discard(task)
 
-    async def _chat(self, conn: _Connection, request: _Request) -> None:
+    async def _chat(self, conn: Connection, request: Request) -> None:
         self.requests += 1
         behaviour = self.behaviour
         try:
@@ -286,12 +199,12 @@ class FakeUpstream:
         except ValueError:
             payload = None
         if not isinstance(payload, dict):
-            await conn.send(_json_response(400, _error_body(400, "the body is not a JSON object")))
+            await conn.send(json_response(400, _error_body(400, "the body is not a JSON object")))
             return
         await conn.pause(behaviour.stall_s)
         if behaviour.fail_status is not None:
             status = behaviour.fail_status
-            await conn.send(_json_response(status, _error_body(status, f"fake failure {status}")))
+            await conn.send(json_response(status, _error_body(status, f"fake failure {status}")))
             return
         if payload.get("stream") is True:
             await self._stream(conn, behaviour, payload)
@@ -299,7 +212,7 @@ class FakeUpstream:
             await self._complete(conn, behaviour, payload)
 
     async def _stream(
-        self, conn: _Connection, behaviour: Behaviour, payload: Mapping[str, Any]
+        self, conn: Connection, behaviour: Behaviour, payload: Mapping[str, Any]
     ) -> None:
         frames = _Frames(str(payload.get("model", "fake")), self.requests)
         n = _completion_tokens(payload, behaviour.chunks)
@@ -329,11 +242,11 @@ class FakeUpstream:
         options = payload.get("stream_options")
         if isinstance(options, dict) and options.get("include_usage"):
             out.append(frames.usage(_prompt_tokens(payload.get("messages")), n))
-        out += [_frame(_DONE), _LAST_FRAME]
+        out += [frame(_DONE), LAST_FRAME]
         await conn.send(b"".join(out))
 
     async def _complete(
-        self, conn: _Connection, behaviour: Behaviour, payload: Mapping[str, Any]
+        self, conn: Connection, behaviour: Behaviour, payload: Mapping[str, Any]
     ) -> None:
         n = _completion_tokens(payload, behaviour.chunks)
         await conn.pause(behaviour.ttft_s + behaviour.chunk_s * max(n - 1, 0))
@@ -360,27 +273,27 @@ class FakeUpstream:
             ],
             "usage": {"prompt_tokens": prompt, "completion_tokens": n, "total_tokens": prompt + n},
         }
-        await conn.send(_json_response(200, body))
+        await conn.send(json_response(200, body))
 
-    async def _models(self, conn: _Connection, request: _Request) -> None:
+    async def _models(self, conn: Connection, request: Request) -> None:
         model = {"id": "fake", "object": "model", "created": 0, "owned_by": "fake-upstream"}
-        await conn.send(_json_response(200, {"object": "list", "data": [model]}))
+        await conn.send(json_response(200, {"object": "list", "data": [model]}))
 
-    async def _control(self, conn: _Connection, request: _Request) -> None:
+    async def _control(self, conn: Connection, request: Request) -> None:
         try:
             self.behaviour = self.behaviour.updated(json.loads(request.body))
         except (ValueError, TypeError) as exc:
-            await conn.send(_json_response(400, _error_body(400, str(exc))))
+            await conn.send(json_response(400, _error_body(400, str(exc))))
             return
-        await conn.send(_json_response(200, asdict(self.behaviour)))
+        await conn.send(json_response(200, asdict(self.behaviour)))
 
-    async def _stats(self, conn: _Connection, request: _Request) -> None:
+    async def _stats(self, conn: Connection, request: Request) -> None:
         stats = {"requests": self.requests, "cancelled": self.cancelled}
-        await conn.send(_json_response(200, stats))
+        await conn.send(json_response(200, stats))
 
-    async def _not_found(self, conn: _Connection, request: _Request) -> None:
+    async def _not_found(self, conn: Connection, request: Request) -> None:
         message = f"no route {request.method} {request.path}"
-        await conn.send(_json_response(404, _error_body(404, message)))
+        await conn.send(json_response(404, _error_body(404, message)))
 
 
 @contextlib.contextmanager

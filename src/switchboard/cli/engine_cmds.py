@@ -207,7 +207,8 @@ def bench_gateway(
 ) -> None:
     """Our gateway vs. LiteLLM's proxy vs. a direct connection to a fake upstream: added
     latency, requests/s and memory drift, same run."""
-    from switchboard.bench.gateway_bench import GatewayBenchConfig, run_gateway_bench
+    from switchboard.bench.gateway_bench import run_gateway_bench
+    from switchboard.bench.gateway_report import GatewayBenchConfig
 
     config = GatewayBenchConfig.scaled(
         load_settings().data_dir, requests, memory_requests, concurrency, skip_litellm
