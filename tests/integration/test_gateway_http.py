@@ -184,6 +184,10 @@ def test_metrics_and_genai_spans_describe_each_request(
     assert "switchboard_time_to_first_token_seconds_count" in metrics
     assert "switchboard_requests_in_flight 0.0" in metrics
     (span,) = [s for s in exporter.get_finished_spans() if s.name == "chat chat"]
+    (attempt,) = [s for s in exporter.get_finished_spans() if s.name == "chat m-main"]
+    assert attempt.parent is not None
+    assert attempt.parent.span_id == span.context.span_id
+    assert dict(attempt.attributes or {})["gen_ai.provider.name"] == "main"
     attributes = dict(span.attributes or {})
     assert attributes["gen_ai.request.model"] == "chat"
     assert attributes["gen_ai.response.model"] == "m-main"

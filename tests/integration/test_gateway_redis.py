@@ -19,7 +19,7 @@ from switchboard.errors import BudgetExceededError, DependencyUnavailableError, 
 from switchboard.gateway.budget import BudgetLedger, BudgetScope, MemoryBudgetLedger
 from switchboard.gateway.limiter import MemoryLimiter, RateLimiter
 from switchboard.gateway.ratelimit import Reservation
-from switchboard.gateway.redis_limiter import RedisBudgetLedger, RedisLimiter
+from switchboard.gateway.redis_limiter import RATE_PREFIX, RedisBudgetLedger, RedisLimiter
 from switchboard.gateway.types import ALL_SCOPES, Principal
 from tests.integration.redis_server import free_port, redis_server, redis_url
 
@@ -110,6 +110,28 @@ def test_redis_limiter_answers_like_the_memory_limiter(redis_url: str) -> None:
     refusals = [r for r in memory if isinstance(r, tuple)]
     assert {r[0] for r in refusals} == {"requests", "tokens"}
     assert any("Request too large" in str(r[1]) for r in refusals)
+
+
+def test_a_request_only_count_keeps_the_token_bucket_in_redis(redis_url: str) -> None:
+    async def scenario() -> None:
+        limiter = RedisLimiter(redis_url)
+        key = unique("mixed")
+        try:
+            spent = await limiter.reserve(key, 100, 1000, 900)
+            await limiter.settle(spent, 1100)
+            await limiter.reserve(key, 100, None, 0)  # must neither reset nor expire tokens
+            raw = aioredis.Redis.from_url(redis_url)
+            try:  # the token debt needs ~72 s to refill: a request-only expiry is ~1.6 s
+                assert int(await raw.pttl(RATE_PREFIX + key)) > 60_000
+            finally:
+                await raw.aclose()
+            with pytest.raises(RateLimitError) as info:
+                await limiter.reserve(key, 100, 1000, 10)
+            assert info.value.error_type == "tokens"
+        finally:
+            await limiter.aclose()
+
+    run(scenario())
 
 
 def test_two_clients_share_one_limit_on_the_server_clock(redis_url: str) -> None:

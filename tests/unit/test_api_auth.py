@@ -311,13 +311,18 @@ def test_revoking_through_the_api_locks_the_key_out(
     assert victim.key.id in [k["id"] for k in listed]
 
 
-def test_the_tenant_budget_round_trips(client: TestClient, acme_admin: dict[str, str]) -> None:
+def test_the_operator_sets_tenant_budgets_and_a_tenant_admin_only_reads_them(
+    client: TestClient, open_client: TestClient, acme_admin: dict[str, str]
+) -> None:
     url = "/v1/admin/tenants/acme/budget"
     assert client.get(url, headers=acme_admin).json() == {"tenant": "acme", "budget_usd": None}
-    response = client.put(url, headers=acme_admin, json={"budget_usd": 25.5})
+    response = open_client.put(url, json={"budget_usd": 25.5})  # the operator (no key)
     assert response.json() == {"tenant": "acme", "budget_usd": 25.5}
     assert client.get(url, headers=acme_admin).json()["budget_usd"] == 25.5
-    client.put(url, headers=acme_admin, json={"budget_usd": None})
+    lifted = client.put(url, headers=acme_admin, json={"budget_usd": None})
+    assert_openai_error(lifted, 403, "permission_error", "insufficient_scope")
+    assert client.get(url, headers=acme_admin).json()["budget_usd"] == 25.5
+    open_client.put(url, json={"budget_usd": None})
     assert client.get(url, headers=acme_admin).json()["budget_usd"] is None
 
 

@@ -24,7 +24,6 @@ from switchboard.bench.gateway_report import (
 from switchboard.bench.http_load import (
     PhaseStats,
     RequestResult,
-    SseParser,
     Target,
     carries_content,
     chat_target,
@@ -34,6 +33,7 @@ from switchboard.bench.http_load import (
 )
 from switchboard.config import GatewaySettings
 from switchboard.errors import DependencyUnavailableError, ServiceStartError
+from switchboard.gateway.sse_lines import SSEDecoder
 
 pytestmark = pytest.mark.unit
 
@@ -48,14 +48,14 @@ USAGE = b'{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}}'
 
 
 def test_sse_parser_joins_events_split_across_reads() -> None:
-    parser = SseParser()
+    parser = SSEDecoder()
     assert parser.feed(b'data: {"a"') == []
     assert parser.feed(b":1}\n\ndata: [DO") == [b'{"a":1}']
     assert parser.feed(b"NE]\n\n") == [b"[DONE]"]
 
 
 def test_sse_parser_handles_crlf_comments_and_multiline_data() -> None:
-    parser = SseParser()
+    parser = SSEDecoder()
     events = parser.feed(b": keep-alive\r\n\r\ndata: one\r\ndata: two\r")
     assert events == []  # the comment-only event carries no data
     assert parser.feed(b"\n\r\n") == [b"one\ntwo"]

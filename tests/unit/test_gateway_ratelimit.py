@@ -185,6 +185,20 @@ def test_memory_limiter_refills_over_time() -> None:
     run(scenario())
 
 
+def test_a_request_only_count_keeps_the_token_bucket_and_its_debt() -> None:
+    limiter = MemoryLimiter(Clock())
+
+    async def scenario() -> None:
+        spent = await limiter.reserve("k", 100, 1000, 900)
+        await limiter.settle(spent, 1100)  # 200 over: in debt
+        await limiter.reserve("k", 100, None, 0)  # another endpoint counts one request
+        with pytest.raises(RateLimitError) as info:
+            await limiter.reserve("k", 100, 1000, 10)
+        assert info.value.error_type == "tokens"
+
+    run(scenario())
+
+
 def test_memory_limiter_keys_are_independent_and_none_is_unlimited() -> None:
     limiter = MemoryLimiter(Clock())
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from switchboard.backoff import backoff_delay
 from switchboard.circuit_breaker import BreakerState
 from switchboard.config import ProviderSettings, RouteSettings, RouteTarget
 from switchboard.errors import (
@@ -17,7 +18,7 @@ from switchboard.errors import (
     ModelNotFoundError,
     UpstreamError,
 )
-from switchboard.gateway.routing import ModelRouter, RoutedStream, backoff_delay
+from switchboard.gateway.routing import MAX_BACKOFF_S, ModelRouter, RoutedStream
 from switchboard.gateway.types import ProviderCall, StreamChunk, Usage
 
 pytestmark = pytest.mark.unit
@@ -182,7 +183,7 @@ def test_a_retry_that_succeeds_stays_on_the_provider() -> None:
 def test_backoff_delay_is_full_jitter_capped(
     retry: int, base: float, jitter: float, expected: float
 ) -> None:
-    assert backoff_delay(retry, base, jitter) == pytest.approx(expected)
+    assert backoff_delay(retry, base, MAX_BACKOFF_S, jitter) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("status", [401, 403, 404])

@@ -25,9 +25,16 @@ from switchboard.gateway.budget import MemoryBudgetLedger
 from switchboard.gateway.limiter import MemoryLimiter
 from switchboard.gateway.pricing import PriceTable
 from switchboard.gateway.routing import ModelRouter
-from switchboard.gateway.service import Gateway, estimate_prompt_tokens, failure_reason
+from switchboard.gateway.service import Gateway, estimate_prompt_tokens
 from switchboard.gateway.timing import StreamTimer
-from switchboard.gateway.types import ALL_SCOPES, Principal, ProviderCall, StreamChunk, Usage
+from switchboard.gateway.types import (
+    ALL_SCOPES,
+    Principal,
+    ProviderCall,
+    StreamChunk,
+    Usage,
+    failure_kind,
+)
 from switchboard.observability.log_store import LogStore
 from switchboard.observability.metrics import GatewayMetrics
 from switchboard.observability.tracing import Tracing
@@ -179,7 +186,7 @@ def test_stream_timer_measures_ttft_and_the_gaps_between_tokens() -> None:
 def test_helpers_estimate_prompts_and_bound_failure_labels() -> None:
     messages = [{"role": "user", "content": "x" * 300}]
     assert estimate_prompt_tokens(messages) == 300 // 3 + 4 + 1
-    assert failure_reason("HTTP 503") == "http_503"
-    assert failure_reason("no first token within 2.0s") == "ttft_deadline"
-    assert failure_reason("circuit open") == "circuit_open"
-    assert failure_reason("connection to provider 'a' broke off (ClientPayloadError)") == "error"
+    assert failure_kind("HTTP 503") == "http_503"
+    assert failure_kind("no first token within 2.0s") == "ttft_deadline"
+    assert failure_kind("circuit open") == "circuit_open"
+    assert failure_kind("connection to provider 'a' broke off (ClientPayloadError)") == "error"

@@ -14,8 +14,8 @@ from switchboard.assistant.order_client import (
     OrderClient,
     OrderSummary,
     RetryPolicy,
-    backoff_delay,
 )
+from switchboard.backoff import backoff_delay
 from switchboard.circuit_breaker import BreakerState, CircuitBreaker
 from switchboard.errors import OrderServiceAuthError, OrderServiceUnavailable
 from switchboard.orders.dataset import generate_dataset
@@ -198,9 +198,13 @@ def test_half_open_trial_recovers() -> None:
 
 
 def test_backoff_is_capped_and_jittered() -> None:
-    assert backoff_delay(0, POLICY, 0.0) == 0.0
-    assert backoff_delay(10, POLICY, 0.999) == pytest.approx(0.999)
-    assert [backoff_delay(r, POLICY, 1.0) for r in range(4)] == pytest.approx([0.1, 0.2, 0.4, 0.8])
+    assert backoff_delay(0, POLICY.backoff_base_s, POLICY.backoff_max_s, 0.0) == 0.0
+    assert backoff_delay(10, POLICY.backoff_base_s, POLICY.backoff_max_s, 0.999) == pytest.approx(
+        0.999
+    )
+    assert [
+        backoff_delay(r, POLICY.backoff_base_s, POLICY.backoff_max_s, 1.0) for r in range(4)
+    ] == pytest.approx([0.1, 0.2, 0.4, 0.8])
 
 
 def test_status_values_parse_to_the_shared_enum() -> None:

@@ -9,7 +9,6 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from switchboard.config import TracingSettings
-from switchboard.errors import UpstreamError
 from switchboard.gateway.types import Attempt, RequestRecord
 from switchboard.observability.tracing import Tracing
 
@@ -60,8 +59,7 @@ def test_a_served_request_has_genai_attributes(
     record = new_record()
     with tracing.request_span(record, BODY) as span:
         assert span is not None
-        with tracing.attempt_span("remote", "big", parent=span):
-            pass
+        tracing.attempt_spans(span, [Attempt("remote", "big", None, 40.0, record.started_at)])
         record.status = 200
         record.provider, record.served_model = "remote", "big"
         record.prompt_tokens, record.completion_tokens = 11, 42
@@ -117,16 +115,19 @@ def test_a_failed_request_has_error_status(
 def test_a_failed_attempt_is_marked_without_its_message(
     tracing: Tracing, exporter: InMemorySpanExporter
 ) -> None:
-    with (
-        pytest.raises(UpstreamError),
-        tracing.attempt_span("remote", "big"),
-    ):
-        raise UpstreamError(f"server echoed {SECRET_PROMPT}")
-    (span,) = exporter.get_finished_spans()
-    assert span.status.status_code == StatusCode.ERROR
-    assert dict(span.attributes or {})["error.type"] == "UpstreamError"
-    assert SECRET_PROMPT not in str(span.status.description)
-    assert not span.events  # no exception event with the message
+    record = new_record()
+    with tracing.request_span(record, BODY) as span:
+        failed = Attempt("remote", "big", f"server echoed {SECRET_PROMPT}", 12.0, 1.0)
+        skipped = Attempt("other", "big", "circuit open")  # never started: no span
+        tracing.attempt_spans(span, [Attempt("local", "q", "HTTP 503", 5.0, 0.5), failed, skipped])
+    slow, echoed, _ = exporter.get_finished_spans()
+    assert dict(slow.attributes or {})["error.type"] == "http_503"
+    assert slow.end_time is not None
+    assert slow.end_time - (slow.start_time or 0) == 5_000_000
+    assert echoed.status.status_code == StatusCode.ERROR
+    assert dict(echoed.attributes or {})["error.type"] == "error"
+    assert SECRET_PROMPT not in str(echoed.status.description)
+    assert not echoed.events  # no exception event with the message
 
 
 def test_an_exception_through_the_request_span_marks_it(
@@ -144,8 +145,7 @@ def test_disabled_tracing_creates_nothing() -> None:
     assert not tracing.enabled
     with tracing.request_span(new_record(), BODY) as span:
         assert span is None
-        with tracing.attempt_span("local", "qwen", parent=span) as attempt:
-            assert attempt is None
+        tracing.attempt_spans(span, [Attempt("local", "qwen", None, 3.0, 1.0)])
     tracing.shutdown()
 
 

@@ -2,8 +2,9 @@
 
 Every route needs the ``admin`` scope. An admin key manages its own tenant only: naming
 another tenant is refused (403), and another tenant's key id reads as unknown (404, the
-same answer as a key that does not exist: no probing). The anonymous principal of a
-server without authentication manages every tenant. Database work runs in the thread pool.
+same answer as a key that does not exist: no probing). Tenant budgets are the operator's:
+an admin key may read its tenant's but not set it. The anonymous principal of a server
+without authentication manages every tenant. Database work runs in the thread pool.
 """
 
 from __future__ import annotations
@@ -189,7 +190,11 @@ async def revoke_key(key_id: str, principal: AdminDep, keys: KeysDep) -> KeyBody
 async def set_budget(
     tenant: str, body: BudgetBody, principal: AdminDep, keys: KeysDep
 ) -> TenantBudget:
-    managed_tenant(principal, tenant)
+    if principal.key_id != ANONYMOUS_KEY_ID:  # a tenant must not lift its own spend cap
+        raise PermissionDeniedError(
+            "Tenant budgets are set by the operator (switchboard keys budget), not by a "
+            "tenant's admin key."
+        )
     await _in_thread(lambda: keys.set_tenant_budget(tenant, body.budget_usd))
     return TenantBudget(tenant=tenant, budget_usd=body.budget_usd)
 

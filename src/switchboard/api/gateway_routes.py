@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
@@ -69,6 +70,11 @@ async def get_gateway(request: Request) -> Gateway:
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 
 
+#: The closing usage chunk has no choices; a provider that puts usage on its last real
+#: chunk (with the finish reason) gets that chunk passed on.
+_NO_CHOICES = re.compile(rb'"choices"\s*:\s*\[\s*\]')
+
+
 def _event(data: bytes) -> bytes:
     return b"data: " + data + b"\n\n"
 
@@ -89,8 +95,8 @@ async def _sse(gateway: Gateway, call: GatewayCall, include_usage: bool) -> Asyn
     chunks = gateway.chunks(call)
     try:
         async for chunk in chunks:
-            if chunk.usage is not None and not include_usage:
-                continue  # asked of the provider for accounting, not by the client
+            if chunk.usage is not None and not include_usage and _NO_CHOICES.search(chunk.data):
+                continue  # the usage-only chunk, asked for accounting, not by the client
             yield _event(chunk.data)
     except (RequestError, EngineDeadError) as exc:  # the status line is gone: report in-band
         yield _error_event(exc)

@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 import httpx
 
+from switchboard.backoff import backoff_delay
 from switchboard.circuit_breaker import CircuitBreaker
 from switchboard.config import OrdersSettings
 from switchboard.errors import CircuitOpenError, OrderServiceAuthError, OrderServiceUnavailable
@@ -58,11 +59,6 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         if self.timeout_s <= 0 or self.max_retries < 0 or self.backoff_base_s < 0:
             raise ValueError(f"invalid retry policy: {self}")
-
-
-def backoff_delay(retry: int, policy: RetryPolicy, rand: float) -> float:
-    """Full jitter: uniform in [0, min(max, base * 2**retry)); ``rand`` in [0, 1)."""
-    return rand * min(policy.backoff_max_s, policy.backoff_base_s * 2**retry)
 
 
 class OrderClient:
@@ -149,7 +145,14 @@ class OrderClient:
         failure = ""
         for retry in range(self.policy.max_retries + 1):
             if retry:
-                await self._sleep(backoff_delay(retry - 1, self.policy, self._rand()))
+                await self._sleep(
+                    backoff_delay(
+                        retry - 1,
+                        self.policy.backoff_base_s,
+                        self.policy.backoff_max_s,
+                        self._rand(),
+                    )
+                )
             try:
                 response = await self._http.get(path)
             except httpx.TransportError as exc:  # timeouts and connect errors included

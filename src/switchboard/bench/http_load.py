@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 
 from switchboard.bench.stats import latency_percentiles
+from switchboard.gateway.sse_lines import SSEDecoder
 
 _DONE = b"[DONE]"
 
@@ -53,23 +54,6 @@ def chat_target(
     }
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return Target(host, port, "/v1/chat/completions", json.dumps(body).encode(), "POST", headers)
-
-
-class SseParser:
-    """Incremental Server-Sent Events parser: feed bytes, get the ``data`` of whole events."""
-
-    def __init__(self) -> None:
-        self._buffer = b""
-
-    def feed(self, data: bytes) -> list[bytes]:
-        buffer = (self._buffer + data).replace(b"\r\n", b"\n")
-        *events, self._buffer = buffer.split(b"\n\n")
-        out = []
-        for event in events:
-            payload = [line[5:].lstrip(b" ") for line in event.split(b"\n") if line[:5] == b"data:"]
-            if payload:
-                out.append(b"\n".join(payload))
-        return out
 
 
 def carries_content(payload: bytes) -> bool:
@@ -153,7 +137,7 @@ class Connection:
         reader, writer = self._streams
         writer.write(self._request)
         head = parse_head(await reader.readuntil(b"\r\n\r\n"))
-        parser, ttft, events, done, error = SseParser(), None, 0, False, None
+        parser, ttft, events, done, error = SSEDecoder(), None, 0, False, None
         async for data in self._body(reader, head):
             for payload in parser.feed(data):
                 if payload == _DONE:

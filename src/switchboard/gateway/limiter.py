@@ -83,11 +83,12 @@ class MemoryLimiter:
         state = self._states.get(key_id, _FORGOTTEN)
         admission = admit(key_id, rpm, tpm, tokens, state.requests, state.tokens, now)
         reservation = admission.reservation
-        self._store(
-            key_id,
-            _KeyState(admission.requests, admission.tokens, now + reservation.idle_after_s),
-            now,
-        )
+        # A limit this call does not check (``None``) keeps its bucket as it was: a
+        # request-only count must not reset the key's token bucket or its debt.
+        requests = admission.requests if rpm is not None else state.requests
+        tokens_bucket = admission.tokens if tpm is not None else state.tokens
+        idle_at = max(state.idle_at, now + reservation.idle_after_s)
+        self._store(key_id, _KeyState(requests, tokens_bucket, idle_at), now)
         return reservation
 
     async def settle(self, reservation: Reservation, actual_tokens: int) -> None:

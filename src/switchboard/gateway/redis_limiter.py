@@ -93,7 +93,8 @@ if tpm then
   redis.call("HSET", KEYS[1], "tl", f(tl - tokens), "ta", f(now))
   idle = math.max(idle, (tpm - tl + tokens) * 60 / tpm)
 end
-redis.call("PEXPIRE", KEYS[1], math.ceil(idle * 1000) + 1000)
+local ttl = math.ceil(idle * 1000) + 1000  -- only ever extended: the other bucket may need longer
+if redis.call("PTTL", KEYS[1]) < ttl then redis.call("PEXPIRE", KEYS[1], ttl) end
 return {1, out_r, out_t, f(now)}
 """
 )

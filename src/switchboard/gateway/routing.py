@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from switchboard.backoff import backoff_delay
 from switchboard.circuit_breaker import CircuitBreaker
 from switchboard.config import ProviderSettings, RouteSettings, RouteTarget
 from switchboard.errors import (
@@ -35,11 +36,6 @@ MAX_BACKOFF_S = 2.0
 CIRCUIT_OPEN = "circuit open"
 
 Sleep = Callable[[float], Awaitable[None]]
-
-
-def backoff_delay(retry: int, base_s: float, jitter: float, cap_s: float = MAX_BACKOFF_S) -> float:
-    """Full jitter: a uniform share (``jitter`` in [0, 1)) of ``base_s * 2**retry``, capped."""
-    return jitter * min(cap_s, base_s * 2**retry)
 
 
 class StreamTail:
@@ -189,7 +185,8 @@ class ModelRouter:
         settings = self._settings[target.provider]
         for retry in range(settings.max_retries + 1):
             if retry:
-                await self._sleep(backoff_delay(retry - 1, settings.backoff_s, self._jitter()))
+                delay = backoff_delay(retry - 1, settings.backoff_s, MAX_BACKOFF_S, self._jitter())
+                await self._sleep(delay)
             try:
                 self._breakers[target.provider].before_call()
             except CircuitOpenError as exc:
@@ -197,17 +194,19 @@ class ModelRouter:
                 if retry == 0:
                     reopen_in.append(exc.retry_after_s)
                 return None
-            started = self._clock()
+            started, wall = self._clock(), time.time()
             try:
                 routed = await self._attempt(target, route, call)
             except _TargetFailed as failed:
                 latency = (self._clock() - started) * 1000
-                attempts.append(Attempt(target.provider, target.model, failed.reason, latency))
+                attempts.append(
+                    Attempt(target.provider, target.model, failed.reason, latency, wall)
+                )
                 if not failed.retry:
                     return None
                 continue
             latency = (self._clock() - started) * 1000
-            attempts.append(Attempt(target.provider, target.model, None, latency))
+            attempts.append(Attempt(target.provider, target.model, None, latency, wall))
             routed.attempts = attempts
             return routed
         return None

@@ -23,6 +23,8 @@ from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from opentelemetry.trace import Span
+
 from switchboard.config import GatewaySettings
 from switchboard.errors import BudgetExceededError, RateLimitError, RequestError
 from switchboard.gateway.budget import BudgetHold, BudgetLedger
@@ -30,7 +32,13 @@ from switchboard.gateway.limiter import RateLimiter, Reservation, rate_limit_hea
 from switchboard.gateway.pricing import PriceTable
 from switchboard.gateway.routing import ModelRouter, RoutedStream
 from switchboard.gateway.timing import StreamTimer, ms
-from switchboard.gateway.types import Principal, RequestRecord, StreamChunk, Usage
+from switchboard.gateway.types import (
+    Principal,
+    RequestRecord,
+    StreamChunk,
+    Usage,
+    failure_kind,
+)
 from switchboard.observability.log_store import LogStore
 from switchboard.observability.metrics import GatewayMetrics
 from switchboard.observability.request_log import RequestLog
@@ -54,6 +62,10 @@ def estimate_prompt_tokens(messages: Sequence[Mapping[str, Any]]) -> int:
         if message.get("tool_calls"):
             chars += len(json.dumps(message["tool_calls"]))
     return chars // 3 + _TOKENS_PER_MESSAGE * len(messages) + 1
+
+
+def _sets_max_tokens(body: Mapping[str, Any]) -> bool:
+    return any(isinstance(body.get(n), int) for n in ("max_completion_tokens", "max_tokens"))
 
 
 def requested_output_tokens(body: Mapping[str, Any], default: int) -> int:
@@ -80,6 +92,7 @@ class GatewayCall:
     token_chunks: int = 0
     output: list[str] = field(default_factory=list)
     span: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+    trace: Span | None = None  # the request's span, when tracing is on
     finished: bool = False
 
     @property
@@ -117,6 +130,7 @@ class Gateway:
         self.log_store = log_store
         self.metrics = metrics
         self.tracing = tracing
+        self._settling: set[asyncio.Future[None]] = set()  # shielded settles still running
 
     # -- admission ---------------------------------------------------------------------------
     async def open(
@@ -133,8 +147,10 @@ class Gateway:
                 principal.key_id, principal.rpm, principal.tpm, tokens
             )
             worst = max(self.prices.estimate(t.model, call.prompt_estimate, max_out) for t in chain)
-            call.hold = await self.ledger.reserve(principal, worst)
+            call.hold = await self.ledger.reserve(principal, worst, now=call.record.started_at)
             upstream = {**body, "stream": True, "stream_options": {"include_usage": True}}
+            if not _sets_max_tokens(body):  # the reservation is a bound only if it binds
+                upstream["max_tokens"] = max_out
             call.routed = await self.router.open(
                 call.record.model,
                 upstream,
@@ -165,7 +181,7 @@ class Gateway:
         if self.settings.log.record_text and messages:
             record.input_text = json.dumps(messages, ensure_ascii=False)
         call = GatewayCall(record, principal, body, estimate_prompt_tokens(messages))
-        call.span.enter_context(self.tracing.request_span(record, body))
+        call.trace = call.span.enter_context(self.tracing.request_span(record, body))
         self.metrics.in_flight.inc()
         return call
 
@@ -219,17 +235,23 @@ class Gateway:
             _fill_timings(record, call.timer)
             if call.output:
                 record.output_text = "".join(call.output)
-            await self._settle(call, usage)
+            # Shielded: a client leaving now must not cancel the settling half-way (a
+            # budget hold left reserved, spend never counted).
+            settling = asyncio.ensure_future(self._settle(call, usage))
+            self._settling.add(settling)
+            settling.add_done_callback(self._settling.discard)
+            await asyncio.shield(settling)
         finally:
             self.metrics.in_flight.dec()
             self.metrics.observe(record, call.timer.gaps)
             for attempt in record.attempts:
                 if attempt.error is not None:
-                    self.metrics.provider_failed(attempt.provider, failure_reason(attempt.error))
+                    self.metrics.provider_failed(attempt.provider, failure_kind(attempt.error))
             if isinstance(error, RateLimitError):
                 self.metrics.rate_limited(error.error_type)
             elif isinstance(error, BudgetExceededError):
                 self.metrics.rate_limited("budget")
+            self.tracing.attempt_spans(call.trace, record.attempts)
             call.span.close()
             if self.request_log is not None:
                 self.request_log.submit(record)
@@ -243,13 +265,19 @@ class Gateway:
         return Usage(call.prompt_estimate, call.token_chunks)
 
     async def _settle(self, call: GatewayCall, usage: Usage) -> None:
-        try:
-            if call.reservation is not None:
+        """Each settle on its own: a failure must neither break the answer already sent
+        nor keep the other from settling."""
+        request_id = call.record.request_id
+        if call.reservation is not None:
+            try:
                 await self.limiter.settle(call.reservation, usage.total_tokens)
-            if call.hold is not None:
+            except Exception:
+                log.exception("settling the rate limit of request %s failed", request_id)
+        if call.hold is not None:
+            try:
                 await self.ledger.settle(call.hold, call.record.cost_usd)
-        except Exception:  # a settle failure must not break the answer already sent
-            log.exception("settling request %s failed", call.record.request_id)
+            except Exception:
+                log.exception("settling the budget of request %s failed", request_id)
 
     async def aclose(self) -> None:
         await self.router.aclose()
@@ -259,19 +287,6 @@ class Gateway:
             await asyncio.to_thread(self.request_log.close)
         self.log_store.close()
         self.tracing.shutdown()
-
-
-def failure_reason(error: str) -> str:
-    """A bounded metric label for an attempt's error text."""
-    if error.startswith("HTTP "):
-        return "http_" + error.removeprefix("HTTP ").split()[0]
-    for prefix, reason in _FAILURE_REASONS:
-        if error.startswith(prefix):
-            return reason
-    return "error"
-
-
-_FAILURE_REASONS = (("no first token", "ttft_deadline"), ("circuit open", "circuit_open"))
 
 
 def _status(error: BaseException | None) -> tuple[int, str | None]:

@@ -109,6 +109,20 @@ class Attempt:
     model: str
     error: str | None = None
     latency_ms: float | None = None
+    started_at: float | None = None  # unix seconds; None when it was skipped (breaker open)
+
+
+def failure_kind(error: str) -> str:
+    """A bounded label (for metrics and spans) of an attempt's error text."""
+    if error.startswith("HTTP "):
+        return "http_" + error.removeprefix("HTTP ").split()[0]
+    for prefix, kind in _FAILURE_KINDS:
+        if error.startswith(prefix):
+            return kind
+    return "error"
+
+
+_FAILURE_KINDS = (("no first token", "ttft_deadline"), ("circuit open", "circuit_open"))
 
 
 @dataclass

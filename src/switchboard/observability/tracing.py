@@ -1,15 +1,15 @@
 """OpenTelemetry traces of gateway requests, after the GenAI semantic conventions.
 
 One ``chat {model}`` span per request (kind SERVER: the gateway serves the operation) and
-one CLIENT child per provider attempt. The tracer provider is this object's own, never
-the global one. Spans carry models, token counts, timings and the fallback path, never
-prompt or output text nor keys. With no exporter and no OTLP endpoint it is disabled:
-the context managers yield ``None`` and create nothing.
+one CLIENT child per provider attempt (written when the request ends). The tracer provider
+is this object's own, never the global one. Spans carry models, token counts, timings and
+the fallback path, never prompt or output text nor keys. With no exporter and no OTLP
+endpoint it is disabled: the context manager yields ``None`` and nothing is created.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -25,7 +25,7 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from switchboard.config import TracingSettings
-from switchboard.gateway.types import RequestRecord
+from switchboard.gateway.types import Attempt, RequestRecord, failure_kind
 
 OPERATION = "chat"
 
@@ -113,7 +113,7 @@ class Tracing:
         """The request's span, ended with the record's outcome when the block exits.
 
         Not made the current span (the block may end in another task); pass the yielded
-        span to ``attempt_span`` as ``parent``."""
+        span to ``attempt_spans`` as ``parent``."""
         if self._tracer is None:
             yield None
             return
@@ -135,34 +135,33 @@ class Tracing:
                 span.set_status(Status(StatusCode.ERROR, record.error_code or str(record.status)))
             span.end()
 
-    @contextmanager
-    def attempt_span(
-        self, provider: str, model: str, parent: Span | None = None
-    ) -> Iterator[Span | None]:
-        """One try at one provider (CLIENT); an exception out of the block marks it failed
-        with the exception's type (never its message)."""
-        if self._tracer is None:
-            yield None
+    def attempt_spans(self, parent: Span | None, attempts: Sequence[Attempt]) -> None:
+        """One CLIENT child of the request span per provider attempt, after the fact (from
+        the attempts' recorded start and latency); a failed one carries only the kind of
+        failure, never an upstream message. Skipped attempts (breaker open) have none."""
+        if self._tracer is None or parent is None:
             return
-        context = trace.set_span_in_context(parent) if parent is not None else None
-        with self._tracer.start_as_current_span(
-            f"{OPERATION} {model}",
-            context=context,
-            kind=SpanKind.CLIENT,
-            attributes={
-                "gen_ai.operation.name": OPERATION,
-                "gen_ai.provider.name": provider,
-                "gen_ai.request.model": model,
-            },
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
-            try:
-                yield span
-            except BaseException as exc:
-                span.set_attribute("error.type", type(exc).__name__)
-                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
-                raise
+        context = trace.set_span_in_context(parent)
+        for attempt in attempts:
+            if attempt.started_at is None or attempt.latency_ms is None:
+                continue
+            start = int(attempt.started_at * 1e9)
+            span = self._tracer.start_span(
+                f"{OPERATION} {attempt.model}",
+                context=context,
+                kind=SpanKind.CLIENT,
+                attributes={
+                    "gen_ai.operation.name": OPERATION,
+                    "gen_ai.provider.name": attempt.provider,
+                    "gen_ai.request.model": attempt.model,
+                },
+                start_time=start,
+            )
+            if attempt.error is not None:
+                reason = failure_kind(attempt.error)
+                span.set_attribute("error.type", reason)
+                span.set_status(Status(StatusCode.ERROR, reason))
+            span.end(end_time=start + int(attempt.latency_ms * 1e6))
 
     def shutdown(self) -> None:
         """Export what is buffered and stop."""
