@@ -92,3 +92,15 @@ def content_of(events: list[Any]) -> str:
         if isinstance(event, dict)
         for choice in event.get("choices") or ()
     )
+
+
+def logged(app: FastAPI, count: int, timeout_s: float = 10.0) -> list[Any]:
+    """The request log's rows once ``count`` are written (the gateway records a request
+    after its last byte, so a client can be done before its record is submitted)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        app.state.request_log.flush()
+        rows = app.state.log_store.query()
+        if len(rows) >= count or time.monotonic() > deadline:
+            return list(rows)
+        time.sleep(0.01)

@@ -106,7 +106,11 @@ def body(max_tokens: int) -> dict[str, Any]:
 
 
 async def drain(gateway: Gateway, call: Any) -> list[StreamChunk]:
-    return [c async for c in gateway.chunks(call)]
+    """The whole answer, then the bookkeeping the HTTP layer runs after the last byte."""
+    chunks = [c async for c in gateway.chunks(call)]
+    assert not call.finished  # nothing settled before the answer is out
+    await gateway.finish(call)
+    return chunks
 
 
 def test_tokens_are_reserved_up_front_and_settled_to_the_real_usage(tmp_path: Path) -> None:

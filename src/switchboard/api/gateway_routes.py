@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from starlette.background import BackgroundTask
 from starlette.routing import Route
 
 from switchboard.api.auth import require
@@ -27,7 +28,7 @@ from switchboard.api.errors import (
 from switchboard.api.generation import until_disconnected
 from switchboard.api.schemas import ErrorDetail, ErrorResponse, ModelCard, ModelList
 from switchboard.api.sse import DONE, SSEResponse
-from switchboard.errors import EngineDeadError, InvalidRequestError, RequestError
+from switchboard.errors import EngineDeadError, InvalidRequestError, RequestError, UpstreamError
 from switchboard.gateway.assemble import assemble_completion
 from switchboard.gateway.service import CLIENT_CLOSED_REQUEST, Gateway, GatewayCall
 from switchboard.gateway.types import Scope
@@ -129,17 +130,20 @@ async def chat_completions(http: Request) -> Response:
     call = await until_disconnected(http.receive, work)
     if call is None:
         return Response(status_code=CLIENT_CLOSED_REQUEST)
+    finish = BackgroundTask(gateway.finish, call)  # bookkeeping after the last byte
     if body.stream:
-        return SSEResponse(_sse(gateway, call, body.include_usage), headers=call.headers)
+        events = _sse(gateway, call, body.include_usage)
+        return SSEResponse(events, headers=call.headers, background=finish)
     chunks = await until_disconnected(http.receive, _collect(gateway, call))
     if chunks is None:
         return Response(status_code=CLIENT_CLOSED_REQUEST)
-    completion = assemble_completion(chunks)
-    return Response(
-        json.dumps(completion, ensure_ascii=False),
-        media_type="application/json",
-        headers=call.headers,
-    )
+    try:
+        completion = assemble_completion(chunks)
+    except UpstreamError as exc:  # a malformed chunk: the log must say what the client saw
+        await gateway.finish(call, exc)
+        raise
+    content = json.dumps(completion, ensure_ascii=False)
+    return Response(content, media_type="application/json", headers=call.headers, background=finish)
 
 
 _require_chat = require(Scope.CHAT)

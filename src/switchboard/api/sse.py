@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncGenerator, Mapping
 
 from pydantic import BaseModel
+from starlette.background import BackgroundTask
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
@@ -27,11 +28,15 @@ class SSEResponse(StreamingResponse):
     media_type = "text/event-stream"
 
     def __init__(
-        self, events: AsyncGenerator[bytes, None], headers: Mapping[str, str] | None = None
+        self,
+        events: AsyncGenerator[bytes, None],
+        headers: Mapping[str, str] | None = None,
+        background: BackgroundTask | None = None,
     ) -> None:
         super().__init__(
             events,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **(headers or {})},
+            background=background,
         )
         self._events = events
 
@@ -63,3 +68,5 @@ class SSEResponse(StreamingResponse):
             state["streaming"] = False
             watcher.cancel()
             await self._events.aclose()
+            if self.background is not None:  # after the last byte, whatever happened
+                await self.background()

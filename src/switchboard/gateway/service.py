@@ -5,7 +5,9 @@
       ├─ budget: reserve the most the request may cost                      (429)
       └─ route: providers in order until one sends a first token            (502/503)
     chunks(call)                               the stream, never buffered
-      └─ finish: settle tokens and spend to the real usage, metrics, trace, request log
+    finish(call)                               once the answer is delivered (at once on
+                                               a failure): settle tokens and spend to the
+                                               real usage, metrics, trace, request log
 
 Every request that reaches ``open`` is recorded once, refused or not. Nothing here
 writes to disk on the request path: the request log batches in its own thread.
@@ -187,12 +189,13 @@ class Gateway:
 
     # -- streaming ---------------------------------------------------------------------------
     async def chunks(self, call: GatewayCall) -> AsyncGenerator[StreamChunk, None]:
-        """Every chunk of the admitted stream, as it arrives; settles and records at the end.
-        Raises ``UpstreamError`` if the provider fails mid-stream."""
+        """Every chunk of the admitted stream, as it arrives. Raises ``UpstreamError`` if the
+        provider fails mid-stream. A stream that fails or is abandoned is finished here at
+        once; after a complete one the caller calls ``finish`` once the answer is out, so
+        the bookkeeping never delays the client."""
         routed = call.routed
         if routed is None:
             raise ValueError("chunks() of a request that was not admitted")
-        error: BaseException | None = None
         try:
             for chunk in routed.head:
                 self._account(call, chunk)
@@ -201,11 +204,10 @@ class Gateway:
                 self._account(call, chunk)
                 yield chunk
         except BaseException as exc:
-            error = exc
-            raise
-        finally:
             await routed.aclose()
-            await self.finish(call, error)
+            await self.finish(call, exc)
+            raise
+        await routed.aclose()
 
     def _account(self, call: GatewayCall, chunk: StreamChunk) -> None:
         if chunk.tokens:
