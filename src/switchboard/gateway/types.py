@@ -153,3 +153,7 @@ class RequestRecord:
     guard_events: list[str] = field(default_factory=list)
     input_text: str | None = None  # only when the log is configured to keep text
     output_text: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error_code is not None or self.status >= 400

@@ -135,10 +135,6 @@ class LoggedRequest:
     record: RequestRecord
 
 
-def is_error(record: RequestRecord) -> bool:
-    return record.error_code is not None or record.status >= 400
-
-
 def spend_deltas(records: Iterable[RequestRecord]) -> list[SpendRow]:
     """What a batch adds to ``spend``, one row per (period, scope, scope_id, tenant)."""
     totals: dict[tuple[str, str, str, str], SpendRow] = {}
@@ -162,7 +158,7 @@ def spend_deltas(records: Iterable[RequestRecord]) -> list[SpendRow]:
                 record.prompt_tokens,
                 record.completion_tokens,
                 record.cost_usd,
-                int(is_error(record)),
+                int(record.failed),
             )
             key = (period, scope, scope_id, record.tenant)
             totals[key] = totals[key].plus(delta) if key in totals else delta

@@ -78,10 +78,6 @@ def outcome_attributes(record: RequestRecord) -> dict[str, Any]:
     return attributes
 
 
-def failed(record: RequestRecord) -> bool:
-    return record.error_code is not None or record.status >= 400
-
-
 def _processor(settings: TracingSettings, exporter: SpanExporter | None) -> SpanProcessor | None:
     if exporter is not None:  # tests and callers that bring their own: export at once
         return SimpleSpanProcessor(exporter)
@@ -131,7 +127,7 @@ class Tracing:
             raise
         finally:
             span.set_attributes(outcome_attributes(record))
-            if failed(record):
+            if record.failed:
                 span.set_status(Status(StatusCode.ERROR, record.error_code or str(record.status)))
             span.end()
 
