@@ -309,6 +309,8 @@ class GatewaySettings(BaseModel):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     log: RequestLogSettings = Field(default_factory=RequestLogSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
+    guard: bool = Field(True, description="Apply the guardrails (settings.guard) to chat.")
+    cache: bool = Field(True, description="Use the response cache (settings.cache) for chat.")
 
     @model_validator(mode="after")
     def _check_routes(self) -> GatewaySettings:
@@ -321,6 +323,109 @@ class GatewaySettings(BaseModel):
                 if target.provider not in known:
                     raise ValueError(f"route {alias!r} names unknown provider {target.provider!r}")
         return self
+
+
+GuardCategory = Literal["pii", "injection", "toxicity"]
+GuardAction = Literal["allow", "flag", "redact", "block"]
+
+DEFAULT_POLICY: dict[GuardCategory, GuardAction] = {
+    "pii": "redact",
+    "injection": "block",
+    "toxicity": "block",
+}
+DEFAULT_PII_ENTITIES = [
+    "PERSON",
+    "LOCATION",
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "CREDIT_CARD",
+    "IBAN_CODE",
+    "IP_ADDRESS",
+    "US_SSN",
+]
+
+
+class PiiSettings(BaseModel):
+    entities: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_PII_ENTITIES),
+        description="Presidio entity names to detect.",
+    )
+    score_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    ner: bool = Field(True, description="spaCy NER for names and places; off: patterns only.")
+    keep: list[str] = Field(
+        default_factory=lambda: ["LOCATION"],
+        description="Types recorded (flag) but passed on: a town identifies no one on its "
+        "own, and delivery and customs answers depend on it.",
+    )
+
+
+class InjectionSettings(BaseModel):
+    threshold: float = Field(0.5, ge=0.0, le=1.0, description="Detector score that flags.")
+
+
+class ToxicitySettings(BaseModel):
+    threshold: float = Field(
+        0.9,
+        ge=0.0,
+        le=1.0,
+        description="Probability; lower blocks customers who swear at a late parcel.",
+    )
+
+
+class GuardSettings(BaseModel):
+    """Guardrails on the customer's message (input) and the model's answer (output).
+
+    The action per category and direction: ``block`` (the caller gets a safe message),
+    ``redact`` (the span becomes a placeholder), ``flag`` (passed on, recorded) or ``allow``.
+    """
+
+    enabled: bool = True
+    pii: PiiSettings = Field(default_factory=PiiSettings)
+    injection: InjectionSettings = Field(default_factory=InjectionSettings)
+    toxicity: ToxicitySettings = Field(default_factory=ToxicitySettings)
+    input: dict[GuardCategory, GuardAction] = Field(default_factory=lambda: dict(DEFAULT_POLICY))
+    output: dict[GuardCategory, GuardAction] = Field(default_factory=lambda: dict(DEFAULT_POLICY))
+    holdback_chars: int = Field(
+        64, ge=8, le=1024, description="Most answer text held back while it is checked."
+    )
+    blocked_input_message: str = (
+        "Sorry, I can't help with that message. Please rephrase your question about your "
+        "order or our shop."
+    )
+    blocked_output_message: str = (
+        "Sorry, I can't share that. Is there anything else I can help you with?"
+    )
+
+
+class CacheSettings(BaseModel):
+    """Exact and semantic response cache, shared by the assistant and the gateway."""
+
+    enabled: bool = True
+    backend: Literal["sqlite", "redis"] = Field(
+        "sqlite", description="redis: shared by several replicas."
+    )
+    db_path: Path | None = Field(None, description="default <data_dir>/cache.sqlite3")
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    ttl_s: float = Field(24 * 3600.0, gt=0, description="An entry's lifetime.")
+    max_entries: int = Field(10_000, ge=1, description="Per scope; least recently used go.")
+    semantic: bool = Field(True, description="Nearest-neighbour lookup besides exact keys.")
+    similarity_threshold: float = Field(
+        0.86,
+        ge=0.0,
+        le=1.0,
+        description="Cosine for a hit: the lowest with <= 1% false hits on the labelled "
+        "pairs (switchboard bench cache); lower serves more paraphrases and more wrong answers.",
+    )
+    fallback_threshold: float = Field(
+        0.64,
+        ge=0.0,
+        le=1.0,
+        description="Cosine for an answer served, marked, when no model answers at all.",
+    )
+    cache_sampled: bool = Field(False, description="Also cache answers sampled at temperature > 0.")
+    serve_on_failure: bool = Field(
+        True, description="Serve a matching cached answer when every provider fails."
+    )
 
 
 class Settings(BaseSettings):
@@ -338,6 +443,8 @@ class Settings(BaseSettings):
     orders: OrdersSettings = Field(default_factory=OrdersSettings)
     assistant: AssistantSettings = Field(default_factory=AssistantSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    guard: GuardSettings = Field(default_factory=GuardSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
 
     @property
     def models_dir(self) -> Path:
@@ -358,6 +465,10 @@ class Settings(BaseSettings):
     @property
     def gateway_db(self) -> Path:
         return self.gateway.db_path or self.data_dir / "gateway.sqlite3"
+
+    @property
+    def cache_db(self) -> Path:
+        return self.cache.db_path or self.data_dir / "cache.sqlite3"
 
     @classmethod
     def settings_customise_sources(

@@ -3,6 +3,7 @@
     SwitchboardError
     ├── RequestError            recoverable: this request is refused, the server goes on
     │   ├── InvalidRequestError         400, bad parameter or payload
+    │   │   ├── ContentPolicyError      400, a guardrail blocked the message
     │   │   └── ContextLengthError      400, prompt (+ max_tokens) over the context window
     │   │       └── PromptTooLongError      the assistant's system + user message alone
     │   ├── AuthenticationError         401, a missing or wrong service token
@@ -55,6 +56,12 @@ class RequestError(SwitchboardError):
 
 class InvalidRequestError(RequestError):
     pass
+
+
+class ContentPolicyError(InvalidRequestError):
+    """A guardrail blocked the request's message (prompt injection, abuse...)."""
+
+    code = "content_policy_violation"
 
 
 class ContextLengthError(InvalidRequestError):

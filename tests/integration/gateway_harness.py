@@ -3,16 +3,13 @@ port from a thread, and reading its SSE streams, for the gateway's integration t
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from fastapi import FastAPI
 
 from switchboard.config import (
@@ -42,26 +39,6 @@ def gateway_settings(
     routes = {route: RouteSettings(targets=targets, ttft_deadline_s=ttft_deadline_s)}
     settings = GatewaySettings(providers=specs, routes=routes, **gateway)
     return Settings(data_dir=data_dir, gateway=settings)
-
-
-@contextlib.contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    """Serve ``app``; yield its base URL; stop it (running the app's shutdown)."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn-gateway", daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the gateway did not start")
-            time.sleep(0.02)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def chat_body(route: str = "chat", *, stream: bool = True, **extra: Any) -> dict[str, Any]:

@@ -48,8 +48,9 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(default_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    gateway = GatewaySettings(db_path=tmp_path_factory.mktemp("gw") / "gateway.sqlite3")
-    settings = Settings(model=DEFAULT_MODEL, gateway=gateway)
+    data = tmp_path_factory.mktemp("gw")
+    gateway = GatewaySettings(db_path=data / "gateway.sqlite3")
+    settings = Settings(model=DEFAULT_MODEL, data_dir=data, gateway=gateway)
     engine = LocalEngine(DEFAULT_MODEL, default_model_path, ENGINE)
     config = uvicorn.Config(
         create_app(engine, settings), host="127.0.0.1", port=0, log_level="warning"

@@ -18,6 +18,7 @@ from playwright.sync_api import Browser, Page, expect
 from switchboard.api import create_app
 from switchboard.assistant.local_model import LocalChatModel
 from switchboard.assistant.service import open_assistant
+from switchboard.bench.uvicorn_thread import serve
 from switchboard.config import AssistantSettings, GatewaySettings, OrdersSettings, Settings
 from switchboard.demo import DEMO_COLLECTION, shop_articles_dir
 from switchboard.engine.local import LocalEngine
@@ -26,7 +27,7 @@ from switchboard.orders.process import order_service
 from switchboard.rag.knowledge import KnowledgeBase
 from switchboard.rag.types import CollectionRef
 from tests.integration import web_harness
-from tests.integration.web_harness import RECORD_ANSWER_TEXTS, browser_page, serve
+from tests.integration.web_harness import RECORD_ANSWER_TEXTS, browser_page
 
 pytestmark = pytest.mark.integration
 

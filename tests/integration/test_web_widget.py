@@ -6,6 +6,7 @@ and sessions."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,8 +31,9 @@ from switchboard.assistant.types import (
     TurnEvent,
     event_json,
 )
+from switchboard.bench.uvicorn_thread import serve
 from tests.integration import web_harness
-from tests.integration.web_harness import RECORD_ANSWER_TEXTS, browser_page, serve
+from tests.integration.web_harness import RECORD_ANSWER_TEXTS, browser_page
 
 pytestmark = pytest.mark.integration
 chromium = web_harness.chromium  # the session's browser, a fixture
@@ -176,7 +178,10 @@ class FakeAssistant:
             blocks.append(sse_block("error", {"error": SERVER_ERROR}))
             return StreamingResponse(split_chunks(blocks), media_type="text/event-stream")
         reply = next((make for word, make in REPLIES if word in message), offered_reply)
-        events = [*reply(), self.done(request)]
+        done = self.done(request)
+        if "busy" in message:  # the model was down: a cached answer, marked
+            done = dataclasses.replace(done, cache="fallback")
+        events = [*reply(), done]
         blocks = [sse_block(event.kind, event_json(event)) for event in events]
         return StreamingResponse(split_chunks(blocks), media_type="text/event-stream")
 
@@ -331,6 +336,14 @@ class TestWidgetOnFakeBackend:
         first, second = backend.fake.requests[-2:]
         assert first.session_id is None
         assert second.session_id is not None  # the offer's session goes on
+
+    def test_a_cached_fallback_answer_is_marked(self, page: Page) -> None:
+        ask(page, "Busy day? How do returns work?")
+        wait_until_answered(page)
+        expect(page.get_by_test_id("cache-fallback")).to_contain_text("saved answer")
+        ask(page, "How do returns work?")
+        wait_until_answered(page)
+        expect(page.get_by_test_id("cache-fallback")).to_have_count(1)  # not on live answers
 
     @pytest.mark.parametrize(
         "message", ["please break", "fail midway"], ids=["http-500", "error-event"]

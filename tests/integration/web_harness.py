@@ -1,10 +1,11 @@
-"""The harness of the browser tests: an app served by uvicorn on loopback in a thread, and
-Debian's Chromium (``make browser``) driven through Playwright's sync API.
+"""The harness of the browser tests: Debian's Chromium (``make browser``) driven through
+Playwright's sync API, on an app served by ``switchboard.bench.uvicorn_thread.serve``.
 
 A test module takes in the ``chromium`` fixture and opens pages with ``browser_page``::
 
+    from switchboard.bench.uvicorn_thread import serve
     from tests.integration import web_harness
-    from tests.integration.web_harness import browser_page, serve
+    from tests.integration.web_harness import browser_page
 
     chromium = web_harness.chromium  # the session's browser, a fixture
 
@@ -15,15 +16,11 @@ A test module takes in the ``chromium`` fixture and opens pages with ``browser_p
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright never downloads a browser here
@@ -48,26 +45,6 @@ RECORD_ANSWER_TEXTS = """() => {
   }).observe(document.getElementById("messages"),
              {childList: true, subtree: true, characterData: true});
 }"""
-
-
-@contextmanager
-def serve(app: FastAPI, start_timeout_s: float = 30) -> Iterator[str]:
-    """Serve ``app`` on a free loopback port in a thread; yields its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + start_timeout_s
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                pytest.fail("uvicorn did not start")
-            time.sleep(0.02)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from switchboard.api import create_app
 from switchboard.assistant.order_client import OrderClient
 from switchboard.assistant.service import Assistant
 from switchboard.assistant.types import Intent
-from switchboard.config import AssistantSettings, GatewaySettings, Settings
+from switchboard.config import AssistantSettings, GatewaySettings, GuardSettings, Settings
 from tests.unit.assistant_rig import (
     ALICE,
     ALICE_ORDER,
@@ -45,7 +45,10 @@ def served(tmp_path: Path) -> Iterator[Served]:
     engine = FakeServedEngine()
     assistant = Assistant(rig.orchestrator, cast(OrderClient, rig.orders), rig.store)
     gateway = GatewaySettings(db_path=tmp_path / "gateway.sqlite3")
-    app = create_app(engine, Settings(model=MODEL, gateway=gateway), assistant=assistant)
+    settings = Settings(
+        model=MODEL, data_dir=tmp_path, gateway=gateway, guard=GuardSettings(enabled=False)
+    )
+    app = create_app(engine, settings, assistant=assistant)
     try:
         with TestClient(app) as client:
             yield Served(client, rig)
@@ -115,6 +118,23 @@ def test_chat_streams_token_citation_done_events(served: Served) -> None:
     assert {"model", "ttft", "overhead", "total"} <= set(done["timings_ms"])
     assert set(done["usage"]) == {"prompt_tokens", "completion_tokens"}
     assert served.rig.store.get_session(done["session_id"], ALICE).customer_id == ALICE
+
+
+def test_each_turn_is_in_the_request_log_and_the_metrics(served: Served) -> None:
+    chat(served, message="How long do I have to return a jacket?")
+    app = served.client.app
+    app.state.request_log.flush()  # type: ignore[attr-defined]
+    (row,) = app.state.log_store.query()  # type: ignore[attr-defined]
+    record = row.record
+    assert (record.endpoint, record.model, record.status) == ("assistant", "assistant", 200)
+    assert record.served_model == "fake-chat"
+    assert record.completion_tokens == 3
+    assert record.prompt_tokens > 0
+    assert record.input_text is None  # never the text
+    metrics = served.client.get("/metrics").text
+    assert 'switchboard_requests_total{model="assistant",provider="none",status="200"} 1.0' in (
+        metrics
+    )
 
 
 def test_chat_continues_a_session(served: Served) -> None:
@@ -328,6 +348,8 @@ def test_demo_directory_can_be_turned_off(tmp_path: Path) -> None:
     assistant = Assistant(rig.orchestrator, cast(OrderClient, rig.orders), rig.store)
     settings = Settings(
         model=MODEL,
+        data_dir=tmp_path,
+        guard=GuardSettings(enabled=False),
         assistant=AssistantSettings(demo_directory=False),
         gateway=GatewaySettings(db_path=tmp_path / "gateway.sqlite3"),
     )

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from switchboard.api import create_app
-from switchboard.config import GatewaySettings, KnowledgeSettings, Settings
+from switchboard.config import GatewaySettings, GuardSettings, KnowledgeSettings, Settings
 from switchboard.gateway.types import Scope
 from switchboard.rag.knowledge import KnowledgeBase
 from switchboard.rag.store import SQLiteStore
@@ -78,7 +78,10 @@ def knowledge(tmp_path: Path) -> Iterator[KnowledgeBase]:
 def client(knowledge: KnowledgeBase, tmp_path: Path) -> Iterator[TestClient]:
     engine = FakeServedEngine()
     gateway = GatewaySettings(db_path=tmp_path / "gateway.sqlite3")
-    app = create_app(engine, Settings(model=MODEL, gateway=gateway), knowledge=knowledge)
+    settings = Settings(
+        model=MODEL, data_dir=tmp_path, gateway=gateway, guard=GuardSettings(enabled=False)
+    )
+    app = create_app(engine, settings, knowledge=knowledge)
     try:
         with TestClient(app) as client:
             yield client

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from switchboard.api import create_app
-from switchboard.config import GatewaySettings, Settings
+from switchboard.config import CacheSettings, GatewaySettings, GuardSettings, Settings
 from switchboard.engine import AsyncEngine, LLMEngine, SchedulerConfig
 from tests.unit.fakes import VOCAB, FakeRunner, FakeTokenizer
 
@@ -56,7 +56,14 @@ class FakeServedEngine:
 
 
 def _settings(folder: Path) -> Settings:
-    return Settings(model=MODEL, gateway=GatewaySettings(db_path=folder / "gateway.sqlite3"))
+    return Settings(
+        model=MODEL,
+        data_dir=folder,
+        gateway=GatewaySettings(db_path=folder / "gateway.sqlite3"),
+        # the engine's protocol is tested here, not the guardrails or the cache
+        guard=GuardSettings(enabled=False),
+        cache=CacheSettings(enabled=False),
+    )
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import pytest
 
 from switchboard.assistant.orchestrator import (
     Hooks,
+    Reply,
     TurnRequest,
     TurnState,
     search_query,
@@ -276,12 +277,12 @@ def test_model_failure_mid_stream_propagates_and_persists_nothing(rig: Rig) -> N
 
 
 class CannedReply:
-    async def on_input(self, state: TurnState) -> str | None:
-        return "Cached: returns are accepted for 30 days."
+    async def on_input(self, state: TurnState) -> Reply | None:
+        return Reply("Cached: returns are accepted for 30 days.", "test")
 
 
 class Redact:
-    async def on_input(self, state: TurnState) -> str | None:
+    async def on_input(self, state: TurnState) -> Reply | None:
         state.message = state.message.replace("jane@example.com", "[email]")
         return None
 

@@ -37,6 +37,7 @@ from switchboard.assistant.service import Assistant
 from switchboard.config import Settings
 from switchboard.gateway.factory import open_gateway
 from switchboard.gateway.types import Scope
+from switchboard.rag.embedder import Embedder
 from switchboard.rag.knowledge import KnowledgeBase
 
 
@@ -74,12 +75,14 @@ def create_app(
     assistant: Assistant | None = None,
     *,
     span_exporter: SpanExporter | None = None,
+    embedder: Embedder | None = None,
 ) -> FastAPI:
     """The gateway (``/v1/chat/completions``, ``/v1/models``, admin, ``/metrics``) routing
     to ``engine`` under its name, ``settings.model`` and ``aliases`` and to the providers of
     ``settings.gateway``; without ``engine`` only the configured routes. With ``knowledge``
     the embeddings, search and collection endpoints; with ``assistant`` the support
-    assistant's API and its chat widget at ``/``.
+    assistant's API and its chat widget at ``/``. The response cache is semantic with
+    ``knowledge``'s embedder, or ``embedder`` (a gateway without a knowledge base).
 
     Authentication follows ``settings.gateway.auth`` and the address in
     ``settings.server.host`` (on by default beyond loopback)."""
@@ -108,6 +111,7 @@ def create_app(
         [engine.name, *sorted(local_names - {engine.name})] if engine is not None else [],
         engine_stats=(lambda: engine.async_engine.stats) if engine is not None else None,
         span_exporter=span_exporter,
+        embedder=knowledge.embedder if knowledge is not None else embedder,
     )
     app.state.metrics = app.state.gateway.metrics
     app.state.request_log = app.state.gateway.request_log

@@ -12,9 +12,12 @@ backend, having logged the customer in, makes this call (behind the gateway's AP
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
+import time
+import uuid
 from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
@@ -28,7 +31,7 @@ from switchboard.api.sse import SSEResponse
 from switchboard.assistant.conversations import StoredMessage
 from switchboard.assistant.orchestrator import TurnRequest
 from switchboard.assistant.service import Assistant
-from switchboard.assistant.types import TurnEvent, event_json
+from switchboard.assistant.types import DoneEvent, TurnEvent, event_json
 from switchboard.errors import (
     DependencyUnavailableError,
     EngineDeadError,
@@ -37,6 +40,7 @@ from switchboard.errors import (
     OrderServiceUnavailable,
     RequestError,
 )
+from switchboard.gateway.types import RequestRecord
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/assistant")
@@ -71,39 +75,103 @@ async def list_customers(assistant: AssistantDep) -> dict[str, Any]:
 
 
 @router.post("/chat")
-async def chat(body: ChatBody, assistant: AssistantDep) -> SSEResponse:
+async def chat(body: ChatBody, assistant: AssistantDep, request: Request) -> SSEResponse:
     if not body.message.strip():
         raise InvalidRequestError("message must not be blank", param="message")
     turn = TurnRequest(body.customer_id, body.message, body.session_id)
+    record = _new_record(request)
     events = assistant.orchestrator.turn(turn)
     try:
         first = await anext(events)
-    except BaseException:
+    except BaseException as exc:
         await events.aclose()
+        _finish(request, record, error=exc)
         raise
-    return SSEResponse(_stream(first, events))
+    return SSEResponse(_stream(first, events, request, record))
 
 
 async def _stream(
-    first: TurnEvent, rest: AsyncGenerator[TurnEvent, None]
+    first: TurnEvent,
+    rest: AsyncGenerator[TurnEvent, None],
+    request: Request,
+    record: RequestRecord,
 ) -> AsyncGenerator[bytes, None]:
     """The turn's events as SSE; closing this stream closes the turn at once (a client that
     left aborts the model's request), not when the garbage collector gets to it."""
-    yield _sse(first.kind, event_json(first))
+    error: BaseException | None = None
+    done: DoneEvent | None = first if isinstance(first, DoneEvent) else None
     try:
+        yield _sse(first.kind, event_json(first))
         async with contextlib.aclosing(rest):
             async for event in rest:
+                if isinstance(event, DoneEvent):
+                    done = event
                 yield _sse(event.kind, event_json(event))
     except RequestError as exc:
+        error = exc
         yield _sse("error", request_error_payload(exc).model_dump())
     except EngineDeadError as exc:
+        error = exc
         yield _sse("error", engine_dead_payload(exc).model_dump())
-    except Exception:
+    except Exception as exc:
+        error = exc
         log.exception("assistant turn failed mid-stream")
         detail = ErrorDetail(
             message="internal server error", type="server_error", code="internal_error"
         )
         yield _sse("error", ErrorResponse(error=detail).model_dump())
+    except BaseException as exc:  # the client left
+        error = exc
+        raise
+    finally:
+        _finish(request, record, done, error)
+
+
+def _new_record(request: Request) -> RequestRecord:
+    principal = getattr(request.state, "principal", None)
+    return RequestRecord(
+        request_id=uuid.uuid4().hex,
+        started_at=time.time(),
+        key_id=principal.key_id if principal else "anonymous",
+        tenant=principal.tenant if principal else "default",
+        endpoint="assistant",
+        model="assistant",
+        stream=True,
+    )
+
+
+def _finish(
+    request: Request,
+    record: RequestRecord,
+    done: DoneEvent | None = None,
+    error: BaseException | None = None,
+) -> None:
+    """The turn in the request log and the metrics, like a gateway request: tokens,
+    latency, the cache's answer and every guardrail decision (never the text)."""
+    record.total_ms = (time.time() - record.started_at) * 1000
+    if done is not None:
+        record.served_model = done.model or None
+        record.prompt_tokens = done.usage.get("prompt_tokens", 0)
+        record.completion_tokens = done.usage.get("completion_tokens", 0)
+        record.ttft_ms = done.timings_ms.get("ttft")
+        record.cache_hit = done.cache in ("exact", "semantic", "fallback")
+        record.guard_events = list(done.guard_events)
+    if isinstance(error, RequestError):
+        record.status, record.error_code = error.status_code, error.code
+    elif error is not None and not isinstance(error, GeneratorExit | asyncio.CancelledError):
+        record.status, record.error_code = 500, "internal_error"
+    elif done is None:
+        record.status, record.error_code = 499, "client_closed_request"
+    else:
+        record.status = 200
+    metrics = request.app.state.metrics
+    metrics.observe(record)
+    metrics.guarded("assistant", record.guard_events)
+    if done is not None and done.cache is not None:
+        metrics.cache_lookup("assistant", done.cache)
+    request_log = request.app.state.request_log
+    if request_log is not None:
+        request_log.submit(record)
 
 
 def _sse(kind: str, data: Any) -> bytes:

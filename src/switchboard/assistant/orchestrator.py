@@ -70,6 +70,8 @@ from switchboard.assistant.turn import (
     Hooks,
     InputHook,
     OutputHook,
+    PreparingHook,
+    Reply,
     Searcher,
     TurnRequest,
     TurnState,
@@ -89,6 +91,7 @@ from switchboard.assistant.types import (
     TurnEvent,
 )
 from switchboard.config import AssistantSettings
+from switchboard.errors import CircuitOpenError, EngineDeadError, QueueFullError, UpstreamError
 
 SMALL_TALK_MAX_TOKENS = 48
 FOLLOW_UP_WORDS = 12  # a message this short may lean on the previous one for its subject
@@ -98,6 +101,8 @@ _POINTS_BACK = re.compile(
     re.IGNORECASE,
 )
 _T = TypeVar("_T")
+# The model could not answer: a fallback hook (the cache) may still have an answer.
+MODEL_FAILURES = (UpstreamError, QueueFullError, CircuitOpenError, EngineDeadError)
 
 
 class Orchestrator:
@@ -128,26 +133,36 @@ class Orchestrator:
         tool results were sent."""
         start = self._clock()
         state = await self._open_session(request)
+        for hook in self.hooks.input:
+            if isinstance(hook, PreparingHook):
+                hook.prepare(state)
         reply = None
         for hook in self.hooks.input:
             reply = await hook.on_input(state)
             if reply is not None:
                 break
         if reply is not None:
-            state.route = Route(Intent.SMALL_TALK, 1.0, True)
-            async for event in self._say(state, reply):
+            async for event in self._reply(state, reply):
                 yield event
         else:
-            async for event in self._answer(state):
-                yield event
+            try:
+                async for event in self._answer(state):
+                    yield event
+            except MODEL_FAILURES as exc:
+                reply = await self._fallback(state, exc)
+                if reply is None:
+                    raise
+                async for event in self._reply(state, reply):
+                    yield event
         assert state.route is not None
         cited = tuple(dict.fromkeys(c.article_id for c in state.citations))
         state.timings_ms["total"] = self._ms(start)
         state.timings_ms["overhead"] = state.timings_ms["total"] - state.timings_ms.get(
             "model", 0.0
         )
+        answer = "".join(state.answer)
         record = AssistantRecord(
-            content="".join(state.answer),
+            content=state.mask(answer) if state.mask else answer,
             intent=state.route.intent,
             confidence=state.route.confidence,
             model=self.model.name if "model" in state.timings_ms else "",
@@ -160,6 +175,8 @@ class Orchestrator:
         turn_id = await asyncio.to_thread(
             self.conversations.add_exchange, state.session_id, state.message, record
         )
+        for done in self.hooks.done:
+            await done.on_done(state)
         yield DoneEvent(
             session_id=state.session_id,
             turn_id=turn_id,
@@ -169,6 +186,8 @@ class Orchestrator:
             timings_ms=dict(state.timings_ms),
             usage=dict(state.usage),
             model=record.model,
+            cache=state.cache,
+            guard_events=tuple(state.guard_events),
         )
 
     # -- stages ------------------------------------------------------------------------------
@@ -269,7 +288,7 @@ class Orchestrator:
             state, prompt.messages, self.settings.max_tokens, scanner
         ):
             yield event
-        if not scanner.cited and prompt.citations:
+        if not scanner.cited and prompt.citations and not state.cut_off:
             # The model cited nothing: cite the source its answer took its facts from.
             text = "".join(state.answer[said:])
             number = attribute(text, state.message, prompt.included_chunks)
@@ -337,7 +356,7 @@ class Orchestrator:
                 state, messages, self.settings.max_tokens, scanner, tools=tools, calls=calls
             ):
                 yield event
-            if not calls:
+            if not calls or state.cut_off:
                 break
             messages.append(assistant_tool_calls("".join(state.answer[said:]), calls))
             for call in calls:
@@ -427,6 +446,26 @@ class Orchestrator:
         async for event in self._emit_text(state, text, None):
             yield event
 
+    async def _reply(self, state: TurnState, reply: Reply) -> AsyncIterator[TurnEvent]:
+        """A hook's whole answer (a cached answer with its citations, a blocked message)."""
+        state.route = state.route or Route(reply.intent, 1.0, True)
+        state.reply_source = reply.source
+        async for event in self._say(state, reply.text):
+            yield event
+        for c in reply.citations:
+            yield CitationEvent(c.number, c.article_id, c.title, c.url)
+        state.citations = list(reply.citations)
+
+    async def _fallback(self, state: TurnState, error: Exception) -> Reply | None:
+        """A fallback hook's answer when the model failed before saying anything."""
+        if state.answer:
+            return None
+        for hook in self.hooks.fallback:
+            reply = await hook.on_failure(state, error)
+            if reply is not None:
+                return reply
+        return None
+
     async def _hand_off(self, state: TurnState) -> AsyncIterator[TurnEvent]:
         ticket = await asyncio.to_thread(
             self.conversations.create_ticket,
@@ -484,6 +523,7 @@ __all__ = [
     "InputHook",
     "Orchestrator",
     "OutputHook",
+    "Reply",
     "Searcher",
     "TurnRequest",
     "TurnState",

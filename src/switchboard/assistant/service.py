@@ -8,13 +8,18 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from switchboard.assistant.cache_hook import CacheHook
 from switchboard.assistant.conversations import ConversationStore
+from switchboard.assistant.guard_hook import GuardHook
 from switchboard.assistant.orchestrator import Hooks, Orchestrator
 from switchboard.assistant.order_client import OrderClient
+from switchboard.assistant.replies import GROUNDED_SYSTEM, SMALL_TALK_SYSTEM, TOOLS_SYSTEM
 from switchboard.assistant.router import SemanticRouter
 from switchboard.assistant.turn import KnowledgeSearcher
 from switchboard.assistant.types import ChatModel
+from switchboard.cache.service import open_cache
 from switchboard.config import Settings
+from switchboard.guard.factory import open_guard
 from switchboard.rag.knowledge import KnowledgeBase
 from switchboard.rag.types import CollectionRef
 
@@ -24,12 +29,16 @@ class Assistant:
     orchestrator: Orchestrator
     orders: OrderClient
     conversations: ConversationStore
+    cache: CacheHook | None = None
 
     async def aclose(self) -> None:
-        """Close the Order API client, the conversations and a remote model's client (the
-        local engine belongs to the server)."""
+        """Close the Order API client, the conversations, the response cache and a remote
+        model's client (the local engine belongs to the server)."""
         await self.orders.aclose()
         await asyncio.to_thread(self.conversations.close)
+        if self.cache is not None:
+            await self.cache.drain()
+            await asyncio.to_thread(self.cache.cache.close)
         close = getattr(self.orchestrator.model, "aclose", None)
         if close is not None:
             await close()
@@ -44,11 +53,16 @@ def open_assistant(
     router: SemanticRouter | None = None,
     hooks: Hooks | None = None,
 ) -> Assistant:
-    """The assistant over ``knowledge``'s shop collection in the default tenant."""
+    """The assistant over ``knowledge``'s shop collection in the default tenant, with the
+    guardrails and the response cache of ``settings`` unless ``hooks`` are given."""
     config = settings.assistant
     collection = CollectionRef(settings.knowledge.default_tenant, config.collection)
     orders = orders or OrderClient.from_settings(settings.orders)
     conversations = ConversationStore(settings.assistant_db)
+    cache = None
+    if hooks is None:
+        cache = _cache_hook(settings, model, knowledge, collection)
+        hooks = default_hooks(settings, cache)
     orchestrator = Orchestrator(
         config,
         router=router or SemanticRouter(knowledge.embedder, threshold=config.router_threshold),
@@ -58,4 +72,37 @@ def open_assistant(
         conversations=conversations,
         hooks=hooks,
     )
-    return Assistant(orchestrator, orders, conversations)
+    return Assistant(orchestrator, orders, conversations, cache)
+
+
+SYSTEM_PROMPTS = (GROUNDED_SYSTEM, TOOLS_SYSTEM, SMALL_TALK_SYSTEM)
+
+
+def default_hooks(settings: Settings, cache: CacheHook | None) -> Hooks:
+    """The input guard, then the cache (it sees the redacted message); the output guard."""
+    guard = open_guard(settings.guard, SYSTEM_PROMPTS)
+    guard_hook = GuardHook(guard) if guard is not None else None
+    return Hooks(
+        input=[h for h in (guard_hook, cache) if h is not None],
+        output=[guard_hook] if guard_hook is not None else [],
+        done=[cache] if cache is not None else [],
+        fallback=[cache] if cache is not None else [],
+    )
+
+
+def _cache_hook(
+    settings: Settings, model: ChatModel, knowledge: KnowledgeBase, collection: CollectionRef
+) -> CacheHook | None:
+    if not settings.cache.enabled:
+        return None
+    return CacheHook(
+        open_cache(settings.cache, settings.cache_db, knowledge.embedder),
+        tenant=collection.tenant,
+        model=model.name,
+        system_prompts=SYSTEM_PROMPTS,
+        kb_version=lambda: knowledge.version(collection),
+        temperature=settings.assistant.temperature,
+        max_tokens=settings.assistant.max_tokens,
+        cache_sampled=settings.cache.cache_sampled,
+        serve_on_failure=settings.cache.serve_on_failure,
+    )

@@ -1,20 +1,21 @@
 """One turn's request and state, and the hooks that plug into the pipeline.
 
 The stages of ``orchestrator`` read and write the ``TurnState``; input hooks see it before
-routing and output hooks wrap the model's text, which is where the response cache and the
-guardrails plug in.
+routing, output hooks wrap the model's text, done hooks see the finished turn and fallback
+hooks may answer a turn whose model failed. The guardrails (input and output) and the
+response cache (input, done and fallback) plug in there.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from switchboard.assistant.conversations import StoredMessage
 from switchboard.assistant.order_tool import OrderLookup
 from switchboard.assistant.prompt_budget import BuiltPrompt, Citation
-from switchboard.assistant.types import HandoffReason, Route, ToolResultEvent
+from switchboard.assistant.types import HandoffReason, Intent, Route, ToolResultEvent
 from switchboard.rag.knowledge import KnowledgeBase
 from switchboard.rag.types import CollectionRef, SearchHit, SearchMode
 
@@ -49,12 +50,37 @@ class TurnState:
     handoff: HandoffReason | None = None
     usage: dict[str, int] = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    guard_events: list[str] = field(default_factory=list)  # "direction:category:type:action"
+    guard_changed: bool = False  # a guardrail redacted or blocked something of this turn
+    cut_off: bool = False  # the output guard replaced the rest of the answer
+    personal: bool = False  # the message carries personal data (an answer not to share)
+    reply_source: str | None = None  # who answered instead of the pipeline ("cache:exact"...)
+    cache: str | None = None  # the cache lookup: "exact", "semantic", "fallback", "miss"
+    mask: Callable[[str], str] | None = None  # the answer as stored (personal data masked)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A whole answer given instead of the pipeline's: a cached answer, a blocked message."""
+
+    text: str
+    source: str  # "guard", "cache:exact", "cache:semantic", "cache:fallback"
+    intent: Intent = Intent.SMALL_TALK
+    citations: tuple[Citation, ...] = ()
 
 
 class InputHook(Protocol):
-    async def on_input(self, state: TurnState) -> str | None:
+    async def on_input(self, state: TurnState) -> Reply | None:
         """A reply that answers the turn without the rest of the pipeline (a cache hit, a
         blocked message), or None to go on; may rewrite ``state.message``."""
+        ...
+
+
+@runtime_checkable
+class PreparingHook(Protocol):
+    def prepare(self, state: TurnState) -> None:
+        """Start work this hook will need (in the background) before the input hooks run
+        one after the other, e.g. embed the question while the guard checks it."""
         ...
 
 
@@ -64,10 +90,24 @@ class OutputHook(Protocol):
         ...
 
 
+class DoneHook(Protocol):
+    async def on_done(self, state: TurnState) -> None:
+        """The turn was answered and saved (where the cache stores the answer)."""
+        ...
+
+
+class FallbackHook(Protocol):
+    async def on_failure(self, state: TurnState, error: Exception) -> Reply | None:
+        """An answer for a turn whose model failed before saying anything, or None."""
+        ...
+
+
 @dataclass(frozen=True)
 class Hooks:
     input: Sequence[InputHook] = ()
     output: Sequence[OutputHook] = ()
+    done: Sequence[DoneHook] = ()
+    fallback: Sequence[FallbackHook] = ()
 
 
 class Searcher(Protocol):

@@ -119,6 +119,8 @@ class DoneEvent:
     timings_ms: Mapping[str, float]
     usage: Mapping[str, int]
     model: str
+    cache: str | None = None  # "exact", "semantic", "fallback" (a hit), "miss"; None: not looked up
+    guard_events: tuple[str, ...] = ()  # "direction:category:type:action" per finding
     kind: Literal["done"] = "done"
 
 

@@ -2,8 +2,8 @@
 a direct connection to the upstream and against LiteLLM's proxy, all in one run.
 
 Every server is a subprocess (two fake upstreams, one per timing profile; our gateway with
-auth, rate limits and the request log on; LiteLLM's proxy); the load generator runs in this
-process. Figures are ratios and differences measured in the same run.
+auth, rate limits and the request log on, guardrails and cache off; LiteLLM's proxy); the
+load generator runs in this process. Figures are ratios and differences measured in the same run.
 """
 
 from __future__ import annotations
@@ -49,11 +49,15 @@ Advance = Callable[[str, int], Callable[[RequestResult], None]]  # (label, total
 
 def render_gateway_toml(data_dir: Path, upstream_ports: Mapping[str, int]) -> str:
     """Settings for ``switchboard gateway``: auth, rate limits and request log on; one
-    provider and one route ``bench-<profile>`` per fake upstream."""
+    provider and one route ``bench-<profile>`` per fake upstream. The guardrails and the
+    response cache are off: this measures the gateway's own path (``bench guard`` and
+    ``bench cache`` measure theirs)."""
     lines = [
         f"data_dir = {json.dumps(str(data_dir))}",
         "[gateway]",
         'auth = "on"',
+        "guard = false",
+        "cache = false",
         "[gateway.limits]",
         f"default_rpm = {KEY_RPM}",
         f"default_tpm = {KEY_TPM}",

@@ -1,15 +1,17 @@
 """``switchboard`` command line: serve, models, ingest, search, collections, bench, orders, demo,
-eval, keys, gateway.
+eval, keys, gateway, guard, cache.
 
 Settings are read once here (file + env) and passed down. Every expected failure is
 printed as one line on stderr with exit code 1.
 """
 
 from switchboard.cli import (  # noqa: F401  (register commands)
+    cache_cmds,
     demo_cmds,
     engine_cmds,
     eval_cmds,
     gateway_cmds,
+    guard_cmds,
     keys_cmds,
     knowledge_cmds,
     orders_cmds,

@@ -32,7 +32,12 @@ def gateway(
     if not settings.gateway.routes:
         raise ValueError("no [gateway.routes] configured: nothing to route to")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    app_ = create_app(None, settings)
+    embedder = None
+    if settings.gateway.cache and settings.cache.enabled and settings.cache.semantic:
+        from switchboard.rag.knowledge import open_embedder
+
+        embedder = open_embedder(settings.knowledge.embedding, settings.models_dir)
+    app_ = create_app(None, settings, embedder=embedder)
     console.print(
         f"gateway: http://{server.host}:{server.port}/v1 "
         f"(models {', '.join(sorted(settings.gateway.routes))})",

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 
 from opentelemetry.sdk.trace.export import SpanExporter
 
+from switchboard.cache.service import open_cache
 from switchboard.config import ProviderSettings, RouteSettings, RouteTarget, Settings
 from switchboard.engine.async_engine import EngineStats
 from switchboard.gateway.budget import open_budget_ledger
@@ -15,10 +16,12 @@ from switchboard.gateway.pricing import PriceTable
 from switchboard.gateway.routing import ModelRouter
 from switchboard.gateway.service import Gateway
 from switchboard.gateway.types import Provider
+from switchboard.guard.factory import open_guard
 from switchboard.observability.log_store import LogStore
 from switchboard.observability.metrics import GatewayMetrics
 from switchboard.observability.request_log import RequestLog
 from switchboard.observability.tracing import Tracing
+from switchboard.rag.embedder import Embedder
 
 LOCAL = "local"
 
@@ -47,8 +50,10 @@ def open_gateway(
     *,
     engine_stats: Callable[[], EngineStats] | None = None,
     span_exporter: SpanExporter | None = None,
+    embedder: Embedder | None = None,
 ) -> Gateway:
-    """A started gateway; ``local`` serves ``local_names`` (None: a gateway-only process)."""
+    """A started gateway; ``local`` serves ``local_names`` (None: a gateway-only process).
+    ``embedder`` makes the response cache semantic (without it: exact keys only)."""
     provider_settings = _provider_settings(settings)
     providers: dict[str, Provider] = {
         p.name: OpenAIProvider(p) for p in provider_settings.values() if p.kind == "openai"
@@ -75,4 +80,10 @@ def open_gateway(
         log_store=log_store,
         metrics=GatewayMetrics(engine_stats=engine_stats, request_log=request_log),
         tracing=Tracing(settings.gateway.tracing, exporter=span_exporter),
+        guard=open_guard(settings.guard) if settings.gateway.guard else None,
+        cache=(
+            open_cache(settings.cache, settings.cache_db, embedder)
+            if settings.gateway.cache and settings.cache.enabled
+            else None
+        ),
     )

@@ -1,13 +1,18 @@
-"""The gateway's request path: limits → budget → route → stream → settle → record.
+"""The gateway's request path: limits → budget → guard → cache → route → stream → record.
 
     open(principal, body)                      before any byte goes to the client
       ├─ rate limits: reserve 1 request and prompt + max_tokens tokens      (429)
       ├─ budget: reserve the most the request may cost                      (429)
+      ├─ input guard: PII redacted, injection and abuse refused             (400)
+      ├─ cache: an exact or semantic hit answers without a provider
       └─ route: providers in order until one sends a first token            (502/503)
-    chunks(call)                               the stream, never buffered
+         (all failed: a matching cached answer, if any, marked as such)
+    chunks(call)                               the stream, never buffered (the output
+                                               guard holds back a few words at most)
     finish(call)                               once the answer is delivered (at once on
                                                a failure): settle tokens and spend to the
-                                               real usage, metrics, trace, request log
+                                               real usage, cache the answer, metrics,
+                                               trace, request log
 
 Every request that reaches ``open`` is recorded once, refused or not. Nothing here
 writes to disk on the request path: the request log batches in its own thread.
@@ -27,9 +32,23 @@ from typing import Any
 
 from opentelemetry.trace import Span
 
+from switchboard.cache.service import ResponseCache
+from switchboard.cache.types import CachedAnswer, CacheHit
 from switchboard.config import GatewaySettings
-from switchboard.errors import BudgetExceededError, RateLimitError, RequestError
+from switchboard.errors import (
+    BudgetExceededError,
+    ContentPolicyError,
+    RateLimitError,
+    RequestError,
+)
+from switchboard.gateway import cache_stage
 from switchboard.gateway.budget import BudgetHold, BudgetLedger
+from switchboard.gateway.guard_stage import (
+    GuardedRequest,
+    check_input,
+    moderate_chunks,
+    output_moderator,
+)
 from switchboard.gateway.limiter import RateLimiter, Reservation, rate_limit_headers
 from switchboard.gateway.pricing import PriceTable
 from switchboard.gateway.routing import ModelRouter, RoutedStream
@@ -41,6 +60,7 @@ from switchboard.gateway.types import (
     Usage,
     failure_kind,
 )
+from switchboard.guard.scanner import Guard
 from switchboard.observability.log_store import LogStore
 from switchboard.observability.metrics import GatewayMetrics
 from switchboard.observability.request_log import RequestLog
@@ -96,6 +116,11 @@ class GatewayCall:
     span: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     trace: Span | None = None  # the request's span, when tracing is on
     finished: bool = False
+    guarded: GuardedRequest | None = None  # what the input guard found and changed
+    cached: CacheHit | None = None  # the answer comes from the cache
+    cache_result: str | None = None  # "exact", "semantic", "fallback"; "miss"; None: not looked up
+    cacheable: bool = False  # the answer may be stored once complete
+    finish_reason: str | None = None  # the provider's, kept for the cache
 
     @property
     def headers(self) -> dict[str, str]:
@@ -104,6 +129,8 @@ class GatewayCall:
             headers.update(rate_limit_headers(self.reservation))
         if self.routed is not None:
             headers["x-switchboard-provider"] = self.routed.provider
+        if self.cached is not None and self.cache_result is not None:
+            headers["x-switchboard-cache"] = self.cache_result
         return headers
 
 
@@ -121,8 +148,13 @@ class Gateway:
         log_store: LogStore,
         metrics: GatewayMetrics,
         tracing: Tracing,
+        *,
+        guard: Guard | None = None,
+        cache: ResponseCache | None = None,
     ) -> None:
         self.created = int(time.time())
+        self.guard = guard
+        self.cache = cache
         self.settings = settings
         self.router = router
         self.limiter = limiter
@@ -150,22 +182,90 @@ class Gateway:
             )
             worst = max(self.prices.estimate(t.model, call.prompt_estimate, max_out) for t in chain)
             call.hold = await self.ledger.reserve(principal, worst, now=call.record.started_at)
+            prefetch = self._prefetch(body)  # the question's embedding, while the guard runs
+            body = await self._guard_input(call, body)
+            if prefetch is not None:
+                await prefetch
+            if await self._from_cache(call, body):
+                return call
             upstream = {**body, "stream": True, "stream_options": {"include_usage": True}}
             if not _sets_max_tokens(body):  # the reservation is a bound only if it binds
                 upstream["max_tokens"] = max_out
-            call.routed = await self.router.open(
-                call.record.model,
-                upstream,
-                request_id=call.record.request_id,
-                prompt_tokens=call.prompt_estimate,
-                attempts=call.record.attempts,
-            )
+            try:
+                call.routed = await self.router.open(
+                    call.record.model,
+                    upstream,
+                    request_id=call.record.request_id,
+                    prompt_tokens=call.prompt_estimate,
+                    attempts=call.record.attempts,
+                )
+            except RequestError as exc:
+                if exc.status_code < 500 or not await self._from_cache(call, body, failed=True):
+                    raise
+                return call
         except BaseException as exc:
             await self.finish(call, exc)
             raise
         call.record.provider = call.routed.provider
         call.record.served_model = call.routed.model
         return call
+
+    def _prefetch(self, body: Mapping[str, Any]) -> asyncio.Future[None] | None:
+        cache = self.cache
+        if cache is None or not cache_stage.shareable(body, cache.settings):
+            return None
+        query = cache_stage.query_of(body)
+        if not query:
+            return None
+        return asyncio.ensure_future(asyncio.to_thread(cache.prefetch, query))
+
+    async def _guard_input(self, call: GatewayCall, body: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The body the providers get (PII redacted); raises if the policy blocks it."""
+        if self.guard is None:
+            return body
+        call.guarded = await asyncio.to_thread(check_input, self.guard, body)
+        if self.settings.log.record_text:  # the log keeps what the providers were sent
+            call.record.input_text = json.dumps(call.guarded.body["messages"], ensure_ascii=False)
+        if call.guarded.refusal is not None:
+            raise ContentPolicyError(call.guarded.refusal, param="messages")
+        return call.guarded.body
+
+    async def _from_cache(
+        self, call: GatewayCall, body: Mapping[str, Any], *, failed: bool = False
+    ) -> bool:
+        """Look the request up; on a hit the call is answered from the cache. After every
+        provider ``failed``, a sampled request may be answered too (better than nothing)."""
+        cache = self.cache
+        if cache is None or (call.guarded is not None and call.guarded.personal):
+            return False
+        settings = cache.settings
+        shareable = cache_stage.shareable(body, settings)
+        if failed:
+            if not settings.serve_on_failure or body.get("tools") or body.get("functions"):
+                return False
+        elif not shareable:
+            return False
+        call.cacheable = shareable and not failed
+        if failed:
+            body = cache_stage.as_greedy(body)
+        scope = cache_stage.scope_of(call.principal.tenant, body)
+        query = cache_stage.query_of(body)
+        hit = await asyncio.to_thread(
+            cache.get,
+            scope,
+            query or "",
+            cache_stage.key_of(body),
+            semantic=query is not None,
+            threshold=settings.fallback_threshold if failed else None,
+        )
+        if hit is None:
+            call.cache_result = None if failed else "miss"
+            return False
+        call.cached = hit
+        call.cache_result = "fallback" if failed else hit.kind.value
+        call.cacheable = False
+        call.record.cache_hit = True
+        return True
 
     def _new_call(
         self, principal: Principal, body: Mapping[str, Any], endpoint: str
@@ -193,32 +293,59 @@ class Gateway:
         provider fails mid-stream. A stream that fails or is abandoned is finished here at
         once; after a complete one the caller calls ``finish`` once the answer is out, so
         the bookkeeping never delays the client."""
+        if call.cached is not None:
+            for chunk in cache_stage.cached_chunks(
+                call.cached.answer, call.record.model, call.record.request_id
+            ):
+                self._account(call, chunk)
+                self._keep_text(call, chunk)
+                yield chunk
+            return
         routed = call.routed
         if routed is None:
             raise ValueError("chunks() of a request that was not admitted")
+        source = self._provider_chunks(call, routed)
+        if self.guard is not None and call.guarded is not None:
+            moderator = output_moderator(self.guard, call.guarded, call.body)
+            source = moderate_chunks(source, moderator, call.guarded)
         try:
-            for chunk in routed.head:
-                self._account(call, chunk)
-                yield chunk
-            async for chunk in routed.rest:
-                self._account(call, chunk)
+            async for chunk in source:
+                self._keep_text(call, chunk)
                 yield chunk
         except BaseException as exc:
             await routed.aclose()
             await self.finish(call, exc)
             raise
+        finally:
+            await source.aclose()
         await routed.aclose()
+
+    async def _provider_chunks(
+        self, call: GatewayCall, routed: RoutedStream
+    ) -> AsyncGenerator[StreamChunk, None]:
+        for chunk in routed.head:
+            self._account(call, chunk)
+            yield chunk
+        async for chunk in routed.rest:
+            self._account(call, chunk)
+            yield chunk
 
     def _account(self, call: GatewayCall, chunk: StreamChunk) -> None:
         if chunk.tokens:
             call.timer.token()
             call.token_chunks += 1
-            if self.settings.log.record_text:
-                call.output.append(_delta_text(chunk.data))
         if chunk.usage is not None:
             call.usage = chunk.usage
         if chunk.queue_wait_s is not None:
             call.record.queue_wait_ms = ms(chunk.queue_wait_s)
+
+    def _keep_text(self, call: GatewayCall, chunk: StreamChunk) -> None:
+        """The answer's text as the client got it (after the output guard), for the
+        request log and the cache, and (for the cache) why it finished."""
+        if chunk.tokens and (self.settings.log.record_text or call.cacheable):
+            call.output.append(_delta_text(chunk.data))
+        if call.cacheable and b'"finish_reason"' in chunk.data:
+            call.finish_reason = _finish_reason(chunk.data) or call.finish_reason
 
     # -- settling ----------------------------------------------------------------------------
     async def finish(self, call: GatewayCall, error: BaseException | None = None) -> None:
@@ -235,8 +362,12 @@ class Gateway:
                 record.cost_usd = self.prices.cost(record.served_model, usage)
             record.status, record.error_code = _status(error)
             _fill_timings(record, call.timer)
-            if call.output:
+            if call.guarded is not None:
+                record.guard_events = call.guarded.events
+            if call.output and self.settings.log.record_text:
                 record.output_text = "".join(call.output)
+            if error is None and self._should_store(call):
+                self._store(call)
             # Shielded: a client leaving now must not cancel the settling half-way (a
             # budget hold left reserved, spend never counted).
             settling = asyncio.ensure_future(self._settle(call, usage))
@@ -253,10 +384,45 @@ class Gateway:
                 self.metrics.rate_limited(error.error_type)
             elif isinstance(error, BudgetExceededError):
                 self.metrics.rate_limited("budget")
+            if record.guard_events:
+                self.metrics.guarded("chat", record.guard_events)
+            if call.cache_result is not None:
+                self.metrics.cache_lookup("chat", call.cache_result)
             self.tracing.attempt_spans(call.trace, record.attempts)
             call.span.close()
             if self.request_log is not None:
                 self.request_log.submit(record)
+
+    def _should_store(self, call: GatewayCall) -> bool:
+        guarded = call.guarded
+        return (
+            self.cache is not None
+            and call.cacheable
+            and call.cached is None
+            and not (guarded is not None and (guarded.changed or guarded.blocked))
+            and bool(call.output)
+        )
+
+    def _store(self, call: GatewayCall) -> None:
+        """Stores the answer from a worker thread; ``finish`` already runs after the
+        client's last byte, and a failed write only loses a future hit."""
+        cache = self.cache
+        assert cache is not None
+        body = call.guarded.body if call.guarded is not None else call.body
+        scope = cache_stage.scope_of(call.principal.tenant, body)
+        extra = {"model": call.record.served_model, "finish_reason": call.finish_reason}
+        answer = CachedAnswer("".join(call.output), extra)
+        query = cache_stage.query_of(body) or ""
+
+        def put() -> None:
+            try:
+                cache.put(scope, query, cache_stage.key_of(body), answer)
+            except Exception:
+                log.exception("caching the answer of request %s failed", call.record.request_id)
+
+        task = asyncio.ensure_future(asyncio.to_thread(put))
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
 
     def _usage(self, call: GatewayCall, error: BaseException | None) -> Usage:
         if call.usage is not None:
@@ -285,6 +451,10 @@ class Gateway:
         await self.router.aclose()
         await self.limiter.aclose()
         await self.ledger.aclose()
+        if self._settling:  # settles and cache writes still running
+            await asyncio.gather(*self._settling, return_exceptions=True)
+        if self.cache is not None:
+            await asyncio.to_thread(self.cache.close)
         if self.request_log is not None:
             await asyncio.to_thread(self.request_log.close)
         self.log_store.close()
@@ -314,3 +484,12 @@ def _delta_text(data: bytes) -> str:
     except ValueError:
         return ""
     return str((choices[0].get("delta") or {}).get("content") or "")
+
+
+def _finish_reason(data: bytes) -> str | None:
+    try:
+        choices = json.loads(data).get("choices") or [{}]
+    except ValueError:
+        return None
+    reason = choices[0].get("finish_reason")
+    return str(reason) if reason else None

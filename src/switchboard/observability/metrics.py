@@ -145,6 +145,18 @@ class GatewayMetrics:
         self.rate_limited_total = Counter(
             "switchboard_rate_limited", "Requests refused by a limit.", ("limit",), registry=r
         )
+        self.guard_decisions = Counter(
+            "switchboard_guard_decisions",
+            "Guardrail findings, by what the policy did with them.",
+            ("surface", "direction", "category", "action"),
+            registry=r,
+        )
+        self.cache_lookups = Counter(
+            "switchboard_cache_lookups",
+            "Response-cache lookups: exact, semantic or fallback hits, and misses.",
+            ("surface", "result"),
+            registry=r,
+        )
         self.in_flight = Gauge(
             "switchboard_requests_in_flight", "Requests being served.", registry=r
         )
@@ -192,6 +204,17 @@ class GatewayMetrics:
     def provider_failed(self, provider: str, reason: str) -> None:
         """``reason``: a short fixed word (``timeout``, ``connect``, ``status_5xx``...)."""
         self._child(self.provider_failures, self._provider(provider), reason).inc()
+
+    def guarded(self, surface: str, events: Iterable[str]) -> None:
+        """Count guardrail events (``direction:category:type:action``) of one request or
+        turn; ``surface`` is ``chat`` (the gateway) or ``assistant``."""
+        for event in events:
+            direction, category, _, action = event.split(":", 3)
+            self._child(self.guard_decisions, surface, direction, category, action).inc()
+
+    def cache_lookup(self, surface: str, result: str) -> None:
+        """``result``: ``exact``, ``semantic``, ``fallback`` or ``miss``."""
+        self._child(self.cache_lookups, surface, result).inc()
 
     def render(self) -> tuple[bytes, str]:
         """The exposition text and its content type, for ``GET /metrics``."""

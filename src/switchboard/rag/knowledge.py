@@ -4,6 +4,7 @@ built once from typed settings at the edge (CLI, server) and passed down."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from switchboard.rag.rerank import CrossEncoderReranker, PRFReranker, Reranker
 from switchboard.rag.retrieval import Retriever, SearchRequest
 from switchboard.rag.store import open_store
 from switchboard.rag.store.base import Store
-from switchboard.rag.types import SearchMode
+from switchboard.rag.types import CollectionRef, SearchMode
 
 
 @dataclass
@@ -79,6 +80,15 @@ class KnowledgeBase:
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         return dataclasses.replace(default, **{**given, "mode": mode})
+
+    def version(self, collection: CollectionRef) -> str:
+        """Changes whenever what a search of ``collection`` can return changes: a document
+        added, changed or deleted, or the chunking and retrieval settings. Cached answers
+        are kept per version, so an edited article is never answered from the old one."""
+        digest = hashlib.sha256(self.settings.model_dump_json(exclude={"store"}).encode())
+        for document_id, content_hash in sorted(self.store.document_hashes(collection).items()):
+            digest.update(f"\x1e{document_id}\x1f{content_hash}".encode())
+        return digest.hexdigest()[:16]
 
     def close(self) -> None:
         self.retriever.close()

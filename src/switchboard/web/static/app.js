@@ -3,7 +3,8 @@
 
 import { readEvents } from "./sse.js";
 import {
-  answerNodes, el, errorMessage, handoffBanner, sourcesList, toolResult, userMessage,
+  answerNodes, el, errorMessage, fallbackNotice, handoffBanner, sourcesList, toolResult,
+  userMessage,
 } from "./render.js";
 
 const API = "/v1/assistant";
@@ -72,6 +73,7 @@ class AssistantTurn {
   done(done) {
     state.sessions.set(this.customerId, done.session_id);
     this.element.dataset.intent = done.intent;
+    if (done.cache === "fallback") this.extras.append(fallbackNotice());
     this.finish();
   }
 

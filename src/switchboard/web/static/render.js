@@ -163,6 +163,13 @@ function notice(text, testid, className = "notice") {
   return el("p", { className, textContent: text, dataset: { testid } });
 }
 
+/** Said under an answer served from the cache because the model could not answer. */
+export function fallbackNotice() {
+  return notice(
+    "Our assistant is busy right now, so this is a saved answer to a similar question.",
+    "cache-fallback", "notice warning");
+}
+
 /** A tool_result event as a card or a short notice. */
 export function toolResult(result) {
   if (!result.ok) {

@@ -1,0 +1,97 @@
+"""The response cache as a stage of the gateway.
+
+A request is looked up (exact key first, then the nearest earlier question) only when its
+answer could be shared: no tools, one choice, and greedy sampling (``temperature: 0``)
+unless ``cache_sampled``; the semantic lookup only for a first question (one user
+message), whose answer does not lean on earlier turns. Its answer is stored only when it
+completed normally, called no tool, and no guardrail found personal data in the request
+or changed the answer. When every provider fails, a matching answer is served anyway
+(``serve_on_failure``), marked ``x-switchboard-cache: fallback``.
+
+Entries are scoped by tenant, the requested model name, the request's system messages and
+its sampling parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from switchboard.cache.keys import exact_key, system_hash
+from switchboard.cache.types import CachedAnswer, CacheScope
+from switchboard.config import CacheSettings
+from switchboard.gateway.types import StreamChunk, Usage
+
+
+def scope_of(tenant: str, body: Mapping[str, Any]) -> CacheScope:
+    """Semantic neighbours must share the system messages and the sampling parameters
+    (another ``max_tokens`` is another answer): both are hashed into the scope."""
+    messages = body.get("messages") or ()
+    system = "\n".join(_text(m) for m in messages if m.get("role") == "system")
+    setup = system_hash(system + "\x1f" + exact_key((), _params(body)))
+    return CacheScope(tenant, str(body.get("model", "")), setup)
+
+
+def key_of(body: Mapping[str, Any]) -> str:
+    return exact_key(body.get("messages") or (), _params(body))
+
+
+def _params(body: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k not in ("messages", "model", "stream")}
+
+
+def query_of(body: Mapping[str, Any]) -> str | None:
+    """The question for a semantic lookup: the only user message, or None."""
+    users = [m for m in body.get("messages") or () if m.get("role") == "user"]
+    if len(users) != 1 or any(m.get("role") in ("assistant", "tool") for m in body["messages"]):
+        return None
+    return _text(users[0]) or None
+
+
+def as_greedy(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The request as if sampled greedily: what a fallback looks up (the stored answers
+    are greedy ones), so a sampled request can still get one when no provider answers."""
+    greedy = {k: v for k, v in body.items() if k not in ("top_p", "seed")}
+    greedy["temperature"] = 0
+    return greedy
+
+
+def shareable(body: Mapping[str, Any], settings: CacheSettings) -> bool:
+    """Whether this request's answer may be served from, and stored in, the cache."""
+    if body.get("tools") or body.get("functions") or body.get("n", 1) != 1:
+        return False
+    return settings.cache_sampled or body.get("temperature") == 0
+
+
+def cached_chunks(answer: CachedAnswer, model: str, request_id: str) -> list[StreamChunk]:
+    """A cached answer as the chunks of a stream: the content, the finish (as the model
+    finished it), and usage (zero tokens: no model ran)."""
+    head = {
+        "id": f"chatcmpl-{request_id}",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+    }
+
+    def chunk(choices: list[dict[str, Any]], **extra: Any) -> bytes:
+        return json.dumps({**head, "choices": choices, **extra}, ensure_ascii=False).encode()
+
+    delta = {"role": "assistant", "content": answer.text}
+    finish = answer.extra.get("finish_reason") or "stop"
+    usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    return [
+        StreamChunk(chunk([{"index": 0, "delta": delta, "finish_reason": None}]), tokens=True),
+        StreamChunk(chunk([{"index": 0, "delta": {}, "finish_reason": finish}]), tokens=False),
+        StreamChunk(chunk([], usage=usage), tokens=False, usage=Usage(0, 0)),
+    ]
+
+
+def _text(message: Mapping[str, Any]) -> str:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(str(p.get("text", "")) for p in content if isinstance(p, Mapping))
+    return ""

@@ -1,0 +1,194 @@
+"""The guardrails as a stage of the gateway: the request's messages before any provider
+sees them, and the answer's chunks before the client does.
+
+Input: each user message is checked; PII is replaced by placeholders (the same value gets
+the same placeholder across the request's messages), and a message the policy blocks
+refuses the whole request with a 400 ``content_policy_violation``. Output: the content
+deltas go through the stream moderator; the chunks that carry them are rewritten with
+the text it releases (the others pass unchanged), and a block ends the answer with the
+safe message and ``finish_reason: "content_filter"``, as OpenAI's own filter does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from switchboard.gateway.types import StreamChunk
+from switchboard.guard.placeholders import Placeholders
+from switchboard.guard.scanner import Guard, Verdict
+from switchboard.guard.stream import StreamModerator
+from switchboard.guard.types import Action, Category, Direction
+
+
+@dataclass
+class GuardedRequest:
+    body: dict[str, Any]
+    events: list[str] = field(default_factory=list)
+    placeholders: Placeholders = field(default_factory=Placeholders)
+    personal: bool = False  # PII was found in the messages
+    refusal: str | None = None  # the safe message, when the policy blocked a message
+    changed: bool = False  # something was redacted (in or out)
+    blocked: bool = False  # the answer was cut off by the output check
+
+
+def check_input(guard: Guard, body: Mapping[str, Any]) -> GuardedRequest:
+    """The body with its user messages redacted, or with ``refusal`` set when the policy
+    blocks one of them (the rest are not checked)."""
+    guarded = GuardedRequest(dict(body))
+    messages = []
+    for message in body.get("messages") or ():
+        if message.get("role") == "user" and guarded.refusal is None:
+            message = _checked(guard, message, guarded)
+        messages.append(message)
+    guarded.body["messages"] = messages
+    return guarded
+
+
+def _checked(guard: Guard, message: Mapping[str, Any], guarded: GuardedRequest) -> dict[str, Any]:
+    content = message.get("content")
+    if isinstance(content, str):
+        return {**message, "content": _text(guard, content, guarded)}
+    if isinstance(content, list):  # content parts: the text ones are checked
+        parts = [
+            {**p, "text": _text(guard, p["text"], guarded)}
+            if isinstance(p, Mapping) and isinstance(p.get("text"), str)
+            else p
+            for p in content
+        ]
+        return {**message, "content": parts}
+    return dict(message)
+
+
+def _text(guard: Guard, text: str, guarded: GuardedRequest) -> str:
+    verdict = guard.scan(text, Direction.INPUT, placeholders=guarded.placeholders)
+    guarded.events += verdict.events(guard.policy)
+    guarded.personal = guarded.personal or any(f.category is Category.PII for f in verdict.findings)
+    if verdict.action is Action.BLOCK:
+        guarded.refusal = verdict.text
+        return text
+    guarded.changed = guarded.changed or verdict.changed
+    return verdict.text
+
+
+def output_moderator(
+    guard: Guard, guarded: GuardedRequest, original: Mapping[str, Any]
+) -> StreamModerator:
+    """The answer's moderator: leakage of the request's own system messages is checked,
+    PII the client sent is theirs (not a leak), placeholders come back as their values."""
+    messages = original.get("messages") or ()
+    system = [
+        m["content"]
+        for m in messages
+        if m.get("role") == "system" and isinstance(m.get("content"), str)
+    ]
+    sent = json.dumps(messages, ensure_ascii=False)
+
+    def record(verdict: Verdict) -> None:
+        guarded.events += verdict.events(guard.policy)
+        guarded.changed = guarded.changed or verdict.changed
+
+    return StreamModerator(
+        guard.with_system_prompts(system),
+        placeholders=guarded.placeholders,
+        allowed=lambda value: value in sent,
+        on_verdict=record,
+    )
+
+
+async def moderate_chunks(
+    chunks: AsyncIterator[StreamChunk], moderator: StreamModerator, guarded: GuardedRequest
+) -> AsyncGenerator[StreamChunk, None]:
+    """The chunks with their content moderated: a chunk's content is replaced by what the
+    moderator releases (a chunk left with nothing to say is dropped), and what it still
+    holds goes out before the finish. Once blocked, a closing ``content_filter`` chunk
+    ends the answer and the upstream iterator is left (the caller closes it)."""
+    template: dict[str, Any] | None = None
+    try:
+        async for chunk in _moderated(chunks, moderator, guarded):
+            template = template or _parse(chunk)
+            yield chunk
+    except Exception:  # the provider failed mid-stream: what was held goes out (checked)
+        tail = "" if moderator.blocked else moderator.end()
+        if tail and template is not None:
+            yield StreamChunk(_content_chunk(template, tail), tokens=True)
+        raise
+
+
+async def _moderated(
+    chunks: AsyncIterator[StreamChunk], moderator: StreamModerator, guarded: GuardedRequest
+) -> AsyncGenerator[StreamChunk, None]:
+    template: dict[str, Any] | None = None
+    async for chunk in chunks:
+        parsed = _parse(chunk)
+        if parsed is None:  # not JSON: nothing to moderate in it
+            yield chunk
+            continue
+        template = template or parsed
+        delta, finish = _delta(parsed)
+        content = (delta or {}).get("content")
+        has_text = isinstance(content, str) and bool(content)
+        released = moderator.feed(str(content)) if has_text else ""
+        closing = finish is not None or not parsed.get("choices")
+        if closing and not moderator.blocked:
+            released += moderator.end()
+        if moderator.blocked:
+            guarded.blocked = True
+            if released:
+                yield StreamChunk(_content_chunk(template, released), tokens=True)
+            yield _finish_chunk(template, "content_filter")
+            return
+        if not has_text and not (closing and released):
+            yield chunk  # a role, tool-call, finish or usage chunk: untouched
+        elif released and parsed.get("choices"):
+            yield replace(chunk, data=_with_content(parsed, released), tokens=True)
+        else:
+            if released:  # the held text, before a usage-only chunk
+                yield StreamChunk(_content_chunk(template, released), tokens=True)
+            if _has_other_fields(delta, finish) or not parsed.get("choices"):
+                yield replace(chunk, data=_with_content(parsed, ""), tokens=False)
+
+
+def _parse(chunk: StreamChunk) -> dict[str, Any] | None:
+    try:
+        parsed = json.loads(chunk.data)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _delta(parsed: dict[str, Any] | None) -> tuple[dict[str, Any] | None, str | None]:
+    choices = (parsed or {}).get("choices") or [{}]
+    choice = choices[0] if isinstance(choices[0], dict) else {}
+    return choice.get("delta"), choice.get("finish_reason")
+
+
+def _has_other_fields(delta: Mapping[str, Any] | None, finish: str | None) -> bool:
+    return finish is not None or any(k not in ("content", "role") for k in delta or {})
+
+
+def _with_content(parsed: dict[str, Any], text: str) -> bytes:
+    """The chunk with its content replaced (a chunk without choices is left as it is)."""
+    if not parsed.get("choices"):
+        return json.dumps(parsed, ensure_ascii=False).encode()
+    choice = {**parsed["choices"][0]}
+    choice["delta"] = {**(choice.get("delta") or {}), "content": text}
+    return json.dumps({**parsed, "choices": [choice]}, ensure_ascii=False).encode()
+
+
+def _content_chunk(template: Mapping[str, Any], text: str) -> bytes:
+    body = {k: v for k, v in template.items() if k not in ("choices", "usage")}
+    body["choices"] = [{"index": 0, "delta": {"content": text}, "finish_reason": None}]
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+def _finish_chunk(template: Mapping[str, Any] | None, reason: str) -> StreamChunk:
+    body = {
+        k: v
+        for k, v in (template or {"object": "chat.completion.chunk"}).items()
+        if k not in ("choices", "usage")
+    }
+    body["choices"] = [{"index": 0, "delta": {}, "finish_reason": reason}]
+    return StreamChunk(json.dumps(body).encode(), tokens=False)

@@ -1,0 +1,1 @@
+"""Guardrails: PII, prompt injection and toxicity on input and on streamed output."""

@@ -1,0 +1,187 @@
+"""The PII detector with the real spaCy model and Presidio recognizers: types and spans,
+the shop's non-PII, no network, the pattern-only path, and the evaluation end to end."""
+
+from __future__ import annotations
+
+import itertools
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+import tldextract
+
+from switchboard.bench.pii_eval import Matching, evaluate
+from switchboard.bench.pii_set import generate
+from switchboard.config import PiiSettings
+from switchboard.guard.pii import (
+    PiiDetector,
+    capitalised_prefix,
+    is_country,
+    is_phone_shaped,
+    is_whole_words,
+    resolve_overlaps,
+)
+from switchboard.guard.types import Category, Finding
+
+pytestmark = pytest.mark.integration
+
+MESSAGE = (
+    "Hi, my name is Maria Gonzalez. Please refund order LK-123456 (€49.99, bought on "
+    "2 December) to DE89 3704 0044 0532 0130 00 or my card 4111 1111 1111 1111. "
+    "Email maria.gonzalez@gmail.com or call +44 20 7946 0958."
+)
+
+
+@pytest.fixture(scope="module")
+def detector() -> PiiDetector:
+    found = PiiDetector(PiiSettings())
+    found.load()
+    return found
+
+
+def spans(detector: PiiDetector, text: str) -> dict[str, str]:
+    return {text[f.start : f.end]: f.type for f in detector.scan(text)}
+
+
+def test_finds_each_kind_with_type_and_exact_span(detector: PiiDetector) -> None:
+    found = spans(detector, MESSAGE)
+    assert found == {
+        "Maria Gonzalez": "PERSON",
+        "DE89 3704 0044 0532 0130 00": "IBAN_CODE",
+        "4111 1111 1111 1111": "CREDIT_CARD",
+        "maria.gonzalez@gmail.com": "EMAIL_ADDRESS",
+        "+44 20 7946 0958": "PHONE_NUMBER",
+    }
+
+
+def test_findings_sorted_non_overlapping_and_pii(detector: PiiDetector) -> None:
+    findings = detector.scan(MESSAGE)
+    assert all(f.category is Category.PII for f in findings)
+    assert all(0.5 <= f.score <= 1.0 for f in findings)
+    assert all(a.end <= b.start for a, b in itertools.pairwise(findings))
+
+
+def test_order_numbers_prices_dates_countries_are_not_pii(detector: PiiDetector) -> None:
+    text = (
+        "Order LK-482913 and lk 771204 cost 129.95 EUR on 12/03/2025; "
+        "do you ship them to Germany or the United Kingdom by 2 December?"
+    )
+    assert detector.scan(text) == []
+
+
+def test_ssn_ip_and_a_city(detector: PiiDetector) -> None:
+    text = "I live in Leipzig, my SSN is 512-30-1802 and my IP is 203.0.113.7"
+    assert spans(detector, text) == {
+        "Leipzig": "LOCATION",
+        "512-30-1802": "US_SSN",
+        "203.0.113.7": "IP_ADDRESS",
+    }
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Records and refuses every name lookup and connection attempt."""
+    attempts: list[object] = []
+
+    def refuse(*args: object, **kwargs: object) -> NoReturn:
+        attempts.append(args)
+        raise OSError(f"network disabled in this test: {args}")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    return attempts
+
+
+def test_the_no_network_fixture_catches_tldextracts_default_fetch(
+    no_network: list[object], tmp_path: Path
+) -> None:
+    """Stock tldextract with an empty cache tries to fetch the public suffix list, and the
+    fixture sees it; otherwise the next test would prove nothing."""
+    stock = tldextract.TLDExtract(cache_dir=str(tmp_path))
+    stock("ana@posteo.de")
+    assert no_network
+
+
+def test_email_validation_makes_no_network_attempt(
+    no_network: list[object], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TLDEXTRACT_CACHE", str(tmp_path))  # no cached list to fall back on
+    fresh = PiiDetector(PiiSettings(entities=["EMAIL_ADDRESS"], ner=False))
+    text = "write to someone@mail.example.co.uk or ana@posteo.de"
+    assert spans(fresh, text) == {
+        "someone@mail.example.co.uk": "EMAIL_ADDRESS",
+        "ana@posteo.de": "EMAIL_ADDRESS",
+    }
+    assert no_network == []
+
+
+def test_pattern_only_path_finds_patterns_but_not_names() -> None:
+    patterns = PiiDetector(PiiSettings(ner=False))
+    found = spans(patterns, MESSAGE)
+    assert "Maria Gonzalez" not in found
+    assert found["4111 1111 1111 1111"] == "CREDIT_CARD"
+    assert found["+44 20 7946 0958"] == "PHONE_NUMBER"
+    assert spans(patterns, "I live in Leipzig") == {}
+
+
+def test_only_configured_entities_are_reported() -> None:
+    cards_only = PiiDetector(PiiSettings(entities=["CREDIT_CARD"], ner=False))
+    assert set(spans(cards_only, MESSAGE).values()) == {"CREDIT_CARD"}
+
+
+def test_concurrent_scans_agree(detector: PiiDetector) -> None:
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(detector.scan, [MESSAGE] * 8))
+    assert all(r == results[0] for r in results)
+
+
+def test_evaluation_on_a_small_synthetic_set(detector: PiiDetector) -> None:
+    report = evaluate(detector, generate(80, seed=11), types=PiiSettings().entities)
+    overlap = report.reports[Matching.OVERLAP].micro
+    strict = report.reports[Matching.STRICT].micro
+    assert overlap.recall >= 0.85
+    assert overlap.precision >= 0.85
+    assert strict.tp <= overlap.tp
+    assert report.negatives > 0
+    payload = report.to_json()
+    assert set(payload) >= {"strict", "overlap", "hard_negatives", "latency_ms"}
+
+
+def test_overlaps_keep_higher_score_then_longer_span() -> None:
+    def finding(kind: str, start: int, end: int, score: float) -> Finding:
+        return Finding(Category.PII, kind, start, end, score)
+
+    low_long = finding("PERSON", 0, 10, 0.6)
+    high_short = finding("LOCATION", 2, 5, 0.9)
+    tie_short = finding("PHONE_NUMBER", 20, 24, 0.7)
+    tie_long = finding("US_SSN", 18, 26, 0.7)
+    apart = finding("EMAIL_ADDRESS", 30, 40, 0.5)
+    kept = resolve_overlaps([apart, low_long, tie_short, high_short, tie_long])
+    assert kept == [high_short, tie_long, apart]
+
+
+@pytest.mark.parametrize(
+    ("value", "shaped"),
+    [
+        ("+44 20 7946 0958", True),
+        ("030 12345678", True),
+        ("16.99", False),  # a price phonenumbers takes for a German short number
+        ("512-30-1802", False),  # an SSN's shape
+        ("03303787576806", False),  # a DPD tracking number
+    ],
+)
+def test_phone_shape(value: str, shaped: bool) -> None:
+    assert is_phone_shaped(value) is shaped
+
+
+def test_name_filters() -> None:
+    assert is_country("the United Kingdom")
+    assert is_country("USA")
+    assert not is_country("Leipzig")
+    assert capitalised_prefix("Hamburg Central and more") == "Hamburg Central"
+    assert capitalised_prefix("January") == ""
+    assert not is_whole_words("LB395289478GB", 11, 13)
+    assert is_whole_words("to GB now", 3, 5)
