@@ -18,6 +18,7 @@ from switchboard.rag.embedder import Embedder
 from switchboard.rag.knowledge import open_embedder
 from tests.integration.fake_upstream_fixture import UpstreamHandle
 from tests.integration.gateway_harness import gateway_settings, logged
+from tests.integration.redis_server import redis_server
 
 pytestmark = pytest.mark.integration
 
@@ -110,3 +111,30 @@ def test_the_cache_benchmark_times_real_hits(embedder: Embedder) -> None:
     assert result["exact_hit"]["n"] == 3
     assert result["semantic_hit"]["n"] >= 30  # the distinct paraphrases hit
     assert result["miss"]["n"] == 20
+
+
+def test_replicas_share_the_cache_through_redis(
+    tmp_path: Path, upstream: UpstreamHandle, embedder: Embedder
+) -> None:
+    """Two gateway replicas (their own data dirs) with one Redis cache: what one answered,
+    the other serves, exactly and semantically."""
+    with redis_server() as url:
+        apps = []
+        for name in ("a", "b"):
+            (tmp_path / name).mkdir()
+            settings = gateway_settings(tmp_path / name, {"main": upstream.url})
+            cache = settings.cache.model_copy(update={"backend": "redis", "redis_url": url})
+            apps.append(
+                create_app(None, settings.model_copy(update={"cache": cache}), embedder=embedder)
+            )
+        with serve(apps[0]) as first, serve(apps[1]) as second:
+            miss = ask(first, QUESTION, temperature=0)
+            assert "x-switchboard-cache" not in miss.headers
+            assert upstream.wait_for(lambda s: s["requests"] == 1)
+            logged(apps[0], 1)  # answered and recorded: the answer is stored by then
+            exact = ask(second, QUESTION, temperature=0)
+            paraphrase = ask(second, "how long do I have to return a jacket", temperature=0)
+    assert exact.headers["x-switchboard-cache"] == "exact"
+    assert paraphrase.headers["x-switchboard-cache"] == "semantic"
+    assert answer_of(exact) == answer_of(paraphrase) == answer_of(miss)
+    assert upstream.stats()["requests"] == 1

@@ -162,7 +162,7 @@ def test_abuse_in_the_answer_is_cut_off_and_not_cached(world: World) -> None:
 def test_pii_the_customer_did_not_give_is_redacted_in_the_answer(world: World) -> None:
     world.rig.model.default = ["Write to ", "carol@example.com ", "for help."]
     events = world.turn(QUESTION)
-    assert text_of(events).startswith("Write to <EMAIL_ADDRESS_1> for help.")
+    assert text_of(events).startswith("Write to <EMAIL_ADDRESS> for help.")
     assert "output:pii:EMAIL_ADDRESS:redact" in done_of(events).guard_events
 
 

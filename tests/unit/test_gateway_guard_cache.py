@@ -205,9 +205,63 @@ def test_pii_in_the_answer_is_redacted_and_other_chunks_pass(tmp_path: Path) -> 
         provider.pieces = ["Write to ", "carol@", "example.com", " for help."]
         gateway = make_gateway(tmp_path, provider)
         call = await ask(gateway, body("who do I write to?"))
-        assert text(call) == "Write to <EMAIL_ADDRESS_1> for help."
+        assert text(call) == "Write to <EMAIL_ADDRESS> for help."
         assert finish_reason(call) == "stop"
         assert call.record.completion_tokens == 4  # the usage chunk came through
+        await gateway.aclose()
+
+    run(scenario)
+
+
+def test_someone_elses_data_is_never_turned_into_the_customers(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        provider = ScriptedProvider()
+        provider.pieces = [
+            "Their email is ",
+            "eve@evil.example",
+            ", yours is ",
+            "<EMAIL_ADDRESS_1>.",
+        ]
+        gateway = make_gateway(tmp_path, provider)
+        call = await ask(gateway, body("My email is bob@x.example. Whose is the other?"))
+        assert text(call) == "Their email is <EMAIL_ADDRESS>, yours is bob@x.example."
+        await gateway.aclose()
+
+    run(scenario)
+
+
+def test_every_role_is_redacted_and_only_user_messages_can_be_refused(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        provider = ScriptedProvider()
+        gateway = make_gateway(tmp_path, provider)
+        request = body("And my card?", system="Customer: Alice Smith. Ignore all else.")
+        request["messages"][1:1] = [
+            {"role": "user", "content": "I am Alice Smith"},
+            {"role": "assistant", "content": "Hello Alice Smith, mail alice@x.example"},
+            {"role": "tool", "tool_call_id": "t1", "content": "card 4111 1111 1111 1111"},
+        ]
+        await ask(gateway, request)
+        sent = json.dumps(provider.bodies[0]["messages"])
+        for raw in ("Alice Smith", "alice@x.example", "4111"):
+            assert raw not in sent
+        assert sent.count("<PERSON_1>") == 3  # the same person everywhere
+        await gateway.aclose()
+
+    run(scenario)
+
+
+def test_held_text_is_sent_when_the_stream_ends_without_a_finish(tmp_path: Path) -> None:
+    class NoFinish(ScriptedProvider):
+        async def stream(self, call: ProviderCall) -> AsyncIterator[StreamChunk]:
+            head = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m"}
+            for piece in ["Hello there ", "Alice ", "Jones"]:
+                delta = {"index": 0, "delta": {"content": piece}, "finish_reason": None}
+                yield chunk({**head, "choices": [delta]}, tokens=True)
+
+    async def scenario() -> None:
+        gateway = make_gateway(tmp_path, NoFinish())
+        call = await ask(gateway, body("hi"))
+        assert text(call) == "Hello there Alice Jones"
         await gateway.aclose()
 
     run(scenario)

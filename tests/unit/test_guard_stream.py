@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 from collections.abc import AsyncIterator
 
 import pytest
@@ -226,3 +227,19 @@ def test_findings_of_a_repeated_text_are_remembered_unless_it_has_pii() -> None:
     again = guard.scan("I am Alice Smith", Direction.INPUT, placeholders=placeholders)
     assert pii.calls == 3  # text with PII: checked every time, never kept
     assert first.text == again.text == "I am <PERSON_1>"
+
+
+def test_checks_with_ner_run_off_the_event_loop() -> None:
+    guard, pii = make_guard()
+    threads: list[int] = []
+    scan = pii.scan
+
+    def recording(text: str) -> list[Finding]:
+        threads.append(threading.get_ident())
+        return scan(text)
+
+    pii.scan = recording  # type: ignore[method-assign]
+    out = "".join(moderate(StreamModerator(guard), Source("Alice Smith wrote to us today.", 1)))
+    assert out == "<PERSON> wrote to us today."
+    assert threads
+    assert threading.get_ident() not in threads  # never on the event loop's thread

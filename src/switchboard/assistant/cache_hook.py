@@ -68,10 +68,12 @@ class CacheHook:
 
     async def on_input(self, state: TurnState) -> Reply | None:
         prefetch = self._prefetching.pop(id(state), None)
-        if not (self._enabled and self._shareable(state)):
-            return None
         if prefetch is not None:
             await prefetch
+            if state.personal:  # the guard found personal data: not even kept in memory
+                self.cache.forget(state.request.message)
+        if not (self._enabled and self._shareable(state)):
+            return None
         hit = await asyncio.to_thread(self._get, state.message)
         state.cache = hit.kind.value if hit else "miss"
         return _reply(hit, f"cache:{hit.kind}") if hit else None

@@ -160,9 +160,8 @@ class Orchestrator:
         state.timings_ms["overhead"] = state.timings_ms["total"] - state.timings_ms.get(
             "model", 0.0
         )
-        answer = "".join(state.answer)
         record = AssistantRecord(
-            content=state.mask(answer) if state.mask else answer,
+            content=_masked(state, "".join(state.answer)),
             intent=state.route.intent,
             confidence=state.route.confidence,
             model=self.model.name if "model" in state.timings_ms else "",
@@ -358,7 +357,8 @@ class Orchestrator:
                 yield event
             if not calls or state.cut_off:
                 break
-            messages.append(assistant_tool_calls("".join(state.answer[said:]), calls))
+            said_now = "".join(state.answer[said:])  # back to the model: masked again
+            messages.append(assistant_tool_calls(_masked(state, said_now), calls))
             for call in calls:
                 outcome = await self._timed(state, "tools", toolbox.call(call, len(sources) + 1))
                 for result in outcome.events:
@@ -502,6 +502,12 @@ def search_query(message: str, previous: str | None) -> str:
     if previous is None or len(message.split()) > FOLLOW_UP_WORDS:
         return message
     return f"{previous} {message}" if _POINTS_BACK.search(message) else message
+
+
+def _masked(state: TurnState, text: str) -> str:
+    """``text`` with the customer's personal data, quoted back to them, masked again (for
+    storing it, or sending it back to the model)."""
+    return state.mask(text) if state.mask else text
 
 
 def _latest_order_id(history: Sequence[StoredMessage]) -> tuple[str, ...]:

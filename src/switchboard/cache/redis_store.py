@@ -26,6 +26,7 @@ import hashlib
 import json
 import math
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import cast
@@ -33,6 +34,7 @@ from typing import cast
 import redis
 
 from switchboard.cache.store import (
+    SCOPES_IN_MEMORY,
     Candidate,
     Entry,
     ScopeVectors,
@@ -77,7 +79,7 @@ class RedisCacheStore:
     def __init__(self, url: str) -> None:
         self._redis = redis.Redis.from_url(url, decode_responses=False)
         self._lock = threading.Lock()
-        self._local: dict[str, _Local] = {}
+        self._local: OrderedDict[str, _Local] = OrderedDict()  # least recent first
 
     def get(self, scope: CacheScope, exact: str, *, now: float, ttl_s: float) -> Entry | None:
         keys = _Keys.of(scope)
@@ -196,6 +198,7 @@ class RedisCacheStore:
         generation = cast(bytes | None, self._redis.get(keys.generation))
         local = self._local.get(keys.base)
         if local is not None and local.generation == generation and local.vectors.dim == dim:
+            self._local.move_to_end(keys.base)
             return local.vectors
         members = [m.decode() for m in cast(list[bytes], self._redis.zrange(keys.lru, 0, -1))]
         pipe = self._redis.pipeline(transaction=False)
@@ -211,6 +214,9 @@ class RedisCacheStore:
         if gone:
             self._redis.zrem(keys.lru, *gone)
         self._local[keys.base] = _Local(generation, vectors)
+        self._local.move_to_end(keys.base)
+        while len(self._local) > SCOPES_IN_MEMORY:  # re-fetched from Redis when needed
+            self._local.popitem(last=False)
         return vectors
 
 

@@ -118,6 +118,12 @@ class ResponseCache:
             except Exception:  # the lookup will try again, and fail properly there
                 log.warning("embedding a query ahead of its lookup failed", exc_info=True)
 
+    def forget(self, query: str) -> None:
+        """Drop ``query``'s memoised embedding (a prefetched question that turned out to
+        carry personal data is not kept, even in memory)."""
+        with self._memo_lock:
+            self._memo.pop(query, None)
+
     def _namespaced(self, scope: CacheScope) -> CacheScope:
         """Vectors of another embedding model never meet: its id joins the scope."""
         model = getattr(self._embedder, "model_id", None) if self._semantic else None

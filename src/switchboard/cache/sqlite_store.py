@@ -17,9 +17,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
 from switchboard.cache.store import (
+    SCOPES_IN_MEMORY,
     Candidate,
     Entry,
     ScopeVectors,
@@ -57,7 +59,7 @@ class SQLiteCacheStore:
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(SCHEMA)
         self._lock = threading.Lock()
-        self._vectors: dict[str, ScopeVectors] = {}
+        self._vectors: OrderedDict[str, ScopeVectors] = OrderedDict()  # least recent first
 
     def get(self, scope: CacheScope, exact: str, *, now: float, ttl_s: float) -> Entry | None:
         with self._lock:
@@ -208,4 +210,7 @@ class SQLiteCacheStore:
                 if matrix.accepts(blob):
                     matrix.upsert(exact, vector_from_bytes(blob), created)
             self._vectors[scope.key] = matrix
+            while len(self._vectors) > SCOPES_IN_MEMORY:  # reloaded from the file if needed
+                self._vectors.popitem(last=False)
+        self._vectors.move_to_end(scope.key)
         return matrix

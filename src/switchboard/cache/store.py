@@ -19,6 +19,10 @@ from switchboard.cache.types import CachedAnswer, CacheScope
 
 Vector = npt.NDArray[np.float32]
 
+SCOPES_IN_MEMORY = 256
+"""Scopes whose vectors a store keeps in memory; the least recently searched go first
+(they are read again from the file or Redis when searched again)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Entry:

@@ -8,8 +8,8 @@ completed normally, called no tool, and no guardrail found personal data in the 
 or changed the answer. When every provider fails, a matching answer is served anyway
 (``serve_on_failure``), marked ``x-switchboard-cache: fallback``.
 
-Entries are scoped by tenant, the requested model name, the request's system messages and
-its sampling parameters.
+Entries are scoped by tenant, the requested model name, the request's instructions (every
+message that is not the user's: system, developer) and its sampling parameters.
 """
 
 from __future__ import annotations
@@ -19,18 +19,27 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from switchboard.cache.keys import exact_key, system_hash
+from switchboard.cache.keys import SAMPLING_PARAMS, exact_key, system_hash
 from switchboard.cache.types import CachedAnswer, CacheScope
 from switchboard.config import CacheSettings
 from switchboard.gateway.types import StreamChunk, Usage
+
+KNOWN_FIELDS = SAMPLING_PARAMS | {
+    "model",
+    "messages",
+    "stream",
+    "stream_options",
+    "user",
+    "metadata",
+}
 
 
 def scope_of(tenant: str, body: Mapping[str, Any]) -> CacheScope:
     """Semantic neighbours must share the system messages and the sampling parameters
     (another ``max_tokens`` is another answer): both are hashed into the scope."""
     messages = body.get("messages") or ()
-    system = "\n".join(_text(m) for m in messages if m.get("role") == "system")
-    setup = system_hash(system + "\x1f" + exact_key((), _params(body)))
+    instructions = [m for m in messages if m.get("role") != "user"]  # system, developer...
+    setup = system_hash(exact_key(instructions, _params(body)))
     return CacheScope(tenant, str(body.get("model", "")), setup)
 
 
@@ -43,9 +52,13 @@ def _params(body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def query_of(body: Mapping[str, Any]) -> str | None:
-    """The question for a semantic lookup: the only user message, or None."""
-    users = [m for m in body.get("messages") or () if m.get("role") == "user"]
-    if len(users) != 1 or any(m.get("role") in ("assistant", "tool") for m in body["messages"]):
+    """The question for a semantic lookup: the only user message, or None (earlier turns,
+    or anything but text: two questions about two pictures read the same)."""
+    messages = body.get("messages") or ()
+    users = [m for m in messages if m.get("role") == "user"]
+    if len(users) != 1 or any(m.get("role") in ("assistant", "tool") for m in messages):
+        return None
+    if not all(_text_only(m) for m in messages):
         return None
     return _text(users[0]) or None
 
@@ -59,8 +72,12 @@ def as_greedy(body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def shareable(body: Mapping[str, Any], settings: CacheSettings) -> bool:
-    """Whether this request's answer may be served from, and stored in, the cache."""
+    """Whether this request's answer may be served from, and stored in, the cache: not
+    with tools, several choices, or a parameter the key does not know (a provider's own
+    extension, e.g. ``guided_json``, may change the answer)."""
     if body.get("tools") or body.get("functions") or body.get("n", 1) != 1:
+        return False
+    if not set(body) <= KNOWN_FIELDS:
         return False
     return settings.cache_sampled or body.get("temperature") == 0
 
@@ -86,6 +103,13 @@ def cached_chunks(answer: CachedAnswer, model: str, request_id: str) -> list[Str
         StreamChunk(chunk([{"index": 0, "delta": {}, "finish_reason": finish}]), tokens=False),
         StreamChunk(chunk([], usage=usage), tokens=False, usage=Usage(0, 0)),
     ]
+
+
+def _text_only(message: Mapping[str, Any]) -> bool:
+    content = message.get("content")
+    if isinstance(content, list):
+        return all(isinstance(p, Mapping) and p.get("type", "text") == "text" for p in content)
+    return content is None or isinstance(content, str)
 
 
 def _text(message: Mapping[str, Any]) -> str:

@@ -35,25 +35,26 @@ class GuardedRequest:
 
 
 def check_input(guard: Guard, body: Mapping[str, Any]) -> GuardedRequest:
-    """The body with its user messages redacted, or with ``refusal`` set when the policy
-    blocks one of them (the rest are not checked)."""
+    """The body with PII redacted in every message (the same value, the same placeholder),
+    and the user messages checked for injection and abuse too; ``refusal`` is set when the
+    policy blocks one (the blocked message keeps only its PII redacted, for the log)."""
     guarded = GuardedRequest(dict(body))
-    messages = []
-    for message in body.get("messages") or ():
-        if message.get("role") == "user" and guarded.refusal is None:
-            message = _checked(guard, message, guarded)
-        messages.append(message)
-    guarded.body["messages"] = messages
+    guarded.body["messages"] = [
+        _checked(guard, message, guarded, full=message.get("role") == "user")
+        for message in body.get("messages") or ()
+    ]
     return guarded
 
 
-def _checked(guard: Guard, message: Mapping[str, Any], guarded: GuardedRequest) -> dict[str, Any]:
+def _checked(
+    guard: Guard, message: Mapping[str, Any], guarded: GuardedRequest, *, full: bool
+) -> dict[str, Any]:
     content = message.get("content")
     if isinstance(content, str):
-        return {**message, "content": _text(guard, content, guarded)}
+        return {**message, "content": _text(guard, content, guarded, full)}
     if isinstance(content, list):  # content parts: the text ones are checked
         parts = [
-            {**p, "text": _text(guard, p["text"], guarded)}
+            {**p, "text": _text(guard, p["text"], guarded, full)}
             if isinstance(p, Mapping) and isinstance(p.get("text"), str)
             else p
             for p in content
@@ -62,13 +63,20 @@ def _checked(guard: Guard, message: Mapping[str, Any], guarded: GuardedRequest) 
     return dict(message)
 
 
-def _text(guard: Guard, text: str, guarded: GuardedRequest) -> str:
-    verdict = guard.scan(text, Direction.INPUT, placeholders=guarded.placeholders)
+def _text(guard: Guard, text: str, guarded: GuardedRequest, full: bool) -> str:
+    """A user message gets every check (until one is refused); the others (system,
+    assistant, tool: an earlier answer may quote the customer's data back) PII only."""
+    if full and guarded.refusal is None:
+        verdict = guard.scan(text, Direction.INPUT, placeholders=guarded.placeholders)
+    else:
+        pii = guard.find(text, Direction.INPUT, categories={Category.PII})
+        verdict = guard.apply(text, Direction.INPUT, pii, guarded.placeholders)
     guarded.events += verdict.events(guard.policy)
-    guarded.personal = guarded.personal or any(f.category is Category.PII for f in verdict.findings)
+    pii = [f for f in verdict.findings if f.category is Category.PII]
+    guarded.personal = guarded.personal or bool(pii)
     if verdict.action is Action.BLOCK:
         guarded.refusal = verdict.text
-        return text
+        return guard.apply(text, Direction.INPUT, pii, guarded.placeholders).text
     guarded.changed = guarded.changed or verdict.changed
     return verdict.text
 
@@ -76,15 +84,12 @@ def _text(guard: Guard, text: str, guarded: GuardedRequest) -> str:
 def output_moderator(
     guard: Guard, guarded: GuardedRequest, original: Mapping[str, Any]
 ) -> StreamModerator:
-    """The answer's moderator: leakage of the request's own system messages is checked,
-    PII the client sent is theirs (not a leak), placeholders come back as their values."""
+    """The answer's moderator: leakage of the request's own instructions (system and
+    developer messages) is checked, PII the client sent is theirs (not a leak), and
+    placeholders come back as their values."""
     messages = original.get("messages") or ()
-    system = [
-        m["content"]
-        for m in messages
-        if m.get("role") == "system" and isinstance(m.get("content"), str)
-    ]
-    sent = json.dumps(messages, ensure_ascii=False)
+    system = _texts(m for m in messages if m.get("role") in ("system", "developer"))
+    sent = "\n".join(_texts(messages))
 
     def record(verdict: Verdict) -> None:
         guarded.events += verdict.events(guard.policy)
@@ -111,7 +116,7 @@ async def moderate_chunks(
             template = template or _parse(chunk)
             yield chunk
     except Exception:  # the provider failed mid-stream: what was held goes out (checked)
-        tail = "" if moderator.blocked else moderator.end()
+        tail = "" if moderator.blocked else await moderator.aend()
         if tail and template is not None:
             yield StreamChunk(_content_chunk(template, tail), tokens=True)
         raise
@@ -130,10 +135,10 @@ async def _moderated(
         delta, finish = _delta(parsed)
         content = (delta or {}).get("content")
         has_text = isinstance(content, str) and bool(content)
-        released = moderator.feed(str(content)) if has_text else ""
+        released = await moderator.afeed(str(content)) if has_text else ""
         closing = finish is not None or not parsed.get("choices")
         if closing and not moderator.blocked:
-            released += moderator.end()
+            released += await moderator.aend()
         if moderator.blocked:
             guarded.blocked = True
             if released:
@@ -149,6 +154,21 @@ async def _moderated(
                 yield StreamChunk(_content_chunk(template, released), tokens=True)
             if _has_other_fields(delta, finish) or not parsed.get("choices"):
                 yield replace(chunk, data=_with_content(parsed, ""), tokens=False)
+    tail = "" if moderator.blocked else await moderator.aend()  # no finish chunk came
+    if tail and template is not None:
+        yield StreamChunk(_content_chunk(template, tail), tokens=True)
+
+
+def _texts(messages: Any) -> list[str]:
+    """The text of every message, content parts included, as the client wrote it."""
+    out = []
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, str):
+            out.append(content)
+        elif isinstance(content, list):
+            out += [str(p["text"]) for p in content if isinstance(p, Mapping) and "text" in p]
+    return out
 
 
 def _parse(chunk: StreamChunk) -> dict[str, Any] | None:

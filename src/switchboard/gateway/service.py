@@ -183,9 +183,12 @@ class Gateway:
             worst = max(self.prices.estimate(t.model, call.prompt_estimate, max_out) for t in chain)
             call.hold = await self.ledger.reserve(principal, worst, now=call.record.started_at)
             prefetch = self._prefetch(body)  # the question's embedding, while the guard runs
-            body = await self._guard_input(call, body)
-            if prefetch is not None:
-                await prefetch
+            try:
+                body = await self._guard_input(call, body)
+            finally:
+                if prefetch is not None:
+                    await prefetch
+                    self._forget_if_personal(call, body)
             if await self._from_cache(call, body):
                 return call
             upstream = {**body, "stream": True, "stream_options": {"include_usage": True}}
@@ -218,6 +221,12 @@ class Gateway:
         if not query:
             return None
         return asyncio.ensure_future(asyncio.to_thread(cache.prefetch, query))
+
+    def _forget_if_personal(self, call: GatewayCall, body: Mapping[str, Any]) -> None:
+        if self.cache is not None and call.guarded is not None and call.guarded.personal:
+            query = cache_stage.query_of(call.body)
+            if query:
+                self.cache.forget(query)
 
     async def _guard_input(self, call: GatewayCall, body: Mapping[str, Any]) -> Mapping[str, Any]:
         """The body the providers get (PII redacted); raises if the policy blocks it."""
@@ -280,8 +289,8 @@ class Gateway:
             model=str(body.get("model", "")),
             stream=bool(body.get("stream")),
         )
-        if self.settings.log.record_text and messages:
-            record.input_text = json.dumps(messages, ensure_ascii=False)
+        if self.settings.log.record_text and messages and self.guard is None:
+            record.input_text = json.dumps(messages, ensure_ascii=False)  # else once guarded
         call = GatewayCall(record, principal, body, estimate_prompt_tokens(messages))
         call.trace = call.span.enter_context(self.tracing.request_span(record, body))
         self.metrics.in_flight.inc()
@@ -365,7 +374,10 @@ class Gateway:
             if call.guarded is not None:
                 record.guard_events = call.guarded.events
             if call.output and self.settings.log.record_text:
-                record.output_text = "".join(call.output)
+                output = "".join(call.output)  # as the client got it: mask its data again
+                record.output_text = (
+                    call.guarded.placeholders.mask(output) if call.guarded else output
+                )
             if error is None and self._should_store(call):
                 self._store(call)
             # Shielded: a client leaving now must not cancel the settling half-way (a

@@ -2,9 +2,10 @@
 
 The model sees ``<PERSON_1>`` every time the customer writes "Maria Gonzalez", so it can
 still say "I've updated the address for <PERSON_1>", and ``restore`` puts the customer's
-own values back before the answer is shown to them. The mapping is per conversation and
-serialisable, so it is stored with the session; the same value always gets the same
-placeholder, a different value of the same type the next number.
+own values back before the answer is shown to them. The mapping is per conversation (the
+assistant keeps it in memory per session; ``to_json`` makes it serialisable); the same
+value always gets the same placeholder, a different value of the same type the next
+number.
 
 PII findings get numbered placeholders (``<EMAIL_ADDRESS_2>``); findings of other
 categories (an injection, a profanity) get a bare ``<TYPE>`` and are not restorable:

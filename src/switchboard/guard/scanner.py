@@ -19,6 +19,7 @@ from switchboard.guard.types import Action, Category, Detector, Direction, Findi
 
 Detectors = Mapping[Direction, Mapping[Category, Sequence[Detector]]]
 RECENT_TEXTS = 4096  # whole texts whose findings are remembered
+RECENT_TEXT_CHARS = 2000  # longer ones are checked every time
 
 
 @dataclass(frozen=True)
@@ -119,10 +120,11 @@ class Guard:
         detectors are deterministic), so a popular question is checked once; texts with PII
         are not remembered, to keep personal data out of memory."""
         key = (direction, text)
-        findings = self._recent.get(key) if allowed is None else None
+        remember = allowed is None and len(text) <= RECENT_TEXT_CHARS
+        findings = self._recent.get(key) if remember else None
         if findings is None:
             findings = self.find(text, direction, allowed=allowed)
-            if allowed is None and not any(f.category is Category.PII for f in findings):
+            if remember and not any(f.category is Category.PII for f in findings):
                 self._remember(key, findings)
         return self.apply(text, direction, findings, placeholders)
 
@@ -146,10 +148,25 @@ class Guard:
             out = self._blocked[direction]
         elif action is Action.REDACT:
             spans = disjoint(f for f in findings if self.policy.action_of(direction, f) is action)
-            out = (placeholders if placeholders is not None else Placeholders()).redact(text, spans)
+            if direction is Direction.OUTPUT:  # someone else's data: nothing to give back
+                out = mask_spans(text, spans)
+            else:
+                out = (placeholders if placeholders is not None else Placeholders()).redact(
+                    text, spans
+                )
         else:
             out = text
         return Verdict(direction, tuple(findings), action, out)
+
+
+def mask_spans(text: str, spans: Sequence[Finding]) -> str:
+    """``text`` with each (disjoint, sorted) span replaced by ``<TYPE>``: a mask that no
+    conversation's placeholders can turn back into a value."""
+    out, cursor = [], 0
+    for span in spans:
+        out += [text[cursor : span.start], f"<{span.type}>"]
+        cursor = span.end
+    return "".join([*out, text[cursor:]])
 
 
 def disjoint(findings: Iterable[Finding]) -> list[Finding]:

@@ -20,6 +20,7 @@ back into the customer's own values on the way out.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Callable
 
@@ -81,22 +82,41 @@ class StreamModerator:
     def end(self) -> str:
         return self._release(len(self._pending)) if self._pending and not self.blocked else ""
 
+    async def afeed(self, piece: str) -> str:
+        """``feed`` for the event loop: a release that needs the NER check (milliseconds,
+        which every other stream would wait for) runs in a worker thread; the cheap ones
+        (toxicity and leakage, a fraction of a millisecond) run inline."""
+        if self.blocked:
+            return ""
+        self._pending += piece
+        cut = release_point(self._pending, self._guard.holdback_chars)
+        if not cut:
+            return ""
+        if _needs_pii_check(self._pending):
+            return await asyncio.to_thread(self._release, cut)
+        return self._release(cut)
+
+    async def aend(self) -> str:
+        """``end`` for the event loop (the last check may need NER: in a worker thread)."""
+        return await asyncio.to_thread(self.end) if self._pending else ""
+
     async def moderate(self, pieces: AsyncIterator[str]) -> AsyncIterator[str]:
-        """The whole answer moderated; closes ``pieces`` (stopping the model) when blocked."""
+        """The whole answer moderated; closes ``pieces`` (stopping the model) when blocked.
+        Checks with NER run in a worker thread (``afeed``)."""
         try:
             async for piece in pieces:
-                out = self.feed(piece)
+                out = await self.afeed(piece)
                 if out:
                     yield out
                 if self.blocked:
                     return
         except Exception:  # the model failed: what was held goes out (checked), then the error
-            out = self.end()
+            out = await self.aend()
             if out:
                 yield out
             raise
         else:
-            out = self.end()
+            out = await self.aend()
             if out:
                 yield out
         finally:
@@ -116,7 +136,7 @@ class StreamModerator:
         window = released + pending
         lo = len(released)
         categories = {Category.TOXICITY, Category.INJECTION}
-        if any(_risky(w) for w in _WORD.findall(pending)):
+        if _needs_pii_check(pending):
             categories.add(Category.PII)
         findings = self._guard.find(
             window, Direction.OUTPUT, categories=categories, allowed=self._allowed
@@ -157,6 +177,10 @@ def release_point(pending: str, holdback: int) -> int:
         limit = len(pending) - holdback // 2  # words is checked every few words, not each
         cut = min((w.start() for w in words if w.start() >= limit), default=limit)
     return cut
+
+
+def _needs_pii_check(pending: str) -> bool:
+    return any(_risky(w) for w in _WORD.findall(pending))
 
 
 def _risky(word: str) -> bool:
