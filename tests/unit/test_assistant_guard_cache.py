@@ -257,3 +257,18 @@ def test_what_the_sources_say_is_not_a_leak(world: World) -> None:
     events = world.turn(QUESTION)
     assert "returns@shop.example" in text_of(events)
     assert done_of(events).guard_events == ()
+
+
+def test_a_tool_round_sends_the_model_its_own_words_masked_again(world: World) -> None:
+    from tests.unit.test_assistant_tool_calling import calls
+
+    world.rig.model.supports_tools = True
+    world.rig.model.replies = [
+        ["Let me check, ", "<EMAIL_ADDRESS_1>. ", calls(("list_orders", {}))],
+        ["Done."],
+    ]
+    events = world.turn("I am alice@example.com, which orders do I have?")
+    assert "Let me check, alice@example.com." in text_of(events)  # the customer sees it
+    second = prompt_of(world.rig)  # what the model got back for its next round
+    assert "alice@example.com" not in second
+    assert "Let me check, <EMAIL_ADDRESS_1>." in second

@@ -8,6 +8,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -18,18 +19,26 @@ from switchboard.config import (
     CacheSettings,
     GatewaySettings,
     ProviderSettings,
+    RequestLogSettings,
     RouteSettings,
     RouteTarget,
     TracingSettings,
 )
-from switchboard.errors import ContentPolicyError, UpstreamError
+from switchboard.errors import ContentPolicyError, RateLimitError, UpstreamError
 from switchboard.gateway.assemble import assemble_completion
 from switchboard.gateway.budget import MemoryBudgetLedger
 from switchboard.gateway.limiter import MemoryLimiter
 from switchboard.gateway.pricing import PriceTable
 from switchboard.gateway.routing import ModelRouter
 from switchboard.gateway.service import Gateway, GatewayCall
-from switchboard.gateway.types import ALL_SCOPES, Principal, ProviderCall, StreamChunk, Usage
+from switchboard.gateway.types import (
+    ALL_SCOPES,
+    Principal,
+    ProviderCall,
+    RequestRecord,
+    StreamChunk,
+    Usage,
+)
 from switchboard.observability.log_store import LogStore
 from switchboard.observability.metrics import GatewayMetrics
 from switchboard.observability.tracing import Tracing
@@ -86,7 +95,9 @@ class NoSpend:
         return 0.0
 
 
-def make_gateway(tmp_path: Path, provider: ScriptedProvider) -> Gateway:
+def make_gateway(
+    tmp_path: Path, provider: ScriptedProvider, settings: GatewaySettings | None = None
+) -> Gateway:
     route = RouteSettings(targets=[RouteTarget(provider="fake", model="m")], ttft_deadline_s=5)
     fake = ProviderSettings(name="fake", kind="local", max_retries=0)
     cache = ResponseCache(
@@ -95,7 +106,7 @@ def make_gateway(tmp_path: Path, provider: ScriptedProvider) -> Gateway:
         CacheSettings(similarity_threshold=0.9),
     )
     return Gateway(
-        GatewaySettings(),
+        settings or GatewaySettings(),
         router=ModelRouter({"chat": route}, {"fake": provider}, {"fake": fake}),
         limiter=MemoryLimiter(),
         ledger=MemoryBudgetLedger(NoSpend()),
@@ -262,6 +273,32 @@ def test_held_text_is_sent_when_the_stream_ends_without_a_finish(tmp_path: Path)
         gateway = make_gateway(tmp_path, NoFinish())
         call = await ask(gateway, body("hi"))
         assert text(call) == "Hello there Alice Jones"
+        await gateway.aclose()
+
+    run(scenario)
+
+
+def test_the_request_log_keeps_only_guarded_text(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        provider = ScriptedProvider()
+        provider.pieces = ["Noted, ", "<PERSON_1>; ", "write to carol@x.example."]
+        settings = GatewaySettings(log=RequestLogSettings(record_text=True))
+        gateway = make_gateway(tmp_path, provider, settings)
+        call = await ask(gateway, body("I am Alice Smith, bob@x.example"))
+        assert text(call) == "Noted, Alice Smith; write to <EMAIL_ADDRESS>."  # the customer's view
+        logged = f"{call.record.input_text} {call.record.output_text}"
+        for raw in ("Alice Smith", "bob@x.example", "carol@x.example"):
+            assert raw not in logged
+        records: list[RequestRecord] = []
+        gateway.request_log = SimpleNamespace(submit=records.append)  # type: ignore[assignment]
+        limited = Principal(key_id="k9", tenant="acme", scopes=ALL_SCOPES, rpm=1)
+        await ask(gateway, body("I am Alice Smith"), limited)
+        with pytest.raises(RateLimitError):  # refused before the guard ran
+            await gateway.open(limited, body("I am Alice Smith, again"), endpoint="chat")
+        gateway.request_log = None
+        assert [r.status for r in records] == [200, 429]
+        assert records[1].input_text is None  # never the raw text
+        assert "Alice" not in str(records[0].input_text)
         await gateway.aclose()
 
     run(scenario)

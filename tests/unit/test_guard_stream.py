@@ -243,3 +243,11 @@ def test_checks_with_ner_run_off_the_event_loop() -> None:
     assert out == "<PERSON> wrote to us today."
     assert threads
     assert threading.get_ident() not in threads  # never on the event loop's thread
+
+
+def test_long_texts_are_not_remembered() -> None:
+    guard, pii = make_guard()
+    long_text = "where is my parcel? " * 150  # 3000 characters
+    guard.scan(long_text, Direction.INPUT)
+    guard.scan(long_text, Direction.INPUT)
+    assert pii.calls == 2
