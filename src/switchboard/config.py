@@ -358,6 +358,15 @@ class PiiSettings(BaseModel):
         "own, and delivery and customs answers depend on it.",
     )
 
+    @model_validator(mode="after")
+    def _check_entities(self) -> PiiSettings:
+        unknown = sorted(set(self.entities + self.keep) - set(DEFAULT_PII_ENTITIES))
+        if unknown:
+            raise ValueError(
+                f"unknown PII entity types {unknown}; supported: {', '.join(DEFAULT_PII_ENTITIES)}"
+            )
+        return self
+
 
 class InjectionSettings(BaseModel):
     threshold: float = Field(0.5, ge=0.0, le=1.0, description="Detector score that flags.")

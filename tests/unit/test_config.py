@@ -43,3 +43,11 @@ def test_unknown_setting_is_rejected(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     monkeypatch.setenv("SWITCHBOARD_CONFIG", str(config))
     with pytest.raises(ValidationError, match="modle"):
         Settings()
+
+
+def test_unknown_pii_types_in_the_settings_are_refused() -> None:
+    from switchboard.config import PiiSettings
+
+    with pytest.raises(ValidationError, match="unknown PII entity types \\['EMAIL'\\]"):
+        PiiSettings(entities=["PERSON", "EMAIL"])
+    assert PiiSettings(entities=["EMAIL_ADDRESS"]).entities == ["EMAIL_ADDRESS"]
