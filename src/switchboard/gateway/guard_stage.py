@@ -110,13 +110,14 @@ async def moderate_chunks(
     moderator releases (a chunk left with nothing to say is dropped), and what it still
     holds goes out before the finish. Once blocked, a closing ``content_filter`` chunk
     ends the answer and the upstream iterator is left (the caller closes it)."""
-    template: dict[str, Any] | None = None
+    first: StreamChunk | None = None
     try:
         async for chunk in _moderated(chunks, moderator, guarded):
-            template = template or _parse(chunk)
+            first = first or chunk
             yield chunk
     except Exception:  # the provider failed mid-stream: what was held goes out (checked)
         tail = "" if moderator.blocked else await moderator.aend()
+        template = _parse(first) if first is not None else None
         if tail and template is not None:
             yield StreamChunk(_content_chunk(template, tail), tokens=True)
         raise
