@@ -8,7 +8,7 @@ import asyncio
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,7 @@ from switchboard.assistant.cache_hook import CacheHook
 from switchboard.assistant.guard_hook import GuardHook
 from switchboard.assistant.orchestrator import Hooks, TurnRequest
 from switchboard.assistant.replies import GROUNDED_SYSTEM
-from switchboard.assistant.types import CitationEvent, Intent, TokenEvent, TurnEvent
+from switchboard.assistant.types import CitationEvent, Delta, Intent, TokenEvent, TurnEvent
 from switchboard.cache.service import ResponseCache
 from switchboard.cache.sqlite_store import SQLiteCacheStore
 from switchboard.config import CacheSettings
@@ -272,3 +272,30 @@ def test_a_tool_round_sends_the_model_its_own_words_masked_again(world: World) -
     second = prompt_of(world.rig)  # what the model got back for its next round
     assert "alice@example.com" not in second
     assert "Let me check, <EMAIL_ADDRESS_1>." in second
+
+
+def test_closing_a_guarded_turn_early_stops_the_model(world: World) -> None:
+    closed: list[bool] = []
+    stream = world.rig.model.stream
+
+    async def tracked(*args: object, **kwargs: object) -> AsyncIterator[Delta]:
+        try:
+            async for delta in stream(*args, **kwargs):  # type: ignore[arg-type]
+                yield delta
+        finally:
+            closed.append(True)
+
+    world.rig.model.stream = tracked  # type: ignore[method-assign]
+    world.rig.model.default = ["Returns ", "are ", "accepted ", "for ", "30 ", "days."]
+
+    async def first_token_then_leave() -> None:
+        turn = world.rig.orchestrator.turn(TurnRequest(ALICE, QUESTION))
+        async for event in turn:
+            if isinstance(event, TokenEvent):
+                break
+        await turn.aclose()
+        for _ in range(10):  # the loop's async-generator finalizers run
+            await asyncio.sleep(0)
+        assert closed == [True]  # closed before the turn's loop ends, not when collected
+
+    asyncio.run(first_token_then_leave())

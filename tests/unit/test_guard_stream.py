@@ -121,6 +121,7 @@ def test_allowed_values_are_not_findings() -> None:
         ("Alice Smith will ", "Alice Smith will "),  # a lowercase word ends the run
         ("within 30 days [1]. Items ", "within 30 days [1]. "),  # "Items" may start a name
         ("free of charge [1]. and ", "free of charge [1]. and "),  # a citation is no PII
+        ("1. open the ", "1. open the "),  # nor is a list item's number
     ],
 )
 def test_release_point_holds_what_could_still_become_pii(pending: str, released: str) -> None:

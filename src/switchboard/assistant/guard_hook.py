@@ -11,6 +11,7 @@ per session (the least recently used sessions are forgotten first).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections import OrderedDict
@@ -58,7 +59,17 @@ class GuardHook:
             allowed=lambda value: value in own,
             on_verdict=lambda verdict: self._record(state, verdict),
         )
-        return moderator.moderate(text)
+
+        async def moderated() -> AsyncIterator[str]:
+            # aclosing: a turn closed early (the client left) stops the model at once
+            async with contextlib.aclosing(moderator.moderate(text)) as pieces:
+                async for piece in pieces:
+                    yield piece
+            added = moderator.added_ttft_s
+            if added is not None and "guard_output" not in state.timings_ms:
+                state.timings_ms["guard_output"] = added * 1000  # the hold-back's toll on TTFT
+
+        return moderated()
 
     def _record(self, state: TurnState, verdict: Verdict) -> None:
         state.guard_events += verdict.events(self.guard.policy)

@@ -22,10 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from switchboard.assistant.conversations import ConversationStore
+from switchboard.assistant.guard_hook import GuardHook
 from switchboard.assistant.local_model import LocalChatModel
-from switchboard.assistant.orchestrator import Orchestrator, TurnRequest, search_query
+from switchboard.assistant.orchestrator import Hooks, Orchestrator, TurnRequest, search_query
 from switchboard.assistant.order_client import OrderClient
 from switchboard.assistant.router import SemanticRouter
+from switchboard.assistant.service import SYSTEM_PROMPTS
 from switchboard.assistant.turn import KnowledgeSearcher
 from switchboard.assistant.types import DoneEvent, HandoffEvent, TokenEvent, ToolResultEvent
 from switchboard.config import ChunkSettings, Settings
@@ -38,6 +40,7 @@ from switchboard.evaluation.metrics import (
     summarize,
     threshold_sweep,
 )
+from switchboard.guard.factory import open_guard
 from switchboard.rag.knowledge import KnowledgeBase, open_embedder
 from switchboard.rag.store import open_store
 from switchboard.rag.types import CollectionRef
@@ -178,6 +181,10 @@ async def _run(
     up = OrderClient(orders_url, token)
     down = OrderClient(f"http://127.0.0.1:{_free_port()}", token)
 
+    guard = open_guard(settings.guard, SYSTEM_PROMPTS)  # as served: guarded, never cached
+    guarded = GuardHook(guard) if guard is not None else None
+    hooks = Hooks(input=[guarded], output=[guarded]) if guarded is not None else None
+
     def orchestrator(orders: OrderClient) -> Orchestrator:
         return Orchestrator(
             config,
@@ -186,6 +193,7 @@ async def _run(
             searcher=searcher,
             orders=orders,
             conversations=conversations,
+            hooks=hooks,
         )
 
     pipelines = {"up": orchestrator(up), "down": orchestrator(down)}

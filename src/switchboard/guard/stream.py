@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 from switchboard.guard.placeholders import Placeholders
 from switchboard.guard.scanner import Guard, Verdict
@@ -42,7 +43,8 @@ _COMMON = frozenset((
 # fmt: on
 _RISKY = re.compile(r"[0-9@<>]|^\W*[A-Z]|[a-z][A-Z]")
 _WORD = re.compile(r"\S+")
-_CITATION = re.compile(r"\[\d{1,3}(?:,\s*\d{1,3})*\][.,;:!?]*")
+# A citation marker ("[2]." ) or a list item's number ("1." "2)") is never PII.
+_NOT_PII = re.compile(r"\[\d{1,3}(?:,\s*\d{1,3})*\][.,;:!?]*|\d{1,2}[.)]")
 
 
 class StreamModerator:
@@ -66,6 +68,16 @@ class StreamModerator:
         self._pending = ""
         self.blocked = False
         self.changed = False  # something was redacted or blocked
+        self.first_in: float | None = None  # when the model's first piece came (perf_counter)
+        self.first_out: float | None = None  # when the first text went out
+
+    @property
+    def added_ttft_s(self) -> float | None:
+        """How much later the first text went out than the model's first piece came in
+        (``moderate`` only): the hold-back and the checks, as the customer feels them."""
+        if self.first_in is None or self.first_out is None:
+            return None
+        return self.first_out - self.first_in
 
     @property
     def pending(self) -> str:
@@ -100,13 +112,17 @@ class StreamModerator:
         """``end`` for the event loop (the last check may need NER: in a worker thread)."""
         return await asyncio.to_thread(self.end) if self._pending else ""
 
-    async def moderate(self, pieces: AsyncIterator[str]) -> AsyncIterator[str]:
+    async def moderate(self, pieces: AsyncIterator[str]) -> AsyncGenerator[str, None]:
         """The whole answer moderated; closes ``pieces`` (stopping the model) when blocked.
         Checks with NER run in a worker thread (``afeed``)."""
         try:
             async for piece in pieces:
+                if self.first_in is None:
+                    self.first_in = time.perf_counter()
                 out = await self.afeed(piece)
                 if out:
+                    if self.first_out is None:
+                        self.first_out = time.perf_counter()
                     yield out
                 if self.blocked:
                     return
@@ -184,8 +200,8 @@ def _needs_pii_check(pending: str) -> bool:
 
 
 def _risky(word: str) -> bool:
-    """Could this word be (part of) PII? A citation marker like ``[2].`` cannot."""
-    if _CITATION.fullmatch(word):
+    """Could this word be (part of) PII? A citation marker or a list number cannot."""
+    if _NOT_PII.fullmatch(word):
         return False
     return word.strip(".,;:!?\"'()") not in _COMMON and _RISKY.search(word) is not None
 
