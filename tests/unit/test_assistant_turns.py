@@ -15,9 +15,9 @@ from switchboard.assistant.orchestrator import (
     Reply,
     TurnRequest,
     TurnState,
-    search_query,
 )
 from switchboard.assistant.order_tool import UNAVAILABLE, UNAVAILABLE_ANSWER, order_json
+from switchboard.assistant.turn import search_query
 from switchboard.assistant.types import (
     CitationEvent,
     HandoffEvent,

@@ -15,14 +15,13 @@ import dataclasses
 import time
 from collections.abc import Callable, Sequence
 
-from switchboard.assistant.orchestrator import search_query
 from switchboard.assistant.prompt_budget import Citation
-from switchboard.assistant.router import extract_order_ids
-from switchboard.assistant.turn import Reply, TurnState
+from switchboard.assistant.turn import Reply, TurnState, search_query
 from switchboard.assistant.types import Intent
 from switchboard.cache.keys import exact_key, system_hash
 from switchboard.cache.service import ResponseCache
 from switchboard.cache.types import CachedAnswer, CacheHit, CacheScope
+from switchboard.order_ids import extract_order_ids
 
 KB_VERSION_TTL_S = 1.0
 

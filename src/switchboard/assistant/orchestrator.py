@@ -28,9 +28,8 @@ Input hooks run before routing and may rewrite the message or answer the turn th
 from __future__ import annotations
 
 import asyncio
-import re
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from switchboard.assistant.citations import CitationScanner, attribute
@@ -43,9 +42,7 @@ from switchboard.assistant.order_tool import OrderSource, look_up_orders
 from switchboard.assistant.prompt_budget import (
     PromptBudget,
     PromptInputs,
-    Role,
     SourceChunk,
-    Turn,
     build_prompt,
     citations_of,
 )
@@ -57,7 +54,7 @@ from switchboard.assistant.replies import (
     TOOLS_SYSTEM,
     ticket_created,
 )
-from switchboard.assistant.router import SemanticRouter, extract_order_ids
+from switchboard.assistant.router import SemanticRouter
 from switchboard.assistant.tool_calling import (
     MAX_ROUNDS,
     TOOL_SPECS,
@@ -75,7 +72,10 @@ from switchboard.assistant.turn import (
     Searcher,
     TurnRequest,
     TurnState,
+    latest_order_id,
+    prompt_turn,
     relevance,
+    search_query,
 )
 from switchboard.assistant.types import (
     ChatModel,
@@ -94,12 +94,6 @@ from switchboard.config import AssistantSettings
 from switchboard.errors import CircuitOpenError, EngineDeadError, QueueFullError, UpstreamError
 
 SMALL_TALK_MAX_TOKENS = 48
-FOLLOW_UP_WORDS = 12  # a message this short may lean on the previous one for its subject
-_MARKERS = re.compile(r" ?\[\d{1,3}(?:\s*,\s*\d{1,3})*\]")
-_POINTS_BACK = re.compile(
-    r"^\s*(and|also|what about|how about)\b|\b(it|its|that|this|they|them|those)\b",
-    re.IGNORECASE,
-)
 _T = TypeVar("_T")
 # The model could not answer: a fallback hook (the cache) may still have an answer.
 MODEL_FAILURES = (UpstreamError, QueueFullError, CircuitOpenError, EngineDeadError)
@@ -161,7 +155,7 @@ class Orchestrator:
             "model", 0.0
         )
         record = AssistantRecord(
-            content=_masked(state, "".join(state.answer)),
+            content=state.masked("".join(state.answer)),
             intent=state.route.intent,
             confidence=state.route.confidence,
             model=self.model.name if "model" in state.timings_ms else "",
@@ -238,7 +232,7 @@ class Orchestrator:
         assert route is not None
         named = route.order_ids
         order_question = route.confident and route.intent is Intent.ORDER_STATUS
-        earlier = () if named else _latest_order_id(state.history)
+        earlier = () if named else latest_order_id(state.history)
         if not (named or earlier or order_question):
             return
         lookup = await self._timed(
@@ -274,7 +268,7 @@ class Orchestrator:
             user_message=state.message,
             tool_results=tools,
             chunks=[source_chunk(hit) for hit in hits],
-            history=[_turn(m) for m in state.history],
+            history=[prompt_turn(m) for m in state.history],
         )
         budget = PromptBudget(self.model.max_model_len, self.settings.max_tokens)
         begin = self._clock()
@@ -328,7 +322,7 @@ class Orchestrator:
         inputs = PromptInputs(
             system=TOOLS_SYSTEM,
             user_message=state.message,
-            history=[_turn(m) for m in state.history],
+            history=[prompt_turn(m) for m in state.history],
         )
         budget = PromptBudget(self.model.max_model_len, self.settings.max_tokens)
 
@@ -358,7 +352,7 @@ class Orchestrator:
             if not calls or state.cut_off:
                 break
             said_now = "".join(state.answer[said:])  # back to the model: masked again
-            messages.append(assistant_tool_calls(_masked(state, said_now), calls))
+            messages.append(assistant_tool_calls(state.masked(said_now), calls))
             for call in calls:
                 outcome = await self._timed(state, "tools", toolbox.call(call, len(sources) + 1))
                 for result in outcome.events:
@@ -493,35 +487,6 @@ class Orchestrator:
 
     def _ms(self, since: float) -> float:
         return (self._clock() - since) * 1000
-
-
-def search_query(message: str, previous: str | None) -> str:
-    """What to search for: a short follow-up that points back ("and to Paris?", "can I
-    return it?") is searched together with the customer's previous message, which holds
-    its subject; any other message on its own."""
-    if previous is None or len(message.split()) > FOLLOW_UP_WORDS:
-        return message
-    return f"{previous} {message}" if _POINTS_BACK.search(message) else message
-
-
-def _masked(state: TurnState, text: str) -> str:
-    """``text`` with the customer's personal data, quoted back to them, masked again (for
-    storing it, or sending it back to the model)."""
-    return state.mask(text) if state.mask else text
-
-
-def _latest_order_id(history: Sequence[StoredMessage]) -> tuple[str, ...]:
-    for message in reversed(history):
-        ids = extract_order_ids(message.content)
-        if ids:
-            return ids[:1]
-    return ()
-
-
-def _turn(message: StoredMessage) -> Turn:
-    """A past message for the prompt; an answer's ``[n]`` markers numbered that turn's
-    sources, not this one's, so they are dropped."""
-    return Turn(Role(message.role), _MARKERS.sub("", message.content))
 
 
 __all__ = [

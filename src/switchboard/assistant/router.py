@@ -17,13 +17,13 @@ and shift the scores.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from switchboard.assistant.intents import EXAMPLES
 from switchboard.assistant.types import Intent, Route
+from switchboard.order_ids import ORDER_ID, extract_order_ids
 from switchboard.rag.embedder import Embedder, Vectors
 
 DEFAULT_THRESHOLD = 0.5
@@ -37,21 +37,10 @@ below it go to retrieval and its relevance floor."""
 DEFAULT_K = 3
 ORDER_PLACEHOLDER = "LK-000000"
 
-# The shop's ``LK-123456`` as people type it: any case, with a hyphen, an en dash, a space
-# or nothing between the letters and exactly six digits. Word boundaries keep out longer
-# digit runs and words ending in "lk".
-_ORDER_ID = re.compile(r"\bLK[-\u2013 ]?(\d{6})\b", re.IGNORECASE)
-
-
-def extract_order_ids(text: str) -> tuple[str, ...]:
-    """The order numbers in ``text`` as ``LK-123456``, in order of appearance, once each."""
-    found = (f"LK-{digits}" for digits in _ORDER_ID.findall(text))
-    return tuple(dict.fromkeys(found))
-
 
 def mask_order_ids(text: str) -> str:
     """``text`` with every order number replaced by the one placeholder."""
-    return _ORDER_ID.sub(ORDER_PLACEHOLDER, text)
+    return ORDER_ID.sub(ORDER_PLACEHOLDER, text)
 
 
 class SemanticRouter:

@@ -8,14 +8,16 @@ response cache (input, done and fallback) plug in there.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from switchboard.assistant.conversations import StoredMessage
 from switchboard.assistant.order_tool import OrderLookup
-from switchboard.assistant.prompt_budget import BuiltPrompt, Citation
+from switchboard.assistant.prompt_budget import BuiltPrompt, Citation, Role, Turn
 from switchboard.assistant.types import HandoffReason, Intent, Route, ToolResultEvent
+from switchboard.order_ids import extract_order_ids
 from switchboard.rag.knowledge import KnowledgeBase
 from switchboard.rag.types import CollectionRef, SearchHit, SearchMode
 
@@ -57,6 +59,11 @@ class TurnState:
     reply_source: str | None = None  # who answered instead of the pipeline ("cache:exact"...)
     cache: str | None = None  # the cache lookup: "exact", "semantic", "fallback", "miss"
     mask: Callable[[str], str] | None = None  # the answer as stored (personal data masked)
+
+    def masked(self, text: str) -> str:
+        """``text`` with the customer's personal data, quoted back to them, masked again
+        (for storing it, or sending it back to the model)."""
+        return self.mask(text) if self.mask else text
 
 
 @dataclass(frozen=True)
@@ -131,3 +138,37 @@ def relevance(hits: Sequence[SearchHit]) -> float | None:
     """How well the best hit matches the query: its dense (cosine) score, which unlike
     fused or re-ranked scores means the same across queries; None without hits."""
     return max((h.scores.get(SearchMode.DENSE.value, -1.0) for h in hits), default=None)
+
+
+FOLLOW_UP_WORDS = 12  # a message this short may lean on the previous one for its subject
+_POINTS_BACK = re.compile(
+    r"^\s*(and|also|what about|how about)\b|\b(it|its|that|this|they|them|those)\b",
+    re.IGNORECASE,
+)
+
+
+def search_query(message: str, previous: str | None) -> str:
+    """What to search for: a short follow-up that points back ("and to Paris?", "can I
+    return it?") is searched together with the customer's previous message, which holds
+    its subject; any other message on its own."""
+    if previous is None or len(message.split()) > FOLLOW_UP_WORDS:
+        return message
+    return f"{previous} {message}" if _POINTS_BACK.search(message) else message
+
+
+_MARKERS = re.compile(r" ?\[\d{1,3}(?:\s*,\s*\d{1,3})*\]")
+
+
+def latest_order_id(history: Sequence[StoredMessage]) -> tuple[str, ...]:
+    """The order number the conversation mentioned last, if any."""
+    for message in reversed(history):
+        ids = extract_order_ids(message.content)
+        if ids:
+            return ids[:1]
+    return ()
+
+
+def prompt_turn(message: StoredMessage) -> Turn:
+    """A past message for the prompt; an answer's ``[n]`` markers numbered that turn's
+    sources, not this one's, so they are dropped."""
+    return Turn(Role(message.role), _MARKERS.sub("", message.content))

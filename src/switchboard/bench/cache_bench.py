@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 from rich.progress import Progress
 
 from switchboard.bench import cache_eval
 from switchboard.bench.fake_upstream import Behaviour, run_in_thread
+from switchboard.bench.stats import percentiles_ms
 from switchboard.bench.uvicorn_thread import serve
 from switchboard.config import (
     AssistantSettings,
@@ -76,12 +76,7 @@ def paraphrases() -> list[str]:
 
 
 def _ms(samples: Sequence[float]) -> dict[str, float]:
-    values = np.asarray(samples) * 1000
-    return {
-        "n": len(samples),
-        "p50_ms": round(float(np.percentile(values, 50)), 2),
-        "p99_ms": round(float(np.percentile(values, 99)), 2),
-    }
+    return percentiles_ms(samples, 50, 99)
 
 
 def _timed(call: Callable[[], str | None]) -> tuple[float, str | None]:

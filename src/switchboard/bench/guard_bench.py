@@ -28,6 +28,7 @@ import numpy as np
 from rich.progress import Progress
 
 from switchboard.bench import injection_eval, pii_eval, toxicity_eval
+from switchboard.bench.stats import percentiles_ms
 from switchboard.config import GuardSettings
 from switchboard.guard.scanner import Guard
 from switchboard.guard.stream import StreamModerator
@@ -60,12 +61,7 @@ def answer_texts(limit: int = 80) -> list[str]:
 
 
 def _ms(samples: Sequence[float]) -> dict[str, float]:
-    values = np.asarray(samples) * 1000
-    return {
-        "p50_ms": round(float(np.percentile(values, 50)), 3),
-        "p95_ms": round(float(np.percentile(values, 95)), 3),
-        "max_ms": round(float(values.max()), 3),
-    }
+    return percentiles_ms(samples, 50, 95, 100)
 
 
 def input_latency(

@@ -38,6 +38,15 @@ def _pct(values: Sequence[float], q: float) -> float:
     return _percentile(values, q) * 1000.0
 
 
+def percentiles_ms(samples_s: Sequence[float], *qs: float) -> dict[str, float]:
+    """``{"n": .., "p50_ms": .., ...}`` of durations in seconds, for each percentile ``qs``
+    (``100`` is reported as ``max_ms``), rounded to the microsecond."""
+    out: dict[str, float] = {"n": len(samples_s)}
+    for q in qs:
+        out["max_ms" if q == 100 else f"p{q:g}_ms"] = round(_pct(samples_s, q), 3)
+    return out
+
+
 def latency_percentiles(samples_ms: Sequence[float]) -> tuple[float, float]:
     """(p50, p99) of latencies in milliseconds, numpy's linear interpolation; (0, 0) if empty."""
     return _percentile(samples_ms, 50), _percentile(samples_ms, 99)

