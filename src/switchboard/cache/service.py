@@ -17,14 +17,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import sqlite3
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-
-from redis.exceptions import RedisError
 
 from switchboard.cache.false_hit import is_false_hit
 from switchboard.cache.store import CacheStore, Entry, Vector
@@ -33,9 +30,6 @@ from switchboard.config import CacheSettings
 from switchboard.rag.embedder import Embedder
 
 log = logging.getLogger(__name__)
-
-STORE_ERRORS = (sqlite3.Error, OSError, RedisError)
-"""A store failing: the cache degrades to misses instead of failing requests."""
 
 CANDIDATES = 16
 """Most entries above the threshold tried per semantic lookup: near neighbours refused by
@@ -96,7 +90,7 @@ class ResponseCache:
         floor = self._settings.similarity_threshold if threshold is None else threshold
         try:
             return self._get(self._namespaced(scope), query, exact, semantic, floor)
-        except STORE_ERRORS:
+        except Exception:  # a store or the embedder failing: a miss, never a failed request
             log.warning("response cache lookup failed; treated as a miss", exc_info=True)
             return None
 
@@ -106,7 +100,7 @@ class ResponseCache:
             return
         try:
             self._put(self._namespaced(scope), query, exact, answer)
-        except STORE_ERRORS:
+        except Exception:  # only the future hit is lost
             log.warning("storing a response in the cache failed", exc_info=True)
 
     def prefetch(self, query: str) -> None:

@@ -14,13 +14,15 @@ message that is not the user's: system, developer) and its sampling parameters.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Mapping
 from typing import Any
 
 from switchboard.cache.keys import SAMPLING_PARAMS, exact_key, system_hash
-from switchboard.cache.types import CachedAnswer, CacheScope
+from switchboard.cache.service import ResponseCache
+from switchboard.cache.types import CachedAnswer, CacheHit, CacheScope
 from switchboard.config import CacheSettings
 from switchboard.gateway.messages import is_text_only, text_of
 from switchboard.gateway.types import StreamChunk, Usage
@@ -81,6 +83,37 @@ def shareable(body: Mapping[str, Any], settings: CacheSettings) -> bool:
     if not set(body) <= KNOWN_FIELDS:
         return False
     return settings.cache_sampled or body.get("temperature") == 0
+
+
+def prefetch(cache: ResponseCache, body: Mapping[str, Any]) -> asyncio.Future[None] | None:
+    """The question's embedding started in a worker thread (while the guard runs), when
+    a semantic lookup will follow."""
+    query = query_of(body) if shareable(body, cache.settings) else None
+    return asyncio.ensure_future(asyncio.to_thread(cache.prefetch, query)) if query else None
+
+
+async def lookup(
+    cache: ResponseCache, tenant: str, body: Mapping[str, Any], *, failed: bool = False
+) -> CacheHit | None:
+    """The cached answer for this request; after every provider ``failed``, looked up as
+    if greedy and at the looser ``fallback_threshold``."""
+    if failed:
+        body = as_greedy(body)
+    query = query_of(body)
+    return await asyncio.to_thread(
+        cache.get,
+        scope_of(tenant, body),
+        query or "",
+        key_of(body),
+        semantic=query is not None,
+        threshold=cache.settings.fallback_threshold if failed else None,
+    )
+
+
+def put(cache: ResponseCache, tenant: str, body: Mapping[str, Any], answer: CachedAnswer) -> None:
+    """Store the answer (blocking: run it in a worker thread); a failing store only loses
+    the future hit (``ResponseCache`` logs it)."""
+    cache.put(scope_of(tenant, body), query_of(body) or "", key_of(body), answer)
 
 
 def cached_chunks(answer: CachedAnswer, model: str, request_id: str) -> list[StreamChunk]:

@@ -214,13 +214,7 @@ class Gateway:
         return call
 
     def _prefetch(self, body: Mapping[str, Any]) -> asyncio.Future[None] | None:
-        cache = self.cache
-        if cache is None or not cache_stage.shareable(body, cache.settings):
-            return None
-        query = cache_stage.query_of(body)
-        if not query:
-            return None
-        return asyncio.ensure_future(asyncio.to_thread(cache.prefetch, query))
+        return cache_stage.prefetch(self.cache, body) if self.cache is not None else None
 
     def _forget_if_personal(self, call: GatewayCall, body: Mapping[str, Any]) -> None:
         if self.cache is not None and call.guarded is not None and call.guarded.personal:
@@ -255,18 +249,7 @@ class Gateway:
         elif not shareable:
             return False
         call.cacheable = shareable and not failed
-        if failed:
-            body = cache_stage.as_greedy(body)
-        scope = cache_stage.scope_of(call.principal.tenant, body)
-        query = cache_stage.query_of(body)
-        hit = await asyncio.to_thread(
-            cache.get,
-            scope,
-            query or "",
-            cache_stage.key_of(body),
-            semantic=query is not None,
-            threshold=settings.fallback_threshold if failed else None,
-        )
+        hit = await cache_stage.lookup(cache, call.principal.tenant, body, failed=failed)
         if hit is None:
             call.cache_result = None if failed else "miss"
             return False
@@ -418,21 +401,14 @@ class Gateway:
     def _store(self, call: GatewayCall) -> None:
         """Stores the answer from a worker thread; ``finish`` already runs after the
         client's last byte, and a failed write only loses a future hit."""
-        cache = self.cache
-        assert cache is not None
+        assert self.cache is not None
         body = call.guarded.body if call.guarded is not None else call.body
-        scope = cache_stage.scope_of(call.principal.tenant, body)
         extra = {"model": call.record.served_model, "finish_reason": call.finish_reason}
         answer = CachedAnswer("".join(call.output), extra)
-        query = cache_stage.query_of(body) or ""
-
-        def put() -> None:
-            try:
-                cache.put(scope, query, cache_stage.key_of(body), answer)
-            except Exception:
-                log.exception("caching the answer of request %s failed", call.record.request_id)
-
-        task = asyncio.ensure_future(asyncio.to_thread(put))
+        tenant = call.principal.tenant
+        task = asyncio.ensure_future(
+            asyncio.to_thread(cache_stage.put, self.cache, tenant, body, answer)
+        )
         self._settling.add(task)
         task.add_done_callback(self._settling.discard)
 
