@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -253,3 +254,30 @@ def test_concurrent_exchanges_get_unique_gapless_indices(store: ConversationStor
         assert question.role == "user"
         assert reply.role == "assistant"
         assert reply.content == "a" + question.content[1:]
+
+
+def test_each_thread_keeps_one_connection_until_close(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = ConversationStore(tmp_path / "c.db")
+    opened: list[sqlite3.Connection] = []
+    real_connect = sqlite3.connect
+
+    def counting_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn = real_connect(*args, **kwargs)
+        opened.append(conn)
+        return conn
+
+    monkeypatch.setattr(conversations.sqlite3, "connect", counting_connect)
+    session = store.create_session("C-1")
+    store.add_exchange(session.id, "q0", answer("a0"))
+    worker = threading.Thread(target=lambda: store.history(session.id, 10))
+    worker.start()
+    worker.join()
+    store.get_session(session.id, "C-1")
+    assert len(opened) == 1  # the worker's: this thread's was opened in __init__
+    store.close()
+    with pytest.raises(sqlite3.ProgrammingError):
+        opened[0].execute("SELECT 1")  # the worker's, closed by close() on this thread
+    with pytest.raises(RuntimeError, match="closed"):
+        store.get_session(session.id, "C-1")
