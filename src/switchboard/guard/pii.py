@@ -237,8 +237,6 @@ _OPENERS_AND_SIGN_OFFS = frozenset((
 ))
 # fmt: on
 _CAPITALISED = re.compile(r"[^\W\d_]*[A-Z][\w'\u2019-]*")
-
-
 _SENTENCE_START = re.compile(r"(?:^|[.!?]\s+)[^\w]*(\w)")
 
 
@@ -247,8 +245,7 @@ def may_name(text: str) -> bool:
     capitalises (every sentence starts with a capital) and no word has a capital but
     stop words ("How", "I'm", "Please"), greetings and sign-offs: the small model reads
     names mostly from their capitals, and what it finds in such text never passes our
-    filters on the synthetic set. Text in lower case is always read. Skipping saves most
-    of a turn's input guard (~5 ms of ~7)."""
+    filters on the synthetic set. Text in lower case is always read."""
     starts = _SENTENCE_START.findall(text)
     if not starts or not all(c.isupper() for c in starts):
         return True
