@@ -27,6 +27,7 @@ from switchboard.config import (
 from switchboard.errors import ContentPolicyError, RateLimitError, UpstreamError
 from switchboard.gateway.assemble import assemble_completion
 from switchboard.gateway.budget import MemoryBudgetLedger
+from switchboard.gateway.guard_stage import ToolArguments
 from switchboard.gateway.limiter import MemoryLimiter
 from switchboard.gateway.pricing import PriceTable
 from switchboard.gateway.routing import ModelRouter
@@ -39,6 +40,7 @@ from switchboard.gateway.types import (
     StreamChunk,
     Usage,
 )
+from switchboard.guard.placeholders import Placeholders
 from switchboard.observability.log_store import LogStore
 from switchboard.observability.metrics import GatewayMetrics
 from switchboard.observability.tracing import Tracing
@@ -276,6 +278,83 @@ def test_held_text_is_sent_when_the_stream_ends_without_a_finish(tmp_path: Path)
         await gateway.aclose()
 
     run(scenario)
+
+
+class ToolCaller(ScriptedProvider):
+    """Streams one tool call whose arguments come in ``fragments``; the finish chunk
+    carries ``last`` as a final fragment, if given."""
+
+    def __init__(self, fragments: list[str], last: str | None = None) -> None:
+        super().__init__()
+        self.fragments = fragments
+        self.last = last
+
+    async def stream(self, call: ProviderCall) -> AsyncIterator[StreamChunk]:
+        self.bodies.append(dict(call.body))
+        head = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m"}
+        opening = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "mail"}}
+        yield chunk({**head, "choices": [{"index": 0, "delta": {"tool_calls": [opening]}}]})
+        for fragment in self.fragments:
+            call_delta = {"index": 0, "function": {"arguments": fragment}}
+            yield chunk({**head, "choices": [{"index": 0, "delta": {"tool_calls": [call_delta]}}]})
+        end: dict[str, Any] = {"index": 0, "delta": {}, "finish_reason": "tool_calls"}
+        if self.last is not None:
+            end["delta"] = {"tool_calls": [{"index": 0, "function": {"arguments": self.last}}]}
+        yield chunk({**head, "choices": [end]})
+
+
+def tool_arguments(call: GatewayCall) -> str:
+    completion = assemble_completion([c.data for c in call.test_chunks])  # type: ignore[attr-defined]
+    calls = completion["choices"][0]["message"]["tool_calls"]
+    assert len(calls) == 1
+    assert calls[0]["function"]["name"] == "mail"
+    return str(calls[0]["function"]["arguments"])
+
+
+@pytest.mark.parametrize(
+    ("fragments", "last"),
+    [
+        (['{"to": "<EMAIL_ADDRESS_1>", "n": 1}'], None),
+        (['{"to": "<EMAIL', "_ADDR", 'ESS_1>", "n": 1}'], None),
+        (['{"to": "<', "EMAIL_ADDRESS_1", '>", "n": 1}'], None),
+        (['{"to": "<EMAIL_ADDRESS_1>", "n": 1'], "}"),
+        (['{"to": "<EMAIL_ADDRESS_'], '1>", "n": 1}'),
+    ],
+)
+def test_placeholders_in_tool_call_arguments_are_restored_as_they_stream(
+    tmp_path: Path, fragments: list[str], last: str | None
+) -> None:
+    async def scenario() -> None:
+        provider = ToolCaller(fragments, last)
+        gateway = make_gateway(tmp_path, provider)
+        call = await ask(gateway, body("Mail my receipt to bob@example.com please"))
+        assert "bob@example.com" not in json.dumps(provider.bodies[0]["messages"])
+        assert json.loads(tool_arguments(call)) == {"to": "bob@example.com", "n": 1}
+        assert finish_reason(call) == "tool_calls"
+        await gateway.aclose()
+
+    run(scenario)
+
+
+def test_a_held_argument_tail_goes_out_with_the_finish(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        gateway = make_gateway(tmp_path, ToolCaller(['{"note": "1 <', "B"]))
+        call = await ask(gateway, body("note it"))
+        assert tool_arguments(call) == '{"note": "1 <B'  # held as a possible placeholder
+        await gateway.aclose()
+
+    run(scenario)
+
+
+def test_restored_argument_values_are_json_escaped() -> None:
+    placeholders = Placeholders()
+    name = placeholders.placeholder_for("PERSON", 'Ann "Nan" O\\Neil')
+    arguments = ToolArguments(placeholders)
+    fragment = {"index": 0, "function": {"arguments": f'{{"name": "{name}"}}'}}
+    parsed = {"choices": [{"index": 0, "delta": {"tool_calls": [fragment]}}]}
+    restored = arguments.restored(parsed, closing=True)
+    text = restored["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"]
+    assert json.loads(text) == {"name": 'Ann "Nan" O\\Neil'}
 
 
 def test_the_request_log_keeps_only_guarded_text(tmp_path: Path) -> None:

@@ -7,6 +7,8 @@ refuses the whole request with a 400 ``content_policy_violation``. Output: the c
 deltas go through the stream moderator; the chunks that carry them are rewritten with
 the text it releases (the others pass unchanged), and a block ends the answer with the
 safe message and ``finish_reason: "content_filter"``, as OpenAI's own filter does.
+Placeholders in tool calls' arguments are restored too (``ToolArguments``); the arguments
+are not otherwise moderated: they go to the client's own code, not to the customer.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 from switchboard.gateway.messages import texts_of
 from switchboard.gateway.types import StreamChunk
-from switchboard.guard.placeholders import Placeholders
+from switchboard.guard.placeholders import Placeholders, RestoringStream
 from switchboard.guard.scanner import Guard, Verdict
 from switchboard.guard.stream import StreamModerator
 from switchboard.guard.types import Action, Category, Direction
@@ -128,6 +130,7 @@ async def _moderated(
     chunks: AsyncIterator[StreamChunk], moderator: StreamModerator, guarded: GuardedRequest
 ) -> AsyncGenerator[StreamChunk, None]:
     template: dict[str, Any] | None = None
+    arguments = ToolArguments(guarded.placeholders)
     async for chunk in chunks:
         parsed = _parse(chunk)
         if parsed is None:  # not JSON: nothing to moderate in it
@@ -135,10 +138,14 @@ async def _moderated(
             continue
         template = template or parsed
         delta, finish = _delta(parsed)
+        closing = finish is not None or not parsed.get("choices")
+        if (delta and delta.get("tool_calls")) or (finish is not None and arguments.pending):
+            parsed = arguments.restored(parsed, closing=finish is not None)
+            chunk = replace(chunk, data=_dump(parsed))
+            delta, finish = _delta(parsed)
         content = (delta or {}).get("content")
         has_text = isinstance(content, str) and bool(content)
         released = await moderator.afeed(str(content)) if has_text else ""
-        closing = finish is not None or not parsed.get("choices")
         if closing and not moderator.blocked:
             released += await moderator.aend()
         if moderator.blocked:
@@ -159,6 +166,71 @@ async def _moderated(
     tail = "" if moderator.blocked else await moderator.aend()  # no finish chunk came
     if tail and template is not None:
         yield StreamChunk(_content_chunk(template, tail), tokens=True)
+    if arguments.pending and template is not None and not moderator.blocked:
+        last = {k: v for k, v in template.items() if k != "usage"}
+        last["choices"] = [{"index": 0, "delta": {}, "finish_reason": None}]
+        yield StreamChunk(_dump(arguments.restored(last, closing=True)), tokens=True)
+
+
+class ToolArguments:
+    """Placeholders in the tool calls' arguments, restored as they stream: the client's
+    tool gets the customer's own email, not ``<EMAIL_ADDRESS_1>``. A fragment ending in
+    what may still become a placeholder is held (per call), and whatever is held goes out
+    with the closing chunk. Values are JSON-escaped: arguments are JSON text and a
+    placeholder stands inside one of its strings."""
+
+    def __init__(self, placeholders: Placeholders) -> None:
+        self._placeholders = placeholders
+        self._streams: dict[int, RestoringStream] = {}
+
+    @property
+    def pending(self) -> bool:
+        return any(stream.held for stream in self._streams.values())
+
+    def restored(self, parsed: dict[str, Any], *, closing: bool) -> dict[str, Any]:
+        """The chunk with its argument fragments restored; when ``closing``, every held
+        tail is added (to the call's own fragment in this chunk, or as one of its own)."""
+        choices = parsed.get("choices") or [{}]
+        choice = {**choices[0]}
+        delta = {**(choice.get("delta") or {})}
+        calls = [self._restore(call) for call in delta.get("tool_calls") or ()]
+        if closing:
+            calls = self._with_tails(calls)
+        if calls:
+            delta["tool_calls"] = calls
+        choice["delta"] = delta
+        choice.setdefault("index", 0)
+        return {**parsed, "choices": [choice, *choices[1:]]}
+
+    def _restore(self, call: Any) -> Any:
+        function = call.get("function") if isinstance(call, Mapping) else None
+        if not isinstance(function, Mapping) or not isinstance(function.get("arguments"), str):
+            return call
+        stream = self._streams.setdefault(
+            int(call.get("index", 0)), RestoringStream(self._placeholders, _json_escaped)
+        )
+        return {**call, "function": {**function, "arguments": stream.feed(function["arguments"])}}
+
+    def _with_tails(self, calls: list[Any]) -> list[Any]:
+        tails = {index: stream.end() for index, stream in self._streams.items()}
+        out = []
+        for call in calls:
+            tail = tails.pop(int(call.get("index", 0)), "") if isinstance(call, Mapping) else ""
+            if tail:
+                function = call.get("function") or {}
+                arguments = str(function.get("arguments") or "") + tail
+                call = {**call, "function": {**function, "arguments": arguments}}
+            out.append(call)
+        out += [{"index": i, "function": {"arguments": t}} for i, t in tails.items() if t]
+        return out
+
+
+def _json_escaped(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)[1:-1]
+
+
+def _dump(parsed: Mapping[str, Any]) -> bytes:
+    return json.dumps(parsed, ensure_ascii=False).encode()
 
 
 def _parse(chunk: StreamChunk) -> dict[str, Any] | None:

@@ -15,12 +15,14 @@ there is nothing of the customer's to give back.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from switchboard.guard.types import Category, Finding
 
 _PLACEHOLDER = re.compile(r"<([A-Z][A-Z0-9_]*)_(\d+)>")
+_UNFINISHED = re.compile(r"<[A-Z0-9_]*$")  # what may still grow into a placeholder
+LONGEST_PLACEHOLDER = 40  # "<EMAIL_ADDRESS_12>" is 18 characters
 
 
 class Placeholders:
@@ -66,12 +68,16 @@ class Placeholders:
             return self.placeholder_for(finding.type, value)
         return f"<{finding.type}>"
 
-    def restore(self, text: str) -> str:
-        """``text`` with every placeholder this conversation issued replaced by its value;
-        unknown placeholders (e.g. invented by the model) are left as they are."""
+    def restore(self, text: str, escape: Callable[[str], str] | None = None) -> str:
+        """``text`` with every placeholder this conversation issued replaced by its value
+        (passed through ``escape`` first, if given); unknown placeholders (e.g. invented by
+        the model) are left as they are."""
 
         def original(match: re.Match[str]) -> str:
-            return self._by_placeholder.get(match.group(0), match.group(0))
+            value = self._by_placeholder.get(match.group(0))
+            if value is None:
+                return match.group(0)
+            return escape(value) if escape is not None else value
 
         return _PLACEHOLDER.sub(original, text)
 
@@ -107,3 +113,30 @@ class Placeholders:
             number = int(match.group(2))
             restored._counts[entity_type] = max(restored._counts.get(entity_type, 0), number)
         return restored
+
+
+class RestoringStream:
+    """``Placeholders.restore`` over text that arrives in pieces (a tool call's arguments,
+    streamed): a trailing ``<EMAIL_AD`` is held until the next piece shows whether it is
+    a placeholder. ``escape`` is applied to restored values (JSON string escaping, for
+    arguments)."""
+
+    def __init__(self, placeholders: Placeholders, escape: Callable[[str], str] | None = None):
+        self._placeholders = placeholders
+        self._escape = escape
+        self._held = ""
+
+    def feed(self, piece: str) -> str:
+        text = self._held + piece
+        unfinished = _UNFINISHED.search(text, max(0, len(text) - LONGEST_PLACEHOLDER))
+        cut = unfinished.start() if unfinished is not None else len(text)
+        self._held = text[cut:]
+        return self._placeholders.restore(text[:cut], self._escape)
+
+    @property
+    def held(self) -> str:
+        return self._held
+
+    def end(self) -> str:
+        held, self._held = self._held, ""
+        return held
