@@ -207,7 +207,7 @@ class ToolArguments:
         if not isinstance(function, Mapping) or not isinstance(function.get("arguments"), str):
             return call
         stream = self._streams.setdefault(
-            int(call.get("index", 0)), RestoringStream(self._placeholders, _json_escaped)
+            _index(call), RestoringStream(self._placeholders, _json_escaped)
         )
         return {**call, "function": {**function, "arguments": stream.feed(function["arguments"])}}
 
@@ -215,7 +215,7 @@ class ToolArguments:
         tails = {index: stream.end() for index, stream in self._streams.items()}
         out = []
         for call in calls:
-            tail = tails.pop(int(call.get("index", 0)), "") if isinstance(call, Mapping) else ""
+            tail = tails.pop(_index(call), "") if isinstance(call, Mapping) else ""
             if tail:
                 function = call.get("function") or {}
                 arguments = str(function.get("arguments") or "") + tail
@@ -223,6 +223,11 @@ class ToolArguments:
             out.append(call)
         out += [{"index": i, "function": {"arguments": t}} for i, t in tails.items() if t]
         return out
+
+
+def _index(call: Mapping[str, Any]) -> int:
+    index = call.get("index", 0)
+    return index if isinstance(index, int) else 0
 
 
 def _json_escaped(value: str) -> str:
