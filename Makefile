@@ -11,7 +11,12 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install models browser redis run test lint typecheck unit integration bench clean
 
+# pyproject pins CPython 3.11: say so before creating anything.
 $(VENV)/.installed: pyproject.toml
+	@case "$$($(PYTHON) --version 2>/dev/null)" in "Python 3.11."*) ;; *) \
+	  echo "error: Switchboard needs Python 3.11, but PYTHON=$(PYTHON) is" \
+	    "'$$($(PYTHON) --version 2>/dev/null || echo missing)': install Python 3.11 (and its" \
+	    "venv module) and run make PYTHON=python3.11" >&2; exit 1;; esac
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --progress-bar off -e '.[dev]'
