@@ -10,13 +10,14 @@ import typer
 from switchboard.cli.common import (
     app,
     bench_app,
+    command_group,
     console,
     load_settings,
     one_line_errors,
     write_json,
 )
 
-cache_app = typer.Typer(help="The response cache.", no_args_is_help=True)
+cache_app = command_group("The response cache.")
 app.add_typer(cache_app, name="cache")
 
 

@@ -8,24 +8,51 @@ import sqlite3
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from switchboard import __version__
 from switchboard.config import Settings
 
 if TYPE_CHECKING:
     from switchboard.models import ModelRegistry
 from switchboard.errors import ModelFileError, SwitchboardError
 
-app = typer.Typer(help="Switchboard: grounded LLM assistants, self-hosted.", no_args_is_help=True)
-models_app = typer.Typer(help="Named models from pinned PyPI packages.", no_args_is_help=True)
-bench_app = typer.Typer(help="Benchmarks; figures are written as JSON.", no_args_is_help=True)
+
+def command_group(help: str) -> typer.Typer:
+    """A group of commands whose help is printed as written: Rich markup would eat words in
+    brackets (``[gateway]``) and label every flag ``<bool>``."""
+    return typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=None)
+
+
+app = command_group("Switchboard: grounded LLM assistants, self-hosted.")
+models_app = command_group("Named models from pinned PyPI packages.")
+bench_app = command_group("Benchmarks; figures are written as JSON.")
 app.add_typer(models_app, name="models")
 app.add_typer(bench_app, name="bench")
 console = Console()
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"switchboard {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """The options before any command."""
+
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from switchboard.cli.common import app, console, load_settings, one_line_errors
+from switchboard.cli.common import app, command_group, console, load_settings, one_line_errors
 from switchboard.demo import DEMO_COLLECTION, shop_articles_dir
 from switchboard.rag.knowledge import KnowledgeBase
 from switchboard.rag.types import CollectionRef
 
-demo_app = typer.Typer(help="The demo shop's knowledge base.", no_args_is_help=True)
+demo_app = command_group("The demo shop's knowledge base.")
 app.add_typer(demo_app, name="demo")
 
 

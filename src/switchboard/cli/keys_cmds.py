@@ -12,11 +12,11 @@ from typing import Annotated, Any
 import typer
 from rich.table import Column, Table
 
-from switchboard.cli.common import app, console, load_settings, one_line_errors
+from switchboard.cli.common import app, command_group, console, load_settings, one_line_errors
 from switchboard.gateway.keys import ApiKey, KeyStore
 from switchboard.gateway.types import Scope
 
-keys_app = typer.Typer(help="The gateway's API keys and tenant budgets.", no_args_is_help=True)
+keys_app = command_group("The gateway's API keys and tenant budgets.")
 app.add_typer(keys_app, name="keys")
 
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}

@@ -13,6 +13,7 @@ from rich.table import Table
 from switchboard.cli.common import (
     app,
     bench_app,
+    command_group,
     console,
     load_settings,
     one_line_errors,
@@ -23,7 +24,7 @@ from switchboard.config import Settings
 from switchboard.rag.knowledge import KnowledgeBase, open_embedder
 from switchboard.rag.types import CollectionRef, MetadataValue, SearchMode
 
-collections_app = typer.Typer(help="Knowledge-base collections.", no_args_is_help=True)
+collections_app = command_group("Knowledge-base collections.")
 app.add_typer(collections_app, name="collections")
 
 TenantOption = Annotated[str | None, typer.Option(help="Tenant (default: the configured one).")]

@@ -9,11 +9,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from switchboard.cli.common import app, console, load_settings, one_line_errors
+from switchboard.cli.common import app, command_group, console, load_settings, one_line_errors
 from switchboard.config import Settings
 from switchboard.orders import OrderDB, generate_dataset
 
-orders_app = typer.Typer(help="The demo shop's Order API.", no_args_is_help=True)
+orders_app = command_group("The demo shop's Order API.")
 app.add_typer(orders_app, name="orders")
 
 
