@@ -28,7 +28,7 @@
     └── FatalError              unrecoverable for the component that raised it
         ├── EngineDeadError             the engine loop died; every request fails
         ├── ModelFileError              a model file is missing, corrupt or fails its sha256
-        ├── ServiceStartError           a companion service (the Order API) did not come up
+        ├── ServiceStartError           a server cannot listen, or the Order API did not come up
         └── OrderServiceAuthError       the Order API refused our service token (configuration)
 
 The HTTP edge maps each ``RequestError`` to OpenAI's error JSON via ``status_code``,

@@ -31,7 +31,8 @@ def test_unknown_model_is_one_line_error(runner: CliRunner) -> None:
 
 
 def test_serve_with_missing_gguf_is_one_line_error(runner: CliRunner, tmp_path: Path) -> None:
-    result = runner.invoke(app, ["serve", "--model", str(tmp_path / "missing.gguf")])
+    missing = str(tmp_path / "missing.gguf")
+    result = runner.invoke(app, ["serve", "--model", missing, "--port", "0"])  # any free port
     assert result.exit_code == 1
     assert result.stderr.startswith("error: cannot read model file")
     assert result.stderr.count("\n") == 1

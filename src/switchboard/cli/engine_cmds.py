@@ -25,6 +25,7 @@ from switchboard.cli.common import (
     registry,
     write_json,
 )
+from switchboard.cli.ports import check_port_free, with_bind
 from switchboard.config import Settings
 
 
@@ -38,7 +39,8 @@ def serve(
     """Serve the support assistant's chat at / and its API, the knowledge base and the
     OpenAI-compatible API of the local engine (and the demo Order API as its own process,
     unless orders.start_with_server is false)."""
-    settings = load_settings()
+    settings = with_bind(load_settings(), host, port)  # auth "auto" reads the host
+    check_port_free(settings.server.host, settings.server.port, "switchboard serve")
     if model is not None:  # the served name is the model actually loaded
         settings = settings.model_copy(update={"model": model})
     gguf = model_path(settings, settings.model)  # fail fast, before starting anything
@@ -47,10 +49,10 @@ def serve(
             from switchboard.orders.process import order_service
 
             stack.enter_context(order_service(settings.orders))
-        _serve_api(settings, gguf, host, port)
+        _serve_api(settings, gguf)
 
 
-def _serve_api(settings: Settings, gguf: Path, host: str | None, port: int | None) -> None:
+def _serve_api(settings: Settings, gguf: Path) -> None:
     import uvicorn
 
     from switchboard.api import create_app
@@ -74,10 +76,7 @@ def _serve_api(settings: Settings, gguf: Path, host: str | None, port: int | Non
             else LocalChatModel(engine)
         )
         assistant = open_assistant(settings, chat_model, knowledge)
-        bind = host or settings.server.host
-        port = port if port is not None else settings.server.port
-        server = settings.server.model_copy(update={"host": bind, "port": port})
-        settings = settings.model_copy(update={"server": server})  # auth "auto" reads the host
+        bind, port = settings.server.host, settings.server.port
         console.print(f"chat: http://{bind}:{port}/ (model {chat_model.name})", highlight=False)
         uvicorn.run(
             create_app(engine, settings, knowledge=knowledge, assistant=assistant),

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from switchboard.cli.common import app, console, load_settings, one_line_errors
+from switchboard.cli.ports import check_port_free, with_bind
 
 
 @app.command()
@@ -23,12 +24,9 @@ def gateway(
 
     from switchboard.api import create_app
 
-    settings = load_settings()
-    bind = host or settings.server.host
-    server = settings.server.model_copy(
-        update={"host": bind, "port": settings.server.port if port is None else port}
-    )
-    settings = settings.model_copy(update={"server": server})
+    settings = with_bind(load_settings(), host, port)  # auth "auto" reads the host
+    server = settings.server
+    check_port_free(server.host, server.port, "switchboard gateway")
     if not settings.gateway.routes:
         raise ValueError("no [gateway.routes] configured: nothing to route to")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from switchboard.cli.common import app, command_group, console, load_settings, one_line_errors
+from switchboard.cli.ports import check_port_free
 from switchboard.config import Settings
 from switchboard.orders import OrderDB, generate_dataset
 
@@ -37,13 +38,12 @@ def orders_serve(
     from switchboard.orders.service import create_order_app
 
     settings = load_settings()
+    host = host or settings.orders.host
+    port = port if port is not None else settings.orders.port
+    check_port_free(host, port, "switchboard orders serve")
     app_ = create_order_app(_open(settings), settings.orders.service_token)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    uvicorn.run(
-        app_,
-        host=host or settings.orders.host,
-        port=port if port is not None else settings.orders.port,
-    )
+    uvicorn.run(app_, host=host, port=port)
 
 
 @orders_app.command("customers")
