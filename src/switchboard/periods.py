@@ -5,6 +5,7 @@ The budget ledger and the request log's spend aggregates key spend by these stri
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -25,6 +26,24 @@ _DAY_S = 86_400
 @functools.lru_cache(maxsize=64)  # asked on every request; the answer changes once a day
 def _period_of_day(day: int, period: BudgetPeriod) -> str:
     return datetime.fromtimestamp(day * _DAY_S, UTC).strftime(_FORMATS[period])
+
+
+def parse_period(text: str | None, now: float) -> str:
+    """The period a user names: "day" or "month" is the current one (UTC), "2026-11-25" or
+    "2026-11" itself, nothing the current month; anything else is a ``ValueError`` naming
+    the accepted forms."""
+    if text is None:
+        return period_of(now, "month")
+    if text in _FORMATS:  # "day" or "month"
+        return period_of(now, text)
+    for form in _FORMATS.values():
+        with contextlib.suppress(ValueError):  # round-trip: strptime accepts "2026-1" too
+            if datetime.strptime(text, form).strftime(form) == text:
+                return text
+    raise ValueError(f"Unknown period {text!r}: use {PERIOD_FORMS}.")
+
+
+PERIOD_FORMS = "'day', 'month', YYYY-MM-DD or YYYY-MM"
 
 
 def period_end(now: float, period: BudgetPeriod) -> float:

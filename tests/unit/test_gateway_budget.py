@@ -18,7 +18,7 @@ from switchboard.gateway.budget import (
 )
 from switchboard.gateway.redis_limiter import RedisBudgetLedger
 from switchboard.gateway.types import ALL_SCOPES, Principal
-from switchboard.periods import period_end, period_of
+from switchboard.periods import parse_period, period_end, period_of
 
 pytestmark = pytest.mark.unit
 
@@ -64,6 +64,30 @@ def test_period_end() -> None:
     assert period_end(NOW, "month") == datetime(2026, 12, 1, tzinfo=UTC).timestamp()
     december = datetime(2026, 12, 31, 23, tzinfo=UTC).timestamp()
     assert period_end(december, "month") == datetime(2027, 1, 1, tzinfo=UTC).timestamp()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (None, "2026-11"),
+        ("month", "2026-11"),
+        ("day", "2026-11-25"),
+        ("2026-10", "2026-10"),
+        ("2026-02-28", "2026-02-28"),
+    ],
+)
+def test_parse_period_names_the_current_day_or_month_or_an_explicit_one(
+    text: str | None, expected: str
+) -> None:
+    assert parse_period(text, NOW) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["", "week", "today", "Day", "2026-1", "2026-13", "2026-02-30", "2026-11-5", "2026/11"]
+)
+def test_parse_period_refuses_anything_else_naming_the_formats(text: str) -> None:
+    with pytest.raises(ValueError, match="'day', 'month', YYYY-MM-DD or YYYY-MM"):
+        parse_period(text, NOW)
 
 
 # --- MemoryBudgetLedger --------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -463,3 +464,41 @@ def test_the_anonymous_caller_reads_every_tenant(filled: LogStore) -> None:
         ).json()
         assert zeta["requests"] > 0
         assert client.get("/v1/admin/spend").status_code == 400  # whose report?
+
+
+def test_spend_period_day_and_month_mean_the_current_ones(db: Path, store: LogStore) -> None:
+    now = time.time()
+    conn = log_store.connect(db)
+    try:
+        log_store.write_batch(conn, [record(1, started_at=now, cost_usd=0.25)])
+    finally:
+        conn.close()
+    today, this_month = period_of(now, "day"), period_of(now, "month")
+    with TestClient(_app(store, None)) as client:
+        for asked, period in (("day", today), ("month", this_month), (today, today)):
+            params = {"scope": "tenant", "id": "acme", "period": asked}
+            row = client.get("/v1/admin/spend", params=params).json()
+            assert (row["period"], row["requests"], row["cost_usd"]) == (period, 1, 0.25)
+        report = client.get("/v1/admin/spend", params={"tenant": "acme", "period": "day"})
+        rows = {(row["scope"], row["period"]) for row in report.json()["data"]}
+        assert rows == {("key", today), ("model", today), ("tenant", today)}
+
+
+@pytest.mark.parametrize("period", ["week", "2026-13", "2026-11-31", ""])
+def test_spend_refuses_a_period_it_does_not_know(filled: LogStore, period: str) -> None:
+    with TestClient(_app(filled, None)) as client:
+        for params in ({"scope": "tenant", "id": "acme"}, {"tenant": "acme"}):
+            response = client.get("/v1/admin/spend", params={**params, "period": period})
+            assert response.status_code == 400
+            error = response.json()["error"]
+            assert error["param"] == "period"
+            assert "'day', 'month', YYYY-MM-DD or YYYY-MM" in error["message"]
+
+
+def test_the_spend_period_is_documented_in_openapi(filled: LogStore) -> None:
+    with TestClient(_app(filled, None)) as client:
+        spec = client.get("/openapi.json").json()
+    parameters = spec["paths"]["/v1/admin/spend"]["get"]["parameters"]
+    period = next(p for p in parameters if p["name"] == "period")
+    for form in ("'day'", "'month'", "YYYY-MM-DD", "YYYY-MM"):
+        assert form in period["description"]

@@ -25,10 +25,14 @@ from switchboard.errors import (
 from switchboard.gateway.types import Principal
 from switchboard.observability.log_store import LoggedRequest, LogStore, SpendRow
 from switchboard.observability.metrics import GatewayMetrics
-from switchboard.periods import period_of
+from switchboard.periods import PERIOD_FORMS, parse_period
 
 ANONYMOUS = "anonymous"
 MAX_PAGE = 1000
+PERIOD_DESCRIPTION = (
+    f"{PERIOD_FORMS} (UTC): 'day' and 'month' are the current ones, 2026-11-25 a day, "
+    "2026-11 a month (without scope, its days too); default: the current month."
+)
 
 metrics_router = APIRouter(tags=["observability"])
 admin_router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -103,15 +107,16 @@ async def spend(
     request: Request,
     scope: Literal["key", "tenant"] | None = None,
     id: Annotated[str | None, Query(description="The key id or tenant name.")] = None,
-    period: Annotated[
-        str | None, Query(description="'2026-11' or '2026-11-25' (UTC); default this month.")
-    ] = None,
+    period: Annotated[str | None, Query(description=PERIOD_DESCRIPTION)] = None,
     tenant: str | None = None,
 ) -> dict[str, Any]:
     """One key's or tenant's totals (``scope`` and ``id``), or without them every spend row
     of a tenant whose period starts with ``period`` (its keys, itself, its models)."""
     store = _store(request)
-    period = period or period_of(time.time(), "month")
+    try:
+        period = parse_period(period, time.time())
+    except ValueError as exc:
+        raise InvalidRequestError(str(exc), param="period") from None
     if scope is None:
         owner = _tenant_scope(request, tenant)
         if owner is None:
