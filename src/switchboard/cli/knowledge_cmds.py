@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,7 +23,7 @@ from switchboard.cli.common import (
 )
 from switchboard.config import Settings
 from switchboard.rag.knowledge import KnowledgeBase, open_embedder
-from switchboard.rag.types import CollectionRef, MetadataValue, SearchMode
+from switchboard.rag.types import CollectionInfo, CollectionRef, MetadataValue, SearchMode
 
 collections_app = command_group("Knowledge-base collections.")
 app.add_typer(collections_app, name="collections")
@@ -215,19 +216,40 @@ def collections_list(
 
 @collections_app.command("drop")
 @one_line_errors
-def collections_drop(name: str, tenant: TenantOption = None) -> None:
-    """Delete a collection and everything in it."""
+def collections_drop(
+    name: Annotated[str, typer.Argument(help="The collection to delete.")],
+    tenant: TenantOption = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask: delete at once.")] = False,
+) -> None:
+    """Delete a collection and everything in it, once its name is typed again (or --yes)."""
     from switchboard.rag.store import open_store
 
     settings = load_settings()
     store = open_store(settings.knowledge_store)
     try:
         ref = _ref(settings, tenant, name)
-        if not store.drop_collection(ref):
+        info = store.get_collection(ref)
+        if info is None:
             raise ValueError(f"collection {ref} does not exist")
+        if not yes:
+            _confirm_drop(info)
+        store.drop_collection(ref)
     finally:
         store.close()
-    console.print(f"dropped {ref}")
+    typer.echo(f"dropped {ref}")
+
+
+def _confirm_drop(info: CollectionInfo) -> None:
+    """Ask for the collection's name at a terminal; ``ValueError`` unless it is typed."""
+    if not sys.stdin.isatty():
+        raise ValueError(
+            f"not dropping {info.ref} without a confirmation: pass --yes (or run it in a terminal)"
+        )
+    typed = typer.prompt(
+        f"Type its name to drop {info.ref} ({info.documents} documents, {info.chunks} chunks)"
+    )
+    if typed != info.ref.name:
+        raise ValueError(f"not dropped: {typed!r} is not {info.ref.name!r}")
 
 
 @bench_app.command("retrieval")
