@@ -33,7 +33,11 @@ from switchboard.assistant.types import (
 )
 from switchboard.bench.uvicorn_thread import serve
 from tests.integration import web_harness
-from tests.integration.web_harness import RECORD_ANSWER_TEXTS, browser_page
+from tests.integration.web_harness import (
+    RECORD_ANSWER_TEXTS,
+    browser_page,
+    record_network_problems,
+)
 
 pytestmark = pytest.mark.integration
 chromium = web_harness.chromium  # the session's browser, a fixture
@@ -55,6 +59,7 @@ TENT_URLS = (
 )
 TENT_ANSWER = "Both tents are waterproof [1, 2] and pack small [1,2]."
 TICKET_ID = "TCK-0042"
+NOT_FOUND_ANSWER = "I couldn't find order LK-999999 on your account."
 ORDER: dict[str, Any] = {
     "order_id": "LK-100214",
     "customer_id": "C1001",
@@ -114,9 +119,19 @@ def order_reply() -> list[TurnEvent]:
     return [lookup, TokenEvent("Your order LK-100214 is on its way with DHL.")]
 
 
-def ticket_reply() -> list[TurnEvent]:
+def ticket_reply() -> list[TurnEvent]:  # the assistant says the ticket and sends it
     message = "I've passed this to our support team; they'll email you within a day."
-    return [HandoffEvent(HandoffReason.CUSTOMER_REQUEST, message, TICKET_ID)]
+    return [TokenEvent(message), HandoffEvent(HandoffReason.CUSTOMER_REQUEST, message, TICKET_ID)]
+
+
+def not_found_reply() -> list[TurnEvent]:  # another customer's order reads as missing
+    lookup = ToolResultEvent("get_order", {"order_id": "LK-999999"}, ok=True, data=None)
+    return [lookup, TokenEvent(NOT_FOUND_ANSWER)]
+
+
+def silent_outage_reply() -> list[TurnEvent]:  # a model that called the tool and said nothing
+    lookup = ToolResultEvent("list_orders", {}, ok=False, error="order_service_unavailable")
+    return [lookup, HandoffEvent(HandoffReason.ORDER_SERVICE_DOWN, "Shall I pass you to a person?")]
 
 
 def offered_reply() -> list[TurnEvent]:
@@ -131,6 +146,8 @@ def offered_reply() -> list[TurnEvent]:
 REPLIES: tuple[tuple[str, Callable[[], list[TurnEvent]]], ...] = (
     ("return", policy_reply),
     ("tent", tents_reply),
+    ("lk-999999", not_found_reply),
+    ("recent", silent_outage_reply),
     ("order", order_reply),
     ("person", ticket_reply),
 )
@@ -263,6 +280,15 @@ class TestWidgetOnFakeBackend:
         assert script.headers["content-type"].startswith("text/javascript")
         assert page.headers["cache-control"] == script.headers["cache-control"] == "no-cache"
 
+    def test_the_page_has_an_icon(self, page: Page, backend: Backend) -> None:
+        href = page.locator('link[rel="icon"]').get_attribute("href")
+        assert href is not None
+        icon = httpx.get(f"{backend.base_url}{href}")
+        assert icon.status_code == 200
+        assert icon.headers["content-type"].startswith("image/svg+xml")
+        # what a browser asks for when a page names no icon (API docs, JSON in a tab)
+        assert httpx.get(f"{backend.base_url}/favicon.ico").content == icon.content
+
     def test_answer_streams_in_with_clickable_citations(self, page: Page, backend: Backend) -> None:
         page.get_by_test_id("customer-select").select_option("C1002")
         page.evaluate(RECORD_ANSWER_TEXTS)
@@ -333,9 +359,36 @@ class TestWidgetOnFakeBackend:
         created = page.get_by_test_id("handoff").last
         expect(created).to_have_attribute("data-state", "ticket")
         expect(created.get_by_test_id("ticket-id")).to_have_text(TICKET_ID)
+        said = page.get_by_test_id("message-assistant").last.inner_text()
+        assert said.count("passed this to our support team") == 1  # said once, not re-shown
         first, second = backend.fake.requests[-2:]
         assert first.session_id is None
         assert second.session_id is not None  # the offer's session goes on
+
+    def test_a_refusal_is_shown_once(self, page: Page) -> None:
+        ask(page, "What about order LK-999999?")
+        wait_until_answered(page)
+        reply = page.get_by_test_id("message-assistant").last
+        expect(reply.get_by_test_id("answer")).to_have_text(NOT_FOUND_ANSWER)
+        expect(reply.get_by_test_id("order-not-found")).to_have_count(0)
+        assert reply.inner_text().count("couldn't find") == 1
+
+    def test_a_lookup_the_answer_does_not_mention_is_shown_as_a_notice(self, page: Page) -> None:
+        ask(page, "My recent orders?")
+        wait_until_answered(page)
+        reply = page.get_by_test_id("message-assistant").last
+        expect(reply.get_by_test_id("tool-error")).to_have_count(1)
+        expect(reply.get_by_test_id("answer")).to_be_hidden()
+
+    def test_no_request_fails(self, chromium: Browser, backend: Backend) -> None:
+        with browser_page(chromium, backend.base_url) as page:
+            problems = record_network_problems(page)
+            page.goto("/")
+            expect(page.get_by_test_id("customer-select")).to_be_enabled()
+            ask(page, "How do returns work?")
+            wait_until_answered(page)
+            page.wait_for_load_state("networkidle")
+        assert problems == []
 
     def test_a_cached_fallback_answer_is_marked(self, page: Page) -> None:
         ask(page, "Busy day? How do returns work?")

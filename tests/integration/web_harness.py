@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, Request, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright never downloads a browser here
 CHROMIUM_ARGS = (
@@ -45,6 +45,22 @@ RECORD_ANSWER_TEXTS = """() => {
   }).observe(document.getElementById("messages"),
              {childList: true, subtree: true, characterData: true});
 }"""
+
+
+def record_network_problems(page: Page) -> list[str]:
+    """A list that fills with the page's failed requests and HTTP error responses
+    (``"404 http://.../favicon.ico"``); requests the page aborts on purpose are not failures."""
+    problems: list[str] = []
+    page.on(
+        "response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None
+    )
+
+    def failed(request: Request) -> None:
+        if request.failure != "net::ERR_ABORTED":
+            problems.append(f"{request.failure} {request.url}")
+
+    page.on("requestfailed", failed)
+    return problems
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The web chat widget: ``GET /`` serves its page, ``/static`` its scripts and styles.
+"""The web chat widget: ``GET /`` serves its page, ``/static`` its scripts, styles and icon.
 
 Every response says ``Cache-Control: no-cache``: browsers keep the files but revalidate
 them (ETag / Last-Modified, answered 304), so a new release is never hidden by a stale
@@ -36,12 +36,18 @@ class _RevalidatedStaticFiles(StaticFiles):
 
 
 def install_web(app: FastAPI) -> None:
-    """Serve the widget's page at ``/`` and its static files at ``/static``."""
+    """Serve the widget's page at ``/``, its static files at ``/static``, and its icon also
+    at ``/favicon.ico``, where browsers look for one on pages that name none."""
     folder = static_dir()
     index = folder / "index.html"
+    icon = folder / "favicon.svg"
 
     @app.get("/", include_in_schema=False)
     async def widget_page() -> FileResponse:
         return FileResponse(index, media_type="text/html", headers=_NO_CACHE)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> FileResponse:
+        return FileResponse(icon, media_type="image/svg+xml", headers=_NO_CACHE)
 
     app.mount("/static", _RevalidatedStaticFiles(directory=folder), name="static")

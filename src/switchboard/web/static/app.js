@@ -3,8 +3,8 @@
 
 import { readEvents } from "./sse.js";
 import {
-  answerNodes, el, errorMessage, fallbackNotice, handoffBanner, sourcesList, toolResult,
-  userMessage,
+  answerNodes, el, errorMessage, fallbackNotice, handoffBanner, isRefusal, sourcesList,
+  toolResult, userMessage,
 } from "./render.js";
 
 const API = "/v1/assistant";
@@ -40,6 +40,9 @@ class AssistantTurn {
     this.answer = el("p", { className: "bubble answer pending", dataset: { testid: "answer" } });
     this.extras = el("div", { className: "extras" });
     this.sources = null;
+    // Notices of lookups that found nothing or failed, each with the answer's length when it
+    // came: the answer says so itself, so a notice is shown only if nothing was said after it.
+    this.refusals = [];
     this.element = el("article",
       { className: "message assistant", dataset: { testid: "message-assistant" } },
       this.answer, this.extras);
@@ -61,11 +64,14 @@ class AssistantTurn {
 
   tool_result(result) {
     const node = toolResult(result);
-    if (node !== null) this.extras.append(node);
+    if (node === null) return;
+    if (isRefusal(result)) this.refusals.push({ node, said: this.text.length });
+    else this.extras.append(node);
   }
 
   handoff(handoff) {
-    const banner = handoffBanner(handoff, this.onHandoffAccepted);
+    const said = this.text.includes(handoff.message); // a ticket's text is the answer too
+    const banner = handoffBanner(handoff, this.onHandoffAccepted, said);
     enableHandoffOffers(banner, state.stream === null);
     this.extras.append(banner);
   }
@@ -95,6 +101,9 @@ class AssistantTurn {
     this.finished = true;
     this.answer.classList.remove("pending");
     if (this.text === "") this.answer.hidden = true;
+    const unsaid = this.refusals.filter(({ said }) => said === this.text.length);
+    this.extras.prepend(...unsaid.map(({ node }) => node));
+    this.refusals = [];
   }
 }
 

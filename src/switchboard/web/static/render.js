@@ -170,6 +170,11 @@ export function fallbackNotice() {
     "cache-fallback", "notice warning");
 }
 
+/** A lookup that found nothing or failed: a notice that says what the answer usually says. */
+export function isRefusal(result) {
+  return !result.ok || (result.tool === "get_order" && result.data === null);
+}
+
 /** A tool_result event as a card or a short notice. */
 export function toolResult(result) {
   if (!result.ok) {
@@ -188,8 +193,11 @@ export function toolResult(result) {
   return null;
 }
 
-/** The handoff banner; `onAccept` is called when an offered handoff is taken up. */
-export function handoffBanner(handoff, onAccept) {
+/**
+ * The handoff banner; `onAccept` is called when an offered handoff is taken up. `said`: the
+ * answer already says the handoff's message, so the banner does not repeat it.
+ */
+export function handoffBanner(handoff, onAccept, said = false) {
   const created = handoff.ticket_id !== null && handoff.ticket_id !== undefined;
   const banner = el("aside", {
     className: `handoff ${created ? "created" : "offered"}`,
@@ -197,7 +205,7 @@ export function handoffBanner(handoff, onAccept) {
     dataset: { testid: "handoff", state: created ? "ticket" : "offered" },
   },
     el("strong", { textContent: created ? "Passed to our support team" : "Want a person to help?" }),
-    el("p", { textContent: handoff.message }));
+    said ? null : el("p", { textContent: handoff.message }));
   if (created) {
     banner.append(el("p", { className: "ticket" },
       "Ticket ", el("code", { textContent: handoff.ticket_id, dataset: { testid: "ticket-id" } })));
