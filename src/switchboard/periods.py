@@ -13,6 +13,7 @@ from typing import Literal
 BudgetPeriod = Literal["day", "month"]
 
 _FORMATS: dict[BudgetPeriod, str] = {"day": "%Y-%m-%d", "month": "%Y-%m"}
+PERIOD_FORMS = "'day', 'month', YYYY-MM-DD or YYYY-MM"  # what ``parse_period`` accepts
 
 
 def period_of(now: float, period: BudgetPeriod) -> str:
@@ -41,9 +42,6 @@ def parse_period(text: str | None, now: float) -> str:
             if datetime.strptime(text, form).strftime(form) == text:
                 return text
     raise ValueError(f"Unknown period {text!r}: use {PERIOD_FORMS}.")
-
-
-PERIOD_FORMS = "'day', 'month', YYYY-MM-DD or YYYY-MM"
 
 
 def period_end(now: float, period: BudgetPeriod) -> float:
