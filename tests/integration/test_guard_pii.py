@@ -25,6 +25,7 @@ from switchboard.guard.pii import (
     is_phone_shaped,
     is_whole_words,
     may_name,
+    recipient_type,
     resolve_overlaps,
 )
 from switchboard.guard.types import Category, Finding
@@ -238,3 +239,31 @@ def test_no_card_data_in_the_benign_support_messages_and_golden_questions(
     found = [(t, f.type) for t in texts for f in detector.scan(t) if f.type.startswith("CARD_")]
     assert len(texts) > 400
     assert found == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Please deliver to Sarah Mitchell at reception.", {"Sarah Mitchell": "PERSON"}),
+        ("Ship it to Paul Green, not to me.", {"Paul Green": "PERSON"}),
+        ("Please deliver the parcel to Sofia Rossi.", {"Sofia Rossi": "PERSON"}),
+        ("Send the replacement to Lucas Meyer please.", {"Lucas Meyer": "PERSON"}),
+        ("If I'm out, leave it with Austin Clarke next door.", {"Austin Clarke": "PERSON"}),
+        ("Deliver to Lena Fischer in Graz.", {"Lena Fischer": "PERSON", "Graz": "LOCATION"}),
+        ("Can you deliver it to Dublin instead?", {"Dublin": "LOCATION"}),
+        ("Do you deliver to Rotterdam on Saturdays?", {"Rotterdam": "LOCATION"}),
+    ],
+)
+def test_a_delivery_instructions_recipient_is_a_person_and_a_destination_a_place(
+    detector: PiiDetector, text: str, expected: dict[str, str]
+) -> None:
+    """A name read as a town would be passed on (``keep = ["LOCATION"]``): the leak the
+    dev split's recipients guard against."""
+    assert spans(detector, text) == expected
+
+
+def test_recipient_type_trusts_ners_person_and_takes_two_words_for_a_name() -> None:
+    assert recipient_type("Tom", 10, 13, [(10, 13, "PERSON")]) == "PERSON"
+    assert recipient_type("Sofia Rossi", 10, 21, [(10, 21, "LOCATION")]) == "PERSON"
+    assert recipient_type("Dublin", 10, 16, [(10, 16, "LOCATION")]) == "LOCATION"
+    assert recipient_type("Leeds", 10, 15, []) == "LOCATION"

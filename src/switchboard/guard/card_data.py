@@ -10,8 +10,9 @@ next to it:
   cvv");
 - **card context** for the cues that other things share ("expires", "expiry", "valid
   until": a return window or a voucher expires too): a card number, a card word ("card",
-  "visa", "cvv"...) within ``CONTEXT_CHARS``. The card-only cues ("exp", "valid thru",
-  "cvv") need none;
+  "visa", "cvv"...) within ``CONTEXT_CHARS``, and no other subject right before the cue
+  ("the voucher expires 12/31"). The card-only cues ("exp", "valid thru", "cvv") need
+  none;
 - the **card tuple** customers paste: right after a card number that passes Luhn, a date
   written ``MM/YY`` or ``MM/YYYY`` is its expiry, and right after an expiry, a lone group
   of 3 or 4 digits is its security code ("4111 1111 1111 1111 04/27 123").
@@ -63,8 +64,15 @@ _CVV_CUES = (
 )
 # What may stand between a cue and its value: punctuation and a few filler words.
 _FILLER = (
-    r"[^\w\n]*(?:(?:date|is|are|on|in|at|of|end|the|was|code|number|it|its|s|mine|here)\b"
-    r"[^\w\n]*){0,3}"
+    r"[^\w\n]*(?:(?:date|is|are|on|in|at|of|end|the|was|code|number|it|its|s|mine|here|my"
+    r"|card|debit|credit)\b[^\w\n]*){0,5}"
+)
+# What else expires or is valid until a date: a shared cue right after one of these
+# ("the voucher expires 12/31") is about it, not the card.
+OTHER_SUBJECT = re.compile(
+    r"\b(?:voucher|coupon|code|offer|discount|promo\w*|sale|deal|return|window|warranty"
+    r"|subscription|membership|link|password|gift card|quote|reservation)\W+(?:\w+\W+)?$",
+    re.IGNORECASE,
 )
 
 CARD_WORDS = re.compile(
@@ -122,6 +130,7 @@ def find_card_data(text: str) -> list[Span]:
         m.span("value")
         for m in SHARED_EXPIRY_CUED.finditer(text)
         if has_card_context(text, m.start(), m.end(), numbers)
+        and not OTHER_SUBJECT.search(text, max(0, m.start() - 40), m.start())
     }
     for _, number_end in numbers:
         after = EXPIRY_AFTER_CARD.match(text, number_end)

@@ -161,15 +161,26 @@ class PhoneNumberRecognizer(PhoneRecognizer):
 # them is the value; it scores above spaCy's 0.85 so that where both fire on one span the
 # cue's type wins (the small model often calls a city a PERSON and vice versa).
 _CAPITALISED_RUN = r"(?P<value>[^\W\d_][\w'\u2019-]*(?: [^\W\d_][\w'\u2019-]*){0,2})"
+_HANDED_OVER = r"(?: (?:it|them|this|that|(?:the|my|our|this|that) [\w-]+|order [\w-]+))?"
 PERSON_CUES = re.compile(
     r"\b(?i:my name is|my name's|this is|i am|i'm|call me|regards,?|thanks,?|thank you,?"
-    r"|cheers,?|sincerely,?|account holder:?|recipient:?) " + _CAPITALISED_RUN
+    r"|cheers,?|sincerely,?|account holder:?|recipient:?|attn:?|attention:?|c/o|care of"
+    r"|(?:leave|left|hand|handed|give|gave)" + _HANDED_OVER + r" (?:with|to)) " + _CAPITALISED_RUN
 )
 PERSON_SIGN_OFF = re.compile(_CAPITALISED_RUN + r" here\b")
 LOCATION_CUES = re.compile(
     r"\b(?i:live in|living in|based in|located in|i'm in|i am in|moved to|moved from"
-    r"|writing from|(?:ship|shipping|shipped|deliver|delivery|delivered)(?: it| them)? to"
-    r"|near|office in|arrives? in|arrived in) " + _CAPITALISED_RUN
+    r"|writing from|(?:shipping|delivery) to|near|office in|arrives? in|arrived in"
+    r"|(?:do|does|can|could|will|would) (?:you|they|it) (?:ship|deliver|send|post) to"
+    r"|to (?:ship|deliver|send|post) to) " + _CAPITALISED_RUN
+)
+# Who or where a parcel goes: "deliver it to Sarah Mitchell", "ship it to Leeds" (where
+# the shop delivers, "do you ship to Porto?", is a LOCATION cue above).
+RECIPIENT_CUES = re.compile(
+    r"\b(?i:(?:ship|send|sent|deliver|post|mail|address|forward)(?:s|ed|ing)?"
+    + _HANDED_OVER
+    + r" to) "
+    + _CAPITALISED_RUN
 )
 CUE_SCORE = 0.9
 _CALENDAR_AND_DETERMINERS = (
@@ -191,11 +202,30 @@ def capitalised_prefix(value: str) -> str:
     return " ".join(kept)
 
 
-class CueRecognizer(LocalRecognizer):
-    """Names after "my name is", "regards," ..., places after "I live in", "ship to" ...:
-    the phrasings support messages use, recovering what the small NER model misses."""
+NerSpan = tuple[int, int, str]
 
-    CUES = (("PERSON", PERSON_CUES), ("PERSON", PERSON_SIGN_OFF), ("LOCATION", LOCATION_CUES))
+
+def recipient_type(value: str, start: int, end: int, ner: list[NerSpan]) -> str:
+    """Whether a parcel's recipient is a person or a place. NER's PERSON wins, and two or
+    more capitalised words are a person's name too (the small model reads "Sofia Rossi"
+    as a place); a single word NER does not call a person is a place. A doubt goes to
+    PERSON: a name passed on as a town leaks (``keep``), a town redacted as a name still
+    reaches the customer, restored."""
+    labels = {label for n_start, n_end, label in ner if n_start < end and start < n_end}
+    return "PERSON" if "PERSON" in labels or " " in value else "LOCATION"
+
+
+class CueRecognizer(LocalRecognizer):
+    """Names after "my name is", "regards,", "leave it with" ..., places after "I live in"
+    ..., and a parcel's recipient after "deliver it to" (``recipient_type``): the
+    phrasings support messages use, recovering what the small NER model misses."""
+
+    CUES = (
+        ("PERSON", PERSON_CUES),
+        ("PERSON", PERSON_SIGN_OFF),
+        ("LOCATION", LOCATION_CUES),
+        ("RECIPIENT", RECIPIENT_CUES),
+    )
 
     def __init__(self) -> None:
         super().__init__(supported_entities=list(NER_ENTITIES), name="CueRecognizer")
@@ -206,15 +236,22 @@ class CueRecognizer(LocalRecognizer):
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
+        ner: list[NerSpan] = []
+        if nlp_artifacts is not None:
+            ner = [(e.start_char, e.end_char, e.label_) for e in nlp_artifacts.entities]
         results = []
-        for entity, cue in self.CUES:
-            if entity not in entities:
-                continue
+        claimed: set[int] = set()  # a value an earlier cue typed is not a recipient
+        for kind, cue in self.CUES:
             for match in cue.finditer(text):
                 value = capitalised_prefix(match.group("value"))
-                if value:
-                    start = match.start("value")
-                    results.append(RecognizerResult(entity, start, start + len(value), CUE_SCORE))
+                start = match.start("value")
+                if not value or (kind == "RECIPIENT" and start in claimed):
+                    continue
+                end = start + len(value)
+                claimed.add(start)
+                entity = recipient_type(value, start, end, ner) if kind == "RECIPIENT" else kind
+                if entity in entities:
+                    results.append(RecognizerResult(entity, start, end, CUE_SCORE))
         return results
 
 
