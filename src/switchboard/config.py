@@ -339,6 +339,8 @@ DEFAULT_PII_ENTITIES = [
     "EMAIL_ADDRESS",
     "PHONE_NUMBER",
     "CREDIT_CARD",
+    "CARD_EXPIRY",
+    "CARD_CVV",
     "IBAN_CODE",
     "IP_ADDRESS",
     "US_SSN",

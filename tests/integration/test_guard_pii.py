@@ -12,13 +12,15 @@ from typing import NoReturn
 import pytest
 import tldextract
 
+from switchboard.bench.injection_eval import golden_messages
 from switchboard.bench.pii_eval import Matching, evaluate
 from switchboard.bench.pii_set import generate
 from switchboard.config import PiiSettings
 from switchboard.guard import pii
+from switchboard.guard.injection_model import load_support
+from switchboard.guard.name_cues import capitalised_prefix, recipient_type
 from switchboard.guard.pii import (
     PiiDetector,
-    capitalised_prefix,
     is_country,
     is_phone_shaped,
     is_whole_words,
@@ -218,3 +220,49 @@ def test_skipping_ner_changes_no_finding_on_the_synthetic_set(
     gated = [detector.scan(t) for t in texts]
     monkeypatch.setattr(pii, "may_name", lambda text: True)
     assert [detector.scan(t) for t in texts] == gated
+
+
+def test_card_expiry_and_security_code_next_to_a_card(detector: PiiDetector) -> None:
+    text = "Card 4111 1111 1111 1111, expires 04/2027, the 3 digits on the back are 123."
+    assert spans(detector, text) == {
+        "4111 1111 1111 1111": "CREDIT_CARD",
+        "04/2027": "CARD_EXPIRY",
+        "123": "CARD_CVV",
+    }
+
+
+def test_no_card_data_in_the_benign_support_messages_and_golden_questions(
+    detector: PiiDetector,
+) -> None:
+    texts = [m.text for m in load_support()] + [m for _, m in golden_messages()]
+    found = [(t, f.type) for t in texts for f in detector.scan(t) if f.type.startswith("CARD_")]
+    assert len(texts) > 400
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Please deliver to Sarah Mitchell at reception.", {"Sarah Mitchell": "PERSON"}),
+        ("Ship it to Paul Green, not to me.", {"Paul Green": "PERSON"}),
+        ("Please deliver the parcel to Sofia Rossi.", {"Sofia Rossi": "PERSON"}),
+        ("Send the replacement to Lucas Meyer please.", {"Lucas Meyer": "PERSON"}),
+        ("If I'm out, leave it with Austin Clarke next door.", {"Austin Clarke": "PERSON"}),
+        ("Deliver to Lena Fischer in Graz.", {"Lena Fischer": "PERSON", "Graz": "LOCATION"}),
+        ("Can you deliver it to Dublin instead?", {"Dublin": "LOCATION"}),
+        ("Do you deliver to Rotterdam on Saturdays?", {"Rotterdam": "LOCATION"}),
+    ],
+)
+def test_a_delivery_instructions_recipient_is_a_person_and_a_destination_a_place(
+    detector: PiiDetector, text: str, expected: dict[str, str]
+) -> None:
+    """A name read as a town would be passed on (``keep = ["LOCATION"]``): the leak the
+    dev split's recipients guard against."""
+    assert spans(detector, text) == expected
+
+
+def test_recipient_type_trusts_ners_person_and_takes_two_words_for_a_name() -> None:
+    assert recipient_type("Tom", 10, 13, [(10, 13, "PERSON")]) == "PERSON"
+    assert recipient_type("Sofia Rossi", 10, 21, [(10, 21, "LOCATION")]) == "PERSON"
+    assert recipient_type("Dublin", 10, 16, [(10, 16, "LOCATION")]) == "LOCATION"
+    assert recipient_type("Leeds", 10, 15, []) == "LOCATION"

@@ -2,7 +2,8 @@
 cost per turn.
 
 Quality comes from each detector's own labelled evaluation (``pii_eval``,
-``injection_eval``, ``toxicity_eval``). Latency is measured here, through the same
+``injection_eval``, ``toxicity_eval``), and, reported apart, from the hand-written dev
+and blind test splits (``guard_splits``). Latency is measured here, through the same
 ``Guard`` the server builds from the settings:
 
 - input: ``Guard.scan`` of every golden-set customer message (all detectors the policy
@@ -27,7 +28,7 @@ from typing import Any
 import numpy as np
 from rich.progress import Progress
 
-from switchboard.bench import injection_eval, pii_eval, toxicity_eval
+from switchboard.bench import guard_splits, injection_eval, pii_eval, toxicity_eval
 from switchboard.bench.stats import percentiles_ms
 from switchboard.config import GuardSettings
 from switchboard.guard.scanner import Guard
@@ -178,5 +179,6 @@ def run(
     return {
         "settings": settings.model_dump(mode="json"),
         "quality": quality,
+        "splits": guard_splits.run(settings, progress=progress),
         "latency": {"input": inputs, "output": outputs},
     }

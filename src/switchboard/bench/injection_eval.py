@@ -130,7 +130,7 @@ def by_category(rows: Sequence[Scored], threshold: float) -> dict[str, dict[str,
     }
 
 
-def _errors(rows: Sequence[Scored], threshold: float) -> dict[str, list[dict[str, Any]]]:
+def errors_of(rows: Sequence[Scored], threshold: float) -> dict[str, list[dict[str, Any]]]:
     def show(r: Scored) -> dict[str, Any]:
         return {
             "id": r.id,
@@ -183,14 +183,14 @@ def run(settings: InjectionSettings, progress: bool = True) -> dict[str, Any]:
             "fp_rate": fp_rate(corpus, threshold),
             "recall_by_category": by_category([r for r in corpus if r.malicious], threshold),
             "fp_by_category": by_category([r for r in corpus if not r.malicious], threshold),
-            **_errors(corpus, threshold),
+            **errors_of(corpus, threshold),
         },
         "support": {
             "n": len(support_scored),
             "evaluation": f"grouped {FOLDS}-fold cross-validation",
             "fp_rate": fp_rate(support_scored, threshold),
             "fp_by_topic": by_category(support_scored, threshold),
-            **_errors(support_scored, threshold),
+            **errors_of(support_scored, threshold),
         },
         "golden": {
             "n": len(golden),
@@ -198,7 +198,7 @@ def run(settings: InjectionSettings, progress: bool = True) -> dict[str, Any]:
             "expected_injections": sorted(GOLDEN_INJECTIONS),
             "expected_injections_flagged": recall(golden, threshold),
             "fp_rate": fp_rate(golden, threshold),
-            **_errors(golden, threshold),
+            **errors_of(golden, threshold),
         },
         "thresholds": [
             {

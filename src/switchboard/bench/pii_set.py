@@ -13,6 +13,9 @@ What counts as PII here, and what does not (the hard negatives):
   depend on them. Street addresses are left out: ``en_core_web_sm`` has no address model
   and Presidio no address recognizer, so they would measure a detector nobody ships.
 - ``PERSON`` is a full name or a first name in a self-introduction or a recipient.
+- ``CARD_EXPIRY`` and ``CARD_CVV`` are a card's expiry and security code written as card
+  data (after "exp", "cvv"..., or pasted after the card number); the hard negatives put
+  card words next to dates, month/day dates shaped like an expiry, prices and quantities.
 - Never PII: the shop's order numbers (``LK-123456``), prices, dates, quantities, product
   names, carrier tracking numbers, postcodes on their own, discount codes.
 """
@@ -209,6 +212,19 @@ def credit_card(rng: random.Random) -> str:
     return sep.join(parts)
 
 
+def card_expiry(rng: random.Random) -> str:
+    """A card's expiry as cards print it and customers copy it: 04/27, 4/27, 04/2027, 04-27."""
+    month, year = rng.randint(1, 12), rng.randint(25, 34)
+    return rng.choice(
+        (f"{month:02d}/{year}", f"{month}/{year}", f"{month:02d}/20{year}", f"{month:02d}-{year}")
+    )
+
+
+def card_cvv(rng: random.Random) -> str:
+    """Three digits, or four (American Express's CID)."""
+    return "".join(rng.choice("0123456789") for _ in range(rng.choice((3, 3, 3, 4))))
+
+
 # country: BBAN as a sequence of (kind, count), "n" digits, "a" upper-case letters
 _IBAN_BBAN = {
     "DE": (("n", 18),),
@@ -293,6 +309,11 @@ def date(rng: random.Random) -> str:
     )
 
 
+def short_date(rng: random.Random) -> str:
+    """A date as US customers write it, month/day: shaped like a card's expiry."""
+    return f"{rng.randint(1, 12)}/{rng.randint(10, 28)}"
+
+
 def quantity(rng: random.Random) -> str:
     return str(rng.randint(2, 12))
 
@@ -345,6 +366,8 @@ PII_VALUES: dict[str, Gen] = {
     "EMAIL_ADDRESS": email,
     "PHONE_NUMBER": phone,
     "CREDIT_CARD": credit_card,
+    "CARD_EXPIRY": card_expiry,
+    "CARD_CVV": card_cvv,
     "IBAN_CODE": iban,
     "IP_ADDRESS": ip_address,
     "US_SSN": ssn,
@@ -354,6 +377,7 @@ OTHER_VALUES: dict[str, Gen] = {
     "ORDER": order_number,
     "PRICE": price,
     "DATE": date,
+    "SHORT_DATE": short_date,
     "QTY": quantity,
     "PRODUCT": product,
     "TRACKING": tracking,
@@ -406,6 +430,20 @@ PII_TEMPLATES: dict[str, tuple[str, ...]] = {
         "Please refund to the card ending in the same digits as {CREDIT_CARD}.",
         "My Visa {CREDIT_CARD} was declined for order {ORDER}.",
     ),
+    "CARD_EXPIRY": (
+        "My card {CREDIT_CARD} exp {CARD_EXPIRY} was declined for order {ORDER}.",
+        "The Visa I used expires {CARD_EXPIRY}, is that why the payment of {PRICE} failed?",
+        "Card details: {CREDIT_CARD}, valid thru {CARD_EXPIRY}.",
+        "{CREDIT_CARD} {CARD_EXPIRY} {CARD_CVV}",
+        "I got a new debit card, the expiry date is {CARD_EXPIRY} - can you update it?",
+    ),
+    "CARD_CVV": (
+        "The CVV is {CARD_CVV}, please take the payment for {ORDER} again.",
+        "Mastercard, exp {CARD_EXPIRY}, security code {CARD_CVV}.",
+        "the 3 digits on the back are {CARD_CVV} if you need them",
+        "Do you need the CVC? It's {CARD_CVV}.",
+        "My credit card {CREDIT_CARD}, expires {CARD_EXPIRY}, cvv2: {CARD_CVV}",
+    ),
     "IBAN_CODE": (
         "Please refund the {PRICE} to my IBAN {IBAN_CODE}.",
         "My bank account is {IBAN_CODE} - can you transfer the refund there?",
@@ -436,6 +474,10 @@ NEGATIVE_TEMPLATES = (
     "Order {ORDER} and order {ORDER} should have been shipped together.",
     "How much is shipping to {COUNTRY} for a parcel worth {PRICE}?",
     "Parcel {TRACKING} shows delivered but nothing arrived.",
+    "My card was charged {PRICE} on {SHORT_DATE} for {QTY} items.",
+    "I paid by Visa on {SHORT_DATE}, order {ORDER}, but the {PRODUCT} never came.",
+    "Can I still pay by credit card? The offer on the {PRODUCT} expires {DATE}.",
+    "My debit card was declined twice on {DATE}; order {ORDER} is {PRICE}.",
 )
 
 _SLOT = re.compile(r"\{([A-Z_]+)\}")

@@ -74,9 +74,12 @@ def bench_guard(
     guardrails add per turn (input) and to the answer's first token (output)."""
     from switchboard.assistant.service import SYSTEM_PROMPTS
     from switchboard.bench.guard_bench import run
+    from switchboard.bench.guard_splits import splits_tables
 
     settings = load_settings()
     result = run(settings.guard, SYSTEM_PROMPTS, tokens_per_s=tokens_per_s, progress=True)
+    for table in splits_tables(result["splits"]):
+        console.print(table)
     latency = result["latency"]
     console.print(
         f"input guard per turn p50 {latency['input']['turn']['p50_ms']:.1f} ms; "

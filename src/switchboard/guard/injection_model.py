@@ -1,10 +1,11 @@
 """The prompt-injection classifier: a linear model trained at load time from shipped data.
 
 No model file ships and nothing downloads. Two shipped files are fitted in a fraction of a
-second: ``guard/data/injection_train.jsonl`` (our own injection, jailbreak, exfiltration and
-indirect-injection examples in en/de/fr/it/es, against ordinary and "trap" texts that say
-ignore/forget/system/act as innocently) and ``guard/data/benign_support.jsonl`` (ordinary
-shop support messages, all benign; the evaluation measures their false positives by
+second: ``guard/data/injection_train.jsonl`` (our own injection, jailbreak, exfiltration,
+indirect-injection, authority-claim and policy-override, and role-play-as-a-system
+examples in en/de/fr/it/es, against ordinary and "trap" texts that say ignore, forget,
+system, act as, manager or approved innocently) and ``guard/data/benign_support.jsonl``
+(ordinary shop support messages, all benign; the evaluation measures their false positives by
 cross-validation). Word n-grams catch the phrasing of an attack ("ignore all previous
 instructions"); character n-grams catch inflections, typos and unseen languages.
 

