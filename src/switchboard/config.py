@@ -134,6 +134,9 @@ class KnowledgeSettings(BaseModel):
     max_upload_bytes: int = Field(
         100 * 1024 * 1024, ge=1, description="Whole upload request (all files together)."
     )
+    pdf_timeout_s: float = Field(
+        30.0, gt=0, description="Longest a PDF's text extraction may take; past it the file fails."
+    )
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     chunking: ChunkSettings = Field(default_factory=ChunkSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
