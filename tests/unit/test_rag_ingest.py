@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from switchboard.config import ChunkSettings, KnowledgeSettings
-from switchboard.rag.ingest import EMBED_BATCH_CHUNKS, IngestReport, IngestStopped
+from switchboard.rag.ingest import EMBED_BATCH_CHUNKS, IngestReport
+from switchboard.rag.ingest_monitor import IngestStopped
 from switchboard.rag.knowledge import KnowledgeBase
 from switchboard.rag.loaders import FailureKind, load_path
 from switchboard.rag.retrieval import SearchRequest
@@ -517,23 +518,27 @@ class StopAfter:
         self.files += 1
 
 
-def test_a_monitor_over_its_chunk_limit_stops_the_run_before_embedding(
+def test_a_document_over_the_chunk_limit_is_refused_before_embedding_and_the_run_stops(
     store: SQLiteStore, embedder: HashingEmbedder, tmp_path: Path
 ) -> None:
     small = KnowledgeSettings(chunking=ChunkSettings(chunk_tokens=16, overlap_tokens=0))
     kb = KnowledgeBase.assemble(small, store, embedder)
+    write(tmp_path / "d" / "a-small.md", "A small note.")
     text = "\n\n".join(f"Paragraph {i} of many." for i in range(50))
-    big = write(tmp_path / "d" / "big.md", text)
+    write(tmp_path / "d" / "b-big.md", text)
+    write(tmp_path / "d" / "c-small.md", "Another small note.")
     monitor = StopAfter(max_chunks=10)
 
-    report = kb.ingestor.ingest_files(REF, kb.ingestor.list_files([big]), monitor=monitor)
+    files = kb.ingestor.list_files([tmp_path / "d"])
+    report = kb.ingestor.ingest_files(REF, files, monitor=monitor)
 
     assert report.stopped is not None
     assert report.stopped.code == "max_chunks_exceeded"
     assert monitor.cut > 10
-    assert embedder.calls == 0  # refused after chunking, before any embedding
-    assert (report.added, report.chunks, monitor.stored_chunks) == (0, 0, 0)
-    assert store.document_hashes(REF) == {}
+    (embedded,) = embedder.texts  # the big one was refused before embedding
+    assert embedded.endswith("A small note.")
+    assert (report.added, report.chunks, monitor.stored_chunks) == (1, 1, 1)
+    assert list(store.document_hashes(REF)) == ["a-small.md"]  # and nothing after it
 
 
 def test_a_run_stopped_between_batches_keeps_whole_documents_and_deletes_nothing(

@@ -13,9 +13,10 @@
 - The stored hash binds the content to the chunking settings and embedding model: after
   changing them, a re-run re-chunks and re-embeds every document.
 - A document the store refuses (e.g. NaN in its metadata) is reported and skipped.
-- An ``IngestMonitor`` follows a run (files, chunks cut, chunks stored) and may stop it by
-  raising ``IngestStopped`` before a file, a document or an embedding batch: chunks cut but
-  not yet stored are dropped, the report says why it stopped, nothing is deleted.
+- An ``IngestMonitor`` (``ingest_monitor``) follows a run and may stop it by raising
+  ``IngestStopped`` before a file, a document or an embedding batch (chunks cut but not
+  yet stored are dropped), or on a document's chunk count (the documents before it are
+  still committed). The report says why it stopped; nothing is deleted.
 """
 
 from __future__ import annotations
@@ -27,11 +28,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Protocol
 
-from switchboard.errors import SwitchboardError
 from switchboard.rag.chunking import Chunker
 from switchboard.rag.embedder import SPECIAL_TOKENS, Embedder
+from switchboard.rag.ingest_monitor import UNWATCHED, IngestMonitor, IngestStopped
 from switchboard.rag.loaders import (
     DEFAULT_MAX_BYTES,
     DocumentFormat,
@@ -52,47 +52,6 @@ EMBED_BATCH_CHUNKS = 512  # sorted by length inside a flush: bigger flushes, les
 Progress = Callable[[float], None]
 """Called with the fraction of one input file just finished (a JSONL file advances per
 record), so a bar over ``len(files)`` moves smoothly."""
-
-
-class IngestStopped(SwitchboardError):
-    """Raised by an ``IngestMonitor`` to stop a run; ``code`` says why, for machines."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-class IngestMonitor(Protocol):
-    """Follows a run; any method may raise ``IngestStopped`` to end it there."""
-
-    def checkpoint(self) -> None:
-        """Before each file, each document and each embedding batch."""
-
-    def chunked(self, chunks: int) -> None:
-        """A new or changed document was cut into ``chunks``, not embedded yet."""
-
-    def stored(self, chunks: int) -> None:
-        """A document and its ``chunks`` were committed."""
-
-    def file_done(self) -> None: ...
-
-
-class _Unwatched:
-    def checkpoint(self) -> None:
-        pass
-
-    def chunked(self, chunks: int) -> None:
-        pass
-
-    def stored(self, chunks: int) -> None:
-        pass
-
-    def file_done(self) -> None:
-        pass
-
-
-UNWATCHED: IngestMonitor = _Unwatched()
 
 
 @dataclass
@@ -254,7 +213,11 @@ class Ingestor:
         stored[document.id] = digest
         document = dataclasses.replace(document, content_hash=digest)
         chunks = self.chunker.chunk(document)
-        monitor.chunked(len(chunks))
+        try:
+            monitor.chunked(len(chunks))
+        except IngestStopped:
+            self._flush(ref, batch, report, monitor)  # the documents before this one land
+            raise
         batch.add(document, chunks, is_new=previous is None)
         if batch.size >= EMBED_BATCH_CHUNKS:
             self._flush(ref, batch, report, monitor)
