@@ -6,6 +6,7 @@ own side of the monitor contract)."""
 from __future__ import annotations
 
 import queue
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -127,8 +128,7 @@ def jobs(
 
 def spool(tmp_path: Path, files: dict[str, int]) -> tuple[Path, list[str]]:
     """A spool folder holding ``files`` (name → lines, i.e. chunks)."""
-    folder = tmp_path / f"spool-{len(list(tmp_path.glob('spool-*')))}"
-    folder.mkdir()
+    folder = Path(tempfile.mkdtemp(prefix="spool-", dir=tmp_path))
     for name, lines in files.items():
         (folder / name).write_text("".join(f"line {i}\n" for i in range(lines)))
     return folder, list(files)

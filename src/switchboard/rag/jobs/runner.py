@@ -171,6 +171,7 @@ class IngestJobs:
             self._store.start(job_id)
         try:
             status, report, error = self._ingest(job, monitor)
+            shutil.rmtree(job.spool, ignore_errors=True)  # gone before the job reads finished
             with self._lock:
                 self._store.finish(job_id, status, monitor.progress, report, error)
             self._store.prune(job.tenant, self._settings.keep, self._settings.ttl_s)
@@ -179,7 +180,6 @@ class IngestJobs:
         finally:
             with self._lock:
                 del self._running[job_id]
-            shutil.rmtree(job.spool, ignore_errors=True)
 
     def _ingest(
         self, job: Job, monitor: JobMonitor
