@@ -122,6 +122,20 @@ class RetrievalSettings(BaseModel):
         return self
 
 
+class IngestJobSettings(BaseModel):
+    """Uploads over HTTP run as background jobs: a few at a time, each bounded."""
+
+    workers: int = Field(1, ge=1, le=16, description="Jobs run at the same time.")
+    max_queued: int = Field(16, ge=1, description="Jobs waiting to run; beyond it uploads get 503.")
+    max_chunks: int = Field(
+        10_000, ge=1, description="Chunks one job may cut (checked before embedding them)."
+    )
+    max_seconds: float = Field(300.0, gt=0, description="Longest a job may run.")
+    keep: int = Field(100, ge=1, description="Finished jobs kept per tenant (newest).")
+    ttl_s: float = Field(7 * 24 * 3600.0, gt=0, description="How long a finished job is kept.")
+    db_path: Path | None = Field(None, description="default <data_dir>/jobs.sqlite3")
+
+
 class KnowledgeSettings(BaseModel):
     store: str | None = Field(
         None,
@@ -134,6 +148,10 @@ class KnowledgeSettings(BaseModel):
     max_upload_bytes: int = Field(
         100 * 1024 * 1024, ge=1, description="Whole upload request (all files together)."
     )
+    pdf_timeout_s: float = Field(
+        30.0, gt=0, description="Longest a PDF's text extraction may take; past it the file fails."
+    )
+    jobs: IngestJobSettings = Field(default_factory=IngestJobSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     chunking: ChunkSettings = Field(default_factory=ChunkSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
@@ -464,6 +482,10 @@ class Settings(BaseSettings):
     @property
     def knowledge_store(self) -> str:
         return self.knowledge.store or str(self.data_dir / "knowledge.sqlite3")
+
+    @property
+    def jobs_db(self) -> Path:
+        return self.knowledge.jobs.db_path or self.data_dir / "jobs.sqlite3"
 
     @property
     def orders_db(self) -> Path:

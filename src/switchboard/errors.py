@@ -16,10 +16,12 @@
     │   ├── CustomerNotFoundError       404, unknown customer of the Order API
     │   ├── OrderNotFoundError          404, no such order of this customer
     │   ├── SessionNotFoundError        404, no such assistant session of this customer
+    │   ├── JobNotFoundError            404, no such upload job in this tenant's collection
     │   ├── PayloadTooLargeError        413, an upload over the size limit
     │   ├── RateLimitError              429, over requests or tokens per minute (retry_after_s)
     │   ├── BudgetExceededError         429, the key's or tenant's budget would be exceeded
     │   ├── QueueFullError              503, waiting queue full (carries retry_after_s)
+    │   ├── JobQueueFullError           503, too many upload jobs waiting (retry_after_s)
     │   ├── DependencyUnavailableError  503, a service this request needs is down
     │   └── UpstreamError               502, a remote model server failed (carries its status)
     ├── KVCacheFullError        the runner found no KV cells; the engine preempts and retries
@@ -195,6 +197,16 @@ class SessionNotFoundError(RequestError):
         super().__init__(f"The session '{session_id}' does not exist.")
 
 
+class JobNotFoundError(RequestError):
+    """Also raised for another tenant's job, with the same message: no probing."""
+
+    status_code = 404
+    code = "job_not_found"
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"The job '{job_id}' does not exist.")
+
+
 class PayloadTooLargeError(RequestError):
     status_code = 413
     code = "payload_too_large"
@@ -207,6 +219,16 @@ class QueueFullError(RequestError):
 
     def __init__(self, waiting: int, retry_after_s: int = 1) -> None:
         super().__init__(f"The engine's waiting queue is full ({waiting} requests); retry later.")
+        self.retry_after_s = retry_after_s
+
+
+class JobQueueFullError(RequestError):
+    status_code = 503
+    error_type = "server_overloaded"
+    code = "queue_full"
+
+    def __init__(self, waiting: int, retry_after_s: int = 5) -> None:
+        super().__init__(f"{waiting} upload jobs are waiting already; retry later.")
         self.retry_after_s = retry_after_s
 
 

@@ -1,5 +1,6 @@
 """The knowledge-base endpoints over the real embedding model and a SQLite store, served by
-uvicorn on loopback and spoken to by the official ``openai`` client and by raw ``httpx``.
+uvicorn on loopback and spoken to by the official ``openai`` client and by raw ``httpx``
+(uploads: ``test_api_ingest_jobs``).
 
 The chat engine is the fake one of the unit tests: these endpoints never touch it, and it
 spares loading the default LLM."""
@@ -32,18 +33,6 @@ TEXTS = [
     "Refunds are issued within 5 business days after we receive the returned item.",
     "Ünïcödé and emoji 🙂 survive tokenization.",
 ]
-RETURNS_MD = b"""---
-team: support
----
-# Returns and refunds
-
-Send the parcel back within 30 days. Refunds are issued within 5 business days after we
-receive the returned item.
-
-## Exchanges
-
-An exchange ships as soon as the returned item arrives.
-"""
 
 
 @dataclass(frozen=True)
@@ -139,37 +128,6 @@ def test_openai_client_sees_openai_errors(client: OpenAI) -> None:
 
 def test_models_lists_both_models(client: OpenAI) -> None:
     assert [m.id for m in client.models.list()] == [MODEL, EMBEDDING_MODEL]
-
-
-def test_upload_markdown_then_search_finds_it(http: httpx.Client) -> None:
-    files = {"files": ("returns.md", RETURNS_MD, "text/markdown")}
-    uploaded = http.post("/v1/collections/support/documents", files=files)
-    assert uploaded.status_code == 200, uploaded.text
-    report = uploaded.json()
-    assert (report["added"], report["failed"]) == (1, [])
-    assert report["chunks"] >= 1
-    again = http.post("/v1/collections/support/documents", files=files).json()
-    assert (again["added"], again["unchanged"]) == (0, 1)
-
-    body = {"collection": "support", "query": "how long until I get my money back?"}
-    response = http.post("/v1/search", json=body)
-    assert response.status_code == 200, response.text
-    data = response.json()
-    assert data["mode"] == "hybrid"
-    top = data["data"][0]
-    assert top["document_id"] == "returns.md"
-    assert top["source"] == "returns.md"
-    assert top["title"] == "Returns and refunds"
-    assert top["metadata"]["team"] == "support"
-    assert "Refunds are issued" in top["text"]
-    assert {"dense", "rrf", "rerank"} <= set(top["ranks"])
-
-    dense = http.post("/v1/search", json={**body, "mode": "dense", "top_k": 1}).json()
-    assert [h["document_id"] for h in dense["data"]] == ["returns.md"]
-    filtered = http.post("/v1/search", json={**body, "filters": {"team": "sales"}}).json()
-    assert filtered["data"] == []
-    listed = http.get("/v1/collections").json()["data"]
-    assert [(c["name"], c["documents"], c["dim"]) for c in listed] == [("support", 1, DIM)]
 
 
 def test_search_unknown_collection_is_a_404(http: httpx.Client) -> None:

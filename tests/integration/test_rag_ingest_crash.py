@@ -1,6 +1,6 @@
 """``switchboard ingest`` as a real process with the real bundled embedding model: killed
-mid-run it leaves a consistent store that a re-run completes; ``--delete-missing`` and a
-failing file end to end.
+mid-run it leaves a consistent store that a re-run completes; ``--delete-missing``, a
+failing file and a PDF over its time bound end to end.
 
 Each run is a subprocess of the installed ``switchboard`` script, pointed at a store in
 ``tmp_path`` (``SWITCHBOARD_KNOWLEDGE__STORE``) and at the repository's data dir, where the
@@ -27,6 +27,7 @@ from switchboard.config import Settings
 from switchboard.models.embedding import prepare_embedding_model
 from switchboard.rag.store import SQLiteStore
 from switchboard.rag.types import CollectionRef
+from tests.integration.slow_pdf import slow_pdf
 
 pytestmark = pytest.mark.integration
 
@@ -204,3 +205,21 @@ def test_delete_missing_and_a_failing_file_through_the_cli(
     assert "0 deleted, 1 failed" in failed.stdout
     with opened(db) as store:
         assert "note-000.md" in store.document_hashes(REF)  # kept: the run had a failure
+
+
+def test_a_slow_pdf_fails_on_its_time_bound_through_the_cli(
+    tmp_path: Path, db: Path, env: dict[str, str]
+) -> None:
+    docs = write_notes(tmp_path / "docs", 3)
+    (docs / "slow.pdf").write_bytes(slow_pdf())
+    bounded = {**env, "SWITCHBOARD_KNOWLEDGE__PDF_TIMEOUT_S": "1"}
+
+    run = switchboard(bounded, tmp_path, "ingest", str(docs), "--collection", REF.name, "--json")
+
+    assert run.returncode == 2, run.stdout + run.stderr
+    report = report_of(run)
+    assert report["added"] == 3
+    assert [(Path(f["path"]).name, f["kind"]) for f in report["failed"]] == [
+        ("slow.pdf", "timeout")
+    ]
+    assert "knowledge.pdf_timeout_s" in report["failed"][0]["reason"]

@@ -98,3 +98,16 @@ def _features(text: str) -> list[str]:
         features.append(f"word:{word}")
         features += [f"tri:{marked[i : i + 3]}" for i in range(len(marked) - 2)]
     return features
+
+
+class ManualClock:
+    """A clock (``time.monotonic`` or ``time.time`` stand-in) that moves only when told."""
+
+    def __init__(self, now: float = 1_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

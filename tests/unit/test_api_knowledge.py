@@ -6,7 +6,9 @@ word."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+import json
+import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol, cast
 
@@ -16,7 +18,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from switchboard.api import create_app
-from switchboard.config import GatewaySettings, GuardSettings, KnowledgeSettings, Settings
+from switchboard.config import (
+    GatewaySettings,
+    GuardSettings,
+    IngestJobSettings,
+    KnowledgeSettings,
+    Settings,
+)
 from switchboard.gateway.types import Scope
 from switchboard.rag.knowledge import KnowledgeBase
 from switchboard.rag.store import SQLiteStore
@@ -30,6 +38,9 @@ EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 DIM = 384
 MAX_TOKENS = 256
 MAX_FILE_BYTES = 4096
+MAX_CHUNKS = 20
+FINISHED = {"succeeded", "failed", "cancelled"}
+HANG_GUARD_S = 30.0
 
 RETURNS_MD = b"""---
 lang: en
@@ -48,6 +59,7 @@ class Reply(Protocol):
     """What the tests read of a ``TestClient`` response."""
 
     status_code: int
+    headers: Mapping[str, str]
 
     @property
     def text(self) -> str: ...
@@ -66,7 +78,8 @@ class MiniLMStandIn(HashingEmbedder):
 
 @pytest.fixture
 def knowledge(tmp_path: Path) -> Iterator[KnowledgeBase]:
-    settings = KnowledgeSettings(max_file_bytes=MAX_FILE_BYTES)
+    jobs = IngestJobSettings(max_chunks=MAX_CHUNKS)
+    settings = KnowledgeSettings(max_file_bytes=MAX_FILE_BYTES, jobs=jobs)
     kb = KnowledgeBase.assemble(settings, SQLiteStore(tmp_path / "kb.sqlite3"), MiniLMStandIn())
     try:
         yield kb
@@ -97,7 +110,7 @@ def tenant(client: TestClient, name: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {created.token}"}
 
 
-def upload(
+def post_upload(
     client: TestClient,
     collection: str,
     files: dict[str, bytes],
@@ -105,6 +118,35 @@ def upload(
 ) -> Reply:
     parts = [("files", (name, data, "application/octet-stream")) for name, data in files.items()]
     return client.post(f"/v1/collections/{collection}/documents", files=parts, headers=headers)
+
+
+def wait_job(
+    client: TestClient, location: str, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The job at ``location`` once it has finished."""
+    deadline = time.monotonic() + HANG_GUARD_S
+    while True:
+        job: dict[str, Any] = client.get(location, headers=headers).json()
+        if job["status"] in FINISHED:
+            return job
+        if time.monotonic() > deadline:
+            pytest.fail(f"job still {job['status']} after {HANG_GUARD_S} s: {job}")
+        time.sleep(0.005)
+
+
+def upload(
+    client: TestClient,
+    collection: str,
+    files: dict[str, bytes],
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Upload ``files``, wait for the job to succeed: its report."""
+    response = post_upload(client, collection, files, headers)
+    assert response.status_code == 202, response.text
+    job = wait_job(client, response.headers["location"], headers)
+    assert job["status"] == "succeeded", job
+    report: dict[str, Any] = job["report"]
+    return report
 
 
 def search(client: TestClient, headers: dict[str, str] | None = None, **body: Any) -> Reply:
@@ -227,9 +269,7 @@ def test_models_lists_the_embedding_model(client: TestClient) -> None:
 
 
 def test_upload_reports_and_lists_the_collection(client: TestClient) -> None:
-    response = upload(client, "support", {"returns.md": RETURNS_MD, "shipping.md": SHIPPING_MD})
-    assert response.status_code == 200
-    report = response.json()
+    report = upload(client, "support", {"returns.md": RETURNS_MD, "shipping.md": SHIPPING_MD})
     assert report["collection"] == "support"
     assert (report["added"], report["updated"], report["unchanged"]) == (2, 0, 0)
     assert report["chunks"] >= 2
@@ -250,12 +290,12 @@ def test_upload_reports_and_lists_the_collection(client: TestClient) -> None:
 
 
 def test_upload_is_idempotent_and_a_changed_file_is_updated(client: TestClient) -> None:
-    first = upload(client, "support", {"returns.md": RETURNS_MD}).json()
+    first = upload(client, "support", {"returns.md": RETURNS_MD})
     assert (first["added"], first["unchanged"]) == (1, 0)
-    again = upload(client, "support", {"returns.md": RETURNS_MD}).json()
+    again = upload(client, "support", {"returns.md": RETURNS_MD})
     assert (again["added"], again["updated"], again["unchanged"], again["chunks"]) == (0, 0, 1, 0)
     changed = RETURNS_MD.replace(b"five", b"ten")
-    updated = upload(client, "support", {"returns.md": changed}).json()
+    updated = upload(client, "support", {"returns.md": changed})
     assert (updated["added"], updated["updated"], updated["unchanged"]) == (0, 1, 0)
     hits = search(client, collection="support", query="refunds", mode="bm25").json()["data"]
     assert [h["document_id"] for h in hits] == ["returns.md"]
@@ -271,9 +311,7 @@ def test_a_bad_file_is_reported_while_the_others_ingest(client: TestClient) -> N
         "latin1.txt": "caf\xe9 au lait".encode("latin-1"),
         "blank.md": b"\n\n",
     }
-    response = upload(client, "support", files)
-    assert response.status_code == 200
-    report = response.json()
+    report = upload(client, "support", files)
     assert report["added"] == 1
     failed = {f["path"]: f for f in report["failed"]}
     assert set(failed) == {"image.png", "latin1.txt", "blank.md"}
@@ -281,17 +319,18 @@ def test_a_bad_file_is_reported_while_the_others_ingest(client: TestClient) -> N
     assert failed["latin1.txt"]["kind"] == "undecodable"
     assert failed["blank.md"]["kind"] == "empty"
     assert all(f["line"] is None and f["reason"] for f in report["failed"])
-    assert "switchboard-upload-" not in response.text  # no server temp path leaks
+    assert "switchboard-upload-" not in json.dumps(report)  # no server temp path leaks
 
 
 def test_upload_over_the_size_limit_is_a_413(client: TestClient) -> None:
     big = b"word " * (MAX_FILE_BYTES // 5 + 1)
-    response = upload(client, "support", {"returns.md": RETURNS_MD, "big.txt": big})
+    response = post_upload(client, "support", {"returns.md": RETURNS_MD, "big.txt": big})
     assert response.status_code == 413
     error = response.json()["error"]
     assert (error["param"], error["code"]) == ("files", "payload_too_large")
     assert "big.txt" in error["message"]
     assert client.get("/v1/collections").json()["data"] == []  # the request did nothing
+    assert client.get("/v1/collections/support/jobs").json()["data"] == []
 
 
 @pytest.mark.parametrize(
@@ -308,7 +347,7 @@ def test_bad_upload_is_a_400(client: TestClient, files: list[Any]) -> None:
 
 
 def test_upload_to_a_bad_collection_name_is_a_400(client: TestClient) -> None:
-    response = upload(client, "-bad", {"returns.md": RETURNS_MD})
+    response = post_upload(client, "-bad", {"returns.md": RETURNS_MD})
     assert_error(response, 400, "collection")
 
 
@@ -316,6 +355,97 @@ def test_uploaded_documents_have_their_file_name_as_source(client: TestClient) -
     upload(client, "support", {"returns.md": RETURNS_MD})
     hit = search(client, collection="support", query="refunds").json()["data"][0]
     assert hit["source"] == "returns.md"
+
+
+# -- upload jobs -----------------------------------------------------------------------------
+
+
+def test_an_upload_answers_202_with_the_job_which_ends_with_the_report(
+    client: TestClient,
+) -> None:
+    response = post_upload(
+        client, "support", {"returns.md": RETURNS_MD, "shipping.md": SHIPPING_MD}
+    )
+
+    assert response.status_code == 202, response.text
+    job = response.json()
+    assert job["id"].startswith("job_")
+    assert response.headers["location"] == f"/v1/collections/support/jobs/{job['id']}"
+    assert (job["object"], job["collection"]) == ("ingest.job", "support")
+    assert job["status"] in {"queued", "running", "succeeded"}
+    assert job["files"] == ["returns.md", "shipping.md"]
+    assert job["progress"]["files_total"] == 2
+    assert isinstance(job["created_at"], int)
+
+    done = wait_job(client, response.headers["location"])
+
+    assert (done["status"], done["error"]) == ("succeeded", None)
+    report = done["report"]
+    assert (report["collection"], report["added"], report["failed"]) == ("support", 2, [])
+    assert done["progress"] == {
+        "files_done": 2,
+        "files_total": 2,
+        "chunks_done": report["chunks"],
+        "chunks_total": report["chunks"],
+    }
+    assert done["started_at"] is not None
+    assert done["finished_at"] is not None
+    assert client.get("/v1/collections/support/jobs").json() == {"object": "list", "data": [done]}
+    hits = search(client, collection="support", query="refunds", mode="bm25").json()["data"]
+    assert hits[0]["document_id"] == "returns.md"
+
+
+def test_a_job_over_max_chunks_fails_naming_the_setting_and_keeps_what_it_committed(
+    client: TestClient,
+) -> None:
+    text = (b"word " * MAX_FILE_BYTES)[: MAX_FILE_BYTES - 1]  # ~17 chunks of 64 words
+    response = post_upload(client, "support", {"a.txt": text, "b.txt": text, "c.md": RETURNS_MD})
+
+    job = wait_job(client, response.headers["location"])
+
+    assert job["status"] == "failed"
+    assert job["error"]["code"] == "max_chunks_exceeded"
+    assert "knowledge.jobs.max_chunks" in job["error"]["message"]
+    assert (job["report"]["added"], job["progress"]["files_done"]) == (1, 1)
+    assert job["progress"]["chunks_total"] > MAX_CHUNKS  # b.txt was cut, then refused
+    listed = client.get("/v1/collections").json()["data"]
+    assert [(c["name"], c["documents"]) for c in listed] == [("support", 1)]  # a.txt stays
+
+
+def test_another_tenants_job_is_a_404(client: TestClient) -> None:
+    alpha, beta = tenant(client, "alpha"), tenant(client, "beta")
+    response = post_upload(client, "shared", {"returns.md": RETURNS_MD}, alpha)
+    location = response.headers["location"]
+    assert wait_job(client, location, alpha)["status"] == "succeeded"
+
+    for headers in (beta, None):  # another tenant; the default tenant
+        assert_error(client.get(location, headers=headers), 404, None, "job_not_found")
+        assert_error(client.delete(location, headers=headers), 404, None, "job_not_found")
+        assert client.get("/v1/collections/shared/jobs", headers=headers).json()["data"] == []
+    assert client.get(location, headers=alpha).json()["status"] == "succeeded"
+
+
+def test_an_unknown_job_or_another_collections_job_is_a_404(client: TestClient) -> None:
+    job = post_upload(client, "support", {"returns.md": RETURNS_MD}).json()
+    wait_job(client, f"/v1/collections/support/jobs/{job['id']}")
+    missing = client.get("/v1/collections/support/jobs/job_0123")
+    assert_error(missing, 404, None, "job_not_found")
+    elsewhere = client.get(f"/v1/collections/other/jobs/{job['id']}")
+    assert_error(elsewhere, 404, None, "job_not_found")
+
+
+def test_cancelling_a_finished_job_leaves_it_as_it_was(client: TestClient) -> None:
+    response = post_upload(client, "support", {"returns.md": RETURNS_MD})
+    done = wait_job(client, response.headers["location"])
+    cancelled = client.delete(response.headers["location"])
+    assert cancelled.status_code == 200
+    assert cancelled.json() == done
+
+
+@pytest.mark.parametrize("limit", ["0", "101", "many"])
+def test_a_bad_job_list_limit_is_a_400(client: TestClient, limit: str) -> None:
+    response = client.get(f"/v1/collections/support/jobs?limit={limit}")
+    assert_error(response, 400, "limit")
 
 
 # -- /v1/search ------------------------------------------------------------------------------
@@ -450,9 +580,9 @@ def test_delete_from_a_bad_collection_name_is_a_400(client: TestClient) -> None:
 
 def test_tenants_never_see_each_others_chunks(client: TestClient) -> None:
     alpha, beta = tenant(client, "alpha"), tenant(client, "beta")
-    assert upload(client, "shared", {"returns.md": RETURNS_MD}, alpha).status_code == 200
-    assert upload(client, "shared", {"shipping.md": SHIPPING_MD}, beta).status_code == 200
-    assert upload(client, "beta-only", {"shipping.md": SHIPPING_MD}, beta).status_code == 200
+    assert upload(client, "shared", {"returns.md": RETURNS_MD}, alpha)["added"] == 1
+    assert upload(client, "shared", {"shipping.md": SHIPPING_MD}, beta)["added"] == 1
+    assert upload(client, "beta-only", {"shipping.md": SHIPPING_MD}, beta)["added"] == 1
 
     for mode in ("bm25", "dense", "hybrid"):
         body = {"collection": "shared", "query": "shipping to Germany", "mode": mode}
@@ -491,7 +621,7 @@ def test_jsonl_upload_reports_a_bad_line_by_number(client: TestClient) -> None:
         b"not json",
         b'{"id": "q2", "text": "Parcels ship from Hamburg."}',
     ]
-    report = upload(client, "faq", {"faq.jsonl": b"\n".join(lines) + b"\n"}).json()
+    report = upload(client, "faq", {"faq.jsonl": b"\n".join(lines) + b"\n"})
     assert report["added"] == 2
     assert [(f["path"], f["line"], f["kind"]) for f in report["failed"]] == [
         ("faq.jsonl", 2, "bad_record")
@@ -502,15 +632,13 @@ def test_jsonl_upload_reports_a_bad_line_by_number(client: TestClient) -> None:
 
 def test_upload_at_exactly_the_size_limit_is_accepted(client: TestClient) -> None:
     exact = (b"word " * MAX_FILE_BYTES)[:MAX_FILE_BYTES]
-    response = upload(client, "support", {"exact.txt": exact})
-    assert response.status_code == 200, response.text
-    assert response.json()["added"] == 1
+    assert upload(client, "support", {"exact.txt": exact})["added"] == 1
 
 
 def test_a_duplicate_id_in_one_upload_is_reported_and_the_first_wins(client: TestClient) -> None:
     first = b'{"id": "q1", "text": "Refunds take five business days."}\n'
     second = b'{"id": "q1", "text": "Parcels ship from Hamburg."}\n'
-    report = upload(client, "faq", {"a.jsonl": first, "b.jsonl": second}).json()
+    report = upload(client, "faq", {"a.jsonl": first, "b.jsonl": second})
     assert report["added"] == 1
     assert [(f["path"], f["kind"]) for f in report["failed"]] == [("b.jsonl", "duplicate")]
     hits = search(client, collection="faq", query="refunds parcels", mode="bm25").json()["data"]
@@ -518,5 +646,5 @@ def test_a_duplicate_id_in_one_upload_is_reported_and_the_first_wins(client: Tes
 
 
 def test_upload_with_an_overlong_file_name_is_a_400(client: TestClient) -> None:
-    response = upload(client, "support", {"a" * 300 + ".md": b"# Long\n\nname\n"})
+    response = post_upload(client, "support", {"a" * 300 + ".md": b"# Long\n\nname\n"})
     assert_error(response, 400, "files")

@@ -14,6 +14,7 @@ import pytest
 
 from switchboard.config import ChunkSettings, KnowledgeSettings
 from switchboard.rag.ingest import EMBED_BATCH_CHUNKS, IngestReport
+from switchboard.rag.ingest_monitor import IngestStopped
 from switchboard.rag.knowledge import KnowledgeBase
 from switchboard.rag.loaders import FailureKind, load_path
 from switchboard.rag.retrieval import SearchRequest
@@ -486,3 +487,97 @@ def test_the_title_goes_in_front_unless_it_would_cut_the_chunk_short(
     by_doc = {t.split()[-1]: t for t in embedder.texts}
     assert by_doc["word"].startswith("Short title")  # 2 + 10 words: room for the context
     assert by_doc["body"] == ("body " * 25).strip()  # 20 + 25 words > 38: the chunk alone
+
+
+class StopAfter:
+    """An ``IngestMonitor`` that records what it is told and stops the run once more than
+    ``max_chunks`` chunks are cut, or at checkpoint number ``stop_at``."""
+
+    def __init__(self, max_chunks: int | None = None, stop_at: int | None = None) -> None:
+        self.max_chunks = max_chunks
+        self.stop_at = stop_at
+        self.checkpoints = 0
+        self.cut = 0
+        self.stored_chunks = 0
+        self.files = 0
+
+    def checkpoint(self) -> None:
+        self.checkpoints += 1
+        if self.checkpoints == self.stop_at:
+            raise IngestStopped("cancelled", "stopped by the test")
+
+    def chunked(self, chunks: int) -> None:
+        self.cut += chunks
+        if self.max_chunks is not None and self.cut > self.max_chunks:
+            raise IngestStopped("max_chunks_exceeded", "too many chunks")
+
+    def stored(self, chunks: int) -> None:
+        self.stored_chunks += chunks
+
+    def file_done(self) -> None:
+        self.files += 1
+
+
+def test_a_document_over_the_chunk_limit_is_refused_before_embedding_and_the_run_stops(
+    store: SQLiteStore, embedder: HashingEmbedder, tmp_path: Path
+) -> None:
+    small = KnowledgeSettings(chunking=ChunkSettings(chunk_tokens=16, overlap_tokens=0))
+    kb = KnowledgeBase.assemble(small, store, embedder)
+    write(tmp_path / "d" / "a-small.md", "A small note.")
+    text = "\n\n".join(f"Paragraph {i} of many." for i in range(50))
+    write(tmp_path / "d" / "b-big.md", text)
+    write(tmp_path / "d" / "c-small.md", "Another small note.")
+    monitor = StopAfter(max_chunks=10)
+
+    files = kb.ingestor.list_files([tmp_path / "d"])
+    report = kb.ingestor.ingest_files(REF, files, monitor=monitor)
+
+    assert report.stopped is not None
+    assert report.stopped.code == "max_chunks_exceeded"
+    assert monitor.cut > 10
+    (embedded,) = embedder.texts  # the big one was refused before embedding
+    assert embedded.endswith("A small note.")
+    assert (report.added, report.chunks, monitor.stored_chunks) == (1, 1, 1)
+    assert list(store.document_hashes(REF)) == ["a-small.md"]  # and nothing after it
+
+
+def test_a_run_stopped_between_batches_keeps_whole_documents_and_deletes_nothing(
+    kb: KnowledgeBase, store: SQLiteStore, embedder: HashingEmbedder, tmp_path: Path
+) -> None:
+    folder = tmp_path / "many"
+    write(folder / "old.md", "An old note that a full run would delete.")
+    kb.ingestor.ingest_files(REF, kb.ingestor.list_files([folder]))
+    (folder / "old.md").unlink()
+    count = EMBED_BATCH_CHUNKS + 6
+    for i in range(count):
+        write(folder / f"note-{i:03d}.md", f"Note number {i}.")
+    files = kb.ingestor.list_files([folder])
+    # One checkpoint per file and per document, one before the embedding batch that fills
+    # up after EMBED_BATCH_CHUNKS documents: stop just after that batch is committed.
+    monitor = StopAfter(stop_at=2 * EMBED_BATCH_CHUNKS + 2)
+    calls = embedder.calls
+
+    report = kb.ingestor.ingest_files(REF, files, delete_missing=True, monitor=monitor)
+
+    assert report.stopped is not None
+    assert report.stopped.code == "cancelled"
+    assert embedder.calls == calls + 1  # the first batch only
+    assert (report.added, report.chunks) == (EMBED_BATCH_CHUNKS, EMBED_BATCH_CHUNKS)
+    assert monitor.stored_chunks == EMBED_BATCH_CHUNKS
+    assert monitor.files == EMBED_BATCH_CHUNKS
+    hashes = store.document_hashes(REF)
+    assert "old.md" in hashes  # a stopped run never deletes
+    assert report.deleted == 0
+    assert len(hashes) == 1 + EMBED_BATCH_CHUNKS
+    info = store.get_collection(REF)
+    assert info is not None
+    assert info.chunks == len(hashes)  # every stored document has all its chunks
+    assert store.check_integrity() == []
+
+
+def test_an_unwatched_run_reports_no_stop(kb: KnowledgeBase, docs: Path) -> None:
+    monitor = StopAfter()
+    report = kb.ingestor.ingest_files(REF, kb.ingestor.list_files([docs]), monitor=monitor)
+    assert report.stopped is None
+    assert (monitor.files, monitor.cut, monitor.stored_chunks) == (3, 3, 3)
+    assert ingest(kb, docs).stopped is None

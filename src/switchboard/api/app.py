@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.telemetry import TelemetryConfig
 from opentelemetry.sdk.trace.export import SpanExporter
+from starlette.concurrency import run_in_threadpool
 
 from switchboard import __version__
 from switchboard.api import (
@@ -22,6 +23,7 @@ from switchboard.api import (
     assistant_routes,
     gateway_routes,
     health,
+    ingest_routes,
     knowledge_routes,
     observability_routes,
     openai_routes,
@@ -38,6 +40,7 @@ from switchboard.config import Settings
 from switchboard.gateway.factory import open_gateway
 from switchboard.gateway.types import Scope
 from switchboard.rag.embedder import Embedder
+from switchboard.rag.jobs import IngestJobs, JobStore
 from switchboard.rag.knowledge import KnowledgeBase
 
 
@@ -54,7 +57,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         assistant: Assistant | None = getattr(app.state, "assistant", None)
+        jobs: IngestJobs | None = getattr(app.state, "jobs", None)
         try:
+            if jobs is not None:  # running uploads stop at their next checkpoint
+                await run_in_threadpool(jobs.close)
             if assistant is not None:
                 await assistant.aclose()
         finally:
@@ -80,8 +86,8 @@ def create_app(
     """The gateway (``/v1/chat/completions``, ``/v1/models``, admin, ``/metrics``) routing
     to ``engine`` under its name, ``settings.model`` and ``aliases`` and to the providers of
     ``settings.gateway``; without ``engine`` only the configured routes. With ``knowledge``
-    the embeddings, search and collection endpoints; with ``assistant`` the support
-    assistant's API and its chat widget at ``/``. The response cache is semantic with
+    the embeddings, search and collection endpoints and upload jobs; with ``assistant`` the
+    support assistant's API and its chat widget at ``/``. The response cache is semantic with
     ``knowledge``'s embedder, or ``embedder`` (a gateway without a knowledge base).
 
     Authentication follows ``settings.gateway.auth`` and the address in
@@ -127,8 +133,15 @@ def create_app(
     app.include_router(health.router)
     if knowledge is not None:
         app.state.knowledge = knowledge
+        app.state.jobs = IngestJobs(
+            JobStore(settings.jobs_db),
+            knowledge.ingestor,
+            knowledge.settings.jobs,
+            max_file_bytes=knowledge.settings.max_file_bytes,
+        )
         _include(app, knowledge_routes.embeddings_router, Scope.EMBEDDINGS)
         _include(app, knowledge_routes.router, Scope.SEARCH)
+        _include(app, ingest_routes.router, Scope.SEARCH)
         app.add_middleware(
             BodySizeLimit,
             max_bytes=knowledge.settings.max_upload_bytes,

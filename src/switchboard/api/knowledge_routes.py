@@ -1,4 +1,5 @@
-"""``/v1/embeddings``, ``/v1/search`` and ``/v1/collections``: the knowledge base over HTTP.
+"""``/v1/embeddings``, ``/v1/search`` and ``/v1/collections``: the knowledge base over HTTP
+(uploads and their jobs: ``ingest_routes``).
 
 Model work (embedding, search, ingestion) runs in the thread pool so the event loop keeps
 streaming tokens meanwhile. The caller's tenant comes from ``request.state.tenant`` (set by
@@ -8,11 +9,9 @@ authentication) or the configured default tenant.
 from __future__ import annotations
 
 import base64
-import tempfile
-from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from switchboard.api.knowledge_schemas import (
@@ -22,8 +21,6 @@ from switchboard.api.knowledge_schemas import (
     EmbeddingRequest,
     EmbeddingResponse,
     EmbeddingUsage,
-    IngestFailureBody,
-    IngestResponse,
     SearchHitBody,
     SearchRequestBody,
     SearchResponse,
@@ -33,17 +30,14 @@ from switchboard.errors import (
     DocumentNotFoundError,
     InvalidRequestError,
     ModelNotFoundError,
-    PayloadTooLargeError,
 )
 from switchboard.rag.embedder import SPECIAL_TOKENS
-from switchboard.rag.ingest import IngestReport
 from switchboard.rag.knowledge import KnowledgeBase
 from switchboard.rag.types import CollectionRef
 
 router = APIRouter(prefix="/v1")
 #: Mounted apart from the rest: embeddings need their own scope.
 embeddings_router = APIRouter(prefix="/v1")
-UPLOAD_CHUNK = 1 << 20
 
 
 async def get_knowledge(request: Request) -> KnowledgeBase:
@@ -105,7 +99,7 @@ async def create_embeddings(body: EmbeddingRequest, kb: KnowledgeDep) -> Embeddi
 
 @router.post("/search")
 async def search(body: SearchRequestBody, kb: KnowledgeDep, tenant: TenantDep) -> SearchResponse:
-    ref = _ref(tenant, body.collection)
+    ref = collection_ref(tenant, body.collection)
     if not body.query.strip():
         raise InvalidRequestError("query must not be blank", param="query")
     try:
@@ -135,7 +129,7 @@ async def search(body: SearchRequestBody, kb: KnowledgeDep, tenant: TenantDep) -
 
 @router.get("/collections")
 async def list_collections(kb: KnowledgeDep, tenant: TenantDep) -> CollectionList:
-    _ref(tenant, "collections")  # validates the tenant name
+    collection_ref(tenant, "collections")  # validates the tenant name
     infos = await run_in_threadpool(kb.store.list_collections, tenant)
     return CollectionList(
         data=[
@@ -151,52 +145,11 @@ async def list_collections(kb: KnowledgeDep, tenant: TenantDep) -> CollectionLis
     )
 
 
-@router.post("/collections/{collection}/documents")
-async def upload_documents(
-    collection: str,
-    kb: KnowledgeDep,
-    tenant: TenantDep,
-    files: Annotated[list[UploadFile], File(description="Documents; ids are their file names.")],
-) -> IngestResponse:
-    """Ingest uploaded files (idempotent by content hash, like ``switchboard ingest``)."""
-    ref = _ref(tenant, collection)
-    limit = kb.settings.max_file_bytes
-    with tempfile.TemporaryDirectory(prefix="switchboard-upload-") as tmp:
-        paths = []
-        for upload in files:
-            name = Path(upload.filename or "").name
-            if not name or name.startswith(".") or "\x00" in name or len(name.encode()) > 255:
-                raise InvalidRequestError(
-                    "every file needs a plain name (no leading '.', at most 255 bytes)",
-                    param="files",
-                )
-            path = Path(tmp) / name
-            if path.exists():
-                raise InvalidRequestError(f"file {name!r} was uploaded twice", param="files")
-            await _save(upload, path, limit)
-            paths.append(path)
-        try:
-            report = await run_in_threadpool(_ingest, kb, ref, paths, limit)
-        except ValueError as exc:  # e.g. the collection was made with another embedding model
-            raise InvalidRequestError(str(exc), param="collection") from None
-    return IngestResponse(
-        collection=collection,
-        added=report.added,
-        updated=report.updated,
-        unchanged=report.unchanged,
-        chunks=report.chunks,
-        failed=[
-            IngestFailureBody(path=f.path, line=f.line, kind=f.kind.value, reason=f.reason)
-            for f in report.failures
-        ],
-    )
-
-
 @router.delete("/collections/{collection}/documents/{document_id:path}")
 async def delete_document(
     collection: str, document_id: str, kb: KnowledgeDep, tenant: TenantDep
 ) -> dict[str, object]:
-    ref = _ref(tenant, collection)
+    ref = collection_ref(tenant, collection)
     if await run_in_threadpool(kb.store.get_collection, ref) is None:
         raise CollectionNotFoundError(collection)
     deleted = await run_in_threadpool(kb.store.delete_documents, ref, [document_id])
@@ -210,26 +163,9 @@ def _token_counts(kb: KnowledgeBase, texts: list[str]) -> list[int]:
     return [kb.embedder.count_tokens(t) + SPECIAL_TOKENS for t in texts]
 
 
-def _ref(tenant: str, collection: str) -> CollectionRef:
+def collection_ref(tenant: str, collection: str) -> CollectionRef:
     try:
         return CollectionRef(tenant, collection)
     except ValueError as exc:
         param = "collection" if "collection" in str(exc) else None
         raise InvalidRequestError(str(exc), param=param) from None
-
-
-async def _save(upload: UploadFile, path: Path, limit: int) -> None:
-    size = 0
-    with path.open("wb") as out:
-        while chunk := await upload.read(UPLOAD_CHUNK):
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLargeError(
-                    f"{path.name} is over the upload limit of {limit} bytes", param="files"
-                )
-            out.write(chunk)
-
-
-def _ingest(kb: KnowledgeBase, ref: CollectionRef, paths: list[Path], limit: int) -> IngestReport:
-    files = [(path.parent, path) for path in paths]  # ids and sources: the file names
-    return kb.ingestor.ingest_files(ref, files, max_bytes=limit, source=lambda path: path.name)

@@ -1,4 +1,5 @@
-"""Request and response bodies of the knowledge-base endpoints (embeddings, search, upload)."""
+"""Request and response bodies of the knowledge-base endpoints (embeddings, search, uploads
+and their jobs)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from switchboard.rag.jobs import JobStatus
 from switchboard.rag.types import MetadataValue, SearchMode
 
 MAX_EMBEDDING_INPUTS = 2048  # OpenAI's limit per request
@@ -122,3 +124,38 @@ class IngestResponse(BaseModel):
     unchanged: int
     chunks: int
     failed: list[IngestFailureBody]
+
+
+class JobProgressBody(BaseModel):
+    files_done: int
+    files_total: int
+    chunks_done: int = Field(description="Chunks embedded and stored.")
+    chunks_total: int = Field(
+        description="Chunks cut so far (all of them once every file is read)."
+    )
+
+
+class JobErrorBody(BaseModel):
+    code: str = Field(description="e.g. max_chunks_exceeded, max_seconds_exceeded, job_lost.")
+    message: str
+
+
+class JobBody(BaseModel):
+    id: str
+    object: Literal["ingest.job"] = "ingest.job"
+    collection: str
+    status: JobStatus
+    files: list[str]
+    progress: JobProgressBody
+    created_at: int
+    started_at: int | None
+    finished_at: int | None
+    report: IngestResponse | None = Field(
+        description="What was committed, once the job ended (also when it failed or was cancelled)."
+    )
+    error: JobErrorBody | None
+
+
+class JobList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[JobBody]

@@ -13,6 +13,10 @@
 - The stored hash binds the content to the chunking settings and embedding model: after
   changing them, a re-run re-chunks and re-embeds every document.
 - A document the store refuses (e.g. NaN in its metadata) is reported and skipped.
+- An ``IngestMonitor`` (``ingest_monitor``) follows a run and may stop it by raising
+  ``IngestStopped`` before a file, a document or an embedding batch (chunks cut but not
+  yet stored are dropped), or on a document's chunk count (the documents before it are
+  still committed). The report says why it stopped; nothing is deleted.
 """
 
 from __future__ import annotations
@@ -20,14 +24,17 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from switchboard.rag.chunking import Chunker
 from switchboard.rag.embedder import SPECIAL_TOKENS, Embedder
+from switchboard.rag.ingest_monitor import UNWATCHED, IngestMonitor, IngestStopped
 from switchboard.rag.loaders import (
     DEFAULT_MAX_BYTES,
+    DocumentFormat,
     FailureKind,
     LoadFailure,
     LoadResult,
@@ -36,6 +43,7 @@ from switchboard.rag.loaders import (
     iter_files,
     load_path,
 )
+from switchboard.rag.loaders.files import Extractor
 from switchboard.rag.store.base import Store
 from switchboard.rag.types import Chunk, CollectionRef, Document, chunk_embedding_text
 
@@ -57,6 +65,7 @@ class IngestReport:
     delete_skipped: bool = False
     seconds: float = 0.0
     embed_seconds: float = 0.0
+    stopped: IngestStopped | None = None
 
     @property
     def chunks_per_s(self) -> float:
@@ -80,10 +89,19 @@ class IngestReport:
 
 
 class Ingestor:
-    def __init__(self, store: Store, embedder: Embedder, chunker: Chunker) -> None:
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        chunker: Chunker,
+        *,
+        extractors: Mapping[DocumentFormat, Extractor] = MappingProxyType({}),
+    ) -> None:
+        """``extractors`` replace the loaders' built-in ones (see ``load_path``)."""
         self.store = store
         self.embedder = embedder
         self.chunker = chunker
+        self.extractors = extractors
         self._max_text_tokens = embedder.max_tokens - SPECIAL_TOKENS
         chunking = chunker.settings
         self._fingerprint = f"{embedder.model_id}:{chunking.chunk_tokens}:{chunking.overlap_tokens}"
@@ -113,6 +131,7 @@ class Ingestor:
         max_bytes: int = DEFAULT_MAX_BYTES,
         progress: Progress | None = None,
         source: Callable[[Path], str] | None = None,
+        monitor: IngestMonitor = UNWATCHED,
     ) -> IngestReport:
         """Ingest ``(root, file)`` pairs from ``list_files``; see the module docstring.
 
@@ -124,26 +143,37 @@ class Ingestor:
         stored = self.store.document_hashes(ref)
         seen: set[str] = set()
         batch = _Batch()
-        for root, file in files:
-            name = str(file) if source is None else source(file)
-            result = load_path(file, doc_id=default_doc_id(root, file), max_bytes=max_bytes)
-            if source is not None:
-                result = _renamed(result, name)
-            report.failures.extend(result.errors)
-            step = 1.0 / max(len(result.documents), 1)
-            for document in result.documents:
-                if document.id in seen:  # the first file to claim an id wins, as in load_paths
-                    reason = f"duplicate id {document.id!r}"
-                    report.failures.append(LoadFailure(name, FailureKind.DUPLICATE, reason))
-                else:
-                    seen.add(document.id)
-                    self._add(ref, document, stored, batch, report)
-                if progress:
-                    progress(step)
-            if progress and not result.documents:
-                progress(1.0)
-        self._flush(ref, batch, report)
-        if delete_missing:
+        try:
+            for root, file in files:
+                monitor.checkpoint()
+                name = str(file) if source is None else source(file)
+                result = load_path(
+                    file,
+                    doc_id=default_doc_id(root, file),
+                    max_bytes=max_bytes,
+                    extractors=self.extractors,
+                )
+                if source is not None:
+                    result = _renamed(result, name)
+                report.failures.extend(result.errors)
+                step = 1.0 / max(len(result.documents), 1)
+                for document in result.documents:
+                    monitor.checkpoint()
+                    if document.id in seen:  # the first file to claim an id wins (load_paths)
+                        reason = f"duplicate id {document.id!r}"
+                        report.failures.append(LoadFailure(name, FailureKind.DUPLICATE, reason))
+                    else:
+                        seen.add(document.id)
+                        self._add(ref, document, stored, batch, report, monitor)
+                    if progress:
+                        progress(step)
+                if progress and not result.documents:
+                    progress(1.0)
+                monitor.file_done()
+            self._flush(ref, batch, report, monitor)
+        except IngestStopped as stop:
+            report.stopped = stop
+        if delete_missing and report.stopped is None:
             self._delete_missing(ref, stored, seen, report)
         report.seconds = time.perf_counter() - started
         return report
@@ -173,6 +203,7 @@ class Ingestor:
         stored: dict[str, str],
         batch: _Batch,
         report: IngestReport,
+        monitor: IngestMonitor = UNWATCHED,
     ) -> None:
         digest = self.stored_hash(document)
         previous = stored.get(document.id)
@@ -181,13 +212,26 @@ class Ingestor:
             return
         stored[document.id] = digest
         document = dataclasses.replace(document, content_hash=digest)
-        batch.add(document, self.chunker.chunk(document), is_new=previous is None)
+        chunks = self.chunker.chunk(document)
+        try:
+            monitor.chunked(len(chunks))
+        except IngestStopped:
+            self._flush(ref, batch, report, monitor)  # the documents before this one land
+            raise
+        batch.add(document, chunks, is_new=previous is None)
         if batch.size >= EMBED_BATCH_CHUNKS:
-            self._flush(ref, batch, report)
+            self._flush(ref, batch, report, monitor)
 
-    def _flush(self, ref: CollectionRef, batch: _Batch, report: IngestReport) -> None:
+    def _flush(
+        self,
+        ref: CollectionRef,
+        batch: _Batch,
+        report: IngestReport,
+        monitor: IngestMonitor = UNWATCHED,
+    ) -> None:
         if not batch.items:
             return
+        monitor.checkpoint()
         texts = [
             self._embedding_text(chunk, document.title)
             for document, chunks, _ in batch.items
@@ -208,6 +252,7 @@ class Ingestor:
                 )
                 continue
             report.chunks += len(chunks)
+            monitor.stored(len(chunks))
             if is_new:
                 report.added += 1
             else:

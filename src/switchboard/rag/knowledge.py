@@ -1,5 +1,6 @@
 """The knowledge base as one object: store, embedder, chunker, ingestor and retriever,
-built once from typed settings at the edge (CLI, server) and passed down."""
+built once from typed settings at the edge (CLI, server) and passed down. Its ingestor
+reads PDFs in child processes bounded by ``pdf_timeout_s``; ``close`` stops them."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from switchboard.models.embedding import prepare_embedding_model
 from switchboard.rag.chunking import Chunker, ChunkingSettings
 from switchboard.rag.embedder import SPECIAL_TOKENS, Embedder, EmbedderSettings, OnnxEmbedder
 from switchboard.rag.ingest import Ingestor
+from switchboard.rag.loaders.pdf_worker import PdfWorkers
 from switchboard.rag.rerank import CrossEncoderReranker, PRFReranker, Reranker
 from switchboard.rag.retrieval import Retriever, SearchRequest
 from switchboard.rag.store import open_store
@@ -28,6 +30,7 @@ class KnowledgeBase:
     embedder: Embedder
     ingestor: Ingestor
     retriever: Retriever
+    pdf_workers: PdfWorkers
 
     @classmethod
     def open(
@@ -59,7 +62,9 @@ class KnowledgeBase:
             ),
         )
         retriever = Retriever(store, embedder, make_reranker(settings.retrieval))
-        return cls(settings, store, embedder, Ingestor(store, embedder, chunker), retriever)
+        pdf = PdfWorkers(settings.pdf_timeout_s)  # no process until the first PDF
+        ingestor = Ingestor(store, embedder, chunker, extractors=pdf.extractors())
+        return cls(settings, store, embedder, ingestor, retriever, pdf)
 
     def request(self, query: str, **overrides: Any) -> SearchRequest:
         """A search request with the configured defaults, overridden where not None.
@@ -91,6 +96,7 @@ class KnowledgeBase:
         return digest.hexdigest()[:16]
 
     def close(self) -> None:
+        self.pdf_workers.close()
         self.retriever.close()
         self.embedder.close()
         self.store.close()

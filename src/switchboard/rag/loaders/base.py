@@ -21,6 +21,7 @@ class FailureKind(enum.StrEnum):
     TOO_LARGE = "too_large"  # the file (or one JSONL line) is over ``max_bytes``
     UNDECODABLE = "undecodable"  # not UTF-8 (nor UTF-16/32 with a BOM, nor a declared charset)
     CORRUPT = "corrupt"  # the parser rejected the file (a broken PDF)
+    TIMEOUT = "timeout"  # extraction ran past its time bound (a PDF, pdf_timeout_s)
     ENCRYPTED = "encrypted"  # a PDF that needs a password
     EMPTY = "empty"  # no text left after extraction
     BAD_RECORD = "bad_record"  # a JSONL line: invalid JSON, not an object, no id

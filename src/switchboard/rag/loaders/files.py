@@ -58,10 +58,15 @@ def is_supported(path: str | Path) -> bool:
 
 
 def load_path(
-    path: str | Path, *, doc_id: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES
+    path: str | Path,
+    *,
+    doc_id: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    extractors: Mapping[DocumentFormat, Extractor] = MappingProxyType({}),
 ) -> LoadResult:
     """The documents in one file; ``doc_id`` (default: the file name) names a
-    single-document file, while JSONL records carry their own ids."""
+    single-document file, while JSONL records carry their own ids. ``extractors`` replace
+    the built-in ones of single-document formats (e.g. PDF in a child process, bounded)."""
     path = Path(path)
     try:
         fmt = format_of(path)
@@ -70,7 +75,9 @@ def load_path(
             raise LoadError(
                 FailureKind.UNSUPPORTED, f"unsupported extension {path.suffix!r} (known: {known})"
             )
-        return _LOADERS[fmt](path, doc_id or path.name, max_bytes)
+        extract = extractors.get(fmt)
+        loader = _LOADERS[fmt] if extract is None else _single(extract)
+        return loader(path, doc_id or path.name, max_bytes)
     except LoadError as exc:
         return LoadResult([], [LoadFailure(str(path), exc.kind, exc.reason)])
 
