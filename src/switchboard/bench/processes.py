@@ -1,9 +1,10 @@
-"""Benchmark servers as subprocesses: free loopback ports, start-and-wait-until-healthy, the
-CPU time and RSS of a process tree, and SIGTERM handled like Ctrl-C."""
+"""Benchmark servers as subprocesses: free loopback ports, start-and-wait-until-healthy, stop
+with their children, the CPU time and RSS of a process tree, and SIGTERM handled like Ctrl-C."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import socket
 import subprocess
@@ -42,7 +43,7 @@ def cpu_s(pid: int) -> float:
     return sum(sum(p.cpu_times()[:2]) for p in _tree(pid))
 
 
-def _log_tail(log: Path, lines: int = 8) -> str:
+def log_tail(log: Path, lines: int = 8) -> str:
     text = log.read_text(errors="replace") if log.exists() else ""
     return " | ".join(line for line in text.splitlines()[-lines:] if line.strip())
 
@@ -67,20 +68,35 @@ def server(
         deadline = time.monotonic() + timeout_s
         while asyncio.run(http_status(HOST, port, health)) != 200:
             if process.poll() is not None:
-                raise ServiceStartError(f"{name} exited ({process.returncode}): {_log_tail(log)}")
+                raise ServiceStartError(f"{name} exited ({process.returncode}): {log_tail(log)}")
             if time.monotonic() > deadline:
                 raise ServiceStartError(
-                    f"{name} not ready after {timeout_s:.0f} s: {_log_tail(log)}"
+                    f"{name} not ready after {timeout_s:.0f} s: {log_tail(log)}"
                 )
             time.sleep(0.2)
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_tree(process)
+
+
+def stop_tree(process: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
+    """Terminate a server, then wait for the children it leaves behind (they end on their
+    own once their parent has gone); kill whatever is left after ``grace_s``."""
+    try:
+        children = psutil.Process(process.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        children = []
+    process.terminate()
+    try:
+        process.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    _, alive = psutil.wait_procs(children, timeout=grace_s)
+    for child in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
+    psutil.wait_procs(alive, timeout=grace_s)
 
 
 @contextmanager

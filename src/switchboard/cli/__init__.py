@@ -15,6 +15,7 @@ from switchboard.cli import (  # noqa: F401  (register commands)
     keys_cmds,
     knowledge_cmds,
     orders_cmds,
+    soak_cmds,
 )
 from switchboard.cli.common import app
 
