@@ -73,6 +73,7 @@ _STEP = {  # where the store's own recovery step is not the fix
 }
 DAMAGE = frozenset({Fault.NOT_A_DATABASE, Fault.CORRUPT})
 _OWN_ERRORS = (sqlite3.IntegrityError, sqlite3.ProgrammingError, StorageError)
+_NEXT_ROW = sqlite3.Cursor.__next__
 
 
 def fault_of(error: sqlite3.Error) -> Fault:
@@ -145,14 +146,14 @@ class SQLiteFile:
     @contextmanager
     def opening(self) -> Iterator[None]:
         """Wrap a store's start: a ``StorageError`` in the block is recorded (the block
-        stops there; a check that did not run reads as SQLite's error) and not raised:
-        the store starts and reports it."""
+        stops there, and a check it did not reach says why) and not raised: the store
+        starts and reports it."""
         try:
             yield
         except StorageError as exc:
             with self._lock:
                 if self._quick_check == "not run":
-                    self._quick_check = str(exc.__cause__ or exc)
+                    self._quick_check = f"not run: {exc.__cause__ or exc}"
 
     def quick_check(self, conn: sqlite3.Connection) -> None:
         """Run ``PRAGMA quick_check`` and keep its verdict; raise if the file is damaged."""
@@ -247,8 +248,13 @@ class _Cursor(sqlite3.Cursor):
     def fetchall(self) -> list[Any]:
         return _checked(self._file(), super().fetchall)
 
-    def __next__(self) -> Any:
-        return _checked(self._file(), super().__next__)
+    def __next__(self) -> Any:  # per row: inlined, no call on the way
+        try:
+            return _NEXT_ROW(self)
+        except _OWN_ERRORS:
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise self._file().error(exc) from exc
 
 
 class _Connection(sqlite3.Connection):
