@@ -23,6 +23,7 @@
     │   ├── QueueFullError              503, waiting queue full (carries retry_after_s)
     │   ├── JobQueueFullError           503, too many upload jobs waiting (retry_after_s)
     │   ├── DependencyUnavailableError  503, a service this request needs is down
+    │   ├── StorageError                503, a database file failed (names it and the fix)
     │   └── UpstreamError               502, a remote model server failed (carries its status)
     ├── KVCacheFullError        the runner found no KV cells; the engine preempts and retries
     ├── CircuitOpenError        a circuit breaker refuses calls to a failing dependency
@@ -38,6 +39,8 @@ The HTTP edge maps each ``RequestError`` to OpenAI's error JSON via ``status_cod
 """
 
 from __future__ import annotations
+
+import sqlite3
 
 
 class SwitchboardError(Exception):
@@ -236,6 +239,16 @@ class DependencyUnavailableError(RequestError):
     status_code = 503
     error_type = "server_error"
     code = "service_unavailable"
+
+
+class StorageError(RequestError, sqlite3.DatabaseError):
+    """A SQLite file failed (damaged, full, read-only, locked...). The message names the
+    file and the recovery step; it is also a ``sqlite3.DatabaseError``, so code that
+    handles SQLite's own errors handles it too."""
+
+    status_code = 503
+    error_type = "server_error"
+    code = "storage_error"
 
 
 class UpstreamError(RequestError):

@@ -84,7 +84,7 @@ def http(served: Served) -> Iterator[httpx.Client]:
 
 
 def health(base_url: str) -> dict[str, Any]:
-    data: dict[str, Any] = httpx.get(f"{base_url}/health", timeout=10).json()
+    data: dict[str, Any] = httpx.get(f"{base_url}/health", timeout=10).json()["engine"]
     return data
 
 
@@ -194,7 +194,9 @@ def test_models_lists_the_served_model(client: OpenAI) -> None:
 
 
 def test_health(http: httpx.Client) -> None:
-    data = http.get("/health").json()
+    body = http.get("/health").json()
+    assert body["status"] == "ok"
+    data = body["engine"]
     assert data["status"] == "ok"
     assert data["model"] == DEFAULT_MODEL
     assert data["kv_cells_total"] == ENGINE.kv_cells

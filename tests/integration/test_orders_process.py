@@ -1,5 +1,6 @@
 """The Order API as a real process: ``switchboard orders serve`` on a free loopback port,
-``switchboard orders customers --json``, and the start/stop helper ``serve`` uses."""
+``switchboard orders customers --json``, and the start/stop helper ``serve`` uses (its
+supervision: ``test_order_api_supervision``)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ import httpx
 import pytest
 
 from switchboard.config import OrdersSettings, Settings
-from switchboard.orders.process import base_url, order_service, stop, wait_healthy
+from switchboard.orders.process import stop, wait_healthy
+from switchboard.orders.supervisor import order_service
 
 pytestmark = pytest.mark.integration
 
@@ -48,8 +50,8 @@ def server(env: dict[str, str]) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_healthy(proc, base_url("127.0.0.1", port), timeout_s=20)
-        yield base_url("127.0.0.1", port)
+        wait_healthy(proc, f"http://127.0.0.1:{port}", timeout_s=20)
+        yield f"http://127.0.0.1:{port}"
     finally:
         stop(proc)
     assert proc.returncode is not None
@@ -104,21 +106,41 @@ def test_served_api_answers_and_hides_other_customers_orders(
     assert httpx.get(f"{server}/customers/C1001/orders", timeout=5).status_code == 401
 
 
+def test_a_standalone_order_api_on_port_0_prints_the_port_it_took(env: dict[str, str]) -> None:
+    proc = subprocess.Popen(
+        [SWITCHBOARD, "orders", "serve", "--port", "0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().decode().strip().removeprefix("Order API: ")
+        assert url.startswith("http://127.0.0.1:")
+        wait_healthy(proc, url, timeout_s=20)
+        auth = {"Authorization": f"Bearer {TOKEN}"}  # the configured token, standalone
+        assert httpx.get(f"{url}/customers", headers=auth, timeout=5).status_code == 200
+    finally:
+        stop(proc)
+
+
 def test_order_service_helper_starts_and_stops_the_process(env: dict[str, str]) -> None:
     settings = Settings().orders.model_copy(update={"port": free_port()})
-    with order_service(settings, timeout_s=20) as proc:
-        url = base_url(settings.host, settings.port)
-        assert httpx.get(f"{url}/health", timeout=5).json() == {"status": "ok"}
-    assert proc.returncode is not None
+    with order_service(settings, timeout_s=20) as orders:
+        assert orders.url == f"http://127.0.0.1:{settings.port}"
+        assert httpx.get(f"{orders.url}/health", timeout=5).json() == {"status": "ok"}
+        pid = orders.pid
+    assert pid is not None
+    assert not running(pid)
 
 
 PARENT = """
 import sys, time
 from switchboard.config import Settings
-from switchboard.orders.process import order_service
+from switchboard.orders.supervisor import order_service
 settings = Settings().orders.model_copy(update={"port": int(sys.argv[1])})
-with order_service(settings) as proc:
-    print("PID", proc.pid, flush=True)
+with order_service(settings) as orders:
+    print("PID", orders.pid, flush=True)
     time.sleep(120)
 """
 

@@ -17,13 +17,14 @@ from playwright.sync_api import Browser, Page, expect
 
 from switchboard.api import create_app
 from switchboard.assistant.local_model import LocalChatModel
+from switchboard.assistant.order_client import OrderClient
 from switchboard.assistant.service import open_assistant
 from switchboard.bench.uvicorn_thread import serve
-from switchboard.config import AssistantSettings, GatewaySettings, OrdersSettings, Settings
+from switchboard.config import AssistantSettings, GatewaySettings, Settings
 from switchboard.demo import DEMO_COLLECTION, shop_articles_dir
 from switchboard.engine.local import LocalEngine
 from switchboard.orders import generate_dataset
-from switchboard.orders.process import order_service
+from switchboard.orders.supervisor import order_service
 from switchboard.rag.knowledge import KnowledgeBase
 from switchboard.rag.types import CollectionRef
 from tests.integration import web_harness
@@ -57,14 +58,12 @@ class Shop:
 def shop(tmp_path_factory: pytest.TempPathFactory, default_model_path: Path) -> Iterator[Shop]:
     data = tmp_path_factory.mktemp("shop")
     defaults = Settings()
-    port = _free_port()
     settings = defaults.model_copy(
         update={
             "data_dir": data,
             "knowledge": defaults.knowledge.model_copy(
                 update={"store": str(data / "knowledge.sqlite3")}
             ),
-            "orders": OrdersSettings(port=port, db_path=None),
             "assistant": AssistantSettings(db_path=data / "assistant.sqlite3"),
             "gateway": GatewaySettings(db_path=data / "gateway.sqlite3"),
         }
@@ -82,9 +81,12 @@ def shop(tmp_path_factory: pytest.TempPathFactory, default_model_path: Path) -> 
     assert not report.failures
     engine = LocalEngine(settings.model, default_model_path, settings.engine)
     try:
-        with order_service(settings.orders, quiet=True):
-            assistant = open_assistant(settings, LocalChatModel(engine), knowledge)
-            app = create_app(engine, settings, knowledge=knowledge, assistant=assistant)
+        with order_service(settings.orders, settings.orders_db, quiet=True) as orders:
+            client = OrderClient(orders.url, orders.token)
+            assistant = open_assistant(settings, LocalChatModel(engine), knowledge, orders=client)
+            app = create_app(
+                engine, settings, knowledge=knowledge, assistant=assistant, order_api=orders
+            )
             with serve(app) as base_url:
                 yield Shop(base_url, settings)
     finally:
@@ -150,11 +152,3 @@ def test_the_page_and_a_turn_make_no_failed_request(chromium: Browser, shop: Sho
         ask(page, f"Where is my order {ORDER}?")
         page.wait_for_load_state("networkidle")
     assert problems == []
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

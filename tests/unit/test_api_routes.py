@@ -212,14 +212,17 @@ def test_models_and_health(client: TestClient) -> None:
     assert models["object"] == "list"
     assert [m["id"] for m in models["data"]] == [MODEL, "alias"]  # every routed name
     health = client.get("/health").json()
-    assert health == {
+    assert health["status"] == "ok"
+    assert health["engine"] == {
         "status": "ok",
         "model": MODEL,
         "running": 0,
         "waiting": 0,
         "kv_cells_used": 0,
         "kv_cells_total": 256,
+        "last_error": None,
     }
+    assert health["stores"]["gateway"]["quick_check"] == "ok"
 
 
 class ExplodingRunner(FakeRunner):
@@ -242,6 +245,8 @@ def test_dead_engine_answers_503_and_the_server_stays_up(tmp_path: Path) -> None
             assert again.status_code == 503
             health = client.get("/health")
             assert health.status_code == 503
-            assert "simulated llama_decode crash" in health.json()["error"]["message"]
+            assert health.json()["status"] == "down"
+            assert health.json()["engine"]["status"] == "down"
+            assert "simulated llama_decode crash" in health.json()["engine"]["last_error"]
     finally:
         engine.async_engine.shutdown()

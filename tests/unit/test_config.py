@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from switchboard.config import EngineSettings, Settings
+from switchboard.config import EngineSettings, OrdersSettings, Settings
 
 pytestmark = pytest.mark.unit
 
@@ -51,3 +51,10 @@ def test_unknown_pii_types_in_the_settings_are_refused() -> None:
     with pytest.raises(ValidationError, match="unknown PII entity types \\['EMAIL'\\]"):
         PiiSettings(entities=["PERSON", "EMAIL"])
     assert PiiSettings(entities=["EMAIL_ADDRESS"]).entities == ["EMAIL_ADDRESS"]
+
+
+def test_the_order_api_port_is_chosen_at_start_unless_it_runs_on_its_own() -> None:
+    assert OrdersSettings().port == 0  # `switchboard serve` takes a free one
+    assert OrdersSettings(start_with_server=False, port=8001).port == 8001
+    with pytest.raises(ValidationError, match=r"orders\.port must name the Order API's port"):
+        OrdersSettings(start_with_server=False)

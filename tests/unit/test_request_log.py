@@ -166,7 +166,7 @@ def test_a_failing_batch_does_not_kill_the_writer(
     assert log.flush()
     assert log.failed_batches == 2
 
-    log_store.connect(db).close()  # the schema is back
+    log_store.connect(log_store.gateway_file(db)).close()  # the schema is back
     log.submit(record(3, input_text="fine"))
     assert log.flush()
     assert [r.record.request_id for r in store.query()] == ["req-3"]
@@ -176,7 +176,7 @@ def test_a_failing_batch_does_not_kill_the_writer(
 
 
 def test_a_logged_request_id_is_not_counted_twice(db: Path, store: LogStore) -> None:
-    conn = log_store.connect(db)
+    conn = log_store.connect(log_store.gateway_file(db))
     try:
         assert log_store.write_batch(conn, [record(1), record(2)]) == 2
         assert log_store.write_batch(conn, [record(2), record(3)]) == 1
@@ -201,7 +201,7 @@ def test_the_record_round_trips(db: Path, store: LogStore) -> None:
         guard_events=["pii"],
         error_code=None,
     )
-    conn = log_store.connect(db)
+    conn = log_store.connect(log_store.gateway_file(db))
     try:
         log_store.write_batch(conn, [original])
     finally:
@@ -233,7 +233,7 @@ def _mixed_records() -> list[RequestRecord]:
 
 
 def test_spend_totals_match_the_sums_over_the_rows(db: Path, store: LogStore) -> None:
-    conn = log_store.connect(db)
+    conn = log_store.connect(log_store.gateway_file(db))
     try:
         records = _mixed_records()
         log_store.write_batch(conn, records[:25])
@@ -271,7 +271,7 @@ def test_spend_totals_match_the_sums_over_the_rows(db: Path, store: LogStore) ->
 
 
 def test_spend_report_lists_a_tenants_rows_of_a_period(db: Path, store: LogStore) -> None:
-    conn = log_store.connect(db)
+    conn = log_store.connect(log_store.gateway_file(db))
     try:
         log_store.write_batch(conn, _mixed_records())
     finally:
@@ -303,7 +303,7 @@ def test_period_of_is_utc() -> None:
 
 @pytest.fixture
 def filled(db: Path, store: LogStore) -> LogStore:
-    conn = log_store.connect(db)
+    conn = log_store.connect(log_store.gateway_file(db))
     try:
         log_store.write_batch(conn, _mixed_records())
     finally:
@@ -347,7 +347,7 @@ def _plan(conn: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> str
 
 
 def test_the_dashboards_queries_use_indexes(db: Path, filled: LogStore) -> None:
-    conn = log_store.connect(db)
+    conn = log_store.connect(log_store.gateway_file(db))
     try:
         conn.execute("ANALYZE")
         tenant_sql, tenant_params = log_store._query_sql(

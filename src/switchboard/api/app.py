@@ -8,6 +8,7 @@ closes what it opens (the gateway, the key store) and the assistant it is handed
 from __future__ import annotations
 
 import gc
+import logging
 import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -43,12 +44,16 @@ from switchboard.rag.embedder import Embedder
 from switchboard.rag.jobs import IngestJobs, JobStore
 from switchboard.rag.knowledge import KnowledgeBase
 
+log = logging.getLogger(__name__)
+
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine: ServedEngine | None = app.state.engine
     if engine is not None:
         engine.start()
+    for problem in health.problems(app):  # started degraded: say so before the first request
+        log.error("%s", problem)
     # Everything loaded so far lives as long as the server: keep it out of the cyclic
     # collector's generations, so collections on the request path stay short.
     gc.collect()
@@ -82,6 +87,7 @@ def create_app(
     *,
     span_exporter: SpanExporter | None = None,
     embedder: Embedder | None = None,
+    order_api: health.OrderApiProbe | None = None,
 ) -> FastAPI:
     """The gateway (``/v1/chat/completions``, ``/v1/models``, admin, ``/metrics``) routing
     to ``engine`` under its name, ``settings.model`` and ``aliases`` and to the providers of
@@ -91,7 +97,8 @@ def create_app(
     ``knowledge``'s embedder, or ``embedder`` (a gateway without a knowledge base).
 
     Authentication follows ``settings.gateway.auth`` and the address in
-    ``settings.server.host`` (on by default beyond loopback)."""
+    ``settings.server.host`` (on by default beyond loopback). ``order_api``: the supervised
+    Order API beside the server, for ``/health``."""
     # FastAPI's own OpenTelemetry instrumentation stays off: the gateway traces each request
     # itself (GenAI attributes), and the built-in one reads the environment per request.
     telemetry_off = TelemetryConfig(tracing=False, metrics=False, logs=False)
@@ -153,4 +160,15 @@ def create_app(
         if settings.assistant.demo_directory:
             _include(app, assistant_routes.demo_router, Scope.ASSISTANT)
         install_web(app)
+    app.state.order_api = order_api
+    gateway = app.state.gateway
+    app.state.store_files = health.store_files(
+        knowledge.store if knowledge is not None else None,
+        assistant.conversations if assistant is not None else None,
+        assistant.cache.cache.store if assistant is not None and assistant.cache else None,
+        app.state.auth.keys,
+        gateway.log_store,
+        gateway.request_log,
+        gateway.cache.store if gateway.cache is not None else None,
+    )
     return app

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from switchboard.api.schemas import ErrorDetail, ErrorResponse
-from switchboard.errors import AuthenticationError, EngineDeadError, RequestError
+from switchboard.errors import AuthenticationError, EngineDeadError, RequestError, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,8 @@ def request_error_payload(exc: RequestError) -> ErrorResponse:
 async def handle_request_error(_: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, RequestError):
         raise exc
+    if isinstance(exc, StorageError):  # the operator's to fix: the message says how
+        log.error("%s", exc.message)
     headers = None
     if exc.retry_after_s is not None:
         headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}

@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 from switchboard.assistant.types import HandoffReason, Intent, ToolResultEvent, event_json
 from switchboard.errors import FatalError, SessionNotFoundError
+from switchboard.sqlite_file import SQLiteFile
 from switchboard.sqlite_tx import transaction
 
 SCHEMA_VERSION = 1
@@ -136,20 +137,29 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+RECOVERY = (
+    "restore it from a backup, or move it away (a new one is made at start; the "
+    "past conversations and tickets in it are lost)"
+)
+
+
 class ConversationStore:
     def __init__(self, path: Path, *, clock: Clock = utc_now, timeout_s: float = 30.0) -> None:
-        self._path = Path(path)
+        self.file = SQLiteFile(Path(path), "conversations", RECOVERY)
         self._clock = clock
         self._timeout_s = timeout_s
         self._closed = False
         self._local = threading.local()
         self._opened: list[sqlite3.Connection] = []
         self._opened_lock = threading.Lock()
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connection() as conn:
-            conn.execute("PRAGMA journal_mode = WAL")  # persistent: once per file is enough
-        with self._transaction() as conn:
-            _migrate(conn)
+        self.file.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.file.opening():
+            with self._connection() as conn:
+                conn.execute("PRAGMA journal_mode = WAL")  # persistent: once per file is enough
+            with self._transaction() as conn:
+                _migrate(conn)
+            with self._connection() as conn:
+                self.file.quick_check(conn)
 
     def close(self) -> None:
         """Refuse further calls and close every thread's connection."""
@@ -279,12 +289,7 @@ class ConversationStore:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             # Used only by this thread; close() may close it from another.
-            conn = sqlite3.connect(
-                self._path,
-                timeout=self._timeout_s,
-                isolation_level=None,
-                check_same_thread=False,
-            )
+            conn = self.file.connect(timeout_s=self._timeout_s)
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
             with self._opened_lock:

@@ -10,12 +10,14 @@ current), but a process's matrices do not see vectors another process added or r
 after they were loaded: its semantic lookups miss those entries until it restarts, and a
 vector removed elsewhere is skipped when its row is found gone. Several replicas that
 should share semantic hits use the Redis store.
+
+The file is opened through ``SQLiteFile``: its errors name it; it is not critical (the
+response cache treats a failing store as a miss).
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -30,6 +32,9 @@ from switchboard.cache.store import (
     vector_from_bytes,
 )
 from switchboard.cache.types import CachedAnswer, CacheScope
+from switchboard.sqlite_file import SQLiteFile
+
+RECOVERY = "delete it or move it away: the cache starts empty and refills"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cache_entries (
@@ -53,11 +58,14 @@ CREATE INDEX IF NOT EXISTS cache_entries_tenant ON cache_entries (tenant);
 class SQLiteCacheStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(SCHEMA)
+        self.file = SQLiteFile(path, "cache", RECOVERY, critical=False)
+        self._db = self.file.connect()
+        with self.file.opening():
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.executescript(SCHEMA)
+            self.file.quick_check(self._db)
         self._lock = threading.Lock()
         self._vectors: OrderedDict[str, ScopeVectors] = OrderedDict()  # least recent first
 

@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -28,6 +28,9 @@ from switchboard.cli.common import (
 from switchboard.cli.ports import check_port_free, with_bind
 from switchboard.config import Settings
 
+if TYPE_CHECKING:
+    from switchboard.orders.supervisor import OrderApiSupervisor
+
 
 @app.command()
 @one_line_errors
@@ -38,25 +41,27 @@ def serve(
 ) -> None:
     """Serve the support assistant's chat at / and its API, the knowledge base and the
     OpenAI-compatible API of the local engine (and the demo Order API as its own process,
-    unless orders.start_with_server is false)."""
+    supervised, unless orders.start_with_server is false)."""
     settings = with_bind(load_settings(), host, port)  # auth "auto" reads the host
     check_port_free(settings.server.host, settings.server.port, "switchboard serve")
     if model is not None:  # the served name is the model actually loaded
         settings = settings.model_copy(update={"model": model})
     gguf = model_path(settings, settings.model)  # fail fast, before starting anything
     with contextlib.ExitStack() as stack:
+        orders = None
         if settings.orders.start_with_server:
-            from switchboard.orders.process import order_service
+            from switchboard.orders.supervisor import order_service
 
-            stack.enter_context(order_service(settings.orders))
-        _serve_api(settings, gguf)
+            orders = stack.enter_context(order_service(settings.orders, settings.orders_db))
+        _serve_api(settings, gguf, orders)
 
 
-def _serve_api(settings: Settings, gguf: Path) -> None:
+def _serve_api(settings: Settings, gguf: Path, orders: OrderApiSupervisor | None) -> None:
     import uvicorn
 
     from switchboard.api import create_app
     from switchboard.assistant.local_model import LocalChatModel
+    from switchboard.assistant.order_client import OrderClient
     from switchboard.assistant.remote_model import open_remote_model
     from switchboard.assistant.service import open_assistant
     from switchboard.assistant.types import ChatModel
@@ -75,11 +80,14 @@ def _serve_api(settings: Settings, gguf: Path) -> None:
             if remote is not None
             else LocalChatModel(engine)
         )
-        assistant = open_assistant(settings, chat_model, knowledge)
+        client = OrderClient(orders.url, orders.token) if orders is not None else None
+        assistant = open_assistant(settings, chat_model, knowledge, orders=client)
         bind, port = settings.server.host, settings.server.port
         console.print(f"chat: http://{bind}:{port}/ (model {chat_model.name})", highlight=False)
         uvicorn.run(
-            create_app(engine, settings, knowledge=knowledge, assistant=assistant),
+            create_app(
+                engine, settings, knowledge=knowledge, assistant=assistant, order_api=orders
+            ),
             host=bind,
             port=port,
         )

@@ -30,20 +30,32 @@ def _open(settings: Settings) -> OrderDB:
 @one_line_errors
 def orders_serve(
     host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (0: a free one, printed).")] = None,
+    fd: Annotated[
+        int | None,
+        typer.Option(help="Serve on this inherited listening socket (how `serve` starts it)."),
+    ] = None,
 ) -> None:
     """Serve the Order API (seeding its database with the demo dataset if empty)."""
+    import socket
+
     import uvicorn
 
+    from switchboard.orders.process import listen, url_of
     from switchboard.orders.service import create_order_app
 
     settings = load_settings()
-    host = host or settings.orders.host
-    port = port if port is not None else settings.orders.port
-    check_port_free(host, port, "switchboard orders serve")
+    if fd is not None:
+        sock = socket.socket(fileno=fd)
+    else:  # before the database opens: a taken port is one line, at once
+        host = host or settings.orders.host
+        port = port if port is not None else settings.orders.port
+        check_port_free(host, port, "switchboard orders serve")
+        sock = listen(host, port)
+        console.print(f"Order API: {url_of(sock)}", highlight=False)
     app_ = create_order_app(_open(settings), settings.orders.service_token)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    uvicorn.run(app_, host=host, port=port)
+    uvicorn.Server(uvicorn.Config(app_)).run(sockets=[sock])
 
 
 @orders_app.command("customers")

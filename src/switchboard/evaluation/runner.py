@@ -41,6 +41,7 @@ from switchboard.evaluation.metrics import (
     threshold_sweep,
 )
 from switchboard.guard.factory import open_guard
+from switchboard.orders.supervisor import OrderApiSupervisor, order_service
 from switchboard.rag.knowledge import KnowledgeBase, open_embedder
 from switchboard.rag.store import open_store
 from switchboard.rag.types import CollectionRef
@@ -121,7 +122,7 @@ def _model_runs(
     path: Path,
     router: SemanticRouter,
     bases: dict[int, KnowledgeBase],
-    orders_url: str,
+    orders: OrderApiSupervisor,
     tmp: Path,
     k: int,
     progress: Progress,
@@ -137,7 +138,7 @@ def _model_runs(
         for size, kb in bases.items():
             progress(f"{name}, {size}-token chunks", False)
             conversations = tmp / f"conversations-{name.replace(':', '_')}-{size}.sqlite3"
-            run = _run(settings, cases, model, router, kb, size, orders_url, conversations, k,
+            run = _run(settings, cases, model, router, kb, size, orders, conversations, k,
                        progress)  # fmt: skip
             runs.append(asyncio.run(run))
         return runs
@@ -168,18 +169,17 @@ async def _run(
     router: SemanticRouter,
     kb: KnowledgeBase,
     size: int,
-    orders_url: str,
+    orders: OrderApiSupervisor,
     conversations_path: Path,
     k: int,
     progress: Progress,
 ) -> RunResult:
     config = settings.assistant
-    token = settings.orders.service_token
     searcher = KnowledgeSearcher(kb, _collection(settings, size), config.top_k)
     scorer = KnowledgeSearcher(kb, _collection(settings, size), k)
     conversations = ConversationStore(conversations_path)
-    up = OrderClient(orders_url, token)
-    down = OrderClient(f"http://127.0.0.1:{_free_port()}", token)
+    up = OrderClient(orders.url, orders.token)
+    down = OrderClient(f"http://127.0.0.1:{_free_port()}", orders.token)
 
     guard = open_guard(settings.guard, SYSTEM_PROMPTS)  # as served: guarded, never cached
     guarded = GuardHook(guard) if guard is not None else None
@@ -264,13 +264,11 @@ async def _last_turn(
 
 
 @contextlib.contextmanager
-def _order_api(settings: Settings) -> Iterator[str]:
+def _order_api(settings: Settings) -> Iterator[OrderApiSupervisor]:
     """The Order API as its own process on a free port (the configured database)."""
-    from switchboard.orders.process import base_url, order_service
-
-    orders = settings.orders.model_copy(update={"port": _free_port()})
-    with order_service(orders, quiet=True):
-        yield base_url(orders.host, orders.port)
+    orders = settings.orders.model_copy(update={"port": 0})
+    with order_service(orders, settings.orders_db, quiet=True) as supervisor:
+        yield supervisor
 
 
 def _free_port() -> int:

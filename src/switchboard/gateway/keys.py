@@ -33,7 +33,9 @@ from typing import Any
 
 from switchboard.errors import InvalidAPIKeyError, KeyNotFoundError
 from switchboard.gateway.types import Principal, Scope
+from switchboard.observability.log_store import gateway_file
 from switchboard.rag.types import check_name
+from switchboard.sqlite_file import SQLiteFile
 from switchboard.sqlite_tx import transaction
 
 SCHEMA = """
@@ -193,10 +195,13 @@ class KeyStore:
         default_rpm: int | None = None,
         default_tpm: int | None = None,
         clock: Callable[[], float] = time.monotonic,
+        file: SQLiteFile | None = None,
     ) -> None:
+        """``file``: where ``conn`` came from, for /health."""
         if cache_ttl_s < 0 or cache_size < 1:
             raise ValueError("cache_ttl_s must be >= 0 and cache_size >= 1")
         check_limits(default_rpm, default_tpm, None)
+        self.file = file
         self._conn = conn
         self._lock = threading.Lock()
         self._cache: dict[bytes, _Cached] = {}
@@ -218,15 +223,18 @@ class KeyStore:
     ) -> KeyStore:
         """Open (creating if needed) the gateway database at ``path``."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
+        file = gateway_file(path)
+        conn = file.connect(timeout_s=5.0)
         try:
-            conn.execute("PRAGMA busy_timeout = 5000")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            with transaction(conn):
-                for statement in SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+            with file.opening():
+                conn.execute("PRAGMA busy_timeout = 5000")
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+                with transaction(conn):
+                    for statement in SCHEMA.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                file.quick_check(conn)
         except BaseException:
             conn.close()
             raise
@@ -236,6 +244,7 @@ class KeyStore:
             default_rpm=default_rpm,
             default_tpm=default_tpm,
             clock=clock,
+            file=file,
         )
 
     def close(self) -> None:

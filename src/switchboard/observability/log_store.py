@@ -4,7 +4,8 @@ and the dashboard's queries.
 The tables live in the gateway database next to other parts' tables, so the schema is
 ``CREATE ... IF NOT EXISTS`` and touches nothing else. ``spend`` keeps running totals per
 budget period (``"2026-11"`` and ``"2026-11-25"``, UTC) for keys and tenants, and per day for
-models, so budgets and reports never scan the log.
+models, so budgets and reports never scan the log. The file is opened through
+``SQLiteFile`` (``gateway_file``): errors name it and say how to recover.
 """
 
 from __future__ import annotations
@@ -20,11 +21,16 @@ from typing import Any, Literal
 
 from switchboard.gateway.types import Attempt, RequestRecord
 from switchboard.periods import period_of
+from switchboard.sqlite_file import SQLiteFile
 from switchboard.sqlite_tx import transaction
 
 SpendScope = Literal["key", "tenant", "model"]
 
 BUSY_TIMEOUT_MS = 5000
+RECOVERY = (
+    "restore it from a backup, or move it away (a new one is made at start; the API keys, "
+    "budgets and request log in it are lost)"
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
@@ -228,19 +234,26 @@ def _logged(row: sqlite3.Row) -> LoggedRequest:
     return LoggedRequest(row["id"], record)
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """A connection in autocommit mode (transactions are explicit), WAL, and the schema."""
-    conn = sqlite3.connect(
-        path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-    )
+def gateway_file(path: Path) -> SQLiteFile:
+    """The gateway database (keys, spend, request log) as its stores open it."""
+    return SQLiteFile(path, "gateway", RECOVERY)
+
+
+def connect(file: SQLiteFile, *, check: bool = True) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL, and the schema;
+    ``check`` runs ``quick_check``. A damaged file is recorded in ``file``, not raised."""
+    conn = file.connect(timeout_s=BUSY_TIMEOUT_MS / 1000)
     conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    with transaction(conn):
-        for statement in SCHEMA.split(";"):
-            if statement.strip():
-                conn.execute(statement)
+    with file.opening():
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        with transaction(conn):
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+        if check:
+            file.quick_check(conn)
     return conn
 
 
@@ -283,13 +296,16 @@ class LogStore:
     ``spent`` makes it the budget ledger's ``SpendSource``.
     """
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, file: SQLiteFile | None = None) -> None:
+        """``file``: where ``conn`` came from, for /health."""
+        self.file = file
         self._conn = conn
         self._lock = threading.Lock()
 
     @classmethod
     def open(cls, path: Path) -> LogStore:
-        return cls(connect(path))
+        file = gateway_file(path)
+        return cls(connect(file), file)
 
     def close(self) -> None:
         with self._lock:

@@ -67,6 +67,7 @@ class RequestLog:
         self._failed_records = 0
         self._written = 0
         self._thread: threading.Thread | None = None
+        self.file = log_store.gateway_file(path)
 
     # -- counters (thread-safe) -------------------------------------------------------------
     @property
@@ -96,7 +97,8 @@ class RequestLog:
         """Start the writer thread (it opens its own connection and creates the tables)."""
         if self._thread is not None or not self.settings.enabled:
             return
-        conn = log_store.connect(self.path)  # here, so a bad path fails at start-up
+        # here, so a path that cannot be opened fails at start-up (the log store checked it)
+        conn = log_store.connect(self.file, check=False)
         self._thread = threading.Thread(
             target=self._run, args=(conn,), name="request-log", daemon=True
         )

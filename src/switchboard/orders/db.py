@@ -1,6 +1,7 @@
 """The Order API's SQLite database: schema, idempotent seeding, per-customer queries.
 
-A connection is opened per call, so one ``OrderDB`` serves FastAPI's worker threads.
+A connection is opened per call, so one ``OrderDB`` serves FastAPI's worker threads. The
+file is opened through ``SQLiteFile``: ``quick_check`` at open, errors that name it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from switchboard.orders.types import (
     OrderStatus,
     Shipment,
 )
+from switchboard.sqlite_file import SQLiteFile
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS customers (
@@ -63,18 +65,21 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 TABLES = ("events", "shipments", "items", "orders", "customers")  # children first
+RECOVERY = "move it away and restart the Order API: the demo orders are seeded again"
 
 
 class OrderDB:
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.file = SQLiteFile(path, "orders", RECOVERY)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as conn:
+        with self.file.opening(), self._connect() as conn:
             conn.executescript(SCHEMA)
+            self.file.quick_check(conn)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path)
+        conn = self.file.connect(timeout_s=5.0, isolation_level="DEFERRED")
         try:
             conn.execute("PRAGMA foreign_keys = ON")
             with conn:  # one transaction: commit on success, roll back on error

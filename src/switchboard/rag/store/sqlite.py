@@ -14,6 +14,9 @@ Threads: each thread gets its own connection (``threading.local``; opened with
 ``check_same_thread=False`` only so ``close()`` may close them all from one thread). WAL
 lets readers run alongside the one writer; writers queue on the database lock (``timeout_s``).
 Reads of a missing collection return nothing; writes to one raise ``ValueError``.
+
+The file is opened through ``SQLiteFile``: ``quick_check`` at open, and every SQLite error
+a ``StorageError`` naming the file and the recovery step (``file.health()`` for /health).
 """
 
 from __future__ import annotations
@@ -72,7 +75,13 @@ from switchboard.rag.types import (
     check_name,
     chunk_embedding_text,
 )
+from switchboard.sqlite_file import SQLiteFile
 from switchboard.sqlite_tx import transaction
+
+RECOVERY = (
+    "restore it from a backup, or move it away and re-run `switchboard demo load` / "
+    "`switchboard ingest`"
+)
 
 
 class SQLiteStore:
@@ -95,7 +104,7 @@ class SQLiteStore:
     ) -> None:
         if ann_min_chunks < 1 or change_log_versions < 1:
             raise ValueError("ann_min_chunks and change_log_versions must be at least 1")
-        self._path = Path(path)
+        self.file = SQLiteFile(Path(path), "knowledge", RECOVERY)
         self._timeout_s = timeout_s
         self._change_log_versions = change_log_versions
         self._local = threading.local()
@@ -103,9 +112,11 @@ class SQLiteStore:
         self._connections: list[sqlite3.Connection] = []
         self._closed = False
         self._vectors = VectorCache(ann_min_chunks, ann_params or AnnParams())
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        with self._transaction("IMMEDIATE") as conn:
-            create_schema(conn)
+        self.file.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.file.opening():
+            with self._transaction("IMMEDIATE") as conn:
+                create_schema(conn)
+            self.file.quick_check(self._connection())
 
     # -- collections -------------------------------------------------------------------
 
@@ -329,12 +340,14 @@ class SQLiteStore:
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(
-                self._path, timeout=self._timeout_s, isolation_level=None, check_same_thread=False
-            )
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA foreign_keys = ON")
+            conn = self.file.connect(timeout_s=self._timeout_s)
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+                conn.execute("PRAGMA foreign_keys = ON")
+            except BaseException:  # e.g. not a database: the next call tries again
+                conn.close()
+                raise
             self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)
