@@ -20,7 +20,6 @@ import enum
 import json
 import secrets
 import sqlite3
-import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -33,6 +32,7 @@ from switchboard.assistant.types import HandoffReason, Intent, ToolResultEvent, 
 from switchboard.errors import FatalError, SessionNotFoundError
 from switchboard.sqlite_file import SQLiteFile
 from switchboard.sqlite_tx import transaction
+from switchboard.thread_connections import ThreadConnections
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -148,10 +148,7 @@ class ConversationStore:
         self.file = SQLiteFile(Path(path), "conversations", RECOVERY)
         self._clock = clock
         self._timeout_s = timeout_s
-        self._closed = False
-        self._local = threading.local()
-        self._opened: list[sqlite3.Connection] = []
-        self._opened_lock = threading.Lock()
+        self._connections = ThreadConnections(self._open_connection, "the conversation store")
         self.file.path.parent.mkdir(parents=True, exist_ok=True)
         with self.file.opening():
             with self._connection() as conn:
@@ -163,11 +160,7 @@ class ConversationStore:
 
     def close(self) -> None:
         """Refuse further calls and close every thread's connection."""
-        with self._opened_lock:
-            self._closed = True
-            opened, self._opened = self._opened, []
-        for conn in opened:
-            conn.close()
+        self._connections.close()
 
     # -- sessions ----------------------------------------------------------------------
 
@@ -283,22 +276,18 @@ class ConversationStore:
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
-        """This thread's connection, opened on its first use."""
-        if self._closed:
-            raise RuntimeError("the conversation store is closed")
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            # Used only by this thread; close() may close it from another.
-            conn = self.file.connect(timeout_s=self._timeout_s)
+        """This thread's connection, opened on its first use, closed when the thread ends."""
+        yield self._connections.get()
+
+    def _open_connection(self) -> sqlite3.Connection:
+        conn = self.file.connect(timeout_s=self._timeout_s)
+        try:
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
-            with self._opened_lock:
-                if self._closed:
-                    conn.close()
-                    raise RuntimeError("the conversation store is closed")
-                self._opened.append(conn)
-            self._local.conn = conn
-        yield conn
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

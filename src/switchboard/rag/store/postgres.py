@@ -33,7 +33,6 @@ one raise ``ValueError``.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -82,6 +81,7 @@ from switchboard.rag.types import (
     check_name,
     chunk_embedding_text,
 )
+from switchboard.thread_connections import ThreadConnections
 
 
 class PostgresStore:
@@ -90,10 +90,7 @@ class PostgresStore:
     def __init__(self, dsn: str, *, ef_search: int = 100) -> None:
         self._dsn = dsn
         self._ef_search = ef_search
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._connections: list[Connection] = []
-        self._closed = False
+        self._connections = ThreadConnections(self._open_connection, "the knowledge store")
         with psycopg.connect(dsn, autocommit=True) as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
             if (
@@ -360,25 +357,21 @@ class PostgresStore:
         return problems
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            connections, self._connections = self._connections, []
-        for conn in connections:
-            conn.close()
+        self._connections.close()
 
     # -- internals ---------------------------------------------------------------------
 
     def _connection(self) -> Connection:
-        conn: Connection | None = getattr(self._local, "conn", None)
-        if conn is None or conn.closed:
-            conn = psycopg.connect(self._dsn, autocommit=True)
-            register_vector(conn)
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
-                if self._closed:
-                    conn.close()
-                    raise RuntimeError("the store is closed")
+        """This thread's connection (closed when the thread ends; reopened if it broke)."""
+        conn = self._connections.get()
+        if conn.closed:
+            self._connections.discard()
+            conn = self._connections.get()
+        return conn
+
+    def _open_connection(self) -> Connection:
+        conn = psycopg.connect(self._dsn, autocommit=True)
+        register_vector(conn)
         return conn
 
     @contextmanager

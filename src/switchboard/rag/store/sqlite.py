@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -77,6 +76,7 @@ from switchboard.rag.types import (
 )
 from switchboard.sqlite_file import SQLiteFile
 from switchboard.sqlite_tx import transaction
+from switchboard.thread_connections import ThreadConnections
 
 RECOVERY = (
     "restore it from a backup, or move it away and re-run `switchboard demo load` / "
@@ -107,10 +107,7 @@ class SQLiteStore:
         self.file = SQLiteFile(Path(path), "knowledge", RECOVERY)
         self._timeout_s = timeout_s
         self._change_log_versions = change_log_versions
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._connections: list[sqlite3.Connection] = []
-        self._closed = False
+        self._connections = ThreadConnections(self._open_connection, "the knowledge store")
         self._vectors = VectorCache(ann_min_chunks, ann_params or AnnParams())
         self.file.path.parent.mkdir(parents=True, exist_ok=True)
         with self.file.opening():
@@ -328,32 +325,24 @@ class SQLiteStore:
             return integrity_problems(conn)
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            connections, self._connections = self._connections, []
+        self._connections.close()
         self._vectors.clear()
-        for conn in connections:
-            conn.close()
 
     # -- internals ---------------------------------------------------------------------
 
     def _connection(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self.file.connect(timeout_s=self._timeout_s)
-            try:
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("PRAGMA synchronous = NORMAL")
-                conn.execute("PRAGMA foreign_keys = ON")
-            except BaseException:  # e.g. not a database: the next call tries again
-                conn.close()
-                raise
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
-                if self._closed:
-                    conn.close()
-                    raise RuntimeError("the store is closed")
+        """This thread's connection (closed when the thread ends)."""
+        return self._connections.get()
+
+    def _open_connection(self) -> sqlite3.Connection:
+        conn = self.file.connect(timeout_s=self._timeout_s)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except BaseException:  # e.g. not a database: the next call tries again
+            conn.close()
+            raise
         return conn
 
     @contextmanager
