@@ -393,3 +393,11 @@ def test_widget_page_is_served(served: Served) -> None:
     script = served.client.get("/static/app.js")
     assert script.status_code == 200
     assert script.headers["cache-control"] == "no-cache"
+
+
+def test_chat_message_with_a_lone_surrogate_is_a_400(served: Served) -> None:
+    raw = json.dumps({"customer_id": ALICE, "message": "where is a\ud800b?"})
+    response = served.client.post(CHAT, content=raw, headers={"content-type": "application/json"})
+
+    assert_error(response, 400, None, "message")
+    assert served.rig.store.list_sessions(ALICE) == []

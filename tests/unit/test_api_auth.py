@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -226,7 +228,7 @@ def test_with_auth_off_a_switchboard_key_still_names_its_tenant(
 
 @pytest.fixture
 def acme_admin(keys: KeyStore) -> dict[str, str]:
-    return bearer(keys.create(tenant="acme", scopes=[Scope.ADMIN]).token)
+    return bearer(keys.create(tenant="acme", scopes=[Scope.ADMIN, Scope.CHAT]).token)
 
 
 def test_an_admin_creates_a_key_that_works_at_once(
@@ -364,3 +366,75 @@ def test_anonymous_admin_manages_every_tenant(open_client: TestClient, keys: Key
     assert [k["tenant"] for k in only_beta] == ["beta"]
     bad = open_client.put("/v1/admin/tenants/bad%20name/budget", json={"budget_usd": 1})
     assert_openai_error(bad, 400, "invalid_request_error", None)
+
+
+@pytest.fixture
+def small_admin(keys: KeyStore) -> dict[str, str]:
+    """An admin of acme with scopes admin and chat, 2 requests a minute, a tiny budget and
+    an hour to live."""
+    created = keys.create(
+        tenant="acme",
+        scopes=[Scope.ADMIN, Scope.CHAT],
+        rpm=2,
+        budget_usd=0.01,
+        expires_at=time.time() + 3600,
+    )
+    return bearer(created.token)
+
+
+@pytest.mark.parametrize(
+    ("wider", "named"),
+    [
+        ({"scopes": ["admin", "chat", "search"]}, "search"),
+        ({"rpm": None}, "rpm"),
+        ({"rpm": 3}, "rpm"),
+        ({"budget_usd": None}, "budget_usd"),
+        ({"budget_usd": 5}, "budget_usd"),
+        ({"expires_in_s": None}, "expiry"),
+        ({"expires_in_s": 7200}, "expiry"),
+    ],
+)
+def test_an_admin_key_cannot_create_a_key_wider_than_itself(
+    client: TestClient,
+    keys: KeyStore,
+    small_admin: dict[str, str],
+    wider: dict[str, Any],
+    named: str,
+) -> None:
+    within = {"scopes": ["chat"], "rpm": 2, "budget_usd": 0.01, "expires_in_s": 600}
+    response = client.post("/v1/admin/keys", headers=small_admin, json={**within, **wider})
+    message = assert_openai_error(response, 403, "permission_error", "insufficient_scope")
+    assert named in message
+    assert len(keys.list("acme")) == 1  # nothing was created
+    allowed = client.post("/v1/admin/keys", headers=small_admin, json=within)
+    assert allowed.status_code == 201
+    assert allowed.json()["scopes"] == ["chat"]
+
+
+def test_limits_the_admin_key_lacks_may_be_set_freely(
+    client: TestClient, keys: KeyStore, small_admin: dict[str, str]
+) -> None:
+    body = {"scopes": ["admin"], "rpm": 1, "tpm": 10**6, "budget_usd": 0, "expires_in_s": 60}
+    assert client.post("/v1/admin/keys", headers=small_admin, json=body).status_code == 201
+    unlimited = keys.create(tenant="acme", scopes=[Scope.ADMIN])  # no limits, no expiry
+    wide = {"scopes": ["chat", "search", "embeddings", "assistant"]}
+    response = client.post("/v1/admin/keys", headers=bearer(unlimited.token), json=wide)
+    assert response.status_code == 403  # scopes are a subset of its own, even for admin
+    assert client.post("/v1/admin/keys", headers=bearer(unlimited.token),
+                       json={"scopes": ["admin"]}).status_code == 201  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"rpm": 2**70}, {"tpm": 2**64}, {"name": "a\ud800b"}],
+)
+def test_odd_values_of_a_new_key_are_400s_naming_them(
+    open_client: TestClient, keys: KeyStore, body: dict[str, Any]
+) -> None:
+    raw = json.dumps({"scopes": ["chat"], **body})  # ensure_ascii: the surrogate as an escape
+    response = open_client.post(
+        "/v1/admin/keys", content=raw, headers={"content-type": "application/json"}
+    )
+    assert_openai_error(response, 400, "invalid_request_error", None)
+    assert response.json()["error"]["param"] == next(iter(body))
+    assert keys.list(None) == []

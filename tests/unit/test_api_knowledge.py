@@ -6,6 +6,7 @@ word."""
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -520,3 +521,19 @@ def test_a_duplicate_id_in_one_upload_is_reported_and_the_first_wins(client: Tes
 def test_upload_with_an_overlong_file_name_is_a_400(client: TestClient) -> None:
     response = upload(client, "support", {"a" * 300 + ".md": b"# Long\n\nname\n"})
     assert_error(response, 400, "files")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "param"),
+    [
+        ("/v1/embeddings", embed_body(input=["fine", "a\ud800b"]), "input"),
+        ("/v1/embeddings", embed_body(input="\udfff"), "input"),
+        ("/v1/search", {"collection": "support", "query": "refund \ud83d"}, "query"),
+    ],
+)
+def test_a_lone_surrogate_is_a_400_naming_the_field(
+    client: TestClient, path: str, body: dict[str, Any], param: str
+) -> None:
+    raw = json.dumps(body)  # the surrogate travels as a JSON escape
+    response = client.post(path, content=raw, headers={"content-type": "application/json"})
+    assert_error(response, 400, param)

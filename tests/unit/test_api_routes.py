@@ -245,3 +245,37 @@ def test_dead_engine_answers_503_and_the_server_stays_up(tmp_path: Path) -> None
             assert "simulated llama_decode crash" in health.json()["error"]["message"]
     finally:
         engine.async_engine.shutdown()
+
+
+def test_a_lone_surrogate_is_a_400_naming_the_field(client: TestClient) -> None:
+    raw = json.dumps({"model": MODEL, "prompt": "a\ud800b", "max_tokens": 2})
+    response = client.post(
+        "/v1/completions", content=raw, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "prompt"
+    raw = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "\udfff"}]})
+    response = client.post(
+        "/v1/chat/completions", content=raw, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/completions"])
+def test_parameters_the_local_engine_cannot_honour_are_refused(
+    client: TestClient, path: str
+) -> None:
+    body: dict[str, object] = chat_body() if "chat" in path else {"model": MODEL, "prompt": "abc"}
+    for field, value in (("logit_bias", {"3": 5.0}), ("frobnicate", True)):
+        response = client.post(path, json={**body, field: value})
+        assert response.status_code == 400, field
+        error = response.json()["error"]
+        assert error["param"] == field
+        if field == "frobnicate":
+            assert error["message"] == "Unrecognized request argument supplied: frobnicate"
+    response = client.post(path, json={**body, "stop_token_ids": [VOCAB + 5]})
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "stop_token_ids"
+    harmless = {"user": "u1", "logit_bias": {}, "metadata": {"team": "web"}, "store": False}
+    assert client.post(path, json={**body, **harmless}).status_code == 200

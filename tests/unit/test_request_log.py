@@ -463,3 +463,16 @@ def test_the_anonymous_caller_reads_every_tenant(filled: LogStore) -> None:
         ).json()
         assert zeta["requests"] > 0
         assert client.get("/v1/admin/spend").status_code == 400  # whose report?
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"before_id": 2**70}, {"before_id": -(2**70)}, {"status": 2**64}, {"status": -1}],
+)
+def test_integers_beyond_sqlite_are_a_400_naming_the_param(
+    filled: LogStore, params: dict[str, int]
+) -> None:
+    with TestClient(_app(filled, None)) as client:
+        response = client.get("/v1/admin/requests", params=params)
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == next(iter(params))

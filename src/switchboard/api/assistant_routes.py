@@ -22,11 +22,11 @@ from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from switchboard.api.errors import engine_dead_payload, request_error_payload
-from switchboard.api.schemas import ErrorDetail, ErrorResponse
+from switchboard.api.schemas import ErrorDetail, ErrorResponse, RequestBody
 from switchboard.api.sse import SSEResponse
 from switchboard.assistant.conversations import StoredMessage
 from switchboard.assistant.orchestrator import TurnRequest
@@ -59,7 +59,7 @@ AssistantDep = Annotated[Assistant, Depends(get_assistant)]
 CustomerQuery = Annotated[str, Query(pattern=CUSTOMER_ID)]
 
 
-class ChatBody(BaseModel):
+class ChatBody(RequestBody):
     customer_id: str = Field(pattern=CUSTOMER_ID)
     message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
     session_id: str | None = Field(None, max_length=64)

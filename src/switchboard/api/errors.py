@@ -81,6 +81,8 @@ def describe_validation_error(error: Mapping[str, Any]) -> tuple[str, str | None
     if error.get("type") == "json_invalid":
         return f"the request body is not valid JSON: {message}", None
     param = _param(loc)
+    if error.get("type") == "extra_forbidden" and param is not None:
+        return f"Unrecognized request argument supplied: {param}", param
     if param is None:
         return f"invalid request body: {message}", None
     return f"invalid value for '{param}': {message}", param

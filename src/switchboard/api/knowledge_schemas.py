@@ -6,12 +6,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from switchboard.api.schemas import RequestBody
 from switchboard.rag.types import MetadataValue, SearchMode
 
 MAX_EMBEDDING_INPUTS = 2048  # OpenAI's limit per request
 
 
-class EmbeddingRequest(BaseModel):
+class EmbeddingRequest(RequestBody):
     model_config = ConfigDict(extra="ignore")
 
     input: str | list[str]
@@ -58,8 +59,8 @@ class EmbeddingResponse(BaseModel):
     usage: EmbeddingUsage
 
 
-class SearchRequestBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class SearchRequestBody(RequestBody):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     collection: str
     query: str = Field(min_length=1, max_length=4096)

@@ -39,6 +39,7 @@ class Principal:
     tpm: int | None = None
     budget_usd: float | None = None  # per budget period, for this key
     tenant_budget_usd: float | None = None  # per budget period, for the whole tenant
+    expires_at: float | None = None  # the key's expiry (unix seconds)
 
     def allows(self, scope: Scope) -> bool:
         return scope in self.scopes or Scope.ADMIN in self.scopes
