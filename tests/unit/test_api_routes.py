@@ -29,6 +29,7 @@ class FakeServedEngine:
 
     name = MODEL
     max_model_len = MAX_MODEL_LEN
+    max_token_bytes = 1  # one letter per token
     model = FakeVocab()
 
     def __init__(self) -> None:
@@ -279,3 +280,27 @@ def test_parameters_the_local_engine_cannot_honour_are_refused(
     assert response.json()["error"]["param"] == "stop_token_ids"
     harmless = {"user": "u1", "logit_bias": {}, "metadata": {"team": "web"}, "store": False}
     assert client.post(path, json={**body, **harmless}).status_code == 200
+
+
+def test_a_chat_without_max_tokens_may_use_the_rest_of_the_window(client: TestClient) -> None:
+    body = chat_body()
+    del body["max_tokens"]
+    response = client.post("/v1/chat/completions", json=body)
+    assert response.status_code == 200, response.text
+    data = response.json()
+    assert data["usage"] == {"prompt_tokens": 3, "completion_tokens": MAX_MODEL_LEN - 3,
+                             "total_tokens": MAX_MODEL_LEN}  # fmt: skip
+    assert data["choices"][0]["finish_reason"] == "length"
+
+
+@pytest.mark.parametrize("max_tokens", [None, 4])
+def test_a_chat_prompt_over_the_window_is_refused_naming_both_lengths(
+    client: TestClient, max_tokens: int | None
+) -> None:
+    body = chat_body(messages=[{"role": "user", "content": "a" * 40}], max_tokens=max_tokens)
+    response = client.post("/v1/chat/completions", json=body)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == ("context_length_exceeded", "messages")
+    assert f"maximum context length is {MAX_MODEL_LEN} tokens" in error["message"]
+    assert "40 in the prompt" in error["message"]

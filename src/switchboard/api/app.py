@@ -109,6 +109,7 @@ def create_app(
         settings,
         local,
         [engine.name, *sorted(local_names - {engine.name})] if engine is not None else [],
+        local_counter=local,
         engine_stats=(lambda: engine.async_engine.stats) if engine is not None else None,
         span_exporter=span_exporter,
         embedder=knowledge.embedder if knowledge is not None else embedder,
