@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from switchboard.api.auth import (
     open_auth,
     require,
 )
+from switchboard.api.auth_first import AuthenticateFirst
 from switchboard.api.errors import install_error_handlers
 from switchboard.config import Settings
 from switchboard.gateway.keys import KeyStore
@@ -438,3 +440,78 @@ def test_odd_values_of_a_new_key_are_400s_naming_them(
     assert_openai_error(response, 400, "invalid_request_error", None)
     assert response.json()["error"]["param"] == next(iter(body))
     assert keys.list(None) == []
+
+
+# -- authentication before the body is read ------------------------------------------------
+
+
+def asgi_post(app: FastAPI, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], int]:
+    """POST to ``app`` declaring a 400 MB body; ``(status, headers, body reads)``."""
+    reads = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal reads
+        reads += 1
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    raw = {"content-length": str(400 * 2**20), "content-type": "application/json", **headers}
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+        "root_path": "", "server": ("testserver", 80), "client": ("127.0.0.1", 5000),
+        "headers": [(k.lower().encode(), v.encode()) for k, v in raw.items()],
+    }  # fmt: skip
+    asyncio.run(app(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    response_headers = {k.decode(): v.decode() for k, v in start["headers"]}
+    return start["status"], response_headers, reads
+
+
+def guarded_app(config: AuthConfig) -> FastAPI:
+    app = make_app(config)
+
+    @app.post("/v1/echo")
+    async def echo(
+        request: Request, principal: Annotated[Principal, Depends(require(Scope.CHAT))]
+    ) -> dict[str, Any]:
+        return {"key_id": principal.key_id, "body": await request.json()}
+
+    @app.post("/public")
+    async def public(request: Request) -> dict[str, Any]:
+        return {"body": await request.json()}
+
+    app.add_middleware(AuthenticateFirst)
+    return app
+
+
+def test_a_request_without_a_key_is_refused_before_its_body_is_read(keys: KeyStore) -> None:
+    app = guarded_app(AuthConfig(enabled=True, keys=keys, anonymous=ANONYMOUS))
+    status, headers, reads = asgi_post(app, "/v1/echo", {})
+    assert (status, reads) == (401, 0)
+    assert headers["connection"] == "close"  # the server reads none of the 400 MB
+    assert headers["www-authenticate"] == "Bearer"
+    status, _, reads = asgi_post(app, "/v1/echo", bearer("sb-0123456789ab-" + "x" * 43))
+    assert (status, reads) == (401, 0)
+    token = keys.create(tenant="acme", scopes=[Scope.CHAT]).token
+    status, _, reads = asgi_post(app, "/v1/echo", bearer(token))
+    assert status == 200
+    assert reads == 1
+    assert asgi_post(app, "/public", {})[0] == 200  # outside /v1/: public, as before
+
+
+def test_the_middleware_leaves_the_principal_for_the_scope_check(keys: KeyStore) -> None:
+    app = guarded_app(AuthConfig(enabled=True, keys=keys, anonymous=ANONYMOUS))
+    with TestClient(app) as client:
+        chat = keys.create(tenant="acme", scopes=[Scope.CHAT])
+        reply = client.post("/v1/echo", headers=bearer(chat.token), json={"a": 1}).json()
+        assert reply == {"key_id": chat.key.id, "body": {"a": 1}}
+        search = bearer(keys.create(tenant="acme", scopes=[Scope.SEARCH]).token)
+        refused = client.post("/v1/echo", headers=search, json={})
+        assert_openai_error(refused, 403, "permission_error", "insufficient_scope")
+    with TestClient(guarded_app(AuthConfig(False, keys, ANONYMOUS))) as client:
+        assert client.post("/v1/echo", json={}).json()["key_id"] == ANONYMOUS_KEY_ID

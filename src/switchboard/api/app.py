@@ -27,6 +27,7 @@ from switchboard.api import (
     openai_routes,
 )
 from switchboard.api.auth import open_auth, require
+from switchboard.api.auth_first import AuthenticateFirst
 from switchboard.api.body_limit import BodySizeLimit
 from switchboard.api.deps import ServedEngine, ServedModel
 from switchboard.api.errors import install_error_handlers
@@ -130,15 +131,16 @@ def create_app(
         app.state.knowledge = knowledge
         _include(app, knowledge_routes.embeddings_router, Scope.EMBEDDINGS)
         _include(app, knowledge_routes.router, Scope.SEARCH)
-        app.add_middleware(
-            BodySizeLimit,
-            max_bytes=knowledge.settings.max_upload_bytes,
-            path_prefix="/v1/collections/",
-        )
     if assistant is not None:
         app.state.assistant = assistant
+        app.state.max_message_chars = settings.assistant.max_message_chars
         _include(app, assistant_routes.router, Scope.ASSISTANT)
         if settings.assistant.demo_directory:
             _include(app, assistant_routes.demo_router, Scope.ASSISTANT)
         install_web(app)
+    # Outermost first: the body's size, then who is calling, before any body is read.
+    app.add_middleware(AuthenticateFirst)
+    uploads = {"/v1/collections/": knowledge.settings.max_upload_bytes} if knowledge else {}
+    routes = {**uploads, **settings.server.body_limits}
+    app.add_middleware(BodySizeLimit, max_bytes=settings.server.max_body_bytes, routes=routes)
     return app

@@ -47,7 +47,6 @@ router = APIRouter(prefix="/v1/assistant")
 demo_router = APIRouter(prefix="/v1/assistant")  # mounted when assistant.demo_directory
 
 CUSTOMER_ID = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
-MAX_MESSAGE_CHARS = 4000
 
 
 async def get_assistant(request: Request) -> Assistant:
@@ -61,7 +60,7 @@ CustomerQuery = Annotated[str, Query(pattern=CUSTOMER_ID)]
 
 class ChatBody(RequestBody):
     customer_id: str = Field(pattern=CUSTOMER_ID)
-    message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+    message: str = Field(min_length=1)  # at most assistant.max_message_chars
     session_id: str | None = Field(None, max_length=64)
 
 
@@ -78,6 +77,11 @@ async def list_customers(assistant: AssistantDep) -> dict[str, Any]:
 async def chat(body: ChatBody, assistant: AssistantDep, request: Request) -> SSEResponse:
     if not body.message.strip():
         raise InvalidRequestError("message must not be blank", param="message")
+    limit: int = request.app.state.max_message_chars
+    if len(body.message) > limit:
+        raise InvalidRequestError(
+            f"message is over the limit of {limit} characters", param="message"
+        )
     turn = TurnRequest(body.customer_id, body.message, body.session_id)
     record = _new_record(request)
     events = assistant.orchestrator.turn(turn)

@@ -40,16 +40,23 @@ def request_error_payload(exc: RequestError) -> ErrorResponse:
     return ErrorResponse(error=detail)
 
 
+def auth_error_headers(exc: RequestError) -> dict[str, str]:
+    """``Retry-After`` and ``WWW-Authenticate``, where they apply."""
+    headers = {}
+    if exc.retry_after_s is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+    if isinstance(exc, AuthenticationError):
+        headers["WWW-Authenticate"] = "Bearer"
+    return headers
+
+
 async def handle_request_error(_: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, RequestError):
         raise exc
-    headers = None
-    if exc.retry_after_s is not None:
-        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
-    if isinstance(exc, AuthenticationError):
-        headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
     return JSONResponse(
-        request_error_payload(exc).model_dump(), status_code=exc.status_code, headers=headers
+        request_error_payload(exc).model_dump(),
+        status_code=exc.status_code,
+        headers=auth_error_headers(exc) or None,
     )
 
 
