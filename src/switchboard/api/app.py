@@ -138,9 +138,9 @@ def create_app(
         if settings.assistant.demo_directory:
             _include(app, assistant_routes.demo_router, Scope.ASSISTANT)
         install_web(app)
-    # Outermost first: the body's size, then who is calling, before any body is read.
-    app.add_middleware(AuthenticateFirst)
+    # Before any body is read: who is calling (the outermost, added last), then the size.
     uploads = {"/v1/collections/": knowledge.settings.max_upload_bytes} if knowledge else {}
     routes = {**uploads, **settings.server.body_limits}
     app.add_middleware(BodySizeLimit, max_bytes=settings.server.max_body_bytes, routes=routes)
+    app.add_middleware(AuthenticateFirst)
     return app

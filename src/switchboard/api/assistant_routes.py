@@ -21,11 +21,12 @@ import uuid
 from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from switchboard.api.errors import engine_dead_payload, request_error_payload
+from switchboard.api.generation import until_disconnected
 from switchboard.api.schemas import ErrorDetail, ErrorResponse, RequestBody
 from switchboard.api.sse import SSEResponse
 from switchboard.assistant.conversations import StoredMessage
@@ -40,6 +41,7 @@ from switchboard.errors import (
     OrderServiceUnavailable,
     RequestError,
 )
+from switchboard.gateway.service import CLIENT_CLOSED_REQUEST
 from switchboard.gateway.types import RequestRecord
 
 log = logging.getLogger(__name__)
@@ -73,8 +75,8 @@ async def list_customers(assistant: AssistantDep) -> dict[str, Any]:
         raise DependencyUnavailableError(str(exc)) from exc
 
 
-@router.post("/chat")
-async def chat(body: ChatBody, assistant: AssistantDep, request: Request) -> SSEResponse:
+@router.post("/chat", response_model=None)
+async def chat(body: ChatBody, assistant: AssistantDep, request: Request) -> Response:
     if not body.message.strip():
         raise InvalidRequestError("message must not be blank", param="message")
     limit: int = request.app.state.max_message_chars
@@ -85,12 +87,16 @@ async def chat(body: ChatBody, assistant: AssistantDep, request: Request) -> SSE
     turn = TurnRequest(body.customer_id, body.message, body.session_id)
     record = _new_record(request)
     events = assistant.orchestrator.turn(turn)
-    try:
-        first = await anext(events)
+    try:  # a client leaving before the first event cancels the turn (and its model call)
+        first = await until_disconnected(request.receive, anext(events))
     except BaseException as exc:
         await events.aclose()
         _finish(request, record, error=exc)
         raise
+    if first is None:
+        await events.aclose()
+        _finish(request, record)
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
     return SSEResponse(_stream(first, events, request, record))
 
 
