@@ -125,7 +125,11 @@ async def chat_completions(http: Request) -> Response:
     principal = await _require_chat(http)
     body = _parse(await http.body())
     gateway: Gateway = http.app.state.gateway
-    payload = body.model_dump(exclude_unset=True)
+    # the messages as parsed (plain dicts, never mutated downstream): no deep copy of them
+    payload = {
+        **body.model_dump(exclude_unset=True, exclude={"messages"}),
+        "messages": body.messages,
+    }
     work = gateway.open(principal, payload, endpoint="chat")
     call = await until_disconnected(http.receive, work)
     if call is None:
