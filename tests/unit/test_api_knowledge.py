@@ -537,3 +537,10 @@ def test_a_lone_surrogate_is_a_400_naming_the_field(
     raw = json.dumps(body)  # the surrogate travels as a JSON escape
     response = client.post(path, content=raw, headers={"content-type": "application/json"})
     assert_error(response, 400, param)
+
+
+def test_an_unknown_embeddings_parameter_is_refused_by_name(client: TestClient) -> None:
+    response = client.post("/v1/embeddings", json=embed_body(truncate=True))
+    assert_error(response, 400, "truncate")
+    assert response.json()["error"]["message"] == "Unrecognized request argument supplied: truncate"
+    assert client.post("/v1/embeddings", json=embed_body(user="u1")).status_code == 200

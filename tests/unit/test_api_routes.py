@@ -260,7 +260,7 @@ def test_a_lone_surrogate_is_a_400_naming_the_field(client: TestClient) -> None:
         "/v1/chat/completions", content=raw, headers={"content-type": "application/json"}
     )
     assert response.status_code == 400
-    assert response.json()["error"]["type"] == "invalid_request_error"
+    assert response.json()["error"]["param"] == "messages[0].content"
 
 
 @pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/completions"])

@@ -13,7 +13,7 @@ MAX_EMBEDDING_INPUTS = 2048  # OpenAI's limit per request
 
 
 class EmbeddingRequest(RequestBody):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     input: str | list[str]
     model: str

@@ -57,21 +57,29 @@ def check_unicode(value: object) -> None:
     """Raise ``ValueError`` if a text in ``value`` (a string, or strings inside lists and
     dicts) holds a lone surrogate: JSON's ``\\ud800`` escape decodes to one, and no
     tokenizer, SQLite or JSON encoder accepts it."""
+    if invalid_text_at(value) is not None:
+        raise ValueError("not valid Unicode text (a lone surrogate)")
+
+
+def invalid_text_at(value: object, path: str = "") -> str | None:
+    """Where in ``value`` the first text with a lone surrogate is (``messages[1].content``;
+    ``""`` for ``value`` itself), or ``None``."""
     if isinstance(value, str):
         if not value.isascii():
             try:
                 value.encode()
-            except UnicodeEncodeError as exc:
-                raise ValueError(
-                    f"not valid Unicode text: a lone surrogate at character {exc.start}"
-                ) from None
+            except UnicodeEncodeError:
+                return path
     elif isinstance(value, list | tuple):
-        for item in value:
-            check_unicode(item)
+        for i, item in enumerate(value):
+            if (found := invalid_text_at(item, f"{path}[{i}]")) is not None:
+                return found
     elif isinstance(value, dict):
         for key, item in value.items():
-            check_unicode(key)
-            check_unicode(item)
+            child = f"{path}.{key}" if path else str(key)
+            if (found := invalid_text_at(key, child) or invalid_text_at(item, child)) is not None:
+                return found
+    return None
 
 
 class RequestBody(BaseModel):
