@@ -12,6 +12,9 @@ guard, a provider), cheapest first:
                     reservation binds
 
 The reservations (rate limit, budget) take the largest bound of the route's targets.
+Tokens reserved without max_tokens are the window itself, whatever the prompt; the cost
+splits it by the prompt's count (exact for the local engine, else the estimate, which
+errs high).
 """
 
 from __future__ import annotations
