@@ -74,6 +74,13 @@ class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     retry_after_s: int = Field(1, ge=1, description="Retry-After sent with 503 queue-full.")
+    max_body_bytes: int = Field(
+        4 * 1024 * 1024, ge=1, description="Largest request body (uploads: knowledge)."
+    )
+    body_limits: dict[str, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict,
+        description="Per-route body limits: path prefix -> bytes (the longest prefix wins).",
+    )
 
 
 class EmbeddingSettings(BaseModel):
@@ -234,6 +241,7 @@ class AssistantSettings(BaseModel):
     )
     top_k: int = Field(4, ge=1, le=20, description="Retrieved chunks offered to the prompt.")
     max_tokens: int = Field(200, ge=16, description="Output tokens reserved per answer.")
+    max_message_chars: int = Field(4000, ge=1, description="Longest customer message.")
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     stop: list[str] = Field(
         default_factory=lambda: ["\n\n", "\nQuestion:"],
@@ -276,6 +284,12 @@ class ProviderSettings(BaseModel):
 class RouteTarget(BaseModel):
     provider: str
     model: str = Field(description="The model name that provider expects.")
+    max_model_len: int | None = Field(
+        None,
+        ge=16,
+        description="Its context window, if known: a request without max_tokens may use "
+        "the rest of it (unknown: limits.reserve_max_tokens is sent as max_tokens).",
+    )
 
 
 class RouteSettings(BaseModel):
@@ -302,7 +316,14 @@ class LimitSettings(BaseModel):
     default_rpm: int | None = Field(None, ge=1, description="Keys without their own limit.")
     default_tpm: int | None = Field(None, ge=1, description="Keys without their own limit.")
     reserve_max_tokens: int = Field(
-        1024, ge=1, description="Output tokens reserved for a request that sets no max_tokens."
+        1024,
+        ge=1,
+        description="max_tokens of a request that sets none, for a target whose context "
+        "window is unknown (route target max_model_len).",
+    )
+    max_messages: int = Field(1000, ge=1, description="Messages per chat request.")
+    max_prompt_chars: int = Field(
+        500_000, ge=1, description="Characters of a chat request's messages together."
     )
 
 

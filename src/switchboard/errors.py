@@ -26,6 +26,7 @@
     │   ├── StorageError                503, a database file failed (names it and the fix)
     │   └── UpstreamError               502, a remote model server failed (carries its status)
     ├── KVCacheFullError        the runner found no KV cells; the engine preempts and retries
+    ├── RequestCancelledError   the client left: work on its request stopped half-way
     ├── CircuitOpenError        a circuit breaker refuses calls to a failing dependency
     ├── OrderServiceUnavailable the Order API is down, timing out or its breaker is open
     └── FatalError              unrecoverable for the component that raised it
@@ -73,11 +74,19 @@ class ContextLengthError(InvalidRequestError):
     code = "context_length_exceeded"
 
     def __init__(
-        self, *, requested: int, limit: int, prompt_tokens: int, param: str = "messages"
+        self,
+        *,
+        requested: int,
+        limit: int,
+        prompt_tokens: int,
+        param: str = "messages",
+        at_least: bool = False,
     ) -> None:
+        """``at_least``: ``prompt_tokens`` is a lower bound (the prompt was not counted)."""
+        more = "at least " if at_least else ""
         super().__init__(
             f"This model's maximum context length is {limit} tokens. However, you requested "
-            f"{requested} tokens ({prompt_tokens} in the prompt, "
+            f"{more}{requested} tokens ({more}{prompt_tokens} in the prompt, "
             f"{requested - prompt_tokens} for the completion). Please reduce the length of "
             "the prompt or the completion.",
             param=param,
@@ -269,6 +278,11 @@ class UpstreamError(RequestError):
 
 class KVCacheFullError(SwitchboardError):
     """llama.cpp found no KV slot for a batch (``llama_decode`` returned 1)."""
+
+
+class RequestCancelledError(SwitchboardError):
+    """The request was cancelled (its client left): the work on it stopped half-way, in a
+    worker thread that no one waits for any more."""
 
 
 class FatalError(SwitchboardError):

@@ -333,3 +333,40 @@ def test_client_disconnect_aborts_the_request(served: Served, http: httpx.Client
     stats = wait_for(served.base_url, 0, 0, 2.0)
     assert stats["running"] == 0
     assert stats["kv_cells_used"] == 0
+
+
+# -- the README's first example, and a chat stream abandoned -----------------------------------
+
+
+def test_the_readme_first_example_needs_no_max_tokens(served: Served) -> None:
+    client = OpenAI(base_url=f"{served.base_url}/v1", api_key="unused")  # as in the README
+    stream = client.chat.completions.create(
+        model="smollm2-135m:q8_0",
+        messages=[{"role": "user", "content": "Where is my parcel?"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    usage = chunks[-1].usage
+    assert usage is not None
+    assert usage.completion_tokens > 0
+    assert usage.total_tokens <= MAX_MODEL_LEN  # the rest of the window at most
+
+
+def test_client_disconnect_aborts_a_chat_stream(served: Served, http: httpx.Client) -> None:
+    body = {
+        "model": DEFAULT_MODEL,
+        "messages": HELLO,
+        "max_tokens": 900,
+        "ignore_eos": True,
+        "stream": True,
+    }
+    with http.stream("POST", "/v1/chat/completions", json=body) as response:
+        assert response.status_code == 200
+        lines = response.iter_lines()  # kept alive: dropping it would close the connection
+        assert next(lines).startswith("data: ")
+        assert health(served.base_url)["running"] == 1
+    stats = wait_for(served.base_url, 0, 0, 5.0)
+    assert stats["running"] == 0
+    assert stats["kv_cells_used"] == 0

@@ -393,3 +393,34 @@ def test_widget_page_is_served(served: Served) -> None:
     script = served.client.get("/static/app.js")
     assert script.status_code == 200
     assert script.headers["cache-control"] == "no-cache"
+
+
+def test_chat_message_with_a_lone_surrogate_is_a_400(served: Served) -> None:
+    raw = json.dumps({"customer_id": ALICE, "message": "where is a\ud800b?"})
+    response = served.client.post(CHAT, content=raw, headers={"content-type": "application/json"})
+
+    assert_error(response, 400, None, "message")
+    assert served.rig.store.list_sessions(ALICE) == []
+
+
+def test_the_longest_message_is_a_setting_checked_before_the_turn(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    engine = FakeServedEngine()
+    assistant = Assistant(rig.orchestrator, cast(OrderClient, rig.orders), rig.store)
+    settings = Settings(
+        model=MODEL,
+        data_dir=tmp_path,
+        guard=GuardSettings(enabled=False),
+        assistant=AssistantSettings(max_message_chars=20),
+        gateway=GatewaySettings(db_path=tmp_path / "gateway.sqlite3"),
+    )
+    try:
+        with TestClient(create_app(engine, settings, assistant=assistant)) as client:
+            long = client.post(CHAT, json={"customer_id": ALICE, "message": "x" * 21})
+            error = assert_error(long, 400, None, "message")
+            assert "20 characters" in error["message"]
+            assert rig.router.seen == []
+            short = client.post(CHAT, json={"customer_id": ALICE, "message": "where is it?"})
+            assert short.status_code == 200
+    finally:
+        engine.async_engine.shutdown()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,6 +22,7 @@ from switchboard.api.auth import (
     open_auth,
     require,
 )
+from switchboard.api.auth_first import AuthenticateFirst
 from switchboard.api.errors import install_error_handlers
 from switchboard.config import Settings
 from switchboard.gateway.keys import KeyStore
@@ -226,7 +230,7 @@ def test_with_auth_off_a_switchboard_key_still_names_its_tenant(
 
 @pytest.fixture
 def acme_admin(keys: KeyStore) -> dict[str, str]:
-    return bearer(keys.create(tenant="acme", scopes=[Scope.ADMIN]).token)
+    return bearer(keys.create(tenant="acme", scopes=[Scope.ADMIN, Scope.CHAT]).token)
 
 
 def test_an_admin_creates_a_key_that_works_at_once(
@@ -364,3 +368,150 @@ def test_anonymous_admin_manages_every_tenant(open_client: TestClient, keys: Key
     assert [k["tenant"] for k in only_beta] == ["beta"]
     bad = open_client.put("/v1/admin/tenants/bad%20name/budget", json={"budget_usd": 1})
     assert_openai_error(bad, 400, "invalid_request_error", None)
+
+
+@pytest.fixture
+def small_admin(keys: KeyStore) -> dict[str, str]:
+    """An admin of acme with scopes admin and chat, 2 requests a minute, a tiny budget and
+    an hour to live."""
+    created = keys.create(
+        tenant="acme",
+        scopes=[Scope.ADMIN, Scope.CHAT],
+        rpm=2,
+        budget_usd=0.01,
+        expires_at=time.time() + 3600,
+    )
+    return bearer(created.token)
+
+
+@pytest.mark.parametrize(
+    ("wider", "named"),
+    [
+        ({"scopes": ["admin", "chat", "search"]}, "search"),
+        ({"rpm": None}, "rpm"),
+        ({"rpm": 3}, "rpm"),
+        ({"budget_usd": None}, "budget_usd"),
+        ({"budget_usd": 5}, "budget_usd"),
+        ({"expires_in_s": None}, "expiry"),
+        ({"expires_in_s": 7200}, "expiry"),
+    ],
+)
+def test_an_admin_key_cannot_create_a_key_wider_than_itself(
+    client: TestClient,
+    keys: KeyStore,
+    small_admin: dict[str, str],
+    wider: dict[str, Any],
+    named: str,
+) -> None:
+    within = {"scopes": ["chat"], "rpm": 2, "budget_usd": 0.01, "expires_in_s": 600}
+    response = client.post("/v1/admin/keys", headers=small_admin, json={**within, **wider})
+    message = assert_openai_error(response, 403, "permission_error", "insufficient_scope")
+    assert named in message
+    assert len(keys.list("acme")) == 1  # nothing was created
+    allowed = client.post("/v1/admin/keys", headers=small_admin, json=within)
+    assert allowed.status_code == 201
+    assert allowed.json()["scopes"] == ["chat"]
+
+
+def test_limits_the_admin_key_lacks_may_be_set_freely(
+    client: TestClient, keys: KeyStore, small_admin: dict[str, str]
+) -> None:
+    body = {"scopes": ["admin"], "rpm": 1, "tpm": 10**6, "budget_usd": 0, "expires_in_s": 60}
+    assert client.post("/v1/admin/keys", headers=small_admin, json=body).status_code == 201
+    unlimited = keys.create(tenant="acme", scopes=[Scope.ADMIN])  # no limits, no expiry
+    wide = {"scopes": ["chat", "search", "embeddings", "assistant"]}
+    response = client.post("/v1/admin/keys", headers=bearer(unlimited.token), json=wide)
+    assert response.status_code == 403  # scopes are a subset of its own, even for admin
+    assert client.post("/v1/admin/keys", headers=bearer(unlimited.token),
+                       json={"scopes": ["admin"]}).status_code == 201  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"rpm": 2**70}, {"tpm": 2**64}, {"name": "a\ud800b"}],
+)
+def test_odd_values_of_a_new_key_are_400s_naming_them(
+    open_client: TestClient, keys: KeyStore, body: dict[str, Any]
+) -> None:
+    raw = json.dumps({"scopes": ["chat"], **body})  # ensure_ascii: the surrogate as an escape
+    response = open_client.post(
+        "/v1/admin/keys", content=raw, headers={"content-type": "application/json"}
+    )
+    assert_openai_error(response, 400, "invalid_request_error", None)
+    assert response.json()["error"]["param"] == next(iter(body))
+    assert keys.list(None) == []
+
+
+# -- authentication before the body is read ------------------------------------------------
+
+
+def asgi_post(app: FastAPI, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], int]:
+    """POST to ``app`` declaring a 400 MB body; ``(status, headers, body reads)``."""
+    reads = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal reads
+        reads += 1
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    raw = {"content-length": str(400 * 2**20), "content-type": "application/json", **headers}
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+        "root_path": "", "server": ("testserver", 80), "client": ("127.0.0.1", 5000),
+        "headers": [(k.lower().encode(), v.encode()) for k, v in raw.items()],
+    }  # fmt: skip
+    asyncio.run(app(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    response_headers = {k.decode(): v.decode() for k, v in start["headers"]}
+    return start["status"], response_headers, reads
+
+
+def guarded_app(config: AuthConfig) -> FastAPI:
+    app = make_app(config)
+
+    @app.post("/v1/echo")
+    async def echo(
+        request: Request, principal: Annotated[Principal, Depends(require(Scope.CHAT))]
+    ) -> dict[str, Any]:
+        return {"key_id": principal.key_id, "body": await request.json()}
+
+    @app.post("/public")
+    async def public(request: Request) -> dict[str, Any]:
+        return {"body": await request.json()}
+
+    app.add_middleware(AuthenticateFirst)
+    return app
+
+
+def test_a_request_without_a_key_is_refused_before_its_body_is_read(keys: KeyStore) -> None:
+    app = guarded_app(AuthConfig(enabled=True, keys=keys, anonymous=ANONYMOUS))
+    status, headers, reads = asgi_post(app, "/v1/echo", {})
+    assert (status, reads) == (401, 0)
+    assert headers["connection"] == "close"  # the server reads none of the 400 MB
+    assert headers["www-authenticate"] == "Bearer"
+    status, _, reads = asgi_post(app, "/v1/echo", bearer("sb-0123456789ab-" + "x" * 43))
+    assert (status, reads) == (401, 0)
+    token = keys.create(tenant="acme", scopes=[Scope.CHAT]).token
+    status, _, reads = asgi_post(app, "/v1/echo", bearer(token))
+    assert status == 200
+    assert reads == 1
+    assert asgi_post(app, "/public", {})[0] == 200  # outside /v1/: public, as before
+
+
+def test_the_middleware_leaves_the_principal_for_the_scope_check(keys: KeyStore) -> None:
+    app = guarded_app(AuthConfig(enabled=True, keys=keys, anonymous=ANONYMOUS))
+    with TestClient(app) as client:
+        chat = keys.create(tenant="acme", scopes=[Scope.CHAT])
+        reply = client.post("/v1/echo", headers=bearer(chat.token), json={"a": 1}).json()
+        assert reply == {"key_id": chat.key.id, "body": {"a": 1}}
+        search = bearer(keys.create(tenant="acme", scopes=[Scope.SEARCH]).token)
+        refused = client.post("/v1/echo", headers=search, json={})
+        assert_openai_error(refused, 403, "permission_error", "insufficient_scope")
+    with TestClient(guarded_app(AuthConfig(False, keys, ANONYMOUS))) as client:
+        assert client.post("/v1/echo", json={}).json()["key_id"] == ANONYMOUS_KEY_ID

@@ -1,4 +1,5 @@
-"""The body-size guard refuses oversized uploads before they are read or spooled."""
+"""The body-size guard refuses oversized bodies on every route before they are read or
+spooled (uploads with their own limit)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from switchboard.api.body_limit import BodySizeLimit
 pytestmark = pytest.mark.unit
 
 LIMIT = 1000
+DEFAULT = 300  # every other route
 
 
 def make_client() -> tuple[TestClient, list[int]]:
@@ -30,7 +32,7 @@ def make_client() -> tuple[TestClient, list[int]]:
     async def other(request: Request) -> dict[str, int]:
         return {"bytes": len(await request.body())}
 
-    app.add_middleware(BodySizeLimit, max_bytes=LIMIT, path_prefix="/v1/collections/")
+    app.add_middleware(BodySizeLimit, max_bytes=DEFAULT, routes={"/v1/collections/": LIMIT})
     return TestClient(app), read
 
 
@@ -68,7 +70,7 @@ def test_a_chunked_multipart_upload_over_the_limit_is_a_413_not_a_parse_error() 
     async def upload(files: Annotated[list[UploadFile], File()]) -> dict[str, int]:
         return {"files": len(files)}
 
-    app.add_middleware(BodySizeLimit, max_bytes=LIMIT, path_prefix="/v1/collections/")
+    app.add_middleware(BodySizeLimit, max_bytes=DEFAULT, routes={"/v1/collections/": LIMIT})
     boundary = "xyz"
     body = (
         f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="a.md"\r\n'
@@ -87,8 +89,20 @@ def test_a_chunked_multipart_upload_over_the_limit_is_a_413_not_a_parse_error() 
     assert response.json()["error"]["code"] == "payload_too_large"
 
 
-def test_other_paths_are_not_limited() -> None:
+def test_every_other_route_has_the_default_limit() -> None:
     client, _ = make_client()
-    response = client.post("/v1/other", content=b"z" * (LIMIT * 3))
-    assert response.status_code == 200
-    assert response.json() == {"bytes": LIMIT * 3}
+    assert client.post("/v1/other", content=b"z" * DEFAULT).json() == {"bytes": DEFAULT}
+    response = client.post("/v1/other", content=b"z" * (DEFAULT + 1))
+    assert response.status_code == 413
+    assert str(DEFAULT) in response.json()["error"]["message"]
+    assert response.headers["connection"] == "close"  # the rest is never read
+
+
+def test_the_longest_matching_prefix_decides() -> None:
+    guard = BodySizeLimit(
+        FastAPI(), max_bytes=10, routes={"/v1/": 20, "/v1/collections/": 30, "/v1/col": 25}
+    )
+    assert guard.limit("/health") == 10
+    assert guard.limit("/v1/search") == 20
+    assert guard.limit("/v1/collections/c/documents") == 30
+    assert guard.limit("/v1/colour") == 25

@@ -648,3 +648,26 @@ def test_a_duplicate_id_in_one_upload_is_reported_and_the_first_wins(client: Tes
 def test_upload_with_an_overlong_file_name_is_a_400(client: TestClient) -> None:
     response = post_upload(client, "support", {"a" * 300 + ".md": b"# Long\n\nname\n"})
     assert_error(response, 400, "files")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "param"),
+    [
+        ("/v1/embeddings", embed_body(input=["fine", "a\ud800b"]), "input"),
+        ("/v1/embeddings", embed_body(input="\udfff"), "input"),
+        ("/v1/search", {"collection": "support", "query": "refund \ud83d"}, "query"),
+    ],
+)
+def test_a_lone_surrogate_is_a_400_naming_the_field(
+    client: TestClient, path: str, body: dict[str, Any], param: str
+) -> None:
+    raw = json.dumps(body)  # the surrogate travels as a JSON escape
+    response = client.post(path, content=raw, headers={"content-type": "application/json"})
+    assert_error(response, 400, param)
+
+
+def test_an_unknown_embeddings_parameter_is_refused_by_name(client: TestClient) -> None:
+    response = client.post("/v1/embeddings", json=embed_body(truncate=True))
+    assert_error(response, 400, "truncate")
+    assert response.json()["error"]["message"] == "Unrecognized request argument supplied: truncate"
+    assert client.post("/v1/embeddings", json=embed_body(user="u1")).status_code == 200

@@ -29,6 +29,7 @@ class FakeServedEngine:
 
     name = MODEL
     max_model_len = MAX_MODEL_LEN
+    max_token_bytes = 1  # one letter per token
     model = FakeVocab()
 
     def __init__(self) -> None:
@@ -250,3 +251,61 @@ def test_dead_engine_answers_503_and_the_server_stays_up(tmp_path: Path) -> None
             assert "simulated llama_decode crash" in health.json()["engine"]["last_error"]
     finally:
         engine.async_engine.shutdown()
+
+
+def test_a_lone_surrogate_is_a_400_naming_the_field(client: TestClient) -> None:
+    raw = json.dumps({"model": MODEL, "prompt": "a\ud800b", "max_tokens": 2})
+    response = client.post(
+        "/v1/completions", content=raw, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "prompt"
+    raw = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "\udfff"}]})
+    response = client.post(
+        "/v1/chat/completions", content=raw, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "messages[0].content"
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/completions"])
+def test_parameters_the_local_engine_cannot_honour_are_refused(
+    client: TestClient, path: str
+) -> None:
+    body: dict[str, object] = chat_body() if "chat" in path else {"model": MODEL, "prompt": "abc"}
+    for field, value in (("logit_bias", {"3": 5.0}), ("frobnicate", True)):
+        response = client.post(path, json={**body, field: value})
+        assert response.status_code == 400, field
+        error = response.json()["error"]
+        assert error["param"] == field
+        if field == "frobnicate":
+            assert error["message"] == "Unrecognized request argument supplied: frobnicate"
+    response = client.post(path, json={**body, "stop_token_ids": [VOCAB + 5]})
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "stop_token_ids"
+    harmless = {"user": "u1", "logit_bias": {}, "metadata": {"team": "web"}, "store": False}
+    assert client.post(path, json={**body, **harmless}).status_code == 200
+
+
+def test_a_chat_without_max_tokens_may_use_the_rest_of_the_window(client: TestClient) -> None:
+    body = chat_body()
+    del body["max_tokens"]
+    response = client.post("/v1/chat/completions", json=body)
+    assert response.status_code == 200, response.text
+    data = response.json()
+    assert data["usage"] == {"prompt_tokens": 3, "completion_tokens": MAX_MODEL_LEN - 3,
+                             "total_tokens": MAX_MODEL_LEN}  # fmt: skip
+    assert data["choices"][0]["finish_reason"] == "length"
+
+
+@pytest.mark.parametrize("max_tokens", [None, 4])
+def test_a_chat_prompt_over_the_window_is_refused_naming_both_lengths(
+    client: TestClient, max_tokens: int | None
+) -> None:
+    body = chat_body(messages=[{"role": "user", "content": "a" * 40}], max_tokens=max_tokens)
+    response = client.post("/v1/chat/completions", json=body)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == ("context_length_exceeded", "messages")
+    assert f"maximum context length is {MAX_MODEL_LEN} tokens" in error["message"]
+    assert "40 in the prompt" in error["message"]

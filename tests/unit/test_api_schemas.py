@@ -1,6 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
+from switchboard.api.errors import describe_validation_error
 from switchboard.api.schemas import (
     ChatChunkChoice,
     ChatCompletionChunk,
@@ -132,9 +133,49 @@ def test_empty_messages_are_rejected() -> None:
         chat(messages=[])
 
 
-def test_unknown_fields_are_ignored() -> None:
-    req = chat(logit_bias={"1": 2}, parallel_tool_calls=False)
-    assert not hasattr(req, "logit_bias")
+@pytest.mark.parametrize(
+    "field",
+    [{"logit_bias": {"1": 2}}, {"frobnicate": 1}, {"functions": []}, {"tool_choice": "required"}],
+)
+def test_parameters_the_engine_cannot_honour_are_refused_by_name(field: dict[str, object]) -> None:
+    (name,) = field
+    with pytest.raises(ValidationError) as refused:
+        chat(**field)
+    message, param = describe_validation_error(refused.value.errors()[0])
+    assert param == name
+    if name in ("frobnicate", "functions"):
+        assert message == f"Unrecognized request argument supplied: {name}"
+    with pytest.raises(ValidationError):
+        completion(**field)
+
+
+def test_harmless_fields_clients_commonly_send_are_accepted() -> None:
+    harmless = {
+        "user": "u1",
+        "metadata": {"team": "web"},
+        "store": False,
+        "service_tier": "auto",
+        "parallel_tool_calls": False,
+        "logit_bias": {},
+        "tool_choice": "none",
+        "top_logprobs": None,
+    }
+    assert chat(**harmless).user == "u1"
+    assert chat(logit_bias=None, tool_choice="auto").messages
+    # a replayed assistant message keeps its SDK fields (refusal, tool_calls: null...)
+    replay = {"role": "assistant", "content": "hi", "refusal": None, "audio": None}
+    assert chat(messages=[USER, replay]).messages[1].content == "hi"
+
+
+@pytest.mark.parametrize("bad", ["a\ud800b", "\udfff", "ok \ud83d"])
+def test_a_lone_surrogate_is_refused_where_it_stands(bad: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        chat(messages=[USER, {"role": "user", "content": bad}])
+    assert describe_validation_error(refused.value.errors()[0])[1] == "messages[1].content"
+    with pytest.raises(ValidationError) as refused:
+        completion(prompt=bad)
+    assert describe_validation_error(refused.value.errors()[0])[1] == "prompt"
+    assert chat(messages=[{"role": "user", "content": "emoji \U0001f600 ok"}]).messages
 
 
 def test_stream_options_include_usage() -> None:

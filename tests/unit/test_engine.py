@@ -178,3 +178,14 @@ def test_negative_seed_is_a_parameter_error() -> None:
     with pytest.raises(InvalidRequestError) as info:
         SamplingParams(seed=-1)
     assert info.value.param == "seed"
+
+
+@pytest.mark.parametrize("bad", [-1, 64, 2**70])
+def test_a_stop_token_id_outside_the_vocabulary_is_a_parameter_error(bad: int) -> None:
+    engine, _ = make()
+    with pytest.raises(InvalidRequestError, match="outside the vocabulary") as info:
+        engine.add_request([1, 2], SamplingParams(stop_token_ids=(5, bad)), "a")
+    assert info.value.param == "stop_token_ids"
+    assert not engine.has_unfinished
+    engine.add_request([1, 2], SamplingParams(max_tokens=2, stop_token_ids=(63,)), "b")
+    assert engine.has_unfinished

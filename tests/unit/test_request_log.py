@@ -468,7 +468,7 @@ def test_the_anonymous_caller_reads_every_tenant(filled: LogStore) -> None:
 
 def test_spend_period_day_and_month_mean_the_current_ones(db: Path, store: LogStore) -> None:
     now = time.time()
-    conn = log_store.connect(db)
+    conn = log_store.connect(log_store.gateway_file(db))
     try:
         log_store.write_batch(conn, [record(1, started_at=now, cost_usd=0.25)])
     finally:
@@ -502,3 +502,16 @@ def test_the_spend_period_is_documented_in_openapi(filled: LogStore) -> None:
     period = next(p for p in parameters if p["name"] == "period")
     for form in ("'day'", "'month'", "YYYY-MM-DD", "YYYY-MM"):
         assert form in period["description"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"before_id": 2**70}, {"before_id": -(2**70)}, {"status": 2**64}, {"status": -1}],
+)
+def test_integers_beyond_sqlite_are_a_400_naming_the_param(
+    filled: LogStore, params: dict[str, int]
+) -> None:
+    with TestClient(_app(filled, None)) as client:
+        response = client.get("/v1/admin/requests", params=params)
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == next(iter(params))

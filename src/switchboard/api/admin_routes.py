@@ -1,6 +1,8 @@
 """``/v1/admin``: issue, list and revoke API keys and set tenant budgets over HTTP.
 
-Every route needs the ``admin`` scope. An admin key manages its own tenant only: naming
+Every route needs the ``admin`` scope. An admin key creates keys no wider than itself
+(``gateway.grants``: its own scopes at most, its own limits at least). It manages its
+own tenant only: naming
 another tenant is refused (403), and another tenant's key id reads as unknown (404, the
 same answer as a key that does not exist: no probing). Tenant budgets are the operator's:
 an admin key may read its tenant's but not set it. The anonymous principal of a server
@@ -18,12 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from switchboard.api.auth import ANONYMOUS_KEY_ID, AuthConfig, require
+from switchboard.api.schemas import MAX_INT64, RequestBody
 from switchboard.errors import (
     DependencyUnavailableError,
     InvalidRequestError,
     KeyNotFoundError,
     PermissionDeniedError,
 )
+from switchboard.gateway.grants import Grant, wider_than
 from switchboard.gateway.keys import ApiKey, KeyStore
 from switchboard.gateway.types import Principal, Scope
 
@@ -33,16 +37,16 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
 AdminDep = Annotated[Principal, Depends(require(Scope.ADMIN))]
 
 
-class CreateKeyBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class CreateKeyBody(RequestBody):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     tenant: str | None = Field(None, description="Default: the admin key's own tenant.")
     name: str = Field("", max_length=200)
     scopes: list[Scope] = Field(min_length=1)
-    rpm: int | None = Field(None, ge=1)
-    tpm: int | None = Field(None, ge=1)
+    rpm: int | None = Field(None, ge=1, le=MAX_INT64)
+    tpm: int | None = Field(None, ge=1, le=MAX_INT64)
     budget_usd: float | None = Field(None, ge=0)
-    expires_in_s: float | None = Field(None, gt=0)
+    expires_in_s: float | None = Field(None, gt=0, le=100 * 365 * 86400)
 
 
 class KeyBody(BaseModel):
@@ -89,8 +93,8 @@ class KeyList(BaseModel):
     data: list[KeyBody]
 
 
-class BudgetBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class BudgetBody(RequestBody):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     budget_usd: float | None = Field(ge=0, description="Per budget period; null: unlimited.")
 
@@ -140,11 +144,35 @@ async def _owned_key(keys: KeyStore, principal: Principal, key_id: str) -> ApiKe
     return key
 
 
+def check_grant(
+    principal: Principal, body: CreateKeyBody, keys: KeyStore, expires_at: float | None
+) -> None:
+    """403 naming each way the requested key is wider than the admin key creating it."""
+    if principal.key_id == ANONYMOUS_KEY_ID:  # the operator
+        return
+    default_rpm, default_tpm = keys.default_limits
+    grant = Grant(
+        scopes=body.scopes,
+        rpm=body.rpm if body.rpm is not None else default_rpm,
+        tpm=body.tpm if body.tpm is not None else default_tpm,
+        budget_usd=body.budget_usd,
+        expires_at=expires_at,
+    )
+    wider = wider_than(principal, grant)
+    if wider:
+        reasons = "; ".join(reason for _, reason in wider)
+        raise PermissionDeniedError(
+            f"This admin key may create keys no wider than itself: {reasons}.",
+            param=wider[0][0],
+        )
+
+
 @router.post("/keys", status_code=201)
 async def create_key(body: CreateKeyBody, principal: AdminDep, keys: KeysDep) -> CreatedKeyBody:
     tenant = managed_tenant(principal, body.tenant) or principal.tenant
     now = time.time()
     expires_at = None if body.expires_in_s is None else now + body.expires_in_s
+    check_grant(principal, body, keys, expires_at)
     created = await _in_thread(
         lambda: keys.create(
             tenant=tenant,

@@ -30,6 +30,7 @@ from switchboard.api import (
     openai_routes,
 )
 from switchboard.api.auth import open_auth, require
+from switchboard.api.auth_first import AuthenticateFirst
 from switchboard.api.body_limit import BodySizeLimit
 from switchboard.api.deps import ServedEngine, ServedModel
 from switchboard.api.errors import install_error_handlers
@@ -122,6 +123,7 @@ def create_app(
         settings,
         local,
         [engine.name, *sorted(local_names - {engine.name})] if engine is not None else [],
+        local_counter=local,
         engine_stats=(lambda: engine.async_engine.stats) if engine is not None else None,
         span_exporter=span_exporter,
         embedder=knowledge.embedder if knowledge is not None else embedder,
@@ -149,13 +151,9 @@ def create_app(
         _include(app, knowledge_routes.embeddings_router, Scope.EMBEDDINGS)
         _include(app, knowledge_routes.router, Scope.SEARCH)
         _include(app, ingest_routes.router, Scope.SEARCH)
-        app.add_middleware(
-            BodySizeLimit,
-            max_bytes=knowledge.settings.max_upload_bytes,
-            path_prefix="/v1/collections/",
-        )
     if assistant is not None:
         app.state.assistant = assistant
+        app.state.max_message_chars = settings.assistant.max_message_chars
         _include(app, assistant_routes.router, Scope.ASSISTANT)
         if settings.assistant.demo_directory:
             _include(app, assistant_routes.demo_router, Scope.ASSISTANT)
@@ -171,4 +169,9 @@ def create_app(
         gateway.request_log,
         gateway.cache.store if gateway.cache is not None else None,
     )
+    # Before any body is read: who is calling (the outermost, added last), then the size.
+    uploads = {"/v1/collections/": knowledge.settings.max_upload_bytes} if knowledge else {}
+    routes = {**uploads, **settings.server.body_limits}
+    app.add_middleware(BodySizeLimit, max_bytes=settings.server.max_body_bytes, routes=routes)
+    app.add_middleware(AuthenticateFirst)
     return app

@@ -21,12 +21,13 @@ import uuid
 from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from switchboard.api.errors import engine_dead_payload, request_error_payload
-from switchboard.api.schemas import ErrorDetail, ErrorResponse
+from switchboard.api.generation import until_disconnected
+from switchboard.api.schemas import ErrorDetail, ErrorResponse, RequestBody
 from switchboard.api.sse import SSEResponse
 from switchboard.assistant.conversations import StoredMessage
 from switchboard.assistant.orchestrator import TurnRequest
@@ -40,6 +41,7 @@ from switchboard.errors import (
     OrderServiceUnavailable,
     RequestError,
 )
+from switchboard.gateway.service import CLIENT_CLOSED_REQUEST
 from switchboard.gateway.types import RequestRecord
 
 log = logging.getLogger(__name__)
@@ -47,7 +49,6 @@ router = APIRouter(prefix="/v1/assistant")
 demo_router = APIRouter(prefix="/v1/assistant")  # mounted when assistant.demo_directory
 
 CUSTOMER_ID = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
-MAX_MESSAGE_CHARS = 4000
 
 
 async def get_assistant(request: Request) -> Assistant:
@@ -59,9 +60,9 @@ AssistantDep = Annotated[Assistant, Depends(get_assistant)]
 CustomerQuery = Annotated[str, Query(pattern=CUSTOMER_ID)]
 
 
-class ChatBody(BaseModel):
+class ChatBody(RequestBody):
     customer_id: str = Field(pattern=CUSTOMER_ID)
-    message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+    message: str = Field(min_length=1)  # at most assistant.max_message_chars
     session_id: str | None = Field(None, max_length=64)
 
 
@@ -74,19 +75,28 @@ async def list_customers(assistant: AssistantDep) -> dict[str, Any]:
         raise DependencyUnavailableError(str(exc)) from exc
 
 
-@router.post("/chat")
-async def chat(body: ChatBody, assistant: AssistantDep, request: Request) -> SSEResponse:
+@router.post("/chat", response_model=None)
+async def chat(body: ChatBody, assistant: AssistantDep, request: Request) -> Response:
     if not body.message.strip():
         raise InvalidRequestError("message must not be blank", param="message")
+    limit: int = request.app.state.max_message_chars
+    if len(body.message) > limit:
+        raise InvalidRequestError(
+            f"message is over the limit of {limit} characters", param="message"
+        )
     turn = TurnRequest(body.customer_id, body.message, body.session_id)
     record = _new_record(request)
     events = assistant.orchestrator.turn(turn)
-    try:
-        first = await anext(events)
+    try:  # a client leaving before the first event cancels the turn (and its model call)
+        first = await until_disconnected(request.receive, anext(events))
     except BaseException as exc:
         await events.aclose()
         _finish(request, record, error=exc)
         raise
+    if first is None:
+        await events.aclose()
+        _finish(request, record)
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
     return SSEResponse(_stream(first, events, request, record))
 
 

@@ -114,12 +114,16 @@ def authenticate(config: AuthConfig, request: Request) -> Principal:
 
 
 def require(scope: Scope) -> Callable[[Request], Awaitable[Principal]]:
-    """A FastAPI dependency: the authenticated principal, allowed ``scope``."""
+    """A FastAPI dependency: the authenticated principal, allowed ``scope``. The app's
+    ``AuthenticateFirst`` middleware has authenticated the request before its body was
+    read; mounted without it (a small app), this authenticates itself."""
 
     async def dependency(request: Request) -> Principal:
-        principal = authenticate(request.app.state.auth, request)
-        request.state.principal = principal  # also on a 403, for the request log
-        request.state.tenant = principal.tenant
+        principal: Principal | None = getattr(request.state, "principal", None)
+        if principal is None:
+            principal = authenticate(request.app.state.auth, request)
+            request.state.principal = principal  # also on a 403, for the request log
+            request.state.tenant = principal.tenant
         if not principal.allows(scope):
             raise PermissionDeniedError(
                 f"The API key sb-{principal.key_id}-… lacks the '{scope}' scope."

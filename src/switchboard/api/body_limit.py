@@ -1,32 +1,51 @@
 """A pure ASGI middleware refusing request bodies over a size limit before they are read.
 
-Starlette spools a multipart upload to disk before the route runs, so a per-file check in
-the route comes too late to protect the disk. This refuses, with 413 and OpenAI-shaped
-JSON, any request whose ``Content-Length`` is over ``max_bytes``; a body sent without a
-length (chunked) is counted as it streams: at the limit the 413 is sent, and the app is
-told the client disconnected.
+Every route has a limit: ``max_bytes``, or the one of the longest matching path prefix in
+``routes`` (uploads have their own). A request whose ``Content-Length`` is over it is
+refused at once with 413 and OpenAI-shaped JSON, the body unread (Starlette would spool a
+multipart upload to disk, FastAPI parse a JSON body, before any route runs). A body sent
+without a length (chunked) is counted as it streams: at the limit the 413 is sent, and
+the app is told the client disconnected. A refusal closes the connection, so the server
+reads none of the rest.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
+def has_body(scope: Scope) -> bool:
+    """The request declares a body (a length over 0, or a chunked one)."""
+    headers = dict(scope["headers"])
+    length = headers.get(b"content-length", b"0")
+    return b"transfer-encoding" in headers or not (length.isdigit() and int(length) == 0)
+
+
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, *, max_bytes: int, path_prefix: str = "/") -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, routes: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.path_prefix = path_prefix
+        # longest prefix first: the most specific route wins
+        self.routes = sorted((routes or {}).items(), key=lambda item: -len(item[0]))
+
+    def limit(self, path: str) -> int:
+        return next(
+            (limit for prefix, limit in self.routes if path.startswith(prefix)), self.max_bytes
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(self.path_prefix):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.limit(scope["path"])
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await self._refuse(send)
+        if length is not None and length.isdigit() and int(length) > max_bytes:
+            await refuse(send, 413, too_large(max_bytes), close=True)
             return
         received = 0
         refused = False
@@ -38,12 +57,12 @@ class BodySizeLimit:
                 return {"type": "http.disconnect"}
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.max_bytes:
+            if received > max_bytes:
                 # Answer now (a form parser would turn an exception into its own 400), then
                 # tell the app the client left, and drop whatever it still sends.
                 refused = True
                 if not started:
-                    await self._refuse(send)
+                    await refuse(send, 413, too_large(max_bytes), close=True)
                 return {"type": "http.disconnect"}
             return message
 
@@ -60,20 +79,35 @@ class BodySizeLimit:
             if not refused:
                 raise
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "error": {
-                    "message": f"The request body is over the limit of {self.max_bytes} bytes.",
-                    "type": "invalid_request_error",
-                    "param": None,
-                    "code": "payload_too_large",
-                }
-            }
-        ).encode()
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-        ]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+
+def too_large(max_bytes: int) -> dict[str, object]:
+    return {
+        "error": {
+            "message": f"The request body is over the limit of {max_bytes} bytes.",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "payload_too_large",
+        }
+    }
+
+
+async def refuse(
+    send: Send,
+    status: int,
+    payload: Mapping[str, object],
+    *,
+    close: bool,
+    headers: Mapping[str, str] | None = None,
+) -> None:
+    """Send ``payload`` as the JSON response; ``close``: ask the server to close the
+    connection afterwards instead of reading (and discarding) the rest of the body."""
+    body = json.dumps(payload).encode()
+    raw = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *((k.lower().encode(), v.encode()) for k, v in (headers or {}).items()),
+    ]
+    if close:
+        raw.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})

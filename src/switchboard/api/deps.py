@@ -28,6 +28,11 @@ class ServedEngine(Protocol):
     def max_model_len(self) -> int: ...
 
     @property
+    def max_token_bytes(self) -> int:
+        """The longest token of the vocabulary, in bytes (special tokens as text)."""
+        ...
+
+    @property
     def model(self) -> Vocabulary: ...
 
     @property

@@ -40,18 +40,25 @@ def request_error_payload(exc: RequestError) -> ErrorResponse:
     return ErrorResponse(error=detail)
 
 
+def auth_error_headers(exc: RequestError) -> dict[str, str]:
+    """``Retry-After`` and ``WWW-Authenticate``, where they apply."""
+    headers = {}
+    if exc.retry_after_s is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+    if isinstance(exc, AuthenticationError):
+        headers["WWW-Authenticate"] = "Bearer"
+    return headers
+
+
 async def handle_request_error(_: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, RequestError):
         raise exc
     if isinstance(exc, StorageError):  # the operator's to fix: the message says how
         log.error("%s", exc.message)
-    headers = None
-    if exc.retry_after_s is not None:
-        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
-    if isinstance(exc, AuthenticationError):
-        headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
     return JSONResponse(
-        request_error_payload(exc).model_dump(), status_code=exc.status_code, headers=headers
+        request_error_payload(exc).model_dump(),
+        status_code=exc.status_code,
+        headers=auth_error_headers(exc) or None,
     )
 
 
@@ -83,6 +90,8 @@ def describe_validation_error(error: Mapping[str, Any]) -> tuple[str, str | None
     if error.get("type") == "json_invalid":
         return f"the request body is not valid JSON: {message}", None
     param = _param(loc)
+    if error.get("type") == "extra_forbidden" and param is not None:
+        return f"Unrecognized request argument supplied: {param}", param
     if param is None:
         return f"invalid request body: {message}", None
     return f"invalid value for '{param}': {message}", param

@@ -26,7 +26,13 @@ from switchboard.api.errors import (
     request_error_payload,
 )
 from switchboard.api.generation import until_disconnected
-from switchboard.api.schemas import ErrorDetail, ErrorResponse, ModelCard, ModelList
+from switchboard.api.schemas import (
+    ErrorDetail,
+    ErrorResponse,
+    ModelCard,
+    ModelList,
+    invalid_text_at,
+)
 from switchboard.api.sse import DONE, SSEResponse
 from switchboard.errors import EngineDeadError, InvalidRequestError, RequestError, UpstreamError
 from switchboard.gateway.assemble import assemble_completion
@@ -125,7 +131,11 @@ async def chat_completions(http: Request) -> Response:
     principal = await _require_chat(http)
     body = _parse(await http.body())
     gateway: Gateway = http.app.state.gateway
-    payload = body.model_dump(exclude_unset=True)
+    # the messages as parsed (plain dicts, never mutated downstream): no deep copy of them
+    payload = {
+        **body.model_dump(exclude_unset=True, exclude={"messages"}),
+        "messages": body.messages,
+    }
     work = gateway.open(principal, payload, endpoint="chat")
     call = await until_disconnected(http.receive, work)
     if call is None:
@@ -153,9 +163,25 @@ def _parse(raw: bytes) -> ChatBody:
     try:
         return ChatBody.model_validate_json(raw or b"null")
     except ValidationError as exc:
+        param = _lone_surrogate(raw) if exc.errors()[0]["type"] == "json_invalid" else None
+        if param:
+            raise InvalidRequestError(
+                f"invalid value for '{param}': not valid Unicode text (a lone surrogate)",
+                param=param,
+            ) from exc
         described = [describe_validation_error(error) for error in exc.errors()]
         message = "; ".join(text for text, _ in described) or "invalid request"
         raise InvalidRequestError(message, param=described[0][1] if described else None) from exc
+
+
+def _lone_surrogate(raw: bytes) -> str | None:
+    """Where a body that is JSON only to a lenient parser holds a lone surrogate escape
+    (which pydantic's parser refuses without saying where), or ``None``."""
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    return invalid_text_at(value)
 
 
 #: Mounted next to ``router`` (``app.routes.append``), behind the same error handlers.

@@ -7,14 +7,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from switchboard.api.schemas import RequestBody
 from switchboard.rag.jobs import JobStatus
 from switchboard.rag.types import MetadataValue, SearchMode
 
 MAX_EMBEDDING_INPUTS = 2048  # OpenAI's limit per request
 
 
-class EmbeddingRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class EmbeddingRequest(RequestBody):
+    model_config = ConfigDict(extra="forbid")
 
     input: str | list[str]
     model: str
@@ -60,8 +61,8 @@ class EmbeddingResponse(BaseModel):
     usage: EmbeddingUsage
 
 
-class SearchRequestBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class SearchRequestBody(RequestBody):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     collection: str
     query: str = Field(min_length=1, max_length=4096)

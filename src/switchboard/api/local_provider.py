@@ -1,15 +1,18 @@
 """The local engine as a gateway provider: chat requests in, ``chat.completion.chunk`` out.
 
 The engine's refusals keep their meaning: a bad parameter or an over-long prompt is the
-client's 400, a full queue a 503 with ``Retry-After``, a dead engine ``engine_dead``.
+client's 400, a full queue a 503 with ``Retry-After``, a dead engine ``engine_dead``. It is
+also the gateway's ``PromptCounter`` for the engine's window: a bound from the text's
+bytes (no token is longer than the vocabulary's longest), then the exact count.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from switchboard.api.deps import ServedEngine
@@ -19,13 +22,27 @@ from switchboard.api.schemas import (
     ChatCompletionChunk,
     ChatCompletionRequest,
     ChatDelta,
+    ChatMessage,
     Timings,
     to_sampling_params,
 )
 from switchboard.api.schemas import Usage as UsageBody
 from switchboard.engine import RequestOutput
 from switchboard.errors import ContextLengthError, InvalidRequestError
+from switchboard.gateway.messages import text_of
 from switchboard.gateway.types import ProviderCall, StreamChunk, Usage
+
+_MESSAGES = TypeAdapter(list[ChatMessage])
+
+
+def _template_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    try:
+        validated = _MESSAGES.validate_python(messages)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        message, param = describe_validation_error({**error, "loc": ("messages", *error["loc"])})
+        raise InvalidRequestError(message, param=param) from exc
+    return [message.to_template() for message in validated]
 
 
 def _validated(call: ProviderCall) -> ChatCompletionRequest:
@@ -77,6 +94,18 @@ class LocalProvider:
 
     async def aclose(self) -> None:
         return None
+
+    # -- PromptCounter ---------------------------------------------------------------------
+    @property
+    def max_model_len(self) -> int:
+        return self.engine.max_model_len
+
+    def lower_bound(self, messages: Sequence[Mapping[str, Any]]) -> int:
+        size = sum(len(text_of(m).encode("utf-8", "surrogatepass")) for m in messages)
+        return size // self.engine.max_token_bytes
+
+    def count(self, messages: Sequence[Mapping[str, Any]]) -> int:
+        return len(self.engine.encode_chat(_template_messages(messages)))
 
 
 class _Chunks:

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from switchboard.api.schemas import MAX_INT64
 from switchboard.errors import (
     DependencyUnavailableError,
     InvalidRequestError,
@@ -79,11 +80,13 @@ async def requests(
     request: Request,
     tenant: str | None = None,
     key_id: str | None = None,
-    status: int | None = None,
+    status: Annotated[int | None, Query(ge=100, le=599, description="HTTP status.")] = None,
     since: Annotated[float | None, Query(description="Unix seconds, inclusive.")] = None,
     until: Annotated[float | None, Query(description="Unix seconds, exclusive.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
-    before_id: Annotated[int | None, Query(description="The last id of the previous page.")] = None,
+    before_id: Annotated[
+        int | None, Query(ge=1, le=MAX_INT64, description="The last id of the previous page.")
+    ] = None,
 ) -> dict[str, Any]:
     """The request log, newest first; ``next_before_id`` fetches the next page."""
     store = _store(request)

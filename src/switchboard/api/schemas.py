@@ -1,7 +1,13 @@
 """Pydantic models of the OpenAI-compatible API: requests in, responses and chunks out.
 
-Requests ignore unknown fields (clients send many optional ones) but reject the ones
-that would silently change the meaning of the answer (``n > 1``, ``echo``, logprobs).
+The local engine's requests refuse every parameter it cannot honour: an unknown one is a
+400 naming it (OpenAI's "Unrecognized request argument supplied"), and so are ones that
+would silently change the meaning of the answer (``n > 1``, ``echo``, logprobs, a
+non-empty ``logit_bias``). Fields clients commonly send without asking for anything
+(``user``, ``metadata``, ``store``, ``service_tier``, ``parallel_tool_calls``, an empty
+``logit_bias``, ``tool_choice`` "none"/"auto" without tools) are accepted. Messages keep
+the fields SDKs echo back on replayed answers (``refusal``, ``audio``...). Every text of
+every request body must be valid Unicode (``RequestBody``).
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -42,8 +49,62 @@ def _join_text_parts(content: object) -> object:
 MessageContent = Annotated[str, BeforeValidator(_join_text_parts)]
 
 
-class _Request(BaseModel):
+#: The largest integer SQLite (and the request log, the key store) can hold.
+MAX_INT64 = 2**63 - 1
+
+
+def check_unicode(value: object) -> None:
+    """Raise ``ValueError`` if a text in ``value`` (a string, or strings inside lists and
+    dicts) holds a lone surrogate: JSON's ``\\ud800`` escape decodes to one, and no
+    tokenizer, SQLite or JSON encoder accepts it."""
+    if invalid_text_at(value) is not None:
+        raise ValueError("not valid Unicode text (a lone surrogate)")
+
+
+def invalid_text_at(value: object, path: str = "") -> str | None:
+    """Where in ``value`` the first text with a lone surrogate is (``messages[1].content``;
+    ``""`` for ``value`` itself), or ``None``."""
+    if isinstance(value, str):
+        if not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                return path
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            if (found := invalid_text_at(item, f"{path}[{i}]")) is not None:
+                return found
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            child = f"{path}.{key}" if path else str(key)
+            if (found := invalid_text_at(key, child) or invalid_text_at(item, child)) is not None:
+                return found
+    return None
+
+
+class RequestBody(BaseModel):
+    """Base of every request body: each field's texts must be valid Unicode."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _valid_unicode(cls, value: object) -> object:
+        check_unicode(value)
+        return value
+
+
+class _Request(RequestBody):
+    """Parts of a request (messages, options) that tolerate fields they do not use."""
+
     model_config = ConfigDict(extra="ignore")
+
+
+def _empty_or_none(name: str) -> Any:
+    def check(value: object) -> object:
+        if value:
+            raise ValueError(f"{name} is not supported by the local engine")
+        return value
+
+    return AfterValidator(check)
 
 
 class _OmitNone(BaseModel):
@@ -80,8 +141,10 @@ class StreamOptions(_Request):
     include_usage: bool = False
 
 
-class SamplingRequest(_Request):
+class SamplingRequest(RequestBody):
     """Fields shared by chat and text completions (OpenAI's plus a few extensions)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     model: str
     max_tokens: int | None = None
@@ -95,6 +158,11 @@ class SamplingRequest(_Request):
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
     user: str | None = None
+    # Sent by clients without asking for anything the engine would have to do.
+    metadata: dict[str, str] | None = None
+    store: bool | None = None
+    service_tier: str | None = None
+    logit_bias: Annotated[dict[str, float] | None, _empty_or_none("logit_bias")] = None
     # Extensions (vLLM / llama.cpp server names).
     top_k: int | None = None
     min_p: float | None = None
@@ -123,8 +191,18 @@ class ChatCompletionRequest(SamplingRequest):
     messages: list[ChatMessage]
     max_completion_tokens: int | None = None
     logprobs: bool | None = None
+    top_logprobs: Annotated[int | None, _empty_or_none("top_logprobs")] = None
     tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
     response_format: dict[str, Any] | None = None
+
+    @field_validator("tool_choice")
+    @classmethod
+    def _no_tool_choice(cls, choice: str | dict[str, Any] | None) -> str | dict[str, Any] | None:
+        if choice not in (None, "none", "auto"):
+            raise ValueError("tool calling is not supported by the local engine")
+        return choice
 
     @field_validator("tools")
     @classmethod

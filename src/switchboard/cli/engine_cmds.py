@@ -231,6 +231,32 @@ def bench_gateway(
     write_json(result, json_path)
 
 
+@bench_app.command("limits")
+@one_line_errors
+def bench_limits(
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
+    refusals: Annotated[int, typer.Option(help="20,000-message requests to time.")] = 20,
+) -> None:
+    """What hostile requests cost a real server: the time to refuse 20,000 messages, and
+    its memory while a 400 MB body is sent to /v1/search."""
+    from switchboard.bench.limits_bench import run_limits_bench
+
+    result = run_limits_bench(load_settings(), refusals, console.print)
+    refusal = result["refusal"]
+    console.print(
+        f"refusing {refusal['messages']} messages ({refusal['body_mb']} MB): "
+        f"p50 {refusal['p50_ms']} ms, p99 {refusal['p99_ms']} ms, max {refusal['max_ms']} ms"
+    )
+    table = Table("400 MB to /v1/search", "status", "sent MB", "RSS before", "peak", "growth MB")
+    for run in result["memory"]:
+        table.add_row(
+            run["case"], str(run["status"]), str(run["sent_mb"]), str(run["rss_before_mb"]),
+            str(run["rss_peak_mb"]), str(run["growth_mb"]),
+        )  # fmt: skip
+    console.print(table)
+    write_json(result, json_path)
+
+
 def _print_gateway(result: dict[str, Any]) -> None:
     table = Table(
         "phase", "via", "req/s", "err", "TTFT50", "TTFT99", "tot50", "tot99", "CPU",

@@ -96,11 +96,12 @@ class LLMEngine:
     ) -> Request:
         max_tokens = self.check_length(len(prompt_token_ids), params.max_tokens)
         n_vocab = self.tokenizer.n_vocab
-        bad = next((t for t in prompt_token_ids if not 0 <= t < n_vocab), None)
-        if bad is not None:
-            raise InvalidRequestError(
-                f"token id {bad} is outside the vocabulary (0..{n_vocab - 1})", param="prompt"
-            )
+        for param, ids in (("prompt", prompt_token_ids), ("stop_token_ids", params.stop_token_ids)):
+            bad = next((t for t in ids if not 0 <= t < n_vocab), None)
+            if bad is not None:
+                raise InvalidRequestError(
+                    f"token id {bad} is outside the vocabulary (0..{n_vocab - 1})", param=param
+                )
         request = Request(
             request_id=request_id or uuid.uuid4().hex,
             prompt_token_ids=list(prompt_token_ids),

@@ -43,10 +43,15 @@ class LocalEngine:
         )
         self.async_engine = AsyncEngine(self.engine)
         self._bos = self.model.tokenize("", add_special=True)  # [] when the model adds none
+        self.model.max_token_bytes  # noqa: B018  (read once here, not on a first request)
 
     @property
     def max_model_len(self) -> int:
         return self.scheduler_config.max_model_len
+
+    @property
+    def max_token_bytes(self) -> int:
+        return self.model.max_token_bytes
 
     def encode_chat(
         self,

@@ -10,6 +10,7 @@ requests are dropped with ``llama_memory_seq_rm``.
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -86,6 +87,12 @@ class LlamaModel:
             piece = self._piece(token_id, special=False)
             self._pieces[token_id] = piece
         return piece
+
+    @functools.cached_property
+    def max_token_bytes(self) -> int:
+        """The longest token in bytes, special tokens as their text (a prompt of N bytes
+        has at least N // this many tokens)."""
+        return max(len(self._piece(t, special=True)) for t in range(self.n_vocab))
 
     def detokenize(self, token_ids: Sequence[int]) -> str:
         return b"".join(self.token_bytes(t) for t in token_ids).decode("utf-8", "replace")

@@ -15,7 +15,7 @@ from switchboard.gateway.openai_provider import OpenAIProvider
 from switchboard.gateway.pricing import PriceTable
 from switchboard.gateway.routing import ModelRouter
 from switchboard.gateway.service import Gateway
-from switchboard.gateway.types import Provider
+from switchboard.gateway.types import PromptCounter, Provider
 from switchboard.guard.factory import open_guard
 from switchboard.observability.log_store import LogStore
 from switchboard.observability.metrics import GatewayMetrics
@@ -26,15 +26,31 @@ from switchboard.rag.embedder import Embedder
 LOCAL = "local"
 
 
-def _routes(settings: Settings, local_names: Iterable[str]) -> dict[str, RouteSettings]:
+def _routes(
+    settings: Settings, local_names: Iterable[str], local_window: int | None
+) -> dict[str, RouteSettings]:
     """Configured aliases, plus each name of the local model routed to the local engine
-    (no TTFT deadline: there is no other target to move to)."""
+    (no TTFT deadline: there is no other target to move to). Every target of the local
+    engine knows its context window."""
     routes: dict[str, RouteSettings] = {}
     for name in local_names:
         target = RouteTarget(provider=LOCAL, model=name)
         routes[name] = RouteSettings(targets=[target], ttft_deadline_s=None)
     routes.update(settings.gateway.routes)
-    return routes
+    if local_window is None:
+        return routes
+    return {
+        alias: route.model_copy(
+            update={"targets": [_with_window(t, local_window) for t in route.targets]}
+        )
+        for alias, route in routes.items()
+    }
+
+
+def _with_window(target: RouteTarget, window: int) -> RouteTarget:
+    if target.provider != LOCAL:
+        return target
+    return target.model_copy(update={"max_model_len": window})
 
 
 def _provider_settings(settings: Settings) -> dict[str, ProviderSettings]:
@@ -48,11 +64,13 @@ def open_gateway(
     local: Provider | None,
     local_names: Iterable[str] = (),
     *,
+    local_counter: PromptCounter | None = None,
     engine_stats: Callable[[], EngineStats] | None = None,
     span_exporter: SpanExporter | None = None,
     embedder: Embedder | None = None,
 ) -> Gateway:
-    """A started gateway; ``local`` serves ``local_names`` (None: a gateway-only process).
+    """A started gateway; ``local`` serves ``local_names`` (None: a gateway-only process)
+    and ``local_counter`` counts its prompts (its window bounds the local targets).
     ``embedder`` makes the response cache semantic (without it: exact keys only)."""
     provider_settings = _provider_settings(settings)
     providers: dict[str, Provider] = {
@@ -60,7 +78,8 @@ def open_gateway(
     }
     if local is not None:
         providers[LOCAL] = local
-    routes = _routes(settings, local_names if local is not None else ())
+    window = local_counter.max_model_len if local_counter is not None else None
+    routes = _routes(settings, local_names if local is not None else (), window)
     missing = {t.provider for r in routes.values() for t in r.targets} - providers.keys()
     if missing:
         raise ValueError(f"routes name providers that are not running: {sorted(missing)}")
@@ -86,4 +105,5 @@ def open_gateway(
             if settings.gateway.cache and settings.cache.enabled
             else None
         ),
+        counters={LOCAL: local_counter} if local_counter is not None else None,
     )

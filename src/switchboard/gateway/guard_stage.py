@@ -14,10 +14,11 @@ are not otherwise moderated: they go to the client's own code, not to the custom
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from switchboard.errors import RequestCancelledError
 from switchboard.gateway.messages import texts_of
 from switchboard.gateway.types import StreamChunk
 from switchboard.guard.placeholders import Placeholders, RestoringStream
@@ -37,27 +38,39 @@ class GuardedRequest:
     blocked: bool = False  # the answer was cut off by the output check
 
 
-def check_input(guard: Guard, body: Mapping[str, Any]) -> GuardedRequest:
+def check_input(
+    guard: Guard, body: Mapping[str, Any], cancelled: Callable[[], bool] = lambda: False
+) -> GuardedRequest:
     """The body with PII redacted in every message (the same value, the same placeholder),
     and the user messages checked for injection and abuse too; ``refusal`` is set when the
-    policy blocks one (the blocked message keeps only its PII redacted, for the log)."""
+    policy blocks one (the blocked message keeps only its PII redacted, for the log).
+    Raises ``RequestCancelledError`` between messages and detectors once ``cancelled()``
+    (it runs in a worker thread that a client leaving cannot interrupt otherwise)."""
     guarded = GuardedRequest(dict(body))
-    guarded.body["messages"] = [
-        _checked(guard, message, guarded, full=message.get("role") == "user")
-        for message in body.get("messages") or ()
-    ]
+    messages = []
+    for message in body.get("messages") or ():
+        if cancelled():
+            raise RequestCancelledError("the input guard stopped: the request was cancelled")
+        full = message.get("role") == "user"
+        messages.append(_checked(guard, message, guarded, full=full, stop=cancelled))
+    guarded.body["messages"] = messages
     return guarded
 
 
 def _checked(
-    guard: Guard, message: Mapping[str, Any], guarded: GuardedRequest, *, full: bool
+    guard: Guard,
+    message: Mapping[str, Any],
+    guarded: GuardedRequest,
+    *,
+    full: bool,
+    stop: Callable[[], bool],
 ) -> dict[str, Any]:
     content = message.get("content")
     if isinstance(content, str):
-        return {**message, "content": _checked_text(guard, content, guarded, full)}
+        return {**message, "content": _checked_text(guard, content, guarded, full, stop)}
     if isinstance(content, list):  # content parts: the text ones are checked
         parts = [
-            {**p, "text": _checked_text(guard, p["text"], guarded, full)}
+            {**p, "text": _checked_text(guard, p["text"], guarded, full, stop)}
             if isinstance(p, Mapping) and isinstance(p.get("text"), str)
             else p
             for p in content
@@ -66,13 +79,15 @@ def _checked(
     return dict(message)
 
 
-def _checked_text(guard: Guard, text: str, guarded: GuardedRequest, full: bool) -> str:
+def _checked_text(
+    guard: Guard, text: str, guarded: GuardedRequest, full: bool, stop: Callable[[], bool]
+) -> str:
     """A user message gets every check (until one is refused); the others (system,
     assistant, tool: an earlier answer may quote the customer's data back) PII only."""
     if full and guarded.refusal is None:
-        verdict = guard.scan(text, Direction.INPUT, placeholders=guarded.placeholders)
+        verdict = guard.scan(text, Direction.INPUT, placeholders=guarded.placeholders, stop=stop)
     else:
-        pii = guard.find(text, Direction.INPUT, categories={Category.PII})
+        pii = guard.find(text, Direction.INPUT, categories={Category.PII}, stop=stop)
         verdict = guard.apply(text, Direction.INPUT, pii, guarded.placeholders)
     guarded.events += verdict.events(guard.policy)
     pii = [f for f in verdict.findings if f.category is Category.PII]

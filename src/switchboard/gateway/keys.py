@@ -156,6 +156,7 @@ def principal_for(
         tpm=key.tpm if key.tpm is not None else default_tpm,
         budget_usd=key.budget_usd,
         tenant_budget_usd=tenant_budget_usd,
+        expires_at=key.expires_at,
     )
 
 
@@ -210,6 +211,11 @@ class KeyStore:
         self._default_rpm = default_rpm
         self._default_tpm = default_tpm
         self._clock = clock
+
+    @property
+    def default_limits(self) -> tuple[int | None, int | None]:
+        """``(rpm, tpm)`` of keys created without their own."""
+        return self._default_rpm, self._default_tpm
 
     @classmethod
     def open(

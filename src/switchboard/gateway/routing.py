@@ -152,18 +152,21 @@ class ModelRouter:
         request_id: str,
         prompt_tokens: int,
         attempts: list[Attempt] | None = None,
+        output_cap: int | None = None,
     ) -> RoutedStream:
         """The first target's stream to produce a first token; raises when none did.
         Each attempt is appended to ``attempts`` as it ends (the fallback path, also when
-        every target failed)."""
+        every target failed). A target whose context window is unknown gets
+        ``max_tokens=output_cap`` when that is given (the others fill their window)."""
         self.chain(alias)
         route = self._routes[alias]
         attempts = [] if attempts is None else attempts
         reopen_in: list[float] = []  # for each target skipped by its open breaker
         for target in route.targets:
-            call = ProviderCall(
-                request_id, target.model, {**body, "model": target.model}, prompt_tokens
-            )
+            sent = {**body, "model": target.model}
+            if output_cap is not None and target.max_model_len is None:
+                sent["max_tokens"] = output_cap
+            call = ProviderCall(request_id, target.model, sent, prompt_tokens)
             routed = await self._try_target(target, route, call, attempts, reopen_in)
             if routed is not None:
                 return routed

@@ -1,7 +1,10 @@
 """The gateway's request path: limits → budget → guard → cache → route → stream → record.
 
     open(principal, body)                      before any byte goes to the client
+      ├─ size: message count and characters, then the context window        (400)
+      │  (``admission``; the local engine's prompt is counted exactly)
       ├─ rate limits: reserve 1 request and prompt + max_tokens tokens      (429)
+      │  (without max_tokens: the rest of the window, else reserve_max_tokens)
       ├─ budget: reserve the most the request may cost                      (429)
       ├─ input guard: PII redacted, injection and abuse refused             (400)
       ├─ cache: an exact or semantic hit answers without a provider
@@ -24,6 +27,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import AsyncGenerator, Mapping, Sequence
@@ -34,7 +38,7 @@ from opentelemetry.trace import Span
 
 from switchboard.cache.service import ResponseCache
 from switchboard.cache.types import CachedAnswer, CacheHit
-from switchboard.config import GatewaySettings
+from switchboard.config import GatewaySettings, RouteTarget
 from switchboard.errors import (
     BudgetExceededError,
     ContentPolicyError,
@@ -42,6 +46,12 @@ from switchboard.errors import (
     RequestError,
 )
 from switchboard.gateway import cache_stage
+from switchboard.gateway.admission import (
+    check_size,
+    count_prompt,
+    output_bounds,
+    requested_output_tokens,
+)
 from switchboard.gateway.budget import BudgetHold, BudgetLedger
 from switchboard.gateway.guard_stage import (
     GuardedRequest,
@@ -55,6 +65,7 @@ from switchboard.gateway.routing import ModelRouter, RoutedStream
 from switchboard.gateway.timing import StreamTimer, ms
 from switchboard.gateway.types import (
     Principal,
+    PromptCounter,
     RequestRecord,
     StreamChunk,
     Usage,
@@ -84,18 +95,6 @@ def estimate_prompt_tokens(messages: Sequence[Mapping[str, Any]]) -> int:
         if message.get("tool_calls"):
             chars += len(json.dumps(message["tool_calls"]))
     return chars // 3 + _TOKENS_PER_MESSAGE * len(messages) + 1
-
-
-def _sets_max_tokens(body: Mapping[str, Any]) -> bool:
-    return any(isinstance(body.get(n), int) for n in ("max_completion_tokens", "max_tokens"))
-
-
-def requested_output_tokens(body: Mapping[str, Any], default: int) -> int:
-    for name in ("max_completion_tokens", "max_tokens"):
-        value = body.get(name)
-        if isinstance(value, int) and value > 0:
-            return value
-    return default
 
 
 @dataclass
@@ -151,8 +150,12 @@ class Gateway:
         *,
         guard: Guard | None = None,
         cache: ResponseCache | None = None,
+        counters: Mapping[str, PromptCounter] | None = None,
     ) -> None:
+        """``counters``: by provider name, the ones that count prompts exactly (the local
+        engine), so a prompt over their window is refused before the guard runs."""
         self.created = int(time.time())
+        self.counters = dict(counters or {})
         self.guard = guard
         self.cache = cache
         self.settings = settings
@@ -175,12 +178,17 @@ class Gateway:
         call = self._new_call(principal, body, endpoint)
         try:
             chain = self.router.chain(call.record.model)
-            max_out = requested_output_tokens(body, self.settings.limits.reserve_max_tokens)
-            tokens = call.prompt_estimate + max_out
+            requested = requested_output_tokens(body)
+            await self._check_size(call, body, chain, requested)
+            default = self.settings.limits.reserve_max_tokens
+            bounds = output_bounds(chain, call.prompt_estimate, requested, default)
             call.reservation = await self.limiter.reserve(
-                principal.key_id, principal.rpm, principal.tpm, tokens
+                principal.key_id, principal.rpm, principal.tpm, call.prompt_estimate + max(bounds)
             )
-            worst = max(self.prices.estimate(t.model, call.prompt_estimate, max_out) for t in chain)
+            worst = max(
+                self.prices.estimate(t.model, call.prompt_estimate, out)
+                for t, out in zip(chain, bounds, strict=True)
+            )
             call.hold = await self.ledger.reserve(principal, worst, now=call.record.started_at)
             prefetch = self._prefetch(body)  # the question's embedding, while the guard runs
             try:
@@ -192,8 +200,6 @@ class Gateway:
             if await self._from_cache(call, body):
                 return call
             upstream = {**body, "stream": True, "stream_options": {"include_usage": True}}
-            if not _sets_max_tokens(body):  # the reservation is a bound only if it binds
-                upstream["max_tokens"] = max_out
             try:
                 call.routed = await self.router.open(
                     call.record.model,
@@ -201,6 +207,8 @@ class Gateway:
                     request_id=call.record.request_id,
                     prompt_tokens=call.prompt_estimate,
                     attempts=call.record.attempts,
+                    # the reservation is a bound only if it binds where the window is unknown
+                    output_cap=default if requested is None else None,
                 )
             except RequestError as exc:
                 if exc.status_code < 500 or not await self._from_cache(call, body, failed=True):
@@ -212,6 +220,25 @@ class Gateway:
         call.record.provider = call.routed.provider
         call.record.served_model = call.routed.model
         return call
+
+    async def _check_size(
+        self,
+        call: GatewayCall,
+        body: Mapping[str, Any],
+        chain: Sequence[RouteTarget],
+        requested: int | None,
+    ) -> None:
+        """Message count and characters, then the context window; the local engine's
+        exact count replaces the estimate of the prompt's tokens."""
+        messages = body.get("messages") or []
+        check_size(messages, self.settings.limits)
+        call.prompt_estimate = estimate_prompt_tokens(messages)
+        if self.settings.log.record_text and messages and self.guard is None:
+            call.record.input_text = json.dumps(messages, ensure_ascii=False)  # else once guarded
+        if self.counters:
+            exact = await asyncio.to_thread(count_prompt, messages, chain, self.counters, requested)
+            if exact is not None:
+                call.prompt_estimate = exact
 
     def _prefetch(self, body: Mapping[str, Any]) -> asyncio.Future[None] | None:
         return cache_stage.prefetch(self.cache, body) if self.cache is not None else None
@@ -226,7 +253,11 @@ class Gateway:
         """The body the providers get (PII redacted); raises if the policy blocks it."""
         if self.guard is None:
             return body
-        call.guarded = await asyncio.to_thread(check_input, self.guard, body)
+        cancelled = threading.Event()  # set when this task is cancelled (client gone)
+        try:
+            call.guarded = await asyncio.to_thread(check_input, self.guard, body, cancelled.is_set)
+        finally:
+            cancelled.set()
         if self.settings.log.record_text:  # the log keeps what the providers were sent
             call.record.input_text = json.dumps(call.guarded.body["messages"], ensure_ascii=False)
         if call.guarded.refusal is not None:
@@ -262,7 +293,6 @@ class Gateway:
     def _new_call(
         self, principal: Principal, body: Mapping[str, Any], endpoint: str
     ) -> GatewayCall:
-        messages = body.get("messages") or []
         record = RequestRecord(
             request_id=uuid.uuid4().hex,
             started_at=time.time(),
@@ -272,9 +302,7 @@ class Gateway:
             model=str(body.get("model", "")),
             stream=bool(body.get("stream")),
         )
-        if self.settings.log.record_text and messages and self.guard is None:
-            record.input_text = json.dumps(messages, ensure_ascii=False)  # else once guarded
-        call = GatewayCall(record, principal, body, estimate_prompt_tokens(messages))
+        call = GatewayCall(record, principal, body, prompt_estimate=0)  # set once sized
         call.trace = call.span.enter_context(self.tracing.request_span(record, body))
         self.metrics.in_flight.inc()
         return call

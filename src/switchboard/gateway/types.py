@@ -6,7 +6,7 @@ on it and none on each other.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -39,6 +39,7 @@ class Principal:
     tpm: int | None = None
     budget_usd: float | None = None  # per budget period, for this key
     tenant_budget_usd: float | None = None  # per budget period, for the whole tenant
+    expires_at: float | None = None  # the key's expiry (unix seconds)
 
     def allows(self, scope: Scope) -> bool:
         return scope in self.scopes or Scope.ADMIN in self.scopes
@@ -99,6 +100,22 @@ class Provider(Protocol):
     def stream(self, call: ProviderCall) -> AsyncIterator[StreamChunk]: ...
 
     async def aclose(self) -> None: ...
+
+
+class PromptCounter(Protocol):
+    """A chat prompt's tokens as one provider's model counts them (the local engine's
+    chat template and tokenizer), to refuse a prompt over its window before other work."""
+
+    @property
+    def max_model_len(self) -> int: ...
+
+    def lower_bound(self, messages: Sequence[Mapping[str, Any]]) -> int:
+        """Cheap (no tokenizer) and never above ``count``."""
+        ...
+
+    def count(self, messages: Sequence[Mapping[str, Any]]) -> int:
+        """The exact count; ``InvalidRequestError`` for messages the model cannot take."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from switchboard.errors import RequestCancelledError
 from switchboard.guard.leak import LeakDetector
 from switchboard.guard.placeholders import Placeholders
 from switchboard.guard.policy import Policy
@@ -89,9 +90,11 @@ class Guard:
         *,
         categories: Collection[Category] | None = None,
         allowed: Callable[[str], bool] | None = None,
+        stop: Callable[[], bool] | None = None,
     ) -> list[Finding]:
         """What the detectors of the checked categories find, sorted by start. PII the
-        ``allowed`` predicate accepts (the customer's own data) is not a finding."""
+        ``allowed`` predicate accepts (the customer's own data) is not a finding. Raises
+        ``RequestCancelledError`` before a detector runs once ``stop()`` is true."""
         checks = self.policy.checks(direction)
         if categories is not None:
             checks = checks & frozenset(categories)
@@ -99,6 +102,8 @@ class Guard:
         for category, detectors in self._detectors[direction].items():
             if category in checks:
                 for detector in detectors:
+                    if stop is not None and stop():
+                        raise RequestCancelledError("the guard stopped: the request was cancelled")
                     findings += detector.scan(text)
         if allowed is not None:
             findings = [
@@ -115,6 +120,7 @@ class Guard:
         *,
         placeholders: Placeholders | None = None,
         allowed: Callable[[str], bool] | None = None,
+        stop: Callable[[], bool] | None = None,
     ) -> Verdict:
         """The verdict on a whole text. Findings of texts seen recently are remembered (the
         detectors are deterministic), so a popular question is checked once; texts with PII
@@ -123,7 +129,7 @@ class Guard:
         remember = allowed is None and len(text) <= RECENT_TEXT_CHARS
         findings = self._recent.get(key) if remember else None
         if findings is None:
-            findings = self.find(text, direction, allowed=allowed)
+            findings = self.find(text, direction, allowed=allowed, stop=stop)
             if remember and not any(f.category is Category.PII for f in findings):
                 self._remember(key, findings)
         return self.apply(text, direction, findings, placeholders)
