@@ -121,7 +121,8 @@ def declare_only(base_url: str, path: str, length: int, headers: dict[str, str])
 
 
 def health(base_url: str) -> dict[str, Any]:
-    data: dict[str, Any] = httpx.get(f"{base_url}/health", timeout=10).json()
+    """The engine's part of /health: running and waiting requests, KV cells in use."""
+    data: dict[str, Any] = httpx.get(f"{base_url}/health", timeout=10).json()["engine"]
     return data
 
 
