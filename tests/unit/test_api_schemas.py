@@ -153,7 +153,7 @@ def test_completion_prompt_forms(prompt: object, text: str | None, ids: list[int
         assert req.prompt_token_ids == ids
 
 
-@pytest.mark.parametrize("prompt", [["a", "b"], [], None])
+@pytest.mark.parametrize("prompt", [["a", "b"], [], None, [False], [1, True]])
 def test_bad_completion_prompts_are_rejected(prompt: object) -> None:
     with pytest.raises(ValidationError):
         completion(prompt=prompt)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from switchboard.api.deps import ServedEngine
+from switchboard.api.openapi import error_responses
 
 router = APIRouter()
 
@@ -22,7 +23,7 @@ class Health(BaseModel):
     kv_cells_total: int | None = None
 
 
-@router.get("/health", response_model_exclude_none=True)
+@router.get("/health", response_model_exclude_none=True, responses=error_responses(503))
 async def health(request: Request) -> Health:
     engine: ServedEngine | None = request.app.state.engine
     if engine is None:

@@ -13,6 +13,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     SerializerFunctionWrapHandler,
+    StrictInt,
     field_validator,
     model_serializer,
 )
@@ -162,7 +163,7 @@ class ChatCompletionRequest(SamplingRequest):
 
 
 class CompletionRequest(SamplingRequest):
-    prompt: str | list[str] | list[int]
+    prompt: str | list[str] | list[StrictInt]  # token ids: never a JSON true or false
     # OpenAI's default for the legacy endpoint; an explicit null fills the window.
     max_tokens: int | None = 16
     echo: bool | None = None
