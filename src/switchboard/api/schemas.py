@@ -12,6 +12,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
     SerializerFunctionWrapHandler,
     StrictInt,
     field_validator,
@@ -82,24 +83,25 @@ class StreamOptions(_Request):
 
 
 class SamplingRequest(_Request):
-    """Fields shared by chat and text completions (OpenAI's plus a few extensions)."""
+    """Fields shared by chat and text completions (OpenAI's plus a few extensions). The
+    ranges are the engine's (``SamplingParams``), stated here so the API document has them."""
 
     model: str
-    max_tokens: int | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    n: int = 1
+    max_tokens: int | None = Field(None, ge=1)
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    top_p: float | None = Field(None, gt=0.0, le=1.0)
+    n: int = Field(1, json_schema_extra={"enum": [1]})
     stream: bool = False
     stream_options: StreamOptions | None = None
     stop: str | list[str] | None = None
-    seed: int | None = None
-    presence_penalty: float | None = None
-    frequency_penalty: float | None = None
+    seed: int | None = Field(None, ge=0, lt=2**63)
+    presence_penalty: float | None = Field(None, ge=-2.0, le=2.0)
+    frequency_penalty: float | None = Field(None, ge=-2.0, le=2.0)
     user: str | None = None
     # Extensions (vLLM / llama.cpp server names).
-    top_k: int | None = None
-    min_p: float | None = None
-    repetition_penalty: float | None = None
+    top_k: int | None = Field(None, ge=-1)
+    min_p: float | None = Field(None, ge=0.0, le=1.0)
+    repetition_penalty: float | None = Field(None, gt=0.0, le=10.0)
     ignore_eos: bool = False
     stop_token_ids: list[int] | None = None
 
@@ -121,8 +123,8 @@ class SamplingRequest(_Request):
 
 
 class ChatCompletionRequest(SamplingRequest):
-    messages: list[ChatMessage]
-    max_completion_tokens: int | None = None
+    messages: list[ChatMessage] = Field(json_schema_extra={"minItems": 1})
+    max_completion_tokens: int | None = Field(None, ge=1)
     logprobs: bool | None = None
     tools: list[dict[str, Any]] | None = None
     response_format: dict[str, Any] | None = None
@@ -165,7 +167,7 @@ class ChatCompletionRequest(SamplingRequest):
 class CompletionRequest(SamplingRequest):
     prompt: str | list[str] | list[StrictInt]  # token ids: never a JSON true or false
     # OpenAI's default for the legacy endpoint; an explicit null fills the window.
-    max_tokens: int | None = 16
+    max_tokens: int | None = Field(16, ge=1)
     echo: bool | None = None
     logprobs: int | None = None
     suffix: str | None = None
