@@ -140,6 +140,16 @@ def _beyond_64_bits(case: Case, response: Response) -> bool:
 KNOWN_FINDINGS: list[Callable[[Case, Response], bool]] = [_lone_surrogate, _beyond_64_bits]
 
 
+def _typed_multipart_part(failure: Failure, case: Case) -> bool:
+    """Not a finding: an upload "made invalid" by giving a file part a JSON type (an
+    integer instead of a string) is, on the wire, a file holding those digits: valid."""
+    return (
+        case.media_type == "multipart/form-data"
+        and failure.code == "ST201"
+        and "violates `type` at /properties/files/items" in failure.message
+    )
+
+
 # -- the tests ---------------------------------------------------------------------------
 
 
@@ -160,7 +170,7 @@ def _fuzzer(served: Served) -> BaseSchema:
     schema = schemathesis.openapi.from_url(f"{served.base_url}/openapi.json")
     schema.config.update(headers=served.auth, request_timeout=REQUEST_TIMEOUT_S, workers=1)
     schema.config.checks.update(included_check_names=CHECKS)
-    schema.config.generation.update(max_examples=MAX_EXAMPLES)
+    schema.config.generation.update(max_examples=MAX_EXAMPLES, deterministic=True)
     schema.config.phases.update(phases=["examples", "coverage", "fuzzing"])
     schema.config.cache.enabled = False  # no crash files left in the work tree
 
@@ -173,6 +183,8 @@ def _fuzzer(served: Served) -> BaseSchema:
     def filter_failure(
         context: HookContext, failure: Failure, case: Case, response: Response
     ) -> bool:
+        if _typed_multipart_part(failure, case):
+            return False
         return not any(known(case, response) for known in KNOWN_FINDINGS)
 
     return schema
