@@ -6,18 +6,21 @@ that would silently change the meaning of the answer (``n > 1``, ``echo``, logpr
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, cast
 
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     SerializerFunctionWrapHandler,
     StrictInt,
     field_validator,
     model_serializer,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from switchboard.engine import SamplingParams
 from switchboard.engine.request import RequestTimings
@@ -49,7 +52,8 @@ class _Request(BaseModel):
 
 
 class _OmitNone(BaseModel):
-    """Serializes without the fields in ``omit_if_none`` while they are ``None``."""
+    """Serializes without the fields in ``omit_if_none`` while they are ``None``. Its JSON
+    schema is the fields' (not the serializer's bare ``dict``), optional ones not required."""
 
     omit_if_none: ClassVar[frozenset[str]] = frozenset()
 
@@ -57,6 +61,13 @@ class _OmitNone(BaseModel):
     def _omit(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
         return {k: v for k, v in data.items() if not (k in self.omit_if_none and v is None)}
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        fields = {k: v for k, v in core_schema.items() if k != "serialization"}
+        return handler(cast(CoreSchema, fields))
 
 
 # -- requests ------------------------------------------------------------------------------
