@@ -83,9 +83,33 @@ def test_completion_defaults_to_16_tokens_and_null_fills_the_window() -> None:
     assert to_sampling_params(completion(max_tokens=None)).max_tokens is None
 
 
+@pytest.mark.parametrize(
+    ("field", "inside", "outside"),
+    [
+        ("max_tokens", 1, 0),
+        ("temperature", 2.0, 2.01),
+        ("top_p", 1.0, 0.0),
+        ("seed", 2**63 - 1, 2**63),
+        ("presence_penalty", -2.0, -2.01),
+        ("frequency_penalty", 2.0, 2.01),
+        ("top_k", -1, -2),
+        ("min_p", 1.0, 1.01),
+        ("repetition_penalty", 10.0, 0.0),
+        ("max_completion_tokens", 1, 0),
+    ],
+)
+def test_the_request_has_the_engines_sampling_ranges(
+    field: str, inside: object, outside: object
+) -> None:
+    to_sampling_params(chat(**{field: inside}))  # the engine takes the documented bound
+    with pytest.raises(ValidationError) as info:
+        chat(**{field: outside})
+    assert info.value.errors()[0]["loc"] == (field,)
+
+
 def test_out_of_range_sampling_values_raise_with_the_param() -> None:
     with pytest.raises(InvalidRequestError) as info:
-        to_sampling_params(chat(temperature=5))
+        SamplingParams(temperature=5)
     assert info.value.param == "temperature"
 
 
@@ -194,7 +218,7 @@ def test_completion_prompt_forms(prompt: object, text: str | None, ids: list[int
         assert req.prompt_token_ids == ids
 
 
-@pytest.mark.parametrize("prompt", [["a", "b"], [], None])
+@pytest.mark.parametrize("prompt", [["a", "b"], [], None, [False], [1, True]])
 def test_bad_completion_prompts_are_rejected(prompt: object) -> None:
     with pytest.raises(ValidationError):
         completion(prompt=prompt)

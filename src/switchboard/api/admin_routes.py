@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from switchboard.api.auth import ANONYMOUS_KEY_ID, AuthConfig, require
+from switchboard.api.openapi import error_responses
 from switchboard.api.schemas import MAX_INT64, RequestBody
 from switchboard.errors import (
     DependencyUnavailableError,
@@ -202,12 +203,12 @@ async def list_keys(
     return KeyList(data=[KeyBody.of(key, now) for key in found])
 
 
-@router.get("/keys/{key_id}")
+@router.get("/keys/{key_id}", responses=error_responses(404))
 async def get_key(key_id: str, principal: AdminDep, keys: KeysDep) -> KeyBody:
     return KeyBody.of(await _owned_key(keys, principal, key_id), time.time())
 
 
-@router.delete("/keys/{key_id}")
+@router.delete("/keys/{key_id}", responses=error_responses(404))
 async def revoke_key(key_id: str, principal: AdminDep, keys: KeysDep) -> KeyBody:
     await _owned_key(keys, principal, key_id)
     revoked = await _in_thread(lambda: keys.revoke(key_id))

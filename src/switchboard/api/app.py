@@ -33,8 +33,10 @@ from switchboard.api.auth import open_auth, require
 from switchboard.api.auth_first import AuthenticateFirst
 from switchboard.api.body_limit import BodySizeLimit
 from switchboard.api.deps import ServedEngine, ServedModel
+from switchboard.api.docs import install_docs
 from switchboard.api.errors import install_error_handlers
 from switchboard.api.local_provider import LocalProvider
+from switchboard.api.openapi import DocumentedAPI, error_responses
 from switchboard.api.request_limit import count_request
 from switchboard.api.web_routes import install_web
 from switchboard.assistant.service import Assistant
@@ -76,7 +78,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def _include(app: FastAPI, router: APIRouter, scope: Scope) -> None:
     """Mount ``router`` behind authentication with ``scope`` and the key's request limit."""
-    app.include_router(router, dependencies=[Depends(require(scope)), Depends(count_request)])
+    app.include_router(
+        router,
+        dependencies=[Depends(require(scope)), Depends(count_request)],
+        responses=error_responses(429),
+    )
 
 
 def create_app(
@@ -103,11 +109,16 @@ def create_app(
     # FastAPI's own OpenTelemetry instrumentation stays off: the gateway traces each request
     # itself (GenAI attributes), and the built-in one reads the environment per request.
     telemetry_off = TelemetryConfig(tracing=False, metrics=False, logs=False)
-    app = FastAPI(
-        title="Switchboard", version=__version__, lifespan=_lifespan, telemetry=telemetry_off
+    app = DocumentedAPI(
+        title="Switchboard",
+        version=__version__,
+        lifespan=_lifespan,
+        telemetry=telemetry_off,
+        described=[gateway_routes.chat_description],
     )
     app.state.engine = engine
     install_error_handlers(app)
+    install_docs(app)
     local_names: set[str] = set()
     local = None
     if engine is not None:

@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 
 from switchboard.api.errors import engine_dead_payload, request_error_payload
 from switchboard.api.generation import until_disconnected
+from switchboard.api.openapi import error_responses, event_stream, named_events
 from switchboard.api.schemas import ErrorDetail, ErrorResponse, RequestBody
 from switchboard.api.sse import SSEResponse
 from switchboard.assistant.conversations import StoredMessage
@@ -66,7 +67,7 @@ class ChatBody(RequestBody):
     session_id: str | None = Field(None, max_length=64)
 
 
-@demo_router.get("/customers")
+@demo_router.get("/customers", responses=error_responses(503))
 async def list_customers(assistant: AssistantDep) -> dict[str, Any]:
     """The demo customers and their orders, from the Order API (for the chat widget)."""
     try:
@@ -75,7 +76,24 @@ async def list_customers(assistant: AssistantDep) -> dict[str, Any]:
         raise DependencyUnavailableError(str(exc)) from exc
 
 
-@router.post("/chat", response_model=None)
+TURN_EVENTS = (
+    "The turn as server-sent events, each `event: <kind>` then `data: <json>`: `token` "
+    "(`text`), `citation` (`number`, `article_id`, `title`, `url`), `tool_result` (`tool`, "
+    "`arguments`, `ok`, `data`, `error`), `handoff` (`reason`, `message`, `ticket_id`), then "
+    "`done` (`session_id`, `turn_id`, `intent`, `confidence`, `cited_article_ids`, "
+    "`timings_ms`, `usage`, `model`, `cache`, `guard_events`); a failure after the stream "
+    "began is an `error` event with OpenAI's error JSON."
+)
+
+TURN_EVENT_NAMES = named_events("token", "citation", "tool_result", "handoff", "done", "error")
+
+
+@router.post(
+    "/chat",
+    status_code=200,
+    response_class=SSEResponse,
+    responses={200: event_stream(TURN_EVENTS, TURN_EVENT_NAMES), **error_responses(404, 503)},
+)
 async def chat(body: ChatBody, assistant: AssistantDep, request: Request) -> Response:
     if not body.message.strip():
         raise InvalidRequestError("message must not be blank", param="message")
@@ -207,7 +225,7 @@ async def list_sessions(
     }
 
 
-@router.get("/sessions/{session_id}")
+@router.get("/sessions/{session_id}", responses=error_responses(404))
 async def get_session(
     session_id: str,
     assistant: AssistantDep,

@@ -6,6 +6,9 @@ It leaves the principal at ``request.state.principal`` and its tenant at
 ``request.state.tenant`` (the knowledge routes read it). With authentication off every
 request without a Switchboard key is the anonymous principal: the default tenant, every
 scope.
+
+The OpenAPI document declares the two headers as security schemes (``BEARER``,
+``API_KEY_HEADER``) with each route's scope; the dependency reads the headers itself.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from fastapi import Request
+from fastapi import Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from switchboard.config import Settings
 from switchboard.errors import InvalidAPIKeyError, PermissionDeniedError
@@ -26,6 +30,20 @@ ANONYMOUS_KEY_ID = "anonymous"
 MISSING = (
     "You didn't provide an API key. Send it as 'Authorization: Bearer sb-...' "
     "(or in an 'x-api-key' header)."
+)
+
+#: How a key is sent, as documented; ``auto_error=False``: refusals are ``authenticate``'s.
+BEARER = HTTPBearer(
+    scheme_name="bearer",
+    bearerFormat="sb-...",
+    description="A Switchboard API key: 'Authorization: Bearer sb-...'.",
+    auto_error=False,
+)
+API_KEY_HEADER = APIKeyHeader(
+    name="x-api-key",
+    scheme_name="x-api-key",
+    description="The same key in an 'x-api-key' header.",
+    auto_error=False,
 )
 
 
@@ -118,7 +136,14 @@ def require(scope: Scope) -> Callable[[Request], Awaitable[Principal]]:
     ``AuthenticateFirst`` middleware has authenticated the request before its body was
     read; mounted without it (a small app), this authenticates itself."""
 
-    async def dependency(request: Request) -> Principal:
+    bearer = Security(BEARER, scopes=[scope.value])  # documents the scope each route needs
+    api_key = Security(API_KEY_HEADER, scopes=[scope.value])
+
+    async def dependency(
+        request: Request,
+        _bearer: HTTPAuthorizationCredentials | None = bearer,
+        _api_key: str | None = api_key,
+    ) -> Principal:
         principal: Principal | None = getattr(request.state, "principal", None)
         if principal is None:
             principal = authenticate(request.app.state.auth, request)

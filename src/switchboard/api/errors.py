@@ -11,7 +11,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 
 from switchboard.api.schemas import ErrorDetail, ErrorResponse
 from switchboard.errors import AuthenticationError, EngineDeadError, RequestError, StorageError
@@ -107,12 +109,28 @@ async def handle_validation_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(400, message, "invalid_request_error", param=described[0][1])
 
 
-async def handle_http_error(_: Request, exc: Exception) -> JSONResponse:
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method some route of ``app`` answers at ``path``, sorted. Starlette's 405 names
+    only the first route matching the path, so a path served by two routes (``GET`` and
+    ``DELETE`` of one key) would hide one of them."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(app.routes):
+        if route.methods and route.path and compile_path(route.path)[0].match(path):
+            methods |= route.methods
+    return sorted(methods)
+
+
+async def handle_http_error(request: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, HTTPException):
         raise exc
     code = "not_found" if exc.status_code == 404 else None
+    headers = exc.headers
+    if exc.status_code == 405:
+        path = request.scope["path"].removeprefix(request.scope.get("root_path", ""))
+        allowed = allowed_methods(request.app, path)
+        headers = {**(headers or {}), "Allow": ", ".join(allowed)}
     return error_response(
-        exc.status_code, str(exc.detail), "invalid_request_error", code=code, headers=exc.headers
+        exc.status_code, str(exc.detail), "invalid_request_error", code=code, headers=headers
     )
 
 

@@ -26,7 +26,11 @@ from switchboard.api.errors import (
     request_error_payload,
 )
 from switchboard.api.generation import until_disconnected
+from switchboard.api.openapi import described, error_responses, json_or_stream
 from switchboard.api.schemas import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
     ErrorDetail,
     ErrorResponse,
     ModelCard,
@@ -186,6 +190,24 @@ def _lone_surrogate(raw: bytes) -> str | None:
 
 #: Mounted next to ``router`` (``app.routes.append``), behind the same error handlers.
 chat_route = Route("/v1/chat/completions", chat_completions, methods=["POST"])
+CHAT_EVENTS = (
+    'A chat completion; with `"stream": true` server-sent events instead: one '
+    "`data: {chat.completion.chunk}` per piece of the answer (the first carries the role, "
+    "the last the `finish_reason`), with `stream_options.include_usage` a last chunk with "
+    "no choices and the `usage`, then `data: [DONE]`. A failure after the stream began is "
+    'sent as `data: {"error": {...}}` before `[DONE]`.'
+)
+#: ``chat_route`` in the OpenAPI document.
+chat_description = described(
+    chat_route.path,
+    chat_completions,
+    ChatCompletionRequest,
+    dependencies=[Depends(_require_chat)],
+    responses={
+        200: json_or_stream(ChatCompletion, ChatCompletionChunk, CHAT_EVENTS),
+        **error_responses(404, 429, 502, 503),
+    },
+)
 
 
 @router.get("/models")

@@ -25,6 +25,7 @@ from switchboard.api.knowledge_schemas import (
     SearchRequestBody,
     SearchResponse,
 )
+from switchboard.api.openapi import error_responses
 from switchboard.errors import (
     CollectionNotFoundError,
     DocumentNotFoundError,
@@ -58,7 +59,7 @@ def embedding_model_names(kb: KnowledgeBase) -> set[str]:
     return {kb.embedder.model_id, kb.embedder.model_id.lower()}
 
 
-@embeddings_router.post("/embeddings")
+@embeddings_router.post("/embeddings", responses=error_responses(404))
 async def create_embeddings(body: EmbeddingRequest, kb: KnowledgeDep) -> EmbeddingResponse:
     if body.model not in embedding_model_names(kb):
         raise ModelNotFoundError(body.model)
@@ -97,7 +98,7 @@ async def create_embeddings(body: EmbeddingRequest, kb: KnowledgeDep) -> Embeddi
     )
 
 
-@router.post("/search")
+@router.post("/search", responses=error_responses(404))
 async def search(body: SearchRequestBody, kb: KnowledgeDep, tenant: TenantDep) -> SearchResponse:
     ref = collection_ref(tenant, body.collection)
     if not body.query.strip():
@@ -145,7 +146,9 @@ async def list_collections(kb: KnowledgeDep, tenant: TenantDep) -> CollectionLis
     )
 
 
-@router.delete("/collections/{collection}/documents/{document_id:path}")
+@router.delete(
+    "/collections/{collection}/documents/{document_id:path}", responses=error_responses(404)
+)
 async def delete_document(
     collection: str, document_id: str, kb: KnowledgeDep, tenant: TenantDep
 ) -> dict[str, object]:

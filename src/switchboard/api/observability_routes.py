@@ -15,8 +15,10 @@ from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
+from switchboard.api.openapi import error_responses
 from switchboard.api.schemas import MAX_INT64
 from switchboard.errors import (
     DependencyUnavailableError,
@@ -68,14 +70,20 @@ def _logged_json(row: LoggedRequest) -> dict[str, Any]:
     return {"id": row.id, **asdict(row.record)}
 
 
-@metrics_router.get("/metrics", include_in_schema=False)
+PROMETHEUS_TEXT = {
+    "description": "The gateway's metrics in Prometheus' text format.",
+    "content": {"text/plain": {"schema": {"type": "string"}}},
+}
+
+
+@metrics_router.get("/metrics", response_class=PlainTextResponse, responses={200: PROMETHEUS_TEXT})
 async def metrics(request: Request) -> Response:
     gateway_metrics: GatewayMetrics = request.app.state.metrics
     body, content_type = gateway_metrics.render()
     return Response(body, media_type=content_type)
 
 
-@admin_router.get("/requests")
+@admin_router.get("/requests", responses=error_responses(503))
 async def requests(
     request: Request,
     tenant: str | None = None,
@@ -105,7 +113,7 @@ async def requests(
     return {"object": "list", "data": [_logged_json(r) for r in rows], "next_before_id": next_id}
 
 
-@admin_router.get("/spend")
+@admin_router.get("/spend", responses=error_responses(503))
 async def spend(
     request: Request,
     scope: Literal["key", "tenant"] | None = None,

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from switchboard.api.deps import EngineDep, ServedModel, ServedModelDep
 from switchboard.api.errors import engine_dead_payload, request_error_payload
 from switchboard.api.generation import Admitted, admit, collect
+from switchboard.api.openapi import error_responses, json_or_stream
 from switchboard.api.schemas import (
     ChatCompletionChunk,
     Completion,
@@ -141,7 +142,23 @@ def _json(payload: BaseModel) -> Response:
 # -- routes ------------------------------------------------------------------------------------
 
 
-@router.post("/completions", response_model=None)
+COMPLETION_EVENTS = (
+    'A text completion; with `"stream": true` server-sent events instead: one '
+    "`data: {text_completion}` per piece of the text (the last with the `finish_reason`), "
+    "with `stream_options.include_usage` a last one with no choices and the `usage`, then "
+    "`data: [DONE]`. A failure after the stream began is sent as "
+    '`data: {"error": {...}}` before `[DONE]`.'
+)
+
+
+@router.post(
+    "/completions",
+    response_model=None,
+    responses={
+        200: json_or_stream(Completion, CompletionChunk, COMPLETION_EVENTS),
+        **error_responses(404, 503),
+    },
+)
 async def completions(
     body: CompletionRequest, http: Request, engine: EngineDep, served: ServedModelDep
 ) -> Response:

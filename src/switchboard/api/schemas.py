@@ -12,17 +12,22 @@ every request body must be valid Unicode (``RequestBody``).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, cast
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
     SerializerFunctionWrapHandler,
+    StrictInt,
     field_validator,
     model_serializer,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from switchboard.engine import SamplingParams
 from switchboard.engine.request import RequestTimings
@@ -108,7 +113,8 @@ def _empty_or_none(name: str) -> Any:
 
 
 class _OmitNone(BaseModel):
-    """Serializes without the fields in ``omit_if_none`` while they are ``None``."""
+    """Serializes without the fields in ``omit_if_none`` while they are ``None``. Its JSON
+    schema is the fields' (not the serializer's bare ``dict``), optional ones not required."""
 
     omit_if_none: ClassVar[frozenset[str]] = frozenset()
 
@@ -116,6 +122,13 @@ class _OmitNone(BaseModel):
     def _omit(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
         return {k: v for k, v in data.items() if not (k in self.omit_if_none and v is None)}
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        fields = {k: v for k, v in core_schema.items() if k != "serialization"}
+        return handler(cast(CoreSchema, fields))
 
 
 # -- requests ------------------------------------------------------------------------------
@@ -142,21 +155,22 @@ class StreamOptions(_Request):
 
 
 class SamplingRequest(RequestBody):
-    """Fields shared by chat and text completions (OpenAI's plus a few extensions)."""
+    """Fields shared by chat and text completions (OpenAI's plus a few extensions). The
+    ranges are the engine's (``SamplingParams``), stated here so the API document has them."""
 
     model_config = ConfigDict(extra="forbid")
 
     model: str
-    max_tokens: int | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    n: int = 1
+    max_tokens: int | None = Field(None, ge=1)
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    top_p: float | None = Field(None, gt=0.0, le=1.0)
+    n: int = Field(1, json_schema_extra={"enum": [1]})
     stream: bool = False
     stream_options: StreamOptions | None = None
     stop: str | list[str] | None = None
-    seed: int | None = None
-    presence_penalty: float | None = None
-    frequency_penalty: float | None = None
+    seed: int | None = Field(None, ge=0, lt=2**63)
+    presence_penalty: float | None = Field(None, ge=-2.0, le=2.0)
+    frequency_penalty: float | None = Field(None, ge=-2.0, le=2.0)
     user: str | None = None
     # Sent by clients without asking for anything the engine would have to do.
     metadata: dict[str, str] | None = None
@@ -164,9 +178,9 @@ class SamplingRequest(RequestBody):
     service_tier: str | None = None
     logit_bias: Annotated[dict[str, float] | None, _empty_or_none("logit_bias")] = None
     # Extensions (vLLM / llama.cpp server names).
-    top_k: int | None = None
-    min_p: float | None = None
-    repetition_penalty: float | None = None
+    top_k: int | None = Field(None, ge=-1)
+    min_p: float | None = Field(None, ge=0.0, le=1.0)
+    repetition_penalty: float | None = Field(None, gt=0.0, le=10.0)
     ignore_eos: bool = False
     stop_token_ids: list[int] | None = None
 
@@ -188,8 +202,8 @@ class SamplingRequest(RequestBody):
 
 
 class ChatCompletionRequest(SamplingRequest):
-    messages: list[ChatMessage]
-    max_completion_tokens: int | None = None
+    messages: list[ChatMessage] = Field(json_schema_extra={"minItems": 1})
+    max_completion_tokens: int | None = Field(None, ge=1)
     logprobs: bool | None = None
     top_logprobs: Annotated[int | None, _empty_or_none("top_logprobs")] = None
     tools: list[dict[str, Any]] | None = None
@@ -240,9 +254,9 @@ class ChatCompletionRequest(SamplingRequest):
 
 
 class CompletionRequest(SamplingRequest):
-    prompt: str | list[str] | list[int]
+    prompt: str | list[str] | list[StrictInt]  # token ids: never a JSON true or false
     # OpenAI's default for the legacy endpoint; an explicit null fills the window.
-    max_tokens: int | None = 16
+    max_tokens: int | None = Field(16, ge=1)
     echo: bool | None = None
     logprobs: int | None = None
     suffix: str | None = None
