@@ -88,3 +88,30 @@ def test_invalid_params_name_the_parameter(kwargs: dict[str, object], param: str
     with pytest.raises(InvalidRequestError) as info:
         SamplingParams(**kwargs)  # type: ignore[arg-type]
     assert info.value.param == param
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"repetition_penalty": 5e-324, "temperature": 0.7},
+        {"repetition_penalty": 5e-324},  # greedy
+        {"repetition_penalty": 10.0, "temperature": 1e-300},
+        {"temperature": 1e-300, "top_p": 1e-300},
+        {"temperature": 2.0, "min_p": 1.0},
+        {"frequency_penalty": 2.0, "presence_penalty": -2.0, "temperature": 2.0},
+    ],
+)
+def test_extreme_valid_parameters_still_draw_a_token(kwargs: dict[str, float]) -> None:
+    # Found by the API fuzzer: a repetition penalty of 5e-324 made NaN probabilities and
+    # the engine loop died, taking every request with it.
+    logits = np.array([3.0, -2.0, 0.5, 7.0, -1e30, 1e30], dtype=np.float32)
+    params = SamplingParams(seed=1, **kwargs)  # type: ignore[arg-type]
+    rng = np.random.default_rng(0)
+    token = sample(logits, params, rng, prompt_ids=[0, 3, 5], output_ids=[3, 2])
+    assert 0 <= token < len(logits)
+
+
+def test_nan_logits_fall_back_to_the_most_likely_finite_token() -> None:
+    logits = np.array([np.nan, 1.0, 2.0, np.nan], dtype=np.float32)
+    token = sample(logits, SamplingParams(temperature=1.0, seed=1), np.random.default_rng(0))
+    assert token == 2

@@ -3,6 +3,11 @@ temperature → top-k → min-p → top-p → draw.
 
 Each request owns its ``numpy.random.Generator`` seeded from ``params.seed``, so a seeded
 request draws the same tokens whether it runs alone or batched with others.
+
+Extreme but valid parameters (a repetition penalty of 1e-300, a temperature of 1e-300)
+must not produce NaN probabilities: penalized logits are kept finite, the softmax divides
+by the temperature after subtracting the maximum, and non-finite logits (NaN from the model
+itself) are mapped into the finite range before the softmax.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import numpy.typing as npt
 from switchboard.engine.params import SamplingParams
 
 Logits = npt.NDArray[np.float32]
+_LIMIT = float(np.finfo(np.float32).max)
 
 
 def apply_penalties(
@@ -24,21 +30,23 @@ def apply_penalties(
     output_ids: Sequence[int],
 ) -> Logits:
     """Return penalized logits (a copy; the input row is left as it is)."""
-    logits = logits.astype(np.float32, copy=True)
+    penalized = logits.astype(np.float64, copy=True)
     if params.repetition_penalty != 1.0:
         seen = np.unique(np.asarray([*prompt_ids, *output_ids], dtype=np.int64))
-        values = logits[seen]
-        logits[seen] = np.where(
-            values > 0, values / params.repetition_penalty, values * params.repetition_penalty
-        )
+        values = penalized[seen]
+        with np.errstate(over="ignore"):  # clipped below
+            penalized[seen] = np.where(
+                values > 0, values / params.repetition_penalty, values * params.repetition_penalty
+            )
     if output_ids and (params.presence_penalty or params.frequency_penalty):
         ids, counts = np.unique(np.asarray(output_ids, dtype=np.int64), return_counts=True)
-        logits[ids] -= params.frequency_penalty * counts + params.presence_penalty
-    return logits
+        penalized[ids] -= params.frequency_penalty * counts + params.presence_penalty
+    return np.clip(penalized, -_LIMIT, _LIMIT).astype(np.float32)
 
 
-def _softmax(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    e = np.exp(x - x.max())
+def _softmax(x: npt.NDArray[np.float64], temperature: float) -> npt.NDArray[np.float64]:
+    with np.errstate(over="ignore", under="ignore"):
+        e = np.exp((x - x.max()) / temperature)
     return e / e.sum()
 
 
@@ -59,7 +67,8 @@ def sample(
     if 0 < params.top_k < scores.shape[0]:
         keep = np.argpartition(scores, -params.top_k)[-params.top_k :]
         candidates, scores = keep, scores[keep]
-    probs = _softmax(scores.astype(np.float64) / params.temperature)
+    finite = np.nan_to_num(scores.astype(np.float64), nan=-_LIMIT, posinf=_LIMIT, neginf=-_LIMIT)
+    probs = _softmax(finite, params.temperature)
 
     if params.min_p > 0.0:
         keep_mask = probs >= params.min_p * probs.max()
