@@ -272,3 +272,35 @@ def test_tools_and_structured_output_are_refused_not_dropped() -> None:
 
 def test_top_k_minus_one_means_disabled() -> None:
     assert to_sampling_params(chat(top_k=-1)).top_k == 0
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"parallel_tool_calls": 0}, "parallel_tool_calls"),  # found by the API fuzzer
+        ({"stream": 1}, "stream"),
+        ({"max_tokens": True}, "max_tokens"),
+        ({"max_tokens": "16"}, "max_tokens"),
+        ({"temperature": "0.7"}, "temperature"),
+        ({"stream_options": {"include_usage": "yes"}}, "stream_options.include_usage"),
+    ],
+)
+def test_values_must_have_their_documented_json_type(fields: dict[str, object], param: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        chat(**fields)
+    assert describe_validation_error(caught.value.errors()[0])[1] == param
+
+
+def test_an_integer_is_a_valid_float() -> None:
+    assert chat(temperature=1).temperature == 1.0
+
+
+def test_enum_fields_of_strict_bodies_take_their_json_values() -> None:
+    from switchboard.api.admin_routes import CreateKeyBody
+    from switchboard.api.knowledge_schemas import SearchRequestBody
+
+    assert CreateKeyBody.model_validate({"scopes": ["chat", "admin"]}).scopes == ["chat", "admin"]
+    body = SearchRequestBody.model_validate({"collection": "c", "query": "q", "mode": "bm25"})
+    assert body.mode == "bm25"
+    with pytest.raises(ValidationError):
+        SearchRequestBody.model_validate({"collection": "c", "query": "q", "rerank": "yes"})

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from switchboard.api.auth import ANONYMOUS_KEY_ID, AuthConfig, require
 from switchboard.api.openapi import error_responses
-from switchboard.api.schemas import MAX_INT64, RequestBody
+from switchboard.api.schemas import MAX_INT64, Lax, RequestBody
 from switchboard.errors import (
     DependencyUnavailableError,
     InvalidRequestError,
@@ -43,7 +43,7 @@ class CreateKeyBody(RequestBody):
 
     tenant: str | None = Field(None, description="Default: the admin key's own tenant.")
     name: str = Field("", max_length=200)
-    scopes: list[Scope] = Field(min_length=1)
+    scopes: list[Annotated[Scope, Lax]] = Field(min_length=1)
     rpm: int | None = Field(None, ge=1, le=MAX_INT64)
     tpm: int | None = Field(None, ge=1, le=MAX_INT64)
     budget_usd: float | None = Field(None, ge=0)

@@ -51,7 +51,7 @@ router = APIRouter(prefix="/v1")
 class ChatBody(BaseModel):
     """What the gateway itself reads; every other field goes to the provider untouched."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
     model: str
     messages: list[dict[str, Any]] = Field(min_length=1)

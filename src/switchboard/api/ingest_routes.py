@@ -27,6 +27,7 @@ from switchboard.api.knowledge_schemas import (
     JobList,
     JobProgressBody,
 )
+from switchboard.api.openapi import error_responses
 from switchboard.errors import InvalidRequestError, PayloadTooLargeError
 from switchboard.rag.jobs import IngestJobs, Job
 
@@ -42,7 +43,7 @@ async def get_jobs(request: Request) -> IngestJobs:
 JobsDep = Annotated[IngestJobs, Depends(get_jobs)]
 
 
-@router.post("/collections/{collection}/documents", status_code=202)
+@router.post("/collections/{collection}/documents", status_code=202, responses=error_responses(503))
 async def upload_documents(
     collection: str,
     response: Response,
@@ -80,13 +81,13 @@ async def list_jobs(
     return JobList(data=[job_body(job) for job in found])
 
 
-@router.get("/collections/{collection}/jobs/{job_id}")
+@router.get("/collections/{collection}/jobs/{job_id}", responses=error_responses(404))
 async def get_job(collection: str, job_id: str, jobs: JobsDep, tenant: TenantDep) -> JobBody:
     job = await run_in_threadpool(jobs.get, collection_ref(tenant, collection), job_id)
     return job_body(job)
 
 
-@router.delete("/collections/{collection}/jobs/{job_id}")
+@router.delete("/collections/{collection}/jobs/{job_id}", responses=error_responses(404))
 async def cancel_job(collection: str, job_id: str, jobs: JobsDep, tenant: TenantDep) -> JobBody:
     """Cancel a job: a queued one at once, a running one at its next document or
     embedding batch (``cancelling`` until then). Documents already committed stay."""

@@ -3,11 +3,11 @@ and their jobs)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from switchboard.api.schemas import RequestBody
+from switchboard.api.schemas import Lax, RequestBody
 from switchboard.rag.jobs import JobStatus
 from switchboard.rag.types import MetadataValue, SearchMode
 
@@ -66,7 +66,7 @@ class SearchRequestBody(RequestBody):
 
     collection: str
     query: str = Field(min_length=1, max_length=4096)
-    mode: SearchMode | None = None
+    mode: Annotated[SearchMode, Lax] | None = None
     top_k: int | None = Field(None, ge=1, le=100)
     rrf_k: int | None = Field(None, ge=1)
     weights: dict[Literal["bm25", "dense"], float] | None = None

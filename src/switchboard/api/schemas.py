@@ -22,6 +22,7 @@ from pydantic import (
     Field,
     GetJsonSchemaHandler,
     SerializerFunctionWrapHandler,
+    Strict,
     StrictInt,
     field_validator,
     model_serializer,
@@ -87,8 +88,16 @@ def invalid_text_at(value: object, path: str = "") -> str | None:
     return None
 
 
+#: An enum field of a strict request body (``Annotated[Scope, Lax]``): JSON gives its value.
+Lax = Strict(False)
+
+
 class RequestBody(BaseModel):
-    """Base of every request body: each field's texts must be valid Unicode."""
+    """Base of every request body: each field's texts must be valid Unicode, and values
+    have the JSON types the API document states (strict: ``true`` is not the integer 1,
+    ``"5"`` is not a number; enum fields take their values, see ``Lax``)."""
+
+    model_config = ConfigDict(strict=True)
 
     @field_validator("*", mode="after")
     @classmethod
