@@ -203,6 +203,10 @@ def test_abuse_in_the_answer_ends_it_with_the_content_filter(tmp_path: Path) -> 
         assert finish_reason(call) == "content_filter"
         assert provider.closed == 1
         assert call.record.status == 200
+        # the model was stopped before its usage chunk: the answer still says what it used
+        completion = assemble_completion([c.data for c in call.test_chunks])  # type: ignore[attr-defined]
+        assert completion["usage"]["completion_tokens"] == call.record.completion_tokens >= 3
+        assert completion["usage"]["prompt_tokens"] == call.record.prompt_tokens > 0
         assert "output:toxicity:PROFANITY:block" in call.record.guard_events
         provider.pieces = ["Returns are ", "fine."]
         again = await ask(gateway, body(QUESTION))

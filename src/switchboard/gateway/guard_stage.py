@@ -20,7 +20,7 @@ from typing import Any
 
 from switchboard.errors import RequestCancelledError
 from switchboard.gateway.messages import texts_of
-from switchboard.gateway.types import StreamChunk
+from switchboard.gateway.types import StreamChunk, Usage
 from switchboard.guard.placeholders import Placeholders, RestoringStream
 from switchboard.guard.scanner import Guard, Verdict
 from switchboard.guard.stream import StreamModerator
@@ -122,15 +122,19 @@ def output_moderator(
 
 
 async def moderate_chunks(
-    chunks: AsyncIterator[StreamChunk], moderator: StreamModerator, guarded: GuardedRequest
+    chunks: AsyncIterator[StreamChunk],
+    moderator: StreamModerator,
+    guarded: GuardedRequest,
+    used: Callable[[], Usage],
 ) -> AsyncGenerator[StreamChunk, None]:
     """The chunks with their content moderated: a chunk's content is replaced by what the
     moderator releases (a chunk left with nothing to say is dropped), and what it still
     holds goes out before the finish. Once blocked, a closing ``content_filter`` chunk
-    ends the answer and the upstream iterator is left (the caller closes it)."""
+    and a usage chunk (``used()``: what the model used until it was stopped) end the answer,
+    and the upstream iterator is left (the caller closes it)."""
     first: StreamChunk | None = None
     try:
-        async for chunk in _moderated(chunks, moderator, guarded):
+        async for chunk in _moderated(chunks, moderator, guarded, used):
             first = first or chunk
             yield chunk
     except Exception:  # the provider failed mid-stream: what was held goes out (checked)
@@ -142,7 +146,10 @@ async def moderate_chunks(
 
 
 async def _moderated(
-    chunks: AsyncIterator[StreamChunk], moderator: StreamModerator, guarded: GuardedRequest
+    chunks: AsyncIterator[StreamChunk],
+    moderator: StreamModerator,
+    guarded: GuardedRequest,
+    used: Callable[[], Usage],
 ) -> AsyncGenerator[StreamChunk, None]:
     template: dict[str, Any] | None = None
     arguments = ToolArguments(guarded.placeholders)
@@ -168,6 +175,7 @@ async def _moderated(
             if released:
                 yield StreamChunk(_content_chunk(template, released), tokens=True)
             yield _finish_chunk(template, "content_filter")
+            yield _usage_chunk(template, used())
             return
         if not has_text and not (closing and released):
             yield chunk  # a role, tool-call, finish or usage chunk: untouched
@@ -284,6 +292,21 @@ def _content_chunk(template: Mapping[str, Any], text: str) -> bytes:
     body = {k: v for k, v in template.items() if k not in ("choices", "usage")}
     body["choices"] = [{"index": 0, "delta": {"content": text}, "finish_reason": None}]
     return json.dumps(body, ensure_ascii=False).encode()
+
+
+def _usage_chunk(template: Mapping[str, Any] | None, usage: Usage) -> StreamChunk:
+    body = {
+        k: v
+        for k, v in (template or {"object": "chat.completion.chunk"}).items()
+        if k not in ("choices", "usage")
+    }
+    body["choices"] = []
+    body["usage"] = {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+    return StreamChunk(json.dumps(body).encode(), tokens=False, usage=usage)
 
 
 def _finish_chunk(template: Mapping[str, Any] | None, reason: str) -> StreamChunk:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import threading
@@ -327,9 +328,12 @@ class Gateway:
         source = self._provider_chunks(call, routed)
         if self.guard is not None and call.guarded is not None:
             moderator = output_moderator(self.guard, call.guarded, call.body)
-            source = moderate_chunks(source, moderator, call.guarded)
+            used = functools.partial(self._usage, call, None)
+            source = moderate_chunks(source, moderator, call.guarded, used)
         try:
             async for chunk in source:
+                if chunk.usage is not None:  # the provider's, or the output guard's count
+                    call.usage = chunk.usage
                 self._keep_text(call, chunk)
                 yield chunk
         except BaseException as exc:
