@@ -304,3 +304,14 @@ def test_enum_fields_of_strict_bodies_take_their_json_values() -> None:
     assert body.mode == "bm25"
     with pytest.raises(ValidationError):
         SearchRequestBody.model_validate({"collection": "c", "query": "q", "rerank": "yes"})
+
+
+def test_the_document_states_every_content_a_message_may_have() -> None:
+    # Found by the API fuzzer: null and text parts were accepted but documented as a string.
+    from switchboard.api.schemas import ChatMessage
+
+    content = ChatMessage.model_json_schema()["properties"]["content"]
+    kinds = {variant["type"] for variant in content["anyOf"]}
+    assert kinds == {"string", "array", "null"}
+    for accepted in (None, "hi", [{"type": "text", "text": "hi"}]):
+        ChatMessage.model_validate({"role": "user", "content": accepted})

@@ -24,6 +24,7 @@ from pydantic import (
     SerializerFunctionWrapHandler,
     Strict,
     StrictInt,
+    WithJsonSchema,
     field_validator,
     model_serializer,
 )
@@ -52,7 +53,20 @@ def _join_text_parts(content: object) -> object:
     return "".join(texts)
 
 
-MessageContent = Annotated[str, BeforeValidator(_join_text_parts)]
+_TEXT_PART = {
+    "type": "object",
+    "properties": {"type": {"const": "text"}, "text": {"type": "string"}},
+    "required": ["type", "text"],
+}
+#: What a message's content may be on the wire: text, text parts, or null (an assistant
+#: turn that only called tools); the model sees the text.
+MessageContent = Annotated[
+    str,
+    BeforeValidator(_join_text_parts),
+    WithJsonSchema(
+        {"anyOf": [{"type": "string"}, {"type": "array", "items": _TEXT_PART}, {"type": "null"}]}
+    ),
+]
 
 
 #: The largest integer SQLite (and the request log, the key store) can hold.
