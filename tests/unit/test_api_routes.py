@@ -309,3 +309,14 @@ def test_a_chat_prompt_over_the_window_is_refused_naming_both_lengths(
     assert (error["code"], error["param"]) == ("context_length_exceeded", "messages")
     assert f"maximum context length is {MAX_MODEL_LEN} tokens" in error["message"]
     assert "40 in the prompt" in error["message"]
+
+
+def test_chat_stream_options_of_the_wrong_type_are_a_400(client: TestClient) -> None:
+    # Found by the API fuzzer: the gateway replaces stream_options for its providers, so
+    # {"include_usage": {}} was never validated.
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+    bad = client.post(
+        "/v1/chat/completions", json={**body, "stream_options": {"include_usage": {}}}
+    )
+    assert bad.status_code == 400
+    assert bad.json()["error"]["param"] == "stream_options.include_usage"

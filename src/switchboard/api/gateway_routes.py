@@ -48,6 +48,12 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1")
 
 
+class StreamOptionsBody(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    include_usage: bool = False
+
+
 class ChatBody(BaseModel):
     """What the gateway itself reads; every other field goes to the provider untouched."""
 
@@ -56,7 +62,7 @@ class ChatBody(BaseModel):
     model: str
     messages: list[dict[str, Any]] = Field(min_length=1)
     stream: bool = False
-    stream_options: dict[str, Any] | None = None
+    stream_options: StreamOptionsBody | None = None
     max_tokens: int | None = Field(None, ge=1)
     max_completion_tokens: int | None = Field(None, ge=1)
     n: int = 1
@@ -70,7 +76,7 @@ class ChatBody(BaseModel):
 
     @property
     def include_usage(self) -> bool:
-        return bool(self.stream_options and self.stream_options.get("include_usage"))
+        return self.stream_options is not None and self.stream_options.include_usage
 
 
 async def get_gateway(request: Request) -> Gateway:
