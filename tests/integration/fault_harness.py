@@ -48,8 +48,13 @@ def error_of(response: httpx.Response) -> tuple[int, str, str | None]:
 
 
 def logged(caplog: pytest.LogCaptureFixture, level: int = logging.WARNING) -> list[str]:
-    """The messages of records at ``level`` or above, in order."""
-    return [r.getMessage() for r in caplog.records if r.levelno >= level]
+    """The messages of Switchboard's records at ``level`` or above, in order (for INFO,
+    ``caplog.set_level(logging.INFO)`` first)."""
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno >= level and r.name.startswith("switchboard")
+    ]
 
 
 def tracebacks(caplog: pytest.LogCaptureFixture) -> list[str]:
