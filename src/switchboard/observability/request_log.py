@@ -6,7 +6,8 @@ counted. Text is redacted and cut in the writer thread, off the request path. Ea
 (the request rows and their spend totals) is one transaction; a failing batch (a full
 disk, a read-only or damaged file) is counted as lost records and the writer goes on. The
 log says so once when writing starts to fail, naming the file and the fix, and once when
-it works again, with the number of records lost meanwhile.
+it works again, with the number of records lost meanwhile. A file that was read-only when
+the writer connected is connected to again, so writing resumes once it is writable.
 """
 
 from __future__ import annotations
@@ -158,6 +159,7 @@ class RequestLog:
             while True:
                 batch, marker = self._next_batch()
                 if batch:
+                    conn = self._fresh(conn)
                     self._write(conn, batch)
                 if isinstance(marker, _Flush):
                     marker.done.set()
@@ -165,6 +167,18 @@ class RequestLog:
                     return
         finally:
             conn.close()
+
+    def _fresh(self, conn: sqlite3.Connection) -> sqlite3.Connection:
+        """``conn``, or a new connection in place of one the file refused as read-only
+        (SQLite opened it read-only; the file may be writable by now)."""
+        if not getattr(conn, "stale", False):
+            return conn
+        try:
+            fresh = log_store.connect(self.file, check=False)
+        except sqlite3.Error:  # cannot be opened now: tried again at the next batch
+            return conn
+        conn.close()
+        return fresh
 
     def _next_batch(self) -> tuple[list[RequestRecord], _Flush | _Stop | None]:
         """Up to ``batch_size`` records, gathered for at most ``flush_interval_s`` after the
