@@ -67,7 +67,8 @@ def served(model_path: Path, data: Path) -> Iterator[Served]:
     settings = Settings(
         model=DEFAULT_MODEL,
         data_dir=data,
-        engine=EngineSettings(max_model_len=512, max_num_seqs=4),
+        # one thread: on a busy 2-core machine llama.cpp's threads wait on each other
+        engine=EngineSettings(max_model_len=512, max_num_seqs=4, n_threads=1),
         gateway=GatewaySettings(db_path=data / "gateway.sqlite3"),
         guard=GuardSettings(enabled=False),  # the engine is under test, not the guardrails
         cache=CacheSettings(enabled=False),  # every request reaches the engine

@@ -74,7 +74,7 @@ def shop(default_model_path: Path, tmp_path: Path) -> Iterator[Shop]:
     settings = Settings(
         model=DEFAULT_MODEL,
         data_dir=tmp_path,
-        engine=EngineSettings(max_model_len=1024, max_num_seqs=2),
+        engine=EngineSettings(max_model_len=1024, max_num_seqs=2, n_threads=1),
         knowledge=KnowledgeSettings(
             store=str(tmp_path / "knowledge.sqlite3"),
             embedding=EmbeddingSettings(n_threads=1),

@@ -87,7 +87,9 @@ def parts(default_model_path: Path, tmp_path_factory: pytest.TempPathFactory) ->
     models_dir = Settings().models_dir
     knowledge = KnowledgeBase.open(knowledge_settings, knowledge_settings.store, models_dir)
     engine = LocalEngine(
-        DEFAULT_MODEL, default_model_path, EngineSettings(max_model_len=512, max_num_seqs=2)
+        DEFAULT_MODEL,
+        default_model_path,
+        EngineSettings(max_model_len=512, max_num_seqs=2, n_threads=1),
     )
     try:
         yield Parts(engine, knowledge, models_dir)
