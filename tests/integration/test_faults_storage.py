@@ -155,7 +155,9 @@ def ask(base_url: str, message: str = HANDOFF) -> httpx.Response:
 
 def chattr(flag: str, path: Path) -> None:
     """``+i``: ``path`` cannot be written, even by root; ``-i``: it can again."""
-    subprocess.run(["chattr", flag, str(path)], check=True, capture_output=True)
+    done = subprocess.run(["chattr", flag, str(path)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.fail(f"chattr {flag} needs root and ext4/xfs/btrfs: {done.stderr.strip()}")
 
 
 @pytest.fixture
