@@ -193,6 +193,4 @@ def _store(health: FileHealth) -> StoreHealthBody:
 
 
 def _service(health: ServiceHealth) -> ServiceHealthBody:
-    return ServiceHealthBody(
-        status=health.status, url=health.url, errors=health.errors, last_error=health.last_error
-    )
+    return ServiceHealthBody.model_validate(health, from_attributes=True)
