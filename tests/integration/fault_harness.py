@@ -12,10 +12,20 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import pytest
+
+from switchboard.config import (
+    CacheSettings,
+    GatewaySettings,
+    GuardSettings,
+    RequestLogSettings,
+    Settings,
+)
+from tests.unit.test_api_routes import MODEL
 
 T = TypeVar("T")
 
@@ -60,3 +70,36 @@ def logged(caplog: pytest.LogCaptureFixture, level: int = logging.WARNING) -> li
 def tracebacks(caplog: pytest.LogCaptureFixture) -> list[str]:
     """The messages of records that carry a traceback."""
     return [r.getMessage() for r in caplog.records if r.exc_info]
+
+
+def gateway_settings(
+    data: Path, db_path: Path | None = None, cache: CacheSettings | None = None, **gateway: Any
+) -> Settings:
+    """The gateway over the fake engine (``FakeServedEngine``: generation does not matter
+    to these faults), its request log flushed every 50 ms, no guardrails, the cache off
+    unless given."""
+    return Settings(
+        model=MODEL,
+        data_dir=data,
+        gateway=GatewaySettings(
+            db_path=db_path or data / "gateway.sqlite3",
+            log=RequestLogSettings(flush_interval_s=0.05),
+            **gateway,
+        ),
+        guard=GuardSettings(enabled=False),
+        cache=cache or CacheSettings(enabled=False),
+    )
+
+
+def fake_chat(base_url: str, token: str | None = None, timeout_s: float = 30) -> httpx.Response:
+    """A greedy (cacheable) chat completion of the fake engine: 3 prompt tokens, 4 out."""
+    body = {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": "abc"}],
+        "max_tokens": 4,
+        "temperature": 0,
+    }
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.post(
+        f"{base_url}/v1/chat/completions", json=body, headers=headers, timeout=timeout_s
+    )

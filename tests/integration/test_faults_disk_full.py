@@ -26,17 +26,17 @@ import pytest
 
 from switchboard.api import create_app
 from switchboard.bench.uvicorn_thread import serve
-from switchboard.config import (
-    CacheSettings,
-    GatewaySettings,
-    GuardSettings,
-    RequestLogSettings,
-    Settings,
-)
 from switchboard.observability.request_log import RequestLog
 from tests.integration import gateway_harness
-from tests.integration.fault_harness import health, logged, tracebacks, until
-from tests.unit.test_api_routes import MODEL, FakeServedEngine
+from tests.integration.fault_harness import (
+    fake_chat,
+    gateway_settings,
+    health,
+    logged,
+    tracebacks,
+    until,
+)
+from tests.unit.test_api_routes import FakeServedEngine
 
 pytestmark = pytest.mark.integration
 
@@ -76,11 +76,6 @@ def fill(disk: Path) -> Path:
     return filler
 
 
-def chat(base_url: str, text: str) -> httpx.Response:
-    body = {"model": MODEL, "messages": [{"role": "user", "content": text}], "max_tokens": 4}
-    return httpx.post(f"{base_url}/v1/chat/completions", json=body, timeout=30)
-
-
 def metric(base_url: str, name: str) -> float:
     for line in httpx.get(f"{base_url}/metrics", timeout=10).text.splitlines():
         if line.startswith(f"{name} "):
@@ -98,29 +93,22 @@ def test_a_full_disk_loses_only_the_records_of_its_time_and_logging_resumes(
     small_disk: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     db = small_disk / "gateway.sqlite3"
-    settings = Settings(
-        model=MODEL,
-        data_dir=tmp_path,
-        gateway=GatewaySettings(db_path=db, log=RequestLogSettings(flush_interval_s=0.05)),
-        guard=GuardSettings(enabled=False),
-        cache=CacheSettings(enabled=False),
-    )
     engine = FakeServedEngine()
-    app = create_app(engine, settings)
+    app = create_app(engine, gateway_settings(tmp_path, db))
     try:
         with serve(app) as url:
-            before = [chat(url, f"abc {n}") for n in range(3)]
+            before = [fake_chat(url) for _ in range(3)]
             rows_before = gateway_harness.logged(app, 3)
             filler = fill(small_disk)
             caplog.clear()
-            during = [chat(url, f"def {n}") for n in range(3)]
+            during = [fake_chat(url) for _ in range(3)]
             log: RequestLog = app.state.request_log
             written, failed = until(lambda: settled(log), lambda wf: wf[1] == 3, 10)
             health_during = health(url)
             failed_metric = metric(url, "switchboard_request_log_failed_records_total")
             lines_during = logged(caplog)
             filler.unlink()  # space returns
-            after = [chat(url, f"ghi {n}") for n in range(2)]
+            after = [fake_chat(url) for _ in range(2)]
             rows_after = gateway_harness.logged(app, 5)
             written_after, failed_after = settled(log)
             lines_after = logged(caplog)

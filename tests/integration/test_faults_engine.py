@@ -42,16 +42,14 @@ from switchboard.config import (
 )
 from switchboard.engine.engine import Runner
 from switchboard.engine.local import LocalEngine
-from switchboard.engine.params import SamplingParams
-from switchboard.engine.sampler import sample
 from switchboard.engine.scheduler import ScheduledChunk
 from switchboard.errors import FatalError
 from tests.integration import gateway_harness
 from tests.integration.fault_harness import error_of, health, logged, tracebacks
+from tests.unit.test_engine import POISON_SEED, failing_for
 
 pytestmark = pytest.mark.integration
 
-POISON_SEED = 666  # the parameters that hit the sampling bug
 QUESTION = [{"role": "user", "content": "Name three colours of the rainbow."}]
 
 
@@ -95,19 +93,6 @@ def answer(response: httpx.Response) -> str:
     return str(response.json()["choices"][0]["message"]["content"])
 
 
-def poisoned(
-    row: npt.NDArray[np.float32],
-    params: SamplingParams,
-    rng: np.random.Generator,
-    prompt_ids: Sequence[int],
-    output_ids: Sequence[int],
-) -> int:
-    """The real sampler, with a bug that requests seeded ``POISON_SEED`` hit."""
-    if params.seed == POISON_SEED:
-        raise ValueError("probabilities contain NaN")
-    return sample(row, params, rng, prompt_ids, output_ids)
-
-
 class FailingDecode:
     """The real runner for ``healthy`` more forward passes; then every one fails as a
     failing ``llama_decode`` does."""
@@ -146,7 +131,7 @@ def test_a_request_the_engine_fails_on_ends_alone_and_the_others_go_on(
 ) -> None:
     with served(default_model_path, tmp_path) as server:
         expected = answer(chat(server.base_url))
-        server.engine.engine.sampler = poisoned
+        server.engine.engine.sampler = failing_for("the seeded request")  # a sampling bug
         caplog.clear()
         with httpx.Client(timeout=60) as client:
             stream = stream_lines(client, server.base_url)

@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -28,19 +29,18 @@ from fastapi import FastAPI
 
 from switchboard.api import create_app
 from switchboard.bench.uvicorn_thread import serve
-from switchboard.config import (
-    CacheSettings,
-    GatewaySettings,
-    GuardSettings,
-    LimitSettings,
-    Price,
-    RequestLogSettings,
-    Settings,
-)
+from switchboard.config import CacheSettings, LimitSettings, Price
 from switchboard.gateway.types import Scope
 from switchboard.periods import period_of
 from tests.integration import gateway_harness
-from tests.integration.fault_harness import error_of, health, logged, tracebacks
+from tests.integration.fault_harness import (
+    error_of,
+    fake_chat,
+    gateway_settings,
+    health,
+    logged,
+    tracebacks,
+)
 from tests.integration.redis_server import free_port, redis_server
 from tests.integration.test_gateway_redis import silent_port
 from tests.unit.test_api_routes import MODEL, FakeServedEngine
@@ -48,8 +48,8 @@ from tests.unit.test_api_routes import MODEL, FakeServedEngine
 pytestmark = pytest.mark.integration
 __all__ = ["silent_port"]  # the fixture, imported for this module
 
-PRICES = {MODEL: Price(input_per_mtok=1000.0, output_per_mtok=1000.0)}  # $0.001 a token
-QUESTION = "abc"  # 3 prompt tokens, 4 completion tokens: $0.007 a request
+# $0.001 a token: fake_chat's 3 prompt and 4 completion tokens cost $0.007
+PRICES = {MODEL: Price(input_per_mtok=1000.0, output_per_mtok=1000.0)}
 
 
 @dataclass
@@ -59,38 +59,14 @@ class Served:
 
 
 @contextlib.contextmanager
-def served(data: Path, cache: CacheSettings | None = None, **gateway: object) -> Iterator[Served]:
-    settings = Settings(
-        model=MODEL,
-        data_dir=data,
-        gateway=GatewaySettings(
-            db_path=data / "gateway.sqlite3",
-            log=RequestLogSettings(flush_interval_s=0.05),
-            **gateway,  # type: ignore[arg-type]
-        ),
-        guard=GuardSettings(enabled=False),
-        cache=cache or CacheSettings(enabled=False),
-    )
+def served(data: Path, cache: CacheSettings | None = None, **gateway: Any) -> Iterator[Served]:
     engine = FakeServedEngine()
     try:
-        app = create_app(engine, settings)
+        app = create_app(engine, gateway_settings(data, cache=cache, **gateway))
         with serve(app) as base_url:
             yield Served(base_url, app)
     finally:
         engine.async_engine.shutdown()
-
-
-def chat(base_url: str, token: str | None = None, timeout_s: float = 30) -> httpx.Response:
-    body = {
-        "model": MODEL,
-        "messages": [{"role": "user", "content": QUESTION}],
-        "max_tokens": 4,
-        "temperature": 0,
-    }
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.post(
-        f"{base_url}/v1/chat/completions", json=body, headers=headers, timeout=timeout_s
-    )
 
 
 def codes(responses: list[httpx.Response]) -> list[tuple[int, str | None]]:
@@ -113,16 +89,16 @@ def test_limits_and_budgets_fail_closed_while_redis_is_down_and_resume_with_spen
         budget_key = keys.create(tenant="acme", scopes=[Scope.CHAT], budget_usd=0.01)
         budgeted = budget_key.token
         with redis_server(port=port):
-            before = [chat(server.base_url, limited) for _ in range(3)]
-            before += [chat(server.base_url, budgeted) for _ in range(2)]
+            before = [fake_chat(server.base_url, limited) for _ in range(3)]
+            before += [fake_chat(server.base_url, budgeted) for _ in range(2)]
             gateway_harness.logged(server.app, 5)  # the spend is in SQLite
         caplog.clear()
-        down = [chat(server.base_url, t) for t in (limited, budgeted, limited)]
+        down = [fake_chat(server.base_url, t) for t in (limited, budgeted, limited)]
         health_down = health(server.base_url)
         lines_down = logged(caplog, logging.INFO)
         with redis_server(port=port):
-            back = [chat(server.base_url, limited) for _ in range(3)]
-            back += [chat(server.base_url, budgeted)]
+            back = [fake_chat(server.base_url, limited) for _ in range(3)]
+            back += [fake_chat(server.base_url, budgeted)]
             health_back = health(server.base_url)
             lines_back = logged(caplog, logging.INFO)[len(lines_down) :]
         rows = gateway_harness.logged(server.app, 12)
@@ -173,13 +149,13 @@ def test_the_cache_misses_while_redis_is_down_and_hits_again_when_it_is_back(
     cache = CacheSettings(enabled=True, backend="redis", redis_url=f"redis://127.0.0.1:{port}/0")
     with served(tmp_path, cache) as server:
         with redis_server(port=port):
-            before = [chat(server.base_url) for _ in range(2)]
+            before = [fake_chat(server.base_url) for _ in range(2)]
         caplog.clear()
-        down = [chat(server.base_url) for _ in range(3)]
+        down = [fake_chat(server.base_url) for _ in range(3)]
         health_down = health(server.base_url)
         lines_down = logged(caplog, logging.INFO)
         with redis_server(port=port):
-            back = [chat(server.base_url) for _ in range(2)]
+            back = [fake_chat(server.base_url) for _ in range(2)]
             lines_back = logged(caplog, logging.INFO)[len(lines_down) :]
             health_back = health(server.base_url)
 
@@ -211,7 +187,7 @@ def test_a_redis_that_never_answers_is_a_cache_miss_not_a_hang(
     with served(tmp_path, CacheSettings(enabled=True, backend="redis", redis_url=url)) as server:
         # a lookup gives up within the store's timeout (0.5 s): well within 3 s, a stall
         # (the client's default 5 s, or none) fails the request here
-        answered = [chat(server.base_url, timeout_s=3) for _ in range(2)]
+        answered = [fake_chat(server.base_url, timeout_s=3) for _ in range(2)]
     assert [(r.status_code, r.headers.get("x-switchboard-cache")) for r in answered] == [
         (200, None), (200, None),
     ]  # fmt: skip

@@ -50,16 +50,23 @@ from switchboard.config import (
     GuardSettings,
     KnowledgeSettings,
     OrdersSettings,
-    RequestLogSettings,
     Settings,
 )
 from switchboard.engine.local import LocalEngine
 from switchboard.observability.request_log import RequestLog
 from switchboard.rag.knowledge import KnowledgeBase
 from tests.integration import gateway_harness
-from tests.integration.fault_harness import error_of, health, logged, tracebacks, until
+from tests.integration.fault_harness import (
+    error_of,
+    fake_chat,
+    gateway_settings,
+    health,
+    logged,
+    tracebacks,
+    until,
+)
 from tests.integration.test_api_limits import _closed_port
-from tests.unit.test_api_routes import MODEL, FakeServedEngine
+from tests.unit.test_api_routes import FakeServedEngine
 from tests.unit.test_sqlite_file import damage_pages
 
 pytestmark = pytest.mark.integration
@@ -141,11 +148,6 @@ def history(base_url: str, session_id: str) -> httpx.Response:
         params={"customer_id": CUSTOMER},
         timeout=10,
     )
-
-
-def fake_chat(base_url: str) -> httpx.Response:
-    body = {"model": MODEL, "messages": [{"role": "user", "content": "abc"}], "max_tokens": 4}
-    return httpx.post(f"{base_url}/v1/chat/completions", json=body, timeout=30)
 
 
 def ask(base_url: str, message: str = HANDOFF) -> httpx.Response:
@@ -263,13 +265,7 @@ def test_a_read_only_gateway_file_serves_requests_and_the_log_resumes_when_writa
 ) -> None:
     caplog.set_level(logging.INFO)
     path = tmp_path / "gateway.sqlite3"
-    settings = Settings(
-        model=MODEL,
-        data_dir=tmp_path,
-        gateway=GatewaySettings(db_path=path, log=RequestLogSettings(flush_interval_s=0.05)),
-        guard=GuardSettings(enabled=False),
-        cache=CacheSettings(enabled=False),
-    )
+    settings = gateway_settings(tmp_path, path)
     engine = FakeServedEngine()
     try:
         first = create_app(engine, settings)
