@@ -24,7 +24,8 @@
     │   ├── JobQueueFullError           503, too many upload jobs waiting (retry_after_s)
     │   ├── DependencyUnavailableError  503, a service this request needs is down
     │   ├── StorageError                503, a database file failed (names it and the fix)
-    │   └── UpstreamError               502, a remote model server failed (carries its status)
+    │   ├── UpstreamError               502, a remote model server failed (carries its status)
+    │   └── GenerationError             500, the engine failed on this request only (a bug)
     ├── KVCacheFullError        the runner found no KV cells; the engine preempts and retries
     ├── RequestCancelledError   the client left: work on its request stopped half-way
     ├── CircuitOpenError        a circuit breaker refuses calls to a failing dependency
@@ -276,6 +277,15 @@ class UpstreamError(RequestError):
         self.upstream_status = upstream_status
 
 
+class GenerationError(RequestError):
+    """The engine failed while sampling or detokenizing this one request (a bug, logged
+    with its traceback): the request ends, the engine goes on serving the others."""
+
+    status_code = 500
+    error_type = "server_error"
+    code = "generation_failed"
+
+
 class KVCacheFullError(SwitchboardError):
     """llama.cpp found no KV slot for a batch (``llama_decode`` returned 1)."""
 
@@ -290,7 +300,10 @@ class FatalError(SwitchboardError):
 
 
 class EngineDeadError(FatalError):
-    pass
+    """Every request fails: the HTTP edge answers 503 ``engine_dead`` (and logs it so)."""
+
+    status_code = 503
+    code = "engine_dead"
 
 
 class ModelFileError(FatalError):

@@ -216,37 +216,37 @@ def merge(files: Iterable[FileHealth]) -> FileHealth:
 T = TypeVar("T")
 
 
-def _checked(file: SQLiteFile, call: Callable[..., T], *args: Any) -> T:
+def _checked(conn: _Connection, call: Callable[..., T], *args: Any) -> T:
     try:
         return call(*args)
     except _OWN_ERRORS:
         raise
     except sqlite3.DatabaseError as exc:
-        raise file.error(exc) from exc
+        raise conn.failed(exc) from exc
 
 
 class _Cursor(sqlite3.Cursor):
-    def _file(self) -> SQLiteFile:
-        file: SQLiteFile = self.connection.file  # type: ignore[attr-defined]
-        return file
+    def _conn(self) -> _Connection:
+        conn: _Connection = self.connection  # type: ignore[assignment]
+        return conn
 
     def execute(self, sql: str, parameters: Any = (), /) -> _Cursor:
-        return _checked(self._file(), super().execute, sql, parameters)
+        return _checked(self._conn(), super().execute, sql, parameters)
 
     def executemany(self, sql: str, seq_of_parameters: Any, /) -> _Cursor:
-        return _checked(self._file(), super().executemany, sql, seq_of_parameters)
+        return _checked(self._conn(), super().executemany, sql, seq_of_parameters)
 
     def executescript(self, sql_script: str, /) -> sqlite3.Cursor:
-        return _checked(self._file(), super().executescript, sql_script)
+        return _checked(self._conn(), super().executescript, sql_script)
 
     def fetchone(self) -> Any:
-        return _checked(self._file(), super().fetchone)
+        return _checked(self._conn(), super().fetchone)
 
     def fetchmany(self, size: int | None = 1) -> list[Any]:
-        return _checked(self._file(), super().fetchmany, size)
+        return _checked(self._conn(), super().fetchmany, size)
 
     def fetchall(self) -> list[Any]:
-        return _checked(self._file(), super().fetchall)
+        return _checked(self._conn(), super().fetchall)
 
     def __next__(self) -> Any:  # per row: inlined, no call on the way
         try:
@@ -254,11 +254,21 @@ class _Cursor(sqlite3.Cursor):
         except _OWN_ERRORS:
             raise
         except sqlite3.DatabaseError as exc:
-            raise self._file().error(exc) from exc
+            raise self._conn().failed(exc) from exc
 
 
 class _Connection(sqlite3.Connection):
     file: SQLiteFile
+    stale = False
+    """Set when the file refused a write as read-only: SQLite opened this connection
+    read-only (the file was then) and keeps it so, so it must be replaced by a new one
+    (``ThreadConnections`` does) for writes to go through once the file is writable."""
+
+    def failed(self, error: sqlite3.Error) -> StorageError:
+        """``error`` as the file's ``StorageError``; a read-only refusal marks ``stale``."""
+        if fault_of(error) is Fault.READ_ONLY:
+            self.stale = True
+        return self.file.error(error)
 
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
         return self.cursor(_Cursor).execute(sql, parameters)
@@ -270,10 +280,10 @@ class _Connection(sqlite3.Connection):
         return self.cursor(_Cursor).executescript(sql_script)
 
     def commit(self) -> None:
-        _checked(self.file, super().commit)
+        _checked(self, super().commit)
 
     def rollback(self) -> None:
-        _checked(self.file, super().rollback)
+        _checked(self, super().rollback)
 
     def __exit__(
         self,
@@ -282,5 +292,5 @@ class _Connection(sqlite3.Connection):
         tb: TracebackType | None,
         /,
     ) -> Literal[False]:
-        _checked(self.file, super().__exit__, exc_type, exc, tb)
+        _checked(self, super().__exit__, exc_type, exc, tb)
         return False

@@ -5,7 +5,9 @@ server's thread pool retires idle threads and starts new ones, so a connection k
 the store closes would pile up for as long as the server runs (two file descriptors each
 for SQLite in WAL mode). Here each connection lives in a slot of a ``threading.local``:
 when its thread ends, the slot is dropped and the connection closed with it. ``close``
-closes the connections of threads still alive and refuses new ones.
+closes the connections of threads still alive and refuses new ones. A connection that
+says it is ``stale`` (a SQLite connection opened while its file was read-only) is closed
+and replaced at the next ``get``.
 """
 
 from __future__ import annotations
@@ -51,7 +53,9 @@ class ThreadConnections(Generic[C]):
             raise StoreClosedError(f"{self._what} is closed")
         slot: _Slot[C] | None = getattr(self._local, "slot", None)
         if slot is not None:
-            return slot.conn
+            if not getattr(slot.conn, "stale", False):
+                return slot.conn
+            self.discard()
         conn = self._open()
         with self._lock:
             if self._closed:

@@ -1,7 +1,8 @@
 """A real redis-server on a free loopback port, for integration tests.
 
 Use the ``redis_url`` fixture (import it into a test module, or into a conftest), or the
-``redis_server()`` context manager for a server of one's own (to stop it mid-test).
+``redis_server()`` context manager for a server of one's own (to stop it mid-test, and to
+start it again on the same ``port``: a Redis that was down and is back, empty).
 """
 
 from __future__ import annotations
@@ -35,12 +36,13 @@ def _answers_ping(port: int) -> bool:
 
 
 @contextlib.contextmanager
-def redis_server(startup_s: float = 10.0) -> Iterator[str]:
-    """Start redis-server (no persistence) on a free port; yield its URL; stop it."""
+def redis_server(startup_s: float = 10.0, port: int | None = None) -> Iterator[str]:
+    """Start redis-server (no persistence) on ``port`` (default: a free one); yield its
+    URL; stop it."""
     binary = shutil.which("redis-server") or REDIS_SERVER
     if not os.path.exists(binary):
         raise RuntimeError(f"{binary} not found: run scripts/install-redis.sh")
-    port = free_port()
+    port = free_port() if port is None else port
     args = [binary, "--save", "", "--appendonly", "no", "--port", str(port)]
     process = subprocess.Popen(
         [*args, "--bind", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE

@@ -86,7 +86,8 @@ class FakeModel:
         self.replies: list[Sequence[str | Delta]] = []  # a Delta piece: e.g. tool calls
         self.default: Sequence[str | Delta] = RETURNS_ANSWER
         self.calls: list[dict[str, Any]] = []
-        self.fail_after: int | None = None  # raise UpstreamError after this many pieces
+        self.fail_after: int | None = None  # raise ``failure`` after this many pieces
+        self.failure: Exception = UpstreamError("the model server broke off the stream")
 
     def count_messages(
         self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]] | None = None
@@ -114,7 +115,7 @@ class FakeModel:
         pieces = self.replies.pop(0) if self.replies else self.default
         for number, piece in enumerate(pieces):
             if self.fail_after is not None and number == self.fail_after:
-                raise UpstreamError("the model server broke off the stream")
+                raise self.failure
             yield piece if isinstance(piece, Delta) else Delta(text=piece)
         yield Delta(
             finish_reason="stop",

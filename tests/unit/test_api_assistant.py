@@ -16,6 +16,7 @@ from switchboard.assistant.order_client import OrderClient
 from switchboard.assistant.service import Assistant
 from switchboard.assistant.types import Intent
 from switchboard.config import AssistantSettings, GatewaySettings, GuardSettings, Settings
+from switchboard.errors import EngineDeadError
 from tests.unit.assistant_rig import (
     ALICE,
     ALICE_ORDER,
@@ -245,6 +246,20 @@ def test_chat_model_failure_mid_stream_sends_an_error_event(served: Served) -> N
             "code": "upstream_error",
         }
     }
+
+
+def test_a_dead_engine_mid_stream_is_logged_as_the_503_the_client_saw(served: Served) -> None:
+    served.rig.model.fail_after = 1
+    served.rig.model.failure = EngineDeadError("engine loop died: llama_decode failed")
+
+    blocks = chat(served, message="How long do I have to return a jacket?")
+
+    assert [kind for kind, _ in blocks] == ["token", "error"]
+    assert blocks[1][1]["error"]["code"] == "engine_dead"
+    app = served.client.app
+    app.state.request_log.flush()  # type: ignore[attr-defined]
+    (row,) = app.state.log_store.query()  # type: ignore[attr-defined]
+    assert (row.record.status, row.record.error_code) == (503, "engine_dead")
 
 
 # -- sessions -------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 
@@ -19,15 +20,19 @@ SCOPE = CacheScope("acme", "m", "s")
 
 
 class BrokenStore(SQLiteCacheStore):
-    def __init__(self, path: Path, error: Exception) -> None:
+    """Fails every get and put with ``error`` (None: works, holding nothing)."""
+
+    def __init__(self, path: Path, error: Exception | None) -> None:
         super().__init__(path)
         self.error = error
 
     def get(self, *args: object, **kwargs: object) -> None:  # type: ignore[override]
-        raise self.error
+        if self.error is not None:
+            raise self.error
 
     def put(self, *args: object, **kwargs: object) -> None:  # type: ignore[override]
-        raise self.error
+        if self.error is not None:
+            raise self.error
 
 
 @pytest.mark.parametrize(
@@ -46,4 +51,29 @@ def test_a_working_store_round_trips(tmp_path: Path) -> None:
     hit = cache.get(SCOPE, "q", "k")
     assert hit is not None
     assert hit.answer == CachedAnswer("a", {"n": 1})
+    cache.close()
+
+
+def test_a_failing_store_is_logged_once_until_it_works_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    store = BrokenStore(tmp_path / "c.db", RedisConnectionError("down"))
+    cache = ResponseCache(store, None, CacheSettings())
+    for _ in range(3):
+        assert cache.get(SCOPE, "q", "k") is None
+        cache.put(SCOPE, "q", "k", CachedAnswer("a"))
+    assert cache.service.health().status == "degraded"
+    store.error = None  # it works again
+    cache.put(SCOPE, "q", "k", CachedAnswer("a"))
+    assert cache.service.health().status == "ok"
+    assert cache.service.health().errors == 6
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        (
+            "WARNING",
+            f"cache: {tmp_path / 'c.db'} failed (ConnectionError: down); lookups are misses "
+            "and answers are not stored until it works again",
+        ),
+        ("INFO", "cache: answers again after 6 failed call(s)"),
+    ]
     cache.close()

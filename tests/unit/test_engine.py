@@ -1,8 +1,12 @@
+from collections.abc import Sequence
+
 import numpy as np
 import numpy.typing as npt
 import pytest
 
 from switchboard.engine import LLMEngine, RequestOutput, SamplingParams, SchedulerConfig
+from switchboard.engine.engine import Sampler
+from switchboard.engine.sampler import sample
 from switchboard.engine.scheduler import ScheduledChunk
 from switchboard.errors import ContextLengthError, InvalidRequestError
 from tests.unit.fakes import FakeRunner, FakeTokenizer
@@ -189,3 +193,65 @@ def test_a_stop_token_id_outside_the_vocabulary_is_a_parameter_error(bad: int) -
     assert not engine.has_unfinished
     engine.add_request([1, 2], SamplingParams(max_tokens=2, stop_token_ids=(63,)), "b")
     assert engine.has_unfinished
+
+
+# -- one request failing ------------------------------------------------------------------
+
+
+def failing_for(request_id: str) -> Sampler:
+    """The real sampler, except for ``request_id``'s rows: a bug that only its parameters
+    hit (as NaN probabilities from extreme penalties once did)."""
+
+    def sampler(
+        row: npt.NDArray[np.float32],
+        params: SamplingParams,
+        rng: np.random.Generator,
+        prompt_ids: Sequence[int],
+        output_ids: Sequence[int],
+    ) -> int:
+        if params.seed == POISON_SEED:
+            raise ValueError(f"probabilities contain NaN ({request_id})")
+        return sample(row, params, rng, prompt_ids, output_ids)
+
+    return sampler
+
+
+POISON_SEED = 666
+
+
+def test_a_request_whose_sampling_fails_ends_alone() -> None:
+    alone, _ = make()
+    alone.add_request([1, 2, 3], SamplingParams(max_tokens=6, temperature=0), "good")
+    expected = text(run(alone)["good"])
+
+    engine, runner = make()
+    engine.sampler = failing_for("bad")
+    engine.add_request([1, 2, 3], SamplingParams(max_tokens=6, temperature=0), "good")
+    poisoned = SamplingParams(max_tokens=6, temperature=0, seed=POISON_SEED)
+    engine.add_request([7, 8], poisoned, "bad")
+    outputs = run(engine)
+    assert text(outputs["good"]) == expected
+    assert outputs["good"][-1].error is None
+    (failed,) = outputs["bad"]
+    assert failed.finished
+    assert failed.error == "ValueError: probabilities contain NaN (bad)"
+    assert not engine.has_unfinished
+    engine.step()  # frees what the last one released
+    assert sorted(runner.freed) == [0, 1]  # its KV cells were freed like the other's
+
+
+def test_a_request_whose_detokenizing_fails_ends_alone() -> None:
+    class Tokenizer(FakeTokenizer):
+        def token_bytes(self, token_id: int) -> bytes:
+            if token_id == 40:
+                raise UnicodeError("no bytes for token 40")
+            return super().token_bytes(token_id)
+
+    engine = LLMEngine(FakeRunner(), Tokenizer(), SchedulerConfig(4, 16, 256, 64, 8))
+    engine.add_request([1], SamplingParams(max_tokens=4, temperature=0), "good")
+    engine.add_request([38], SamplingParams(max_tokens=4, temperature=0), "bad")  # 39, 40
+    outputs = run(engine)
+    assert text(outputs["good"]) == "cdef"
+    assert [o.error for o in outputs["bad"]] == [None, "UnicodeError: no bytes for token 40"]
+    assert outputs["bad"][-1].finished
+    assert not engine.has_unfinished

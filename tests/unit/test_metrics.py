@@ -142,6 +142,7 @@ def test_model_labels_are_bounded() -> None:
 
 class FakeLog:
     dropped = 0
+    failed_records = 0
 
 
 def test_scrape_time_values_from_the_log_and_the_engine() -> None:
@@ -151,6 +152,9 @@ def test_scrape_time_values_from_the_log_and_the_engine() -> None:
     assert value(metrics, "switchboard_request_log_dropped_total") == 0
     log.dropped = 5
     assert value(metrics, "switchboard_request_log_dropped_total") == 5
+    assert value(metrics, "switchboard_request_log_failed_records_total") == 0
+    log.failed_records = 3
+    assert value(metrics, "switchboard_request_log_failed_records_total") == 3
     assert value(metrics, "switchboard_engine_running_sequences") == 3
     assert value(metrics, "switchboard_engine_queue_depth") == 7
     assert value(metrics, "switchboard_engine_kv_cache_usage_ratio") == pytest.approx(0.25)

@@ -147,7 +147,7 @@ def test_texts_are_dropped_unless_recorded(
 
 
 def test_a_failing_batch_does_not_kill_the_writer(
-    make_log: Callable[..., RequestLog], store: LogStore, db: Path
+    make_log: Callable[..., RequestLog], store: LogStore, db: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     def redact(text: str) -> str:
         if "boom" in text:
@@ -173,6 +173,11 @@ def test_a_failing_batch_does_not_kill_the_writer(
     assert store.spent("key", "k1", "2026-11") == pytest.approx(
         0.001
     )  # the failed ones rolled back
+    # said once when it began to fail (with the bug's traceback), once when it recovered
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("ERROR", "request log: records are being lost"),
+        ("WARNING", "request log: writing again; 2 records were lost while it failed"),
+    ]
 
 
 def test_a_logged_request_id_is_not_counted_twice(db: Path, store: LogStore) -> None:

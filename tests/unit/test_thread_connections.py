@@ -4,6 +4,7 @@ idle threads, and their connections must not pile up (file descriptors) until sh
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from switchboard.assistant.conversations import ConversationStore
+from switchboard.errors import StorageError
 from switchboard.rag.store.sqlite import SQLiteStore
+from switchboard.sqlite_file import SQLiteFile
 from switchboard.thread_connections import StoreClosedError, ThreadConnections
 
 pytestmark = pytest.mark.unit
@@ -110,3 +113,21 @@ def test_stores_used_by_retired_threads_keep_no_descriptors(tmp_path: Path) -> N
         knowledge.close()
         conversations.close()
     assert _fds_on(tmp_path) == 0
+
+
+def test_a_connection_a_read_only_file_refused_is_replaced(tmp_path: Path) -> None:
+    file = SQLiteFile(tmp_path / "store.sqlite3", "store", "restore it")
+    conns = ThreadConnections(file.connect)
+    first = conns.get()
+    first.execute("CREATE TABLE t (x)")
+    first.execute("PRAGMA query_only = 1")  # as SQLite opens a file that was read-only
+    with pytest.raises(StorageError, match="is read-only"):
+        first.execute("INSERT INTO t VALUES (1)")
+    second = conns.get()  # the file may be writable again: a fresh connection
+    assert second is not first
+    second.execute("INSERT INTO t VALUES (1)")
+    assert second.execute("SELECT count(*) FROM t").fetchone() == (1,)
+    with pytest.raises(sqlite3.ProgrammingError):  # the refused one was closed
+        first.execute("SELECT 1")
+    assert conns.open_count == 1
+    conns.close()

@@ -180,6 +180,12 @@ def create_app(
         gateway.request_log,
         gateway.cache.store if gateway.cache is not None else None,
     )
+    caches = [gateway.cache, assistant.cache.cache if assistant and assistant.cache else None]
+    app.state.services = health.services(
+        gateway.limiter,
+        gateway.ledger,
+        *(c for c in caches if c is not None and not health.store_files(c.store)),
+    )
     # Before any body is read: who is calling (the outermost, added last), then the size.
     uploads = {"/v1/collections/": knowledge.settings.max_upload_bytes} if knowledge else {}
     routes = {**uploads, **settings.server.body_limits}

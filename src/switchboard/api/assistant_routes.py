@@ -184,7 +184,7 @@ def _finish(
         record.ttft_ms = done.timings_ms.get("ttft")
         record.cache_hit = done.cache in ("exact", "semantic", "fallback")
         record.guard_events = list(done.guard_events)
-    if isinstance(error, RequestError):
+    if isinstance(error, RequestError | EngineDeadError):
         record.status, record.error_code = error.status_code, error.code
     elif error is not None and not isinstance(error, GeneratorExit | asyncio.CancelledError):
         record.status, record.error_code = 500, "internal_error"

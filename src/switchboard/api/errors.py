@@ -65,15 +65,13 @@ async def handle_request_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 def engine_dead_payload(exc: EngineDeadError) -> ErrorResponse:
-    return ErrorResponse(
-        error=ErrorDetail(message=str(exc), type="server_error", code="engine_dead")
-    )
+    return ErrorResponse(error=ErrorDetail(message=str(exc), type="server_error", code=exc.code))
 
 
 async def handle_engine_dead(_: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, EngineDeadError):
         raise exc
-    return JSONResponse(engine_dead_payload(exc).model_dump(), status_code=503)
+    return JSONResponse(engine_dead_payload(exc).model_dump(), status_code=exc.status_code)
 
 
 def _param(loc: Sequence[int | str]) -> str | None:

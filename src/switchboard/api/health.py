@@ -7,12 +7,15 @@
      "order_api": {"status": "degraded", "state": "down", "url": "http://127.0.0.1:40211",
                    "pid": null, "restarts": 0, "last_error": "exited: killed by SIGKILL"},
      "stores": {"knowledge": {"status": "ok", "path": "data/knowledge.sqlite3",
-                              "quick_check": "ok", "errors": 0, "last_error": null}, ...}}
+                              "quick_check": "ok", "errors": 0, "last_error": null}, ...},
+     "services": {"rate_limiter": {"status": "down", "url": "redis://10.0.0.5:6379/0",
+                                   "errors": 3, "last_error": "Redis at ... did not answer"}}}
 
 Cheap enough to poll: the stores ran ``quick_check`` when they opened, and what is shown
-since is the errors their requests met. A gateway without a local engine has no
-``engine``; a server without the Order API beside it no ``order_api``; stores that are not
-SQLite files (PostgreSQL, Redis) are not listed.
+since is the errors their requests met; a service shows how its last call went. A gateway
+without a local engine has no ``engine``; a server without the Order API beside it no
+``order_api``; one without Redis no ``services``. Stores that are not SQLite files
+(PostgreSQL) are not listed.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from pydantic import BaseModel
 
 from switchboard.api.deps import ServedEngine
 from switchboard.errors import EngineDeadError
-from switchboard.health import Status, http_status, impact, worst
+from switchboard.health import ServiceHealth, ServiceWatch, Status, http_status, impact, worst
 from switchboard.orders.supervisor import OrderApiHealth, OrderApiState
 from switchboard.sqlite_file import FileHealth, SQLiteFile, merge
 
@@ -73,11 +76,19 @@ class StoreHealthBody(BaseModel):
     last_error: str | None
 
 
+class ServiceHealthBody(BaseModel):
+    status: Status
+    url: str
+    errors: int
+    last_error: str | None
+
+
 class HealthBody(BaseModel):
     status: Status
     engine: EngineHealthBody | None = None
     order_api: OrderApiHealthBody | None = None
     stores: dict[str, StoreHealthBody]
+    services: dict[str, ServiceHealthBody] | None = None
 
 
 @router.get(
@@ -97,7 +108,9 @@ def check(app: FastAPI) -> HealthBody:
     probe: OrderApiProbe | None = getattr(app.state, "order_api", None)
     order_api = _order_api(probe.health()) if probe is not None else None
     stores = store_health(getattr(app.state, "store_files", []))
+    services = service_health(getattr(app.state, "services", []))
     impacts = [impact(h.status, critical=h.critical) for h in stores]
+    impacts += [impact(h.status, critical=False) for h in services]  # shared by replicas
     if engine is not None:
         impacts.append(engine.status)
     if order_api is not None:
@@ -107,6 +120,7 @@ def check(app: FastAPI) -> HealthBody:
         engine=engine,
         order_api=order_api,
         stores={h.label: _store(h) for h in stores},
+        services={h.name: _service(h) for h in services} or None,
     )
 
 
@@ -124,6 +138,23 @@ def store_files(*owners: object) -> list[SQLiteFile]:
     """The SQLite files of these stores; an owner without one (None, PostgreSQL, Redis)
     is left out."""
     return [f for o in owners if isinstance(f := getattr(o, "file", None), SQLiteFile)]
+
+
+def services(*owners: object) -> list[ServiceWatch]:
+    """The remote services (Redis) these components call; an owner without one (None, a
+    component kept in memory or in a SQLite file) is left out."""
+    return [s for o in owners if isinstance(s := getattr(o, "service", None), ServiceWatch)]
+
+
+def service_health(watches: list[ServiceWatch]) -> list[ServiceHealth]:
+    """One entry per service name: two components' clients of one service (the gateway's
+    and the assistant's response cache) are merged into their worst."""
+    by_name: dict[str, ServiceHealth] = {}
+    for health in (w.health() for w in watches):
+        seen = by_name.get(health.name)
+        if seen is None or health.status.rank > seen.status.rank:
+            by_name[health.name] = health
+    return list(by_name.values())
 
 
 def store_health(files: list[SQLiteFile]) -> list[FileHealth]:
@@ -159,3 +190,7 @@ def _order_api(health: OrderApiHealth) -> OrderApiHealthBody:
 
 def _store(health: FileHealth) -> StoreHealthBody:
     return StoreHealthBody.model_validate(health, from_attributes=True)
+
+
+def _service(health: ServiceHealth) -> ServiceHealthBody:
+    return ServiceHealthBody.model_validate(health, from_attributes=True)

@@ -15,6 +15,9 @@ lookup it reads the scope's generation (one GET); only when another replica chan
 scope since does it re-fetch the vectors. Generations come from one sequence that
 invalidation never resets, so a scope emptied and refilled never looks unchanged.
 
+Every call gives up after ``timeout_s`` without retrying: the cache is a shortcut, and a
+Redis that stalls must cost each request a short wait (then a miss), not seconds.
+
 Eviction and bookkeeping are not atomic across replicas: two replicas writing one scope at
 once may briefly keep a few entries beyond ``max_entries`` or drop one early; the next
 write settles it. Entries whose hash expired are pruned from the LRU set as they are met.
@@ -32,6 +35,8 @@ from dataclasses import dataclass
 from typing import cast
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from switchboard.cache.store import (
     SCOPES_IN_MEMORY,
@@ -43,6 +48,7 @@ from switchboard.cache.store import (
     vector_from_bytes,
 )
 from switchboard.cache.types import CachedAnswer, CacheScope
+from switchboard.health import public_url
 
 PREFIX = "sb:cache:"
 SEQUENCE = f"{PREFIX}seq"
@@ -76,10 +82,21 @@ class _Keys:
 
 
 class RedisCacheStore:
-    def __init__(self, url: str) -> None:
-        self._redis = redis.Redis.from_url(url, decode_responses=False)
+    def __init__(self, url: str, *, timeout_s: float = 0.5) -> None:
+        self._url = public_url(url)
+        self._redis = redis.Redis.from_url(
+            url,
+            decode_responses=False,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            retry=Retry(NoBackoff(), 0),
+        )
         self._lock = threading.Lock()
         self._local: OrderedDict[str, _Local] = OrderedDict()  # least recent first
+
+    @property
+    def location(self) -> str:
+        return self._url
 
     def get(self, scope: CacheScope, exact: str, *, now: float, ttl_s: float) -> Entry | None:
         keys = _Keys.of(scope)

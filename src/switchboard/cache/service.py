@@ -11,6 +11,10 @@ slightly less similar one that is not.
 Synchronous and thread-safe: async callers use ``asyncio.to_thread``. What may be cached
 at all (tool use, personal data, sampled answers, answers a guardrail changed) is the
 caller's decision; this class stores what it is given.
+
+A store that fails (Redis down, a locked or broken file) is a miss, never a failed request;
+``service`` follows the calls for ``/health`` and says once in the log that the cache is
+failing and once that it works again.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from switchboard.cache.false_hit import is_false_hit
 from switchboard.cache.store import CacheStore, Entry, Vector
 from switchboard.cache.types import CachedAnswer, CacheHit, CacheScope, HitKind
 from switchboard.config import CacheSettings
+from switchboard.health import ServiceWatch, Status
 from switchboard.rag.embedder import Embedder
 
 log = logging.getLogger(__name__)
@@ -63,6 +68,13 @@ class ResponseCache:
         self._guard = guard or _never
         self._memo: OrderedDict[str, Vector] = OrderedDict()
         self._memo_lock = threading.Lock()
+        self.service = ServiceWatch(
+            "cache",
+            store.location,
+            failing=Status.DEGRADED,
+            consequence="lookups are misses and answers are not stored until it works again",
+            log=log,
+        )
 
     @property
     def settings(self) -> CacheSettings:
@@ -89,10 +101,12 @@ class ResponseCache:
             return None
         floor = self._settings.similarity_threshold if threshold is None else threshold
         try:
-            return self._get(self._namespaced(scope), query, exact, semantic, floor)
-        except Exception:  # a store or the embedder failing: a miss, never a failed request
-            log.warning("response cache lookup failed; treated as a miss", exc_info=True)
+            hit = self._get(self._namespaced(scope), query, exact, semantic, floor)
+        except Exception as exc:  # a store or the embedder failing: a miss, never a failed request
+            self._failed("a lookup", exc)
             return None
+        self.service.succeeded()
+        return hit
 
     def put(self, scope: CacheScope, query: str, exact: str, answer: CachedAnswer) -> None:
         """Store an answer; a store that fails loses only the future hit (logged)."""
@@ -100,8 +114,10 @@ class ResponseCache:
             return
         try:
             self._put(self._namespaced(scope), query, exact, answer)
-        except Exception:  # only the future hit is lost
-            log.warning("storing a response in the cache failed", exc_info=True)
+        except Exception as exc:  # only the future hit is lost
+            self._failed("storing an answer", exc)
+        else:
+            self.service.succeeded()
 
     def prefetch(self, query: str) -> None:
         """Embed ``query`` ahead of its lookup (callers start this while other checks of
@@ -109,8 +125,12 @@ class ResponseCache:
         if self._settings.enabled and self._semantic and query.strip():
             try:
                 self._embed(query)
-            except Exception:  # the lookup will try again, and fail properly there
-                log.warning("embedding a query ahead of its lookup failed", exc_info=True)
+            except Exception as exc:  # the lookup will try again, and fail properly there
+                self._failed("embedding a query", exc)
+
+    def _failed(self, what: str, error: Exception) -> None:
+        log.debug("response cache: %s failed", what, exc_info=error)  # the rest: once
+        self.service.failed(f"{self.service.url} failed ({type(error).__name__}: {error})")
 
     def forget(self, query: str) -> None:
         """Drop ``query``'s memoised embedding (a prefetched question that turned out to

@@ -69,6 +69,10 @@ class SQLiteCacheStore:
         self._lock = threading.Lock()
         self._vectors: OrderedDict[str, ScopeVectors] = OrderedDict()  # least recent first
 
+    @property
+    def location(self) -> str:
+        return str(self.file.path)
+
     def get(self, scope: CacheScope, exact: str, *, now: float, ttl_s: float) -> Entry | None:
         with self._lock:
             entry = self._read(scope, exact)

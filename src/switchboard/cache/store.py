@@ -41,6 +41,11 @@ class Candidate:
 class CacheStore(Protocol):
     """Thread-safe; every method that reads entries returns live ones only."""
 
+    @property
+    def location(self) -> str:
+        """Where the entries are (a file's path, a server's URL without its password)."""
+        ...
+
     def get(self, scope: CacheScope, exact: str, *, now: float, ttl_s: float) -> Entry | None:
         """The live entry under ``exact``; a hit refreshes its recency."""
         ...

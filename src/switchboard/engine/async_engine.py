@@ -3,6 +3,11 @@ loop; each request's outputs reach its coroutine through an ``asyncio.Queue``.
 
 Abandoning the ``generate()`` iterator (a client that disconnects) aborts the request;
 its sequence and KV cells are freed at the start of the next step.
+
+Two kinds of failure: the engine failing on one request (its sampling or text) ends that
+request with ``GenerationError`` (500) and the loop goes on; the loop itself failing (the
+forward pass) is fatal: it is logged once, every request in flight and every later one
+gets ``EngineDeadError`` at once, and ``/health`` says down so the process is restarted.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import cast
 
 from switchboard.engine.engine import LLMEngine, RequestOutput
 from switchboard.engine.params import SamplingParams
-from switchboard.errors import EngineDeadError
+from switchboard.errors import EngineDeadError, GenerationError
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +101,11 @@ class AsyncEngine:
                     raise EngineDeadError(f"engine loop died: {item}") from item
                 output = cast(RequestOutput, item)
                 finished = output.finished
+                if output.error is not None:  # the engine has dropped it already
+                    raise GenerationError(
+                        f"The engine failed while generating request {rid}; the error is "
+                        "logged with this id. Other requests are not affected."
+                    )
                 yield output
         finally:
             self._queues.pop(rid, None)
@@ -114,7 +124,11 @@ class AsyncEngine:
                 for output in self.engine.step():
                     self._deliver(output.request_id, output)
         except BaseException as exc:  # the loop must never die silently
-            log.exception("engine loop died")
+            log.error(
+                "engine loop died (%s): every request fails until the server is restarted",
+                exc,
+                exc_info=exc,
+            )
             self._fail_all(exc)
         else:
             self._fail_all(EngineDeadError("engine shut down"))

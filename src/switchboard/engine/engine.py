@@ -6,9 +6,10 @@ through the ``Runner`` and ``Tokenizer`` protocols, so tests drive it with fakes
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,12 +23,21 @@ from switchboard.engine.sampler import sample
 from switchboard.engine.scheduler import ScheduledChunk, Scheduler, SchedulerConfig
 from switchboard.errors import ContextLengthError, InvalidRequestError, KVCacheFullError
 
+log = logging.getLogger(__name__)
+
 
 class Tokenizer(Protocol):
     eog_token_ids: frozenset[int]
     n_vocab: int
 
     def token_bytes(self, token_id: int) -> bytes: ...
+
+
+Sampler = Callable[
+    [npt.NDArray[np.float32], SamplingParams, np.random.Generator, Sequence[int], Sequence[int]],
+    int,
+]
+"""(logits row, params, the request's generator, prompt ids, output ids) -> token id."""
 
 
 class Runner(Protocol):
@@ -39,7 +49,7 @@ class Runner(Protocol):
 @dataclass(frozen=True)
 class RequestOutput:
     """What one step produced for one request: new text and tokens, and on the last
-    output the finish reason."""
+    output the finish reason, or ``error`` when the engine failed on this request."""
 
     request_id: str
     text: str
@@ -49,6 +59,7 @@ class RequestOutput:
     prompt_tokens: int
     completion_tokens: int
     timings: RequestTimings
+    error: str | None = None
 
 
 @dataclass
@@ -65,8 +76,10 @@ class LLMEngine:
         tokenizer: Tokenizer,
         config: SchedulerConfig,
         seed: int | None = None,
+        sampler: Sampler = sample,
     ) -> None:
         self.runner = runner
+        self.sampler = sampler
         self.tokenizer = tokenizer
         self.config = config
         self.scheduler = Scheduler(config)
@@ -147,19 +160,53 @@ class LLMEngine:
                 self.scheduler.preempt_newest()
             return []
         # Sampling runs without the lock (only this thread appends tokens); a request
-        # aborted meanwhile has left ``_tracked`` and is skipped.
+        # aborted meanwhile has left ``_tracked`` and is skipped. A request whose sampling
+        # or text fails (a bug its parameters hit) ends alone; the batch goes on.
         sampled: dict[str, int] = {}
+        failed: list[tuple[Request, Exception]] = []
         for chunk, row in zip(scheduled.sampled, logits, strict=True):
             request = chunk.request
             tracked = self._tracked.get(request.request_id)
-            if tracked is not None:
-                sampled[request.request_id] = sample(
+            if tracked is None:
+                continue
+            try:
+                sampled[request.request_id] = self.sampler(
                     row, request.params, tracked.rng, request.prompt_token_ids,
                     request.output_token_ids,
                 )  # fmt: skip
+            except Exception as exc:
+                failed.append((request, exc))
         with self.lock:
-            advanced = self.scheduler.update(scheduled, sampled)
-            return [self._output(request) for request in advanced]
+            outputs = [self._fail(request, "sampling", exc) for request, exc in failed]
+            for request in self.scheduler.update(scheduled, sampled):
+                try:
+                    outputs.append(self._output(request))
+                except Exception as exc:
+                    outputs.append(self._fail(request, "detokenizing", exc))
+            return outputs
+
+    def _fail(self, request: Request, stage: str, error: Exception) -> RequestOutput:
+        """End ``request`` with ``error`` (its KV cells are freed at the next step)."""
+        log.error(
+            "engine: request %s failed while %s; it ends with an error, the others go on",
+            request.request_id, stage, exc_info=error,
+        )  # fmt: skip
+        if request.status.finished:
+            request.status = RequestStatus.FINISHED_FAILED
+        else:
+            self.scheduler.finish(request, RequestStatus.FINISHED_FAILED)
+        self._tracked.pop(request.request_id, None)
+        return RequestOutput(
+            request_id=request.request_id,
+            text="",
+            token_ids=(),
+            finished=True,
+            finish_reason=None,
+            prompt_tokens=request.num_prompt_tokens,
+            completion_tokens=len(request.output_token_ids),
+            timings=request.timings,
+            error=f"{type(error).__name__}: {error}",
+        )
 
     def _output(self, request: Request) -> RequestOutput:
         tracked = self._tracked[request.request_id]

@@ -18,6 +18,7 @@ class RequestStatus(enum.IntEnum):
     FINISHED_STOPPED = 3
     FINISHED_LENGTH = 4
     FINISHED_ABORTED = 5
+    FINISHED_FAILED = 6  # the engine failed on this request (no finish_reason: an error)
 
     @property
     def finished(self) -> bool:

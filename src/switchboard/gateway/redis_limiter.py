@@ -8,7 +8,9 @@ spend on first use and expired a day after their period ends.
 
 Fail closed: when Redis cannot be reached, ``reserve`` raises
 ``DependencyUnavailableError`` (503) within the socket timeouts. ``settle`` only logs
-then: a missed refund errs on the safe side (the worst case stays counted).
+then: a missed refund errs on the safe side (the worst case stays counted). Each client's
+calls are watched (``service``, for ``/health``): the log says once that Redis is down and
+once that it is back.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -42,6 +43,7 @@ from switchboard.gateway.ratelimit import (
     request_too_large,
 )
 from switchboard.gateway.types import Principal
+from switchboard.health import ServiceWatch, Status
 from switchboard.periods import BudgetPeriod, period_end, period_of
 
 log = logging.getLogger(__name__)
@@ -171,7 +173,13 @@ class _Redis:
 
     def __init__(self, url: str, what: str, timeout_s: float) -> None:
         self._what = what
-        self._url = _safe_url(url)
+        self.service = ServiceWatch(
+            what.replace(" ", "_"),
+            url,
+            failing=Status.DOWN,
+            consequence="requests are refused (503) until it answers",
+            log=log,
+        )
         self._timeout_s = timeout_s
         self.client = aioredis.Redis.from_url(
             url,
@@ -183,12 +191,15 @@ class _Redis:
     async def run(self, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]) -> Any:
         try:
             async with asyncio.timeout(3 * self._timeout_s):
-                return await script(keys=keys, args=args)
+                reply = await script(keys=keys, args=args)
         except (RedisError, OSError, TimeoutError) as e:
+            failure = f"Redis at {self.service.url} did not answer ({type(e).__name__})"
+            self.service.failed(failure)
             raise DependencyUnavailableError(
-                f"The {self._what} is unavailable: Redis at {self._url} did not answer "
-                f"({type(e).__name__}). Please retry later."
+                f"The {self._what} is unavailable: {failure}. Please retry later."
             ) from e
+        self.service.succeeded()
+        return reply
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -248,6 +259,10 @@ class RedisLimiter:
             await self._redis.run(self._settle, [RATE_PREFIX + reservation.key_id], args)
         except DependencyUnavailableError as e:
             log.warning("rate limit not settled for %s: %s", reservation.key_id, e)
+
+    @property
+    def service(self) -> ServiceWatch:
+        return self._redis.service
 
     async def aclose(self) -> None:
         await self._redis.aclose()
@@ -314,6 +329,10 @@ class RedisBudgetLedger:
         except DependencyUnavailableError as e:
             log.warning("budget not settled for %s: %s", keys, e)
 
+    @property
+    def service(self) -> ServiceWatch:
+        return self._redis.service
+
     async def aclose(self) -> None:
         await self._redis.aclose()
 
@@ -328,11 +347,3 @@ def _arg(limit: int | None) -> str:
 
 def _bucket(level: bytes, now: float) -> Bucket | None:
     return Bucket(float(level), now) if level else None
-
-
-def _safe_url(url: str) -> str:
-    """The URL without its password, for error messages."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))

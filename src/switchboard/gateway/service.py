@@ -43,6 +43,7 @@ from switchboard.config import GatewaySettings, RouteTarget
 from switchboard.errors import (
     BudgetExceededError,
     ContentPolicyError,
+    EngineDeadError,
     RateLimitError,
     RequestError,
 )
@@ -484,7 +485,7 @@ class Gateway:
 def _status(error: BaseException | None) -> tuple[int, str | None]:
     if error is None:
         return 200, None
-    if isinstance(error, RequestError):
+    if isinstance(error, RequestError | EngineDeadError):
         return error.status_code, error.code
     if isinstance(error, GeneratorExit | asyncio.CancelledError):
         return CLIENT_CLOSED_REQUEST, "client_closed_request"

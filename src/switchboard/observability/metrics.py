@@ -1,10 +1,11 @@
 """Prometheus metrics of the gateway, in a registry of their own (tests build many apps).
 
 Latency histograms (seconds) and counters by model and provider, the requests in flight,
-and gauges read at scrape time: the request log's drop counter and the local engine's
-queue and KV-cache occupancy. ``observe`` runs once per request on the request path, so it
-caches the labelled children; label values beyond ``max_label_values`` distinct ones per
-label read ``"other"`` so an odd client cannot blow up the series count.
+and values read at scrape time: the request log's records dropped (queue full) and lost
+(a failed write), the local engine's queue and KV-cache occupancy. ``observe`` runs once
+per request on the request path, so it caches the labelled children; label values beyond
+``max_label_values`` distinct ones per label read ``"other"`` so an odd client cannot blow
+up the series count.
 """
 
 from __future__ import annotations
@@ -31,11 +32,14 @@ QUEUE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 OTHER = "other"
 
 
-class DropCounter(Protocol):
+class LogCounters(Protocol):
     """What the metrics read from the request log (``RequestLog`` has it)."""
 
     @property
     def dropped(self) -> int: ...
+
+    @property
+    def failed_records(self) -> int: ...
 
 
 class LabelBound:
@@ -57,11 +61,11 @@ class LabelBound:
 
 
 class _ScrapeTimeCollector(Collector):
-    """Values read when Prometheus scrapes: the log's drops and the engine's gauges."""
+    """Values read when Prometheus scrapes: the log's losses and the engine's gauges."""
 
     def __init__(
         self,
-        request_log: DropCounter | None,
+        request_log: LogCounters | None,
         engine_stats: Callable[[], EngineStats] | None,
     ) -> None:
         self._request_log = request_log
@@ -74,6 +78,13 @@ class _ScrapeTimeCollector(Collector):
         )
         dropped.add_metric([], self._request_log.dropped if self._request_log else 0)
         yield dropped
+        failed = CounterMetricFamily(
+            "switchboard_request_log_failed_records",
+            "Request log records lost because their batch could not be written "
+            "(a full disk, a read-only or damaged database).",
+        )
+        failed.add_metric([], self._request_log.failed_records if self._request_log else 0)
+        yield failed
         if self._engine_stats is None:
             return
         stats = self._engine_stats()
@@ -90,7 +101,7 @@ class GatewayMetrics:
     def __init__(
         self,
         *,
-        request_log: DropCounter | None = None,
+        request_log: LogCounters | None = None,
         engine_stats: Callable[[], EngineStats] | None = None,
         max_label_values: int = 100,
     ) -> None:

@@ -3,8 +3,11 @@ one writer thread that batches them into SQLite.
 
 ``submit`` never blocks and never raises: when the queue is full the record is dropped and
 counted. Text is redacted and cut in the writer thread, off the request path. Each batch
-(the request rows and their spend totals) is one transaction; a failing batch is logged
-and counted, and the writer goes on.
+(the request rows and their spend totals) is one transaction; a failing batch (a full
+disk, a read-only or damaged file) is counted as lost records and the writer goes on. The
+log says so once when writing starts to fail, naming the file and the fix, and once when
+it works again, with the number of records lost meanwhile. A file that was read-only when
+the writer connected is connected to again, so writing resumes once it is writable.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from switchboard.config import RequestLogSettings
+from switchboard.errors import StorageError
 from switchboard.gateway.types import RequestRecord
 from switchboard.observability import log_store
 from switchboard.observability.redact import redact_text
@@ -66,6 +70,7 @@ class RequestLog:
         self._failed_batches = 0
         self._failed_records = 0
         self._written = 0
+        self._lost_while_failing: int | None = None  # None: the last batch was written
         self._thread: threading.Thread | None = None
         self.file = log_store.gateway_file(path)
 
@@ -154,6 +159,7 @@ class RequestLog:
             while True:
                 batch, marker = self._next_batch()
                 if batch:
+                    conn = self._fresh(conn)
                     self._write(conn, batch)
                 if isinstance(marker, _Flush):
                     marker.done.set()
@@ -161,6 +167,18 @@ class RequestLog:
                     return
         finally:
             conn.close()
+
+    def _fresh(self, conn: sqlite3.Connection) -> sqlite3.Connection:
+        """``conn``, or a new connection in place of one the file refused as read-only
+        (SQLite opened it read-only; the file may be writable by now)."""
+        if not getattr(conn, "stale", False):
+            return conn
+        try:
+            fresh = log_store.connect(self.file, check=False)
+        except sqlite3.Error:  # cannot be opened now: tried again at the next batch
+            return conn
+        conn.close()
+        return fresh
 
     def _next_batch(self) -> tuple[list[RequestRecord], _Flush | _Stop | None]:
         """Up to ``batch_size`` records, gathered for at most ``flush_interval_s`` after the
@@ -194,11 +212,23 @@ class RequestLog:
     def _write(self, conn: sqlite3.Connection, batch: Sequence[RequestRecord]) -> None:
         try:
             log_store.write_batch(conn, [self._prepared(r) for r in batch])
-        except Exception:
-            logger.exception("request log: a batch of %d records was not written", len(batch))
+        except Exception as exc:
             with self._lock:
                 self._failed_batches += 1
                 self._failed_records += len(batch)
+                first = self._lost_while_failing is None
+                self._lost_while_failing = (self._lost_while_failing or 0) + len(batch)
+            if not first:
+                return
+            if isinstance(exc, StorageError):  # the message names the file and the fix
+                logger.error("request log: records are being lost: %s", exc)
+            else:  # a bug: its traceback, once
+                logger.exception("request log: records are being lost")
         else:
             with self._lock:
                 self._written += len(batch)
+                lost, self._lost_while_failing = self._lost_while_failing, None
+            if lost is not None:
+                logger.warning(
+                    "request log: writing again; %d records were lost while it failed", lost
+                )
