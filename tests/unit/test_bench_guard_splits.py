@@ -62,7 +62,10 @@ def test_each_split_is_scored_and_reported_on_its_own() -> None:
     per_type = test["pii"]["overlap"]["per_type"]
     assert sum(c["tp"] + c["fn"] for c in per_type.values()) == 444
     assert per_type["CREDIT_CARD"]["tp"] > 0  # the fake finds grouped cards
-    assert results["dev"]["injection"]["attacks"] == 30
+    dev = results["dev"]
+    assert (dev["injection"]["attacks"], dev["injection"]["benign"]) == (250, 350)
+    assert dev["injection"]["hard_benign"] == 70
+    assert sum(c["tp"] + c["fn"] for c in dev["pii"]["overlap"]["per_type"].values()) == 596
 
     console = Console(record=True, width=200)
     for table in splits_tables(results):

@@ -9,11 +9,11 @@ with the same files (schemas in ``guard_test/README.md``):
   ``benign_hard_ids.txt`` are hard ones (attackers' words in a legitimate request);
 - ``pii_<split>.jsonl``: messages with exact entity spans (or none).
 
-``dev`` was written by us, before the training data was widened for authority claims
-and role-play and the recipient cue was changed, to measure that work; it is not
-independent of the training data. ``test`` was written blind, by someone who had seen
-neither the detectors nor their data, added once the training data and recognizers were
-final, and run once for the README's figures: it is never trained or tuned on.
+Both were written blind, each by someone who had seen neither the detectors nor their
+data (nor the other split). ``dev`` is the split the detectors are tuned on: its errors
+are read, nothing of it is copied into the training data, and its figures are optimistic.
+``test`` is run once, when the detectors are final, for the README's figures: it is never
+trained or tuned on, and its examples are not read.
 
 Both are scored with the detectors the settings build, at their thresholds: injection
 recall per family, false-positive rate overall, on the hard rows and per topic; PII
