@@ -11,12 +11,14 @@ import pytest
 from rich.console import Console
 
 from switchboard.bench.guard_splits import (
+    SCORED_AS,
     Split,
     evaluate_split,
     hard_ids,
     injection_messages,
     names_as_places,
     pii_cases,
+    scored_as,
     split_dir,
     splits_tables,
 )
@@ -84,3 +86,15 @@ def test_names_reported_as_places_are_counted() -> None:
     assert names_as_places([case], [as_place]) == 1
     assert names_as_places([case], [as_person]) == 0
     assert names_as_places([case], [elsewhere]) == 0
+
+
+def test_a_street_address_is_scored_as_the_splits_location() -> None:
+    """The splits annotate a street line as a LOCATION; the guard reports STREET_ADDRESS
+    (redacted, where a town is passed on)."""
+    street = Finding(Category.PII, "STREET_ADDRESS", 0, 12, 0.95)
+    assert scored_as(street) == Finding(Category.PII, "LOCATION", 0, 12, 0.95)
+    town = Finding(Category.PII, "LOCATION", 14, 20, 0.9)
+    assert scored_as(town) is town
+    assert SCORED_AS == {"STREET_ADDRESS": "LOCATION"}
+    case = PiiCase("12 Oak Street, Leeds", [ExpectedSpan("LOCATION", 0, 13)])
+    assert names_as_places([case], [[street]]) == 0

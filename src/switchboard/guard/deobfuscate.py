@@ -24,11 +24,7 @@ import functools
 import re
 import unicodedata
 
-from spacy.lang.de.stop_words import STOP_WORDS as DE
-from spacy.lang.en.stop_words import STOP_WORDS as EN
-from spacy.lang.es.stop_words import STOP_WORDS as ES
-from spacy.lang.fr.stop_words import STOP_WORDS as FR
-from spacy.lang.it.stop_words import STOP_WORDS as IT
+from switchboard.guard.gazetteers import stop_words
 
 MIN_REVERSED_STOP_WORDS = 2
 _LETTER = r"[^\W\d_]"
@@ -57,7 +53,7 @@ _LOOK_ALIKES = str.maketrans(_LOOK_ALIKE, "aeopcyxijsdhlABEKMHOPCTXIJSaeiknoptux
 def _stop_words() -> frozenset[str]:
     """Common words of three letters or more: shorter ones ("on", "ti") read as another
     one backwards too often."""
-    return frozenset(word for words in (EN, DE, FR, ES, IT) for word in words if len(word) > 2)
+    return frozenset(word for word in stop_words() if len(word) > 2)
 
 
 def joined_letters(text: str) -> str | None:
