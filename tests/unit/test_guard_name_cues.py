@@ -96,3 +96,10 @@ def test_what_ner_calls_a_name_is_cleaned_up(
     start = text.index(found)
     cleaned = clean_ner_span(text, kind, start, start + len(found))
     assert (cleaned and (cleaned[0], text[cleaned[1] : cleaned[2]])) == expected
+
+
+def test_a_cue_reads_words_of_a_names_length_only() -> None:
+    """A value is at most three words of 40 characters, starting a word: what keeps a
+    cue's search linear on a 100 kB word or "a.a.a..."."""
+    assert cues("A" + "a" * 100 + " here") == set()
+    assert cues("Nadia here") == {("PERSON", "Nadia")}

@@ -38,7 +38,12 @@ NER_ENTITIES = ("PERSON", "LOCATION")
 CUE_SCORE = 0.9  # above spaCy's 0.85: where both fire on one span the cue's type wins
 MAX_NAME_WORDS = 3
 
-_RUN = r"(?P<value>[^\W\d_][\w'\u2019.-]*(?: [^\W\d_][\w'\u2019.-]*){0,2})"
+# Up to three words of at most 40 characters, starting a word: bounded, so that no text
+# ("a.a.a...", a 100 kB word) makes a cue's search quadratic.
+_RUN = (
+    r"(?<![\w'\u2019.-])(?P<value>[^\W\d_][\w'\u2019.-]{0,39}"
+    r"(?: [^\W\d_][\w'\u2019.-]{0,39}){0,2})"
+)
 _HANDED_OVER = (
     r"(?: (?:it|them|this|that|(?:the|my|our|this|that) [\w-]+|parcel|package|box"
     r"|order [\w-]+))?"
