@@ -1,4 +1,4 @@
-"""The injection detector with the real model, trained from the shipped data (~0.5 s)."""
+"""The injection detector with the real model, trained from the shipped data (1-2 s)."""
 
 from __future__ import annotations
 

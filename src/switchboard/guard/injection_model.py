@@ -1,7 +1,7 @@
 """The prompt-injection classifier: a linear model trained at load time from shipped data.
 
-No model file ships and nothing downloads. Two shipped files are fitted in a fraction of a
-second: ``guard/data/injection_train.jsonl`` (our own injection, jailbreak, exfiltration,
+No model file ships and nothing downloads. Two shipped files are fitted in a second or two
+of CPU: ``guard/data/injection_train.jsonl`` (our own injection, jailbreak, exfiltration,
 indirect-injection, authority-claim and policy-override, and role-play-as-a-system
 examples in en/de/fr/it/es, requests for other customers' data or for offensive output,
 forced promises, pasted tool output, payloads split or disguised, against ordinary and
