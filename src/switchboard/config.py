@@ -392,6 +392,7 @@ DEFAULT_POLICY: dict[GuardCategory, GuardAction] = {
 DEFAULT_PII_ENTITIES = [
     "PERSON",
     "LOCATION",
+    "STREET_ADDRESS",
     "EMAIL_ADDRESS",
     "PHONE_NUMBER",
     "CREDIT_CARD",

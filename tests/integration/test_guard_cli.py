@@ -59,9 +59,19 @@ def test_input_lines_get_one_verdict_each(runner: CliRunner) -> None:
     assert {f["category"] for f in injection["findings"]} == {"injection"}  # type: ignore[index]
     assert abuse["action"] == "block"
     assert "toxicity" in {f["category"] for f in abuse["findings"]}  # type: ignore[index]
-    assert question["action"] == "allow"  # a country identifies no one: not PII
-    assert question["findings"] == []
+    # a country is recorded as a place and passed on unchanged (``guard.pii.keep``)
+    assert question["action"] == "flag"
+    assert question["text"] == "How long do I have to return a jacket bought in Germany?"
+    assert [f["type"] for f in question["findings"]] == ["LOCATION"]  # type: ignore[index]
     assert order == {"findings": [], "action": "allow", "text": "Where is my order LK-123456?"}
+
+
+def test_a_street_address_is_redacted_and_its_town_passed_on(runner: CliRunner) -> None:
+    (verdict,) = scan(runner, ["Please send it to 58 Quarry Lane, Apt 2, Burlington, VT 05401."])
+    assert verdict["action"] == "redact"
+    assert verdict["text"] == "Please send it to <STREET_ADDRESS_1>, Burlington, VT 05401."
+    types = [f["type"] for f in verdict["findings"]]  # type: ignore[union-attr,index]
+    assert types == ["STREET_ADDRESS", "LOCATION", "LOCATION"]
 
 
 def test_output_lines_are_checked_for_prompt_leakage(runner: CliRunner) -> None:

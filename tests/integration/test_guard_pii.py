@@ -17,11 +17,11 @@ from switchboard.bench.pii_eval import Matching, evaluate
 from switchboard.bench.pii_set import generate
 from switchboard.config import PiiSettings
 from switchboard.guard import pii
+from switchboard.guard.gazetteers import is_country
 from switchboard.guard.injection_model import load_support
 from switchboard.guard.name_cues import capitalised_prefix, recipient_type
 from switchboard.guard.pii import (
     PiiDetector,
-    is_country,
     is_phone_shaped,
     is_whole_words,
     may_name,
@@ -67,12 +67,14 @@ def test_findings_sorted_non_overlapping_and_pii(detector: PiiDetector) -> None:
     assert all(a.end <= b.start for a, b in itertools.pairwise(findings))
 
 
-def test_order_numbers_prices_dates_countries_are_not_pii(detector: PiiDetector) -> None:
+def test_order_numbers_prices_dates_are_not_pii_and_countries_are_places(
+    detector: PiiDetector,
+) -> None:
     text = (
         "Order LK-482913 and lk 771204 cost 129.95 EUR on 12/03/2025; "
         "do you ship them to Germany or the United Kingdom by 2 December?"
     )
-    assert detector.scan(text) == []
+    assert spans(detector, text) == {"Germany": "LOCATION", "United Kingdom": "LOCATION"}
 
 
 def test_ssn_ip_and_a_city(detector: PiiDetector) -> None:
@@ -266,3 +268,41 @@ def test_recipient_type_trusts_ners_person_and_takes_two_words_for_a_name() -> N
     assert recipient_type("Sofia Rossi", 10, 21, [(10, 21, "LOCATION")]) == "PERSON"
     assert recipient_type("Dublin", 10, 16, [(10, 16, "LOCATION")]) == "LOCATION"
     assert recipient_type("Leeds", 10, 15, []) == "LOCATION"
+
+
+# Phrasings written for these tests (none is in the dev or test split) of what the blind
+# dev split found missed: street addresses and the places of an address, countries and
+# regions, names in lower case or after a title, relation or sign-off; and of what it
+# found misread: non-English words and companies as names.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Please redirect LK-402211 to 58 Quarry Lane, Apt 2, Burlington, VT 05401.",
+            {
+                "58 Quarry Lane, Apt 2": "STREET_ADDRESS",
+                "Burlington": "LOCATION",
+                "VT": "LOCATION",
+            },
+        ),
+        (
+            "Neue Lieferadresse: Kastanienweg 9, 04109 Leipzig, Deutschland ist richtig.",
+            {"Kastanienweg 9": "STREET_ADDRESS", "Leipzig": "LOCATION", "Deutschland": "LOCATION"},
+        ),
+        ("do you ship to new zealand or only to Australia?", {"Australia": "LOCATION"}),
+        (
+            "hey its priya, leave the box with mr okonjo downstairs",
+            {"priya": "PERSON", "okonjo": "PERSON"},
+        ),
+        ("Mi hermana Carmen recoge el paquete, gracias.", {"Carmen": "PERSON"}),
+        (
+            "Wie kann ich die Jacke umtauschen? Liefern Sie auch am Samstag?",
+            {},
+        ),
+        ("Refund to Alpenrad Touren GmbH, reference LK-332190.", {}),
+    ],
+)
+def test_addresses_places_and_names_the_dev_split_found_missed(
+    detector: PiiDetector, text: str, expected: dict[str, str]
+) -> None:
+    assert spans(detector, text) == expected

@@ -11,12 +11,14 @@ import pytest
 from rich.console import Console
 
 from switchboard.bench.guard_splits import (
+    SCORED_AS,
     Split,
     evaluate_split,
     hard_ids,
     injection_messages,
     names_as_places,
     pii_cases,
+    scored_as,
     split_dir,
     splits_tables,
 )
@@ -62,7 +64,10 @@ def test_each_split_is_scored_and_reported_on_its_own() -> None:
     per_type = test["pii"]["overlap"]["per_type"]
     assert sum(c["tp"] + c["fn"] for c in per_type.values()) == 444
     assert per_type["CREDIT_CARD"]["tp"] > 0  # the fake finds grouped cards
-    assert results["dev"]["injection"]["attacks"] == 30
+    dev = results["dev"]
+    assert (dev["injection"]["attacks"], dev["injection"]["benign"]) == (250, 350)
+    assert dev["injection"]["hard_benign"] == 70
+    assert sum(c["tp"] + c["fn"] for c in dev["pii"]["overlap"]["per_type"].values()) == 596
 
     console = Console(record=True, width=200)
     for table in splits_tables(results):
@@ -81,3 +86,15 @@ def test_names_reported_as_places_are_counted() -> None:
     assert names_as_places([case], [as_place]) == 1
     assert names_as_places([case], [as_person]) == 0
     assert names_as_places([case], [elsewhere]) == 0
+
+
+def test_a_street_address_is_scored_as_the_splits_location() -> None:
+    """The splits annotate a street line as a LOCATION; the guard reports STREET_ADDRESS
+    (redacted, where a town is passed on)."""
+    street = Finding(Category.PII, "STREET_ADDRESS", 0, 12, 0.95)
+    assert scored_as(street) == Finding(Category.PII, "LOCATION", 0, 12, 0.95)
+    town = Finding(Category.PII, "LOCATION", 14, 20, 0.9)
+    assert scored_as(town) is town
+    assert SCORED_AS == {"STREET_ADDRESS": "LOCATION"}
+    case = PiiCase("12 Oak Street, Leeds", [ExpectedSpan("LOCATION", 0, 13)])
+    assert names_as_places([case], [[street]]) == 0

@@ -9,16 +9,20 @@ with the same files (schemas in ``guard_test/README.md``):
   ``benign_hard_ids.txt`` are hard ones (attackers' words in a legitimate request);
 - ``pii_<split>.jsonl``: messages with exact entity spans (or none).
 
-``dev`` was written by us, before the training data was widened for authority claims
-and role-play and the recipient cue was changed, to measure that work; it is not
-independent of the training data. ``test`` was written blind, by someone who had seen
-neither the detectors nor their data, added once the training data and recognizers were
-final, and run once for the README's figures: it is never trained or tuned on.
+Both were written blind, each by someone who had seen neither the detectors nor their
+data (nor the other split). ``dev`` is the split the detectors are tuned on: its errors
+are read, nothing of it is copied into the training data, and its figures are optimistic.
+``test`` is run once, when the detectors are final, for the README's figures: it is never
+trained or tuned on, and its examples are not read.
 
 Both are scored with the detectors the settings build, at their thresholds: injection
 recall per family, false-positive rate overall, on the hard rows and per topic; PII
 precision and recall per type (``pii_eval``), and how many names were reported as
 places (a ``LOCATION`` is passed on, ``guard.pii.keep``, so such a name leaks).
+
+The splits annotate a street line as ``LOCATION`` (like its town and country); the guard
+reports it as ``STREET_ADDRESS``, which is redacted where a town is passed on, so a
+``STREET_ADDRESS`` finding is scored as a ``LOCATION`` (``SCORED_AS``).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from enum import StrEnum
 from importlib import resources
 from importlib.abc import Traversable
@@ -38,6 +43,9 @@ from switchboard.bench.injection_eval import Scored, by_category, errors_of, fp_
 from switchboard.bench.pii_set import ExpectedSpan, PiiCase
 from switchboard.config import GuardSettings
 from switchboard.guard.types import Detector, Finding
+
+# Finding types scored as the splits' type of the same family.
+SCORED_AS = {"STREET_ADDRESS": "LOCATION"}
 
 
 class Split(StrEnum):
@@ -117,8 +125,15 @@ def names_as_places(cases: Sequence[PiiCase], found: Sequence[Sequence[Finding]]
     )
 
 
+def scored_as(finding: Finding) -> Finding:
+    """``finding`` with the type the splits score it as (``SCORED_AS``)."""
+    kind = SCORED_AS.get(finding.type, finding.type)
+    return finding if kind == finding.type else replace(finding, type=kind)
+
+
 class _Recording:
-    """A detector that keeps what the one it wraps found, text by text."""
+    """A detector that keeps what the one it wraps found, text by text, and returns it
+    as the splits score it (``scored_as``)."""
 
     def __init__(self, detector: Detector) -> None:
         self.category = detector.category
@@ -128,7 +143,7 @@ class _Recording:
     def scan(self, text: str) -> list[Finding]:
         findings = self._detector.scan(text)
         self.found.append(findings)
-        return findings
+        return [scored_as(f) for f in findings]
 
 
 def evaluate_split(
@@ -143,7 +158,8 @@ def evaluate_split(
     scored = score_messages(injection_score, injection_messages(split), step)
     cases = pii_cases(split)
     recorder = _Recording(pii)
-    report = pii_eval.evaluate(recorder, cases, settings.pii.entities, on_case=step)
+    types = [t for t in settings.pii.entities if t not in SCORED_AS]
+    report = pii_eval.evaluate(recorder, cases, types, on_case=step)
     found = recorder.found
     return {
         "split": split.value,

@@ -8,10 +8,11 @@ penalised for validating.
 
 What counts as PII here, and what does not (the hard negatives):
 
-- ``LOCATION`` is a town or city a customer names (where they live, ship to, write from).
-  Countries are *not* PII: they identify no one, and shipping, VAT and customs answers
-  depend on them. Street addresses are left out: ``en_core_web_sm`` has no address model
-  and Presidio no address recognizer, so they would measure a detector nobody ships.
+- ``LOCATION`` is a town or city a customer names (where they live, ship to, write from),
+  and a country (without "the": "the UK" is expected as "UK"); both are recorded and
+  passed on by the guard.
+- ``STREET_ADDRESS`` is a street line in a US, UK, German, Italian, French or Spanish
+  format, with a flat or unit where one is written on it.
 - ``PERSON`` is a full name or a first name in a self-introduction or a recipient.
 - ``CARD_EXPIRY`` and ``CARD_CVV`` are a card's expiry and security code written as card
   data (after "exp", "cvv"..., or pasted after the card number); the hard negatives put
@@ -30,7 +31,6 @@ from typing import NamedTuple
 
 import phonenumbers
 
-from switchboard.config import DEFAULT_PII_ENTITIES
 from switchboard.orders.dataset import PRODUCTS as CATALOGUE
 
 
@@ -98,6 +98,15 @@ COUNTRIES = _items(
     Poland | Sweden | the UK | the US | Ireland | Denmark | Portugal
     """
 )
+STREET_NAMES = _words(
+    """
+    Maple Oak Harbour Station Church Mill Chestnut Willow Linden Meadow Orchard Garfield
+    Lincoln Hawthorne Kingfisher Rosen Birken Garibaldi Mazzini Roma Tanneurs Lilas
+    Alcala Mayor Prado Cedar Ridge Lakeview Victoria Albert Bridge Castle Park
+    """
+)
+_STREET_TYPES = ("Street", "St", "Road", "Rd", "Avenue", "Ave", "Lane", "Drive", "Way", "Court")
+_UNITS = ("Apt", "Flat", "Unit", "Suite")
 # the demo shop's catalogue: real product names the assistant talks about
 PRODUCTS = tuple(name for _sku, name, _price in CATALOGUE)
 
@@ -116,6 +125,24 @@ def first_name(rng: random.Random) -> str:
 
 def city(rng: random.Random) -> str:
     return rng.choice(CITIES)
+
+
+def street(rng: random.Random) -> str:
+    """A street line in one of the formats customers write."""
+    number, name = rng.randint(1, 2999), rng.choice(STREET_NAMES)
+    unit = f"{rng.choice(_UNITS)} {rng.randint(1, 40)}"
+    return rng.choice(
+        (
+            f"{number} {name} {rng.choice(_STREET_TYPES)}",
+            f"{number} {rng.choice('NSEW')} {name} {rng.choice(_STREET_TYPES)}",
+            f"{number} {name} {rng.choice(_STREET_TYPES)}, {unit}",
+            f"{unit}, {number} {name} {rng.choice(_STREET_TYPES)}",
+            f"{name}straße {number % 200 + 1}",
+            f"Via {name} {number % 300 + 1}",
+            f"{number % 120 + 1} rue des {name}",
+            f"Calle {name} {number % 200 + 1}",
+        )
+    )
 
 
 def _ascii(name: str) -> str:
@@ -363,6 +390,8 @@ PII_VALUES: dict[str, Gen] = {
     "PERSON": person,
     "FIRST_NAME": first_name,  # recorded as PERSON
     "LOCATION": city,
+    "COUNTRY": country,  # recorded as LOCATION
+    "STREET_ADDRESS": street,
     "EMAIL_ADDRESS": email,
     "PHONE_NUMBER": phone,
     "CREDIT_CARD": credit_card,
@@ -372,7 +401,7 @@ PII_VALUES: dict[str, Gen] = {
     "IP_ADDRESS": ip_address,
     "US_SSN": ssn,
 }
-SLOT_TYPE = {"FIRST_NAME": "PERSON"}
+SLOT_TYPE = {"FIRST_NAME": "PERSON", "COUNTRY": "LOCATION"}
 OTHER_VALUES: dict[str, Gen] = {
     "ORDER": order_number,
     "PRICE": price,
@@ -382,7 +411,6 @@ OTHER_VALUES: dict[str, Gen] = {
     "PRODUCT": product,
     "TRACKING": tracking,
     "POSTCODE": postcode,
-    "COUNTRY": country,
     "CODE": discount_code,
 }
 
@@ -410,6 +438,15 @@ PII_TEMPLATES: dict[str, tuple[str, ...]] = {
         "Could you ship order {ORDER} to my office in {LOCATION} instead?",
         "We moved from {LOCATION} to {LOCATION} last month, please update my address.",
         "Is there a pickup point near {LOCATION}?",
+        "Do you ship to {COUNTRY}, and what does express delivery cost?",
+        "How much is shipping to {COUNTRY} for a parcel worth {PRICE}?",
+    ),
+    "STREET_ADDRESS": (
+        "Please send the replacement to {STREET_ADDRESS}, {LOCATION}.",
+        "My new address is {STREET_ADDRESS}, {POSTCODE} {LOCATION}.",
+        "Deliver order {ORDER} to {STREET_ADDRESS} - the blue door at the back.",
+        "I moved to {STREET_ADDRESS}, can you update my account?",
+        "The parcel went to {STREET_ADDRESS} instead of my flat.",
     ),
     "EMAIL_ADDRESS": (
         "Please send the invoice to {EMAIL_ADDRESS}.",
@@ -466,13 +503,11 @@ NEGATIVE_TEMPLATES = (
     "I was charged {PRICE} for {QTY} items but the {PRODUCT} was on sale.",
     "Can I return the {PRODUCT} from order {ORDER}? I bought it on {DATE}.",
     "My tracking number is {TRACKING} and it hasn't moved since {DATE}.",
-    "Do you ship to {COUNTRY}, and what does express delivery cost?",
     "Is the {PRODUCT} still available in size 42? It says {PRICE} on the website.",
     "The discount code {CODE} didn't work on order {ORDER}.",
     "My postcode is {POSTCODE} - which delivery options do I have?",
     "I ordered {QTY} of the {PRODUCT} on {DATE} and only got one.",
     "Order {ORDER} and order {ORDER} should have been shipped together.",
-    "How much is shipping to {COUNTRY} for a parcel worth {PRICE}?",
     "Parcel {TRACKING} shows delivered but nothing arrived.",
     "My card was charged {PRICE} on {SHORT_DATE} for {QTY} items.",
     "I paid by Visa on {SHORT_DATE}, order {ORDER}, but the {PRODUCT} never came.",
@@ -497,7 +532,9 @@ def fill(template: str, rng: random.Random) -> PiiCase:
         slot = match.group(1)
         if slot in PII_VALUES:
             value = PII_VALUES[slot](rng)
-            spans.append(ExpectedSpan(SLOT_TYPE.get(slot, slot), length, length + len(value)))
+            skip = len(value) - len(value.removeprefix("the "))  # "the UK" is expected as "UK"
+            kind = SLOT_TYPE.get(slot, slot)
+            spans.append(ExpectedSpan(kind, length + skip, length + len(value)))
         elif slot in OTHER_VALUES:
             value = OTHER_VALUES[slot](rng)
         else:
@@ -511,11 +548,11 @@ def fill(template: str, rng: random.Random) -> PiiCase:
 
 def generate(n: int, seed: int) -> list[PiiCase]:
     """``n`` cases: a quarter hard negatives, the rest cycling through the PII types of
-    ``DEFAULT_PII_ENTITIES`` so each type is represented evenly. Same seed, same cases."""
+    ``PII_TEMPLATES`` so each type is represented evenly. Same seed, same cases."""
     if n < 0:
         raise ValueError("n must be >= 0")
     rng = random.Random(seed)
-    types = list(DEFAULT_PII_ENTITIES)
+    types = list(PII_TEMPLATES)
     cases: list[PiiCase] = []
     for i in range(n):
         if rng.random() < NEGATIVE_SHARE:

