@@ -1,5 +1,6 @@
-"""A guard over regex detectors (no models): cards, emails and "Alice Smith" are PII,
-"idiot" is abuse, "ignore all" an injection, and ``SYSTEM`` the prompt not to leak."""
+"""A guard over regex detectors (no models): cards, emails and "Alice Smith" are PII, three
+countries are LOCATION (a type the default policy keeps), "idiot" is abuse, "ignore all"
+an injection, and ``SYSTEM`` the prompt not to leak."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ def make_guard(**overrides: object) -> tuple[Guard, RegexDetector]:
             "CREDIT_CARD": r"\b\d{4}(?: \d{4}){3}\b",
             "EMAIL_ADDRESS": r"\b[\w.]+@[\w.]+\.\w+\b",
             "PERSON": r"\bAlice Smith\b",
+            "LOCATION": r"\b(?i:germany|austria|canada)\b",
         },
     )
     toxic = RegexDetector(Category.TOXICITY, {"PROFANITY": r"\bidiot\b"})

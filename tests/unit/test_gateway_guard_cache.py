@@ -428,6 +428,21 @@ def test_semantic_hits_stay_in_their_scope(tmp_path: Path) -> None:
     run(scenario)
 
 
+def test_a_kept_place_does_not_make_a_question_personal(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        provider = ScriptedProvider()
+        provider.pieces = ["Yes, we ship to Canada."]
+        gateway = make_gateway(tmp_path, provider)
+        first = await ask(gateway, body("Do you ship to Canada?"))
+        again = await ask(gateway, body("Do you ship to Canada?"))
+        assert first.record.guard_events == ["input:pii:LOCATION:flag"]
+        assert again.record.cache_hit
+        assert len(provider.bodies) == 1
+        await gateway.aclose()
+
+    run(scenario)
+
+
 def test_sampled_requests_are_not_cached(tmp_path: Path) -> None:
     async def scenario() -> None:
         provider = ScriptedProvider()

@@ -43,7 +43,7 @@ class GuardHook:
         state.timings_ms["guard_input"] = (time.perf_counter() - begin) * 1000
         self._record(state, verdict)
         pii = [f for f in verdict.findings if f.category is Category.PII]
-        state.personal = state.personal or bool(pii)
+        state.personal = state.personal or verdict.personal(self.guard.policy)
         if verdict.action is Action.BLOCK:
             state.message = placeholders.redact(state.message, pii)  # what is kept of it
             return Reply(verdict.text, "guard", Intent.OUT_OF_SCOPE)

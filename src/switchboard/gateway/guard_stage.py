@@ -32,7 +32,7 @@ class GuardedRequest:
     body: dict[str, Any]
     events: list[str] = field(default_factory=list)
     placeholders: Placeholders = field(default_factory=Placeholders)
-    personal: bool = False  # PII was found in the messages
+    personal: bool = False  # personal data the policy redacts or blocks was found
     refusal: str | None = None  # the safe message, when the policy blocked a message
     changed: bool = False  # something was redacted (in or out)
     blocked: bool = False  # the answer was cut off by the output check
@@ -91,7 +91,7 @@ def _checked_text(
         verdict = guard.apply(text, Direction.INPUT, pii, guarded.placeholders)
     guarded.events += verdict.events(guard.policy)
     pii = [f for f in verdict.findings if f.category is Category.PII]
-    guarded.personal = guarded.personal or bool(pii)
+    guarded.personal = guarded.personal or verdict.personal(guard.policy)
     if verdict.action is Action.BLOCK:
         guarded.refusal = verdict.text
         return guard.apply(text, Direction.INPUT, pii, guarded.placeholders).text

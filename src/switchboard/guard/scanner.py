@@ -34,6 +34,15 @@ class Verdict:
     def changed(self) -> bool:
         return self.action in (Action.REDACT, Action.BLOCK)
 
+    def personal(self, policy: Policy) -> bool:
+        """Whether the text holds personal data the policy keeps from providers and caches:
+        a PII finding redacted or blocked (a kept type, e.g. a town, is not)."""
+        return any(
+            f.category is Category.PII
+            and policy.action_of(self.direction, f) in (Action.REDACT, Action.BLOCK)
+            for f in self.findings
+        )
+
     def events(self, policy: Policy) -> list[str]:
         """One line per finding for the request log: ``direction:category:type:action``."""
         act = policy.action_of
