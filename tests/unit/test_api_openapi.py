@@ -130,6 +130,8 @@ def test_routes_name_their_own_errors(document: dict[str, Any]) -> None:
     assert "503" in paths["/health"]["get"]["responses"]
     assert "429" in paths["/v1/search"]["post"]["responses"]  # every key-limited route
     assert {"404", "429", "502", "503"} <= set(paths["/v1/chat/completions"]["post"]["responses"])
+    for generating in ("/v1/chat/completions", "/v1/completions", "/v1/assistant/chat"):
+        assert "500" in paths[generating]["post"]["responses"]  # one request's failure
     retry_after = paths["/v1/search"]["post"]["responses"]["429"]["headers"]
     assert retry_after["Retry-After"]["schema"]["type"] == "integer"
 

@@ -92,7 +92,10 @@ TURN_EVENT_NAMES = named_events("token", "citation", "tool_result", "handoff", "
     "/chat",
     status_code=200,
     response_class=SSEResponse,
-    responses={200: event_stream(TURN_EVENTS, TURN_EVENT_NAMES), **error_responses(404, 503)},
+    responses={
+        200: event_stream(TURN_EVENTS, TURN_EVENT_NAMES),
+        **error_responses(404, 500, 503),
+    },
 )
 async def chat(body: ChatBody, assistant: AssistantDep, request: Request) -> Response:
     if not body.message.strip():

@@ -211,7 +211,7 @@ chat_description = described(
     dependencies=[Depends(_require_chat)],
     responses={
         200: json_or_stream(ChatCompletion, ChatCompletionChunk, CHAT_EVENTS),
-        **error_responses(404, 429, 502, 503),
+        **error_responses(404, 429, 500, 502, 503),
     },
 )
 

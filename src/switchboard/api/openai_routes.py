@@ -156,7 +156,7 @@ COMPLETION_EVENTS = (
     response_model=None,
     responses={
         200: json_or_stream(Completion, CompletionChunk, COMPLETION_EVENTS),
-        **error_responses(404, 503),
+        **error_responses(404, 500, 503),
     },
 )
 async def completions(

@@ -47,6 +47,7 @@ ERRORS: dict[int, tuple[str, dict[str, Any]]] = {
     404: ("Not found: the named model, collection, document, key or session.", {}),
     413: ("The request body is over the size limit.", {}),
     429: ("Over the key's requests or tokens per minute, or over its budget.", _RETRY_AFTER),
+    500: ("Generating this answer failed (code generation_failed); other requests go on.", {}),
     502: ("A remote model server failed.", {}),
     503: (
         "Unavailable: the engine's queue is full, the engine stopped, or a service this "
