@@ -36,3 +36,19 @@ def test_serve_with_missing_gguf_is_one_line_error(runner: CliRunner, tmp_path: 
     assert result.exit_code == 1
     assert result.stderr.startswith("error: cannot read model file")
     assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["--split", "train"], "--split must be one of dev, test, not 'train'"),
+        (["--split", "dev", "--tag", "no-such-tag"], "no golden case matches --split/--tag"),
+    ],
+)
+def test_eval_refuses_a_selection_without_cases_in_one_line(
+    runner: CliRunner, args: list[str], reason: str
+) -> None:
+    result = runner.invoke(app, ["eval", *args])
+    assert result.exit_code != 0
+    assert reason in result.output
+    assert len(result.output.strip().splitlines()) == 1

@@ -36,6 +36,12 @@ MIN_PER_TAG = {
     "small_talk": 3,
     "handoff": 4,
     "not_sure": 1,
+    "customer_style": 60,
+    "long": 5,
+    "typos": 5,
+    "two_questions": 5,
+    "mentions_order": 5,
+    "non_english": 1,
 }
 MIN_POLICY_CASES_PER_INTENT = 4
 MIN_POLICY_ARTICLES = 30
@@ -177,6 +183,17 @@ def test_policy_questions_cover_every_knowledge_intent_and_many_articles() -> No
     assert len(cited) >= MIN_POLICY_ARTICLES
 
 
+def test_customer_style_cases_are_split_apart_from_the_cases_tuned_on() -> None:
+    """The dev split holds every hand-written case and customer-style questions written
+    blind; the test split is only customer-style questions written blind by someone else."""
+    dev = [case for case in cases() if case.split == "dev"]
+    test = [case for case in cases() if case.split == "test"]
+    assert len(dev) >= MIN_CASES
+    assert all("customer_style" in case.tags for case in test)
+    assert len(test) >= 60
+    assert sum("not_sure" in case.tags for case in test) >= 10
+
+
 # -- every case ---------------------------------------------------------------------------------
 
 
@@ -309,6 +326,7 @@ def row(**changes: object) -> str:
         "expect_handoff": None,
         "order_api": "up",
         "tags": ["policy"],
+        "split": "dev",
     }
     base.update(changes)
     return json.dumps({k: v for k, v in base.items() if v is not ...})
@@ -326,6 +344,7 @@ def test_the_loader_normalises_facts_and_skips_blank_lines(tmp_path: Path) -> No
     assert case.expected_intent is Intent.RETURNS_REFUNDS
     assert case.history == ()
     assert case.tags == ("policy",)
+    assert case.split == "dev"
 
 
 @pytest.mark.parametrize(
@@ -338,6 +357,7 @@ def test_the_loader_normalises_facts_and_skips_blank_lines(tmp_path: Path) -> No
         (row(expect_handoff="maybe"), "expect_handoff"),
         (row(order_api="sideways"), "order_api"),
         (row(tags="policy"), "'tags' must be a list"),
+        (row(split="train"), "split must be 'dev' or 'test'"),
         ("[1, 2]", "expected a JSON object"),
     ],
 )

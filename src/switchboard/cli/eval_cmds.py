@@ -26,6 +26,10 @@ ChunkOpt = Annotated[
     str | None, typer.Option(help="Chunk sizes to compare, e.g. 64,128,254 (default: configured).")
 ]
 TagOpt = Annotated[list[str] | None, typer.Option(help="Only cases with this tag (repeat).")]
+SplitOpt = Annotated[
+    str | None,
+    typer.Option(help="Only cases of this split: dev (tuned on) or test (held out)."),
+]
 JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the results here.")]
 
 
@@ -36,22 +40,27 @@ def eval_golden(
     model: ModelOpt = None,
     chunk_tokens: ChunkOpt = None,
     tag: TagOpt = None,
+    split: SplitOpt = None,
     k: Annotated[int, typer.Option(min=1, help="Retrieval hit@k.")] = 5,
     json_path: JsonOpt = None,
 ) -> None:
     """Intent accuracy, retrieval hit@k, citations, key facts, forbidden facts, handoffs,
     latency and tokens per turn, for each model and chunk size."""
-    from switchboard.evaluation.golden import default_golden_path, load_golden
+    from switchboard.evaluation.golden import SPLITS, default_golden_path, load_golden
     from switchboard.evaluation.runner import evaluate
 
     settings = load_settings()
     if json_path is not None and not json_path.parent.is_dir():
         raise ValueError(f"--json: no such folder {json_path.parent}")
     cases = load_golden(golden or default_golden_path())
+    if split is not None:
+        if split not in SPLITS:
+            raise ValueError(f"--split must be one of {', '.join(SPLITS)}, not {split!r}")
+        cases = [c for c in cases if c.split == split]
     if tag:
         cases = [c for c in cases if set(tag) & set(c.tags)]
-        if not cases:
-            raise ValueError(f"no golden case has a tag in {tag}")
+    if not cases:
+        raise ValueError("no golden case matches --split/--tag")
     sizes = _sizes(chunk_tokens, settings.knowledge.chunking.chunk_tokens)
     names = model or [settings.model]
     models = [(name, model_path(settings, name)) for name in names]

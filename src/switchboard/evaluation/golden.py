@@ -5,7 +5,10 @@ case names the asking customer, the earlier user messages of its conversation, t
 message to answer, and what a good answer does: its intent, the articles it cites, the
 facts it states (each a list of alternative spellings, matched case-insensitively as
 substrings), the strings it must not contain, and whether it offers or creates a human
-handoff. ``order_api`` says whether the Order API is up while the case runs.
+handoff. ``order_api`` says whether the Order API is up while the case runs. ``split``
+is ``dev`` (cases the assistant may be tuned on) or ``test`` (customer-style questions written
+apart, by someone who saw neither the assistant nor the dev cases: measure on them, never
+tune on them).
 """
 
 from __future__ import annotations
@@ -21,10 +24,12 @@ from switchboard.demo import golden_set_path
 
 Handoff = Literal["offered", "ticket"]
 OrderApi = Literal["up", "down"]
+Split = Literal["dev", "test"]
 Fact = tuple[str, ...]  # alternative spellings of one fact; any one of them counts
 
 HANDOFFS: frozenset[str] = frozenset({"offered", "ticket"})
 ORDER_API_STATES: frozenset[str] = frozenset({"up", "down"})
+SPLITS: tuple[Split, ...] = ("dev", "test")
 FIELDS = (
     "id",
     "customer_id",
@@ -37,6 +42,7 @@ FIELDS = (
     "expect_handoff",
     "order_api",
     "tags",
+    "split",
 )
 
 
@@ -53,6 +59,7 @@ class GoldenCase:
     expect_handoff: Handoff | None
     order_api: OrderApi
     tags: tuple[str, ...]
+    split: Split
 
 
 def default_golden_path() -> Path:
@@ -99,6 +106,7 @@ def parse_case(row: Any) -> GoldenCase:
         expect_handoff=_handoff(row["expect_handoff"]),
         order_api=_order_api(row["order_api"]),
         tags=_texts(row, "tags"),
+        split=_split(row["split"]),
     )
 
 
@@ -139,6 +147,12 @@ def _intent(value: Any) -> Intent:
     if not isinstance(value, str) or value not in {intent.value for intent in Intent}:
         raise ValueError(f"unknown intent {value!r}")
     return Intent(value)
+
+
+def _split(value: Any) -> Split:
+    if value not in SPLITS:
+        raise ValueError(f"split must be 'dev' or 'test', not {value!r}")
+    return cast(Split, value)
 
 
 def _handoff(value: Any) -> Handoff | None:
