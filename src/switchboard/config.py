@@ -240,6 +240,14 @@ class AssistantSettings(BaseModel):
         "says it is not sure and offers a handoff instead of answering.",
     )
     top_k: int = Field(4, ge=1, le=20, description="Retrieved chunks offered to the prompt.")
+    query_focus: Literal["none", "questions", "last_question"] = Field(
+        "questions",
+        description="What of a long message is routed and searched: all of it, the "
+        "sentences that ask something, or the last of them (switchboard.assistant.focus).",
+    )
+    focus_min_words: int = Field(
+        20, ge=0, description="Messages of at most this many words are never focused."
+    )
     max_tokens: int = Field(200, ge=16, description="Output tokens reserved per answer.")
     max_message_chars: int = Field(4000, ge=1, description="Longest customer message.")
     temperature: float = Field(0.0, ge=0.0, le=2.0)
