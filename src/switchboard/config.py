@@ -246,9 +246,10 @@ class AssistantSettings(BaseModel):
     )
     top_k: int = Field(4, ge=1, le=20, description="Retrieved chunks offered to the prompt.")
     query_focus: Literal["none", "questions", "last_question"] = Field(
-        "questions",
+        "none",
         description="What of a long message is routed and searched: all of it, the "
-        "sentences that ask something, or the last of them (switchboard.assistant.focus).",
+        "sentences that ask something, or the last of them (switchboard.assistant.focus; "
+        "both focused strategies lost retrieval hits on the dev sets, so off by default).",
     )
     focus_min_words: int = Field(
         20, ge=0, description="Messages of at most this many words are never focused."

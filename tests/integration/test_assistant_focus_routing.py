@@ -81,7 +81,6 @@ def test_a_question_about_ones_own_parcel_is_still_order_status(message: str) ->
 
 @pytest.mark.parametrize(("message", "intent"), CHATTY)
 def test_a_long_message_is_routed_by_what_it_asks(message: str, intent: Intent) -> None:
-    settings = AssistantSettings()
-    focus = QueryFocus(settings.query_focus, min_words=settings.focus_min_words)
+    focus = QueryFocus("questions", min_words=AssistantSettings().focus_min_words)
     route = router().route(focus(message))
     assert route.intent is intent, (focus(message), route.intent, route.scores)

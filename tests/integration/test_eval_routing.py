@@ -28,7 +28,7 @@ def test_policy_cases_are_routed_and_searched_without_a_model(tmp_path: Path) ->
     policy = [c for c in load_golden(default_golden_path()) if "policy" in c.tags]
     assert report["cases"] == len(policy)
     assert report["k"] == 4
-    assert report["focus"]["strategy"] == "questions"
+    assert report["focus"]["strategy"] == "none"
     [run] = report["runs"]
     rows = {row["id"]: row for row in run["cases"]}
     assert set(rows) == {c.id for c in policy}

@@ -3,6 +3,9 @@ that an orchestrator turn routes and searches them while the model still reads i
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import cast
+
 import pytest
 
 from switchboard.assistant.focus import (
@@ -12,6 +15,8 @@ from switchboard.assistant.focus import (
     sentences,
     with_order_ids,
 )
+from switchboard.assistant.orchestrator import Orchestrator
+from switchboard.assistant.router import SemanticRouter
 from switchboard.assistant.types import Intent, Route, ToolResultEvent
 from switchboard.config import AssistantSettings
 from tests.unit.assistant_rig import ALICE_ORDER, Rig, last_user_message, only, rig
@@ -115,18 +120,34 @@ def test_with_order_ids_takes_them_from_the_whole_message() -> None:
     assert with_order_ids(route, whole).intent is Intent.SHIPPING
 
 
-def test_the_default_setting_focuses_on_the_questions() -> None:
-    settings = AssistantSettings()
-    assert settings.query_focus == "questions"
-    assert QueryFocus(settings.query_focus, min_words=settings.focus_min_words)(CHATTY) != CHATTY
+def test_by_default_a_turn_routes_and_searches_the_whole_message(rig: Rig) -> None:
+    assert AssistantSettings().query_focus == "none"
+
+    rig.turn(CHATTY)
+
+    assert rig.router.seen == [CHATTY]
+    assert rig.searcher.queries == [CHATTY]
 
 
-def test_a_turn_routes_and_searches_the_focused_message_but_answers_the_whole(
-    rig: Rig,
+def test_a_focused_turn_routes_and_searches_what_it_asks_but_answers_the_whole(
+    tmp_path: Path,
 ) -> None:
+    rig = Rig(tmp_path)
+    rig.settings = rig.settings.model_copy(update={"query_focus": "questions"})
+    rig.orchestrator = Orchestrator(
+        rig.settings,
+        router=cast(SemanticRouter, rig.router),
+        model=rig.model,
+        searcher=rig.searcher,
+        orders=rig.orders,
+        conversations=rig.store,
+    )
     message = CHATTY.replace("in March", f"in March (order {ALICE_ORDER})")
 
-    events = rig.turn(message)
+    try:
+        events = rig.turn(message)
+    finally:
+        rig.store.close()
 
     focused = QueryFocus("questions", min_words=rig.settings.focus_min_words)(message)
     assert ALICE_ORDER not in focused

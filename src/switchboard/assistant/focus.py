@@ -15,6 +15,13 @@ than ``min_words`` is split into sentences and, by ``FocusStrategy``:
 A message where no sentence asks is kept whole, and so is a short one. Order numbers are
 read from the whole message elsewhere (``with_order_ids``), so a focused route still
 looks up the order a customer named in passing.
+
+Measured with ``switchboard eval --no-generate`` (hit@5, intent accuracy): on the golden
+set ``questions`` and ``last_question`` each lose one retrieval hit (96.7% -> 95.0%) at equal
+intent accuracy; on 72 customer-style dev questions (11 of them over 40 words) they lose
+two and four (93.3% -> 90.0% / 86.7%) and 1-2 intents. The "irrelevant" sentences often
+name the subject ("the outside just goes dark and soggy ... Is it broken?"), and the
+embedding of a whole chatty message already finds its article, so ``none`` is the default.
 """
 
 from __future__ import annotations
