@@ -179,6 +179,8 @@ EXAMPLES: Mapping[Intent, tuple[str, ...]] = {
         "My last order LK-104455 came with DHL, can I choose DPD next time?",
         "Before I order from your shop: is there express delivery to Vienna?",
         "What happens if nobody is home when the courier comes?",
+        "How can I follow my parcel if I never got the dispatch email?",
+        "Where do I see the tracking when I ordered as a guest?",
     ),
     Intent.ACCOUNT: (
         "I forgot my password",
@@ -209,6 +211,7 @@ EXAMPLES: Mapping[Intent, tuple[str, ...]] = {
         "I got an email saying someone logged into my account",
         "paswword reset link expired",
         "GDPR request to erase my data",
+        "The link to reset my password says it's invalid, so I can't get into my orders",
     ),
     Intent.PAYMENTS: (
         "What payment methods do you accept?",
@@ -283,6 +286,8 @@ EXAMPLES: Mapping[Intent, tuple[str, ...]] = {
         "Please take the socks out of my order before you send it",
         "drop one of the jackets from my order, I only need one",
         "I want to withdraw from my purchase before it's sent",
+        "Could you add a beanie to the order I placed earlier today?",
+        "Is it still possible to put one more thing in LK-240915 before you pack it?",
     ),
     Intent.HUMAN_HANDOFF: (
         "I want to talk to a human",
