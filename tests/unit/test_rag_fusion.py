@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from switchboard.rag.fusion import Fused, rrf
+from switchboard.rag.fusion import Fused, convex, rrf
 from switchboard.rag.types import Ranked
 
 pytestmark = pytest.mark.unit
@@ -165,3 +165,54 @@ def test_rejects_rank_below_one() -> None:
 def test_rejects_duplicate_chunk_in_one_ranking() -> None:
     with pytest.raises(ValueError, match="more than once"):
         rrf({"bm25": [Ranked("a", 2.0, 1), Ranked("a", 1.0, 2)]})
+
+
+# -- convex combination -------------------------------------------------------------------
+
+
+def scored(*pairs: tuple[str, float]) -> list[Ranked]:
+    return [Ranked(chunk_id=c, score=s, rank=i) for i, (c, s) in enumerate(pairs, start=1)]
+
+
+def test_convex_sums_min_max_normalised_scores_with_weights_summing_to_one() -> None:
+    bm25 = scored(("a", 12.0), ("b", 7.0), ("c", 2.0))  # normalised 1, 0.5, 0
+    dense = scored(("b", 0.9), ("d", 0.5), ("a", 0.4))  # normalised 1, 0.2, 0
+
+    fused = convex({"bm25": bm25, "dense": dense}, weights={"bm25": 1.0, "dense": 3.0})
+
+    expected = {"b": 0.25 * 0.5 + 0.75, "a": 0.25, "d": 0.75 * 0.2, "c": 0.0}
+    assert [f.chunk_id for f in fused] == ["b", "a", "d", "c"]
+    for f in fused:
+        assert f.score == pytest.approx(expected[f.chunk_id])
+    assert fused[0].ranks == {"bm25": 2, "dense": 1}
+    assert fused[0].scores == {"bm25": 7.0, "dense": 0.9}
+
+
+def test_convex_keeps_a_wide_score_gap_that_rrf_loses() -> None:
+    # BM25's scores are nearly flat, dense is sure of "answer": rank fusion cannot see it.
+    bm25 = scored(("x", 2.02), ("y", 2.01), ("answer", 2.0))
+    dense = scored(("answer", 0.9), ("x", 0.31), ("y", 0.3))
+    assert rrf({"bm25": bm25, "dense": dense})[0].chunk_id == "x"
+
+    fused = convex({"bm25": bm25, "dense": dense}, weights={"bm25": 0.2, "dense": 0.8})
+
+    assert fused[0].chunk_id == "answer"
+    assert fused[0].score == pytest.approx(0.8)
+
+
+def test_convex_of_equal_scores_and_default_weights() -> None:
+    fused = convex({"bm25": scored(("a", 3.0), ("b", 3.0)), "dense": scored(("b", 0.5))})
+    assert {f.chunk_id: f.score for f in fused} == {"a": 0.5, "b": 1.0}
+
+
+def test_convex_with_all_weights_zero_lists_everything_at_zero() -> None:
+    fused = convex({"bm25": scored(("a", 3.0), ("b", 1.0))}, weights={"bm25": 0.0})
+    assert [(f.chunk_id, f.score) for f in fused] == [("a", 0.0), ("b", 0.0)]
+
+
+def test_convex_refuses_what_rrf_refuses() -> None:
+    with pytest.raises(ValueError, match="unknown retrievers"):
+        convex({"bm25": BM25}, weights={"dense": 1.0})
+    with pytest.raises(ValueError, match="limit"):
+        convex({"bm25": BM25}, limit=-1)
+    assert len(convex({"bm25": BM25, "dense": DENSE}, limit=2)) == 2

@@ -11,6 +11,7 @@ import pytest
 
 from switchboard.config import KnowledgeSettings, RetrievalSettings
 from switchboard.errors import CollectionNotFoundError
+from switchboard.rag.fusion import Fusion, convex
 from switchboard.rag.knowledge import KnowledgeBase
 from switchboard.rag.rerank import Candidate, Vectors
 from switchboard.rag.retrieval import Retriever, SearchRequest, SearchResult
@@ -432,3 +433,38 @@ def test_configured_weights_do_not_break_a_single_retriever_mode(
 def test_assemble_refuses_chunks_over_the_embedders_limit(store: SQLiteStore) -> None:
     with pytest.raises(ValueError, match="over the embedding model's limit"):
         KnowledgeBase.assemble(KnowledgeSettings(), store, HashingEmbedder(max_tokens=64))
+
+
+# -- convex fusion ----------------------------------------------------------------------
+
+
+def test_convex_fusion_combines_normalised_scores_with_the_measured_weights(
+    kb: KnowledgeBase,
+) -> None:
+    query = "reboot the wifi router"
+    rankings = {
+        "bm25": kb.store.keyword_search(REF, query, 50, None),
+        "dense": kb.store.vector_search(REF, kb.embedder.embed([query])[0], 50, None),
+    }
+
+    result = search(kb, query, fusion=Fusion.CONVEX)
+    weighted = search(kb, query, fusion=Fusion.CONVEX, weights={"bm25": 1.0, "dense": 1.0})
+
+    assert doc_ids(result)[0] == "router"
+    assert [h.score for h in result.hits] == pytest.approx(
+        [f.score for f in convex(rankings, weights={"bm25": 0.2, "dense": 0.8})]
+    )
+    assert [h.score for h in weighted.hits] == pytest.approx([f.score for f in convex(rankings)])
+
+
+def test_request_takes_the_configured_fusion(store: SQLiteStore, embedder: HashingEmbedder) -> None:
+    assert assemble(store, embedder).request("router").fusion is Fusion.RRF
+    kb = assemble(store, embedder, fusion="convex")
+    kb.ingestor.ingest_documents(REF, corpus_documents())
+
+    request = kb.request("reboot the wifi router")
+
+    assert request.fusion is Fusion.CONVEX
+    assert doc_ids(kb.retriever.search(REF, request))[0] == "router"
+    dense = kb.request("reboot the wifi router", mode=SearchMode.DENSE)
+    assert doc_ids(kb.retriever.search(REF, dense))[0] == "router"

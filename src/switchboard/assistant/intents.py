@@ -11,7 +11,9 @@ Where the help-centre topics meet, the boundaries are:
 - ``order_status``: one order's whereabouts - "where is my order", "has LK-... shipped",
   a late or lost parcel, "it says delivered but it isn't here".
 - ``shipping``: delivery in general - times per country, methods, costs, free-shipping
-  threshold, customs and duties, dispatch cut-off, how tracking works.
+  threshold, customs and duties, dispatch cut-off, how tracking works. A question about
+  delivery that mentions tracking, the shop, stock or an earlier order is still shipping:
+  only one order's whereabouts is ``order_status``.
 - ``returns_refunds``: returns, refunds, exchanges, and everything after delivery that goes
   wrong with an item: damaged, wrong or missing item, warranty claims, repairs.
 - ``cancellation``: cancelling or changing an order (address, size, items) before it ships.
@@ -125,6 +127,10 @@ EXAMPLES: Mapping[Intent, tuple[str, ...]] = {
         "I got the right model but in the wrong size",
         "you sent me a red jacket instead of a black one",
         "the fabric on my new trousers is pilling already, is that a defect?",
+        "I'd like to exchange the boots from LK-300912 for a size up, do you have them in stock?",
+        "The jacket from order LK-221034 is too big, how long do I have to send it back?",
+        "Is return shipping free if I only send back part of my order?",
+        "Can I return something from your shop after trying it on at home?",
     ),
     Intent.SHIPPING: (
         "How long does delivery take?",
@@ -161,6 +167,20 @@ EXAMPLES: Mapping[Intent, tuple[str, ...]] = {
         "Do you ship bulky items like kayaks abroad?",
         "What does it cost to send a jacket to the UK?",
         "Can my boots be delivered to Ireland by Friday if I order now?",
+        "Do you deliver to Sweden, and can I follow the parcel online?",
+        "Is every parcel tracked or only the express ones?",
+        "where do I find the tracking number once something ships",
+        "I'm a guest without an account, how do I track an order?",
+        "How long after the dispatch email does tracking start to show?",
+        "If the tent is in stock, how soon would it be sent to Austria?",
+        "If one item is out of stock, do you send the rest separately and do I pay twice?",
+        "Does your shop deliver to Denmark and which courier brings it?",
+        "I found your shop online, do you send orders to Portugal?",
+        "My last order LK-104455 came with DHL, can I choose DPD next time?",
+        "Before I order from your shop: is there express delivery to Vienna?",
+        "What happens if nobody is home when the courier comes?",
+        "How can I follow my parcel if I never got the dispatch email?",
+        "Where do I see the tracking when I ordered as a guest?",
     ),
     Intent.ACCOUNT: (
         "I forgot my password",
@@ -191,6 +211,7 @@ EXAMPLES: Mapping[Intent, tuple[str, ...]] = {
         "I got an email saying someone logged into my account",
         "paswword reset link expired",
         "GDPR request to erase my data",
+        "The link to reset my password says it's invalid, so I can't get into my orders",
     ),
     Intent.PAYMENTS: (
         "What payment methods do you accept?",
@@ -230,6 +251,9 @@ EXAMPLES: Mapping[Intent, tuple[str, ...]] = {
         "Another store has this cheaper, can you match their price?",
         "Will you beat a lower price I found online?",
         "Is there a reduction for young people or students?",
+        "I placed order LK-410023 yesterday, when will my card actually be charged?",
+        "Does your shop take PayPal for orders to Switzerland?",
+        "Which payment options does your online store have?",
     ),
     Intent.CANCELLATION: (
         "I want to cancel my order",
@@ -262,6 +286,8 @@ EXAMPLES: Mapping[Intent, tuple[str, ...]] = {
         "Please take the socks out of my order before you send it",
         "drop one of the jackets from my order, I only need one",
         "I want to withdraw from my purchase before it's sent",
+        "Could you add a beanie to the order I placed earlier today?",
+        "Is it still possible to put one more thing in LK-240915 before you pack it?",
     ),
     Intent.HUMAN_HANDOFF: (
         "I want to talk to a human",

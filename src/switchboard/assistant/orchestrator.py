@@ -38,6 +38,7 @@ from switchboard.assistant.conversations import (
     ConversationStore,
     StoredMessage,
 )
+from switchboard.assistant.focus import QueryFocus, with_order_ids
 from switchboard.assistant.order_tool import OrderSource, look_up_orders
 from switchboard.assistant.prompt_budget import (
     PromptBudget,
@@ -120,6 +121,7 @@ class Orchestrator:
         self.conversations = conversations
         self.hooks = hooks or Hooks()
         self._clock = clock
+        self.focus = QueryFocus(settings.query_focus, min_words=settings.focus_min_words)
 
     async def turn(self, request: TurnRequest) -> AsyncGenerator[TurnEvent, None]:
         """Run one turn. A bad session raises before the first event; a model that refuses
@@ -198,9 +200,9 @@ class Orchestrator:
         return TurnState(request, session_id, request.message, history)
 
     async def _answer(self, state: TurnState) -> AsyncIterator[TurnEvent]:
-        route = await self._timed(
-            state, "route", asyncio.to_thread(self.router.route, state.message)
-        )
+        focused = self.focus(state.message)  # a long message: the sentences that ask
+        route = await self._timed(state, "route", asyncio.to_thread(self.router.route, focused))
+        route = with_order_ids(route, state.message)
         state.route = route
         if route.confident and route.intent is Intent.HUMAN_HANDOFF:
             async for event in self._hand_off(state):
@@ -253,7 +255,7 @@ class Orchestrator:
 
     async def _grounded(self, state: TurnState) -> AsyncIterator[TurnEvent]:
         previous = next((m.content for m in reversed(state.history) if m.role == "user"), None)
-        query = search_query(state.message, previous)
+        query = search_query(self.focus(state.message), previous)
         hits = await self._timed(state, "retrieve", asyncio.to_thread(self.searcher.search, query))
         state.hits = hits
         state.relevance = relevance(hits)

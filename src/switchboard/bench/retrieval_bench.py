@@ -2,9 +2,10 @@
 BEIR-layout dataset.
 
 For each chunk size the corpus is ingested into a fresh SQLite store (ingestion and
-embedding throughput measured), then every query runs in each mode (bm25, dense, hybrid,
-hybrid_rerank). Chunk hits are mapped to their documents (a document ranks where its
-first chunk ranks), and nDCG@10 (standard and leaderboard-style), recall@10 and MRR@10 are
+embedding throughput measured), then every query runs in each mode (bm25, dense, hybrid
+fused by RRF and ``hybrid_convex`` fused by normalised scores, each also re-ranked). Chunk
+hits are mapped to their documents (a document ranks where its first chunk ranks), and
+nDCG@10 (standard and leaderboard-style), recall@10 and MRR@10 are
 computed against the qrels; latency is the wall time of the whole ``search`` call, query
 embedding included. ``--scale N`` then measures query latency over ``N`` synthetic chunks.
 """
@@ -26,15 +27,18 @@ from switchboard.bench.ir_metrics import evaluate
 from switchboard.bench.stats import latency_percentiles
 from switchboard.config import KnowledgeSettings
 from switchboard.rag.embedder import Embedder
+from switchboard.rag.fusion import Fusion
 from switchboard.rag.knowledge import KnowledgeBase
 from switchboard.rag.store.sqlite import SQLiteStore
 from switchboard.rag.types import Chunk, CollectionRef, Document, SearchMode
 
-MODES: dict[str, tuple[SearchMode, bool]] = {
-    "bm25": (SearchMode.BM25, False),
-    "dense": (SearchMode.DENSE, False),
-    "hybrid": (SearchMode.HYBRID, False),
-    "hybrid_rerank": (SearchMode.HYBRID, True),
+MODES: dict[str, tuple[SearchMode, bool, Fusion]] = {  # mode, re-rank, fusion
+    "bm25": (SearchMode.BM25, False, Fusion.RRF),
+    "dense": (SearchMode.DENSE, False, Fusion.RRF),
+    "hybrid": (SearchMode.HYBRID, False, Fusion.RRF),
+    "hybrid_rerank": (SearchMode.HYBRID, True, Fusion.RRF),
+    "hybrid_convex": (SearchMode.HYBRID, False, Fusion.CONVEX),
+    "hybrid_convex_rerank": (SearchMode.HYBRID, True, Fusion.CONVEX),
 }
 K = 10
 CHUNK_HITS = 100  # chunks fetched per query, enough for 10 distinct documents
@@ -143,12 +147,17 @@ def _counting(documents: list[Document], phase: str, advance: Advance) -> Iterat
 def _evaluate_mode(
     kb: KnowledgeBase, dataset: BeirDataset, mode: str, phase: str, advance: Advance
 ) -> dict[str, float]:
-    search_mode, rerank = MODES[mode]
+    search_mode, rerank, fusion = MODES[mode]
     run: dict[str, dict[str, float]] = {}
     latencies: list[float] = []
     for qid, text in dataset.queries.items():
         request = kb.request(
-            text, mode=search_mode, rerank=rerank, top_k=CHUNK_HITS, candidates=CHUNK_HITS
+            text,
+            mode=search_mode,
+            rerank=rerank,
+            fusion=fusion,
+            top_k=CHUNK_HITS,
+            candidates=CHUNK_HITS,
         )
         started = time.perf_counter()
         result = kb.retriever.search(REF, request)

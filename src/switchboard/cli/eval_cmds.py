@@ -17,6 +17,8 @@ from switchboard.cli.common import (
     progress_bar,
     write_json,
 )
+from switchboard.config import Settings
+from switchboard.evaluation.golden import GoldenCase
 
 GoldenArg = Annotated[Path | None, typer.Argument(help="Golden set JSONL (default: the demo's).")]
 ModelOpt = Annotated[
@@ -43,6 +45,9 @@ def eval_golden(
     split: SplitOpt = None,
     k: Annotated[int, typer.Option(min=1, help="Retrieval hit@k.")] = 5,
     json_path: JsonOpt = None,
+    generate: Annotated[
+        bool, typer.Option(help="--no-generate: route and search only, no model (seconds).")
+    ] = True,
 ) -> None:
     """Intent accuracy, retrieval hit@k, citations, key facts, forbidden facts, handoffs,
     latency and tokens per turn, for each model and chunk size."""
@@ -62,6 +67,9 @@ def eval_golden(
     if not cases:
         raise ValueError("no golden case matches --split/--tag")
     sizes = _sizes(chunk_tokens, settings.knowledge.chunking.chunk_tokens)
+    if not generate:
+        _eval_routing(settings, cases, sizes, k, json_path)
+        return
     names = model or [settings.model]
     models = [(name, model_path(settings, name)) for name in names]
     with progress_bar() as bar:
@@ -73,6 +81,37 @@ def eval_golden(
         result = evaluate(settings, cases, models, sizes, k=k, progress=progress)
     _print(result)
     write_json(result, json_path)
+
+
+def _eval_routing(
+    settings: Settings, cases: list[GoldenCase], sizes: list[int], k: int, json_path: Path | None
+) -> None:
+    from switchboard.evaluation.retrieval_eval import evaluate_retrieval
+
+    with progress_bar() as bar:
+        task = bar.add_task("starting", total=len(sizes))
+
+        def progress(text: str, step: bool) -> None:
+            bar.update(task, description=text, advance=1 if step else 0)
+
+        result = evaluate_retrieval(settings, cases, sizes, k=k, progress=progress)
+    table = Table(title=f"golden set, no generation: {result['cases']} cases, hit@{k}")
+    table.add_column("")
+    for run in result["runs"]:
+        table.add_column(f"{run['chunk_tokens']}-token chunks", justify="right")
+    for label, key in _ROUTING_ROWS:
+        table.add_row(label, *(_pct(run["summary"][key]) for run in result["runs"]))
+    console.print(table)
+    write_json(result, json_path)
+
+
+_ROUTING_ROWS = (
+    ("intent accuracy", "intent_accuracy"),
+    ("confident share", "confident_share"),
+    ("confident accuracy", "confident_accuracy"),
+    ("retrieval hit@k", "retrieval_hit_at_k"),
+    ("retrieval MRR@k", "retrieval_mrr_at_k"),
+)
 
 
 def _sizes(text: str | None, default: int) -> list[int]:

@@ -299,6 +299,25 @@ def bench_retrieval(
     write_json(result, json_path)
 
 
+@bench_app.command("entity-set")
+@one_line_errors
+def bench_entity_set(
+    out: Annotated[Path, typer.Argument(help="Folder to write the BEIR files into.")],
+    golden: Annotated[
+        Path | None, typer.Option(help="Golden set JSONL whose questions query it.")
+    ] = None,
+) -> None:
+    """Write an entity-centric BEIR set: the demo articles as title + one-line description,
+    a golden set's questions as queries (for `bench retrieval --dataset OUT`)."""
+    from switchboard.bench.entity_set import shop_entity_set, write_beir
+    from switchboard.demo import shop_articles_dir
+    from switchboard.evaluation.golden import default_golden_path, load_golden
+
+    dataset = shop_entity_set(shop_articles_dir(), load_golden(golden or default_golden_path()))
+    write_beir(dataset, out)
+    console.print(f"wrote {out}: {len(dataset.corpus)} entries, {len(dataset.queries)} queries")
+
+
 def _print_retrieval(result: dict[str, Any]) -> None:
     table = Table("chunks", "mode", "nDCG@10", "nDCG@10 lb", "R@10", "MRR@10", "p50 ms", "p99 ms")
     for size, block in result["chunk_sizes"].items():

@@ -93,7 +93,7 @@ def evaluate(
         bases = {}
         for size in chunk_sizes:
             progress(f"ingesting the demo articles in {size}-token chunks", False)
-            bases[size] = _knowledge(settings, size, store, embedder)
+            bases[size] = demo_knowledge(settings, size, store, embedder)
         for kb in bases.values():
             stack.callback(kb.retriever.close)
         router = SemanticRouter(embedder, threshold=settings.assistant.router_threshold)
@@ -146,11 +146,11 @@ def _model_runs(
         engine.close()
 
 
-def _knowledge(settings: Settings, size: int, store: Any, embedder: Any) -> KnowledgeBase:
+def demo_knowledge(settings: Settings, size: int, store: Any, embedder: Any) -> KnowledgeBase:
     chunking = ChunkSettings(chunk_tokens=size, overlap_tokens=min(32, size // 4))
     knowledge = settings.knowledge.model_copy(update={"chunking": chunking})
     kb = KnowledgeBase.assemble(knowledge, store, embedder)
-    ref = _collection(settings, size)
+    ref = demo_collection(settings, size)
     files = kb.ingestor.list_files([shop_articles_dir()])
     report = kb.ingestor.ingest_files(ref, files, delete_missing=True)
     if report.failures:
@@ -158,7 +158,7 @@ def _knowledge(settings: Settings, size: int, store: Any, embedder: Any) -> Know
     return kb
 
 
-def _collection(settings: Settings, size: int) -> CollectionRef:
+def demo_collection(settings: Settings, size: int) -> CollectionRef:
     return CollectionRef(settings.knowledge.default_tenant, f"{DEMO_COLLECTION}-{size}")
 
 
@@ -175,8 +175,8 @@ async def _run(
     progress: Progress,
 ) -> RunResult:
     config = settings.assistant
-    searcher = KnowledgeSearcher(kb, _collection(settings, size), config.top_k)
-    scorer = KnowledgeSearcher(kb, _collection(settings, size), k)
+    searcher = KnowledgeSearcher(kb, demo_collection(settings, size), config.top_k)
+    scorer = KnowledgeSearcher(kb, demo_collection(settings, size), k)
     conversations = ConversationStore(conversations_path)
     up = OrderClient(orders.url, orders.token)
     down = OrderClient(f"http://127.0.0.1:{_free_port()}", orders.token)
@@ -221,7 +221,8 @@ async def _case(pipeline: Orchestrator, case: GoldenCase, scorer: KnowledgeSearc
                     session_id = event.session_id
         request = TurnRequest(case.customer_id, case.message, session_id)
         previous = case.history[-1] if case.history else None
-        return await _last_turn(pipeline, request, search_query(case.message, previous), scorer)
+        query = search_query(pipeline.focus(case.message), previous)
+        return await _last_turn(pipeline, request, query, scorer)
     except Exception as exc:  # a case that fails is reported, and the run goes on
         return TurnOutcome("", "", 0.0, (), (), None, (), {}, {}, 0.0, error=repr(exc))
 

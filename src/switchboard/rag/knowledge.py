@@ -14,6 +14,7 @@ from switchboard.config import EmbeddingSettings, KnowledgeSettings, RetrievalSe
 from switchboard.models.embedding import prepare_embedding_model
 from switchboard.rag.chunking import Chunker, ChunkingSettings
 from switchboard.rag.embedder import SPECIAL_TOKENS, Embedder, EmbedderSettings, OnnxEmbedder
+from switchboard.rag.fusion import Fusion
 from switchboard.rag.ingest import Ingestor
 from switchboard.rag.loaders.pdf_worker import PdfWorkers
 from switchboard.rag.rerank import CrossEncoderReranker, PRFReranker, Reranker
@@ -80,6 +81,7 @@ class KnowledgeBase:
             candidates=r.candidates,
             rrf_k=r.rrf_k,
             weights={str(k): v for k, v in r.weights.items()},
+            fusion=Fusion(r.fusion),
             rerank=r.reranker != "none" and mode is SearchMode.HYBRID,
             rerank_depth=r.rerank_depth,
         )
