@@ -1,21 +1,23 @@
 """Build a chat turn's prompt within an exact token budget.
 
 The prompt is ``[system, *history, user]``. The system message holds the instructions; the
-last user message holds this turn's context, a ``Tool results:`` section and a ``Sources:``
-section of numbered chunks, then the customer's question::
+last user message holds this turn's context, a ``Tool results:`` section and a ``Facts:``
+section of numbered sources (evidence sentences, or whole chunks), then the customer's
+question::
 
     Tool results:
     <block>
 
-    Sources:
-    [1] Title (url)
-    <text>
+    Facts:
+    - You can return most items within 30 days from delivery. [1]
+    - <text> [2]
 
     Question: <user message>
 
 (With no context the user message is the customer's message alone.) Context next to the
-question, not in the system message, is what small models answer from: measured on the
-demo shop, SmolLM2-135M stated the fact ("30 days") only with this layout.
+question, not in the system message, is what small models answer from. Each fact is
+written the way the answer should state it, text then marker: a small model copies what
+it reads, and given ``[n] Title (url)`` headers it copied the header instead of the fact.
 
 Budget: ``max_model_len - max_tokens`` prompt tokens, counted exactly by an injected
 ``count_messages`` (the chat template's rendering, tokenized). Items are added greedily in
@@ -25,15 +27,15 @@ priority order, each candidate message list counted once:
    budget, ``PromptTooLongError``;
 2. tool results, in order, as a prefix: the first that does not fit stops them (a later block
    may depend on an earlier one);
-3. retrieved chunks in rank order, skip-and-continue: a chunk that does not fit is dropped,
-   and later (smaller) ones may still fit, so one huge chunk does not starve the rest;
+3. sources in rank order, skip-and-continue: a source that does not fit is dropped, and
+   later (smaller) ones may still fit, so one huge chunk does not starve the rest;
 4. history, newest turn first, whole turns only: the first turn that does not fit drops it and
    every older one, so the kept history is a contiguous suffix of the conversation; it
    starts with a user message (an answer whose question was dropped goes too: chat
    templates expect a user message first).
 
-Chunks are numbered ``[1]..[k]`` in the order they appear in the prompt; ``citations`` maps
-each number back to its article.
+Sources are numbered ``[1]..[k]`` in the order they appear in the prompt (no number names a
+source that is not there); ``citations`` maps each number back to its article and passage.
 """
 
 from __future__ import annotations
@@ -79,22 +81,31 @@ class Turn:
 
 @dataclass(frozen=True)
 class SourceChunk:
-    """A retrieved passage of a help-center article."""
+    """A passage of a help-center article: a retrieved chunk, or a sentence of one selected
+    as evidence; ``text == article[start:end]`` where the offsets are known."""
 
     article_id: str
     title: str
     url: str
     text: str
+    heading: str = ""  # the section's heading path, " > "-joined ("": the article's top)
+    start: int | None = None
+    end: int | None = None
 
 
 @dataclass(frozen=True)
 class Citation:
-    """``[number]`` in the prompt (and in the answer) refers to this article."""
+    """``[number]`` in the prompt (and in the answer) refers to this article, and quotes
+    its passage ``quote`` (at ``start:end`` of the article, where known)."""
 
     number: int
     article_id: str
     title: str
     url: str
+    heading: str = ""
+    quote: str = ""
+    start: int | None = None
+    end: int | None = None
 
 
 @dataclass(frozen=True)
@@ -245,18 +256,30 @@ def _add_older_turn(draft: _Draft, turn: Turn) -> _Draft:
 
 
 def _user_content(question: str, tools: Sequence[str], chunks: Sequence[SourceChunk]) -> str:
-    """The tool results, then the numbered sources, then the question; empty sections
+    """The tool results, then the numbered facts, then the question; empty sections
     omitted, and the bare question when there is no context."""
     sections = []
     if tools:
         sections.append("Tool results:\n" + "\n\n".join(tools))
     if chunks:
         sections.append(
-            "Sources:\n" + "\n\n".join(source_text(i, c) for i, c in enumerate(chunks, 1))
+            FACTS_HEADER + "\n" + "\n".join(fact_line(i, c) for i, c in enumerate(chunks, 1))
         )
     if not sections:
         return question
     return "\n\n".join([*sections, f"Question: {question}"])
+
+
+FACTS_HEADER = "Facts:"
+
+
+def fact_line(number: int, chunk: SourceChunk) -> str:
+    """A numbered source as the model reads it: its text on one line (a table's rows on
+    their own), then its marker, the way the answer should state it
+    (``- You can return items within 30 days. [1]``)."""
+    lines = [" ".join(line.split()) for line in chunk.text.splitlines() if line.strip()]
+    text = "\n  ".join(lines) if chunk.text.startswith("|") else " ".join(lines)  # a table
+    return f"- {text} [{number}]"
 
 
 def source_text(number: int, chunk: SourceChunk) -> str:
@@ -270,6 +293,6 @@ def source_text(number: int, chunk: SourceChunk) -> str:
 def citations_of(chunks: Sequence[SourceChunk]) -> list[Citation]:
     """``[1]..[k]`` for the chunks, in order."""
     return [
-        Citation(number=i, article_id=c.article_id, title=c.title, url=c.url)
+        Citation(i, c.article_id, c.title, c.url, c.heading, c.text, c.start, c.end)
         for i, c in enumerate(chunks, 1)
     ]
