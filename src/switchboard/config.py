@@ -241,11 +241,12 @@ class AssistantSettings(BaseModel):
     )
     top_k: int = Field(4, ge=1, le=20, description="Retrieved chunks offered to the prompt.")
     evidence_spans: int = Field(
-        4,
+        0,
         ge=0,
         le=20,
         description="Sentences of the retrieved chunks that best answer the question, put "
-        "into the prompt instead of the whole chunks (0: the whole chunks).",
+        "into the prompt instead of the whole chunks (0: the whole chunks; 4 measured best "
+        "for holding the key facts, but not yet with the model: see README).",
     )
     answerable_key_terms: int = Field(
         1,

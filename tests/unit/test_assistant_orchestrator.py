@@ -77,8 +77,8 @@ def test_grounded_prompt_has_sources_question_and_settings(rig: Rig) -> None:
     (call,) = rig.model.calls
     assert call["messages"][0] == {"role": "system", "content": GROUNDED_SYSTEM}
     user = last_user_message(call)
-    assert "- Unworn items can be returned within 30 days. [1]" in user
-    assert "- Standard shipping takes 3 days. [2]" in user
+    assert "[1] Returns policy (/help/returns-policy)" in user
+    assert "[2] Shipping times" in user
     assert user.endswith("Question: How long do I have to return a jacket?")
     assert call["max_tokens"] == MAX_TOKENS
     assert call["stop"] == rig.settings.stop

@@ -167,7 +167,7 @@ def test_knowledge_question_naming_an_order_says_its_status_first(rig: Rig) -> N
     assert f"Order {ALICE_ORDER}" in user
     assert "status in transit" in user
     assert ALICE_TRACKING in user
-    assert user.index("Tool results:") < user.index("Facts:") < user.index("Question:")
+    assert user.index("Tool results:") < user.index("Sources:") < user.index("Question:")
     assert done_of(events).intent is Intent.SHIPPING
 
 
@@ -367,8 +367,8 @@ def test_prompt_stays_within_the_budget_with_many_long_hits(tmp_path: Path) -> N
     for call in rig.model.calls:
         assert rig.model.count_messages(call["messages"]) <= limit
         user = last_user_message(call)
-        assert f"- {long_text} 0 [1]" in user
-        assert "[3]" not in user  # two 120-word chunks fit, a third does not
+        assert "[1] Article 0" in user
+        assert "[3] " not in user  # two 120-word chunks fit, a third does not
 
 
 @pytest.mark.parametrize(

@@ -89,7 +89,12 @@ def test_huge_chunk_is_skipped_and_later_chunks_are_numbered_contiguously() -> N
         Citation(2, "art-c", "Titlec", "https://help.example/c", quote="c c c"),
     ]
     assert built.messages[0] == {"role": "system", "content": SYSTEM}
-    assert built.messages[-1]["content"] == f"Facts:\n- a a a [1]\n- c c c [2]\n\nQuestion: {USER}"
+    assert built.messages[-1]["content"] == (
+        "Sources:\n"
+        "[1] Titlea (https://help.example/a)\na a a\n\n"
+        "[2] Titlec (https://help.example/c)\nc c c\n\n"
+        f"Question: {USER}"
+    )
     assert_within(built, 200)
 
 
@@ -125,7 +130,7 @@ def test_history_is_a_contiguous_suffix_even_if_an_older_small_turn_would_fit() 
 def test_empty_retrieval_has_no_sources_section() -> None:
     built = build(500, tool_results=["order 42: shipped"], history=turns(2))
     user = built.messages[-1]["content"]
-    assert "Facts:" not in user
+    assert "Sources:" not in user
     assert user == f"Tool results:\norder 42: shipped\n\nQuestion: {USER}"
     assert built.citations == []
     assert built.included_chunks == built.dropped_chunks == []
@@ -141,7 +146,7 @@ def test_tool_results_take_priority_over_chunks_and_come_first() -> None:
 
     roomy = build(500, tool_results=[tool], chunks=[chunk("a")])
     user = roomy.messages[-1]["content"]
-    assert user.index("Tool results:") < user.index("Facts:") < user.index("Question:")
+    assert user.index("Tool results:") < user.index("Sources:") < user.index("Question:")
 
 
 def test_tool_results_are_a_prefix_in_order() -> None:
@@ -168,7 +173,7 @@ def test_exact_budget_boundary(slack: int) -> None:
 
 @pytest.mark.parametrize("slack", [0, -1])
 def test_exact_budget_boundary_for_a_chunk(slack: int) -> None:
-    limit = BASE + 1 + 5 + 1 + slack  # "Facts:", "- a a a [1]", "Question:"
+    limit = BASE + 1 + 3 + 3 + 1 + slack  # "Sources:", "[1] Titlea (url)", "a a a", "Question:"
     built = build(limit, chunks=[chunk("a")])
     assert len(built.included_chunks) == (1 if slack == 0 else 0)
     assert built.prompt_tokens == (limit if slack == 0 else BASE)
@@ -214,29 +219,18 @@ def test_invalid_budget_is_rejected(max_model_len: int, max_tokens: int) -> None
         PromptBudget(max_model_len=max_model_len, max_tokens=max_tokens)
 
 
-def test_a_fact_is_its_text_then_its_marker_with_no_header_to_copy() -> None:
+def test_a_citation_quotes_its_source_passage_with_offsets() -> None:
     source = SourceChunk(
         "returns-window",
         "How long do I have to return an item?",
         "https://help.example/returns-window",
-        "You can return most items\nwithin  30 days.",
+        "You can return most items within 30 days.",
         heading="The 30 days",
         start=10,
-        end=52,
+        end=51,
     )
 
-    built = build(500, chunks=[source])
+    (citation,) = build(500, chunks=[source]).citations
 
-    user = built.messages[-1]["content"]
-    assert user == f"Facts:\n- You can return most items within 30 days. [1]\n\nQuestion: {USER}"
-    assert built.citations[0].quote == source.text  # the citation quotes the passage
-    assert (built.citations[0].start, built.citations[0].end) == (10, 52)
-    assert built.citations[0].heading == "The 30 days"
-
-
-def test_a_table_keeps_its_rows_on_their_own_lines() -> None:
-    table = SourceChunk("costs", "Costs", "", "| To | Price |\n|---|---|\n| DE | EUR 4.95 |")
-
-    user = build(500, chunks=[table]).messages[-1]["content"]
-
-    assert "- | To | Price |\n  |---|---|\n  | DE | EUR 4.95 | [1]" in user
+    assert citation.quote == source.text
+    assert (citation.start, citation.end, citation.heading) == (10, 51, "The 30 days")

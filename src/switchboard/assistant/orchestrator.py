@@ -14,10 +14,10 @@ last). What each intent does:
   never states an order status); the API down → say so and offer a handoff.
 - everything else (the policy intents, and any unconfident route): order numbers in the
   message are looked up first and their status said; then the knowledge base is searched,
-  and below the relevance floor, or when the best sentences found do not speak about the
+  and below the relevance floor, or when the evidence found does not speak about the
   question's key terms (``answerability``), the assistant says it is not sure and offers a
-  handoff instead of guessing; otherwise the model answers from the best sentences of the
-  retrieved articles (``evidence``), citing them as ``[n]``.
+  handoff instead of guessing; otherwise the model answers from the retrieved chunks (or
+  their best sentences, ``evidence``), citing them as ``[n]``.
 - with a model that calls tools itself (a remote vLLM/OpenAI backend): after handoff,
   refusal and small talk, the model is offered the Order API and the help-centre search as
   functions (``tool_calling``) and answers from their results.

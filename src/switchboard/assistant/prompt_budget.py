@@ -1,23 +1,23 @@
 """Build a chat turn's prompt within an exact token budget.
 
 The prompt is ``[system, *history, user]``. The system message holds the instructions; the
-last user message holds this turn's context, a ``Tool results:`` section and a ``Facts:``
-section of numbered sources (evidence sentences, or whole chunks), then the customer's
-question::
+last user message holds this turn's context, a ``Tool results:`` section and a ``Sources:``
+section of numbered sources (retrieved chunks, or the evidence sentences selected from
+them), then the customer's question::
 
     Tool results:
     <block>
 
-    Facts:
-    - You can return most items within 30 days from delivery. [1]
-    - <text> [2]
+    Sources:
+    [1] Title (url)
+    <text>
 
     Question: <user message>
 
 (With no context the user message is the customer's message alone.) Context next to the
-question, not in the system message, is what small models answer from. Each fact is
-written the way the answer should state it, text then marker: a small model copies what
-it reads, and given ``[n] Title (url)`` headers it copied the header instead of the fact.
+question, not in the system message, is what small models answer from: measured on the
+demo shop, SmolLM2-135M stated the fact ("30 days") only with this layout. (A layout of
+bare facts, ``- <text> [n]``, measured worse: the model wrote the markers alone.)
 
 Budget: ``max_model_len - max_tokens`` prompt tokens, counted exactly by an injected
 ``count_messages`` (the chat template's rendering, tokenized). Items are added greedily in
@@ -256,30 +256,18 @@ def _add_older_turn(draft: _Draft, turn: Turn) -> _Draft:
 
 
 def _user_content(question: str, tools: Sequence[str], chunks: Sequence[SourceChunk]) -> str:
-    """The tool results, then the numbered facts, then the question; empty sections
+    """The tool results, then the numbered sources, then the question; empty sections
     omitted, and the bare question when there is no context."""
     sections = []
     if tools:
         sections.append("Tool results:\n" + "\n\n".join(tools))
     if chunks:
         sections.append(
-            FACTS_HEADER + "\n" + "\n".join(fact_line(i, c) for i, c in enumerate(chunks, 1))
+            "Sources:\n" + "\n\n".join(source_text(i, c) for i, c in enumerate(chunks, 1))
         )
     if not sections:
         return question
     return "\n\n".join([*sections, f"Question: {question}"])
-
-
-FACTS_HEADER = "Facts:"
-
-
-def fact_line(number: int, chunk: SourceChunk) -> str:
-    """A numbered source as the model reads it: its text on one line (a table's rows on
-    their own), then its marker, the way the answer should state it
-    (``- You can return items within 30 days. [1]``)."""
-    lines = [" ".join(line.split()) for line in chunk.text.splitlines() if line.strip()]
-    text = "\n  ".join(lines) if chunk.text.startswith("|") else " ".join(lines)  # a table
-    return f"- {text} [{number}]"
 
 
 def source_text(number: int, chunk: SourceChunk) -> str:
