@@ -254,6 +254,37 @@ class AssistantSettings(BaseModel):
     focus_min_words: int = Field(
         20, ge=0, description="Messages of at most this many words are never focused."
     )
+    evidence_spans: int = Field(
+        0,
+        ge=0,
+        le=20,
+        description="Sentences of the retrieved chunks that best answer the question, put "
+        "into the prompt instead of the whole chunks (0: the whole chunks; 4 measured best "
+        "for holding the key facts, but not yet with the model: see README).",
+    )
+    answerable_key_terms: int = Field(
+        1,
+        ge=0,
+        le=10,
+        description="The question's most central words (its key terms): below "
+        "answerable_trusted_relevance, when the evidence speaks about none of them the "
+        "assistant says it is not sure and offers a handoff (0: off, the relevance floor "
+        "alone decides).",
+    )
+    answerable_term_floor: float = Field(
+        0.3,
+        ge=-1.0,
+        le=1.0,
+        description="Cosine of a key term and an evidence sentence at which the sentence "
+        "speaks about it without containing the word (a paraphrase).",
+    )
+    answerable_trusted_relevance: float = Field(
+        0.45,
+        ge=-1.0,
+        le=1.0,
+        description="Best retrieved chunk's cosine from which an answer is trusted without "
+        "checking the question's key terms against the evidence.",
+    )
     max_tokens: int = Field(200, ge=16, description="Output tokens reserved per answer.")
     max_message_chars: int = Field(4000, ge=1, description="Longest customer message.")
     temperature: float = Field(0.0, ge=0.0, le=2.0)

@@ -3,7 +3,8 @@
 Everything real: the default model in the engine, the demo articles ingested with the
 bundled embedding model, the Order API as its own process, conversations in SQLite. The
 browser asks a policy question and sees a streamed answer with a citation link to the
-article, then asks where an order is and sees the order card with its true status.
+article and the passage it quotes, then asks where an order is and sees the order card
+with its true status.
 """
 
 from __future__ import annotations
@@ -119,7 +120,12 @@ def test_policy_question_gets_a_streamed_answer_with_a_citation(page: Page) -> N
     link = answer.get_by_test_id("citation").first
     expect(link).to_have_attribute("href", REFUND_ARTICLE_URL)
     expect(link).to_have_attribute("title", REFUND_ARTICLE_TITLE)
-    expect(page.get_by_test_id("source").first).to_have_text(REFUND_ARTICLE_TITLE)
+    source = page.get_by_test_id("source").first
+    expect(source.get_by_role("link")).to_have_text(REFUND_ARTICLE_TITLE)
+    quote = source.get_by_test_id("quote")
+    expect(quote).to_be_visible()  # the passage cited, word for word from the article
+    article = (shop_articles_dir() / "refund-timeline.md").read_text(encoding="utf-8")
+    assert " ".join(quote.inner_text().split()) in " ".join(article.split())
 
 
 def test_order_question_shows_the_order_card_with_its_status(page: Page) -> None:

@@ -106,6 +106,16 @@ def policy_reply() -> list[TurnEvent]:
     return [*tokens[:3], citation, *tokens[3:]]
 
 
+REFUND_QUOTE = "Refunds reach your card within 5 business days of our receiving the return."
+
+
+def refund_reply() -> list[TurnEvent]:  # the citation quotes the sentence it cites
+    citation = CitationEvent(
+        1, "refund-timeline", "Refund timeline", ARTICLE_URL, "By card", REFUND_QUOTE, 120, 193
+    )
+    return [TokenEvent("Card refunds take 5 business days [1]."), citation]
+
+
 def tents_reply() -> list[TurnEvent]:
     citations = [
         CitationEvent(number, f"tent-{number}", f"Tent {number}", url)
@@ -145,6 +155,7 @@ def offered_reply() -> list[TurnEvent]:
 # The first keyword found in the message picks the reply; anything else is offered a handoff.
 REPLIES: tuple[tuple[str, Callable[[], list[TurnEvent]]], ...] = (
     ("return", policy_reply),
+    ("refund", refund_reply),
     ("tent", tents_reply),
     ("lk-999999", not_found_reply),
     ("recent", silent_outage_reply),
@@ -316,6 +327,18 @@ class TestWidgetOnFakeBackend:
         assert backend.fake.requests[-1] == ChatRequest(
             customer_id="C1002", message="How do returns work?", session_id=None
         )
+
+    def test_the_cited_passage_is_quoted_under_the_answer(self, page: Page) -> None:
+        ask(page, "How long does a refund take?")
+
+        reply = page.get_by_test_id("message-assistant").last
+        expect(reply.get_by_test_id("answer")).to_have_text(
+            "Card refunds take 5 business days [1]."
+        )
+        source = reply.get_by_test_id("source")
+        expect(source.get_by_role("link")).to_have_text("Refund timeline")
+        expect(source.get_by_test_id("quote")).to_have_text(REFUND_QUOTE)
+        expect(page.get_by_test_id("quote")).to_have_count(1)
 
     def test_grouped_markers_link_each_citation(self, page: Page) -> None:
         ask(page, "Are your tents waterproof?")

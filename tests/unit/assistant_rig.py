@@ -12,7 +12,9 @@ from typing import Any, cast
 
 import pytest
 
+from switchboard.assistant.answerability import AnswerabilityCheck
 from switchboard.assistant.conversations import ConversationStore
+from switchboard.assistant.evidence import EvidenceSelector
 from switchboard.assistant.orchestrator import (
     Hooks,
     Orchestrator,
@@ -43,7 +45,7 @@ ALICE_OTHER_ORDER = "LK-100300"
 BOB_TRACKING = "ZZ9988776655"
 BOB_ITEM = "Summit Expedition Tent"
 MAX_TOKENS = 64
-RETURNS_ANSWER = ("Returns are accepted for ", "30 days [1", "].")
+RETURNS_ANSWER = ("Returns are accepted for ", "30 days", " [1].")  # a marker comes whole
 STATUS_LABELS = tuple(status.value.replace("_", " ") for status in OrderStatus)
 
 
@@ -235,7 +237,13 @@ class Rig:
     """An orchestrator over fresh fakes, and the fakes to script and inspect."""
 
     def __init__(
-        self, tmp_path: Path, *, max_model_len: int = 4096, hooks: Hooks | None = None
+        self,
+        tmp_path: Path,
+        *,
+        max_model_len: int = 4096,
+        hooks: Hooks | None = None,
+        evidence: EvidenceSelector | None = None,
+        answerability: AnswerabilityCheck | None = None,
     ) -> None:
         self.settings = AssistantSettings(relevance_floor=0.35, max_tokens=MAX_TOKENS)
         self.router = FakeRouter(route(Intent.RETURNS_REFUNDS))
@@ -251,6 +259,8 @@ class Rig:
             orders=self.orders,
             conversations=self.store,
             hooks=hooks,
+            evidence=evidence,
+            answerability=answerability,
             clock=TickingClock(),
         )
 

@@ -111,6 +111,10 @@ def test_chat_streams_token_citation_done_events(served: Served) -> None:
         "article_id": "returns-policy",
         "title": "Returns policy",
         "url": "/help/returns-policy",
+        "heading": "",
+        "quote": "Unworn items can be returned within 30 days.",  # the passage, and where
+        "start": 0,  # it is in the article
+        "end": len("Unworn items can be returned within 30 days."),
     }
     done = blocks[-1][1]
     assert done["intent"] == "returns_refunds"

@@ -1,12 +1,14 @@
-"""``CitationScanner``: ``[n]`` markers found in a streamed answer as its pieces arrive."""
+"""``CitationScanner``: ``[n]`` markers found in a streamed answer as its pieces arrive;
+``known_markers_only``: markers of sources that do not exist dropped from the stream."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import AsyncIterator, Iterable
 
 import pytest
 
-from switchboard.assistant.citations import CitationScanner, attribute
+from switchboard.assistant.citations import CitationScanner, attribute, known_markers_only
 from switchboard.assistant.prompt_budget import Citation, SourceChunk
 
 pytestmark = pytest.mark.unit
@@ -170,3 +172,44 @@ def test_attribute_ignores_words_the_question_already_had() -> None:
 def test_attribute_cites_nothing_for_an_answer_without_facts() -> None:
     assert attribute("I'm not sure about that.", "Do you sell kayaks?", [RETURNS, SHIPPING]) is None
     assert attribute("Anything.", "Question?", []) is None
+
+
+# -- markers of sources that do not exist ---------------------------------------------------
+
+
+def filtered(pieces: list[str], known: set[int]) -> list[str]:
+    async def stream() -> AsyncIterator[str]:
+        for piece in pieces:
+            yield piece
+
+    async def drain() -> list[str]:
+        return [piece async for piece in known_markers_only(stream(), known)]
+
+    return asyncio.run(drain())
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        ["Returns take 30 days [5]."],
+        ["Returns take 30 days", " [", "5", "]."],
+        ["Returns take 30 days [5", "]", "."],
+    ],
+)
+def test_a_marker_of_a_source_that_does_not_exist_is_dropped(pieces: list[str]) -> None:
+    assert "".join(filtered(pieces, {1, 2, 3, 4})) == "Returns take 30 days."
+
+
+def test_known_markers_stay_and_mixed_ones_keep_their_known_numbers() -> None:
+    pieces = ["30 days [1", "] and free [2, 7", "] labels [9]", "."]
+
+    assert "".join(filtered(pieces, {1, 2})) == "30 days [1] and free [2] labels."
+
+
+def test_text_is_held_back_only_while_a_marker_may_be_open() -> None:
+    pieces = ["Returns take ", "30 days [", "1] from delivery", " [see the list]"]
+
+    out = filtered(pieces, {1})
+
+    assert out[:2] == ["Returns take ", "30 days"]  # " [" waits: it may open a marker
+    assert "".join(out) == "Returns take 30 days [1] from delivery [see the list]"

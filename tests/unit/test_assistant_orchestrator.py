@@ -46,7 +46,10 @@ def test_policy_question_streams_tokens_then_citation_then_done(rig: Rig) -> Non
     assert kinds(events) == ["token", "token", "token", "citation", "done"]
     assert [e.text for e in only(events, TokenEvent)] == list(RETURNS_ANSWER)
     (citation,) = only(events, CitationEvent)
-    assert citation == CitationEvent(1, "returns-policy", "Returns policy", "/help/returns-policy")
+    quote = "Unworn items can be returned within 30 days."
+    assert citation == CitationEvent(
+        1, "returns-policy", "Returns policy", "/help/returns-policy", "", quote, 0, len(quote)
+    )
     done = done_of(events)
     assert done.intent is Intent.RETURNS_REFUNDS
     assert done.confidence == pytest.approx(0.8)
@@ -91,6 +94,15 @@ def test_second_source_cited_maps_to_its_article(rig: Rig) -> None:
     (citation,) = only(events, CitationEvent)
     assert (citation.number, citation.article_id) == (2, "shipping-times")
     assert done_of(events).cited_article_ids == ("shipping-times",)
+
+
+def test_a_marker_of_a_source_never_given_is_not_shown(rig: Rig) -> None:
+    rig.model.replies.append(["Returns are accepted for 30 days [", "5]."])
+
+    events = rig.turn("How long do I have to return a jacket?")
+
+    assert "[5]" not in text_of(events)  # two sources were given
+    assert text_of(events).startswith("Returns are accepted for 30 days.")
 
 
 def test_answer_without_marker_gets_the_best_source_cited(rig: Rig) -> None:

@@ -85,8 +85,8 @@ def test_huge_chunk_is_skipped_and_later_chunks_are_numbered_contiguously() -> N
     assert built.included_chunks == [chunk("a"), chunk("c")]
     assert built.dropped_chunks == [chunk("huge", words=1000)]
     assert built.citations == [
-        Citation(1, "art-a", "Titlea", "https://help.example/a"),
-        Citation(2, "art-c", "Titlec", "https://help.example/c"),
+        Citation(1, "art-a", "Titlea", "https://help.example/a", quote="a a a"),
+        Citation(2, "art-c", "Titlec", "https://help.example/c", quote="c c c"),
     ]
     assert built.messages[0] == {"role": "system", "content": SYSTEM}
     assert built.messages[-1]["content"] == (
@@ -217,3 +217,20 @@ def test_counts_each_candidate_once() -> None:
 def test_invalid_budget_is_rejected(max_model_len: int, max_tokens: int) -> None:
     with pytest.raises(ValueError, match="max_"):
         PromptBudget(max_model_len=max_model_len, max_tokens=max_tokens)
+
+
+def test_a_citation_quotes_its_source_passage_with_offsets() -> None:
+    source = SourceChunk(
+        "returns-window",
+        "How long do I have to return an item?",
+        "https://help.example/returns-window",
+        "You can return most items within 30 days.",
+        heading="The 30 days",
+        start=10,
+        end=51,
+    )
+
+    (citation,) = build(500, chunks=[source]).citations
+
+    assert citation.quote == source.text
+    assert (citation.start, citation.end, citation.heading) == (10, 51, "The 30 days")

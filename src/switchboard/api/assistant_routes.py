@@ -78,7 +78,9 @@ async def list_customers(assistant: AssistantDep) -> dict[str, Any]:
 
 TURN_EVENTS = (
     "The turn as server-sent events, each `event: <kind>` then `data: <json>`: `token` "
-    "(`text`), `citation` (`number`, `article_id`, `title`, `url`), `tool_result` (`tool`, "
+    "(`text`), `citation` (`number`, `article_id`, `title`, `url`, and the passage cited: "
+    "`heading`, `quote`, its character offsets `start` and `end` in the article, null where "
+    "unknown), `tool_result` (`tool`, "
     "`arguments`, `ok`, `data`, `error`), `handoff` (`reason`, `message`, `ticket_id`), then "
     "`done` (`session_id`, `turn_id`, `intent`, `confidence`, `cited_article_ids`, "
     "`timings_ms`, `usage`, `model`, `cache`, `guard_events`); a failure after the stream "

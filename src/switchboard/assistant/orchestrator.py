@@ -1,6 +1,7 @@
 """One chat turn of the support assistant, as an explicit pipeline of stages.
 
-    session → input hooks → route → order tool → retrieve → prompt → generate → persist
+    session → input hooks → route → order tool → retrieve → evidence → prompt → generate
+    → persist
 
 Each stage reads and writes the ``TurnState`` and is timed; the turn yields ``TurnEvent``s
 as it goes (tool results before the answer's tokens, citations as they are cited, ``done``
@@ -13,9 +14,10 @@ last). What each intent does:
   never states an order status); the API down → say so and offer a handoff.
 - everything else (the policy intents, and any unconfident route): order numbers in the
   message are looked up first and their status said; then the knowledge base is searched,
-  and below the relevance floor the assistant says it is not sure and offers a handoff
-  instead of guessing; otherwise the model answers from the retrieved articles, citing
-  them as ``[n]``.
+  and below the relevance floor, or when the evidence found does not speak about the
+  question's key terms (``answerability``), the assistant says it is not sure and offers a
+  handoff instead of guessing; otherwise the model answers from the retrieved chunks (or
+  their best sentences, ``evidence``), citing them as ``[n]``.
 - with a model that calls tools itself (a remote vLLM/OpenAI backend): after handoff,
   refusal and small talk, the model is offered the Order API and the help-centre search as
   functions (``tool_calling``) and answers from their results.
@@ -32,12 +34,19 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
-from switchboard.assistant.citations import CitationScanner, attribute
+from switchboard.assistant.answerability import AnswerabilityCheck
+from switchboard.assistant.citations import (
+    CitationScanner,
+    attribute,
+    citation_event,
+    known_markers_only,
+)
 from switchboard.assistant.conversations import (
     AssistantRecord,
     ConversationStore,
     StoredMessage,
 )
+from switchboard.assistant.evidence import EvidenceSelector, source_chunk
 from switchboard.assistant.focus import QueryFocus, with_order_ids
 from switchboard.assistant.order_tool import OrderSource, look_up_orders
 from switchboard.assistant.prompt_budget import (
@@ -62,7 +71,6 @@ from switchboard.assistant.tool_calling import (
     ToolBox,
     assistant_tool_calls,
     fit_tool_message,
-    source_chunk,
 )
 from switchboard.assistant.turn import (
     Hooks,
@@ -80,7 +88,6 @@ from switchboard.assistant.turn import (
 )
 from switchboard.assistant.types import (
     ChatModel,
-    CitationEvent,
     DoneEvent,
     HandoffEvent,
     HandoffReason,
@@ -111,6 +118,8 @@ class Orchestrator:
         orders: OrderSource,
         conversations: ConversationStore,
         hooks: Hooks | None = None,
+        evidence: EvidenceSelector | None = None,
+        answerability: AnswerabilityCheck | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.settings = settings
@@ -120,6 +129,8 @@ class Orchestrator:
         self.orders = orders
         self.conversations = conversations
         self.hooks = hooks or Hooks()
+        self.evidence = evidence  # None: whole chunks go into the prompt
+        self.answerability = answerability  # None: the relevance floor alone decides
         self._clock = clock
         self.focus = QueryFocus(settings.query_focus, min_words=settings.focus_min_words)
 
@@ -260,16 +271,20 @@ class Orchestrator:
         state.hits = hits
         state.relevance = relevance(hits)
         if state.relevance is None or state.relevance < self.settings.relevance_floor:
-            if not state.answer:  # nothing said yet (an order's status would be an answer)
-                async for event in self._unsure(state):
-                    yield event
+            async for event in self._decline(state):
+                yield event
+            return
+        state.evidence = await self._select_evidence(state, query)
+        if not await self._answerable(state, query):
+            async for event in self._decline(state):
+                yield event
             return
         tools = state.lookup.prompt_blocks if state.lookup else ()
         inputs = PromptInputs(
             system=GROUNDED_SYSTEM,
             user_message=state.message,
             tool_results=tools,
-            chunks=[source_chunk(hit) for hit in hits],
+            chunks=state.evidence,
             history=[prompt_turn(m) for m in state.history],
         )
         budget = PromptBudget(self.model.max_model_len, self.settings.max_tokens)
@@ -291,6 +306,28 @@ class Orchestrator:
                 async for event in self._emit_text(state, f" [{number}]", scanner):
                     yield event
         state.citations = scanner.cited
+
+    async def _select_evidence(self, state: TurnState, query: str) -> list[SourceChunk]:
+        """The sentences of the hits that answer ``query``, or the whole chunks."""
+        if self.evidence is None:
+            return [source_chunk(hit) for hit in state.hits]
+        select = asyncio.to_thread(self.evidence.select, query, state.hits)
+        return await self._timed(state, "evidence", select)
+
+    async def _answerable(self, state: TurnState, query: str) -> bool:
+        """Whether the evidence speaks about the question's key terms (always, unchecked)."""
+        if self.answerability is None:
+            return True
+        relevance = state.relevance if state.relevance is not None else -1.0
+        judge = asyncio.to_thread(self.answerability.judge, query, state.evidence, relevance)
+        verdict = await self._timed(state, "answerable", judge)
+        return verdict.answerable
+
+    async def _decline(self, state: TurnState) -> AsyncIterator[TurnEvent]:
+        """No article answers: not sure, unless something was said (an order's status)."""
+        if not state.answer:
+            async for event in self._unsure(state):
+                yield event
 
     async def _unsure(self, state: TurnState) -> AsyncIterator[TurnEvent]:
         """Nothing in the articles: the best intent, though unconfident, picks the reply."""
@@ -388,6 +425,8 @@ class Orchestrator:
         begin = self._clock()
         first: float | None = None
         text = self._model_text(state, messages, max_tokens, tools, calls)
+        if scanner is not None:
+            text = known_markers_only(text, scanner.numbers)
         for hook in self.hooks.output:
             text = hook.on_output(state, text)
         async for piece in text:
@@ -433,7 +472,7 @@ class Orchestrator:
         state.answer.append(text)
         yield TokenEvent(text)
         for citation in scanner.feed(text) if scanner else ():
-            yield CitationEvent(citation.number, citation.article_id, citation.title, citation.url)
+            yield citation_event(citation)
 
     async def _say(self, state: TurnState, text: str) -> AsyncIterator[TurnEvent]:
         """A fixed reply, as one token event (after a blank line if something was said)."""
@@ -449,7 +488,7 @@ class Orchestrator:
         async for event in self._say(state, reply.text):
             yield event
         for c in reply.citations:
-            yield CitationEvent(c.number, c.article_id, c.title, c.url)
+            yield citation_event(c)
         state.citations = list(reply.citations)
 
     async def _fallback(self, state: TurnState, error: Exception) -> Reply | None:

@@ -2,7 +2,8 @@
 
 The prompt is ``[system, *history, user]``. The system message holds the instructions; the
 last user message holds this turn's context, a ``Tool results:`` section and a ``Sources:``
-section of numbered chunks, then the customer's question::
+section of numbered sources (retrieved chunks, or the evidence sentences selected from
+them), then the customer's question::
 
     Tool results:
     <block>
@@ -15,7 +16,8 @@ section of numbered chunks, then the customer's question::
 
 (With no context the user message is the customer's message alone.) Context next to the
 question, not in the system message, is what small models answer from: measured on the
-demo shop, SmolLM2-135M stated the fact ("30 days") only with this layout.
+demo shop, SmolLM2-135M stated the fact ("30 days") only with this layout. (A layout of
+bare facts, ``- <text> [n]``, measured worse: the model wrote the markers alone.)
 
 Budget: ``max_model_len - max_tokens`` prompt tokens, counted exactly by an injected
 ``count_messages`` (the chat template's rendering, tokenized). Items are added greedily in
@@ -25,15 +27,15 @@ priority order, each candidate message list counted once:
    budget, ``PromptTooLongError``;
 2. tool results, in order, as a prefix: the first that does not fit stops them (a later block
    may depend on an earlier one);
-3. retrieved chunks in rank order, skip-and-continue: a chunk that does not fit is dropped,
-   and later (smaller) ones may still fit, so one huge chunk does not starve the rest;
+3. sources in rank order, skip-and-continue: a source that does not fit is dropped, and
+   later (smaller) ones may still fit, so one huge chunk does not starve the rest;
 4. history, newest turn first, whole turns only: the first turn that does not fit drops it and
    every older one, so the kept history is a contiguous suffix of the conversation; it
    starts with a user message (an answer whose question was dropped goes too: chat
    templates expect a user message first).
 
-Chunks are numbered ``[1]..[k]`` in the order they appear in the prompt; ``citations`` maps
-each number back to its article.
+Sources are numbered ``[1]..[k]`` in the order they appear in the prompt (no number names a
+source that is not there); ``citations`` maps each number back to its article and passage.
 """
 
 from __future__ import annotations
@@ -79,22 +81,31 @@ class Turn:
 
 @dataclass(frozen=True)
 class SourceChunk:
-    """A retrieved passage of a help-center article."""
+    """A passage of a help-center article: a retrieved chunk, or a sentence of one selected
+    as evidence; ``text == article[start:end]`` where the offsets are known."""
 
     article_id: str
     title: str
     url: str
     text: str
+    heading: str = ""  # the section's heading path, " > "-joined ("": the article's top)
+    start: int | None = None
+    end: int | None = None
 
 
 @dataclass(frozen=True)
 class Citation:
-    """``[number]`` in the prompt (and in the answer) refers to this article."""
+    """``[number]`` in the prompt (and in the answer) refers to this article, and quotes
+    its passage ``quote`` (at ``start:end`` of the article, where known)."""
 
     number: int
     article_id: str
     title: str
     url: str
+    heading: str = ""
+    quote: str = ""
+    start: int | None = None
+    end: int | None = None
 
 
 @dataclass(frozen=True)
@@ -270,6 +281,6 @@ def source_text(number: int, chunk: SourceChunk) -> str:
 def citations_of(chunks: Sequence[SourceChunk]) -> list[Citation]:
     """``[1]..[k]`` for the chunks, in order."""
     return [
-        Citation(number=i, article_id=c.article_id, title=c.title, url=c.url)
+        Citation(i, c.article_id, c.title, c.url, c.heading, c.text, c.start, c.end)
         for i, c in enumerate(chunks, 1)
     ]

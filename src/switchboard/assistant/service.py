@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import NamedTuple
 
+from switchboard.assistant.answerability import AnswerabilityCheck
 from switchboard.assistant.cache_hook import CacheHook
 from switchboard.assistant.conversations import ConversationStore
+from switchboard.assistant.evidence import EvidenceSelector, VectorCache
 from switchboard.assistant.guard_hook import GuardHook
 from switchboard.assistant.orchestrator import Hooks, Orchestrator
 from switchboard.assistant.order_client import OrderClient
@@ -18,8 +21,9 @@ from switchboard.assistant.router import SemanticRouter
 from switchboard.assistant.turn import KnowledgeSearcher
 from switchboard.assistant.types import ChatModel
 from switchboard.cache.service import open_cache
-from switchboard.config import Settings
+from switchboard.config import AssistantSettings, Settings
 from switchboard.guard.factory import open_guard
+from switchboard.rag.embedder import Embedder
 from switchboard.rag.knowledge import KnowledgeBase
 from switchboard.rag.types import CollectionRef
 
@@ -63,6 +67,7 @@ def open_assistant(
     if hooks is None:
         cache = _cache_hook(settings, model, knowledge, collection)
         hooks = default_hooks(settings, cache)
+    stages = evidence_stages(config, knowledge.embedder)
     orchestrator = Orchestrator(
         config,
         router=router or SemanticRouter(knowledge.embedder, threshold=config.router_threshold),
@@ -71,8 +76,33 @@ def open_assistant(
         orders=orders,
         conversations=conversations,
         hooks=hooks,
+        evidence=stages.evidence,
+        answerability=stages.answerability,
     )
     return Assistant(orchestrator, orders, conversations, cache)
+
+
+class EvidenceStages(NamedTuple):
+    evidence: EvidenceSelector | None
+    answerability: AnswerabilityCheck | None
+
+
+def evidence_stages(config: AssistantSettings, embedder: Embedder) -> EvidenceStages:
+    """The sentence-level evidence and the answerability check, each unless turned off
+    (``evidence_spans``, ``answerable_key_terms`` 0); they share one vector cache."""
+    vectors = VectorCache(embedder)
+    spans, key_terms = config.evidence_spans, config.answerable_key_terms
+    return EvidenceStages(
+        EvidenceSelector(vectors, spans=spans) if spans else None,
+        AnswerabilityCheck(
+            vectors,
+            key_terms=key_terms,
+            term_floor=config.answerable_term_floor,
+            trusted_relevance=config.answerable_trusted_relevance,
+        )
+        if key_terms
+        else None,
+    )
 
 
 SYSTEM_PROMPTS = (GROUNDED_SYSTEM, TOOLS_SYSTEM, SMALL_TALK_SYSTEM)

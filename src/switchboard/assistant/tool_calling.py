@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from switchboard.assistant.evidence import source_chunk
 from switchboard.assistant.order_tool import OrderSource, look_up_orders
 from switchboard.assistant.prompt_budget import SourceChunk, source_text
 from switchboard.assistant.turn import relevance
@@ -164,16 +165,6 @@ def assistant_tool_calls(text: str, calls: Sequence[ToolCall]) -> Message:
             for c in calls
         ],
     }
-
-
-def source_chunk(hit: SearchHit) -> SourceChunk:
-    url = hit.stored.metadata.get("url", "")
-    return SourceChunk(
-        article_id=hit.stored.chunk.document_id,
-        title=hit.stored.title,
-        url=url if isinstance(url, str) else "",
-        text=hit.stored.chunk.text,
-    )
 
 
 def _tool_message(call_id: str, parts: Sequence[str]) -> Message:

@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 
 from switchboard.assistant.conversations import StoredMessage
 from switchboard.assistant.order_tool import OrderLookup
-from switchboard.assistant.prompt_budget import BuiltPrompt, Citation, Role, Turn
+from switchboard.assistant.prompt_budget import BuiltPrompt, Citation, Role, SourceChunk, Turn
 from switchboard.assistant.types import HandoffReason, Intent, Route, ToolResultEvent
 from switchboard.order_ids import extract_order_ids
 from switchboard.rag.knowledge import KnowledgeBase
@@ -46,6 +46,7 @@ class TurnState:
     tool_results: list[ToolResultEvent] = field(default_factory=list)
     hits: list[SearchHit] = field(default_factory=list)
     relevance: float | None = None
+    evidence: list[SourceChunk] = field(default_factory=list)  # what the prompt offers, best first
     prompt: BuiltPrompt | None = None
     answer: list[str] = field(default_factory=list)
     citations: list[Citation] = field(default_factory=list)

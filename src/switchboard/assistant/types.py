@@ -77,12 +77,17 @@ class TokenEvent:
 
 @dataclass(frozen=True)
 class CitationEvent:
-    """``[number]`` in the answer refers to this article; sent when first cited."""
+    """``[number]`` in the answer refers to this article; sent when first cited. ``quote``
+    is the passage cited, at ``start:end`` (characters) of the article, under ``heading``."""
 
     number: int
     article_id: str
     title: str
     url: str
+    heading: str = ""
+    quote: str = ""
+    start: int | None = None
+    end: int | None = None
     kind: Literal["citation"] = "citation"
 
 

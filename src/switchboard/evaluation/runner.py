@@ -27,7 +27,7 @@ from switchboard.assistant.local_model import LocalChatModel
 from switchboard.assistant.orchestrator import Hooks, Orchestrator, TurnRequest
 from switchboard.assistant.order_client import OrderClient
 from switchboard.assistant.router import SemanticRouter
-from switchboard.assistant.service import SYSTEM_PROMPTS
+from switchboard.assistant.service import SYSTEM_PROMPTS, evidence_stages
 from switchboard.assistant.turn import KnowledgeSearcher, search_query
 from switchboard.assistant.types import DoneEvent, HandoffEvent, TokenEvent, ToolResultEvent
 from switchboard.config import ChunkSettings, Settings
@@ -62,7 +62,7 @@ class RunResult:
         cases = [
             {**asdict(score), "answer": o.answer, "intent": o.intent, "cited": o.cited_article_ids,
              "retrieved": o.retrieved_article_ids, "handoff": o.handoff,
-             "timings_ms": o.timings_ms, "latency_ms": o.latency_ms}
+             "timings_ms": o.timings_ms, "usage": o.usage, "latency_ms": o.latency_ms}
             for score, o in zip(self.scores, self.outcomes, strict=True)
         ]  # fmt: skip
         return {
@@ -184,6 +184,7 @@ async def _run(
     guard = open_guard(settings.guard, SYSTEM_PROMPTS)  # as served: guarded, never cached
     guarded = GuardHook(guard) if guard is not None else None
     hooks = Hooks(input=[guarded], output=[guarded]) if guarded is not None else None
+    stages = evidence_stages(config, kb.embedder)
 
     def orchestrator(orders: OrderClient) -> Orchestrator:
         return Orchestrator(
@@ -194,6 +195,8 @@ async def _run(
             orders=orders,
             conversations=conversations,
             hooks=hooks,
+            evidence=stages.evidence,
+            answerability=stages.answerability,
         )
 
     pipelines = {"up": orchestrator(up), "down": orchestrator(down)}

@@ -76,7 +76,7 @@ class Chunker:
         self.settings = settings or ChunkingSettings()
         self.limit = self.settings.chunk_tokens
         self._splitters: tuple[Callable[[str, int, int], list[Span]], ...] = (
-            _sentences,
+            sentence_spans,
             _words,
             self._characters,
         )
@@ -219,7 +219,7 @@ def _strip(text: str, start: int, end: int) -> Span:
     return start, end
 
 
-def _sentences(text: str, start: int, end: int) -> list[Span]:
+def sentence_spans(text: str, start: int, end: int) -> list[Span]:
     """Stripped, non-empty sentence spans of ``[start, end)``."""
     cuts = [m.end() for m in _SENTENCE_END.finditer(text, start, end)]
     spans = (_strip(text, s, e) for s, e in zip([start, *cuts], [*cuts, end], strict=True))
@@ -228,7 +228,7 @@ def _sentences(text: str, start: int, end: int) -> list[Span]:
 
 def _sentence_starts(text: str, start: int, end: int) -> list[int]:
     """Where the second and later sentences of ``[start, end)`` start."""
-    return [s for s, _ in _sentences(text, start, end)[1:]]
+    return [s for s, _ in sentence_spans(text, start, end)[1:]]
 
 
 def _words(text: str, start: int, end: int) -> list[Span]:

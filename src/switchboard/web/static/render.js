@@ -87,6 +87,7 @@ export function answerNodes(text, citations) {
   return nodes;
 }
 
+/** The cited articles, each with the passage quoted from it. */
 export function sourcesList(citations) {
   const sorted = [...citations.values()].sort((a, b) => a.number - b.number);
   const items = sorted.map((citation) => {
@@ -94,7 +95,10 @@ export function sourcesList(citations) {
     const title = href === null
       ? el("span", { textContent: citation.title })
       : el("a", { href, target: "_blank", rel: "noopener", textContent: citation.title });
-    return el("li", { value: citation.number, dataset: { testid: "source" } }, title);
+    const quote = citation.quote
+      ? el("blockquote", { className: "quote", textContent: citation.quote, dataset: { testid: "quote" } })
+      : null;
+    return el("li", { value: citation.number, dataset: { testid: "source" } }, title, quote);
   });
   return el("div", { className: "sources" },
     el("h3", { textContent: "Sources" }), el("ol", {}, ...items));
