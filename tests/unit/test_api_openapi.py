@@ -175,6 +175,7 @@ def test_streams_are_documented_as_event_streams(document: dict[str, Any]) -> No
     events = assistant["content"]["text/event-stream"]["itemSchema"]["properties"]["event"]
     assert events["enum"] == ["token", "citation", "tool_result", "handoff", "done", "error"]
     assert "event: <kind>" in assistant["description"]
+    assert "`answer_path`: `generated`, `generated+repaired`" in assistant["description"]
     completions = document["paths"]["/v1/completions"]["post"]["responses"]["200"]
     assert set(completions["content"]) == {"application/json", "text/event-stream"}
 
