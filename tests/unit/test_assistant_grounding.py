@@ -32,7 +32,8 @@ SHIPPING = Passage(
     2,
     "Shipping methods",
     "Within Germany we hand parcels to DHL Paket. Standard shipping costs EUR 4.95. "
-    "Klarna lets you pay 20% later. Refunds take 3-5 business days.",
+    "Klarna lets you pay 20% later. Refunds take 3-5 business days. Use up to four gift "
+    "cards per order.",
 )
 OPTIONS = OptionWords(
     [["DHL"], ["UPS"], ["Klarna"], ["PayPal"], ["Germany"], ["France"], ["United Kingdom", "UK"]]
@@ -77,6 +78,7 @@ def pieces(text: str, seed: int) -> list[str]:
         "Holiday gifts can come back until January 15th.",
         "Refunds take 3 to 5 working days.",
         "Klarna lets you pay 20 percent later.",
+        "Up to 4 gift cards per order.",
         "DHL delivers in Germany.",
         "We ship to the UK.",
         "Your order LK-100214 of €89.50 arrives on May 7.",

@@ -193,7 +193,7 @@ _FINDERS: list[tuple[ClaimKind, re.Pattern[str]]] = [
     ),
     (ClaimKind.NUMBER, re.compile(rf"{_B}(?:{_NUM})(?:{_ORDINAL})(?![\w])")),
 ]
-_NUMERAL = re.compile(rf"{_B}(?:{_NUM})")
+_NUMERAL = re.compile(rf"{_B}(?:{_NUM})|\b(?:{_WORDS})\b", re.IGNORECASE)
 _PLACEHOLDER = re.compile(r"<[A-Z][A-Z_]*_\d+>")
 _LIST_NUMBER = re.compile(rf"(?m)^[ \t]*\d{{1,2}}[.)](?=\s)(?!\s+{_MONTH})", re.IGNORECASE)
 
@@ -259,7 +259,7 @@ def number(written: str) -> float | None:
 
 
 def numerals(text: str) -> set[float]:
-    """Every number written in digits in ``text``, whatever it counts."""
+    """Every number in ``text``, in digits or words ("three gift cards"), whatever it counts."""
     return {v for m in _NUMERAL.finditer(text) if (v := number(m.group())) is not None}
 
 
