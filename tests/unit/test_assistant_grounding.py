@@ -131,6 +131,14 @@ def test_a_sentence_ends_after_its_markers_once_the_next_one_begins() -> None:
     assert sentence_end("It costs €4.95. [2] You") == len("It costs €4.95. [2]")
     assert sentence_end("Within 30 days [1]. Then") == len("Within 30 days [1].")
     assert sentence_end("  Steps:\n- one") == len("  Steps:")
+    assert sentence_end("1. Open it. 2. Send") == len("1. Open it.")  # a list item's number
+
+
+def test_a_numbered_list_on_one_line_passes_unchanged(evidence: EvidenceIndex) -> None:
+    answer = "1. Open the returns portal. 2. Print the label. 3. Hand it to the carrier."
+    text, stream = run(evidence, pieces(answer, 0))
+    assert text == answer
+    assert stream.path is AnswerPath.GENERATED
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -197,6 +197,7 @@ _END = re.compile(
     r"[.!?\u2026]+[\"'\u201d\u2019)\]]*(?:\s*\[\d{1,3}(?:\s*,\s*\d{1,3})*\][.!?]?)*"
     r"(?=\s+[^\s\[])|\n"
 )
+_LIST_ITEM = re.compile(r"\d{1,2}[.)]")
 _WORD = re.compile(r"\S+")
 _NUMBER_WORD = re.compile(r"[\d€$£%]")
 
@@ -208,8 +209,9 @@ def sentence_end(text: str) -> int | None:
     lead = len(text) - len(text.lstrip())
     for match in _END.finditer(text, lead):
         if match.group() != "\n":
-            return match.end()
-        if match.start() > lead:
+            if not _LIST_ITEM.fullmatch(text, lead, match.start() + 1):  # "2." starts one
+                return match.end()
+        elif match.start() > lead:
             return match.start()
     return None
 
