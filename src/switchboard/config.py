@@ -223,6 +223,22 @@ class RemoteModelSettings(BaseModel):
     timeout_s: float = Field(60.0, gt=0, description="Longest wait between two chunks.")
 
 
+class GroundingSettings(BaseModel):
+    """The grounding check on the assistant's answers: numbers, amounts, durations, dates,
+    codes and named options must be stated by the evidence, or their sentence is left out."""
+
+    enabled: bool = True
+    holdback_chars: int = Field(
+        200, ge=8, le=4096, description="Most answer text held back while its sentence is checked."
+    )
+    option_words: Path | None = Field(
+        None,
+        description="Named options to check (carriers, payment methods): one per line, "
+        "aliases separated by '|' (default: the demo shop's list).",
+    )
+    countries: bool = Field(True, description="Also check the names of countries.")
+
+
 class AssistantSettings(BaseModel):
     """The customer-support assistant: routing, grounding, generation, conversations."""
 
@@ -301,6 +317,7 @@ class AssistantSettings(BaseModel):
     remote: RemoteModelSettings | None = Field(
         None, description="Generate with a remote server instead of the local engine."
     )
+    grounding: GroundingSettings = Field(default_factory=GroundingSettings)
 
 
 class ProviderSettings(BaseModel):

@@ -142,6 +142,21 @@ def test_each_turn_is_in_the_request_log_and_the_metrics(served: Served) -> None
     )
 
 
+def test_done_names_the_answer_path_and_the_metrics_count_it(served: Served) -> None:
+    answered = chat(served, message="How long do I have to return a jacket?")
+    served.rig.router.default = route(Intent.OUT_OF_SCOPE)
+    refused = chat(served, message="Write me a poem")
+
+    assert answered[-1][1]["answer_path"] == "generated"
+    assert refused[-1][1]["answer_path"] == "refusal"
+    metrics = served.client.get("/metrics").text
+    for path in ("generated", "refusal"):
+        assert f'switchboard_assistant_answer_path_total{{path="{path}"}} 1.0' in metrics
+    session = answered[-1][1]["session_id"]
+    stored = served.client.get(f"/v1/assistant/sessions/{session}", params={"customer_id": ALICE})
+    assert stored.json()["messages"][1]["answer_path"] == "generated"
+
+
 def test_chat_continues_a_session(served: Served) -> None:
     first = chat(served, message="How long do I have to return a jacket?")
     session = first[-1][1]["session_id"]

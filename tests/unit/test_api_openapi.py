@@ -177,6 +177,7 @@ def test_streams_are_documented_as_event_streams(document: dict[str, Any]) -> No
     assert "event: <kind>" in assistant["description"]
     for field in ("`quote`", "`start`", "`end`", "`heading`"):  # the cited passage
         assert field in assistant["description"]
+    assert "`answer_path`: `generated`, `generated+repaired`" in assistant["description"]
     completions = document["paths"]["/v1/completions"]["post"]["responses"]["200"]
     assert set(completions["content"]) == {"application/json", "text/event-stream"}
 

@@ -18,7 +18,7 @@ from switchboard.assistant.conversations import (
     ConversationStore,
     TicketStatus,
 )
-from switchboard.assistant.types import HandoffReason, Intent, ToolResultEvent
+from switchboard.assistant.types import AnswerPath, HandoffReason, Intent, ToolResultEvent
 from switchboard.errors import FatalError, SessionNotFoundError
 
 pytestmark = pytest.mark.unit
@@ -211,6 +211,39 @@ def test_everything_persists_across_reopen(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_the_answer_path_is_kept_with_the_answer(store: ConversationStore) -> None:
+    session = store.create_session("C-1")
+    store.add_exchange(session.id, "q", answer("a", answer_path=AnswerPath.QUOTED))
+    store.add_exchange(session.id, "q2", answer("b"))
+    records = [m.assistant for m in store.history(session.id, 10) if m.assistant]
+    assert [r.answer_path for r in records] == [AnswerPath.QUOTED, None]
+
+
+def test_a_version_1_database_gains_the_answer_path_and_keeps_its_turns(tmp_path: Path) -> None:
+    path = tmp_path / "conv.db"
+    v1 = conversations.SCHEMA.replace("    answer_path TEXT,\n", "")
+    with sqlite3.connect(path) as conn:
+        conn.executescript(v1)
+        conn.execute("INSERT INTO sessions VALUES ('s1', 'C-1', '2024-01-01', '2024-01-01')")
+        conn.execute(
+            "INSERT INTO turns VALUES ('s1', 0, 'assistant', 'old', '2024-01-01', "
+            "'shipping', 0.9, '[]', '[]', NULL, '{}', '{}', 'm')"
+        )
+        conn.execute("PRAGMA user_version = 1")
+    store = ConversationStore(path)
+    try:
+        (old,) = store.history("s1", 10)
+        assert old.content == "old"
+        assert old.assistant is not None
+        assert old.assistant.answer_path is None
+        store.add_exchange("s1", "q", answer("new", answer_path=AnswerPath.GENERATED))
+        assert store.history("s1", 10)[-1].assistant.answer_path is AnswerPath.GENERATED  # type: ignore[union-attr]
+    finally:
+        store.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
 
 
 def test_unknown_schema_version_is_refused(tmp_path: Path) -> None:

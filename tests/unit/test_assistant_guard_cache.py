@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 
 from switchboard.assistant.cache_hook import CacheHook
+from switchboard.assistant.claims import OptionWords
+from switchboard.assistant.grounding_hook import GroundingHook
 from switchboard.assistant.guard_hook import GuardHook
 from switchboard.assistant.orchestrator import Hooks, TurnRequest
 from switchboard.assistant.replies import GROUNDED_SYSTEM
@@ -57,7 +59,14 @@ class BagOfWords:
 class World:
     """A rig whose hooks are a guard (regex detectors) and a cache on tmp_path."""
 
-    def __init__(self, tmp_path: Path, *, temperature: float = 0.0, guard: bool = True) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        *,
+        temperature: float = 0.0,
+        guard: bool = True,
+        grounding: bool = True,
+    ) -> None:
         self.kb_version = "v1"
         self.cache = ResponseCache(
             SQLiteCacheStore(tmp_path / "cache.sqlite3"),
@@ -75,9 +84,10 @@ class World:
             kb_version_ttl_s=0,  # read the version every turn
         )
         guard_hook = GuardHook(make_guard()[0]) if guard else None
+        checked = GroundingHook(OptionWords([]), holdback_chars=200) if grounding else None
         self.hooks = Hooks(
             input=[h for h in (guard_hook, self.cache_hook) if h is not None],
-            output=[guard_hook] if guard_hook else [],
+            output=[h for h in (checked, guard_hook) if h is not None],  # as served
             done=[self.cache_hook],
             fallback=[self.cache_hook],
         )
@@ -159,11 +169,15 @@ def test_abuse_in_the_answer_is_cut_off_and_not_cached(world: World) -> None:
     assert len(world.rig.model.calls) == 2
 
 
-def test_pii_the_customer_did_not_give_is_redacted_in_the_answer(world: World) -> None:
-    world.rig.model.default = ["Write to ", "carol@example.com ", "for help."]
-    events = world.turn(QUESTION)
-    assert text_of(events).startswith("Write to <EMAIL_ADDRESS> for help.")
-    assert "output:pii:EMAIL_ADDRESS:redact" in done_of(events).guard_events
+def test_pii_the_customer_did_not_give_is_redacted_in_the_answer(tmp_path: Path) -> None:
+    world = World(tmp_path, grounding=False)  # with it, the address no source gives is gone
+    try:
+        world.rig.model.default = ["Write to ", "carol@example.com ", "for help."]
+        events = world.turn(QUESTION)
+        assert text_of(events).startswith("Write to <EMAIL_ADDRESS> for help.")
+        assert "output:pii:EMAIL_ADDRESS:redact" in done_of(events).guard_events
+    finally:
+        world.close()
 
 
 # -- the cache -------------------------------------------------------------------------------

@@ -83,8 +83,11 @@ TURN_EVENTS = (
     "unknown), `tool_result` (`tool`, "
     "`arguments`, `ok`, `data`, `error`), `handoff` (`reason`, `message`, `ticket_id`), then "
     "`done` (`session_id`, `turn_id`, `intent`, `confidence`, `cited_article_ids`, "
-    "`timings_ms`, `usage`, `model`, `cache`, `guard_events`); a failure after the stream "
-    "began is an `error` event with OpenAI's error JSON."
+    "`timings_ms`, `usage`, `model`, `cache`, `guard_events`, `answer_path`: `generated`, "
+    "`generated+repaired` (sentences with claims the sources do not state left out), "
+    "`quoted` (the source sentence that answers the question), or without the model "
+    "`order_status`, `cache`, `not_sure`, `handoff`, `refusal`, `blocked`); a failure "
+    "after the stream began is an `error` event with OpenAI's error JSON."
 )
 
 TURN_EVENT_NAMES = named_events("token", "citation", "tool_result", "handoff", "done", "error")
@@ -202,6 +205,8 @@ def _finish(
     metrics.guarded("assistant", record.guard_events)
     if done is not None and done.cache is not None:
         metrics.cache_lookup("assistant", done.cache)
+    if done is not None:
+        metrics.answer_path(done.answer_path.value)
     request_log = request.app.state.request_log
     if request_log is not None:
         request_log.submit(record)
@@ -287,5 +292,6 @@ def _message_json(message: StoredMessage) -> dict[str, Any]:
             "timings_ms": dict(record.timings_ms),
             "usage": dict(record.usage),
             "model": record.model,
+            "answer_path": record.answer_path and record.answer_path.value,
         }
     return body

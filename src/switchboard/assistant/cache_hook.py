@@ -1,11 +1,12 @@
 """The response cache in the assistant's turn: a cached answer instead of the pipeline,
 the pipeline's answer stored for next time, and a cached answer when the model fails.
 
-Only answers that are the same for every customer are cached: never one that used the
-Order API or the customer's personal data, one a guardrail changed, one that leans on the
-conversation before it (a follow-up), or one sampled at a temperature above zero (unless
-``cache_sampled``). Entries are scoped by tenant, model, system prompts and the knowledge
-base's version, so an edited article is never answered from before the edit.
+Only answers that are the same for every customer and passed the grounding check are
+cached: never one the check did not see, one that used the Order API or the customer's
+personal data, one a guardrail changed, one that leans on the conversation before it (a
+follow-up), or one sampled at a temperature above zero (unless ``cache_sampled``).
+Entries are scoped by tenant, model, system prompts and the knowledge base's version, so
+an edited article is never answered from before the edit.
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ from collections.abc import Callable, Sequence
 
 from switchboard.assistant.prompt_budget import Citation
 from switchboard.assistant.turn import Reply, TurnState, search_query
-from switchboard.assistant.types import Intent
+from switchboard.assistant.types import AnswerPath, Intent
 from switchboard.cache.keys import exact_key, system_hash
 from switchboard.cache.service import ResponseCache
 from switchboard.cache.types import CachedAnswer, CacheHit, CacheScope
 from switchboard.order_ids import extract_order_ids
 
 KB_VERSION_TTL_S = 1.0
+# What the grounding check lets through is grounded: as generated, repaired or quoted.
+GROUNDED = frozenset({AnswerPath.GENERATED, AnswerPath.REPAIRED, AnswerPath.QUOTED})
 
 
 class CacheHook:
@@ -140,6 +143,7 @@ class CacheHook:
             and not state.tool_results
             and state.handoff is None
             and "model" in state.timings_ms
+            and state.grounding in GROUNDED
             and bool("".join(state.answer).strip())
         )
 

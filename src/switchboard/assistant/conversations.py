@@ -28,13 +28,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from switchboard.assistant.types import HandoffReason, Intent, ToolResultEvent, event_json
+from switchboard.assistant.types import (
+    AnswerPath,
+    HandoffReason,
+    Intent,
+    ToolResultEvent,
+    event_json,
+)
 from switchboard.errors import FatalError, SessionNotFoundError
 from switchboard.sqlite_file import SQLiteFile
 from switchboard.sqlite_tx import transaction
 from switchboard.thread_connections import ThreadConnections
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE sessions (
     id TEXT PRIMARY KEY,
@@ -57,6 +63,7 @@ CREATE TABLE turns (
     timings_ms TEXT,
     usage TEXT,
     model TEXT,
+    answer_path TEXT,
     PRIMARY KEY (session_id, idx)
 );
 CREATE TABLE tickets (
@@ -78,8 +85,11 @@ Clock = Callable[[], datetime]
 _SESSION = "SELECT id, customer_id, created_at, updated_at FROM sessions"
 _TICKET = "SELECT id, session_id, customer_id, reason, summary, status, created_at FROM tickets"
 _TURN = """SELECT session_id, idx, role, content, created_at, intent, confidence,
-                  cited_article_ids, tool_results, handoff_reason, timings_ms, usage, model
+                  cited_article_ids, tool_results, handoff_reason, timings_ms, usage, model,
+                  answer_path
            FROM turns"""
+# Each version's changes from the one before it.
+MIGRATIONS = {2: ("ALTER TABLE turns ADD COLUMN answer_path TEXT",)}
 
 
 class TicketStatus(enum.StrEnum):
@@ -108,6 +118,7 @@ class AssistantRecord:
     handoff_reason: HandoffReason | None = None
     timings_ms: Mapping[str, float] = field(default_factory=dict)
     usage: Mapping[str, int] = field(default_factory=dict)
+    answer_path: AnswerPath | None = None  # None: answered before paths were recorded
 
 
 @dataclass(frozen=True)
@@ -300,13 +311,16 @@ def _migrate(conn: sqlite3.Connection) -> None:
     (version,) = conn.execute("PRAGMA user_version").fetchone()
     if version == SCHEMA_VERSION:
         return
-    if version != 0:
+    if not 0 <= version < SCHEMA_VERSION:
         raise FatalError(
             f"conversation database has schema version {version}; this code knows {SCHEMA_VERSION}"
         )
-    for statement in SCHEMA.split(";"):
-        if statement.strip():
-            conn.execute(statement)  # executescript() would commit the open transaction
+    if version == 0:
+        statements = [s for s in SCHEMA.split(";") if s.strip()]
+    else:
+        statements = [s for v in range(version + 1, SCHEMA_VERSION + 1) for s in MIGRATIONS[v]]
+    for statement in statements:
+        conn.execute(statement)  # executescript() would commit the open transaction
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
@@ -332,7 +346,7 @@ def _insert_assistant(
     conn: sqlite3.Connection, session_id: str, index: int, record: AssistantRecord, now: str
 ) -> None:
     conn.execute(
-        "INSERT INTO turns VALUES (?, ?, 'assistant', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO turns VALUES (?, ?, 'assistant', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             session_id,
             index,
@@ -346,6 +360,7 @@ def _insert_assistant(
             json.dumps(dict(record.timings_ms)),
             json.dumps(dict(record.usage)),
             record.model,
+            None if record.answer_path is None else AnswerPath(record.answer_path).value,
         ),
     )
 
@@ -414,7 +429,7 @@ def _message(row: tuple[Any, ...]) -> StoredMessage:
 
 
 def _assistant_record(content: str, columns: tuple[Any, ...]) -> AssistantRecord:
-    intent, confidence, cited, tools, handoff, timings, usage, model = columns
+    intent, confidence, cited, tools, handoff, timings, usage, model, path = columns
     return AssistantRecord(
         content=content,
         intent=Intent(intent),
@@ -425,4 +440,5 @@ def _assistant_record(content: str, columns: tuple[Any, ...]) -> AssistantRecord
         handoff_reason=None if handoff is None else HandoffReason(handoff),
         timings_ms=json.loads(timings),
         usage=json.loads(usage),
+        answer_path=None if path is None else AnswerPath(path),
     )

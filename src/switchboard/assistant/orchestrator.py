@@ -34,6 +34,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
+from switchboard.assistant.answer_path import answer_path
 from switchboard.assistant.answerability import AnswerabilityCheck
 from switchboard.assistant.citations import (
     CitationScanner,
@@ -167,6 +168,7 @@ class Orchestrator:
         state.timings_ms["overhead"] = state.timings_ms["total"] - state.timings_ms.get(
             "model", 0.0
         )
+        path = answer_path(state)
         record = AssistantRecord(
             content=state.masked("".join(state.answer)),
             intent=state.route.intent,
@@ -177,6 +179,7 @@ class Orchestrator:
             handoff_reason=state.handoff,
             timings_ms=dict(state.timings_ms),
             usage=dict(state.usage),
+            answer_path=path,
         )
         turn_id = await asyncio.to_thread(
             self.conversations.add_exchange, state.session_id, state.message, record
@@ -194,6 +197,7 @@ class Orchestrator:
             model=record.model,
             cache=state.cache,
             guard_events=tuple(state.guard_events),
+            answer_path=path,
         )
 
     # -- stages ------------------------------------------------------------------------------
@@ -292,6 +296,7 @@ class Orchestrator:
         prompt = await asyncio.to_thread(build_prompt, inputs, budget, self.model.count_messages)
         state.timings_ms["prompt"] = self._ms(begin)
         state.prompt = prompt
+        state.sources = list(prompt.included_chunks)
         scanner = CitationScanner(prompt.citations)
         said = len(state.answer)
         async for event in self._generate(
@@ -378,6 +383,7 @@ class Orchestrator:
             self.settings.relevance_floor,
         )
         sources: list[SourceChunk] = []
+        state.sources = sources  # grown in place as the tools find articles
         scanner = CitationScanner([])
         unsure = False
         for round_ in range(MAX_ROUNDS):

@@ -13,6 +13,7 @@ from switchboard.assistant.answerability import AnswerabilityCheck
 from switchboard.assistant.cache_hook import CacheHook
 from switchboard.assistant.conversations import ConversationStore
 from switchboard.assistant.evidence import EvidenceSelector, VectorCache
+from switchboard.assistant.grounding_hook import open_grounding
 from switchboard.assistant.guard_hook import GuardHook
 from switchboard.assistant.orchestrator import Hooks, Orchestrator
 from switchboard.assistant.order_client import OrderClient
@@ -22,6 +23,7 @@ from switchboard.assistant.turn import KnowledgeSearcher
 from switchboard.assistant.types import ChatModel
 from switchboard.cache.service import open_cache
 from switchboard.config import AssistantSettings, Settings
+from switchboard.demo import option_words_path
 from switchboard.guard.factory import open_guard
 from switchboard.rag.embedder import Embedder
 from switchboard.rag.knowledge import KnowledgeBase
@@ -109,12 +111,14 @@ SYSTEM_PROMPTS = (GROUNDED_SYSTEM, TOOLS_SYSTEM, SMALL_TALK_SYSTEM)
 
 
 def default_hooks(settings: Settings, cache: CacheHook | None) -> Hooks:
-    """The input guard, then the cache (it sees the redacted message); the output guard."""
+    """The input guard, then the cache (it sees the redacted message); the grounding check,
+    then the output guard (it restores the customer's data the check never sees)."""
     guard = open_guard(settings.guard, SYSTEM_PROMPTS)
     guard_hook = GuardHook(guard) if guard is not None else None
+    grounding = open_grounding(settings.assistant.grounding, option_words_path())
     return Hooks(
         input=[h for h in (guard_hook, cache) if h is not None],
-        output=[guard_hook] if guard_hook is not None else [],
+        output=[h for h in (grounding, guard_hook) if h is not None],
         done=[cache] if cache is not None else [],
         fallback=[cache] if cache is not None else [],
     )

@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 from switchboard.assistant.conversations import StoredMessage
 from switchboard.assistant.order_tool import OrderLookup
 from switchboard.assistant.prompt_budget import BuiltPrompt, Citation, Role, SourceChunk, Turn
-from switchboard.assistant.types import HandoffReason, Intent, Route, ToolResultEvent
+from switchboard.assistant.types import AnswerPath, HandoffReason, Intent, Route, ToolResultEvent
 from switchboard.order_ids import extract_order_ids
 from switchboard.rag.knowledge import KnowledgeBase
 from switchboard.rag.types import CollectionRef, SearchHit, SearchMode
@@ -48,6 +48,8 @@ class TurnState:
     relevance: float | None = None
     evidence: list[SourceChunk] = field(default_factory=list)  # what the prompt offers, best first
     prompt: BuiltPrompt | None = None
+    sources: list[SourceChunk] = field(default_factory=list)  # given to the model, [1]..[n]
+    grounding: AnswerPath | None = None  # what the grounding check made of the model's answer
     answer: list[str] = field(default_factory=list)
     citations: list[Citation] = field(default_factory=list)
     handoff: HandoffReason | None = None

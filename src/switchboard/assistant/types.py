@@ -66,6 +66,21 @@ class HandoffReason(enum.StrEnum):
     NOT_SURE = "no_relevant_sources"  # offered: retrieval below the relevance floor
 
 
+class AnswerPath(enum.StrEnum):
+    """How a turn's answer was made: by the model (as generated, repaired by the grounding
+    check, or its supporting quote), or without it."""
+
+    GENERATED = "generated"  # the model's answer, every checked claim supported
+    REPAIRED = "generated+repaired"  # sentences with unsupported claims left out
+    QUOTED = "quoted"  # the evidence sentence that answers the question, quoted
+    ORDER_STATUS = "order_status"  # the Order API's facts (or its outage), rendered
+    CACHE = "cache"  # a cached answer
+    NOT_SURE = "not_sure"  # nothing relevant in the help centre: a handoff offered
+    HANDOFF = "handoff"  # a ticket for a colleague
+    REFUSAL = "refusal"  # out of scope
+    BLOCKED = "blocked"  # a guardrail blocked the message or the answer
+
+
 # -- events of one turn ---------------------------------------------------------------------
 
 
@@ -126,6 +141,7 @@ class DoneEvent:
     model: str
     cache: str | None = None  # "exact", "semantic", "fallback" (a hit), "miss"; None: not looked up
     guard_events: tuple[str, ...] = ()  # "direction:category:type:action" per finding
+    answer_path: AnswerPath = AnswerPath.GENERATED
     kind: Literal["done"] = "done"
 
 

@@ -50,7 +50,7 @@ def eval_golden(
     ] = True,
 ) -> None:
     """Intent accuracy, retrieval hit@k, citations, key facts, forbidden facts, handoffs,
-    latency and tokens per turn, for each model and chunk size."""
+    latency, tokens per turn and the answer paths taken, for each model and chunk size."""
     from switchboard.evaluation.golden import SPLITS, default_golden_path, load_golden
     from switchboard.evaluation.runner import evaluate
 
@@ -139,6 +139,7 @@ _ROWS = (  # label, summary key, format
     ("end-to-end p50 / p95 ms", "latency_ms", "pair"),
     ("overhead p50 / p95 ms", "overhead_ms", "pair"),
     ("tokens per turn", "tokens_per_turn", "num"),
+    ("answer paths", "answer_paths", "mix"),
     ("errors", "errors", "int"),
 )
 
@@ -171,6 +172,8 @@ def _format(value: Any, kind: str) -> str:
         return f"{value['p50']:.0f} / {value['p95']:.0f}"
     if kind == "num":
         return f"{value:.0f}"
+    if kind == "mix":
+        return "\n".join(f"{path} {share:.0%}" for path, share in value.items()) or "-"
     return str(value)
 
 

@@ -3,6 +3,7 @@ invented outdoor-gear shop that ships from Kiel, Germany, to the EU, UK, CH and 
 
     shop_articles_dir()   the folder of Markdown articles (package data)
     golden_set_path()     the assistant's golden evaluation set (JSONL, package data)
+    option_words_path()   the named options (carriers, payment methods) answers are checked on
     DEMO_COLLECTION       the collection ``switchboard demo load`` ingests them into
 """
 
@@ -23,4 +24,10 @@ def golden_set_path() -> Path:
     return Path(__file__).parent / "golden.jsonl"
 
 
-__all__ = ["DEMO_COLLECTION", "golden_set_path", "shop_articles_dir"]
+def option_words_path() -> Path:
+    """Carriers and payment methods the grounding check makes answers find in their
+    sources (one per line, aliases separated by ``|``)."""
+    return Path(__file__).parent / "option_words.txt"
+
+
+__all__ = ["DEMO_COLLECTION", "golden_set_path", "option_words_path", "shop_articles_dir"]

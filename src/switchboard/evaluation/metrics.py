@@ -13,12 +13,16 @@ What is checked, per case:
 - **invented status**: on order cases, the answer names an order status that none of this
   turn's Order API results contains;
 - **handoff**: ``ticket`` (a ticket was created), ``offered`` or none, as expected.
+
+A run's summary also has the mix of answer paths (``generated``, ``generated+repaired``,
+``quoted``, ``order_status``...): how often the grounding check repaired or quoted.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +55,7 @@ class TurnOutcome:
     usage: dict[str, int]
     latency_ms: float  # end to end, as the client saw it
     error: str | None = None
+    answer_path: str = ""  # the done event's: "generated", "quoted", "order_status"...
 
 
 @dataclass(frozen=True)
@@ -143,7 +148,14 @@ def summarize(scores: Sequence[CaseScore], outcomes: Sequence[TurnOutcome]) -> d
         "latency_ms": percentiles([o.latency_ms for o in outcomes]),
         "overhead_ms": percentiles(overhead),
         "tokens_per_turn": _ratio(sum(tokens), len(tokens)),
+        "answer_paths": path_mix([o.answer_path for o in outcomes if not o.error]),
     }
+
+
+def path_mix(paths: Sequence[str]) -> dict[str, float]:
+    """The share of turns that took each answer path, most taken first."""
+    counts = Counter(paths)
+    return {path: n / len(paths) for path, n in counts.most_common()}
 
 
 def threshold_sweep(

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from switchboard.assistant.conversations import ConversationStore
+from switchboard.assistant.grounding_hook import open_grounding
 from switchboard.assistant.guard_hook import GuardHook
 from switchboard.assistant.local_model import LocalChatModel
 from switchboard.assistant.orchestrator import Hooks, Orchestrator, TurnRequest
@@ -31,7 +32,7 @@ from switchboard.assistant.service import SYSTEM_PROMPTS, evidence_stages
 from switchboard.assistant.turn import KnowledgeSearcher, search_query
 from switchboard.assistant.types import DoneEvent, HandoffEvent, TokenEvent, ToolResultEvent
 from switchboard.config import ChunkSettings, Settings
-from switchboard.demo import DEMO_COLLECTION, shop_articles_dir
+from switchboard.demo import DEMO_COLLECTION, option_words_path, shop_articles_dir
 from switchboard.evaluation.golden import GoldenCase
 from switchboard.evaluation.metrics import (
     CaseScore,
@@ -62,7 +63,8 @@ class RunResult:
         cases = [
             {**asdict(score), "answer": o.answer, "intent": o.intent, "cited": o.cited_article_ids,
              "retrieved": o.retrieved_article_ids, "handoff": o.handoff,
-             "timings_ms": o.timings_ms, "usage": o.usage, "latency_ms": o.latency_ms}
+             "timings_ms": o.timings_ms, "usage": o.usage, "latency_ms": o.latency_ms,
+             "answer_path": o.answer_path}
             for score, o in zip(self.scores, self.outcomes, strict=True)
         ]  # fmt: skip
         return {
@@ -183,8 +185,12 @@ async def _run(
 
     guard = open_guard(settings.guard, SYSTEM_PROMPTS)  # as served: guarded, never cached
     guarded = GuardHook(guard) if guard is not None else None
-    hooks = Hooks(input=[guarded], output=[guarded]) if guarded is not None else None
     stages = evidence_stages(config, kb.embedder)
+    grounding = open_grounding(config.grounding, option_words_path())
+    hooks = Hooks(
+        input=[guarded] if guarded is not None else [],
+        output=[h for h in (grounding, guarded) if h is not None],
+    )
 
     def orchestrator(orders: OrderClient) -> Orchestrator:
         return Orchestrator(
@@ -264,6 +270,7 @@ async def _last_turn(
         timings_ms=dict(done.timings_ms),
         usage=dict(done.usage),
         latency_ms=latency,
+        answer_path=done.answer_path.value,
     )
 
 

@@ -168,6 +168,13 @@ class GatewayMetrics:
             ("surface", "result"),
             registry=r,
         )
+        self.answer_paths = Counter(
+            "switchboard_assistant_answer_path",
+            "Assistant turns by how the answer was made (generated, generated+repaired, "
+            "quoted, or a path without the model).",
+            ("path",),
+            registry=r,
+        )
         self.in_flight = Gauge(
             "switchboard_requests_in_flight", "Requests being served.", registry=r
         )
@@ -226,6 +233,10 @@ class GatewayMetrics:
     def cache_lookup(self, surface: str, result: str) -> None:
         """``result``: ``exact``, ``semantic``, ``fallback`` or ``miss``."""
         self._child(self.cache_lookups, surface, result).inc()
+
+    def answer_path(self, path: str) -> None:
+        """One assistant turn's path (the ``done`` event's ``answer_path``)."""
+        self._child(self.answer_paths, path).inc()
 
     def render(self) -> tuple[bytes, str]:
         """The exposition text and its content type, for ``GET /metrics``."""

@@ -1,0 +1,26 @@
+"""A run's summary of the golden set (``evaluation.metrics``): the answer paths taken."""
+
+from __future__ import annotations
+
+import pytest
+
+from switchboard.evaluation.metrics import TurnOutcome, path_mix, summarize
+
+pytestmark = pytest.mark.unit
+
+
+def outcome(path: str, error: str | None = None) -> TurnOutcome:
+    return TurnOutcome("answer", "shipping", 0.9, (), (), None, (), {}, {}, 10.0, error, path)
+
+
+def test_the_path_mix_is_the_share_of_each_path_most_taken_first() -> None:
+    mix = path_mix(["quoted", "generated", "generated", "generated+repaired"])
+    assert mix == {"generated": 0.5, "quoted": 0.25, "generated+repaired": 0.25}
+    assert next(iter(mix)) == "generated"
+    assert path_mix([]) == {}
+
+
+def test_the_summary_reports_the_paths_of_the_turns_that_did_not_fail() -> None:
+    outcomes = [outcome("generated"), outcome("quoted"), outcome("", error="RuntimeError()")]
+    summary = summarize([], outcomes)
+    assert summary["answer_paths"] == {"generated": 0.5, "quoted": 0.5}
