@@ -82,6 +82,10 @@ def test_abort_frees_the_sequence_kv_within_one_step(local: LocalEngine) -> None
     assert engine.abort("cancel-me")
     assert request.finish_reason == "abort"
     engine.step()
+    # what stays is the prefix cached for reuse, until it is evicted
+    cached = engine.scheduler.prefix_cache.cached(slot)
+    assert llama_cpp.llama_memory_seq_pos_max(local.runner.memory, slot) == cached - 1
+    engine.clear_prefix_cache()
     assert llama_cpp.llama_memory_seq_pos_max(local.runner.memory, slot) == -1
     assert not engine.has_unfinished
 

@@ -197,6 +197,18 @@ def _print_serving(result: dict[str, Any]) -> None:
     for key, value in result.items():
         if "ratio" in key or "speedup" in key or "rss" in key:
             console.print(f"{key}: {value}")
+    prefix = result["prefix_cache"]
+    for label in ("reuse", "no_reuse"):
+        row = prefix[label]
+        console.print(
+            f"prefix cache, {label}: {row['prefill_tokens_per_request']} of "
+            f"{row['prompt_tokens_per_request']} prompt tokens computed per request, hit rate "
+            f"{row['hit_rate']:.0%}, TTFT p50 {row['ttft_p50_ms']:.0f} ms"
+        )
+    console.print(
+        f"prefill reduction: {prefix['prefill_reduction']}x, "
+        f"greedy identical: {prefix['greedy_identical']}"
+    )
 
 
 @bench_app.command("gateway")

@@ -45,6 +45,8 @@ class Runner(Protocol):
 
     def free(self, slot: int) -> None: ...
 
+    def trim(self, slot: int, keep: int) -> None: ...
+
 
 @dataclass(frozen=True)
 class RequestOutput:
@@ -135,6 +137,14 @@ class LLMEngine:
             self._tracked[request.request_id] = tracked
         return request
 
+    def clear_prefix_cache(self) -> None:
+        """Evict every cached prefix and clear its cells now (for direct use of the
+        runner, e.g. scoring, while no request runs)."""
+        with self.lock:
+            self.scheduler.clear_prefix_cache()
+            for slot in self.scheduler.take_freed_slots():
+                self.runner.free(slot)
+
     def abort(self, request_id: str) -> bool:
         with self.lock:
             request = self.scheduler.abort(request_id)
@@ -151,6 +161,8 @@ class LLMEngine:
             scheduled = self.scheduler.schedule()
             for slot in self.scheduler.take_freed_slots():
                 self.runner.free(slot)
+            for slot, keep in self.scheduler.take_trimmed_slots():
+                self.runner.trim(slot, keep)
         if not scheduled.chunks:
             return []
         try:

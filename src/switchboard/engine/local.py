@@ -24,6 +24,7 @@ class LocalEngine:
             kv_cache_tokens=settings.kv_cells,
             max_model_len=min(settings.max_model_len, self.model.n_ctx_train),
             max_waiting=settings.max_waiting,
+            prefix_cache_tokens=settings.prefix_cache_cells,
         )
         self.runner = LlamaRunner(
             self.model,

@@ -233,6 +233,11 @@ class LlamaRunner:
         """Drop every KV cell of sequence ``slot``."""
         llama_cpp.llama_memory_seq_rm(self.memory, slot, -1, -1)
 
+    def trim(self, slot: int, keep: int) -> None:
+        """Drop the KV cells of sequence ``slot`` from position ``keep`` on (within the
+        sequence's own stream: no copy between streams)."""
+        llama_cpp.llama_memory_seq_rm(self.memory, slot, keep, -1)
+
     def close(self) -> None:
         if self.ctx:
             llama_cpp.llama_batch_free(self.batch)

@@ -10,6 +10,10 @@ The KV budget is counted in cache cells (one per token). A waiting request is ad
 only while its chunk fits; when a running request needs a cell and none is free, the
 most recently admitted request is preempted: its cells are freed, its progress reset,
 and it goes back to the front of the queue to be recomputed (prompt + tokens so far).
+
+With ``prefix_cache_tokens`` set, a finished request's slot keeps its cells and a waiting
+request reuses the longest cached prefix of its tokens (see ``prefix_cache``); cached
+cells yield before any running request is preempted.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from switchboard.engine.prefix_cache import PrefixCache, PrefixMatch
 from switchboard.engine.request import Request, RequestStatus
 from switchboard.errors import QueueFullError
 
@@ -29,10 +34,13 @@ class SchedulerConfig:
     kv_cache_tokens: int
     max_model_len: int
     max_waiting: int
+    prefix_cache_tokens: int = 0  # cells idle slots may keep for reuse; 0: none
 
     def __post_init__(self) -> None:
         if min(self.max_num_seqs, self.max_batch_tokens, self.kv_cache_tokens) < 1:
             raise ValueError("scheduler limits must be positive")
+        if not 0 <= self.prefix_cache_tokens <= self.kv_cache_tokens:
+            raise ValueError("prefix_cache_tokens must be between 0 and kv_cache_tokens")
         if self.max_model_len > self.kv_cache_tokens:
             raise ValueError("max_model_len must fit in the KV cache")
 
@@ -68,11 +76,14 @@ class Scheduler:
         self.running: list[Request] = []
         self._free_slots = list(range(config.max_num_seqs - 1, -1, -1))
         self._freed_slots: list[int] = []
+        self._trimmed: list[tuple[int, int]] = []
+        self.prefix_cache = PrefixCache(config.prefix_cache_tokens)
 
     # -- queue -------------------------------------------------------------------------
     def add(self, request: Request) -> None:
         # Requests that a free slot will take at the next step are not really waiting.
-        if len(self.waiting) >= self.config.max_waiting + len(self._free_slots):
+        idle = len(self._free_slots) + len(self.prefix_cache)
+        if len(self.waiting) >= self.config.max_waiting + idle:
             raise QueueFullError(len(self.waiting))
         self.waiting.append(request)
 
@@ -92,12 +103,24 @@ class Scheduler:
             self.waiting.remove(request)
         request.status = status
         request.timings.finished = time.perf_counter()
-        self._release(request)
+        self._release(request, keep_prefix=True)
 
     def take_freed_slots(self) -> list[int]:
         """Sequence ids whose KV cells the runner must clear before the next batch."""
         freed, self._freed_slots = self._freed_slots, []
         return freed
+
+    def take_trimmed_slots(self) -> list[tuple[int, int]]:
+        """``(slot, keep)``: the runner must clear the slot's cells from position ``keep``
+        on before the next batch (past a reused prefix, or written by a batch that ran
+        while its request was aborted). Removals commute with ``take_freed_slots``'."""
+        trimmed, self._trimmed = self._trimmed, []
+        return trimmed
+
+    def clear_prefix_cache(self) -> None:
+        """Evict every cached prefix (their slots are cleared before the next batch)."""
+        while self.prefix_cache:
+            self._evict_prefix()
 
     @property
     def has_unfinished(self) -> bool:
@@ -105,13 +128,15 @@ class Scheduler:
 
     @property
     def kv_cells_used(self) -> int:
+        """Cells held by requests (cached prefixes are reclaimable and not counted)."""
         return sum(r.num_computed_tokens for r in self.running)
 
     # -- one step ----------------------------------------------------------------------
     def schedule(self) -> SchedulerOutput:
         out = SchedulerOutput()
         budget = self.config.max_batch_tokens
-        free_cells = self.config.kv_cache_tokens - self.kv_cells_used
+        cached = self.prefix_cache.cached_tokens
+        free_cells = self.config.kv_cache_tokens - self.kv_cells_used - cached
         now = time.perf_counter()
 
         for request in list(self.running):
@@ -121,6 +146,9 @@ class Scheduler:
             if n <= 0:
                 continue
             while free_cells < n:
+                if self.prefix_cache:  # idle prefixes yield before running requests do
+                    free_cells += self._evict_prefix()
+                    continue
                 victim = self.running[-1]
                 free_cells += self._preempt(victim)
                 out.preempted.append(victim)
@@ -132,14 +160,18 @@ class Scheduler:
             budget -= n
             free_cells -= n
 
-        while self.waiting and budget > 0 and self._free_slots and not out.preempted:
+        while self.waiting and budget > 0 and self._has_idle_slot() and not out.preempted:
             request = self.waiting[0]
-            n = min(request.num_tokens - request.num_computed_tokens, budget)
-            if n > free_cells:
+            match = self.prefix_cache.lookup(request.token_ids(0, request.num_tokens))
+            reused = match.length if match else 0
+            n = min(request.num_tokens - reused, budget)
+            if n > free_cells + self.prefix_cache.cached_tokens - reused:
                 break  # admission control: wait for cells to be freed
             self.waiting.popleft()
+            free_cells += self._place(request, match)
+            while free_cells < n:
+                free_cells += self._evict_prefix()
             request.status = RequestStatus.RUNNING
-            request.slot = self._free_slots.pop()
             request.timings.on_scheduled(now)
             self.running.append(request)
             out.chunks.append(self._chunk(request, n))
@@ -169,7 +201,11 @@ class Scheduler:
 
     def preempt_newest(self) -> Request | None:
         """Free the cells of the most recently admitted request (the runner found the
-        cache full even though the budget said it fits, e.g. through fragmentation)."""
+        cache full even though the budget said it fits, e.g. through fragmentation);
+        while prefixes are cached, free those instead and preempt nothing."""
+        if self.prefix_cache:
+            self.clear_prefix_cache()
+            return None
         if not self.running:
             return None
         victim = self.running[-1]
@@ -205,8 +241,45 @@ class Scheduler:
         self.waiting.appendleft(request)
         return cells
 
-    def _release(self, request: Request) -> None:
-        if request.slot is not None:
-            self._free_slots.append(request.slot)
-            self._freed_slots.append(request.slot)
-            request.slot = None
+    def _release(self, request: Request, *, keep_prefix: bool = False) -> None:
+        """Give back ``request``'s slot: to the prefix cache with the cells of its computed
+        tokens (``keep_prefix``, within the cache's bound), else emptied."""
+        slot, request.slot = request.slot, None
+        if slot is None:
+            return
+        cells = request.num_computed_tokens if keep_prefix else 0
+        kept, evicted = self.prefix_cache.put(slot, request.token_ids(0, cells))
+        for old in evicted:
+            self._free(old)
+        if kept:
+            self._trimmed.append((slot, kept))
+        else:
+            self._free(slot)
+
+    def _has_idle_slot(self) -> bool:
+        return bool(self._free_slots or self.prefix_cache)
+
+    def _place(self, request: Request, match: PrefixMatch | None) -> int:
+        """Give ``request`` the slot holding ``match``'s prefix (its tail cut), else an
+        empty slot (evicting the oldest prefix if none is empty); return the cells freed."""
+        if match is None:
+            reused = 0
+            freed = 0 if self._free_slots else self._evict_prefix()
+            request.slot = self._free_slots.pop()
+        else:
+            reused = match.length
+            freed = self.prefix_cache.take(match.slot) - reused
+            self._trimmed.append((match.slot, reused))
+            request.slot = match.slot
+        request.num_computed_tokens = reused
+        self.prefix_cache.count_admission(reused, request.num_tokens - reused)
+        return freed
+
+    def _evict_prefix(self) -> int:
+        slot, cells = self.prefix_cache.evict_oldest()
+        self._free(slot)
+        return cells
+
+    def _free(self, slot: int) -> None:
+        self._free_slots.append(slot)
+        self._freed_slots.append(slot)
