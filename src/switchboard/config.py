@@ -35,7 +35,7 @@ class EngineSettings(BaseModel):
     rounding then depends on where a sequence's cells sit in the pool.
 
     ``prefix_cache``: an idle sequence keeps the cells of the last request it served, and a
-    request that starts with the same tokens reuses them (greedy output unchanged).
+    request that starts with the same tokens reuses them.
     """
 
     max_model_len: int = Field(1024, ge=16, description="Context window of one request.")

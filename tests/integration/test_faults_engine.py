@@ -113,6 +113,9 @@ class FailingDecode:
     def trim(self, slot: int, keep: int) -> None:
         self.runner.trim(slot, keep)
 
+    def copy(self, source: int, slot: int) -> None:
+        self.runner.copy(source, slot)
+
 
 def stream_lines(client: httpx.Client, base_url: str) -> Iterator[str]:
     """The ``data:`` payloads of a streamed chat completion, as they arrive."""

@@ -255,3 +255,42 @@ def test_outputs_report_the_prompt_whatever_was_reused() -> None:
         while engine.has_unfinished:
             outs.extend(engine.step())
     assert [o.prompt_tokens for o in outs if o.finished] == [41, 41]
+
+
+def test_a_partial_match_is_copied_into_an_empty_slot_and_the_cached_prefix_stays() -> None:
+    engine, runner = make()
+    engine.add_request(prompt([60, 61]), greedy(), "a")
+    run(engine)
+    engine.add_request(prompt([62]), greedy(), "b")
+    run(engine)
+    assert runner.copied == [(0, 1)]  # a's slot keeps a's tokens for later
+    assert first_chunk(runner, "b") == (40, 1)
+    engine.add_request(prompt([60, 61]), greedy(), "a-again")
+    run(engine)
+    assert first_chunk(runner, "a-again") == (41, 1)  # a's whole prompt, still cached
+    engine.step()
+    assert_cells_match(engine, runner)
+
+
+def test_with_no_empty_slot_the_cached_slot_itself_is_reused() -> None:
+    engine, runner = make(max_num_seqs=1)
+    engine.add_request(prompt([60, 61]), greedy(), "a")
+    run(engine)
+    engine.add_request(prompt([62]), greedy(), "b")
+    run(engine)
+    assert runner.copied == []
+    assert (runner.trimmed[-1], first_chunk(runner, "b")) == ((0, 40), (40, 1))
+
+
+def test_a_copy_source_evicted_in_the_same_step_is_copied_first() -> None:
+    engine, runner = make(
+        128, kv_cache_tokens=128, max_model_len=64, max_batch_tokens=64, max_num_seqs=3
+    )
+    engine.add_request(prompt([60]), greedy(), "a")  # 44 cells stay cached in slot 0
+    run(engine)
+    engine.add_request(prompt([61, 62]), greedy(), "b")  # copies 40 of a's cells
+    engine.add_request([9] * 50, greedy(), "c")  # needs a's cells: a is evicted
+    engine.step()  # the fake runner refuses b's chunk if its cells were not copied
+    assert runner.copied == [(0, 1)]
+    assert len(engine.scheduler.prefix_cache) == 0
+    assert runner.kv == {1: 42, 2: 50}

@@ -47,6 +47,8 @@ class Runner(Protocol):
 
     def trim(self, slot: int, keep: int) -> None: ...
 
+    def copy(self, source: int, slot: int) -> None: ...
+
 
 @dataclass(frozen=True)
 class RequestOutput:
@@ -142,8 +144,7 @@ class LLMEngine:
         runner, e.g. scoring, while no request runs)."""
         with self.lock:
             self.scheduler.clear_prefix_cache()
-            for slot in self.scheduler.take_freed_slots():
-                self.runner.free(slot)
+            self._apply_kv_ops()
 
     def abort(self, request_id: str) -> bool:
         with self.lock:
@@ -159,10 +160,7 @@ class LLMEngine:
     def step(self) -> list[RequestOutput]:
         with self.lock:
             scheduled = self.scheduler.schedule()
-            for slot in self.scheduler.take_freed_slots():
-                self.runner.free(slot)
-            for slot, keep in self.scheduler.take_trimmed_slots():
-                self.runner.trim(slot, keep)
+            self._apply_kv_ops()
         if not scheduled.chunks:
             return []
         try:
@@ -196,6 +194,16 @@ class LLMEngine:
                 except Exception as exc:
                     outputs.append(self._fail(request, "detokenizing", exc))
             return outputs
+
+    def _apply_kv_ops(self) -> None:
+        """Make the scheduler's queued changes to the KV cells, in order (lock held)."""
+        for op in self.scheduler.take_kv_ops():
+            if op.source is not None:
+                self.runner.copy(op.source, op.slot)
+            if op.keep:
+                self.runner.trim(op.slot, op.keep)
+            else:
+                self.runner.free(op.slot)
 
     def _fail(self, request: Request, stage: str, error: Exception) -> RequestOutput:
         """End ``request`` with ``error`` (its KV cells are freed at the next step)."""

@@ -1,21 +1,22 @@
 """Prefix KV reuse: an idle slot keeps the KV cells of the last request it served, and a
-new request that starts with the same tokens takes that slot and computes only the rest.
+new request that starts with the same tokens computes only the rest.
 
-llama.cpp's partitioned KV cache gives each sequence a stream of its own, and a copy
-between two streams supports whole buffers only (``seq_cp`` asserts it), so a prefix
-cannot be copied into the slot a request already holds. Instead, as llama-server's
-``cache_prompt`` does, a request is placed in the idle slot whose cached tokens share the
-longest exact prefix with its own, and the runner removes only the cells past the match
-(``llama_memory_seq_rm(slot, match, -1)``). The same works on the unified pool, where cells
-are tagged by sequence id. At least one token is always left to compute: its logits give
-the first sampled token.
+A waiting request looks for the idle slot whose cached tokens share the longest exact
+prefix with its own. While the cached prefix has more to offer than this match and an
+empty slot is free, the request gets a copy of it in the empty slot, cut to the match, and
+the cached prefix stays whole for later requests; otherwise it takes the cached slot and
+the runner removes the cells past the match (``llama_memory_seq_rm(slot, match, -1)``).
+With llama.cpp's partitioned KV cache each sequence has a stream of its own and
+``seq_cp`` between streams supports whole buffers only, so the runner copies a sequence's
+serialized state instead; on the unified pool ``seq_cp`` shares the cells. At least one
+token is always left to compute: its logits give the first sampled token.
 
 The idle slots form an LRU bounded by ``capacity`` cached tokens. An entry is evicted (its
 cells freed) when the bound is exceeded, when a request needs its slot or its cells, and
 before any running request is preempted. The cache belongs to one engine, so to one model
 and one llama.cpp context: loading another model starts an empty one.
 
-Pure bookkeeping: the scheduler owns an instance and turns its decisions into KV removals
+Pure bookkeeping: the scheduler owns an instance and turns its decisions into KV changes
 for the runner.
 """
 
@@ -95,6 +96,10 @@ class PrefixCache:
         entry = self._entries.pop(slot)
         self.cached_tokens -= len(entry)
         return len(entry)
+
+    def touch(self, slot: int) -> None:
+        """Mark ``slot``'s entry as just used (its prefix was copied)."""
+        self._entries.move_to_end(slot)
 
     def evict_oldest(self) -> tuple[int, int]:
         """Remove the least recently used entry; return its slot and cells."""

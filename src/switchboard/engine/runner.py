@@ -238,6 +238,20 @@ class LlamaRunner:
         sequence's own stream: no copy between streams)."""
         llama_cpp.llama_memory_seq_rm(self.memory, slot, keep, -1)
 
+    def copy(self, source: int, slot: int) -> None:
+        """Give sequence ``slot`` the KV cells of ``source``. One pool: the cells are shared
+        (``seq_cp`` within a stream). Partitioned: ``seq_cp`` between streams supports whole
+        buffers only, so the sequence's state is serialized and loaded into ``slot``."""
+        if self.config.kv_unified:
+            llama_cpp.llama_memory_seq_rm(self.memory, slot, -1, -1)
+            llama_cpp.llama_memory_seq_cp(self.memory, source, slot, -1, -1)
+            return
+        size = llama_cpp.llama_state_seq_get_size(self.ctx, source)
+        state = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_seq_get_data(self.ctx, state, size, source)
+        if written != size or llama_cpp.llama_state_seq_set_data(self.ctx, state, size, slot) == 0:
+            raise FatalError(f"llama.cpp could not copy the KV cells of sequence {source}")
+
     def close(self) -> None:
         if self.ctx:
             llama_cpp.llama_batch_free(self.batch)

@@ -13,7 +13,8 @@ and it goes back to the front of the queue to be recomputed (prompt + tokens so 
 
 With ``prefix_cache_tokens`` set, a finished request's slot keeps its cells and a waiting
 request reuses the longest cached prefix of its tokens (see ``prefix_cache``); cached
-cells yield before any running request is preempted.
+cells yield before any running request is preempted. Changes to the runner's cells (free,
+cut, copy) are queued as ``KvOp``s, applied in order before the next batch.
 """
 
 from __future__ import annotations
@@ -59,6 +60,17 @@ class ScheduledChunk:
     slot: int
 
 
+@dataclass(frozen=True)
+class KvOp:
+    """A change to the KV cells of sequence ``slot``: when ``source`` is set, ``slot`` first
+    gets a copy of ``source``'s cells; then it keeps only those below position ``keep``
+    (0: none). Ops are applied in the order they were queued."""
+
+    slot: int
+    keep: int
+    source: int | None = None
+
+
 @dataclass
 class SchedulerOutput:
     chunks: list[ScheduledChunk] = field(default_factory=list)
@@ -75,8 +87,7 @@ class Scheduler:
         self.waiting: deque[Request] = deque()
         self.running: list[Request] = []
         self._free_slots = list(range(config.max_num_seqs - 1, -1, -1))
-        self._freed_slots: list[int] = []
-        self._trimmed: list[tuple[int, int]] = []
+        self._kv_ops: list[KvOp] = []
         self.prefix_cache = PrefixCache(config.prefix_cache_tokens)
 
     # -- queue -------------------------------------------------------------------------
@@ -105,17 +116,12 @@ class Scheduler:
         request.timings.finished = time.perf_counter()
         self._release(request, keep_prefix=True)
 
-    def take_freed_slots(self) -> list[int]:
-        """Sequence ids whose KV cells the runner must clear before the next batch."""
-        freed, self._freed_slots = self._freed_slots, []
-        return freed
-
-    def take_trimmed_slots(self) -> list[tuple[int, int]]:
-        """``(slot, keep)``: the runner must clear the slot's cells from position ``keep``
-        on before the next batch (past a reused prefix, or written by a batch that ran
-        while its request was aborted). Removals commute with ``take_freed_slots``'."""
-        trimmed, self._trimmed = self._trimmed, []
-        return trimmed
+    def take_kv_ops(self) -> list[KvOp]:
+        """The changes the runner must make to its KV cells, in order, before the next
+        batch: a finished or preempted request's slot freed, a cached prefix cut past its
+        match or copied into an empty slot, cells an aborted request's batch wrote dropped."""
+        ops, self._kv_ops = self._kv_ops, []
+        return ops
 
     def clear_prefix_cache(self) -> None:
         """Evict every cached prefix (their slots are cleared before the next batch)."""
@@ -252,7 +258,7 @@ class Scheduler:
         for old in evicted:
             self._free(old)
         if kept:
-            self._trimmed.append((slot, kept))
+            self._kv_ops.append(KvOp(slot, kept))
         else:
             self._free(slot)
 
@@ -260,16 +266,22 @@ class Scheduler:
         return bool(self._free_slots or self.prefix_cache)
 
     def _place(self, request: Request, match: PrefixMatch | None) -> int:
-        """Give ``request`` the slot holding ``match``'s prefix (its tail cut), else an
-        empty slot (evicting the oldest prefix if none is empty); return the cells freed."""
+        """Give ``request`` a slot holding ``match``'s prefix: a copy in an empty slot while
+        the cached one has more to offer later, else the cached slot itself, its tail cut;
+        with no match, an empty slot (the oldest prefix evicted if none is). Returns the
+        change in free cells."""
+        reused = match.length if match else 0
         if match is None:
-            reused = 0
             freed = 0 if self._free_slots else self._evict_prefix()
             request.slot = self._free_slots.pop()
+        elif self._free_slots and reused < self.prefix_cache.cached(match.slot):
+            request.slot = self._free_slots.pop()
+            self._kv_ops.append(KvOp(request.slot, reused, source=match.slot))
+            self.prefix_cache.touch(match.slot)
+            freed = -reused
         else:
-            reused = match.length
             freed = self.prefix_cache.take(match.slot) - reused
-            self._trimmed.append((match.slot, reused))
+            self._kv_ops.append(KvOp(match.slot, reused))
             request.slot = match.slot
         request.num_computed_tokens = reused
         self.prefix_cache.count_admission(reused, request.num_tokens - reused)
@@ -282,4 +294,4 @@ class Scheduler:
 
     def _free(self, slot: int) -> None:
         self._free_slots.append(slot)
-        self._freed_slots.append(slot)
+        self._kv_ops.append(KvOp(slot, 0))
