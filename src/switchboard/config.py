@@ -47,6 +47,18 @@ class EngineSettings(BaseModel):
         None, ge=16, description="Unified pool size (default max_num_seqs x max_model_len)."
     )
     kv_cache_type: Literal["f16", "q8_0"] = "f16"
+    speculative: Literal["off", "ngram"] = Field(
+        "off", description="Speculative decoding: ngram drafts from the prompt and output."
+    )
+    speculative_tokens: int = Field(8, ge=1, le=64, description="Drafts per sequence and step.")
+    ngram_max: int = Field(4, ge=1, le=16, description="Longest n-gram looked up for drafts.")
+    ngram_min: int = Field(2, ge=1, le=16, description="Shortest n-gram looked up for drafts.")
+
+    @model_validator(mode="after")
+    def _check_ngram(self) -> EngineSettings:
+        if self.ngram_min > self.ngram_max:
+            raise ValueError(f"ngram_min ({self.ngram_min}) exceeds ngram_max ({self.ngram_max})")
+        return self
 
     @model_validator(mode="after")
     def _check_cache(self) -> EngineSettings:

@@ -33,6 +33,8 @@ class EngineStats:
     waiting: int
     kv_cells_used: int
     kv_cells_total: int
+    draft_tokens: int = 0  # speculative decoding: drafts verified, and accepted
+    accepted_draft_tokens: int = 0
 
 
 class AsyncEngine:
@@ -75,6 +77,8 @@ class AsyncEngine:
                 waiting=len(scheduler.waiting),
                 kv_cells_used=scheduler.kv_cells_used,
                 kv_cells_total=scheduler.config.kv_cache_tokens,
+                draft_tokens=self.engine.speculative_stats.drafted,
+                accepted_draft_tokens=self.engine.speculative_stats.accepted,
             )
 
     # -- requests ----------------------------------------------------------------------------

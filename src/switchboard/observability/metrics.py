@@ -95,6 +95,26 @@ class _ScrapeTimeCollector(Collector):
             ("kv_cache_usage_ratio", "Share of the KV cache in use.", usage),
         ):
             yield GaugeMetricFamily(f"switchboard_engine_{name}", doc, value=value)
+        yield from _speculative_metrics(stats)
+
+
+def _speculative_metrics(stats: EngineStats) -> Iterable[Metric]:
+    drafted, accepted = stats.draft_tokens, stats.accepted_draft_tokens
+    yield CounterMetricFamily(
+        "switchboard_engine_draft_tokens",
+        "Speculative draft tokens the local engine verified.",
+        value=drafted,
+    )
+    yield CounterMetricFamily(
+        "switchboard_engine_accepted_draft_tokens",
+        "Speculative draft tokens the local engine accepted.",
+        value=accepted,
+    )
+    yield GaugeMetricFamily(
+        "switchboard_engine_draft_acceptance_ratio",
+        "Share of verified draft tokens accepted (0 before any).",
+        value=accepted / drafted if drafted else 0.0,
+    )
 
 
 class GatewayMetrics:
