@@ -36,7 +36,11 @@ PROMPTS = {
 
 def local_engine(path: Path, speculative: str) -> LocalEngine:
     settings = EngineSettings(
-        max_model_len=512, max_num_seqs=4, max_batch_tokens=128, speculative=speculative
+        max_model_len=512,
+        max_num_seqs=4,
+        max_batch_tokens=128,
+        speculative=speculative,
+        speculative_max_seqs=4,  # batched sequences speculate too
     )
     return LocalEngine(speculative, path, settings)
 
@@ -81,9 +85,11 @@ def test_greedy_outputs_are_identical_with_ngram_speculation(
     assert stats.accepted > before  # the answers copy their prompt: drafts were used
     assert stats.drafted > stats.accepted  # and some were rejected and trimmed
 
+    drafted = stats.drafted
     for name, messages in PROMPTS.items():  # all at once: each with its own drafts
         ngram.engine.add_request(ngram.encode_chat(messages), GREEDY, name)
     assert run(ngram.engine) == expected
+    assert stats.drafted > drafted
 
 
 def test_seeded_sampling_with_speculation_completes(ngram: LocalEngine) -> None:

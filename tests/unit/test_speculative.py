@@ -29,14 +29,18 @@ GREEDY = SamplingParams(max_tokens=12, temperature=0, ignore_eos=True)
 
 
 def make(
-    runner: DraftingFakeRunner, speculate: bool = True, k: int = 4, **limits: int
+    runner: DraftingFakeRunner,
+    speculate: bool = True,
+    k: int = 4,
+    max_seqs: int = 4,
+    **limits: int,
 ) -> LLMEngine:
     config = dict(
         max_num_seqs=4, max_batch_tokens=32, kv_cache_tokens=256, max_model_len=64, max_waiting=8
     )
     config.update(limits)
     speculator = (
-        Speculator(SpeculativeConfig(k, 1, 3), config["max_model_len"], runner.trim)
+        Speculator(SpeculativeConfig(k, 1, 3, max_seqs), config["max_model_len"], runner.trim)
         if speculate
         else None
     )
@@ -199,6 +203,16 @@ def test_several_sequences_speculate_in_one_batch() -> None:
     assert {rid: tokens(outs) for rid, outs in run(engine).items()} == expected
     drafting = {rid for rid, _ in runner.drafts}
     assert drafting == {"a", "b", "c"}
+
+
+def test_no_drafts_while_more_than_max_seqs_sequences_run() -> None:
+    runner = DraftingFakeRunner(repeat_period(2))
+    engine = make(runner, max_seqs=1)
+    engine.add_request([4, 5, 4, 5], SamplingParams(max_tokens=3, temperature=0), "a")
+    engine.add_request([7, 8, 7, 8], SamplingParams(max_tokens=9, temperature=0), "b")
+    run(engine)
+    assert runner.drafts  # once "a" has finished, "b" runs alone and speculates
+    assert all(rid == "b" for rid, _ in runner.drafts)  # "a" never ran alone
 
 
 def test_drafts_never_exceed_the_step_budget_or_max_tokens() -> None:

@@ -213,6 +213,7 @@ class LLMEngine:
         free_cells = self.config.kv_cache_tokens - self.scheduler.kv_cells_used
         speculator.attach(
             scheduled,
+            running=len(self.scheduler.running),
             spare_tokens=self.config.max_batch_tokens - scheduled_tokens,
             spare_cells=free_cells - scheduled_tokens,
         )

@@ -89,5 +89,10 @@ def speculator_for(
     """The speculator the settings ask for, or ``None`` when speculation is off."""
     if settings.speculative == "off":
         return None
-    config = SpeculativeConfig(settings.speculative_tokens, settings.ngram_min, settings.ngram_max)
+    config = SpeculativeConfig(
+        settings.speculative_tokens,
+        settings.ngram_min,
+        settings.ngram_max,
+        settings.speculative_max_seqs,
+    )
     return Speculator(config, max_model_len, runner.trim)

@@ -2,10 +2,13 @@
 batched forward pass, keep the longest prefix the model agrees with plus one token of its
 own. A step then emits up to ``k + 1`` tokens of a sequence for about the cost of one.
 
-Continuous batching is kept: every sequence that samples in a step gets its own drafts in
-the same batch, but drafts only take the step's spare token budget and KV room, so they
-never delay a prompt or preempt a request. Whatever the concurrency, each sequence's
-output is the one it would have had without speculation (greedy: token for token).
+Continuous batching is kept: while at most ``max_seqs`` sequences run, every sequence that
+samples in a step gets its own drafts in the same batch; drafts only take the step's spare
+token budget and KV room, so they never delay a prompt or preempt a request. Each
+sequence's output is the one it would have had without speculation (greedy: token for
+token). ``max_seqs`` defaults to 1 because llama.cpp splits a batch whose sequences carry
+unequal token counts into several passes (one per distinct count, with a partitioned
+cache), which can cost a large batch more than its accepted drafts save.
 
 The acceptance rule is the one of Leviathan et al., "Fast Inference from Transformers via
 Speculative Decoding" (ICML 2023, Algorithm 1) and Chen et al., "Accelerating Large
@@ -40,15 +43,19 @@ Trim = Callable[[int, int], None]
 @dataclass(frozen=True)
 class SpeculativeConfig:
     """Prompt-lookup drafting: up to ``num_tokens`` drafts per sequence and step, from the
-    longest suffix n-gram of ``ngram_max`` down to ``ngram_min`` tokens."""
+    longest suffix n-gram of ``ngram_max`` down to ``ngram_min`` tokens, while at most
+    ``max_seqs`` sequences run."""
 
     num_tokens: int  # k: drafts per sequence and step
     ngram_min: int
     ngram_max: int
+    max_seqs: int = 1
 
     def __post_init__(self) -> None:
-        if self.num_tokens < 1 or not 1 <= self.ngram_min <= self.ngram_max:
-            raise ValueError("speculative: need num_tokens >= 1 and 1 <= ngram_min <= ngram_max")
+        if min(self.num_tokens, self.max_seqs) < 1 or not 1 <= self.ngram_min <= self.ngram_max:
+            raise ValueError(
+                "speculative: need num_tokens, max_seqs >= 1 and 1 <= ngram_min <= ngram_max"
+            )
 
 
 @dataclass
@@ -119,10 +126,15 @@ class Speculator:
         self.trim = trim
         self.stats = SpeculativeStats()
 
-    def attach(self, out: SchedulerOutput, spare_tokens: int, spare_cells: int) -> None:
+    def attach(
+        self, out: SchedulerOutput, running: int, spare_tokens: int, spare_cells: int
+    ) -> None:
         """Give each sampled chunk up to ``num_tokens`` drafts, within the step's spare
-        budget and KV room, the request's ``max_tokens`` and the context window."""
+        budget and KV room, the request's ``max_tokens`` and the context window, unless
+        more than ``max_seqs`` sequences are ``running``."""
         config = self.config
+        if running > config.max_seqs:
+            return
         for i, chunk in enumerate(out.chunks):
             request = chunk.request
             room = min(
