@@ -13,11 +13,17 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 
 from switchboard.config import EngineSettings
-from switchboard.engine import LLMEngine, RequestOutput, SamplingParams, SchedulerConfig
+from switchboard.engine import (
+    LLMEngine,
+    Request,
+    RequestOutput,
+    SamplingParams,
+    SchedulerConfig,
+)
 from switchboard.engine.async_engine import EngineStats
 from switchboard.engine.ngram import ngram_draft
 from switchboard.engine.sampler import distribution, sample
-from switchboard.engine.scheduler import ScheduledChunk
+from switchboard.engine.scheduler import ScheduledChunk, SchedulerOutput
 from switchboard.engine.speculative import SpeculativeConfig, Speculator, verify
 from switchboard.observability.metrics import GatewayMetrics
 from tests.unit.fakes import FakeTokenizer
@@ -278,3 +284,20 @@ def test_acceptance_is_exported_as_metrics() -> None:
     assert values["switchboard_engine_draft_tokens_total"] == 40
     assert values["switchboard_engine_accepted_draft_tokens_total"] == 30
     assert values["switchboard_engine_draft_acceptance_ratio"] == pytest.approx(0.75)
+
+
+def test_draft_length_adapts_to_what_was_accepted() -> None:
+    speculator = Speculator(SpeculativeConfig(8, 1, 3), 256, lambda slot, keep: None)
+    request = Request("a", [5, 6, 7, 8, 9, 10, 11, 12, 13, 5], GREEDY, max_tokens=64)
+
+    def draft_after(emitted: list[int] | None) -> tuple[int, ...]:
+        out = SchedulerOutput([ScheduledChunk(request, 9, 1, sample=True, slot=0)])
+        speculator.attach(out, running=1, spare_tokens=64, spare_cells=64)
+        if emitted is not None:
+            speculator.settle(out.chunks[0], emitted)
+        return out.chunks[0].draft
+
+    assert draft_after([6, 99]) == (6, 7, 8, 9, 10, 11, 12, 13)  # 1 of 8 accepted
+    assert draft_after([6, 7, 99]) == (6, 7)  # next: 2; 2 of 2 accepted
+    assert draft_after([6, 7, 8, 9, 10]) == (6, 7, 8, 9)  # next: 4; all accepted
+    assert draft_after(None) == (6, 7, 8, 9, 10, 11, 12, 13)  # next: 8

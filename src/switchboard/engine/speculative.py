@@ -118,13 +118,18 @@ def _accept_or_resample(
 
 class Speculator:
     """Attaches drafts to a step's sampled chunks and verifies them after the forward pass,
-    trimming the KV cells of rejected drafts."""
+    trimming the KV cells of rejected drafts.
+
+    Each sequence's draft length adapts, as verifying a token costs a share of a step: after
+    a fully accepted draft the next may be twice as long (up to ``num_tokens``), after a
+    rejection it is one longer than the part accepted."""
 
     def __init__(self, config: SpeculativeConfig, max_model_len: int, trim: Trim) -> None:
         self.config = config
         self.max_model_len = max_model_len
         self.trim = trim
         self.stats = SpeculativeStats()
+        self._lengths: dict[str, int] = {}  # request id -> its next draft length
 
     def attach(
         self, out: SchedulerOutput, running: int, spare_tokens: int, spare_cells: int
@@ -132,13 +137,16 @@ class Speculator:
         """Give each sampled chunk up to ``num_tokens`` drafts, within the step's spare
         budget and KV room, the request's ``max_tokens`` and the context window, unless
         more than ``max_seqs`` sequences are ``running``."""
-        config = self.config
+        config, lengths = self.config, self._lengths
+        self._lengths = {}  # kept for the sequences sampled in this step
         if running > config.max_seqs:
             return
         for i, chunk in enumerate(out.chunks):
             request = chunk.request
+            length = lengths.get(request.request_id, config.num_tokens)
+            self._lengths[request.request_id] = length
             room = min(
-                config.num_tokens,
+                length,
                 spare_tokens,
                 spare_cells,
                 request.max_tokens - len(request.output_token_ids) - 1,
@@ -160,5 +168,9 @@ class Speculator:
         if emitted is not None:
             self.stats.drafted += len(chunk.draft)
             self.stats.accepted += accepted
+            full = accepted == len(chunk.draft)
+            self._lengths[chunk.request.request_id] = (
+                min(self.config.num_tokens, 2 * accepted) if full else accepted + 1
+            )
         if accepted < len(chunk.draft):
             self.trim(chunk.slot, chunk.start + chunk.num_tokens + accepted)
