@@ -59,6 +59,21 @@ class EngineSettings(BaseModel):
         description="Bound on the cells cached prefixes keep (default: the whole KV cache; "
         "they yield to requests either way).",
     )
+    speculative: Literal["off", "ngram"] = Field(
+        "off", description="Speculative decoding: ngram drafts from the prompt and output."
+    )
+    speculative_tokens: int = Field(8, ge=1, le=64, description="Drafts per sequence and step.")
+    ngram_max: int = Field(4, ge=1, le=16, description="Longest n-gram looked up for drafts.")
+    ngram_min: int = Field(2, ge=1, le=16, description="Shortest n-gram looked up for drafts.")
+    speculative_max_seqs: int = Field(
+        1, ge=1, le=256, description="Speculate only while at most this many sequences run."
+    )
+
+    @model_validator(mode="after")
+    def _check_ngram(self) -> EngineSettings:
+        if self.ngram_min > self.ngram_max:
+            raise ValueError(f"ngram_min ({self.ngram_min}) exceeds ngram_max ({self.ngram_max})")
+        return self
 
     @model_validator(mode="after")
     def _check_cache(self) -> EngineSettings:

@@ -32,7 +32,7 @@ def req(rid: str, prompt_len: int, max_tokens: int = 8, eos: int | None = None) 
 
 def step(s: Scheduler, token: int = 7) -> list[tuple[str, int, int, bool]]:
     out = s.schedule()
-    s.update(out, {c.request.request_id: token for c in out.sampled})
+    s.update(out, {c.request.request_id: [token] for c in out.sampled})
     return [(c.request.request_id, c.start, c.num_tokens, c.sample) for c in out.chunks]
 
 

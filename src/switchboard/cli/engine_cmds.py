@@ -1,4 +1,5 @@
-"""Commands of the inference side: serve, models list|pull, bench engine|quantization|gateway."""
+"""Commands of the inference side: serve, models list|pull,
+bench engine|quantization|speculative|gateway."""
 
 from __future__ import annotations
 
@@ -176,6 +177,27 @@ def bench_quantization(
         f"fastest within {result['max_perplexity_increase']:.0%} perplexity of the best: "
         f"{result['fastest_within_quality']}"
     )
+    write_json(result, json_path)
+
+
+@bench_app.command("speculative")
+@one_line_errors
+def bench_speculative(
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
+    model: Annotated[str | None, typer.Option(help="Registry name or GGUF path.")] = None,
+    prompts: Annotated[int, typer.Option(min=1, help="Golden-set policy questions.")] = 12,
+    max_tokens: Annotated[int, typer.Option(min=2, help="Answer length limit.")] = 128,
+) -> None:
+    """Greedy decode speed of assistant-style prompts with and without n-gram speculative
+    decoding, same run, and whether every output is the same."""
+    from switchboard.bench.spec_bench import SpecBenchConfig, run_spec_bench
+
+    settings = load_settings()
+    name = model or settings.model
+    config = SpecBenchConfig(prompts=prompts, max_tokens=max_tokens)
+    result = run_spec_bench(name, model_path(settings, name), settings.engine, config)
+    for key, value in result.items():
+        console.print(f"{key}: {value}", highlight=False)
     write_json(result, json_path)
 
 

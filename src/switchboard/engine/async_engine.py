@@ -38,6 +38,8 @@ class EngineStats:
     prefix_cache_hits: int = 0
     prefill_tokens_computed: int = 0
     prefill_tokens_reused: int = 0
+    draft_tokens: int = 0  # speculative decoding: drafts verified, and accepted
+    accepted_draft_tokens: int = 0
 
 
 class AsyncEngine:
@@ -86,6 +88,8 @@ class AsyncEngine:
                 prefix_cache_hits=cache.stats.hits,
                 prefill_tokens_computed=cache.stats.computed_tokens,
                 prefill_tokens_reused=cache.stats.reused_tokens,
+                draft_tokens=self.engine.speculative_stats.drafted,
+                accepted_draft_tokens=self.engine.speculative_stats.accepted,
             )
 
     # -- requests ----------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from switchboard.engine.prefix_cache import PrefixCache, PrefixMatch
@@ -51,13 +52,15 @@ class ScheduledChunk:
     """``num_tokens`` tokens of ``request`` from position ``start`` go into this step's batch
     on sequence ``slot``; when ``sample`` is set the chunk ends the known tokens and its
     last row is sampled. ``slot`` is copied here because an abort may release the
-    request's slot while the batch runs."""
+    request's slot while the batch runs. ``draft`` tokens (speculative decoding) follow the
+    chunk in the batch, each with its logits row, and are not counted in ``num_tokens``."""
 
     request: Request
     start: int
     num_tokens: int
     sample: bool
     slot: int
+    draft: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -185,10 +188,13 @@ class Scheduler:
             free_cells -= n
         return out
 
-    def update(self, output: SchedulerOutput, sampled: dict[str, int]) -> list[Request]:
-        """Apply one step's results: advance progress, append sampled tokens, and finish
-        requests on a stop token, ``max_tokens`` or the context window. Returns the
-        requests that got a new token this step."""
+    def update(
+        self, output: SchedulerOutput, sampled: Mapping[str, Sequence[int]]
+    ) -> list[Request]:
+        """Apply one step's results: advance progress, append sampled tokens (more than one
+        when drafts were accepted: each one before the last is in the cache), and finish
+        requests on a stop token, ``max_tokens`` or the context window; tokens after the
+        finishing one are dropped. Returns the requests that got new tokens this step."""
         now = time.perf_counter()
         advanced: list[Request] = []
         for chunk in output.chunks:
@@ -198,11 +204,15 @@ class Scheduler:
             request.num_computed_tokens = chunk.start + chunk.num_tokens
             if not chunk.sample:
                 continue
-            token = sampled[request.request_id]
-            request.output_token_ids.append(token)
-            request.timings.on_token(now)
+            for i, token in enumerate(sampled[request.request_id]):
+                if i:  # the draft this token follows is in the cache
+                    request.num_computed_tokens += 1
+                request.output_token_ids.append(token)
+                request.timings.on_token(now)
+                self._check_stop(request, token)
+                if request.status.finished:
+                    break
             advanced.append(request)
-            self._check_stop(request, token)
         return advanced
 
     def preempt_newest(self) -> Request | None:

@@ -98,6 +98,7 @@ class _ScrapeTimeCollector(Collector):
         ):  # fmt: skip
             yield GaugeMetricFamily(f"switchboard_engine_{name}", doc, value=value)
         yield from _prefix_cache_counters(stats)
+        yield from _speculative_metrics(stats)
 
 
 def _prefix_cache_counters(stats: EngineStats) -> Iterable[Metric]:
@@ -117,6 +118,25 @@ def _prefix_cache_counters(stats: EngineStats) -> Iterable[Metric]:
     prefill.add_metric(["computed"], stats.prefill_tokens_computed)
     prefill.add_metric(["reused"], stats.prefill_tokens_reused)
     yield prefill
+
+
+def _speculative_metrics(stats: EngineStats) -> Iterable[Metric]:
+    drafted, accepted = stats.draft_tokens, stats.accepted_draft_tokens
+    yield CounterMetricFamily(
+        "switchboard_engine_draft_tokens",
+        "Speculative draft tokens the local engine verified.",
+        value=drafted,
+    )
+    yield CounterMetricFamily(
+        "switchboard_engine_accepted_draft_tokens",
+        "Speculative draft tokens the local engine accepted.",
+        value=accepted,
+    )
+    yield GaugeMetricFamily(
+        "switchboard_engine_draft_acceptance_ratio",
+        "Share of verified draft tokens accepted (0 before any).",
+        value=accepted / drafted if drafted else 0.0,
+    )
 
 
 class GatewayMetrics:
