@@ -228,14 +228,14 @@ class LLMEngine:
         return sampled, failed
 
     def _attach_drafts(self, speculator: Speculator, scheduled: SchedulerOutput) -> None:
-        """Let the speculator fill the step's spare batch tokens and KV cells with drafts."""
+        """Let the speculator fill the step's spare batch tokens and KV cells with drafts
+        (cells that cached prefixes hold are not spare: drafts are worth less)."""
         scheduled_tokens = sum(c.num_tokens for c in scheduled.chunks)
-        free_cells = self.config.kv_cache_tokens - self.scheduler.kv_cells_used
         speculator.attach(
             scheduled,
             running=len(self.scheduler.running),
             spare_tokens=self.config.max_batch_tokens - scheduled_tokens,
-            spare_cells=free_cells - scheduled_tokens,
+            spare_cells=self.scheduler.free_cells - scheduled_tokens,
         )
 
     def _fail(self, request: Request, stage: str, error: Exception) -> RequestOutput:

@@ -140,12 +140,16 @@ class Scheduler:
         """Cells held by requests (cached prefixes are reclaimable and not counted)."""
         return sum(r.num_computed_tokens for r in self.running)
 
+    @property
+    def free_cells(self) -> int:
+        """Cells neither requests nor cached prefixes hold."""
+        return self.config.kv_cache_tokens - self.kv_cells_used - self.prefix_cache.cached_tokens
+
     # -- one step ----------------------------------------------------------------------
     def schedule(self) -> SchedulerOutput:
         out = SchedulerOutput()
         budget = self.config.max_batch_tokens
-        cached = self.prefix_cache.cached_tokens
-        free_cells = self.config.kv_cache_tokens - self.kv_cells_used - cached
+        free_cells = self.free_cells
         now = time.perf_counter()
 
         for request in list(self.running):
