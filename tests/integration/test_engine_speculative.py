@@ -1,6 +1,6 @@
 """N-gram speculative decoding on the real default model: greedy outputs identical to
 decoding without it (alone and batched), drafts accepted on an answer that copies its
-source, and the KV cells of an aborted request freed mid-speculation."""
+source, and an aborted request's draft cells dropped mid-speculation."""
 
 from __future__ import annotations
 
@@ -102,7 +102,9 @@ def test_seeded_sampling_with_speculation_completes(ngram: LocalEngine) -> None:
     assert 0 < len(first) <= 48
 
 
-def test_abort_mid_speculation_frees_the_kv(ngram: LocalEngine) -> None:
+def test_abort_mid_speculation_keeps_only_computed_cells_and_clearing_frees_them(
+    ngram: LocalEngine,
+) -> None:
     engine = ngram.engine
     request = engine.add_request(ngram.encode_chat(PROMPTS["repeat"]), GREEDY, "cancel-me")
     drafted = engine.speculative_stats.drafted
@@ -115,8 +117,13 @@ def test_abort_mid_speculation_frees_the_kv(ngram: LocalEngine) -> None:
     slot = request.slot
     assert slot is not None
     memory = ngram.runner.memory
-    assert llama_cpp.llama_memory_seq_pos_max(memory, slot) == request.num_computed_tokens - 1
+    computed = request.num_computed_tokens
+    assert llama_cpp.llama_memory_seq_pos_max(memory, slot) == computed - 1
     assert engine.abort("cancel-me")
     engine.step()
-    assert llama_cpp.llama_memory_seq_pos_max(memory, slot) == -1
     assert not engine.has_unfinished
+    # the slot keeps its computed cells, and no draft's, as a cached prefix
+    assert engine.scheduler.prefix_cache.cached(slot) == computed
+    assert llama_cpp.llama_memory_seq_pos_max(memory, slot) == computed - 1
+    engine.clear_prefix_cache()
+    assert llama_cpp.llama_memory_seq_pos_max(memory, slot) == -1
