@@ -3,14 +3,13 @@
 Each policy question of the golden set becomes a turn's prompt as ``prompt_budget`` lays it
 out: the assistant's system prompt, then the opening of the articles that answer the
 question as numbered sources, then the question. The prompts run one at a time (a support
-desk at concurrency 1), greedily, on an engine with the prefix cache and on one without;
-the result is the prompt tokens each request had to compute, the hit rate, time to first
-token, and whether every output is the same.
+desk at concurrency 1), greedily, on an engine with the prefix cache and on one without,
+taking turns; the result is the prompt tokens each request had to compute, the hit rate,
+time to first token, and whether every output is the same.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -54,20 +53,18 @@ def assistant_prompts(local: LocalEngine) -> list[list[int]]:
     return prompts
 
 
-def _run(local: LocalEngine, prompts: Sequence[list[int]]) -> tuple[dict[str, Any], list[Any]]:
+def _generate(local: LocalEngine, ids: list[int]) -> tuple[list[int], float]:
+    """One request alone: its tokens and time to first token."""
     engine = local.engine
-    outputs: list[list[int]] = []
-    ttfts: list[float] = []
-    start = time.perf_counter()
-    for ids in prompts:
-        request = engine.add_request(ids, PARAMS)
-        tokens: list[int] = []
-        while engine.has_unfinished:
-            for output in engine.step():
-                tokens.extend(output.token_ids)
-        outputs.append(tokens)
-        ttfts.append(request.timings.ttft_s or 0.0)
-    seconds = time.perf_counter() - start
+    request = engine.add_request(ids, PARAMS)
+    tokens: list[int] = []
+    while engine.has_unfinished:
+        for output in engine.step():
+            tokens.extend(output.token_ids)
+    return tokens, request.timings.ttft_s or 0.0
+
+
+def _summary(local: LocalEngine, prompts: Sequence[list[int]], ttfts: list[float]) -> Any:
     stats, n = local.async_engine.stats, len(prompts)
     ttft = percentiles_ms(ttfts, 50, 95)
     return {
@@ -78,19 +75,32 @@ def _run(local: LocalEngine, prompts: Sequence[list[int]]) -> tuple[dict[str, An
         "hit_rate": round(stats.prefix_cache_hits / n, 3),
         "ttft_p50_ms": ttft["p50_ms"],
         "ttft_p95_ms": ttft["p95_ms"],
-        "seconds": round(seconds, 2),
-    }, outputs
+    }
 
 
-def run_prefix_bench(name: str, model_path: Path, settings: EngineSettings) -> dict[str, Any]:
-    """The same prompts through an engine with the prefix cache and one without."""
-    results: dict[str, dict[str, Any]] = {}
-    outputs: dict[str, list[Any]] = {}
-    for label, enabled in (("reuse", True), ("no_reuse", False)):
-        local = LocalEngine(name, model_path, settings.model_copy(update={"prefix_cache": enabled}))
-        try:
-            results[label], outputs[label] = _run(local, assistant_prompts(local))
-        finally:
+def run_prefix_bench(
+    name: str, model_path: Path, settings: EngineSettings, prompts: int | None = None
+) -> dict[str, Any]:
+    """The same prompts (the first ``prompts`` policy questions; all by default) through an
+    engine with the prefix cache and one without, taking turns prompt by prompt (which one
+    goes first alternates) so that drift in the machine's speed hits both alike."""
+    engines = {
+        label: LocalEngine(name, model_path, settings.model_copy(update={"prefix_cache": on}))
+        for label, on in (("reuse", True), ("no_reuse", False))
+    }
+    outputs: dict[str, list[list[int]]] = {label: [] for label in engines}
+    ttfts: dict[str, list[float]] = {label: [] for label in engines}
+    try:
+        ids = assistant_prompts(engines["reuse"])[:prompts]
+        order = list(engines.items())
+        for i, prompt in enumerate(ids):
+            for label, local in order if i % 2 == 0 else order[::-1]:
+                tokens, ttft = _generate(local, prompt)
+                outputs[label].append(tokens)
+                ttfts[label].append(ttft)
+        results = {label: _summary(local, ids, ttfts[label]) for label, local in engines.items()}
+    finally:
+        for local in engines.values():
             local.close()
     on, off = results["reuse"], results["no_reuse"]
     return {
@@ -100,5 +110,8 @@ def run_prefix_bench(name: str, model_path: Path, settings: EngineSettings) -> d
         "prefill_reduction": round(
             off["prefill_tokens_per_request"] / max(on["prefill_tokens_per_request"], 1e-9), 2
         ),
+        "ttft_p50_ratio": round(on["ttft_p50_ms"] / off["ttft_p50_ms"], 3)
+        if off["ttft_p50_ms"]
+        else 0.0,
         "greedy_identical": outputs["reuse"] == outputs["no_reuse"],
     }
