@@ -38,4 +38,5 @@ def test_bench_speculative_writes_the_contract_fields(
     assert report["decode_speedup_ngram"] > 0
     assert 0 < report["acceptance_rate_ngram"] <= 1
     assert report["workload"]["prompts"] == 2
+    assert report["prefix_cache"] is False  # speculation alone is compared
     assert "decode_speedup_ngram" in result.output

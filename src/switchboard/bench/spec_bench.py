@@ -6,6 +6,9 @@ Two engines on the same GGUF and settings, one with ``speculative="ngram"``, tak
 prompt in turn (which one goes first alternates), one request at a time (concurrency 1).
 Decode speed counts the tokens after the first over the time from the first token to the
 last, so prefill is left out; both engines must produce the same tokens for every prompt.
+The prefix cache is off in both (``bench prefix`` measures it): a reused prefix changes how
+a prompt is split into batches, and llama.cpp's CPU kernels then round differently, so at
+a near-tie the two greedy outputs could part for that reason rather than speculation's.
 """
 
 from __future__ import annotations
@@ -108,7 +111,11 @@ def run_spec_bench(
     prompts = assistant_prompts(config.prompts, config.source_chars)
     params = SamplingParams(max_tokens=config.max_tokens, temperature=0.0)
     engines = {
-        mode: LocalEngine(name, model_path, settings.model_copy(update={"speculative": mode}))
+        mode: LocalEngine(
+            name,
+            model_path,
+            settings.model_copy(update={"speculative": mode, "prefix_cache": False}),
+        )
         for mode in ("off", "ngram")
     }
     totals = {mode: _Totals() for mode in engines}
@@ -144,6 +151,7 @@ def run_spec_bench(
             "sampling": "greedy",
             "concurrency": 1,
         },
+        "prefix_cache": False,
         "speculative_tokens": settings.speculative_tokens,
         "ngram_min": settings.ngram_min,
         "ngram_max": settings.ngram_max,
