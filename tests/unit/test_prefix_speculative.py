@@ -82,3 +82,23 @@ def test_drafts_leave_the_cells_of_cached_prefixes_alone() -> None:
     assert answer == source[2:]
     assert engine.speculative_stats.accepted > 0
     assert runner.full == 0
+
+
+def test_a_stop_string_inside_accepted_drafts_leaves_a_reusable_prefix() -> None:
+    """The output is cut inside a step's accepted drafts; the cells kept are those of the
+    tokens that remain, and the next turn reuses them as they are."""
+    first = [*SHARED, 1, 2, 3, 1, 2, 3]
+    params = SamplingParams(max_tokens=20, temperature=0, stop=("cd",))
+    runs: dict[str, list[int]] = {}
+    for label, cache in (("reuse", 1024), ("recompute", 0)):
+        engine = make(CellsFakeRunner(lambda context: context[-3]), cache, k=6)
+        request = engine.add_request(first, params, "first")
+        while engine.has_unfinished:
+            engine.step()
+        engine.step()
+        answer = request.output_token_ids
+        assert answer == [1, 2, 3]  # b c d: the stop string ends inside the drafts
+        runs[label] = generate(engine, "second", [*first, *answer, 40, 41], 8)
+        if cache:
+            assert engine.scheduler.prefix_cache.stats.reused_tokens == len(first) + 3
+    assert runs["reuse"] == runs["recompute"]

@@ -104,6 +104,8 @@ def run_prefix_bench(
             local.close()
     on, off = results["reuse"], results["no_reuse"]
     return {
+        "model": name,
+        "n_threads": settings.n_threads,
         "workload": "golden-set policy questions, system prompt + expected articles as "
         f"sources ({SOURCE_CHARS} chars each), one at a time, {PARAMS.max_tokens} greedy tokens",
         **results,
