@@ -33,6 +33,9 @@ class EngineSettings(BaseModel):
     pool of ``kv_cache_tokens`` cells among all sequences, so more of them fit in less
     memory; when the pool runs out the scheduler preempts and recomputes, and floating-point
     rounding then depends on where a sequence's cells sit in the pool.
+
+    ``prefix_cache``: an idle sequence keeps the cells of the last request it served, and a
+    request that starts with the same tokens reuses them.
     """
 
     max_model_len: int = Field(1024, ge=16, description="Context window of one request.")
@@ -47,6 +50,30 @@ class EngineSettings(BaseModel):
         None, ge=16, description="Unified pool size (default max_num_seqs x max_model_len)."
     )
     kv_cache_type: Literal["f16", "q8_0"] = "f16"
+    prefix_cache: bool = Field(
+        True, description="Reuse the KV cells of a token prefix shared with an earlier request."
+    )
+    prefix_cache_tokens: int | None = Field(
+        None,
+        ge=1,
+        description="Bound on the cells cached prefixes keep (default: the whole KV cache; "
+        "they yield to requests either way).",
+    )
+    speculative: Literal["off", "ngram"] = Field(
+        "off", description="Speculative decoding: ngram drafts from the prompt and output."
+    )
+    speculative_tokens: int = Field(8, ge=1, le=64, description="Drafts per sequence and step.")
+    ngram_max: int = Field(4, ge=1, le=16, description="Longest n-gram looked up for drafts.")
+    ngram_min: int = Field(2, ge=1, le=16, description="Shortest n-gram looked up for drafts.")
+    speculative_max_seqs: int = Field(
+        1, ge=1, le=256, description="Speculate only while at most this many sequences run."
+    )
+
+    @model_validator(mode="after")
+    def _check_ngram(self) -> EngineSettings:
+        if self.ngram_min > self.ngram_max:
+            raise ValueError(f"ngram_min ({self.ngram_min}) exceeds ngram_max ({self.ngram_max})")
+        return self
 
     @model_validator(mode="after")
     def _check_cache(self) -> EngineSettings:
@@ -68,6 +95,13 @@ class EngineSettings(BaseModel):
     def kv_cells(self) -> int:
         """KV cells allocated: the unified pool, or one window per sequence."""
         return self.kv_cache_tokens or self.max_num_seqs * self.max_model_len
+
+    @property
+    def prefix_cache_cells(self) -> int:
+        """Cells idle slots may keep for prefix reuse (0: prefix caching off)."""
+        if not self.prefix_cache:
+            return 0
+        return min(self.prefix_cache_tokens or self.kv_cells, self.kv_cells)
 
 
 class ServerSettings(BaseModel):

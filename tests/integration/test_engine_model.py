@@ -24,7 +24,8 @@ def local(default_model_path: Path) -> Iterator[LocalEngine]:
     engine = LocalEngine(
         "test",
         default_model_path,
-        EngineSettings(max_model_len=512, max_num_seqs=4, max_batch_tokens=64),
+        # batching invariance without reuse (prefix reuse: test_engine_prefix_cache.py)
+        EngineSettings(max_model_len=512, max_num_seqs=4, max_batch_tokens=64, prefix_cache=False),
     )
     yield engine
     engine.close()

@@ -110,6 +110,12 @@ class FailingDecode:
     def free(self, slot: int) -> None:
         self.runner.free(slot)
 
+    def trim(self, slot: int, keep: int) -> None:
+        self.runner.trim(slot, keep)
+
+    def copy(self, source: int, slot: int) -> None:
+        self.runner.copy(source, slot)
+
 
 def stream_lines(client: httpx.Client, base_url: str) -> Iterator[str]:
     """The ``data:`` payloads of a streamed chat completion, as they arrive."""

@@ -26,12 +26,15 @@ class FakeTokenizer:
 
 
 class FakeRunner:
-    """Records each batch and frees; predicts ``last token + 1``."""
+    """Records each batch, free, trim and copy; holds a cell count per slot (a chunk must start
+    where its slot's cells end); predicts ``last token + 1``."""
 
     def __init__(self, vocab: int = VOCAB) -> None:
         self.vocab = vocab
         self.batches: list[list[tuple[str, int, int]]] = []
         self.freed: list[int] = []
+        self.trimmed: list[tuple[int, int]] = []
+        self.copied: list[tuple[int, int]] = []
         self.kv: dict[int, int] = {}
 
     def execute(self, chunks: Sequence[ScheduledChunk]) -> npt.NDArray[np.float32]:
@@ -54,6 +57,14 @@ class FakeRunner:
     def free(self, slot: int) -> None:
         self.freed.append(slot)
         self.kv.pop(slot, None)
+
+    def trim(self, slot: int, keep: int) -> None:
+        self.trimmed.append((slot, keep))
+        self.kv[slot] = min(self.kv.get(slot, 0), keep)
+
+    def copy(self, source: int, slot: int) -> None:
+        self.copied.append((source, slot))
+        self.kv[slot] = self.kv.get(source, 0)
 
 
 _WORD = re.compile(r"[^\W_]+")

@@ -58,3 +58,12 @@ def test_the_order_api_port_is_chosen_at_start_unless_it_runs_on_its_own() -> No
     assert OrdersSettings(start_with_server=False, port=8001).port == 8001
     with pytest.raises(ValidationError, match=r"orders\.port must name the Order API's port"):
         OrdersSettings(start_with_server=False)
+
+
+def test_prefix_cache_cells_are_bounded_by_the_kv_cache_and_zero_when_off() -> None:
+    assert EngineSettings(max_num_seqs=4, max_model_len=256).prefix_cache_cells == 1024
+    assert EngineSettings(prefix_cache_tokens=300).prefix_cache_cells == 300
+    assert EngineSettings(max_num_seqs=1, prefix_cache_tokens=10**6).prefix_cache_cells == 1024
+    assert EngineSettings(prefix_cache=False).prefix_cache_cells == 0
+    with pytest.raises(ValidationError, match="prefix_cache_tokens"):
+        EngineSettings(prefix_cache_tokens=0)

@@ -162,6 +162,20 @@ def test_scrape_time_values_from_the_log_and_the_engine() -> None:
     assert value(metrics, "switchboard_engine_kv_cache_usage_ratio") == 0
 
 
+def test_prefix_cache_counters_are_exported_at_scrape_time() -> None:
+    stats = EngineStats(
+        running=0, waiting=0, kv_cells_used=0, kv_cells_total=1024, prefix_cache_cells=300,
+        prefix_cache_lookups=5, prefix_cache_hits=3, prefill_tokens_computed=700,
+        prefill_tokens_reused=1200,
+    )  # fmt: skip
+    metrics = GatewayMetrics(engine_stats=lambda: stats)
+    assert value(metrics, "switchboard_engine_prefix_cache_cells") == 300
+    assert value(metrics, "switchboard_engine_prefix_cache_lookups_total") == 5
+    assert value(metrics, "switchboard_engine_prefix_cache_hits_total") == 3
+    assert value(metrics, "switchboard_engine_prefill_tokens_total", kind="computed") == 700
+    assert value(metrics, "switchboard_engine_prefill_tokens_total", kind="reused") == 1200
+
+
 def test_each_instance_has_its_own_registry() -> None:
     first, second = GatewayMetrics(), GatewayMetrics()
     first.rate_limited("tokens")

@@ -2,7 +2,7 @@ import pytest
 
 from switchboard.engine.params import SamplingParams
 from switchboard.engine.request import Request, RequestStatus
-from switchboard.engine.scheduler import Scheduler, SchedulerConfig
+from switchboard.engine.scheduler import KvOp, Scheduler, SchedulerConfig
 from switchboard.errors import QueueFullError
 
 pytestmark = pytest.mark.unit
@@ -32,7 +32,7 @@ def req(rid: str, prompt_len: int, max_tokens: int = 8, eos: int | None = None) 
 
 def step(s: Scheduler, token: int = 7) -> list[tuple[str, int, int, bool]]:
     out = s.schedule()
-    s.update(out, {c.request.request_id: token for c in out.sampled})
+    s.update(out, {c.request.request_id: [token] for c in out.sampled})
     return [(c.request.request_id, c.start, c.num_tokens, c.sample) for c in out.chunks]
 
 
@@ -103,7 +103,7 @@ def test_preemption_frees_cells_and_requeues_for_recompute() -> None:
     assert b.num_computed_tokens == 0
     assert b.num_preemptions == 1
     assert len(b.output_token_ids) == 3  # its output is kept and recomputed with the prompt
-    assert 1 in s.take_freed_slots()
+    assert KvOp(1, 0) in s.take_kv_ops()
 
 
 def test_abort_frees_slot_immediately() -> None:
@@ -114,7 +114,7 @@ def test_abort_frees_slot_immediately() -> None:
     assert aborted is not None
     assert aborted.status is RequestStatus.FINISHED_ABORTED
     assert aborted.finish_reason == "abort"
-    assert s.take_freed_slots() == [0]
+    assert s.take_kv_ops() == [KvOp(0, 0)]
     assert not s.has_unfinished
     assert s.abort("missing") is None
 
@@ -126,7 +126,7 @@ def test_abort_waiting_request() -> None:
     step(s)
     assert s.abort("b") is not None
     assert list(s.waiting) == []
-    assert s.take_freed_slots() == []  # b never held a slot
+    assert s.take_kv_ops() == []  # b never held a slot
 
 
 def test_stop_on_eos_token() -> None:
@@ -134,7 +134,7 @@ def test_stop_on_eos_token() -> None:
     s.add(req("a", 4, eos=7))
     step(s, token=7)
     assert not s.has_unfinished
-    assert s.take_freed_slots() == [0]
+    assert s.take_kv_ops() == [KvOp(0, 0)]
 
 
 def test_stop_on_stop_token_ids() -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from rich.progress import Progress
 
+from switchboard.bench.prefix_bench import run_prefix_bench
 from switchboard.bench.serving import BaselineServer, Run, peak_rss, run_baseline, run_engine
 from switchboard.bench.stats import RunStats
 from switchboard.bench.workload import Workload, make_workload
@@ -103,4 +104,5 @@ def run_engine_bench(
             ours[1].decode_tok_s_per_stream, base[1].decode_tok_s_per_stream
         ),
         f"peak_rss_mib_c{top}": round(peak[0] / 2**20, 1),
+        "prefix_cache": run_prefix_bench(name, model_path, settings),
     }

@@ -24,6 +24,7 @@ MAX_PERPLEXITY_INCREASE = 0.05
 
 def perplexity(local: LocalEngine) -> float:
     text = resources.files("switchboard.bench").joinpath("data/perplexity.txt").read_text()
+    local.engine.clear_prefix_cache()  # scoring uses slot 0 directly
     logprobs = local.runner.logprobs(local.encode_prompt(text))
     return math.exp(-float(logprobs.mean()))
 

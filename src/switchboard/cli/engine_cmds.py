@@ -1,4 +1,5 @@
-"""Commands of the inference side: serve, models list|pull, bench engine|quantization|gateway."""
+"""Commands of the inference side: serve, models list|pull,
+bench engine|quantization|speculative|prefix|gateway."""
 
 from __future__ import annotations
 
@@ -179,6 +180,27 @@ def bench_quantization(
     write_json(result, json_path)
 
 
+@bench_app.command("speculative")
+@one_line_errors
+def bench_speculative(
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
+    model: Annotated[str | None, typer.Option(help="Registry name or GGUF path.")] = None,
+    prompts: Annotated[int, typer.Option(min=1, help="Golden-set policy questions.")] = 12,
+    max_tokens: Annotated[int, typer.Option(min=2, help="Answer length limit.")] = 128,
+) -> None:
+    """Greedy decode speed of assistant-style prompts with and without n-gram speculative
+    decoding, same run, and whether every output is the same."""
+    from switchboard.bench.spec_bench import SpecBenchConfig, run_spec_bench
+
+    settings = load_settings()
+    name = model or settings.model
+    config = SpecBenchConfig(prompts=prompts, max_tokens=max_tokens)
+    result = run_spec_bench(name, model_path(settings, name), settings.engine, config)
+    for key, value in result.items():
+        console.print(f"{key}: {value}", highlight=False)
+    write_json(result, json_path)
+
+
 def _print_serving(result: dict[str, Any]) -> None:
     table = Table("engine", "c", "req", "out tok/s", "TTFT p50", "TTFT p99", "TTIT p50", "TTIT p99")
     for label, key in (("switchboard", "switchboard"), ("llama-cpp", "baseline_llama_cpp_python")):
@@ -197,6 +219,42 @@ def _print_serving(result: dict[str, Any]) -> None:
     for key, value in result.items():
         if "ratio" in key or "speedup" in key or "rss" in key:
             console.print(f"{key}: {value}")
+    _print_prefix(result["prefix_cache"])
+
+
+def _print_prefix(prefix: dict[str, Any]) -> None:
+    for label in ("reuse", "no_reuse"):
+        row = prefix[label]
+        console.print(
+            f"prefix cache, {label}: {row['prefill_tokens_per_request']} of "
+            f"{row['prompt_tokens_per_request']} prompt tokens computed per request, hit rate "
+            f"{row['hit_rate']:.0%}, TTFT p50 {row['ttft_p50_ms']:.0f} ms, "
+            f"p95 {row['ttft_p95_ms']:.0f} ms"
+        )
+    console.print(
+        f"prefill reduction: {prefix['prefill_reduction']}x, TTFT p50 ratio (reuse / none): "
+        f"{prefix['ttft_p50_ratio']}, greedy identical: {prefix['greedy_identical']}"
+    )
+
+
+@bench_app.command("prefix")
+@one_line_errors
+def bench_prefix(
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
+    model: Annotated[str | None, typer.Option(help="Registry name or GGUF path.")] = None,
+    prompts: Annotated[
+        int | None, typer.Option(min=1, help="Golden-set policy questions (default: all).")
+    ] = None,
+) -> None:
+    """Prefill tokens and time to first token of assistant-shaped prompts with and without
+    the prefix cache, same run (also part of bench engine)."""
+    from switchboard.bench.prefix_bench import run_prefix_bench
+
+    settings = load_settings()
+    name = model or settings.model
+    result = run_prefix_bench(name, model_path(settings, name), settings.engine, prompts)
+    _print_prefix(result)
+    write_json(result, json_path)
 
 
 @bench_app.command("gateway")

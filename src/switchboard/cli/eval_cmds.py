@@ -139,6 +139,8 @@ _ROWS = (  # label, summary key, format
     ("end-to-end p50 / p95 ms", "latency_ms", "pair"),
     ("overhead p50 / p95 ms", "overhead_ms", "pair"),
     ("tokens per turn", "tokens_per_turn", "num"),
+    ("prompt tokens computed per model call", "prefill_tokens_per_call", "num"),
+    ("prompt tokens reused per model call", "reused_tokens_per_call", "num"),
     ("answer paths", "answer_paths", "mix"),
     ("errors", "errors", "int"),
 )

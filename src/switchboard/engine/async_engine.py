@@ -33,6 +33,13 @@ class EngineStats:
     waiting: int
     kv_cells_used: int
     kv_cells_total: int
+    prefix_cache_cells: int = 0  # held by idle slots for reuse, reclaimable
+    prefix_cache_lookups: int = 0
+    prefix_cache_hits: int = 0
+    prefill_tokens_computed: int = 0
+    prefill_tokens_reused: int = 0
+    draft_tokens: int = 0  # speculative decoding: drafts verified, and accepted
+    accepted_draft_tokens: int = 0
 
 
 class AsyncEngine:
@@ -70,11 +77,19 @@ class AsyncEngine:
     def stats(self) -> EngineStats:
         scheduler = self.engine.scheduler
         with self.engine.lock:
+            cache = scheduler.prefix_cache
             return EngineStats(
                 running=len(scheduler.running),
                 waiting=len(scheduler.waiting),
                 kv_cells_used=scheduler.kv_cells_used,
                 kv_cells_total=scheduler.config.kv_cache_tokens,
+                prefix_cache_cells=cache.cached_tokens,
+                prefix_cache_lookups=cache.stats.lookups,
+                prefix_cache_hits=cache.stats.hits,
+                prefill_tokens_computed=cache.stats.computed_tokens,
+                prefill_tokens_reused=cache.stats.reused_tokens,
+                draft_tokens=self.engine.speculative_stats.drafted,
+                accepted_draft_tokens=self.engine.speculative_stats.accepted,
             )
 
     # -- requests ----------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The synchronous engine step: schedule → free → forward → sample → update → detokenize.
+"""The synchronous engine step: schedule → free → (draft) → forward → sample → update →
+detokenize.
 
 ``LLMEngine`` is driven by one thread (see ``async_engine``); it talks to the model only
 through the ``Runner`` and ``Tokenizer`` protocols, so tests drive it with fakes.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -19,8 +20,14 @@ import numpy.typing as npt
 from switchboard.engine.detokenizer import IncrementalDetokenizer
 from switchboard.engine.params import SamplingParams
 from switchboard.engine.request import Request, RequestStatus, RequestTimings
-from switchboard.engine.sampler import sample
-from switchboard.engine.scheduler import ScheduledChunk, Scheduler, SchedulerConfig
+from switchboard.engine.sampler import Sampler, sample
+from switchboard.engine.scheduler import (
+    ScheduledChunk,
+    Scheduler,
+    SchedulerConfig,
+    SchedulerOutput,
+)
+from switchboard.engine.speculative import SpeculativeStats, Speculator, verify
 from switchboard.errors import ContextLengthError, InvalidRequestError, KVCacheFullError
 
 log = logging.getLogger(__name__)
@@ -33,17 +40,14 @@ class Tokenizer(Protocol):
     def token_bytes(self, token_id: int) -> bytes: ...
 
 
-Sampler = Callable[
-    [npt.NDArray[np.float32], SamplingParams, np.random.Generator, Sequence[int], Sequence[int]],
-    int,
-]
-"""(logits row, params, the request's generator, prompt ids, output ids) -> token id."""
-
-
 class Runner(Protocol):
     def execute(self, chunks: Sequence[ScheduledChunk]) -> npt.NDArray[np.float32]: ...
 
     def free(self, slot: int) -> None: ...
+
+    def trim(self, slot: int, keep: int) -> None: ...
+
+    def copy(self, source: int, slot: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -77,9 +81,11 @@ class LLMEngine:
         config: SchedulerConfig,
         seed: int | None = None,
         sampler: Sampler = sample,
+        speculator: Speculator | None = None,
     ) -> None:
         self.runner = runner
         self.sampler = sampler
+        self.speculator = speculator
         self.tokenizer = tokenizer
         self.config = config
         self.scheduler = Scheduler(config)
@@ -135,6 +141,13 @@ class LLMEngine:
             self._tracked[request.request_id] = tracked
         return request
 
+    def clear_prefix_cache(self) -> None:
+        """Evict every cached prefix and clear its cells now (for direct use of the
+        runner, e.g. scoring, while no request runs)."""
+        with self.lock:
+            self.scheduler.clear_prefix_cache()
+            self._apply_kv_ops()
+
     def abort(self, request_id: str) -> bool:
         with self.lock:
             request = self.scheduler.abort(request_id)
@@ -145,12 +158,17 @@ class LLMEngine:
     def has_unfinished(self) -> bool:
         return self.scheduler.has_unfinished
 
+    @property
+    def speculative_stats(self) -> SpeculativeStats:
+        return self.speculator.stats if self.speculator else SpeculativeStats()
+
     # -- one step --------------------------------------------------------------------------
     def step(self) -> list[RequestOutput]:
         with self.lock:
             scheduled = self.scheduler.schedule()
-            for slot in self.scheduler.take_freed_slots():
-                self.runner.free(slot)
+            self._apply_kv_ops()
+            if self.speculator is not None:
+                self._attach_drafts(self.speculator, scheduled)
         if not scheduled.chunks:
             return []
         try:
@@ -159,31 +177,66 @@ class LLMEngine:
             with self.lock:  # llama.cpp restored the cache; make room and retry next step
                 self.scheduler.preempt_newest()
             return []
-        # Sampling runs without the lock (only this thread appends tokens); a request
-        # aborted meanwhile has left ``_tracked`` and is skipped. A request whose sampling
-        # or text fails (a bug its parameters hit) ends alone; the batch goes on.
-        sampled: dict[str, int] = {}
-        failed: list[tuple[Request, Exception]] = []
-        for chunk, row in zip(scheduled.sampled, logits, strict=True):
-            request = chunk.request
-            tracked = self._tracked.get(request.request_id)
-            if tracked is None:
-                continue
-            try:
-                sampled[request.request_id] = self.sampler(
-                    row, request.params, tracked.rng, request.prompt_token_ids,
-                    request.output_token_ids,
-                )  # fmt: skip
-            except Exception as exc:
-                failed.append((request, exc))
+        chunks = scheduled.sampled
+        sampled, failed = self._sample(chunks, logits)
         with self.lock:
             outputs = [self._fail(request, "sampling", exc) for request, exc in failed]
+            known = {c.request.request_id: len(c.request.output_token_ids) for c in chunks}
             for request in self.scheduler.update(scheduled, sampled):
                 try:
-                    outputs.append(self._output(request))
+                    outputs.append(self._output(request, known[request.request_id]))
                 except Exception as exc:
                     outputs.append(self._fail(request, "detokenizing", exc))
             return outputs
+
+    def _apply_kv_ops(self) -> None:
+        """Make the scheduler's queued changes to the KV cells, in order (lock held)."""
+        for op in self.scheduler.take_kv_ops():
+            if op.source is not None:
+                self.runner.copy(op.source, op.slot)
+            if op.keep:
+                self.runner.trim(op.slot, op.keep)
+            else:
+                self.runner.free(op.slot)
+
+    def _sample(
+        self, chunks: Sequence[ScheduledChunk], logits: npt.NDArray[np.float32]
+    ) -> tuple[dict[str, list[int]], list[tuple[Request, Exception]]]:
+        """Each sampled chunk's new tokens: the drafts the model agrees with, then one of
+        its own (``1 + len(draft)`` logits rows per chunk).
+
+        Sampling runs without the lock (only this thread appends tokens); a request
+        aborted meanwhile has left ``_tracked`` and is skipped. A request whose sampling
+        fails (a bug its parameters hit) ends alone; the batch goes on."""
+        sampled: dict[str, list[int]] = {}
+        failed: list[tuple[Request, Exception]] = []
+        end = 0
+        for chunk in chunks:
+            start, end = end, end + 1 + len(chunk.draft)
+            request = chunk.request
+            tracked = self._tracked.get(request.request_id)
+            if tracked is not None:
+                try:
+                    sampled[request.request_id] = verify(
+                        logits[start:end], chunk.draft, request.params, tracked.rng,
+                        request.prompt_token_ids, request.output_token_ids, self.sampler,
+                    )  # fmt: skip
+                except Exception as exc:
+                    failed.append((request, exc))
+            if chunk.draft and self.speculator is not None:
+                self.speculator.settle(chunk, sampled.get(request.request_id))
+        return sampled, failed
+
+    def _attach_drafts(self, speculator: Speculator, scheduled: SchedulerOutput) -> None:
+        """Let the speculator fill the step's spare batch tokens and KV cells with drafts
+        (cells that cached prefixes hold are not spare: drafts are worth less)."""
+        scheduled_tokens = sum(c.num_tokens for c in scheduled.chunks)
+        speculator.attach(
+            scheduled,
+            running=len(self.scheduler.running),
+            spare_tokens=self.config.max_batch_tokens - scheduled_tokens,
+            spare_cells=self.scheduler.free_cells - scheduled_tokens,
+        )
 
     def _fail(self, request: Request, stage: str, error: Exception) -> RequestOutput:
         """End ``request`` with ``error`` (its KV cells are freed at the next step)."""
@@ -208,13 +261,20 @@ class LLMEngine:
             error=f"{type(error).__name__}: {error}",
         )
 
-    def _output(self, request: Request) -> RequestOutput:
+    def _output(self, request: Request, known: int) -> RequestOutput:
+        """The text of the tokens after the first ``known`` ones; a stop string ends the
+        request there and drops the tokens after it."""
         tracked = self._tracked[request.request_id]
         detok = tracked.detokenizer
-        text = detok.add(request.output_token_ids[-1])
+        text = ""
+        for i in range(known, len(request.output_token_ids)):
+            text += detok.add(request.output_token_ids[i])
+            if detok.stopped_on is not None:
+                del request.output_token_ids[i + 1 :]
+                break
         if detok.stopped_on is not None:
             request.stop_reason = detok.stopped_on
-            if request.status.finished:  # the same token also hit max_tokens: "stop" wins
+            if request.status.finished:  # a token up to here also ended it: "stop" wins
                 request.status = RequestStatus.FINISHED_STOPPED
             else:
                 self.scheduler.finish(request, RequestStatus.FINISHED_STOPPED)
@@ -224,7 +284,7 @@ class LLMEngine:
         return RequestOutput(
             request_id=request.request_id,
             text=text,
-            token_ids=(request.output_token_ids[-1],),
+            token_ids=tuple(request.output_token_ids[known:]),
             finished=request.status.finished,
             finish_reason=request.finish_reason,
             prompt_tokens=request.num_prompt_tokens,

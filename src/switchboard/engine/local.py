@@ -12,6 +12,7 @@ from switchboard.engine.chat_template import ChatTemplate
 from switchboard.engine.engine import LLMEngine
 from switchboard.engine.runner import LlamaModel, LlamaRunner, RunnerConfig
 from switchboard.engine.scheduler import SchedulerConfig
+from switchboard.engine.speculative import SpeculativeConfig, Speculator
 
 
 class LocalEngine:
@@ -24,6 +25,7 @@ class LocalEngine:
             kv_cache_tokens=settings.kv_cells,
             max_model_len=min(settings.max_model_len, self.model.n_ctx_train),
             max_waiting=settings.max_waiting,
+            prefix_cache_tokens=settings.prefix_cache_cells,
         )
         self.runner = LlamaRunner(
             self.model,
@@ -37,7 +39,13 @@ class LocalEngine:
                 kv_cache_type=settings.kv_cache_type,
             ),
         )
-        self.engine = LLMEngine(self.runner, self.model, self.scheduler_config, settings.seed)
+        self.engine = LLMEngine(
+            self.runner,
+            self.model,
+            self.scheduler_config,
+            settings.seed,
+            speculator=speculator_for(settings, self.scheduler_config.max_model_len, self.runner),
+        )
         self.chat_template = ChatTemplate(
             self.model.chat_template, self.model.bos_text, self.model.eos_text
         )
@@ -74,3 +82,18 @@ class LocalEngine:
         self.async_engine.shutdown()
         self.runner.close()
         self.model.close()
+
+
+def speculator_for(
+    settings: EngineSettings, max_model_len: int, runner: LlamaRunner
+) -> Speculator | None:
+    """The speculator the settings ask for, or ``None`` when speculation is off."""
+    if settings.speculative == "off":
+        return None
+    config = SpeculativeConfig(
+        settings.speculative_tokens,
+        settings.ngram_min,
+        settings.ngram_max,
+        settings.speculative_max_seqs,
+    )
+    return Speculator(config, max_model_len, runner.trim)

@@ -3,8 +3,9 @@
 
 One ``execute()`` builds one ``llama_batch`` from the scheduler's chunks, every chunk
 tagged with its request's sequence id (slot), runs one ``llama_decode`` and returns one
-logits row per chunk that asked to be sampled. KV cells of finished or preempted
-requests are dropped with ``llama_memory_seq_rm``.
+logits row per chunk that asked to be sampled (plus one per draft token it carries). KV
+cells of finished or preempted requests, and of rejected drafts, are dropped with
+``llama_memory_seq_rm``.
 """
 
 from __future__ import annotations
@@ -165,38 +166,42 @@ class LlamaRunner:
 
     def execute(self, chunks: Sequence[ScheduledChunk]) -> npt.NDArray[np.float32]:
         """Run one forward pass; return logits rows for the chunks with ``sample`` set, in
-        the order of ``chunks``."""
+        the order of ``chunks``: ``1 + len(draft)`` rows each (its last token's, then each
+        draft token's)."""
         # llama.cpp splits a multi-sequence batch into equal ubatches only while sequence
         # ids ascend; out of order it falls back to one ubatch per sequence (~3x slower).
         order = sorted(range(len(chunks)), key=lambda k: chunks[k].slot)
-        i, sampled = 0, []
-        seq_id = self.batch.seq_id
+        rows_of: dict[int, range] = {}  # chunk index -> its logits rows, in batch order
+        i, n_rows, seq_id = 0, 0, self.batch.seq_id
         for k in order:
             chunk = chunks[k]
-            n, start, end = chunk.num_tokens, chunk.start, chunk.start + chunk.num_tokens
-            self._tokens[i : i + n] = chunk.request.token_ids(start, end)
-            self._pos[i : i + n] = np.arange(start, end)
+            start, known = chunk.start, chunk.num_tokens
+            n = known + len(chunk.draft)
+            self._tokens[i : i + known] = chunk.request.token_ids(start, start + known)
+            self._tokens[i + known : i + n] = chunk.draft
+            self._pos[i : i + n] = np.arange(start, start + n)
             self._logits[i : i + n] = 0
             for j in range(i, i + n):
                 seq_id[j][0] = chunk.slot
             i += n
             if chunk.sample:
-                self._logits[i - 1] = 1
-                sampled.append(k)
+                outputs = 1 + len(chunk.draft)
+                self._logits[i - outputs : i] = 1
+                rows_of[k] = range(n_rows, n_rows + outputs)
+                n_rows += outputs
         self.batch.n_tokens = i
         status = llama_cpp.llama_decode(self.ctx, self.batch)
         if status == 1:
             raise KVCacheFullError("llama.cpp found no KV slot for the batch")
         if status != 0:
             raise FatalError(f"llama_decode failed with status {status}")
-        if not sampled:
+        if not rows_of:
             return np.empty((0, self.model.n_vocab), dtype=np.float32)
         rows = np.ctypeslib.as_array(
-            llama_cpp.llama_get_logits(self.ctx), shape=(len(sampled), self.model.n_vocab)
+            llama_cpp.llama_get_logits(self.ctx), shape=(n_rows, self.model.n_vocab)
         )
         # rows follow batch (slot) order; return them in the caller's chunk order
-        rank = {k: r for r, k in enumerate(sampled)}
-        return rows[[rank[k] for k in sorted(sampled)]]
+        return rows[[r for k in sorted(rows_of) for r in rows_of[k]]]
 
     def logprobs(self, token_ids: Sequence[int], slot: int = 0) -> npt.NDArray[np.float64]:
         """Log-probability of each token given the ones before it (``len - 1`` values),
@@ -232,6 +237,27 @@ class LlamaRunner:
     def free(self, slot: int) -> None:
         """Drop every KV cell of sequence ``slot``."""
         llama_cpp.llama_memory_seq_rm(self.memory, slot, -1, -1)
+
+    def trim(self, slot: int, keep: int) -> None:
+        """Drop the KV cells of sequence ``slot`` from position ``keep`` on (a cached
+        prefix cut past its match, rejected draft tokens), within the sequence's own
+        stream: no copy between streams."""
+        if not llama_cpp.llama_memory_seq_rm(self.memory, slot, keep, -1):
+            raise FatalError(f"llama.cpp could not trim sequence {slot} to {keep} cells")
+
+    def copy(self, source: int, slot: int) -> None:
+        """Give sequence ``slot`` the KV cells of ``source``. One pool: the cells are shared
+        (``seq_cp`` within a stream). Partitioned: ``seq_cp`` between streams supports whole
+        buffers only, so the sequence's state is serialized and loaded into ``slot``."""
+        if self.config.kv_unified:
+            llama_cpp.llama_memory_seq_rm(self.memory, slot, -1, -1)
+            llama_cpp.llama_memory_seq_cp(self.memory, source, slot, -1, -1)
+            return
+        size = llama_cpp.llama_state_seq_get_size(self.ctx, source)
+        state = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_seq_get_data(self.ctx, state, size, source)
+        if written != size or llama_cpp.llama_state_seq_set_data(self.ctx, state, size, slot) == 0:
+            raise FatalError(f"llama.cpp could not copy the KV cells of sequence {source}")
 
     def close(self) -> None:
         if self.ctx:

@@ -12,7 +12,7 @@ itself) are mapped into the finite range before the softmax.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +20,8 @@ import numpy.typing as npt
 from switchboard.engine.params import SamplingParams
 
 Logits = npt.NDArray[np.float32]
+Sampler = Callable[[Logits, SamplingParams, np.random.Generator, Sequence[int], Sequence[int]], int]
+"""(logits row, params, the request's generator, prompt ids, output ids) -> token id."""
 _LIMIT = float(np.finfo(np.float32).max)
 
 
@@ -57,11 +59,23 @@ def sample(
     prompt_ids: Sequence[int] = (),
     output_ids: Sequence[int] = (),
 ) -> int:
+    if params.greedy:
+        if params.penalized:
+            logits = apply_penalties(logits, params, prompt_ids, output_ids)
+        return int(np.argmax(logits))
+    candidates, probs = distribution(logits, params, prompt_ids, output_ids)
+    return int(candidates[rng.choice(len(candidates), p=probs)])
+
+
+def distribution(
+    logits: Logits,
+    params: SamplingParams,
+    prompt_ids: Sequence[int] = (),
+    output_ids: Sequence[int] = (),
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """The token ids a non-greedy ``sample`` can draw and their probabilities (sum 1)."""
     if params.penalized:
         logits = apply_penalties(logits, params, prompt_ids, output_ids)
-    if params.greedy:
-        return int(np.argmax(logits))
-
     candidates = np.arange(logits.shape[0])
     scores = logits
     if 0 < params.top_k < scores.shape[0]:
@@ -79,5 +93,4 @@ def sample(
         cutoff = int(np.searchsorted(cumulative, params.top_p * cumulative[-1])) + 1
         order = order[:cutoff]
         candidates, probs = candidates[order], probs[order]
-    probs = probs / probs.sum()
-    return int(candidates[rng.choice(len(candidates), p=probs)])
+    return candidates, probs / probs.sum()

@@ -33,6 +33,7 @@ from switchboard.assistant.turn import KnowledgeSearcher, search_query
 from switchboard.assistant.types import DoneEvent, HandoffEvent, TokenEvent, ToolResultEvent
 from switchboard.config import ChunkSettings, Settings
 from switchboard.demo import DEMO_COLLECTION, option_words_path, shop_articles_dir
+from switchboard.engine.async_engine import EngineStats
 from switchboard.evaluation.golden import GoldenCase
 from switchboard.evaluation.metrics import (
     CaseScore,
@@ -142,10 +143,25 @@ def _model_runs(
             conversations = tmp / f"conversations-{name.replace(':', '_')}-{size}.sqlite3"
             run = _run(settings, cases, model, router, kb, size, orders, conversations, k,
                        progress)  # fmt: skip
-            runs.append(asyncio.run(run))
+            before = engine.async_engine.stats
+            result = asyncio.run(run)
+            result.summary.update(prefill_per_call(before, engine.async_engine.stats))
+            runs.append(result)
         return runs
     finally:
         engine.close()
+
+
+def prefill_per_call(before: EngineStats, after: EngineStats) -> dict[str, float]:
+    """Prompt tokens the engine computed and reused per model call between two readings."""
+    calls = after.prefix_cache_lookups - before.prefix_cache_lookups
+    computed = after.prefill_tokens_computed - before.prefill_tokens_computed
+    reused = after.prefill_tokens_reused - before.prefill_tokens_reused
+    return {
+        "model_calls": calls,
+        "prefill_tokens_per_call": round(computed / calls, 1) if calls else 0.0,
+        "reused_tokens_per_call": round(reused / calls, 1) if calls else 0.0,
+    }
 
 
 def demo_knowledge(settings: Settings, size: int, store: Any, embedder: Any) -> KnowledgeBase:

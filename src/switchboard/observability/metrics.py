@@ -93,8 +93,50 @@ class _ScrapeTimeCollector(Collector):
             ("running_sequences", "Sequences the local engine is generating.", stats.running),
             ("queue_depth", "Requests waiting for the local engine.", stats.waiting),
             ("kv_cache_usage_ratio", "Share of the KV cache in use.", usage),
-        ):
+            ("prefix_cache_cells", "KV cells idle slots keep for prefix reuse.",
+             stats.prefix_cache_cells),
+        ):  # fmt: skip
             yield GaugeMetricFamily(f"switchboard_engine_{name}", doc, value=value)
+        yield from _prefix_cache_counters(stats)
+        yield from _speculative_metrics(stats)
+
+
+def _prefix_cache_counters(stats: EngineStats) -> Iterable[Metric]:
+    for name, doc, value in (
+        ("prefix_cache_lookups", "Admissions, each looking up a cached prefix.",
+         stats.prefix_cache_lookups),
+        ("prefix_cache_hits", "Admissions that reused a cached prefix.", stats.prefix_cache_hits),
+    ):  # fmt: skip
+        counter = CounterMetricFamily(f"switchboard_engine_{name}", doc)
+        counter.add_metric([], value)
+        yield counter
+    prefill = CounterMetricFamily(
+        "switchboard_engine_prefill_tokens",
+        "Prompt tokens at admission: computed, or reused from a cached prefix.",
+        labels=["kind"],
+    )
+    prefill.add_metric(["computed"], stats.prefill_tokens_computed)
+    prefill.add_metric(["reused"], stats.prefill_tokens_reused)
+    yield prefill
+
+
+def _speculative_metrics(stats: EngineStats) -> Iterable[Metric]:
+    drafted, accepted = stats.draft_tokens, stats.accepted_draft_tokens
+    yield CounterMetricFamily(
+        "switchboard_engine_draft_tokens",
+        "Speculative draft tokens the local engine verified.",
+        value=drafted,
+    )
+    yield CounterMetricFamily(
+        "switchboard_engine_accepted_draft_tokens",
+        "Speculative draft tokens the local engine accepted.",
+        value=accepted,
+    )
+    yield GaugeMetricFamily(
+        "switchboard_engine_draft_acceptance_ratio",
+        "Share of verified draft tokens accepted (0 before any).",
+        value=accepted / drafted if drafted else 0.0,
+    )
 
 
 class GatewayMetrics:
