@@ -335,6 +335,16 @@ class AssistantSettings(BaseModel):
         description="Best retrieved chunk's cosine from which an answer is trusted without "
         "checking the question's key terms against the evidence.",
     )
+    answer_mode: Literal["generate", "quote"] = Field(
+        "quote",
+        description="How a question is answered from the help centre: the best evidence "
+        "sentences quoted with their citations, without a model call (quote: the default, "
+        "since the default small model restates facts unreliably), or the model writes the "
+        "answer from its sources (generate: for a stronger model).",
+    )
+    quote_sentences: int = Field(
+        3, ge=1, le=10, description="Most sentences a quoted answer gives (answer_mode quote)."
+    )
     max_tokens: int = Field(200, ge=16, description="Output tokens reserved per answer.")
     max_message_chars: int = Field(4000, ge=1, description="Longest customer message.")
     temperature: float = Field(0.0, ge=0.0, le=2.0)

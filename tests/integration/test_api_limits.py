@@ -65,7 +65,7 @@ def server(default_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -
         engine=EngineSettings(max_model_len=1024, max_num_seqs=4),
         knowledge=KnowledgeSettings(store=str(data / "knowledge.sqlite3")),
         orders=OrdersSettings(port=_closed_port(), start_with_server=False),
-        assistant=AssistantSettings(db_path=data / "assistant.sqlite3"),
+        assistant=AssistantSettings(db_path=data / "assistant.sqlite3", answer_mode="generate"),
         gateway=GatewaySettings(db_path=data / "gateway.sqlite3", auth="on"),
         cache=CacheSettings(enabled=False),  # every request reaches the model
     )

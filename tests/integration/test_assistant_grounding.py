@@ -63,7 +63,7 @@ def base_url(default_model_path: Path, tmp_path_factory: pytest.TempPathFactory)
         knowledge=KnowledgeSettings(
             store=str(data / "knowledge.sqlite3"), embedding=EmbeddingSettings(n_threads=1)
         ),
-        assistant=AssistantSettings(db_path=data / "assistant.sqlite3"),
+        assistant=AssistantSettings(db_path=data / "assistant.sqlite3", answer_mode="generate"),
         gateway=GatewaySettings(db_path=data / "gateway.sqlite3"),
         cache=CacheSettings(enabled=False),  # every question reaches the model
     )

@@ -21,6 +21,7 @@ from switchboard.assistant.orchestrator import (
     TurnRequest,
 )
 from switchboard.assistant.order_client import OrderSummary
+from switchboard.assistant.quoting import Quoter
 from switchboard.assistant.router import SemanticRouter, extract_order_ids
 from switchboard.assistant.types import (
     Delta,
@@ -244,6 +245,7 @@ class Rig:
         hooks: Hooks | None = None,
         evidence: EvidenceSelector | None = None,
         answerability: AnswerabilityCheck | None = None,
+        quoter: Quoter | None = None,
     ) -> None:
         self.settings = AssistantSettings(relevance_floor=0.35, max_tokens=MAX_TOKENS)
         self.router = FakeRouter(route(Intent.RETURNS_REFUNDS))
@@ -261,6 +263,7 @@ class Rig:
             hooks=hooks,
             evidence=evidence,
             answerability=answerability,
+            quoter=quoter,
             clock=TickingClock(),
         )
 

@@ -9,8 +9,10 @@ from switchboard.evaluation.metrics import TurnOutcome, path_mix, summarize
 pytestmark = pytest.mark.unit
 
 
-def outcome(path: str, error: str | None = None) -> TurnOutcome:
-    return TurnOutcome("answer", "shipping", 0.9, (), (), None, (), {}, {}, 10.0, error, path)
+def outcome(path: str, error: str | None = None, first: float | None = None) -> TurnOutcome:
+    return TurnOutcome(
+        "answer", "shipping", 0.9, (), (), None, (), {}, {}, 10.0, error, path, first
+    )
 
 
 def test_the_path_mix_is_the_share_of_each_path_most_taken_first() -> None:
@@ -24,3 +26,17 @@ def test_the_summary_reports_the_paths_of_the_turns_that_did_not_fail() -> None:
     outcomes = [outcome("generated"), outcome("quoted"), outcome("", error="RuntimeError()")]
     summary = summarize([], outcomes)
     assert summary["answer_paths"] == {"generated": 0.5, "quoted": 0.5}
+
+
+def test_the_first_token_is_timed_over_the_answers_from_the_articles_only() -> None:
+    outcomes = [
+        outcome("quoted", first=40.0),
+        outcome("generated", first=900.0),
+        outcome("generated+repaired", first=1000.0),
+        outcome("order_status", first=5.0),  # no article answered: not counted
+        outcome("not_sure", first=3.0),
+        outcome("generated", first=None),  # said nothing
+    ]
+    summary = summarize([], outcomes)
+    assert summary["first_token_ms"]["p50"] == pytest.approx(900.0)
+    assert summary["first_token_ms"]["p95"] == pytest.approx(990.0)

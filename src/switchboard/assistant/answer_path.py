@@ -13,7 +13,7 @@ def answer_path(state: TurnState) -> AnswerPath:
         return AnswerPath.BLOCKED if state.reply_source == "guard" else AnswerPath.CACHE
     if state.cut_off:
         return AnswerPath.BLOCKED
-    if "model" in state.timings_ms:
+    if "model" in state.timings_ms or state.grounding is not None:
         return state.grounding or AnswerPath.GENERATED
     if state.handoff is HandoffReason.CUSTOMER_REQUEST:
         return AnswerPath.HANDOFF

@@ -57,6 +57,7 @@ from switchboard.assistant.prompt_budget import (
     build_prompt,
     citations_of,
 )
+from switchboard.assistant.quoting import Quoter
 from switchboard.assistant.replies import (
     GROUNDED_SYSTEM,
     NOT_SURE,
@@ -88,6 +89,7 @@ from switchboard.assistant.turn import (
     search_query,
 )
 from switchboard.assistant.types import (
+    AnswerPath,
     ChatModel,
     DoneEvent,
     HandoffEvent,
@@ -121,6 +123,7 @@ class Orchestrator:
         hooks: Hooks | None = None,
         evidence: EvidenceSelector | None = None,
         answerability: AnswerabilityCheck | None = None,
+        quoter: Quoter | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.settings = settings
@@ -132,6 +135,7 @@ class Orchestrator:
         self.hooks = hooks or Hooks()
         self.evidence = evidence  # None: whole chunks go into the prompt
         self.answerability = answerability  # None: the relevance floor alone decides
+        self.quoter = quoter  # None: the model writes the answer
         self._clock = clock
         self.focus = QueryFocus(settings.query_focus, min_words=settings.focus_min_words)
 
@@ -283,6 +287,10 @@ class Orchestrator:
             async for event in self._decline(state):
                 yield event
             return
+        if self.quoter is not None:
+            async for event in self._quote(state, query):
+                yield event
+            return
         tools = state.lookup.prompt_blocks if state.lookup else ()
         inputs = PromptInputs(
             system=GROUNDED_SYSTEM,
@@ -311,6 +319,22 @@ class Orchestrator:
                 async for event in self._emit_text(state, f" [{number}]", scanner):
                     yield event
         state.citations = scanner.cited
+
+    async def _quote(self, state: TurnState, query: str) -> AsyncIterator[TurnEvent]:
+        """The best evidence sentences, quoted and cited: the answer without the model."""
+        assert self.quoter is not None
+        select = asyncio.to_thread(self.quoter.answer, query, state.hits)
+        quoted = await self._timed(state, "quote", select)
+        if quoted is None:
+            async for event in self._decline(state):
+                yield event
+            return
+        state.grounding = AnswerPath.QUOTED
+        async for event in self._say(state, quoted.text):
+            yield event
+        for citation in quoted.citations:
+            yield citation_event(citation)
+        state.citations = list(quoted.citations)
 
     async def _select_evidence(self, state: TurnState, query: str) -> list[SourceChunk]:
         """The sentences of the hits that answer ``query``, or the whole chunks."""

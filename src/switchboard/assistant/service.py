@@ -17,6 +17,7 @@ from switchboard.assistant.grounding_hook import open_grounding
 from switchboard.assistant.guard_hook import GuardHook
 from switchboard.assistant.orchestrator import Hooks, Orchestrator
 from switchboard.assistant.order_client import OrderClient
+from switchboard.assistant.quoting import Quoter
 from switchboard.assistant.replies import GROUNDED_SYSTEM, SMALL_TALK_SYSTEM, TOOLS_SYSTEM
 from switchboard.assistant.router import SemanticRouter
 from switchboard.assistant.turn import KnowledgeSearcher
@@ -80,20 +81,27 @@ def open_assistant(
         hooks=hooks,
         evidence=stages.evidence,
         answerability=stages.answerability,
+        quoter=stages.quoter,
     )
     return Assistant(orchestrator, orders, conversations, cache)
+
+
+QUOTE_POOL = 4  # ranked sentences per quoted one, of which those of the best article stay
 
 
 class EvidenceStages(NamedTuple):
     evidence: EvidenceSelector | None
     answerability: AnswerabilityCheck | None
+    quoter: Quoter | None
 
 
 def evidence_stages(config: AssistantSettings, embedder: Embedder) -> EvidenceStages:
-    """The sentence-level evidence and the answerability check, each unless turned off
-    (``evidence_spans``, ``answerable_key_terms`` 0); they share one vector cache."""
+    """The sentence-level evidence, the answerability check and quoted answers, each
+    unless turned off (``evidence_spans``, ``answerable_key_terms`` 0, ``answer_mode``
+    generate); they share one vector cache."""
     vectors = VectorCache(embedder)
     spans, key_terms = config.evidence_spans, config.answerable_key_terms
+    quoting = config.answer_mode == "quote"
     return EvidenceStages(
         EvidenceSelector(vectors, spans=spans) if spans else None,
         AnswerabilityCheck(
@@ -103,6 +111,12 @@ def evidence_stages(config: AssistantSettings, embedder: Embedder) -> EvidenceSt
             trusted_relevance=config.answerable_trusted_relevance,
         )
         if key_terms
+        else None,
+        Quoter(
+            EvidenceSelector(vectors, spans=QUOTE_POOL * config.quote_sentences),
+            config.quote_sentences,
+        )
+        if quoting
         else None,
     )
 

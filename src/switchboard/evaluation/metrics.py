@@ -56,6 +56,7 @@ class TurnOutcome:
     latency_ms: float  # end to end, as the client saw it
     error: str | None = None
     answer_path: str = ""  # the done event's: "generated", "quoted", "order_status"...
+    first_token_ms: float | None = None  # to the first token, as the client saw it
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,11 @@ def invented_statuses(answer: str, tool_results: Iterable[dict[str, Any]]) -> tu
     )
 
 
+# Answers from the help centre's articles (the model's, checked, or quoted): the turns
+# whose first token the customer waits for.
+ANSWER_PATHS = frozenset({"generated", "generated+repaired", "quoted"})
+
+
 def summarize(scores: Sequence[CaseScore], outcomes: Sequence[TurnOutcome]) -> dict[str, Any]:
     """The run's figures; rates over the cases each applies to (their count alongside)."""
     hits = [s.hit for s in scores if s.hit is not None]
@@ -125,6 +131,8 @@ def summarize(scores: Sequence[CaseScore], outcomes: Sequence[TurnOutcome]) -> d
     with_facts = [s for s in scores if s.facts_total]
     with_forbidden = [s for s in scores if s.forbidden_checked]
     ttft = [o.timings_ms["ttft"] for o in outcomes if "ttft" in o.timings_ms]
+    answered = [o.first_token_ms for o in outcomes
+                if o.answer_path in ANSWER_PATHS and o.first_token_ms is not None]  # fmt: skip
     overhead = [o.timings_ms["overhead"] for o in outcomes if "overhead" in o.timings_ms]
     tokens = [o.usage.get("prompt_tokens", 0) + o.usage.get("completion_tokens", 0)
               for o in outcomes if o.usage]  # fmt: skip
@@ -145,6 +153,7 @@ def summarize(scores: Sequence[CaseScore], outcomes: Sequence[TurnOutcome]) -> d
         "invented_statuses": sum(1 for s in scores if s.invented_statuses),
         "handoff_accuracy": _mean([s.handoff_ok for s in scores]),
         "ttft_ms": percentiles(ttft),
+        "first_token_ms": percentiles(answered),
         "latency_ms": percentiles([o.latency_ms for o in outcomes]),
         "overhead_ms": percentiles(overhead),
         "tokens_per_turn": _ratio(sum(tokens), len(tokens)),

@@ -65,7 +65,7 @@ class RunResult:
             {**asdict(score), "answer": o.answer, "intent": o.intent, "cited": o.cited_article_ids,
              "retrieved": o.retrieved_article_ids, "handoff": o.handoff,
              "timings_ms": o.timings_ms, "usage": o.usage, "latency_ms": o.latency_ms,
-             "answer_path": o.answer_path}
+             "answer_path": o.answer_path, "first_token_ms": o.first_token_ms}
             for score, o in zip(self.scores, self.outcomes, strict=True)
         ]  # fmt: skip
         return {
@@ -219,6 +219,7 @@ async def _run(
             hooks=hooks,
             evidence=stages.evidence,
             answerability=stages.answerability,
+            quoter=stages.quoter,
         )
 
     pipelines = {"up": orchestrator(up), "down": orchestrator(down)}
@@ -260,9 +261,11 @@ async def _last_turn(
     tools: list[dict[str, Any]] = []
     handoff = None
     done: DoneEvent | None = None
+    first: float | None = None
     begin = time.perf_counter()
     async for event in pipeline.turn(request):
         if isinstance(event, TokenEvent):
+            first = first or time.perf_counter()
             answer.append(event.text)
         elif isinstance(event, ToolResultEvent):
             tools.append({"tool": event.tool, "ok": event.ok, "data": event.data})
@@ -287,6 +290,7 @@ async def _last_turn(
         usage=dict(done.usage),
         latency_ms=latency,
         answer_path=done.answer_path.value,
+        first_token_ms=(first - begin) * 1000 if first is not None else None,
     )
 
 

@@ -6,6 +6,8 @@ const day = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeZone: "U
 const moment = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short" });
 // "[1]", "[1, 2]" or "[1,2]": the markers the server recognises (assistant/citations.py).
 const CITATION_MARKER = /\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]/g;
+// "*Returns window*": the section a quoted answer names (assistant/quoting.py).
+const EMPHASIS = /\*([^*\n]+)\*/g;
 
 const TOOL_ERRORS = {
   order_service_unavailable: "The order system is not answering right now, so I can't look up orders.",
@@ -70,6 +72,18 @@ function citationNode(citations, number) {
   return citation === undefined ? document.createTextNode(label) : citationLink(citation, label);
 }
 
+/** Text with `*words*` (a quoted section's heading) shown emphasised, without the stars. */
+function emphasised(text) {
+  const nodes = [];
+  let last = 0;
+  for (const match of text.matchAll(EMPHASIS)) {
+    nodes.push(text.slice(last, match.index), el("em", { dataset: { testid: "section" } }, match[1]));
+    last = match.index + match[0].length;
+  }
+  nodes.push(text.slice(last));
+  return nodes;
+}
+
 /**
  * The answer as text and citation links: once one of its citations is known, a marker
  * becomes a `[n]` link per number, so "[1, 2]" reads "[1][2]".
@@ -80,10 +94,10 @@ export function answerNodes(text, citations) {
   for (const match of text.matchAll(CITATION_MARKER)) {
     const numbers = match[1].split(",").map(Number);
     if (!numbers.some((number) => citations.has(number))) continue;
-    nodes.push(text.slice(last, match.index), ...numbers.map((number) => citationNode(citations, number)));
+    nodes.push(...emphasised(text.slice(last, match.index)), ...numbers.map((number) => citationNode(citations, number)));
     last = match.index + match[0].length;
   }
-  nodes.push(text.slice(last));
+  nodes.push(...emphasised(text.slice(last)));
   return nodes;
 }
 

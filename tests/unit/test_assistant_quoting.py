@@ -1,0 +1,143 @@
+"""Quoted answers: the best evidence sentences of one article, cited, without the model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from switchboard.assistant.evidence import EvidenceSelector, VectorCache
+from switchboard.assistant.prompt_budget import SourceChunk
+from switchboard.assistant.quoting import Quoter, clean, one_article, quoted_answer
+from switchboard.assistant.types import AnswerPath, CitationEvent, Intent
+from tests.unit.assistant_rig import (
+    ALICE_ORDER,
+    RETURNS_HIT,
+    SHIPPING_HIT,
+    Rig,
+    done_of,
+    hit,
+    only,
+    route,
+    text_of,
+)
+from tests.unit.fakes import HashingEmbedder
+
+pytestmark = pytest.mark.unit
+
+
+def sentence(article: str, text: str, heading: str = "", start: int = 0) -> SourceChunk:
+    return SourceChunk(article, article.title(), f"/help/{article}", text, heading, start,
+                       start + len(text))  # fmt: skip
+
+
+def test_only_the_best_sentences_article_is_quoted() -> None:
+    ranked = [
+        sentence("returns", "Return within 30 days.", start=0),
+        sentence("shipping", "Standard shipping takes 3 days."),
+        sentence("returns", "Refunds take 5 days.", start=40),
+        sentence("returns", "Gift recipients can return too.", start=80),
+    ]
+
+    assert [s.text for s in one_article(ranked, 2)] == [
+        "Return within 30 days.",
+        "Refunds take 5 days.",
+    ]
+    assert one_article([], 3) == []
+
+
+def test_each_sentence_is_cited_and_a_section_is_named_once() -> None:
+    answer = quoted_answer(
+        [
+            sentence("returns", "Return within 30 days.", "The 30 days", 0),
+            sentence("returns", "Refunds take 5 days.", "Refunds", 40),
+            sentence("returns", "Keep the receipt.", "The 30 days", 80),
+        ]
+    )
+
+    assert answer is not None
+    assert answer.text == (
+        'From *The 30 days*: "Return within 30 days." [1] "Keep the receipt." [3]\n'
+        'From *Refunds*: "Refunds take 5 days." [2]'
+    )
+    assert [(c.number, c.quote, c.start, c.end) for c in answer.citations] == [
+        (1, "Return within 30 days.", 0, 22),
+        (2, "Refunds take 5 days.", 40, 60),
+        (3, "Keep the receipt.", 80, 97),
+    ]
+    assert quoted_answer([]) is None
+
+
+def test_a_sentence_without_a_heading_is_named_by_its_article() -> None:
+    answer = quoted_answer([sentence("returns", "Return within 30 days.")])
+
+    assert answer is not None
+    assert answer.text == 'From *Returns*: "Return within 30 days." [1]'
+
+
+def test_a_list_item_is_quoted_as_one_line_without_its_marker() -> None:
+    assert clean("- Pack the item\n  in its box.") == "Pack the item in its box."
+    assert clean("2. Print the label.") == "Print the label."
+    assert clean("Costs EUR 4.95 per parcel.") == "Costs EUR 4.95 per parcel."
+
+
+@pytest.fixture
+def quoting(tmp_path: Path) -> Iterator[Rig]:
+    selector = EvidenceSelector(VectorCache(HashingEmbedder()), spans=8)
+    rig = Rig(tmp_path, quoter=Quoter(selector, 2))
+    try:
+        yield rig
+    finally:
+        rig.store.close()
+
+
+def test_a_policy_question_is_answered_with_a_quote_and_no_model_call(quoting: Rig) -> None:
+    quoting.searcher.hits = [RETURNS_HIT, SHIPPING_HIT]
+
+    events = quoting.turn("How many days do I have to return an item?")
+
+    assert quoting.model.calls == []
+    assert text_of(events) == (
+        'From *Returns policy*: "Unworn items can be returned within 30 days." [1]'
+    )
+    [citation] = only(events, CitationEvent)
+    assert (citation.number, citation.article_id) == (1, "returns-policy")
+    assert citation.quote == "Unworn items can be returned within 30 days."
+    done = done_of(events)
+    assert done.answer_path is AnswerPath.QUOTED
+    assert done.cited_article_ids == ("returns-policy",)
+    assert "quote" in done.timings_ms
+    assert "model" not in done.timings_ms
+
+
+def test_below_the_relevance_floor_nothing_is_quoted(quoting: Rig) -> None:
+    quoting.router.default = route(Intent.RETURNS_REFUNDS, confident=False)
+    quoting.searcher.hits = [hit("bikes", "Bikes", "We sell tents and stoves.", 0.1)]
+
+    events = quoting.turn("Do you sell bicycles?")
+
+    assert "From *" not in text_of(events)
+    assert done_of(events).answer_path is AnswerPath.NOT_SURE
+
+
+def test_an_orders_status_comes_first_then_the_quote(quoting: Rig) -> None:
+    events = quoting.turn(f"Where is {ALICE_ORDER} and how long do I have to return it?")
+
+    text = text_of(events)
+    assert ALICE_ORDER in text
+    assert text.index(ALICE_ORDER) < text.index('From *Returns policy*: "Unworn')
+    assert quoting.model.calls == []
+
+
+def test_a_table_is_quoted_row_by_row_on_one_line() -> None:
+    table = (
+        "| Payment method | Time after we issue the refund |\n"
+        "|---|---|\n"
+        "| PayPal | 1-2 business days |\n"
+        "| Visa, Mastercard | 3-5 business days |"
+    )
+    assert clean(table) == "PayPal: 1-2 business days; Visa, Mastercard: 3-5 business days"
+    wide = "| Zone | Cost | Time |\n| --- | :---: | --- |\n| EU | EUR 7.95 | 4-7 days |"
+    assert clean(wide) == "EU: cost EUR 7.95, time 4-7 days"
+    assert clean("| Zone | Cost |\n|---|---|") == "Zone Cost"  # a header alone
