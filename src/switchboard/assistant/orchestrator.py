@@ -1,7 +1,7 @@
 """One chat turn of the support assistant, as an explicit pipeline of stages.
 
-    session → input hooks → route → order tool → retrieve → evidence → prompt → generate
-    → persist
+    session → input hooks → route → order tool → retrieve → evidence
+    → quote | (prompt → generate) → persist
 
 Each stage reads and writes the ``TurnState`` and is timed; the turn yields ``TurnEvent``s
 as it goes (tool results before the answer's tokens, citations as they are cited, ``done``
@@ -16,8 +16,9 @@ last). What each intent does:
   message are looked up first and their status said; then the knowledge base is searched,
   and below the relevance floor, or when the evidence found does not speak about the
   question's key terms (``answerability``), the assistant says it is not sure and offers a
-  handoff instead of guessing; otherwise the model answers from the retrieved chunks (or
-  their best sentences, ``evidence``), citing them as ``[n]``.
+  handoff instead of guessing; otherwise the best sentences of the evidence are quoted,
+  cited (``quoting``, with a ``quoter``), or the model answers from the retrieved chunks
+  (or their best sentences, ``evidence``), citing them as ``[n]``.
 - with a model that calls tools itself (a remote vLLM/OpenAI backend): after handoff,
   refusal and small talk, the model is offered the Order API and the help-centre search as
   functions (``tool_calling``) and answers from their results.
