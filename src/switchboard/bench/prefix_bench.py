@@ -11,6 +11,7 @@ time to first token, and whether every output is the same.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,23 +22,21 @@ from switchboard.assistant.prompt_budget import (
     build_prompt,
 )
 from switchboard.assistant.replies import GROUNDED_SYSTEM
+from switchboard.bench.demo_articles import demo_article
 from switchboard.bench.stats import percentiles_ms
 from switchboard.config import EngineSettings
-from switchboard.demo import golden_set_path, shop_articles_dir
+from switchboard.demo import golden_set_path
 from switchboard.engine import SamplingParams
 from switchboard.engine.local import LocalEngine
 from switchboard.evaluation.golden import load_golden
-from switchboard.rag.loaders.markdown import split_front_matter
 
 SOURCE_CHARS = 600  # an article's opening, about two 64-token retrieved chunks
 PARAMS = SamplingParams(max_tokens=32, temperature=0.0, ignore_eos=True)
 
 
 def _source(name: str) -> SourceChunk:
-    fields, body = split_front_matter((shop_articles_dir() / name).read_text(encoding="utf-8"))
-    return SourceChunk(
-        str(fields.get("id", name)), str(fields["title"]), str(fields["url"]), body[:SOURCE_CHARS]
-    )
+    article = demo_article(name)
+    return replace(article, text=article.text[:SOURCE_CHARS])
 
 
 def assistant_prompts(local: LocalEngine) -> list[list[int]]:

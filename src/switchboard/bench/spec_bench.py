@@ -13,18 +13,17 @@ a near-tie the two greedy outputs could part for that reason rather than specula
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from switchboard.assistant.prompt_budget import SourceChunk, source_text
+from switchboard.assistant.prompt_budget import source_text
 from switchboard.assistant.replies import GROUNDED_SYSTEM
+from switchboard.bench.demo_articles import demo_article
 from switchboard.config import EngineSettings
-from switchboard.demo import shop_articles_dir
 from switchboard.engine import Request, SamplingParams
 from switchboard.engine.local import LocalEngine
 from switchboard.evaluation.golden import default_golden_path, load_golden
-from switchboard.rag.loaders.markdown import split_front_matter
 
 Messages = list[dict[str, str]]
 
@@ -70,7 +69,8 @@ def assistant_prompts(count: int, source_chars: int) -> list[tuple[str, Messages
     for case in load_golden(default_golden_path()):
         if case.history or not case.expected_sources or "policy" not in case.tags:
             continue
-        source = source_text(1, _article(shop_articles_dir() / case.expected_sources[0]))
+        article = demo_article(case.expected_sources[0])
+        source = source_text(1, replace(article, text=article.text.strip()))
         user = f"Sources:\n{_cut(source, source_chars)}\n\nQuestion: {case.message}"
         messages = [
             {"role": "system", "content": GROUNDED_SYSTEM},
@@ -80,16 +80,6 @@ def assistant_prompts(count: int, source_chars: int) -> list[tuple[str, Messages
         if len(prompts) == count:
             break
     return prompts
-
-
-def _article(path: Path) -> SourceChunk:
-    fields, body = split_front_matter(path.read_text(encoding="utf-8"))
-    return SourceChunk(
-        article_id=str(fields.get("id", path.stem)),
-        title=str(fields.get("title", path.stem)),
-        url=str(fields.get("url", "")),
-        text=body.strip(),
-    )
 
 
 def _cut(text: str, limit: int) -> str:
