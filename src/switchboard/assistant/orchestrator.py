@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from switchboard.assistant.answer_path import answer_path
@@ -52,6 +52,7 @@ from switchboard.assistant.evidence import EvidenceSelector, source_chunk
 from switchboard.assistant.focus import QueryFocus, with_order_ids
 from switchboard.assistant.order_tool import OrderSource, look_up_orders
 from switchboard.assistant.prompt_budget import (
+    Citation,
     PromptBudget,
     PromptInputs,
     SourceChunk,
@@ -331,11 +332,8 @@ class Orchestrator:
                 yield event
             return
         state.grounding = AnswerPath.QUOTED
-        async for event in self._say(state, quoted.text):
+        async for event in self._say_cited(state, quoted.text, quoted.citations):
             yield event
-        for citation in quoted.citations:
-            yield citation_event(citation)
-        state.citations = list(quoted.citations)
 
     async def _select_evidence(self, state: TurnState, query: str) -> list[SourceChunk]:
         """The sentences of the hits that answer ``query``, or the whole chunks."""
@@ -516,11 +514,18 @@ class Orchestrator:
         """A hook's whole answer (a cached answer with its citations, a blocked message)."""
         state.route = state.route or Route(reply.intent, 1.0, True)
         state.reply_source = reply.source
-        async for event in self._say(state, reply.text):
+        async for event in self._say_cited(state, reply.text, reply.citations):
             yield event
-        for c in reply.citations:
-            yield citation_event(c)
-        state.citations = list(reply.citations)
+
+    async def _say_cited(
+        self, state: TurnState, text: str, citations: Sequence[Citation]
+    ) -> AsyncIterator[TurnEvent]:
+        """A whole answer, then the citations its ``[n]`` markers refer to."""
+        async for event in self._say(state, text):
+            yield event
+        for citation in citations:
+            yield citation_event(citation)
+        state.citations = list(citations)
 
     async def _fallback(self, state: TurnState, error: Exception) -> Reply | None:
         """A fallback hook's answer when the model failed before saying anything."""
