@@ -343,7 +343,14 @@ class AssistantSettings(BaseModel):
         "answer from its sources (generate: for a stronger model).",
     )
     quote_sentences: int = Field(
-        3, ge=1, le=10, description="Most sentences a quoted answer gives (answer_mode quote)."
+        4, ge=1, le=10, description="Most sentences a quoted answer gives (answer_mode quote)."
+    )
+    quote_window: int = Field(
+        3,
+        ge=0,
+        le=20,
+        description="Chunks either side of a retrieved chunk a quote may come from (0: the "
+        "retrieved chunks only).",
     )
     max_tokens: int = Field(200, ge=16, description="Output tokens reserved per answer.")
     max_message_chars: int = Field(4000, ge=1, description="Longest customer message.")

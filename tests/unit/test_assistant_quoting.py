@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from switchboard.assistant.evidence import EvidenceSelector, VectorCache
 from switchboard.assistant.prompt_budget import SourceChunk
-from switchboard.assistant.quoting import Quoter, clean, one_article, quoted_answer
+from switchboard.assistant.quoting import QUOTE_WEIGHTS, Quoter, clean, one_article, quoted_answer
 from switchboard.assistant.types import AnswerPath, CitationEvent, Intent
+from switchboard.rag.types import Chunk, SearchHit, StoredChunk
 from tests.unit.assistant_rig import (
     ALICE_ORDER,
     RETURNS_HIT,
@@ -32,19 +33,65 @@ def sentence(article: str, text: str, heading: str = "", start: int = 0) -> Sour
                        start + len(text))  # fmt: skip
 
 
-def test_only_the_best_sentences_article_is_quoted() -> None:
-    ranked = [
-        sentence("returns", "Return within 30 days.", start=0),
-        sentence("shipping", "Standard shipping takes 3 days."),
-        sentence("returns", "Refunds take 5 days.", start=40),
-        sentence("returns", "Gift recipients can return too.", start=80),
+def chunk_hit(article: str, index: int, text: str, rank: int | None) -> SearchHit:
+    """Chunk ``index`` of ``article``; ``rank`` None: a neighbour, not retrieved."""
+    start = 100 * index
+    chunk = Chunk(article, index, text, start, start + len(text), len(text.split()))
+    stored = StoredChunk(chunk, article.title(), f"{article}.md", {"url": f"/help/{article}"})
+    ranks = {} if rank is None else {"dense": rank}
+    return SearchHit(stored, 0.5, ranks, {"dense": 0.5} if rank else {})
+
+
+def test_only_the_first_hits_article_is_quoted_from() -> None:
+    hits = [
+        chunk_hit("returns", 0, "Return within 30 days.", 1),
+        chunk_hit("shipping", 0, "Standard shipping takes 3 days.", 2),
+        chunk_hit("returns", 2, "Refunds take 5 days.", 3),
     ]
 
-    assert [s.text for s in one_article(ranked, 2)] == [
+    assert [h.stored.chunk.text for h in one_article(hits)] == [
         "Return within 30 days.",
         "Refunds take 5 days.",
     ]
-    assert one_article([], 3) == []
+    assert one_article([]) == []
+
+
+class WindowSpy:
+    """The chunks around the hits: each hit's next chunk, as the store would give it."""
+
+    def __init__(self, after: dict[tuple[str, int], str]) -> None:
+        self.after = after
+        self.seen: list[list[str]] = []
+
+    def __call__(self, hits: Sequence[SearchHit]) -> list[SearchHit]:
+        self.seen.append([h.stored.chunk.id for h in hits])
+        out = []
+        for h in hits:
+            chunk = h.stored.chunk
+            out.append(h)
+            text = self.after.get((chunk.document_id, chunk.index + 1))
+            if text is not None:
+                out.append(chunk_hit(chunk.document_id, chunk.index + 1, text, None))
+        return out
+
+
+def test_the_sentence_that_answers_may_come_from_the_chunk_after_a_hit() -> None:
+    selector = EvidenceSelector(VectorCache(HashingEmbedder()), spans=1, weights=QUOTE_WEIGHTS)
+    hits = [
+        chunk_hit("damage", 0, "A damaged parcel: take photos of the box first.", 1),
+        chunk_hit("shipping", 0, "Report a late parcel to the carrier.", 2),
+    ]
+    window = WindowSpy({("damage", 1): "Report transport damage within 7 days of delivery."})
+
+    answer = Quoter(selector, window).answer("How long do I have to report damage?", hits)
+
+    assert window.seen == [["damage#0"]]  # only the first hit's article is widened
+    assert answer is not None
+    assert answer.text == 'From *Damage*: "Report transport damage within 7 days of delivery." [1]'
+    assert [c.article_id for c in answer.citations] == ["damage"]
+    without = Quoter(selector).answer("How long do I have to report damage?", hits)
+    assert without is not None
+    assert "7 days" not in without.text
 
 
 def test_each_sentence_is_cited_and_a_section_is_named_once() -> None:
@@ -84,8 +131,8 @@ def test_a_list_item_is_quoted_as_one_line_without_its_marker() -> None:
 
 @pytest.fixture
 def quoting(tmp_path: Path) -> Iterator[Rig]:
-    selector = EvidenceSelector(VectorCache(HashingEmbedder()), spans=8)
-    rig = Rig(tmp_path, quoter=Quoter(selector, 2))
+    selector = EvidenceSelector(VectorCache(HashingEmbedder()), spans=2, weights=QUOTE_WEIGHTS)
+    rig = Rig(tmp_path, quoter=Quoter(selector))
     try:
         yield rig
     finally:

@@ -2,19 +2,22 @@
 of a model's words (``assistant.answer_mode = "quote"``).
 
 A small local model restates the facts of its sources unreliably; the sentences the
-evidence selection ranks best state them verbatim. A quoted answer is the best sentences of
-the article the best one comes from, one line each, ``From *Heading*: "Sentence." [n]``,
-each with its own citation (the quoted passage and its offsets in the article). It needs
-no model call, so the customer reads it as soon as retrieval is done.
+evidence selection ranks best state them verbatim. A quoted answer comes from one
+article, the retrieval's best (sentences of a second article mostly cite the wrong one):
+its retrieved chunks and a few chunks either side of each (the sentence that answers often
+sits just after the one that matches the question), their sentences ranked by the evidence
+selection, the best quoted one per line, ``From *Heading*: "Sentence." [n]``, each with its
+own citation (the quoted passage and its offsets in the article). It needs no model call,
+so the customer reads it as soon as retrieval is done.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from switchboard.assistant.evidence import EvidenceSelector
+from switchboard.assistant.evidence import EvidenceSelector, Weights
 from switchboard.assistant.prompt_budget import Citation, SourceChunk, citations_of
 from switchboard.rag.types import SearchHit
 
@@ -29,24 +32,36 @@ class QuotedAnswer:
     citations: list[Citation]
 
 
-class Quoter:
-    """Answers with up to ``sentences`` evidence sentences of one article: the article of
-    the best sentence (sentences of a second article mostly cite the wrong one)."""
+QUOTE_WEIGHTS = Weights(lexical=0.3, rank=0.0, number=0.3)
+"""Within one article a chunk's retrieval rank says little (a neighbour has none), and the
+sentence that states a period, amount or limit is most often the one a customer needs."""
 
-    def __init__(self, selector: EvidenceSelector, sentences: int) -> None:
+Window = Callable[[Sequence[SearchHit]], list[SearchHit]]
+"""The hits' chunks with their neighbours (``KnowledgeSearcher.window``)."""
+
+
+class Quoter:
+    """Answers with the ``selector``'s best sentences of the first hit's article, read
+    from its hits and, given a ``window``, their neighbouring chunks."""
+
+    def __init__(self, selector: EvidenceSelector, window: Window | None = None) -> None:
         self.selector = selector
-        self.sentences = sentences
+        self.window = window
 
     def answer(self, question: str, hits: Sequence[SearchHit]) -> QuotedAnswer | None:
         """The quoted answer, or None when the hits have no sentence to quote."""
-        return quoted_answer(one_article(self.selector.select(question, hits), self.sentences))
+        chunks = one_article(hits)
+        if self.window is not None and chunks:
+            chunks = self.window(chunks)
+        return quoted_answer(self.selector.select(question, chunks))
 
 
-def one_article(ranked: Sequence[SourceChunk], most: int) -> list[SourceChunk]:
-    """The best ``most`` of ``ranked`` (best first) that come from the first one's article."""
-    if not ranked:
+def one_article(hits: Sequence[SearchHit]) -> list[SearchHit]:
+    """The hits from the first one's article, in rank order."""
+    if not hits:
         return []
-    return [s for s in ranked if s.article_id == ranked[0].article_id][:most]
+    article = hits[0].stored.chunk.document_id
+    return [h for h in hits if h.stored.chunk.document_id == article]
 
 
 def quoted_answer(sentences: Sequence[SourceChunk]) -> QuotedAnswer | None:

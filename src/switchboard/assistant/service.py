@@ -6,6 +6,7 @@ Built once at the edge (the server, the evaluation) and closed by its owner.
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -17,7 +18,7 @@ from switchboard.assistant.grounding_hook import open_grounding
 from switchboard.assistant.guard_hook import GuardHook
 from switchboard.assistant.orchestrator import Hooks, Orchestrator
 from switchboard.assistant.order_client import OrderClient
-from switchboard.assistant.quoting import Quoter
+from switchboard.assistant.quoting import QUOTE_WEIGHTS, Quoter
 from switchboard.assistant.replies import GROUNDED_SYSTEM, SMALL_TALK_SYSTEM, TOOLS_SYSTEM
 from switchboard.assistant.router import SemanticRouter
 from switchboard.assistant.turn import KnowledgeSearcher
@@ -70,12 +71,13 @@ def open_assistant(
     if hooks is None:
         cache = _cache_hook(settings, model, knowledge, collection)
         hooks = default_hooks(settings, cache)
-    stages = evidence_stages(config, knowledge.embedder)
+    searcher = KnowledgeSearcher(knowledge, collection, config.top_k)
+    stages = evidence_stages(config, knowledge.embedder, searcher)
     orchestrator = Orchestrator(
         config,
         router=router or SemanticRouter(knowledge.embedder, threshold=config.router_threshold),
         model=model,
-        searcher=KnowledgeSearcher(knowledge, collection, config.top_k),
+        searcher=searcher,
         orders=orders,
         conversations=conversations,
         hooks=hooks,
@@ -86,22 +88,22 @@ def open_assistant(
     return Assistant(orchestrator, orders, conversations, cache)
 
 
-QUOTE_POOL = 4  # ranked sentences per quoted one, of which those of the best article stay
-
-
 class EvidenceStages(NamedTuple):
     evidence: EvidenceSelector | None
     answerability: AnswerabilityCheck | None
     quoter: Quoter | None
 
 
-def evidence_stages(config: AssistantSettings, embedder: Embedder) -> EvidenceStages:
-    """The sentence-level evidence, the answerability check and quoted answers, each
-    unless turned off (``evidence_spans``, ``answerable_key_terms`` 0, ``answer_mode``
-    generate); they share one vector cache."""
+def evidence_stages(
+    config: AssistantSettings, embedder: Embedder, searcher: KnowledgeSearcher
+) -> EvidenceStages:
+    """The sentence-level evidence, the answerability check and quoted answers (over
+    ``searcher``'s chunk windows), each unless turned off (``evidence_spans``,
+    ``answerable_key_terms`` 0, ``answer_mode`` generate); they share one vector cache."""
     vectors = VectorCache(embedder)
     spans, key_terms = config.evidence_spans, config.answerable_key_terms
     quoting = config.answer_mode == "quote"
+    width = config.quote_window
     return EvidenceStages(
         EvidenceSelector(vectors, spans=spans) if spans else None,
         AnswerabilityCheck(
@@ -113,8 +115,8 @@ def evidence_stages(config: AssistantSettings, embedder: Embedder) -> EvidenceSt
         if key_terms
         else None,
         Quoter(
-            EvidenceSelector(vectors, spans=QUOTE_POOL * config.quote_sentences),
-            config.quote_sentences,
+            EvidenceSelector(vectors, spans=config.quote_sentences, weights=QUOTE_WEIGHTS),
+            functools.partial(searcher.window, width=width) if width else None,
         )
         if quoting
         else None,

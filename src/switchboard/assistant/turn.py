@@ -20,6 +20,7 @@ from switchboard.assistant.types import AnswerPath, HandoffReason, Intent, Route
 from switchboard.order_ids import extract_order_ids
 from switchboard.rag.knowledge import KnowledgeBase
 from switchboard.rag.types import CollectionRef, SearchHit, SearchMode
+from switchboard.rag.window import chunk_window
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,10 @@ class KnowledgeSearcher:
     def search(self, query: str) -> list[SearchHit]:
         request = self._knowledge.request(query, top_k=self._top_k)
         return self._knowledge.retriever.search(self._collection, request).hits
+
+    def window(self, hits: Sequence[SearchHit], width: int) -> list[SearchHit]:
+        """The hits' chunks with up to ``width`` of their neighbours either side."""
+        return chunk_window(self._knowledge.store, self._collection, hits, width)
 
 
 def relevance(hits: Sequence[SearchHit]) -> float | None:

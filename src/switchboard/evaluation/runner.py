@@ -201,7 +201,7 @@ async def _run(
 
     guard = open_guard(settings.guard, SYSTEM_PROMPTS)  # as served: guarded, never cached
     guarded = GuardHook(guard) if guard is not None else None
-    stages = evidence_stages(config, kb.embedder)
+    stages = evidence_stages(config, kb.embedder, searcher)
     grounding = open_grounding(config.grounding, option_words_path())
     hooks = Hooks(
         input=[guarded] if guarded is not None else [],
