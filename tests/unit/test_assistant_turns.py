@@ -375,14 +375,16 @@ def test_prompt_stays_within_the_budget_with_many_long_hits(tmp_path: Path) -> N
     ("message", "previous", "query"),
     [
         ("And to Paris?", "Delivery to Lyon?", "Delivery to Lyon? And to Paris?"),
-        ("Can I return it?", "Where is LK-100214?", "Where is LK-100214? Can I return it?"),
+        ("Can I return it?", "Where is LK-100214?", "Where is ? Can I return it?"),
+        ("Can I add socks to LK-330571 placed today?", None, "Can I add socks to placed today?"),
+        ("LK-330571", None, "LK-330571"),
         ("How do I reset my password?", "Where is LK-100214?", "How do I reset my password?"),
         ("Can I return it?", None, "Can I return it?"),
         ("Is it possible to return a tent that I have used on two camping trips already?",
          "Hi", "Is it possible to return a tent that I have used on two camping trips already?"),
     ],
 )  # fmt: skip
-def test_search_query_joins_only_short_follow_ups_that_point_back(
+def test_search_query_joins_only_short_follow_ups_that_point_back_without_order_numbers(
     message: str, previous: str | None, query: str
 ) -> None:
     assert search_query(message, previous) == query

@@ -17,7 +17,7 @@ from switchboard.assistant.conversations import StoredMessage
 from switchboard.assistant.order_tool import OrderLookup
 from switchboard.assistant.prompt_budget import BuiltPrompt, Citation, Role, SourceChunk, Turn
 from switchboard.assistant.types import AnswerPath, HandoffReason, Intent, Route, ToolResultEvent
-from switchboard.order_ids import extract_order_ids
+from switchboard.order_ids import ORDER_ID, extract_order_ids
 from switchboard.rag.knowledge import KnowledgeBase
 from switchboard.rag.types import CollectionRef, SearchHit, SearchMode
 from switchboard.rag.window import chunk_window
@@ -158,10 +158,20 @@ _POINTS_BACK = re.compile(
 def search_query(message: str, previous: str | None) -> str:
     """What to search for: a short follow-up that points back ("and to Paris?", "can I
     return it?") is searched together with the customer's previous message, which holds
-    its subject; any other message on its own."""
-    if previous is None or len(message.split()) > FOLLOW_UP_WORDS:
-        return message
-    return f"{previous} {message}" if _POINTS_BACK.search(message) else message
+    its subject; any other message on its own. Order numbers are left out: the Order API
+    looks them up, and in the help centre they only match the article on what an order
+    number looks like."""
+    if previous is not None and len(message.split()) <= FOLLOW_UP_WORDS:
+        if _POINTS_BACK.search(message):
+            message = f"{previous} {message}"
+    return without_order_ids(message)
+
+
+def without_order_ids(text: str) -> str:
+    """``text`` without its order numbers (unchanged if it has none, or only them)."""
+    if not ORDER_ID.search(text):
+        return text
+    return " ".join(ORDER_ID.sub(" ", text).split()) or text
 
 
 _MARKERS = re.compile(r" ?\[\d{1,3}(?:\s*,\s*\d{1,3})*\]")
