@@ -328,6 +328,14 @@ class AssistantSettings(BaseModel):
         description="Cosine of a key term and an evidence sentence at which the sentence "
         "speaks about it without containing the word (a paraphrase).",
     )
+    order_question_relevance: float | None = Field(
+        0.65,
+        ge=-1.0,
+        le=1.0,
+        description="After an order's status, the help centre's answer too when its best chunk "
+        'matches the message this closely ("tracking says delivered but nothing came, what '
+        'now?"); null: the status alone.',
+    )
     answerable_trusted_relevance: float = Field(
         0.45,
         ge=-1.0,

@@ -246,8 +246,13 @@ class Rig:
         evidence: EvidenceSelector | None = None,
         answerability: AnswerabilityCheck | None = None,
         quoter: Quoter | None = None,
+        order_question_relevance: float | None = None,
     ) -> None:
-        self.settings = AssistantSettings(relevance_floor=0.35, max_tokens=MAX_TOKENS)
+        self.settings = AssistantSettings(
+            relevance_floor=0.35,
+            max_tokens=MAX_TOKENS,
+            order_question_relevance=order_question_relevance,
+        )
         self.router = FakeRouter(route(Intent.RETURNS_REFUNDS))
         self.model = FakeModel(max_model_len)
         self.searcher = FakeSearcher()

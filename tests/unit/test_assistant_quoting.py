@@ -188,3 +188,25 @@ def test_a_table_is_quoted_row_by_row_on_one_line() -> None:
     wide = "| Zone | Cost | Time |\n| --- | :---: | --- |\n| EU | EUR 7.95 | 4-7 days |"
     assert clean(wide) == "EU: cost EUR 7.95, time 4-7 days"
     assert clean("| Zone | Cost |\n|---|---|") == "Zone Cost"  # a header alone
+
+
+@pytest.mark.parametrize(("dense", "quoted"), [(0.82, True), (0.61, False)])
+def test_an_order_question_also_gets_the_article_it_matches_closely(
+    tmp_path: Path, dense: float, quoted: bool
+) -> None:
+    selector = EvidenceSelector(VectorCache(HashingEmbedder()), spans=2, weights=QUOTE_WEIGHTS)
+    rig = Rig(tmp_path, quoter=Quoter(selector), order_question_relevance=0.65)
+    rig.router.default = route(Intent.ORDER_STATUS)
+    rig.searcher.hits = [hit("lost", "Lost parcel", "Report a lost parcel within 14 days.", dense)]
+    try:
+        events = rig.turn("Tracking says delivered but nothing came. What now?")
+    finally:
+        rig.store.close()
+
+    text = text_of(events)
+    assert f"{ALICE_ORDER}: in transit" in text  # the customer's orders first
+    assert ('From *Lost parcel*: "Report a lost parcel within 14 days." [1]' in text) is quoted
+    assert rig.searcher.queries == ["Tracking says delivered but nothing came. What now?"]
+    assert rig.model.calls == []
+    path = done_of(events).answer_path
+    assert path is (AnswerPath.QUOTED if quoted else AnswerPath.ORDER_STATUS)

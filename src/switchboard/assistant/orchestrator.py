@@ -243,9 +243,14 @@ class Orchestrator:
             return
         async for event in self._look_up_orders(state):
             yield event
+        floor = self.settings.relevance_floor
         if route.confident and route.intent is Intent.ORDER_STATUS:
-            return
-        async for event in self._grounded(state):
+            # The status answers it, unless the message also asks what an article answers.
+            also = self.settings.order_question_relevance
+            if also is None:
+                return
+            floor = max(floor, also)
+        async for event in self._grounded(state, floor):
             yield event
 
     async def _look_up_orders(self, state: TurnState) -> AsyncIterator[TurnEvent]:
@@ -274,13 +279,14 @@ class Orchestrator:
         if lookup.unavailable:
             yield self._offer_handoff(state, HandoffReason.ORDER_SERVICE_DOWN)
 
-    async def _grounded(self, state: TurnState) -> AsyncIterator[TurnEvent]:
+    async def _grounded(self, state: TurnState, floor: float) -> AsyncIterator[TurnEvent]:
+        """The answer from the articles, if the best hit's relevance reaches ``floor``."""
         previous = next((m.content for m in reversed(state.history) if m.role == "user"), None)
         query = search_query(self.focus(state.message), previous)
         hits = await self._timed(state, "retrieve", asyncio.to_thread(self.searcher.search, query))
         state.hits = hits
         state.relevance = relevance(hits)
-        if state.relevance is None or state.relevance < self.settings.relevance_floor:
+        if state.relevance is None or state.relevance < floor:
             async for event in self._decline(state):
                 yield event
             return

@@ -161,9 +161,9 @@ def search_query(message: str, previous: str | None) -> str:
     its subject; any other message on its own. Order numbers are left out: the Order API
     looks them up, and in the help centre they only match the article on what an order
     number looks like."""
-    if previous is not None and len(message.split()) <= FOLLOW_UP_WORDS:
-        if _POINTS_BACK.search(message):
-            message = f"{previous} {message}"
+    short = len(message.split()) <= FOLLOW_UP_WORDS
+    if previous is not None and short and _POINTS_BACK.search(message):
+        message = f"{previous} {message}"
     return without_order_ids(message)
 
 
