@@ -270,7 +270,7 @@ def test_ngram_bounds_are_checked() -> None:
     with pytest.raises(ValidationError, match="ngram_min"):
         EngineSettings(speculative="ngram", ngram_min=5, ngram_max=3)
     with pytest.raises(ValidationError):
-        EngineSettings(speculative="draft")  # type: ignore[arg-type]
+        EngineSettings(speculative="beam")  # type: ignore[arg-type]
 
 
 def test_acceptance_is_exported_as_metrics() -> None:

@@ -162,6 +162,10 @@ class LLMEngine:
     def speculative_stats(self) -> SpeculativeStats:
         return self.speculator.stats if self.speculator else SpeculativeStats()
 
+    @property
+    def speculative_method(self) -> str:
+        return self.speculator.drafter.method if self.speculator else "off"
+
     # -- one step --------------------------------------------------------------------------
     def step(self) -> list[RequestOutput]:
         with self.lock:
@@ -190,7 +194,8 @@ class LLMEngine:
             return outputs
 
     def _apply_kv_ops(self) -> None:
-        """Make the scheduler's queued changes to the KV cells, in order (lock held)."""
+        """Make the scheduler's queued changes to the KV cells, in order (lock held), and
+        to a draft model's cells."""
         for op in self.scheduler.take_kv_ops():
             if op.source is not None:
                 self.runner.copy(op.source, op.slot)
@@ -198,6 +203,8 @@ class LLMEngine:
                 self.runner.trim(op.slot, op.keep)
             else:
                 self.runner.free(op.slot)
+            if self.speculator is not None:
+                self.speculator.drafter.apply(op)
 
     def _sample(
         self, chunks: Sequence[ScheduledChunk], logits: npt.NDArray[np.float32]
