@@ -5,8 +5,11 @@ check."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
@@ -17,6 +20,7 @@ from switchboard.engine.async_engine import AsyncEngine, EngineStats
 from switchboard.engine.draft_model import (
     DraftRequest,
     ModelDrafter,
+    TokenSpan,
     check_vocabularies,
     common_prefix,
 )
@@ -301,3 +305,29 @@ def test_acceptance_metrics_are_labelled_by_method() -> None:
     off = EngineStats(0, 0, 0, 10)
     body, _ = GatewayMetrics(engine_stats=lambda: off).render()
     assert 'switchboard_engine_draft_acceptance_ratio{method="off"} 0.0' in body.decode()
+
+
+def test_the_draft_model_runs_without_the_engine_lock_and_survives_an_abort() -> None:
+    class AbortingDraftRunner(FakeDraftRunner):
+        engine: LLMEngine
+        lock_free: list[bool]
+
+        def decode(self, spans: Sequence[TokenSpan]) -> npt.NDArray[np.float32]:
+            free = self.engine.lock.acquire(blocking=False)
+            if free:
+                self.engine.lock.release()
+                self.engine.abort("a")  # a client leaves while the draft model runs
+            self.lock_free.append(free)
+            return super().decode(spans)
+
+    draft = AbortingDraftRunner(count_up, batch_tokens=32)
+    engine = make(CellsFakeRunner(count_up), draft)
+    draft.engine, draft.lock_free = engine, []
+    engine.add_request(PROMPT, GREEDY, "a")
+    engine.step()  # the aborted request's batch runs; its output is dropped
+    assert draft.lock_free
+    assert all(draft.lock_free)
+    engine.step()
+    assert not engine.has_unfinished
+    assert draft.cells == {}
+    assert run(engine, {"b": PROMPT}) == run(make(CellsFakeRunner(count_up), None), {"b": PROMPT})

@@ -147,8 +147,8 @@ def _accept_or_resample(
 
 
 class Speculator:
-    """Attaches drafts to a step's sampled chunks and verifies them after the forward pass,
-    trimming the KV cells of rejected drafts.
+    """Plans and attaches drafts to a step's sampled chunks and settles them after the
+    forward pass, trimming the KV cells of rejected drafts.
 
     Each sequence's draft length adapts, as verifying a token costs a share of a step: after
     a fully accepted draft the next may be twice as long (up to ``num_tokens``), after a
@@ -168,17 +168,19 @@ class Speculator:
         self.stats = SpeculativeStats()
         self._lengths: dict[str, int] = {}  # request id -> its next draft length
 
-    def attach(
+    def plan(
         self, out: SchedulerOutput, running: int, spare_tokens: int, spare_cells: int
-    ) -> None:
-        """Give each sampled chunk up to ``num_tokens`` drafts, within the step's spare
-        budget and KV room (reserved in chunk order), the request's ``max_tokens`` and the
-        context window, unless more than ``max_seqs`` sequences are ``running``."""
+    ) -> dict[int, DraftRequest]:
+        """What to draft for each sampled chunk (by its index in ``out.chunks``): up to
+        ``num_tokens`` tokens, within the step's spare budget and KV room (reserved in
+        chunk order), the request's ``max_tokens`` and the context window; nothing while
+        more than ``max_seqs`` sequences are ``running``. Reads the scheduler's state: call
+        it under the engine's lock."""
         config, lengths = self.config, self._lengths
         self._lengths = {}  # kept for the sequences sampled in this step
         if running > config.max_seqs:
-            return
-        wants: dict[int, DraftRequest] = {}  # chunk index -> what to draft for it
+            return {}
+        wants: dict[int, DraftRequest] = {}
         for i, chunk in enumerate(out.chunks):
             request = chunk.request
             length = lengths.get(request.request_id, config.num_tokens)
@@ -195,6 +197,11 @@ class Speculator:
             wants[i] = DraftRequest(chunk.slot, request.token_ids(0, request.num_tokens), room)
             spare_tokens -= room
             spare_cells -= room
+        return wants
+
+    def attach(self, out: SchedulerOutput, wants: dict[int, DraftRequest]) -> None:
+        """Draft what ``plan`` asked for and attach the drafts to their chunks (a draft
+        model runs here: call it without the engine's lock)."""
         drafts = self.drafter.propose(list(wants.values())) if wants else []
         for i, draft in zip(wants, drafts, strict=True):
             if draft:
