@@ -95,6 +95,16 @@ def test_a_model_drafting_for_itself_has_every_draft_accepted_and_identical_outp
     assert stats.accepted == stats.drafted
 
 
+def test_seeded_sampling_with_a_draft_model_completes_and_repeats(drafted: LocalEngine) -> None:
+    params = SamplingParams(max_tokens=32, temperature=0.8, top_p=0.9, seed=5)
+    prompt = drafted.encode_chat(PROMPTS["poem"])
+    drafted.engine.add_request(prompt, params, "s1")
+    first = run(drafted.engine)["s1"]
+    drafted.engine.add_request(prompt, params, "s2")
+    assert run(drafted.engine)["s2"] == first  # the same seed draws the same tokens
+    assert 0 < len(first) <= 32
+
+
 def test_abort_mid_speculation_drops_the_draft_cells_past_the_kept_prefix(
     drafted: LocalEngine,
 ) -> None:
