@@ -12,8 +12,9 @@ import llama_cpp
 import pytest
 
 from switchboard.config import EngineSettings
-from switchboard.engine import LLMEngine, RequestStatus, SamplingParams
+from switchboard.engine import RequestStatus, SamplingParams
 from switchboard.engine.local import LocalEngine
+from tests.integration.engine_rig import generate_each, run
 
 pytestmark = pytest.mark.integration
 
@@ -63,28 +64,12 @@ def drafted(default_model_path: Path) -> Iterator[LocalEngine]:
     engine.close()
 
 
-def run(engine: LLMEngine) -> dict[str, list[int]]:
-    tokens: dict[str, list[int]] = {}
-    while engine.has_unfinished:
-        for output in engine.step():
-            tokens.setdefault(output.request_id, []).extend(output.token_ids)
-    return tokens
-
-
-def generate_each(local: LocalEngine) -> dict[str, list[int]]:
-    out = {}
-    for name, messages in PROMPTS.items():
-        local.engine.add_request(local.encode_chat(messages), GREEDY, name)
-        out |= run(local.engine)
-    return out
-
-
 def test_a_model_drafting_for_itself_has_every_draft_accepted_and_identical_output(
     plain: LocalEngine, drafted: LocalEngine
 ) -> None:
-    expected = generate_each(plain)
+    expected = generate_each(plain, PROMPTS, GREEDY)
     stats = drafted.engine.speculative_stats
-    assert generate_each(drafted) == expected
+    assert generate_each(drafted, PROMPTS, GREEDY) == expected
     assert stats.drafted > 0
     assert stats.accepted == stats.drafted
     assert drafted.engine.scheduler.prefix_cache.stats.hits > 0  # a slot was reused
