@@ -59,8 +59,15 @@ class EngineSettings(BaseModel):
         description="Bound on the cells cached prefixes keep (default: the whole KV cache; "
         "they yield to requests either way).",
     )
-    speculative: Literal["off", "ngram"] = Field(
-        "off", description="Speculative decoding: ngram drafts from the prompt and output."
+    speculative: Literal["off", "ngram", "draft"] = Field(
+        "off",
+        description="Speculative decoding: ngram drafts from the prompt and output, or "
+        "drafts of draft_model.",
+    )
+    draft_model: str | None = Field(
+        None,
+        description="Registry name or GGUF path of the draft model (speculative='draft'); "
+        "its vocabulary must be the model's.",
     )
     speculative_tokens: int = Field(8, ge=1, le=64, description="Drafts per sequence and step.")
     ngram_max: int = Field(4, ge=1, le=16, description="Longest n-gram looked up for drafts.")
@@ -73,6 +80,8 @@ class EngineSettings(BaseModel):
     def _check_ngram(self) -> EngineSettings:
         if self.ngram_min > self.ngram_max:
             raise ValueError(f"ngram_min ({self.ngram_min}) exceeds ngram_max ({self.ngram_max})")
+        if self.speculative == "draft" and not self.draft_model:
+            raise ValueError("speculative='draft' needs draft_model (e.g. qwen2.5-0.5b)")
         return self
 
     @model_validator(mode="after")

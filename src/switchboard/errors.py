@@ -33,6 +33,7 @@
     └── FatalError              unrecoverable for the component that raised it
         ├── EngineDeadError             the engine loop died; every request fails
         ├── ModelFileError              a model file is missing, corrupt or fails its sha256
+        ├── ModelMismatchError          a draft model whose vocabulary differs from its target's
         ├── ServiceStartError           a server cannot listen, or the Order API did not come up
         └── OrderServiceAuthError       the Order API refused our service token (configuration)
 
@@ -308,6 +309,10 @@ class EngineDeadError(FatalError):
 
 class ModelFileError(FatalError):
     pass
+
+
+class ModelMismatchError(FatalError):
+    """Two models that must share a vocabulary (a draft and its target) do not."""
 
 
 class ServiceStartError(FatalError):

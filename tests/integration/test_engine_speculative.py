@@ -11,8 +11,9 @@ import llama_cpp
 import pytest
 
 from switchboard.config import EngineSettings
-from switchboard.engine import LLMEngine, RequestStatus, SamplingParams
+from switchboard.engine import RequestStatus, SamplingParams
 from switchboard.engine.local import LocalEngine
+from tests.integration.engine_rig import generate_each, run
 
 pytestmark = pytest.mark.integration
 
@@ -59,28 +60,12 @@ def ngram(default_model_path: Path) -> Iterator[LocalEngine]:
     engine.close()
 
 
-def run(engine: LLMEngine) -> dict[str, list[int]]:
-    tokens: dict[str, list[int]] = {}
-    while engine.has_unfinished:
-        for output in engine.step():
-            tokens.setdefault(output.request_id, []).extend(output.token_ids)
-    return tokens
-
-
-def generate_each(local: LocalEngine) -> dict[str, list[int]]:
-    out = {}
-    for name, messages in PROMPTS.items():
-        local.engine.add_request(local.encode_chat(messages), GREEDY, name)
-        out |= run(local.engine)
-    return out
-
-
 def test_greedy_outputs_are_identical_with_ngram_speculation(
     plain: LocalEngine, ngram: LocalEngine
 ) -> None:
-    expected = generate_each(plain)
+    expected = generate_each(plain, PROMPTS, GREEDY)
     before = ngram.engine.speculative_stats.accepted
-    assert generate_each(ngram) == expected
+    assert generate_each(ngram, PROMPTS, GREEDY) == expected
     stats = ngram.engine.speculative_stats
     assert stats.accepted > before  # the answers copy their prompt: drafts were used
     assert stats.drafted > stats.accepted  # and some were rejected and trimmed

@@ -1,5 +1,6 @@
-"""A fake runner for speculative decoding: it takes draft tokens, returns a logits row for
-each one, keeps each slot's KV length and checks every batch and trim against it."""
+"""Fake runners for speculative decoding: a target that takes draft tokens, returns a logits
+row for each one, keeps each slot's KV length and checks every batch and trim against it;
+and a draft model's context that holds every cell's token."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import numpy.typing as npt
 
+from switchboard.engine.draft_model import TokenSpan
 from switchboard.engine.scheduler import ScheduledChunk
 from switchboard.errors import KVCacheFullError
-from tests.unit.fakes import FakeRunner
+from tests.unit.fakes import VOCAB, FakeRunner
 
 Predict = Callable[[Sequence[int]], int]
 """The fake model: the whole context -> its greedy next token."""
@@ -90,4 +92,55 @@ class CellsFakeRunner(DraftingFakeRunner):
 
     def copy(self, source: int, slot: int) -> None:
         super().copy(source, slot)
+        self.cells[slot] = list(self.cells.get(source, []))
+
+
+class FakeDraftRunner:
+    """A draft model's context: holds the token of every cell per slot, refuses a span that
+    does not start where its slot's cells end or a batch over ``batch_tokens``, and
+    predicts with ``predict`` (a greedy fake model). With ``capacity`` set, a batch that
+    would hold more cells than that in all raises ``KVCacheFullError``."""
+
+    def __init__(
+        self, predict: Predict = count_up, batch_tokens: int = 64, capacity: int | None = None
+    ) -> None:
+        self.predict = predict
+        self.batch_tokens = batch_tokens
+        self.capacity = capacity
+        self.cells: dict[int, list[int]] = {}
+        self.decodes: list[list[TokenSpan]] = []
+        self.freed: list[int] = []
+        self.trims: list[tuple[int, int]] = []
+
+    def decode(self, spans: Sequence[TokenSpan]) -> npt.NDArray[np.float32]:
+        added = sum(len(s.tokens) for s in spans)
+        if added > self.batch_tokens:
+            raise AssertionError(f"a batch of {added} tokens, over {self.batch_tokens}")
+        if self.capacity is not None and sum(map(len, self.cells.values())) + added > self.capacity:
+            raise KVCacheFullError("the fake draft pool has no room for the batch")
+        self.decodes.append(list(spans))
+        rows = []
+        for span in spans:
+            held = self.cells.setdefault(span.slot, [])
+            if len(held) != span.start:
+                raise AssertionError(f"slot {span.slot} holds {len(held)} cells, not {span.start}")
+            for i, token in enumerate(span.tokens):
+                held.append(token)
+                if i >= len(span.tokens) - span.outputs:
+                    row = np.zeros(VOCAB, dtype=np.float32)
+                    row[self.predict(held)] = 10.0
+                    rows.append(row)
+        return np.stack(rows) if rows else np.empty((0, VOCAB), dtype=np.float32)
+
+    def free(self, slot: int) -> None:
+        self.freed.append(slot)
+        self.cells.pop(slot, None)
+
+    def trim(self, slot: int, keep: int) -> None:
+        if keep > len(self.cells.get(slot, [])):
+            raise AssertionError(f"trim of draft slot {slot} to {keep} beyond its cells")
+        self.trims.append((slot, keep))
+        self.cells[slot] = self.cells.get(slot, [])[:keep]
+
+    def copy(self, source: int, slot: int) -> None:
         self.cells[slot] = list(self.cells.get(source, []))

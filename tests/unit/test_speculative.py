@@ -270,7 +270,7 @@ def test_ngram_bounds_are_checked() -> None:
     with pytest.raises(ValidationError, match="ngram_min"):
         EngineSettings(speculative="ngram", ngram_min=5, ngram_max=3)
     with pytest.raises(ValidationError):
-        EngineSettings(speculative="draft")  # type: ignore[arg-type]
+        EngineSettings(speculative="beam")  # type: ignore[arg-type]
 
 
 def test_acceptance_is_exported_as_metrics() -> None:
@@ -292,7 +292,7 @@ def test_draft_length_adapts_to_what_was_accepted() -> None:
 
     def draft_after(emitted: list[int] | None) -> tuple[int, ...]:
         out = SchedulerOutput([ScheduledChunk(request, 9, 1, sample=True, slot=0)])
-        speculator.attach(out, running=1, spare_tokens=64, spare_cells=64)
+        speculator.attach(out, speculator.plan(out, running=1, spare_tokens=64, spare_cells=64))
         if emitted is not None:
             speculator.settle(out.chunks[0], emitted)
         return out.chunks[0].draft

@@ -1,8 +1,9 @@
 """``switchboard bench speculative``: assistant-style prompts (a customer's question from
 the golden set and the demo-shop article that answers it, as the assistant's prompt
-builder lays them out) decoded greedily with and without n-gram speculation, in one run.
+builder lays them out) decoded greedily with and without speculation, in one run: n-gram
+drafts on the model, then, given a ``DraftPair``, a draft model's drafts on its target.
 
-Two engines on the same GGUF and settings, one with ``speculative="ngram"``, take each
+Each time two engines on the same GGUF and settings, one of them speculating, take each
 prompt in turn (which one goes first alternates), one request at a time (concurrency 1).
 Decode speed counts the tokens after the first over the time from the first token to the
 last, so prefill is left out; both engines must produce the same tokens for every prompt.
@@ -13,6 +14,8 @@ a near-tie the two greedy outputs could part for that reason rather than specula
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,9 @@ from switchboard.engine.local import LocalEngine
 from switchboard.evaluation.golden import default_golden_path, load_golden
 
 Messages = list[dict[str, str]]
+
+
+WARM_UP: Messages = [{"role": "user", "content": "Where is my parcel?"}]
 
 
 @dataclass(frozen=True)
@@ -95,41 +101,45 @@ def _generate(local: LocalEngine, messages: Messages, params: SamplingParams) ->
     return request
 
 
+@dataclass(frozen=True)
+class DraftPair:
+    """A target model and the draft model that proposes its tokens (same vocabulary)."""
+
+    target: str
+    target_path: Path
+    draft: str
+    draft_path: Path
+
+
+@dataclass
+class _Comparison:
+    """One prompt set decoded by an engine without speculation (``off``) and one with."""
+
+    totals: dict[str, _Totals]
+    mismatched: list[str]
+    drafted: int
+    accepted: int
+
+
 def run_spec_bench(
-    name: str, model_path: Path, settings: EngineSettings, config: SpecBenchConfig
+    name: str,
+    model_path: Path,
+    settings: EngineSettings,
+    config: SpecBenchConfig,
+    pair: DraftPair | None = None,
 ) -> dict[str, Any]:
+    """N-gram speculation on ``name``, then (with ``pair``) draft-model speculation on the
+    pair's target, each against the same model without speculation."""
     prompts = assistant_prompts(config.prompts, config.source_chars)
     params = SamplingParams(max_tokens=config.max_tokens, temperature=0.0)
-    engines = {
-        mode: LocalEngine(
-            name,
-            model_path,
-            settings.model_copy(update={"speculative": mode, "prefix_cache": False}),
-        )
-        for mode in ("off", "ngram")
-    }
-    totals = {mode: _Totals() for mode in engines}
-    mismatched: list[str] = []
-    try:
-        for local in engines.values():  # warm-up
-            _generate(local, prompts[0][1], SamplingParams(max_tokens=8, temperature=0.0))
-        stats = engines["ngram"].engine.speculative_stats
-        drafted, accepted = stats.drafted, stats.accepted
-        order = list(engines.items())
-        for i, (case_id, messages) in enumerate(prompts):
-            outputs = {}
-            for mode, local in order if i % 2 == 0 else order[::-1]:  # who goes first alternates
-                request = _generate(local, messages, params)
-                totals[mode].add(request)
-                outputs[mode] = request.output_token_ids
-            if outputs["ngram"] != outputs["off"]:
-                mismatched.append(case_id)
-        drafted, accepted = stats.drafted - drafted, stats.accepted - accepted
-    finally:
-        for local in engines.values():
-            local.close()
-    off, ngram = totals["off"], totals["ngram"]
-    return {
+    settings = settings.model_copy(update={"prefix_cache": False})
+    with contextlib.ExitStack() as stack:
+        plain = stack.enter_context(_opened(LocalEngine(name, model_path, settings)))
+        spec = settings.model_copy(update={"speculative": "ngram"})
+        ngram_engine = stack.enter_context(_opened(LocalEngine(name, model_path, spec)))
+        ngram = _compare("ngram", plain, ngram_engine, prompts, params)
+    off = ngram.totals["off"]
+    result: dict[str, Any] = {
         "model": name,
         "gguf": str(model_path),
         "n_threads": settings.n_threads,
@@ -145,15 +155,75 @@ def run_spec_bench(
         "speculative_tokens": settings.speculative_tokens,
         "ngram_min": settings.ngram_min,
         "ngram_max": settings.ngram_max,
-        "decode_tok_s_off": round(off.decode_tok_s, 1),
-        "decode_tok_s_ngram": round(ngram.decode_tok_s, 1),
-        "decode_speedup_ngram": round(ngram.decode_tok_s / off.decode_tok_s, 3)
+        **_fields("ngram", "off", ngram),
+    }
+    if pair is not None:
+        draft = settings.model_copy(update={"speculative": "draft", "draft_model": pair.draft})
+        with contextlib.ExitStack() as stack:
+            plain = stack.enter_context(
+                _opened(LocalEngine(pair.target, pair.target_path, settings))
+            )
+            drafting = stack.enter_context(
+                _opened(LocalEngine(pair.target, pair.target_path, draft, pair.draft_path))
+            )
+            drafted = _compare("draft", plain, drafting, prompts, params)
+        result |= {
+            "draft_target_model": pair.target,
+            "draft_model": pair.draft,
+            "mean_output_tokens_draft": round(
+                drafted.totals["off"].output_tokens / len(prompts), 1
+            ),
+            **_fields("draft", "target_off", drafted),
+        }
+    return result
+
+
+@contextlib.contextmanager
+def _opened(local: LocalEngine) -> Iterator[LocalEngine]:
+    try:
+        yield local
+    finally:
+        local.close()
+
+
+def _compare(
+    mode: str,
+    plain: LocalEngine,
+    speculative: LocalEngine,
+    prompts: list[tuple[str, Messages]],
+    params: SamplingParams,
+) -> _Comparison:
+    """Every prompt through both engines, one at a time (which goes first alternates)."""
+    order = [("off", plain), (mode, speculative)]
+    totals = {label: _Totals() for label, _ in order}
+    mismatched: list[str] = []
+    for _, local in order:  # warm-up, with a short prompt: a large model prefills slowly
+        _generate(local, WARM_UP, SamplingParams(max_tokens=8, temperature=0.0))
+    stats = speculative.engine.speculative_stats
+    drafted, accepted = stats.drafted, stats.accepted
+    for i, (case_id, messages) in enumerate(prompts):
+        outputs = {}
+        for label, local in order if i % 2 == 0 else order[::-1]:
+            request = _generate(local, messages, params)
+            totals[label].add(request)
+            outputs[label] = request.output_token_ids
+        if outputs[mode] != outputs["off"]:
+            mismatched.append(case_id)
+    return _Comparison(totals, mismatched, stats.drafted - drafted, stats.accepted - accepted)
+
+
+def _fields(mode: str, off_label: str, cmp: _Comparison) -> dict[str, Any]:
+    off, on = cmp.totals["off"], cmp.totals[mode]
+    return {
+        f"decode_tok_s_{off_label}": round(off.decode_tok_s, 1),
+        f"decode_tok_s_{mode}": round(on.decode_tok_s, 1),
+        f"decode_speedup_{mode}": round(on.decode_tok_s / off.decode_tok_s, 3)
         if off.decode_tok_s
         else 0.0,
-        "output_tok_s_off": round(off.output_tok_s, 1),
-        "output_tok_s_ngram": round(ngram.output_tok_s, 1),
-        "acceptance_rate_ngram": round(accepted / drafted, 3) if drafted else 0.0,
-        "draft_tokens_ngram": drafted,
-        "greedy_identical_ngram": not mismatched,
-        "mismatched_ngram": mismatched,
+        f"output_tok_s_{off_label}": round(off.output_tok_s, 1),
+        f"output_tok_s_{mode}": round(on.output_tok_s, 1),
+        f"acceptance_rate_{mode}": round(cmp.accepted / cmp.drafted, 3) if cmp.drafted else 0.0,
+        f"draft_tokens_{mode}": cmp.drafted,
+        f"greedy_identical_{mode}": not cmp.mismatched,
+        f"mismatched_{mode}": cmp.mismatched,
     }

@@ -94,6 +94,14 @@ def model_path(settings: Settings, name: str) -> Path:
     return path
 
 
+def draft_model_path(settings: Settings) -> Path | None:
+    """The draft model's file when the engine speculates with one (pulled on first use)."""
+    draft = settings.engine.draft_model
+    if settings.engine.speculative != "draft" or draft is None:
+        return None
+    return model_path(settings, draft)
+
+
 def progress_bar() -> Progress:
     """A "description, bar, done/total, elapsed" progress display on stderr."""
     return Progress(

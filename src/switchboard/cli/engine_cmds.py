@@ -18,6 +18,7 @@ from switchboard.cli.common import (
     app,
     bench_app,
     console,
+    draft_model_path,
     load_settings,
     model_path,
     models_app,
@@ -28,6 +29,8 @@ from switchboard.cli.common import (
 )
 from switchboard.cli.ports import check_port_free, with_bind
 from switchboard.config import Settings
+
+DRAFT_PAIR = ("qwen2.5-1.5b", "qwen2.5-0.5b")  # (target, draft): one tokenizer
 
 if TYPE_CHECKING:
     from switchboard.orders.supervisor import OrderApiSupervisor
@@ -48,16 +51,19 @@ def serve(
     if model is not None:  # the served name is the model actually loaded
         settings = settings.model_copy(update={"model": model})
     gguf = model_path(settings, settings.model)  # fail fast, before starting anything
+    draft = draft_model_path(settings)
     with contextlib.ExitStack() as stack:
         orders = None
         if settings.orders.start_with_server:
             from switchboard.orders.supervisor import order_service
 
             orders = stack.enter_context(order_service(settings.orders, settings.orders_db))
-        _serve_api(settings, gguf, orders)
+        _serve_api(settings, gguf, orders, draft)
 
 
-def _serve_api(settings: Settings, gguf: Path, orders: OrderApiSupervisor | None) -> None:
+def _serve_api(
+    settings: Settings, gguf: Path, orders: OrderApiSupervisor | None, draft: Path | None
+) -> None:
     import uvicorn
 
     from switchboard.api import create_app
@@ -69,7 +75,7 @@ def _serve_api(settings: Settings, gguf: Path, orders: OrderApiSupervisor | None
     from switchboard.engine.local import LocalEngine
     from switchboard.rag.knowledge import KnowledgeBase
 
-    engine = LocalEngine(settings.model, gguf, settings.engine)
+    engine = LocalEngine(settings.model, gguf, settings.engine, draft)
     knowledge = KnowledgeBase.open(
         settings.knowledge, settings.knowledge_store, settings.models_dir, progress=True
     )
@@ -187,15 +193,33 @@ def bench_speculative(
     model: Annotated[str | None, typer.Option(help="Registry name or GGUF path.")] = None,
     prompts: Annotated[int, typer.Option(min=1, help="Golden-set policy questions.")] = 12,
     max_tokens: Annotated[int, typer.Option(min=2, help="Answer length limit.")] = 128,
+    draft_model: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Draft model [default: {DRAFT_PAIR[1]}, when it and the target are pulled]."
+        ),
+    ] = None,
+    target_model: Annotated[
+        str | None,
+        typer.Option(help=f"Model the draft model drafts for [default: {DRAFT_PAIR[0]}]."),
+    ] = None,
 ) -> None:
-    """Greedy decode speed of assistant-style prompts with and without n-gram speculative
-    decoding, same run, and whether every output is the same."""
-    from switchboard.bench.spec_bench import SpecBenchConfig, run_spec_bench
+    """Greedy decode speed of assistant-style prompts with and without speculative decoding
+    (n-gram drafts on --model; a draft model's drafts on its target), same run, and
+    whether every output is the same."""
+    from switchboard.bench.spec_bench import DraftPair, SpecBenchConfig, run_spec_bench
 
     settings = load_settings()
     name = model or settings.model
     config = SpecBenchConfig(prompts=prompts, max_tokens=max_tokens)
-    result = run_spec_bench(name, model_path(settings, name), settings.engine, config)
+    target, draft = target_model or DRAFT_PAIR[0], draft_model or DRAFT_PAIR[1]
+    pulled = {e.name for e in registry(settings).list() if e.present}
+    pair = None
+    if draft_model or target_model or {target, draft} <= pulled:
+        pair = DraftPair(target, model_path(settings, target), draft, model_path(settings, draft))
+    result = run_spec_bench(name, model_path(settings, name), settings.engine, config, pair)
+    if pair is None:
+        result["draft_skipped"] = f"{target} and {draft} are not both pulled"
     for key, value in result.items():
         console.print(f"{key}: {value}", highlight=False)
     write_json(result, json_path)

@@ -40,6 +40,7 @@ class EngineStats:
     prefill_tokens_reused: int = 0
     draft_tokens: int = 0  # speculative decoding: drafts verified, and accepted
     accepted_draft_tokens: int = 0
+    speculative: str = "off"  # where drafts come from: off, ngram, draft
 
 
 class AsyncEngine:
@@ -90,6 +91,7 @@ class AsyncEngine:
                 prefill_tokens_reused=cache.stats.reused_tokens,
                 draft_tokens=self.engine.speculative_stats.drafted,
                 accepted_draft_tokens=self.engine.speculative_stats.accepted,
+                speculative=self.engine.speculative_method,
             )
 
     # -- requests ----------------------------------------------------------------------------

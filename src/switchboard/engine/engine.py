@@ -1,5 +1,5 @@
 """The synchronous engine step: schedule → free → (draft) → forward → sample → update →
-detokenize.
+detokenize. Drafting, like the forward pass, runs without the lock.
 
 ``LLMEngine`` is driven by one thread (see ``async_engine``); it talks to the model only
 through the ``Runner`` and ``Tokenizer`` protocols, so tests drive it with fakes.
@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from switchboard.engine.detokenizer import IncrementalDetokenizer
+from switchboard.engine.draft_model import DraftRequest
 from switchboard.engine.params import SamplingParams
 from switchboard.engine.request import Request, RequestStatus, RequestTimings
 from switchboard.engine.sampler import Sampler, sample
@@ -162,15 +163,20 @@ class LLMEngine:
     def speculative_stats(self) -> SpeculativeStats:
         return self.speculator.stats if self.speculator else SpeculativeStats()
 
+    @property
+    def speculative_method(self) -> str:
+        return self.speculator.drafter.method if self.speculator else "off"
+
     # -- one step --------------------------------------------------------------------------
     def step(self) -> list[RequestOutput]:
         with self.lock:
             scheduled = self.scheduler.schedule()
             self._apply_kv_ops()
-            if self.speculator is not None:
-                self._attach_drafts(self.speculator, scheduled)
+            wants = self._plan_drafts(self.speculator, scheduled) if self.speculator else {}
         if not scheduled.chunks:
             return []
+        if self.speculator is not None:  # a draft model runs: requests may come and go
+            self.speculator.attach(scheduled, wants)
         try:
             logits = self.runner.execute(scheduled.chunks)
         except KVCacheFullError:
@@ -190,7 +196,8 @@ class LLMEngine:
             return outputs
 
     def _apply_kv_ops(self) -> None:
-        """Make the scheduler's queued changes to the KV cells, in order (lock held)."""
+        """Make the scheduler's queued changes to the KV cells, in order (lock held), and
+        to a draft model's cells."""
         for op in self.scheduler.take_kv_ops():
             if op.source is not None:
                 self.runner.copy(op.source, op.slot)
@@ -198,6 +205,8 @@ class LLMEngine:
                 self.runner.trim(op.slot, op.keep)
             else:
                 self.runner.free(op.slot)
+            if self.speculator is not None:
+                self.speculator.drafter.apply(op)
 
     def _sample(
         self, chunks: Sequence[ScheduledChunk], logits: npt.NDArray[np.float32]
@@ -227,11 +236,13 @@ class LLMEngine:
                 self.speculator.settle(chunk, sampled.get(request.request_id))
         return sampled, failed
 
-    def _attach_drafts(self, speculator: Speculator, scheduled: SchedulerOutput) -> None:
-        """Let the speculator fill the step's spare batch tokens and KV cells with drafts
+    def _plan_drafts(
+        self, speculator: Speculator, scheduled: SchedulerOutput
+    ) -> dict[int, DraftRequest]:
+        """Let the speculator plan drafts in the step's spare batch tokens and KV cells
         (cells that cached prefixes hold are not spare: drafts are worth less)."""
         scheduled_tokens = sum(c.num_tokens for c in scheduled.chunks)
-        speculator.attach(
+        return speculator.plan(
             scheduled,
             running=len(self.scheduler.running),
             spare_tokens=self.config.max_batch_tokens - scheduled_tokens,

@@ -9,6 +9,7 @@ from typing import Any
 from switchboard.config import EngineSettings
 from switchboard.engine.async_engine import AsyncEngine
 from switchboard.engine.chat_template import ChatTemplate
+from switchboard.engine.draft_model import ModelDrafter, check_vocabularies
 from switchboard.engine.engine import LLMEngine
 from switchboard.engine.runner import LlamaModel, LlamaRunner, RunnerConfig
 from switchboard.engine.scheduler import SchedulerConfig
@@ -16,7 +17,15 @@ from switchboard.engine.speculative import SpeculativeConfig, Speculator
 
 
 class LocalEngine:
-    def __init__(self, name: str, model_path: Path, settings: EngineSettings) -> None:
+    """``draft_path``: the draft model's file, when ``settings.speculative`` is ``draft``."""
+
+    def __init__(
+        self,
+        name: str,
+        model_path: Path,
+        settings: EngineSettings,
+        draft_path: Path | None = None,
+    ) -> None:
         self.name = name
         self.model = LlamaModel(model_path)
         self.scheduler_config = SchedulerConfig(
@@ -27,24 +36,27 @@ class LocalEngine:
             max_waiting=settings.max_waiting,
             prefix_cache_tokens=settings.prefix_cache_cells,
         )
-        self.runner = LlamaRunner(
-            self.model,
-            RunnerConfig(
-                kv_cache_tokens=settings.kv_cells,
-                max_batch_tokens=settings.max_batch_tokens,
-                max_num_seqs=settings.max_num_seqs,
-                n_threads=settings.n_threads,
-                flash_attn=settings.flash_attn,
-                kv_unified=settings.kv_unified,
-                kv_cache_type=settings.kv_cache_type,
-            ),
+        runner_config = RunnerConfig(
+            kv_cache_tokens=settings.kv_cells,
+            max_batch_tokens=settings.max_batch_tokens,
+            max_num_seqs=settings.max_num_seqs,
+            n_threads=settings.n_threads,
+            flash_attn=settings.flash_attn,
+            kv_unified=settings.kv_unified,
+            kv_cache_type=settings.kv_cache_type,
         )
+        self.runner = LlamaRunner(self.model, runner_config)
+        self.draft: tuple[LlamaModel, LlamaRunner] | None = None
+        if settings.speculative == "draft":
+            self.draft = self._open_draft(draft_path, runner_config)
         self.engine = LLMEngine(
             self.runner,
             self.model,
             self.scheduler_config,
             settings.seed,
-            speculator=speculator_for(settings, self.scheduler_config.max_model_len, self.runner),
+            speculator=speculator_for(
+                settings, self.scheduler_config.max_model_len, self.runner, self.draft
+            ),
         )
         self.chat_template = ChatTemplate(
             self.model.chat_template, self.model.bos_text, self.model.eos_text
@@ -80,14 +92,40 @@ class LocalEngine:
 
     def close(self) -> None:
         self.async_engine.shutdown()
-        self.runner.close()
-        self.model.close()
+        self._close_models()
+
+    def _open_draft(
+        self, path: Path | None, config: RunnerConfig
+    ) -> tuple[LlamaModel, LlamaRunner]:
+        """The draft model and its own context, shaped as the target's (one sequence per
+        slot); its vocabulary must be the target's."""
+        draft: LlamaModel | None = None
+        try:
+            if path is None:
+                raise ValueError("speculative='draft' needs the draft model's file")
+            draft = LlamaModel(path)
+            check_vocabularies(self.model, draft)
+            return draft, LlamaRunner(draft, config)
+        except BaseException:
+            if draft is not None:
+                draft.close()
+            self._close_models()
+            raise
+
+    def _close_models(self) -> None:
+        for model, runner in [*([self.draft] if self.draft else []), (self.model, self.runner)]:
+            runner.close()
+            model.close()
 
 
 def speculator_for(
-    settings: EngineSettings, max_model_len: int, runner: LlamaRunner
+    settings: EngineSettings,
+    max_model_len: int,
+    runner: LlamaRunner,
+    draft: tuple[LlamaModel, LlamaRunner] | None = None,
 ) -> Speculator | None:
-    """The speculator the settings ask for, or ``None`` when speculation is off."""
+    """The speculator the settings ask for (``draft``: the draft model and its context),
+    or ``None`` when speculation is off."""
     if settings.speculative == "off":
         return None
     config = SpeculativeConfig(
@@ -96,4 +134,5 @@ def speculator_for(
         settings.ngram_max,
         settings.speculative_max_seqs,
     )
-    return Speculator(config, max_model_len, runner.trim)
+    drafter = ModelDrafter(draft[1], settings.max_batch_tokens) if draft else None
+    return Speculator(config, max_model_len, runner.trim, drafter)

@@ -21,6 +21,7 @@ import llama_cpp
 import numpy as np
 import numpy.typing as npt
 
+from switchboard.engine.draft_model import TokenSpan
 from switchboard.engine.scheduler import ScheduledChunk
 from switchboard.errors import FatalError, KVCacheFullError, ModelFileError
 
@@ -59,12 +60,16 @@ class LlamaModel:
         self.n_vocab: int = llama_cpp.llama_vocab_n_tokens(self.vocab)
         self.n_ctx_train: int = llama_cpp.llama_model_n_ctx_train(model)
         self.add_bos: bool = bool(llama_cpp.llama_vocab_get_add_bos(self.vocab))
+        self.add_eos: bool = bool(llama_cpp.llama_vocab_get_add_eos(self.vocab))
+        self.vocab_type: int = llama_cpp.llama_vocab_type(self.vocab)
+        self.bos_id: int = llama_cpp.llama_vocab_bos(self.vocab)
+        self.eos_id: int = llama_cpp.llama_vocab_eos(self.vocab)
         self._pieces: list[bytes | None] = [None] * self.n_vocab
         self.eog_token_ids = frozenset(
             t for t in range(self.n_vocab) if llama_cpp.llama_vocab_is_eog(self.vocab, t)
         )
-        self.bos_text = self._special_text(llama_cpp.llama_vocab_bos(self.vocab))
-        self.eos_text = self._special_text(llama_cpp.llama_vocab_eos(self.vocab))
+        self.bos_text = self._special_text(self.bos_id)
+        self.eos_text = self._special_text(self.eos_id)
         template = llama_cpp.llama_model_chat_template(model, None)
         self.chat_template: str | None = template.decode() if template else None
 
@@ -93,7 +98,11 @@ class LlamaModel:
     def max_token_bytes(self) -> int:
         """The longest token in bytes, special tokens as their text (a prompt of N bytes
         has at least N // this many tokens)."""
-        return max(len(self._piece(t, special=True)) for t in range(self.n_vocab))
+        return max(len(self.token_text(t)) for t in range(self.n_vocab))
+
+    def token_text(self, token_id: int) -> bytes:
+        """One token as llama.cpp prints it, special tokens as their text."""
+        return self._piece(token_id, special=True)
 
     def detokenize(self, token_ids: Sequence[int]) -> str:
         return b"".join(self.token_bytes(t) for t in token_ids).decode("utf-8", "replace")
@@ -168,25 +177,32 @@ class LlamaRunner:
         """Run one forward pass; return logits rows for the chunks with ``sample`` set, in
         the order of ``chunks``: ``1 + len(draft)`` rows each (its last token's, then each
         draft token's)."""
+        spans = []
+        for chunk in chunks:
+            known = chunk.request.token_ids(chunk.start, chunk.start + chunk.num_tokens)
+            outputs = 1 + len(chunk.draft) if chunk.sample else 0
+            spans.append(TokenSpan(chunk.slot, chunk.start, [*known, *chunk.draft], outputs))
+        return self.decode(spans)
+
+    def decode(self, spans: Sequence[TokenSpan]) -> npt.NDArray[np.float32]:
+        """Run one forward pass over ``spans`` (at most one per sequence); return the logits
+        rows of each span's last ``outputs`` tokens, in the order of ``spans``."""
         # llama.cpp splits a multi-sequence batch into equal ubatches only while sequence
         # ids ascend; out of order it falls back to one ubatch per sequence (~3x slower).
-        order = sorted(range(len(chunks)), key=lambda k: chunks[k].slot)
-        rows_of: dict[int, range] = {}  # chunk index -> its logits rows, in batch order
+        order = sorted(range(len(spans)), key=lambda k: spans[k].slot)
+        rows_of: dict[int, range] = {}  # span index -> its logits rows, in batch order
         i, n_rows, seq_id = 0, 0, self.batch.seq_id
         for k in order:
-            chunk = chunks[k]
-            start, known = chunk.start, chunk.num_tokens
-            n = known + len(chunk.draft)
-            self._tokens[i : i + known] = chunk.request.token_ids(start, start + known)
-            self._tokens[i + known : i + n] = chunk.draft
-            self._pos[i : i + n] = np.arange(start, start + n)
-            self._logits[i : i + n] = 0
+            span = spans[k]
+            n, outputs = len(span.tokens), span.outputs
+            self._tokens[i : i + n] = span.tokens
+            self._pos[i : i + n] = np.arange(span.start, span.start + n)
+            self._logits[i : i + n - outputs] = 0
+            self._logits[i + n - outputs : i + n] = 1
             for j in range(i, i + n):
-                seq_id[j][0] = chunk.slot
+                seq_id[j][0] = span.slot
             i += n
-            if chunk.sample:
-                outputs = 1 + len(chunk.draft)
-                self._logits[i - outputs : i] = 1
+            if outputs:
                 rows_of[k] = range(n_rows, n_rows + outputs)
                 n_rows += outputs
         self.batch.n_tokens = i
@@ -200,7 +216,7 @@ class LlamaRunner:
         rows = np.ctypeslib.as_array(
             llama_cpp.llama_get_logits(self.ctx), shape=(n_rows, self.model.n_vocab)
         )
-        # rows follow batch (slot) order; return them in the caller's chunk order
+        # rows follow batch (slot) order; return them in the caller's span order
         return rows[[r for k in sorted(rows_of) for r in rows_of[k]]]
 
     def logprobs(self, token_ids: Sequence[int], slot: int = 0) -> npt.NDArray[np.float64]:

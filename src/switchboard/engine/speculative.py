@@ -16,7 +16,8 @@ Language Model Decoding with Speculative Sampling" (2023): a draft token ``x`` p
 with probability ``q(x)`` is accepted with probability ``min(1, p(x) / q(x))``, where
 ``p`` is the model's distribution after the request's own sampling transforms; on
 rejection the token is drawn from ``max(0, p - q)`` renormalised, and every later draft is
-dropped. A prompt-lookup draft is deterministic, so ``q`` is a point mass on ``x``: accept
+dropped. A draft (prompt lookup, or a draft model's arg-max; see ``Drafter``) is
+deterministic, so ``q`` is a point mass on ``x``: accept
 ``x`` with probability ``p(x)``, and on rejection draw from ``p`` with ``x`` removed and the
 rest renormalised. The emitted tokens are then distributed exactly as when sampling from
 ``p`` one token at a time. Greedy decoding is the case where ``p`` is a point mass on the
@@ -27,14 +28,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from switchboard.engine.draft_model import DraftRequest
 from switchboard.engine.ngram import ngram_draft
 from switchboard.engine.params import SamplingParams
 from switchboard.engine.sampler import Sampler, distribution
-from switchboard.engine.scheduler import ScheduledChunk, SchedulerOutput
+from switchboard.engine.scheduler import KvOp, ScheduledChunk, SchedulerOutput
 
 Trim = Callable[[int, int], None]
 """(slot, keep): drop the KV cells of sequence ``slot`` from position ``keep`` on."""
@@ -56,6 +59,33 @@ class SpeculativeConfig:
             raise ValueError(
                 "speculative: need num_tokens, max_seqs >= 1 and 1 <= ngram_min <= ngram_max"
             )
+
+
+class Drafter(Protocol):
+    """Where drafts come from (``method``: its name in metrics): ``propose`` one per
+    request; ``apply`` sees every change the scheduler makes to a slot's KV cells."""
+
+    @property
+    def method(self) -> str: ...
+
+    def propose(self, wants: Sequence[DraftRequest]) -> list[list[int]]: ...
+
+    def apply(self, op: KvOp) -> None: ...
+
+
+@dataclass(frozen=True)
+class NgramDrafter:
+    """Prompt-lookup drafts (``ngram_draft``): no model, no state."""
+
+    ngram_min: int
+    ngram_max: int
+    method: str = "ngram"
+
+    def propose(self, wants: Sequence[DraftRequest]) -> list[list[int]]:
+        return [ngram_draft(w.tokens, w.max_tokens, self.ngram_min, self.ngram_max) for w in wants]
+
+    def apply(self, op: KvOp) -> None:
+        pass
 
 
 @dataclass
@@ -117,30 +147,40 @@ def _accept_or_resample(
 
 
 class Speculator:
-    """Attaches drafts to a step's sampled chunks and verifies them after the forward pass,
-    trimming the KV cells of rejected drafts.
+    """Plans and attaches drafts to a step's sampled chunks and settles them after the
+    forward pass, trimming the KV cells of rejected drafts.
 
     Each sequence's draft length adapts, as verifying a token costs a share of a step: after
     a fully accepted draft the next may be twice as long (up to ``num_tokens``), after a
     rejection it is one longer than the part accepted."""
 
-    def __init__(self, config: SpeculativeConfig, max_model_len: int, trim: Trim) -> None:
+    def __init__(
+        self,
+        config: SpeculativeConfig,
+        max_model_len: int,
+        trim: Trim,
+        drafter: Drafter | None = None,
+    ) -> None:
         self.config = config
         self.max_model_len = max_model_len
         self.trim = trim
+        self.drafter: Drafter = drafter or NgramDrafter(config.ngram_min, config.ngram_max)
         self.stats = SpeculativeStats()
         self._lengths: dict[str, int] = {}  # request id -> its next draft length
 
-    def attach(
+    def plan(
         self, out: SchedulerOutput, running: int, spare_tokens: int, spare_cells: int
-    ) -> None:
-        """Give each sampled chunk up to ``num_tokens`` drafts, within the step's spare
-        budget and KV room, the request's ``max_tokens`` and the context window, unless
-        more than ``max_seqs`` sequences are ``running``."""
+    ) -> dict[int, DraftRequest]:
+        """What to draft for each sampled chunk (by its index in ``out.chunks``): up to
+        ``num_tokens`` tokens, within the step's spare budget and KV room (reserved in
+        chunk order), the request's ``max_tokens`` and the context window; nothing while
+        more than ``max_seqs`` sequences are ``running``. Reads the scheduler's state: call
+        it under the engine's lock."""
         config, lengths = self.config, self._lengths
         self._lengths = {}  # kept for the sequences sampled in this step
         if running > config.max_seqs:
-            return
+            return {}
+        wants: dict[int, DraftRequest] = {}
         for i, chunk in enumerate(out.chunks):
             request = chunk.request
             length = lengths.get(request.request_id, config.num_tokens)
@@ -154,12 +194,18 @@ class Speculator:
             )
             if not chunk.sample or room < 1:
                 continue
-            tokens = request.token_ids(0, request.num_tokens)
-            draft = ngram_draft(tokens, room, config.ngram_min, config.ngram_max)
+            wants[i] = DraftRequest(chunk.slot, request.token_ids(0, request.num_tokens), room)
+            spare_tokens -= room
+            spare_cells -= room
+        return wants
+
+    def attach(self, out: SchedulerOutput, wants: dict[int, DraftRequest]) -> None:
+        """Draft what ``plan`` asked for and attach the drafts to their chunks (a draft
+        model runs here: call it without the engine's lock)."""
+        drafts = self.drafter.propose(list(wants.values())) if wants else []
+        for i, draft in zip(wants, drafts, strict=True):
             if draft:
-                out.chunks[i] = replace(chunk, draft=tuple(draft))
-                spare_tokens -= len(draft)
-                spare_cells -= len(draft)
+                out.chunks[i] = replace(out.chunks[i], draft=tuple(draft))
 
     def settle(self, chunk: ScheduledChunk, emitted: Sequence[int] | None) -> None:
         """Count one verified chunk and drop its rejected drafts' KV cells; ``emitted`` is

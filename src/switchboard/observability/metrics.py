@@ -121,22 +121,21 @@ def _prefix_cache_counters(stats: EngineStats) -> Iterable[Metric]:
 
 
 def _speculative_metrics(stats: EngineStats) -> Iterable[Metric]:
+    """Drafts verified and accepted, labelled by where they came from (``method``)."""
     drafted, accepted = stats.draft_tokens, stats.accepted_draft_tokens
-    yield CounterMetricFamily(
-        "switchboard_engine_draft_tokens",
-        "Speculative draft tokens the local engine verified.",
-        value=drafted,
-    )
-    yield CounterMetricFamily(
-        "switchboard_engine_accepted_draft_tokens",
-        "Speculative draft tokens the local engine accepted.",
-        value=accepted,
-    )
-    yield GaugeMetricFamily(
-        "switchboard_engine_draft_acceptance_ratio",
-        "Share of verified draft tokens accepted (0 before any).",
-        value=accepted / drafted if drafted else 0.0,
-    )
+    for family, value in (
+        (CounterMetricFamily("switchboard_engine_draft_tokens",
+                             "Speculative draft tokens the local engine verified.",
+                             labels=["method"]), drafted),
+        (CounterMetricFamily("switchboard_engine_accepted_draft_tokens",
+                             "Speculative draft tokens the local engine accepted.",
+                             labels=["method"]), accepted),
+        (GaugeMetricFamily("switchboard_engine_draft_acceptance_ratio",
+                           "Share of verified draft tokens accepted (0 before any).",
+                           labels=["method"]), accepted / drafted if drafted else 0.0),
+    ):  # fmt: skip
+        family.add_metric([stats.speculative], value)
+        yield family
 
 
 class GatewayMetrics:
