@@ -199,7 +199,7 @@ def test_the_bench_runs_every_model_setting_and_split_with_its_overrides() -> No
         [c.id for c in the_plan.cases["test"]],
         [c.id for c in the_plan.cases["dev"]],
     ]
-    assert said[0] == (f"m1, quote, test: {the_plan.cases['test'][0].id}", True)
+    assert said[0] == (f"quote, test: {the_plan.cases['test'][0].id}", True)
     assert the_plan.total_cases == 2 * 2 * 4
     _, run = results[0]
     assert (run["model"], run["setting"], run["split"]) == ("m1", "quote", "test")

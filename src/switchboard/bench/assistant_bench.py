@@ -53,28 +53,35 @@ def run_bench(
     base: Settings, plan: BenchPlan, progress: Progress, evaluate: Evaluate
 ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """(row, the eval's run with its cases) per model, setting and split, as each ends."""
-    for name, path in plan.models:
+    for model in plan.models:
         for setting in plan.settings:
             settings = apply_setting(base, setting)
             for split, cases in plan.cases.items():
-                where = f"{name}, {setting.name}, {split}"
-
-                def step(text: str, done: bool, where: str = where) -> None:
-                    progress(f"{where}: {text}", done)
-
-                ids = {"model": name, "setting": setting.name, "split": split}
-                try:
-                    result = evaluate(settings, cases, [(name, path)], [_chunk(settings)],
-                                      progress=step)  # fmt: skip
-                except Exception as exc:  # a failed run is a row; the bench goes on
-                    yield {**ids, "cases": len(cases), "error": repr(exc)}, ids
-                    continue
-                [run] = result["runs"]
-                yield bench_row(name, setting.name, split, run), {**run, **ids}
+                ids = {"model": model[0], "setting": setting.name, "split": split}
+                yield _run(settings, model, ids, cases, progress, evaluate)
 
 
-def _chunk(settings: Settings) -> int:
-    return settings.knowledge.chunking.chunk_tokens
+def _run(
+    settings: Settings,
+    model: tuple[str, Path],
+    ids: dict[str, str],
+    cases: Sequence[GoldenCase],
+    progress: Progress,
+    evaluate: Evaluate,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One run's row and cases; a run that fails as a whole is a row with its error."""
+    where = f"{ids['setting']}, {ids['split']}"  # the eval's own text names the model
+
+    def step(text: str, done: bool) -> None:
+        progress(f"{where}: {text}", done)
+
+    chunk_tokens = settings.knowledge.chunking.chunk_tokens
+    try:
+        result = evaluate(settings, cases, [model], [chunk_tokens], progress=step)
+    except Exception as exc:  # the bench goes on with the next run
+        return {**ids, "cases": len(cases), "error": repr(exc)}, ids
+    [run] = result["runs"]
+    return bench_row(ids["model"], ids["setting"], ids["split"], run), {**run, **ids}
 
 
 def bench_row(model: str, setting: str, split: str, run: Mapping[str, Any]) -> dict[str, Any]:
