@@ -6,6 +6,7 @@ printed as one line on stderr with exit code 1.
 """
 
 from switchboard.cli import (  # noqa: F401  (register commands)
+    assistant_bench_cmds,
     cache_cmds,
     demo_cmds,
     engine_cmds,
