@@ -46,7 +46,7 @@ def test_each_named_setting_changes_only_its_levers() -> None:
 
     assert changed["quote"].assistant.answer_mode == "quote"
     for name in ("generate", "generate-unchecked", "generate-no-prefix", "generate-evidence",
-                 "generate-ngram"):  # fmt: skip
+                 "generate-ngram", "generate-draft"):  # fmt: skip
         assert changed[name].assistant.answer_mode == "generate"
     assert changed["generate"].assistant.grounding.enabled is base.assistant.grounding.enabled
     assert changed["generate"].engine == base.engine
@@ -57,6 +57,8 @@ def test_each_named_setting_changes_only_its_levers() -> None:
     assert changed["generate-ngram"].engine.speculative == "ngram"
     assert changed["generate-ngram"].assistant.grounding == base.assistant.grounding
     assert changed["generate-ngram"].knowledge == base.knowledge
+    draft = changed["generate-draft"].engine
+    assert (draft.speculative, draft.draft_model) == ("draft", "qwen2.5-0.5b")
     assert base.engine.prefix_cache is True  # the configured settings are left as they were
 
 

@@ -1,7 +1,11 @@
+from pathlib import Path
+
 import pytest
 
+from switchboard.config import Settings
 from switchboard.engine import EngineStats
-from switchboard.evaluation.runner import prefill_per_call
+from switchboard.errors import ModelFileError
+from switchboard.evaluation.runner import draft_path, prefill_per_call
 
 pytestmark = pytest.mark.unit
 
@@ -22,3 +26,15 @@ def test_prefill_per_model_call_is_the_difference_of_two_engine_readings() -> No
         "reused_tokens_per_call": 300.0,
     }
     assert prefill_per_call(after, after)["prefill_tokens_per_call"] == 0.0
+
+
+def test_the_draft_model_is_resolved_only_when_the_engine_drafts_with_one(tmp_path: Path) -> None:
+    base = Settings(data_dir=tmp_path)
+    assert draft_path(base) is None
+    ngram = Settings(data_dir=tmp_path, engine={"speculative": "ngram"})
+    assert draft_path(ngram) is None
+    drafting = Settings(
+        data_dir=tmp_path, engine={"speculative": "draft", "draft_model": "qwen2.5-0.5b"}
+    )
+    with pytest.raises(ModelFileError, match="is not pulled"):
+        draft_path(drafting)

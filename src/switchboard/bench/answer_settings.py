@@ -41,6 +41,9 @@ ANSWER_SETTINGS: tuple[AnswerSetting, ...] = (
                   {**_GENERATE, "assistant.evidence_spans": 4}),
     AnswerSetting("generate-ngram", "generate with n-gram speculative decoding",
                   {**_GENERATE, "engine.speculative": "ngram"}),
+    AnswerSetting("generate-draft", "generate with qwen2.5-0.5b drafting (for qwen2.5-1.5b)",
+                  {**_GENERATE, "engine.draft_model": "qwen2.5-0.5b",
+                   "engine.speculative": "draft"}),
 )  # fmt: skip
 
 

@@ -133,7 +133,7 @@ def _model_runs(
     """One model's runs, one per chunk size, sharing its loaded engine."""
     from switchboard.engine.local import LocalEngine
 
-    engine = LocalEngine(name, path, settings.engine)
+    engine = LocalEngine(name, path, settings.engine, draft_path(settings))
     engine.start()
     try:
         model = LocalChatModel(engine)
@@ -150,6 +150,16 @@ def _model_runs(
         return runs
     finally:
         engine.close()
+
+
+def draft_path(settings: Settings) -> Path | None:
+    """The draft model's file when the engine speculates with one (it must be pulled)."""
+    engine = settings.engine
+    if engine.speculative != "draft" or engine.draft_model is None:
+        return None
+    from switchboard.models import ModelRegistry  # imports llama.cpp: only when needed
+
+    return ModelRegistry(settings.models_dir, engine.n_threads).resolve(engine.draft_model)
 
 
 def prefill_per_call(before: EngineStats, after: EngineStats) -> dict[str, float]:
