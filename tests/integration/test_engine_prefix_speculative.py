@@ -1,7 +1,7 @@
 """Prefix KV reuse with n-gram speculation on the real default model: a request whose
 drafts are partly rejected leaves llama.cpp exactly the cells of its accepted tokens in the
-slot it keeps for reuse, and the next turn of the conversation, reusing them, decodes the
-same tokens as an engine that recomputes the whole prompt."""
+slot it keeps for reuse, and the next turn of the conversation, reusing those it may reuse
+exactly, decodes the same tokens as an engine that recomputes the whole prompt."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 
 from switchboard.config import EngineSettings
 from switchboard.engine import LLMEngine, SamplingParams
+from switchboard.engine.exact_reuse import SMALL_BATCH_ROWS
 from switchboard.engine.local import LocalEngine
 
 pytestmark = pytest.mark.integration
@@ -94,5 +95,8 @@ def test_a_kept_slot_after_rejected_drafts_is_reused_as_if_recomputed(
         label: generate(local.engine, f"{label}-next", [*prompt, *first[label], *follow_up])
         for label, local in engines.items()
     }
-    assert cache.stats.reused_tokens == kept  # the next turn reused the whole first one
+    # The next turn reuses the first one's prompt, not its answer (computed a few rows at a
+    # time, it rounds otherwise than a prefill does), and leaves a big batch to compute.
+    next_prompt = len(prompt) + len(first["reuse"]) + len(follow_up)
+    assert cache.stats.reused_tokens == min(len(prompt), next_prompt - SMALL_BATCH_ROWS)
     assert second["reuse"] == second["recompute"]

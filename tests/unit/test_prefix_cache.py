@@ -9,6 +9,7 @@ import numpy.typing as npt
 import pytest
 
 from switchboard.engine import LLMEngine, RequestOutput, SamplingParams, SchedulerConfig
+from switchboard.engine.exact_reuse import ChunkLayout
 from switchboard.engine.prefix_cache import MIN_REUSE_TOKENS, PrefixCache, PrefixMatch
 from switchboard.engine.scheduler import ScheduledChunk
 from tests.unit.fakes import FakeRunner, FakeTokenizer
@@ -16,6 +17,11 @@ from tests.unit.fakes import FakeRunner, FakeTokenizer
 pytestmark = pytest.mark.unit
 
 SHARED = [(7 * i) % 50 + 1 for i in range(40)]  # a "system prompt" of 40 tokens
+LAYOUT = ChunkLayout(32)  # chunks below SMALL_BATCH_ROWS: every cell rounds alike
+
+
+def put(cache: PrefixCache, slot: int, tokens: list[int]) -> tuple[int, list[int]]:
+    return cache.put(slot, tokens, len(tokens))
 
 
 def prompt(tail: list[int]) -> list[int]:
@@ -69,10 +75,10 @@ def assert_cells_match(engine: LLMEngine, runner: FakeRunner) -> None:
 
 # -- the cache alone ------------------------------------------------------------------------
 def test_lookup_finds_the_longest_prefix_and_leaves_the_last_token() -> None:
-    cache = PrefixCache(1000)
-    cache.put(0, SHARED[:20])
-    cache.put(1, [*SHARED, 60, 61])
-    cache.put(2, [*SHARED[:30], 9, 9, 9])
+    cache = PrefixCache(1000, LAYOUT)
+    put(cache, 0, SHARED[:20])
+    put(cache, 1, [*SHARED, 60, 61])
+    put(cache, 2, [*SHARED[:30], 9, 9, 9])
     assert cache.lookup(prompt([60, 62])) == PrefixMatch(1, 41)
     assert cache.lookup([*SHARED, 60, 61]) == PrefixMatch(1, 41)  # identical: 1 to compute
     assert cache.lookup(SHARED[:25]) == PrefixMatch(1, 24)  # a strict prefix of a cached one
@@ -80,32 +86,32 @@ def test_lookup_finds_the_longest_prefix_and_leaves_the_last_token() -> None:
 
 
 def test_a_match_shorter_than_the_minimum_is_not_reused() -> None:
-    cache = PrefixCache(1000)
-    cache.put(0, SHARED)
+    cache = PrefixCache(1000, LAYOUT)
+    put(cache, 0, SHARED)
     assert cache.lookup([*SHARED[: MIN_REUSE_TOKENS - 1], 0, 0]) is None
     assert cache.lookup([*SHARED[:MIN_REUSE_TOKENS], 0]) == PrefixMatch(0, MIN_REUSE_TOKENS)
 
 
 def test_equal_matches_go_to_the_least_recently_cached_slot() -> None:
-    cache = PrefixCache(1000)
-    cache.put(3, [*SHARED, 1])
-    cache.put(1, [*SHARED, 2])
+    cache = PrefixCache(1000, LAYOUT)
+    put(cache, 3, [*SHARED, 1])
+    put(cache, 1, [*SHARED, 2])
     assert cache.lookup(prompt([5, 5])) == PrefixMatch(3, 40)
 
 
 def test_the_bound_evicts_least_recently_used_entries_and_cuts_a_long_one() -> None:
-    cache = PrefixCache(100)
-    assert cache.put(0, list(range(40))) == (40, [])
-    assert cache.put(1, list(range(40))) == (40, [])
-    assert cache.put(2, list(range(40))) == (40, [0])  # 120 > 100: the oldest goes
+    cache = PrefixCache(100, LAYOUT)
+    assert put(cache, 0, list(range(40))) == (40, [])
+    assert put(cache, 1, list(range(40))) == (40, [])
+    assert put(cache, 2, list(range(40))) == (40, [0])  # 120 > 100: the oldest goes
     assert cache.cached_tokens == 80
-    assert cache.put(3, list(range(150))) == (100, [1, 2])  # alone over the bound: cut
+    assert put(cache, 3, list(range(150))) == (100, [1, 2])  # alone over the bound: cut
     assert (cache.cached_tokens, len(cache), cache.cached(3)) == (100, 1, 100)
 
 
 def test_a_cache_of_capacity_zero_keeps_nothing() -> None:
-    cache = PrefixCache(0)
-    assert cache.put(0, SHARED) == (0, [])
+    cache = PrefixCache(0, LAYOUT)
+    assert put(cache, 0, SHARED) == (0, [])
     assert (len(cache), cache.cached_tokens) == (0, 0)
     cache.count_admission(0, 40)
     assert (cache.stats.lookups, cache.stats.hits, cache.stats.computed_tokens) == (1, 0, 40)

@@ -6,6 +6,8 @@ prefix with its own. While the cached prefix has more to offer than this match a
 empty slot is free, the request gets a copy of it in the empty slot, cut to the match, and
 the cached prefix stays whole for later requests; otherwise it takes the cached slot and
 the runner removes the cells past the match (``llama_memory_seq_rm(slot, match, -1)``).
+The match is cut where reuse would round cells otherwise than prefilling the whole prompt
+does (``exact_reuse``), so greedy outputs are the same with and without the cache.
 With llama.cpp's partitioned KV cache each sequence has a stream of its own and
 ``seq_cp`` between streams supports whole buffers only, so the runner copies a sequence's
 serialized state instead; on the unified pool ``seq_cp`` shares the cells. At least one
@@ -29,6 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from switchboard.engine.exact_reuse import ChunkLayout
+
 #: A shorter match is not worth a cached slot when an empty one is free: every chat prompt
 #: shares its template's first few tokens, and trimming a slot to those would throw away a
 #: prefix that a later request could reuse whole (vLLM's automatic prefix caching likewise
@@ -42,6 +46,14 @@ class PrefixMatch:
 
     slot: int
     length: int
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """An idle slot's cached tokens; its cells round big below ``big_until``."""
+
+    tokens: npt.NDArray[np.int64]
+    big_until: int
 
 
 @dataclass
@@ -64,13 +76,14 @@ def common_prefix_length(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> 
 class PrefixCache:
     """Cached token prefixes of idle slots, least recently used first."""
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, layout: ChunkLayout) -> None:
         if capacity < 0:
             raise ValueError("the prefix cache capacity must not be negative")
         self.capacity = capacity
+        self.layout = layout
         self.cached_tokens = 0
         self.stats = PrefixCacheStats()
-        self._entries: OrderedDict[int, npt.NDArray[np.int64]] = OrderedDict()
+        self._entries: OrderedDict[int, _Entry] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -78,15 +91,17 @@ class PrefixCache:
     def cached(self, slot: int) -> int:
         """Tokens whose cells idle ``slot`` holds (0 when it holds none)."""
         entry = self._entries.get(slot)
-        return 0 if entry is None else len(entry)
+        return 0 if entry is None else len(entry.tokens)
 
     def lookup(self, tokens: Sequence[int]) -> PrefixMatch | None:
-        """The idle slot sharing the longest prefix with ``tokens`` (the oldest on a tie),
-        leaving the last token to compute; ``None`` below ``MIN_REUSE_TOKENS``."""
+        """The idle slot sharing the longest exactly reusable prefix with ``tokens`` (the
+        oldest on a tie), leaving the last token to compute; ``None`` below
+        ``MIN_REUSE_TOKENS``."""
         query = np.asarray(tokens[:-1], dtype=np.int64)
         best: PrefixMatch | None = None
         for slot, entry in self._entries.items():
-            length = common_prefix_length(entry, query)
+            shared = common_prefix_length(entry.tokens, query)
+            length = self.layout.exact_reuse(shared, entry.big_until, len(tokens))
             if length >= MIN_REUSE_TOKENS and (best is None or length > best.length):
                 best = PrefixMatch(slot, length)
         return best
@@ -94,8 +109,8 @@ class PrefixCache:
     def take(self, slot: int) -> int:
         """Remove ``slot``'s entry (a request owns the slot now); return its cells."""
         entry = self._entries.pop(slot)
-        self.cached_tokens -= len(entry)
-        return len(entry)
+        self.cached_tokens -= len(entry.tokens)
+        return len(entry.tokens)
 
     def touch(self, slot: int) -> None:
         """Mark ``slot``'s entry as just used (its prefix was copied)."""
@@ -106,15 +121,17 @@ class PrefixCache:
         slot = next(iter(self._entries))
         return slot, self.take(slot)
 
-    def put(self, slot: int, tokens: Sequence[int]) -> tuple[int, list[int]]:
-        """Cache the cells of ``tokens`` in idle ``slot``, cut to the capacity; return how
-        many tokens are kept and the slots evicted to stay within the capacity."""
+    def put(self, slot: int, tokens: Sequence[int], prompt_tokens: int) -> tuple[int, list[int]]:
+        """Cache the cells of ``tokens`` (a request's first ``prompt_tokens`` of them its
+        prompt) in idle ``slot``, cut to the capacity; return how many tokens are kept and
+        the slots evicted to stay within the capacity."""
         keep = min(len(tokens), self.capacity)
         evicted: list[int] = []
         while self._entries and self.cached_tokens + keep > self.capacity:
             evicted.append(self.evict_oldest()[0])
         if keep:
-            self._entries[slot] = np.asarray(tokens[:keep], dtype=np.int64)
+            cells = np.asarray(tokens[:keep], dtype=np.int64)
+            self._entries[slot] = _Entry(cells, self.layout.big_until(prompt_tokens))
             self.cached_tokens += keep
         return keep, evicted
 

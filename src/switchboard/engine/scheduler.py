@@ -12,8 +12,9 @@ most recently admitted request is preempted: its cells are freed, its progress r
 and it goes back to the front of the queue to be recomputed (prompt + tokens so far).
 
 With ``prefix_cache_tokens`` set, a finished request's slot keeps its cells and a waiting
-request reuses the longest cached prefix of its tokens (see ``prefix_cache``); cached
-cells yield before any running request is preempted. Changes to the runner's cells (free,
+request reuses the longest cached prefix of its tokens (see ``prefix_cache``), and its
+first chunk ends on a block boundary (see ``exact_reuse``); cached cells yield before any
+running request is preempted. Changes to the runner's cells (free,
 cut, copy) are queued as ``KvOp``s, applied in order before the next batch.
 """
 
@@ -24,6 +25,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from switchboard.engine.exact_reuse import ChunkLayout
 from switchboard.engine.prefix_cache import PrefixCache, PrefixMatch
 from switchboard.engine.request import Request, RequestStatus
 from switchboard.errors import QueueFullError
@@ -91,7 +93,8 @@ class Scheduler:
         self.running: list[Request] = []
         self._free_slots = list(range(config.max_num_seqs - 1, -1, -1))
         self._kv_ops: list[KvOp] = []
-        self.prefix_cache = PrefixCache(config.prefix_cache_tokens)
+        self.layout = ChunkLayout(config.max_batch_tokens)
+        self.prefix_cache = PrefixCache(config.prefix_cache_tokens, self.layout)
 
     # -- queue -------------------------------------------------------------------------
     def add(self, request: Request) -> None:
@@ -177,7 +180,7 @@ class Scheduler:
             request = self.waiting[0]
             match = self.prefix_cache.lookup(request.token_ids(0, request.num_tokens))
             reused = match.length if match else 0
-            n = min(request.num_tokens - reused, budget)
+            n = min(self.layout.chunk_end(reused, request.num_tokens) - reused, budget)
             if n > free_cells + self.prefix_cache.cached_tokens - reused:
                 break  # admission control: wait for cells to be freed
             self.waiting.popleft()
@@ -268,7 +271,8 @@ class Scheduler:
         if slot is None:
             return
         cells = request.num_computed_tokens if keep_prefix else 0
-        kept, evicted = self.prefix_cache.put(slot, request.token_ids(0, cells))
+        tokens = request.token_ids(0, cells)
+        kept, evicted = self.prefix_cache.put(slot, tokens, request.num_prompt_tokens)
         for old in evicted:
             self._free(old)
         if kept:
