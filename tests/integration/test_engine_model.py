@@ -9,8 +9,9 @@ import llama_cpp
 import pytest
 
 from switchboard.config import EngineSettings
-from switchboard.engine import LLMEngine, SamplingParams
+from switchboard.engine import SamplingParams
 from switchboard.engine.local import LocalEngine
+from tests.integration.engine_rig import run
 
 pytestmark = pytest.mark.integration
 
@@ -29,14 +30,6 @@ def local(default_model_path: Path) -> Iterator[LocalEngine]:
     )
     yield engine
     engine.close()
-
-
-def run(engine: LLMEngine) -> dict[str, list[int]]:
-    tokens: dict[str, list[int]] = {}
-    while engine.has_unfinished:
-        for output in engine.step():
-            tokens.setdefault(output.request_id, []).extend(output.token_ids)
-    return tokens
 
 
 def test_chat_template_comes_from_the_gguf(local: LocalEngine) -> None:

@@ -17,11 +17,12 @@ import numpy as np
 import pytest
 
 from switchboard.config import EngineSettings
-from switchboard.engine import LLMEngine, SamplingParams
+from switchboard.engine import SamplingParams
 from switchboard.engine.local import LocalEngine
 from switchboard.engine.prefix_cache import common_prefix_length
 from switchboard.engine.request import Request
 from switchboard.engine.scheduler import ScheduledChunk
+from tests.integration.engine_rig import run
 
 pytestmark = pytest.mark.integration
 
@@ -45,14 +46,6 @@ def chat(local: LocalEngine, question: str) -> list[int]:
     return local.encode_chat(
         [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question}]
     )
-
-
-def run(engine: LLMEngine) -> dict[str, list[int]]:
-    tokens: dict[str, list[int]] = {}
-    while engine.has_unfinished:
-        for output in engine.step():
-            tokens.setdefault(output.request_id, []).extend(output.token_ids)
-    return tokens
 
 
 def cells(local: LocalEngine) -> dict[int, int]:
