@@ -11,10 +11,9 @@ from pathlib import Path
 import llama_cpp
 import pytest
 
-from switchboard.config import EngineSettings
 from switchboard.engine import RequestStatus, SamplingParams
 from switchboard.engine.local import LocalEngine
-from tests.integration.engine_rig import generate_each, run
+from tests.integration.engine_rig import generate_each, run, speculating_engine
 
 pytestmark = pytest.mark.integration
 
@@ -38,16 +37,7 @@ PROMPTS = {
 
 
 def local_engine(path: Path, speculative: str) -> LocalEngine:
-    settings = EngineSettings(
-        max_model_len=512,
-        max_num_seqs=4,
-        max_batch_tokens=128,
-        n_threads=1,
-        speculative=speculative,
-        draft_model=str(path) if speculative == "draft" else None,
-        speculative_max_seqs=4,
-    )
-    return LocalEngine(speculative, path, settings, path if speculative == "draft" else None)
+    return speculating_engine(path, speculative, n_threads=1)
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,9 @@ from pathlib import Path
 import llama_cpp
 import pytest
 
-from switchboard.config import EngineSettings
 from switchboard.engine import RequestStatus, SamplingParams
 from switchboard.engine.local import LocalEngine
-from tests.integration.engine_rig import generate_each, run
+from tests.integration.engine_rig import generate_each, run, speculating_engine
 
 pytestmark = pytest.mark.integration
 
@@ -36,14 +35,7 @@ PROMPTS = {
 
 
 def local_engine(path: Path, speculative: str) -> LocalEngine:
-    settings = EngineSettings(
-        max_model_len=512,
-        max_num_seqs=4,
-        max_batch_tokens=128,
-        speculative=speculative,
-        speculative_max_seqs=4,  # batched sequences speculate too
-    )
-    return LocalEngine(speculative, path, settings)
+    return speculating_engine(path, speculative)
 
 
 @pytest.fixture(scope="module")
