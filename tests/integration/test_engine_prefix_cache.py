@@ -3,7 +3,7 @@ recomputing them in the same chunks, and the KV cells llama.cpp holds are exactl
 running requests and cached prefixes after aborts, preemption and clearing. (Greedy output
 is not compared with a recompute in other chunks: llama.cpp's CPU kernels round a chunk of
 fewer than 64 rows differently from a longer one, so any change of chunking, e.g. a
-prompt's tail, can move a near-tie; see README, "How the engine works".)"""
+prompt's tail, can move a near-tie; see docs/engine.md.)"""
 
 from __future__ import annotations
 
