@@ -19,7 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from switchboard.rag.types import check_name
+from switchboard.names import check_name
 
 DEFAULT_MODEL = "smollm2-135m:q8_0"
 

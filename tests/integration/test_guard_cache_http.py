@@ -113,6 +113,16 @@ def test_the_cache_benchmark_times_real_hits(embedder: Embedder) -> None:
     assert result["miss"]["n"] == 20
 
 
+def test_the_cache_benchmark_times_real_assistant_hits(default_model_path: Path) -> None:
+    """The assistant's cache holds model answers: the benchmark times those, whatever the
+    assistant's default answer mode."""
+    from switchboard.bench.cache_bench import assistant_latency
+
+    result = assistant_latency(Settings(), default_model_path, 2, lambda: None)
+    assert result["hit_kinds"]["exact"] == ["exact"]
+    assert result["exact_hit"]["n"] == 2
+
+
 def test_replicas_share_the_cache_through_redis(
     tmp_path: Path, upstream: UpstreamHandle, embedder: Embedder
 ) -> None:

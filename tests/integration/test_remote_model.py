@@ -22,9 +22,10 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from switchboard.assistant.orchestrator import TurnRequest
-from switchboard.assistant.remote_model import GGUFPromptCounter, RemoteChatModel
+from switchboard.assistant.remote_model import RemoteChatModel
 from switchboard.assistant.types import Delta, Intent, TokenEvent, ToolCall, ToolResultEvent
 from switchboard.engine.chat_template import ChatTemplate
+from switchboard.engine.prompt_counter import GGUFPromptCounter
 from switchboard.engine.runner import LlamaModel
 from switchboard.errors import UpstreamError
 

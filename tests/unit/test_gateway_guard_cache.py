@@ -36,13 +36,13 @@ from switchboard.gateway.types import (
     ALL_SCOPES,
     Principal,
     ProviderCall,
-    RequestRecord,
     StreamChunk,
     Usage,
 )
 from switchboard.guard.placeholders import Placeholders
 from switchboard.observability.log_store import LogStore
 from switchboard.observability.metrics import GatewayMetrics
+from switchboard.observability.record import RequestRecord
 from switchboard.observability.tracing import Tracing
 from tests.unit.guard_fakes import make_guard
 from tests.unit.test_assistant_guard_cache import BagOfWords

@@ -33,10 +33,10 @@ from switchboard.gateway.types import (
     ProviderCall,
     StreamChunk,
     Usage,
-    failure_kind,
 )
 from switchboard.observability.log_store import LogStore
 from switchboard.observability.metrics import GatewayMetrics
+from switchboard.observability.record import failure_kind
 from switchboard.observability.tracing import Tracing
 
 pytestmark = pytest.mark.unit

@@ -6,8 +6,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from switchboard.engine.async_engine import EngineStats
-from switchboard.gateway.types import Attempt, RequestRecord
 from switchboard.observability.metrics import GatewayMetrics
+from switchboard.observability.record import Attempt, RequestRecord
 
 pytestmark = pytest.mark.unit
 

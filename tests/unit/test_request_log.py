@@ -15,10 +15,11 @@ from fastapi.testclient import TestClient
 from switchboard.api import observability_routes
 from switchboard.api.errors import install_error_handlers
 from switchboard.config import RequestLogSettings
-from switchboard.gateway.types import Attempt, Principal, RequestRecord, Scope
+from switchboard.gateway.types import Principal, Scope
 from switchboard.observability import log_store
 from switchboard.observability.log_store import LogStore, SpendRow, spend_deltas
 from switchboard.observability.metrics import GatewayMetrics
+from switchboard.observability.record import Attempt, RequestRecord
 from switchboard.observability.redact import luhn_valid, redact_secrets, redact_text
 from switchboard.observability.request_log import RequestLog
 from switchboard.periods import period_of

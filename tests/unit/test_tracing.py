@@ -9,7 +9,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from switchboard.config import TracingSettings
-from switchboard.gateway.types import Attempt, RequestRecord
+from switchboard.observability.record import Attempt, RequestRecord
 from switchboard.observability.tracing import Tracing
 
 pytestmark = pytest.mark.unit

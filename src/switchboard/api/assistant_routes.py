@@ -43,7 +43,7 @@ from switchboard.errors import (
     RequestError,
 )
 from switchboard.gateway.service import CLIENT_CLOSED_REQUEST
-from switchboard.gateway.types import RequestRecord
+from switchboard.observability.record import RequestRecord
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/assistant")

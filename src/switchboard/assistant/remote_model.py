@@ -30,8 +30,7 @@ import httpx
 
 from switchboard.assistant.types import Delta, Message, ToolCall
 from switchboard.config import RemoteModelSettings
-from switchboard.engine.chat_template import ChatTemplate
-from switchboard.engine.runner import LlamaModel
+from switchboard.engine.prompt_counter import GGUFPromptCounter
 from switchboard.errors import UpstreamError
 
 Tools = Sequence[Mapping[str, Any]]
@@ -44,36 +43,6 @@ class PromptCounter(Protocol):
     def count(self, messages: Sequence[Message], tools: Tools | None = None) -> int:
         """The prompt tokens of ``messages`` and ``tools`` under the served model's template."""
         ...
-
-
-class GGUFPromptCounter:
-    """Counts prompt tokens with a local copy of the served model's vocabulary and chat
-    template, exactly as ``LocalEngine.encode_chat`` tokenizes them.
-
-    ``chat_template`` replaces the GGUF's template when the server was started with its own
-    (vLLM ``--chat-template``, llama-server ``--chat-template-file``). A template that never
-    reads ``tools`` counts none of them.
-    """
-
-    def __init__(self, gguf_path: Path, *, chat_template: str | None = None) -> None:
-        self.model = LlamaModel(gguf_path, vocab_only=True)
-        self.chat_template = ChatTemplate(
-            chat_template or self.model.chat_template, self.model.bos_text, self.model.eos_text
-        )
-        self._bos = self.model.tokenize("", add_special=True)  # [] when the model adds none
-
-    def encode(self, messages: Sequence[Message], tools: Tools | None = None) -> list[int]:
-        text = self.chat_template.render(messages, tools=tools)
-        ids = self.model.tokenize(text, add_special=False, parse_special=True)
-        if self._bos and (not ids or ids[0] != self._bos[0]):
-            ids = self._bos + ids
-        return ids
-
-    def count(self, messages: Sequence[Message], tools: Tools | None = None) -> int:
-        return len(self.encode(messages, tools))
-
-    def close(self) -> None:
-        self.model.close()
 
 
 class RemoteChatModel:

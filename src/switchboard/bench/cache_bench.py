@@ -140,12 +140,11 @@ def gateway_latency(
 
 
 def assistant_latency(
-    settings: Settings, requests: int, advance: Callable[[], None]
+    settings: Settings, tokenizer_gguf: Path, requests: int, advance: Callable[[], None]
 ) -> dict[str, Any]:
     from switchboard.api import create_app
     from switchboard.assistant.remote_model import open_remote_model
     from switchboard.assistant.service import open_assistant
-    from switchboard.cli.common import model_path
     from switchboard.demo import DEMO_COLLECTION, shop_articles_dir
     from switchboard.rag.knowledge import KnowledgeBase
     from switchboard.rag.types import CollectionRef
@@ -161,7 +160,7 @@ def assistant_latency(
         local = settings.model_copy(
             update={
                 "data_dir": Path(tmp),
-                "assistant": AssistantSettings(remote=remote),
+                "assistant": AssistantSettings(remote=remote, answer_mode="generate"),
                 "cache": _fresh(settings, tmp),
                 "knowledge": settings.knowledge.model_copy(update={"store": None}),
             }
@@ -169,7 +168,7 @@ def assistant_latency(
         kb = KnowledgeBase.open(local.knowledge, local.knowledge_store, settings.models_dir)
         ref = CollectionRef(local.knowledge.default_tenant, DEMO_COLLECTION)
         kb.ingestor.ingest_files(ref, kb.ingestor.list_files([shop_articles_dir()]))
-        model = open_remote_model(remote, model_path(settings, settings.model))
+        model = open_remote_model(remote, tokenizer_gguf)
         assistant = open_assistant(local, model, kb)
         app = create_app(None, local, knowledge=kb, assistant=assistant)
         with serve(app) as base, httpx.Client(base_url=base, timeout=60) as client:
@@ -210,7 +209,11 @@ def _fresh(settings: Settings, tmp: str) -> Any:
     return settings.cache.model_copy(update={"backend": "sqlite", "db_path": Path(tmp) / "c.db"})
 
 
-def run(settings: Settings, *, requests: int = 100, progress: bool = True) -> dict[str, Any]:
+def run(
+    settings: Settings, tokenizer_gguf: Path, *, requests: int = 100, progress: bool = True
+) -> dict[str, Any]:
+    """``tokenizer_gguf``: the default model's file, whose vocabulary the assistant counts
+    its prompts with."""
     from switchboard.rag.knowledge import open_embedder
 
     embedder = open_embedder(settings.knowledge.embedding, settings.models_dir)
@@ -220,7 +223,9 @@ def run(settings: Settings, *, requests: int = 100, progress: bool = True) -> di
             task = bar.add_task("gateway hits over HTTP", total=requests)
             gateway = gateway_latency(settings, embedder, requests, lambda: bar.advance(task))
             task = bar.add_task("assistant hits over HTTP", total=requests)
-            assistant = assistant_latency(settings, requests, lambda: bar.advance(task))
+            assistant = assistant_latency(
+                settings, tokenizer_gguf, requests, lambda: bar.advance(task)
+            )
     finally:
         embedder.close()
     return {"quality": quality, "end_to_end": {"gateway": gateway, "assistant": assistant}}

@@ -29,10 +29,9 @@ from pathlib import Path
 
 from switchboard.cache.false_hit import is_false_hit
 from switchboard.cache.store import CacheStore, Entry, Vector
-from switchboard.cache.types import CachedAnswer, CacheHit, CacheScope, HitKind
+from switchboard.cache.types import CachedAnswer, CacheHit, CacheScope, Embedder, HitKind
 from switchboard.config import CacheSettings
 from switchboard.health import ServiceWatch, Status
-from switchboard.rag.embedder import Embedder
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,13 @@ depend on it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,3 +52,13 @@ class CacheHit:
     similarity: float  # 1.0 for an exact hit
     matched_query: str  # the query the entry was stored under
     age_s: float
+
+
+class Embedder(Protocol):
+    """What the semantic cache needs of an embedding model (the knowledge base's fits)."""
+
+    model_id: str
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """One L2-normalized row per text, in input order."""
+        ...

@@ -13,6 +13,7 @@ from switchboard.cli.common import (
     command_group,
     console,
     load_settings,
+    model_path,
     one_line_errors,
     write_json,
 )
@@ -49,7 +50,8 @@ def bench_cache(
     end-to-end latency of a hit through the gateway and the assistant."""
     from switchboard.bench.cache_bench import run
 
-    result = run(load_settings(), requests=requests)
+    settings = load_settings()
+    result = run(settings, model_path(settings, settings.model), requests=requests)
     e2e = result["end_to_end"]
     console.print(
         f"gateway exact hit p50 {e2e['gateway']['exact_hit']['p50_ms']} ms, semantic hit "

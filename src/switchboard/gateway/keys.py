@@ -33,8 +33,8 @@ from typing import Any
 
 from switchboard.errors import InvalidAPIKeyError, KeyNotFoundError
 from switchboard.gateway.types import Principal, Scope
+from switchboard.names import check_name
 from switchboard.observability.log_store import gateway_file
-from switchboard.rag.types import check_name
 from switchboard.sqlite_file import SQLiteFile
 from switchboard.sqlite_tx import transaction
 

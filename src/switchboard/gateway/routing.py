@@ -30,7 +30,8 @@ from switchboard.errors import (
     UpstreamError,
 )
 from switchboard.gateway.openai_provider import retryable
-from switchboard.gateway.types import Attempt, Provider, ProviderCall, StreamChunk
+from switchboard.gateway.types import Provider, ProviderCall, StreamChunk
+from switchboard.observability.record import Attempt
 
 MAX_BACKOFF_S = 2.0
 CIRCUIT_OPEN = "circuit open"

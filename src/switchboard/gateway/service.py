@@ -68,14 +68,13 @@ from switchboard.gateway.timing import StreamTimer, ms
 from switchboard.gateway.types import (
     Principal,
     PromptCounter,
-    RequestRecord,
     StreamChunk,
     Usage,
-    failure_kind,
 )
 from switchboard.guard.scanner import Guard
 from switchboard.observability.log_store import LogStore
 from switchboard.observability.metrics import GatewayMetrics
+from switchboard.observability.record import RequestRecord, failure_kind
 from switchboard.observability.request_log import RequestLog
 from switchboard.observability.tracing import Tracing
 

@@ -19,7 +19,7 @@ from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from switchboard.gateway.types import Attempt, RequestRecord
+from switchboard.observability.record import Attempt, RequestRecord
 from switchboard.periods import period_of
 from switchboard.sqlite_file import SQLiteFile
 from switchboard.sqlite_tx import transaction

@@ -19,8 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
-from switchboard.engine.async_engine import EngineStats
-from switchboard.gateway.types import RequestRecord
+from switchboard.observability.record import RequestRecord
 
 LIMIT_KINDS = frozenset({"requests", "tokens", "budget"})
 
@@ -30,6 +29,35 @@ E2E_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300)
 QUEUE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 OTHER = "other"
+
+
+class EngineStats(Protocol):
+    """What the metrics read of the local engine's counters (``AsyncEngine.stats()``)."""
+
+    @property
+    def running(self) -> int: ...
+    @property
+    def waiting(self) -> int: ...
+    @property
+    def kv_cells_used(self) -> int: ...
+    @property
+    def kv_cells_total(self) -> int: ...
+    @property
+    def prefix_cache_cells(self) -> int: ...
+    @property
+    def prefix_cache_lookups(self) -> int: ...
+    @property
+    def prefix_cache_hits(self) -> int: ...
+    @property
+    def prefill_tokens_computed(self) -> int: ...
+    @property
+    def prefill_tokens_reused(self) -> int: ...
+    @property
+    def draft_tokens(self) -> int: ...
+    @property
+    def accepted_draft_tokens(self) -> int: ...
+    @property
+    def speculative(self) -> str: ...
 
 
 class LogCounters(Protocol):

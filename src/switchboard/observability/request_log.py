@@ -23,8 +23,8 @@ from pathlib import Path
 
 from switchboard.config import RequestLogSettings
 from switchboard.errors import StorageError
-from switchboard.gateway.types import RequestRecord
 from switchboard.observability import log_store
+from switchboard.observability.record import RequestRecord
 from switchboard.observability.redact import redact_text
 
 logger = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from switchboard.config import TracingSettings
-from switchboard.gateway.types import Attempt, RequestRecord, failure_kind
+from switchboard.observability.record import Attempt, RequestRecord, failure_kind
 
 OPERATION = "chat"
 

@@ -7,28 +7,17 @@ of the package but the standard library.
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from switchboard.names import check_name
 
 MetadataValue = str | int | float | bool
 """A document metadata value that filters can test (nested values are stored, not filtered)."""
 
 Filters = Mapping[str, MetadataValue | list[MetadataValue]]
 """Metadata filters: every key must match; a list value means "any of these"."""
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
-def check_name(kind: str, value: str) -> str:
-    """``value`` if it is a valid tenant or collection name, else ``ValueError``."""
-    if not _NAME.fullmatch(value):
-        raise ValueError(
-            f"invalid {kind} name {value!r}: use 1-64 letters, digits, '_', '.' or '-', "
-            "starting with a letter or digit"
-        )
-    return value
 
 
 @dataclass(frozen=True)

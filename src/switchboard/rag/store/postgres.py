@@ -41,6 +41,7 @@ import psycopg
 from pgvector.psycopg import register_vector
 from psycopg import sql
 
+from switchboard.names import check_name
 from switchboard.rag.store.base import Vectors
 from switchboard.rag.store.inputs import (
     check_dim,
@@ -78,7 +79,6 @@ from switchboard.rag.types import (
     Filters,
     Ranked,
     StoredChunk,
-    check_name,
     chunk_embedding_text,
 )
 from switchboard.thread_connections import ThreadConnections

@@ -30,6 +30,7 @@ from typing import Literal
 
 import numpy as np
 
+from switchboard.names import check_name
 from switchboard.rag.store.ann_index import AnnParams
 from switchboard.rag.store.base import Vectors
 from switchboard.rag.store.inputs import (
@@ -71,7 +72,6 @@ from switchboard.rag.types import (
     Filters,
     Ranked,
     StoredChunk,
-    check_name,
     chunk_embedding_text,
 )
 from switchboard.sqlite_file import SQLiteFile
