@@ -42,14 +42,21 @@ class EngineSettings(BaseModel):
     max_num_seqs: int = Field(16, ge=1, le=256, description="Sequences decoded together.")
     max_batch_tokens: int = Field(256, ge=16, description="Tokens per llama_decode step.")
     max_waiting: int = Field(128, ge=1, description="Waiting-queue bound before 503.")
-    n_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    n_threads: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        description="CPU threads llama.cpp computes with.",
+        json_schema_extra={"doc_default": "the number of CPUs"},
+    )
     seed: int | None = Field(None, description="Engine-wide seed for unseeded requests.")
     flash_attn: bool = Field(True, description="llama.cpp flash attention.")
     kv_unified: bool = Field(False, description="One KV pool shared by all sequences.")
     kv_cache_tokens: int | None = Field(
         None, ge=16, description="Unified pool size (default max_num_seqs x max_model_len)."
     )
-    kv_cache_type: Literal["f16", "q8_0"] = "f16"
+    kv_cache_type: Literal["f16", "q8_0"] = Field(
+        "f16", description="KV cell precision; q8_0 halves the memory of the cache."
+    )
     prefix_cache: bool = Field(
         True, description="Reuse the KV cells of a token prefix shared with an earlier request."
     )
@@ -114,8 +121,10 @@ class EngineSettings(BaseModel):
 
 
 class ServerSettings(BaseModel):
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=0, le=65535)
+    host: str = Field(
+        "127.0.0.1", description="Address to bind; a non-loopback one turns auth on (auto)."
+    )
+    port: int = Field(8000, ge=0, le=65535, description="Port to bind (0: a free one).")
     retry_after_s: int = Field(1, ge=1, description="Retry-After sent with 503 queue-full.")
     max_body_bytes: int = Field(
         4 * 1024 * 1024, ge=1, description="Largest request body (uploads: knowledge)."
@@ -130,8 +139,13 @@ class EmbeddingSettings(BaseModel):
     quantization: Literal["int8", "fp32"] = Field(
         "int8", description="int8: ~1.6x faster, cosine ~0.994 to fp32 (see README)."
     )
-    batch_size: int = Field(32, ge=1, le=1024)
-    n_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    batch_size: int = Field(32, ge=1, le=1024, description="Texts embedded per model call.")
+    n_threads: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        description="CPU threads of the embedding model.",
+        json_schema_extra={"doc_default": "the number of CPUs"},
+    )
 
 
 class ChunkSettings(BaseModel):
@@ -142,7 +156,9 @@ class ChunkSettings(BaseModel):
         description="Max tokens per chunk (model limit 256 minus 2); 64 measured best on the "
         "assistant's golden set (README: Evaluation).",
     )
-    overlap_tokens: int = Field(16, ge=0)
+    overlap_tokens: int = Field(
+        16, ge=0, description="Tokens a chunk repeats from the end of the one before."
+    )
 
     @model_validator(mode="after")
     def _check_overlap(self) -> ChunkSettings:
@@ -152,17 +168,25 @@ class ChunkSettings(BaseModel):
 
 
 class RetrievalSettings(BaseModel):
-    mode: Literal["bm25", "dense", "hybrid"] = "hybrid"
-    top_k: int = Field(5, ge=1, le=100)
+    mode: Literal["bm25", "dense", "hybrid"] = Field(
+        "hybrid", description="Keyword search, vector search, or both fused."
+    )
+    top_k: int = Field(5, ge=1, le=100, description="Results a search returns.")
     candidates: int = Field(50, ge=1, le=1000, description="Per-retriever depth before fusion.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal Rank Fusion constant.")
-    weights: dict[Literal["bm25", "dense"], float] = Field(default_factory=dict)
+    weights: dict[Literal["bm25", "dense"], float] = Field(
+        default_factory=dict, description="Per retriever weight in the fusion (default 1.0 each)."
+    )
     fusion: Literal["rrf", "convex"] = Field(
         "rrf",
         description="Hybrid fusion: RRF, or a convex combination of min-max normalised scores "
         "(weights default to bm25 0.2, dense 0.8): better on corpora of short entries.",
     )
-    reranker: Literal["none", "prf", "cross-encoder"] = "prf"
+    reranker: Literal["none", "prf", "cross-encoder"] = Field(
+        "prf",
+        description="Re-scores the fused candidates: dense pseudo-relevance feedback, a "
+        "local cross-encoder (cross_encoder_path), or none.",
+    )
     rerank_depth: int = Field(30, ge=1, le=200, description="Fused results the reranker sees.")
     prf_docs: int = Field(3, ge=1, description="Feedback chunks for the PRF reranker.")
     prf_weight: float = Field(1.0, ge=0.0, description="Weight of the feedback centroid.")
@@ -215,7 +239,7 @@ class KnowledgeSettings(BaseModel):
 class OrdersSettings(BaseModel):
     """The demo shop's Order API, a separate service with its own SQLite database."""
 
-    host: str = "127.0.0.1"
+    host: str = Field("127.0.0.1", description="Address the Order API binds.")
     port: int = Field(
         0,
         ge=0,
@@ -253,7 +277,7 @@ class RemoteModelSettings(BaseModel):
 
     base_url: str = Field(description="e.g. http://127.0.0.1:8080 (the /v1 path is added).")
     model: str = Field(description="The model name the server expects.")
-    api_key: SecretStr | None = None
+    api_key: SecretStr | None = Field(None, description="Sent as a Bearer token.")
     max_model_len: int = Field(ge=64, description="The served model's context window.")
     tokenizer: str = Field(
         description="Registry name or GGUF path of the served model (only its vocabulary "
@@ -262,7 +286,9 @@ class RemoteModelSettings(BaseModel):
     chat_template: Path | None = Field(
         None, description="The server's own Jinja chat template, if it was given one."
     )
-    supports_tools: bool = True
+    supports_tools: bool = Field(
+        True, description="Offer it the tools (function calling) instead of routing by intent."
+    )
     timeout_s: float = Field(60.0, gt=0, description="Longest wait between two chunks.")
 
 
@@ -270,7 +296,7 @@ class GroundingSettings(BaseModel):
     """The grounding check on the assistant's answers: numbers, amounts, durations, dates,
     codes and named options must be stated by the evidence, or their sentence is left out."""
 
-    enabled: bool = True
+    enabled: bool = Field(True, description="Check answers (generate mode) against their evidence.")
     holdback_chars: int = Field(
         200, ge=8, le=4096, description="Most answer text held back while its sentence is checked."
     )
@@ -371,7 +397,9 @@ class AssistantSettings(BaseModel):
     )
     max_tokens: int = Field(200, ge=16, description="Output tokens reserved per answer.")
     max_message_chars: int = Field(4000, ge=1, description="Longest customer message.")
-    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    temperature: float = Field(
+        0.0, ge=0.0, le=2.0, description="Sampling temperature of generated answers (0: greedy)."
+    )
     stop: list[str] = Field(
         default_factory=lambda: ["\n\n", "\nQuestion:"],
         description="Answers are one paragraph: small models ramble on past it.",
@@ -392,17 +420,21 @@ class ProviderSettings(BaseModel):
     """A model server the gateway routes to: ``local`` (this process's engine) or any
     OpenAI-compatible HTTP server (vLLM, llama-server, Ollama, OpenAI)."""
 
-    name: Annotated[str, AfterValidator(lambda v: check_name("provider", v))]
-    kind: Literal["local", "openai"] = "openai"
+    name: Annotated[str, AfterValidator(lambda v: check_name("provider", v))] = Field(
+        description="What routes call it."
+    )
+    kind: Literal["local", "openai"] = Field(
+        "openai", description="local: this process's engine; openai: an HTTP server."
+    )
     base_url: str | None = Field(None, description="e.g. http://127.0.0.1:8080/v1")
-    api_key: SecretStr | None = None
-    connect_timeout_s: float = Field(2.0, gt=0)
+    api_key: SecretStr | None = Field(None, description="Sent as a Bearer token.")
+    connect_timeout_s: float = Field(2.0, gt=0, description="Longest wait to connect.")
     read_timeout_s: float = Field(60.0, gt=0, description="Longest wait between two chunks.")
     max_retries: int = Field(1, ge=0, le=10, description="Retries on this provider first.")
     backoff_s: float = Field(0.05, ge=0, description="First retry delay; doubles, jittered.")
     breaker_failures: int = Field(5, ge=1, description="Consecutive failures that open it.")
     breaker_reset_s: float = Field(30.0, gt=0, description="Open time before one trial call.")
-    max_connections: int = Field(512, ge=1)
+    max_connections: int = Field(512, ge=1, description="Open connections to it at most.")
 
     @model_validator(mode="after")
     def _check_url(self) -> ProviderSettings:
@@ -412,7 +444,7 @@ class ProviderSettings(BaseModel):
 
 
 class RouteTarget(BaseModel):
-    provider: str
+    provider: str = Field(description="A provider's name (or 'local').")
     model: str = Field(description="The model name that provider expects.")
     max_model_len: int | None = Field(
         None,
@@ -425,7 +457,7 @@ class RouteTarget(BaseModel):
 class RouteSettings(BaseModel):
     """A model alias: providers tried in order until one produces a first token."""
 
-    targets: list[RouteTarget] = Field(min_length=1)
+    targets: list[RouteTarget] = Field(min_length=1, description="Tried in this order.")
     ttft_deadline_s: float | None = Field(
         10.0, gt=0, description="No first token by then: the next target, before any byte."
     )
@@ -434,15 +466,17 @@ class RouteSettings(BaseModel):
 class Price(BaseModel):
     """USD per million tokens."""
 
-    input_per_mtok: float = Field(0.0, ge=0)
-    output_per_mtok: float = Field(0.0, ge=0)
+    input_per_mtok: float = Field(0.0, ge=0, description="USD per million prompt tokens.")
+    output_per_mtok: float = Field(0.0, ge=0, description="USD per million output tokens.")
 
 
 class LimitSettings(BaseModel):
     backend: Literal["memory", "redis"] = Field(
         "memory", description="memory: one server; redis: limits shared by every replica."
     )
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0", description="The Redis of the redis backend."
+    )
     default_rpm: int | None = Field(None, ge=1, description="Keys without their own limit.")
     default_tpm: int | None = Field(None, ge=1, description="Keys without their own limit.")
     reserve_max_tokens: int = Field(
@@ -458,19 +492,19 @@ class LimitSettings(BaseModel):
 
 
 class RequestLogSettings(BaseModel):
-    enabled: bool = True
+    enabled: bool = Field(True, description="Log every request (SQLite, in batches).")
     queue_size: int = Field(10_000, ge=1, description="Records waiting; beyond it they drop.")
-    batch_size: int = Field(500, ge=1)
-    flush_interval_s: float = Field(0.5, gt=0)
+    batch_size: int = Field(500, ge=1, description="Records written per transaction.")
+    flush_interval_s: float = Field(0.5, gt=0, description="Longest a record waits to be written.")
     record_text: bool = Field(False, description="Keep input and output text (redacted).")
-    max_text_chars: int = Field(4000, ge=0)
+    max_text_chars: int = Field(4000, ge=0, description="Text kept per record (record_text).")
 
 
 class TracingSettings(BaseModel):
     otlp_endpoint: str | None = Field(
         None, description="OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318/v1/traces."
     )
-    service_name: str = "switchboard"
+    service_name: str = Field("switchboard", description="service.name of the spans.")
 
 
 class GatewaySettings(BaseModel):
@@ -482,7 +516,9 @@ class GatewaySettings(BaseModel):
     db_path: Path | None = Field(
         None, description="Keys, spend and request log (default <data_dir>/gateway.sqlite3)."
     )
-    budget_period: Literal["day", "month"] = "month"
+    budget_period: Literal["day", "month"] = Field(
+        "month", description="Tenant and key budgets reset every day or calendar month (UTC)."
+    )
     providers: list[ProviderSettings] = Field(
         default_factory=list, description="Besides 'local', the engine of `switchboard serve`."
     )
@@ -539,7 +575,9 @@ class PiiSettings(BaseModel):
         default_factory=lambda: list(DEFAULT_PII_ENTITIES),
         description="Presidio entity names to detect.",
     )
-    score_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    score_threshold: float = Field(
+        0.5, ge=0.0, le=1.0, description="Presidio score from which an entity counts."
+    )
     ner: bool = Field(True, description="spaCy NER for names and places; off: patterns only.")
     keep: list[str] = Field(
         default_factory=lambda: ["LOCATION"],
@@ -577,33 +615,43 @@ class GuardSettings(BaseModel):
     ``redact`` (the span becomes a placeholder), ``flag`` (passed on, recorded) or ``allow``.
     """
 
-    enabled: bool = True
+    enabled: bool = Field(True, description="Scan messages and answers (false: no guard).")
     pii: PiiSettings = Field(default_factory=PiiSettings)
     injection: InjectionSettings = Field(default_factory=InjectionSettings)
     toxicity: ToxicitySettings = Field(default_factory=ToxicitySettings)
-    input: dict[GuardCategory, GuardAction] = Field(default_factory=lambda: dict(DEFAULT_POLICY))
-    output: dict[GuardCategory, GuardAction] = Field(default_factory=lambda: dict(DEFAULT_POLICY))
+    input: dict[GuardCategory, GuardAction] = Field(
+        default_factory=lambda: dict(DEFAULT_POLICY),
+        description="Action per category on what users send (allow, flag, redact, block).",
+    )
+    output: dict[GuardCategory, GuardAction] = Field(
+        default_factory=lambda: dict(DEFAULT_POLICY),
+        description="Action per category on streamed answers (injection: prompt leakage).",
+    )
     holdback_chars: int = Field(
         64, ge=8, le=1024, description="Most answer text held back while it is checked."
     )
-    blocked_input_message: str = (
+    blocked_input_message: str = Field(
         "Sorry, I can't help with that message. Please rephrase your question about your "
-        "order or our shop."
+        "order or our shop.",
+        description="What the user reads instead of an answer to a blocked message.",
     )
-    blocked_output_message: str = (
-        "Sorry, I can't share that. Is there anything else I can help you with?"
+    blocked_output_message: str = Field(
+        "Sorry, I can't share that. Is there anything else I can help you with?",
+        description="What replaces a blocked answer.",
     )
 
 
 class CacheSettings(BaseModel):
     """Exact and semantic response cache, shared by the assistant and the gateway."""
 
-    enabled: bool = True
+    enabled: bool = Field(True, description="Serve and store cached answers.")
     backend: Literal["sqlite", "redis"] = Field(
         "sqlite", description="redis: shared by several replicas."
     )
     db_path: Path | None = Field(None, description="default <data_dir>/cache.sqlite3")
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0", description="The Redis of the redis backend."
+    )
     ttl_s: float = Field(24 * 3600.0, gt=0, description="An entry's lifetime.")
     max_entries: int = Field(10_000, ge=1, description="Per scope; least recently used go.")
     semantic: bool = Field(True, description="Nearest-neighbour lookup besides exact keys.")
@@ -633,7 +681,7 @@ class Settings(BaseSettings):
         extra="forbid",
     )
 
-    data_dir: Path = Path("data")
+    data_dir: Path = Field(Path("data"), description="SQLite files and the model cache.")
     model: str = Field(DEFAULT_MODEL, description="Registry name or path to a GGUF file.")
     engine: EngineSettings = Field(default_factory=EngineSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)

@@ -25,6 +25,7 @@ LAYERS: list[set[str]] = [
         "backoff",
         "circuit_breaker",
         "config",
+        "config_reference",
         "demo",
         "errors",
         "health",
