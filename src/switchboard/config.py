@@ -137,7 +137,7 @@ class ServerSettings(BaseModel):
 
 class EmbeddingSettings(BaseModel):
     quantization: Literal["int8", "fp32"] = Field(
-        "int8", description="int8: ~1.6x faster, cosine ~0.994 to fp32 (see README)."
+        "int8", description="int8: ~1.6x faster, cosine ~0.994 to fp32 (benchmarks/README.md)."
     )
     batch_size: int = Field(32, ge=1, le=1024, description="Texts embedded per model call.")
     n_threads: int = Field(
@@ -154,7 +154,7 @@ class ChunkSettings(BaseModel):
         ge=16,
         le=254,
         description="Max tokens per chunk (model limit 256 minus 2); 64 measured best on the "
-        "assistant's golden set (README: Evaluation).",
+        "assistant's golden set (benchmarks/README.md).",
     )
     overlap_tokens: int = Field(
         16, ge=0, description="Tokens a chunk repeats from the end of the one before."
@@ -345,7 +345,7 @@ class AssistantSettings(BaseModel):
         le=20,
         description="Sentences of the retrieved chunks that best answer the question, put "
         "into the prompt instead of the whole chunks (0: the whole chunks; 4 measured best "
-        "for holding the key facts, but not yet with the model: see README).",
+        "for holding the key facts, but not yet with the model: benchmarks/README.md).",
     )
     answerable_key_terms: int = Field(
         1,

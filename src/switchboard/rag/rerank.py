@@ -8,7 +8,7 @@
 candidates, ``q' = q + weight * mean(top feedback)``, and re-scores every candidate by
 cosine to ``q'``. Keywords and the dense neighbourhood both shape the feedback set, so a
 candidate close to what the strongest hits have in common rises. It reads the candidates'
-stored vectors; it never calls a model. Measured on MS MARCO in the README.
+stored vectors; it never calls a model. Measured on MS MARCO in benchmarks/README.md.
 """
 
 from __future__ import annotations

@@ -174,7 +174,7 @@ class Retriever:
 
 CONVEX_WEIGHTS = {SearchMode.BM25.value: 0.2, SearchMode.DENSE.value: 0.8}
 """Convex fusion's weights where none are configured: the best of 0.5-0.9 for dense on both
-an entity-centric set and MS MARCO (README: Retrieval, measured)."""
+an entity-centric set and MS MARCO (benchmarks/README.md: Retrieval)."""
 
 
 def fuse(
