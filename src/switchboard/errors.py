@@ -43,6 +43,7 @@ The HTTP edge maps each ``RequestError`` to OpenAI's error JSON via ``status_cod
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 
 
@@ -333,3 +334,20 @@ class OrderServiceUnavailable(SwitchboardError):
 
 class OrderServiceAuthError(FatalError):
     """The Order API answered 401: our service token is wrong; retrying cannot help."""
+
+
+#: Status recorded (and sent to nobody) for a request whose client left before its answer
+#: ended (nginx's convention).
+CLIENT_CLOSED_REQUEST = 499
+
+
+def outcome(error: BaseException | None) -> tuple[int, str | None]:
+    """The HTTP status and error code a request ended with, for its record and metrics:
+    200, the status of a refusal, 499 for a client that left, or 500."""
+    if error is None:
+        return 200, None
+    if isinstance(error, RequestError | EngineDeadError):
+        return error.status_code, error.code
+    if isinstance(error, GeneratorExit | asyncio.CancelledError):
+        return CLIENT_CLOSED_REQUEST, "client_closed_request"
+    return 500, "internal_error"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 import uuid
@@ -25,24 +24,25 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
-from switchboard.api.errors import engine_dead_payload, request_error_payload
+from switchboard.api.errors import stream_error_payload
 from switchboard.api.generation import until_disconnected
 from switchboard.api.openapi import error_responses, event_stream, named_events
-from switchboard.api.schemas import ErrorDetail, ErrorResponse, RequestBody
-from switchboard.api.sse import SSEResponse
+from switchboard.api.schemas import RequestBody
+from switchboard.api.sse import SSEResponse, named_event
 from switchboard.assistant.conversations import StoredMessage
 from switchboard.assistant.orchestrator import TurnRequest
 from switchboard.assistant.service import Assistant
 from switchboard.assistant.types import DoneEvent, TurnEvent, event_json
 from switchboard.errors import (
+    CLIENT_CLOSED_REQUEST,
     DependencyUnavailableError,
     EngineDeadError,
     InvalidRequestError,
     OrderServiceAuthError,
     OrderServiceUnavailable,
     RequestError,
+    outcome,
 )
-from switchboard.gateway.service import CLIENT_CLOSED_REQUEST
 from switchboard.observability.record import RequestRecord
 
 log = logging.getLogger(__name__)
@@ -137,25 +137,19 @@ async def _stream(
     error: BaseException | None = None
     done: DoneEvent | None = first if isinstance(first, DoneEvent) else None
     try:
-        yield _sse(first.kind, event_json(first))
+        yield named_event(first.kind, event_json(first))
         async with contextlib.aclosing(rest):
             async for event in rest:
                 if isinstance(event, DoneEvent):
                     done = event
-                yield _sse(event.kind, event_json(event))
-    except RequestError as exc:
+                yield named_event(event.kind, event_json(event))
+    except (RequestError, EngineDeadError) as exc:
         error = exc
-        yield _sse("error", request_error_payload(exc).model_dump())
-    except EngineDeadError as exc:
-        error = exc
-        yield _sse("error", engine_dead_payload(exc).model_dump())
+        yield named_event("error", stream_error_payload(exc).model_dump())
     except Exception as exc:
         error = exc
         log.exception("assistant turn failed mid-stream")
-        detail = ErrorDetail(
-            message="internal server error", type="server_error", code="internal_error"
-        )
-        yield _sse("error", ErrorResponse(error=detail).model_dump())
+        yield named_event("error", stream_error_payload(exc).model_dump())
     except BaseException as exc:  # the client left
         error = exc
         raise
@@ -192,14 +186,9 @@ def _finish(
         record.ttft_ms = done.timings_ms.get("ttft")
         record.cache_hit = done.cache in ("exact", "semantic", "fallback")
         record.guard_events = list(done.guard_events)
-    if isinstance(error, RequestError | EngineDeadError):
-        record.status, record.error_code = error.status_code, error.code
-    elif error is not None and not isinstance(error, GeneratorExit | asyncio.CancelledError):
-        record.status, record.error_code = 500, "internal_error"
-    elif done is None:
-        record.status, record.error_code = 499, "client_closed_request"
-    else:
-        record.status = 200
+    if error is None and done is None:  # the stream ended before its done event
+        error = asyncio.CancelledError()
+    record.status, record.error_code = outcome(error)
     metrics = request.app.state.metrics
     metrics.observe(record)
     metrics.guarded("assistant", record.guard_events)
@@ -210,11 +199,6 @@ def _finish(
     request_log = request.app.state.request_log
     if request_log is not None:
         request_log.submit(record)
-
-
-def _sse(kind: str, data: Any) -> bytes:
-    payload = json.dumps(data, ensure_ascii=False, default=str)
-    return f"event: {kind}\ndata: {payload}\n\n".encode()
 
 
 @router.get("/sessions")

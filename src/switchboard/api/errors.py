@@ -68,6 +68,18 @@ def engine_dead_payload(exc: EngineDeadError) -> ErrorResponse:
     return ErrorResponse(error=ErrorDetail(message=str(exc), type="server_error", code=exc.code))
 
 
+def stream_error_payload(exc: BaseException) -> ErrorResponse:
+    """The error JSON sent in-band when a stream fails after its status line went out."""
+    if isinstance(exc, RequestError):
+        return request_error_payload(exc)
+    if isinstance(exc, EngineDeadError):
+        return engine_dead_payload(exc)
+    detail = ErrorDetail(
+        message="internal server error", type="server_error", code="internal_error"
+    )
+    return ErrorResponse(error=detail)
+
+
 async def handle_engine_dead(_: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, EngineDeadError):
         raise exc

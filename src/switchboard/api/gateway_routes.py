@@ -22,8 +22,7 @@ from starlette.routing import Route
 from switchboard.api.auth import require
 from switchboard.api.errors import (
     describe_validation_error,
-    engine_dead_payload,
-    request_error_payload,
+    stream_error_payload,
 )
 from switchboard.api.generation import until_disconnected
 from switchboard.api.openapi import described, error_responses, json_or_stream
@@ -31,16 +30,20 @@ from switchboard.api.schemas import (
     ChatCompletion,
     ChatCompletionChunk,
     ChatCompletionRequest,
-    ErrorDetail,
-    ErrorResponse,
     ModelCard,
     ModelList,
     invalid_text_at,
 )
-from switchboard.api.sse import DONE, SSEResponse
-from switchboard.errors import EngineDeadError, InvalidRequestError, RequestError, UpstreamError
+from switchboard.api.sse import DONE, SSEResponse, data_event, sse_event
+from switchboard.errors import (
+    CLIENT_CLOSED_REQUEST,
+    EngineDeadError,
+    InvalidRequestError,
+    RequestError,
+    UpstreamError,
+)
 from switchboard.gateway.assemble import assemble_completion
-from switchboard.gateway.service import CLIENT_CLOSED_REQUEST, Gateway, GatewayCall
+from switchboard.gateway.service import Gateway, GatewayCall
 from switchboard.gateway.types import Scope
 
 log = logging.getLogger(__name__)
@@ -92,20 +95,8 @@ GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 _NO_CHOICES = re.compile(rb'"choices"\s*:\s*\[\s*\]')
 
 
-def _event(data: bytes) -> bytes:
-    return b"data: " + data + b"\n\n"
-
-
 def _error_event(exc: BaseException) -> bytes:
-    if isinstance(exc, RequestError):
-        payload = request_error_payload(exc)
-    elif isinstance(exc, EngineDeadError):
-        payload = engine_dead_payload(exc)
-    else:
-        payload = ErrorResponse(
-            error=ErrorDetail(message="internal server error", type="server_error")
-        )
-    return _event(payload.model_dump_json().encode())
+    return sse_event(stream_error_payload(exc))
 
 
 async def _sse(gateway: Gateway, call: GatewayCall, include_usage: bool) -> AsyncGenerator[bytes]:
@@ -114,7 +105,7 @@ async def _sse(gateway: Gateway, call: GatewayCall, include_usage: bool) -> Asyn
         async for chunk in chunks:
             if chunk.usage is not None and not include_usage and _NO_CHOICES.search(chunk.data):
                 continue  # the usage-only chunk, asked for accounting, not by the client
-            yield _event(chunk.data)
+            yield data_event(chunk.data)
     except (RequestError, EngineDeadError) as exc:  # the status line is gone: report in-band
         yield _error_event(exc)
     except Exception as exc:

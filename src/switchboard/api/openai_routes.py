@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from switchboard.api.deps import EngineDep, ServedModel, ServedModelDep
-from switchboard.api.errors import engine_dead_payload, request_error_payload
+from switchboard.api.errors import stream_error_payload
 from switchboard.api.generation import Admitted, admit, collect
 from switchboard.api.openapi import error_responses, json_or_stream
 from switchboard.api.schemas import (
@@ -24,8 +24,6 @@ from switchboard.api.schemas import (
     CompletionChoice,
     CompletionChunk,
     CompletionRequest,
-    ErrorDetail,
-    ErrorResponse,
     Timings,
     Usage,
     to_sampling_params,
@@ -33,6 +31,7 @@ from switchboard.api.schemas import (
 from switchboard.api.sse import DONE, SSEResponse, sse_event
 from switchboard.engine import RequestOutput
 from switchboard.errors import (
+    CLIENT_CLOSED_REQUEST,
     EngineDeadError,
     ModelNotFoundError,
     RequestError,
@@ -43,7 +42,6 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1")
 
 #: Status sent (to nobody) when the client left before its request was admitted.
-CLIENT_CLOSED_REQUEST = 499
 
 
 @dataclass(frozen=True)
@@ -95,14 +93,11 @@ async def _events(
                 yield sse_event(chunk)
         if usage_chunk is not None:
             yield sse_event(usage_chunk(last))
-    except RequestError as exc:  # the status line is gone; report the error in-band
-        yield sse_event(request_error_payload(exc))
-    except EngineDeadError as exc:
-        yield sse_event(engine_dead_payload(exc))
-    except Exception:
+    except (RequestError, EngineDeadError) as exc:  # the status line is gone: report in-band
+        yield sse_event(stream_error_payload(exc))
+    except Exception as exc:
         log.exception("stream failed")
-        detail = ErrorDetail(message="internal server error", type="server_error")
-        yield sse_event(ErrorResponse(error=detail))
+        yield sse_event(stream_error_payload(exc))
     finally:
         await admitted.rest.aclose()
     yield DONE

@@ -1,9 +1,12 @@
-"""Server-sent events as OpenAI streams them: ``data: {json}`` blocks, then ``[DONE]``."""
+"""Server-sent events: OpenAI's ``data: {json}`` blocks ending with ``[DONE]``, and the
+assistant's named events (``event: <kind>`` then ``data: {json}``)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncGenerator, Mapping
+from typing import Any
 
 from pydantic import BaseModel
 from starlette.background import BackgroundTask
@@ -13,8 +16,19 @@ from starlette.types import Receive, Scope, Send
 DONE = b"data: [DONE]\n\n"
 
 
+def data_event(data: bytes) -> bytes:
+    """A ``data:`` event of already encoded JSON."""
+    return b"data: " + data + b"\n\n"
+
+
 def sse_event(payload: BaseModel) -> bytes:
-    return b"data: " + payload.model_dump_json().encode() + b"\n\n"
+    return data_event(payload.model_dump_json().encode())
+
+
+def named_event(kind: str, data: Any) -> bytes:
+    """An ``event: <kind>`` whose data is ``data`` as JSON."""
+    payload = json.dumps(data, ensure_ascii=False, default=str)
+    return f"event: {kind}\ndata: {payload}\n\n".encode()
 
 
 class SSEResponse(StreamingResponse):

@@ -43,9 +43,9 @@ from switchboard.config import GatewaySettings, RouteTarget
 from switchboard.errors import (
     BudgetExceededError,
     ContentPolicyError,
-    EngineDeadError,
     RateLimitError,
     RequestError,
+    outcome,
 )
 from switchboard.gateway import cache_stage
 from switchboard.gateway.admission import (
@@ -80,8 +80,6 @@ from switchboard.observability.tracing import Tracing
 
 log = logging.getLogger(__name__)
 
-#: Status recorded (and sent to nobody) when the client left before the answer ended.
-CLIENT_CLOSED_REQUEST = 499
 #: Template tokens around each message (role markers): the estimate errs on the high side.
 _TOKENS_PER_MESSAGE = 4
 
@@ -384,7 +382,7 @@ class Gateway:
             record.completion_tokens = usage.completion_tokens
             if record.served_model is not None:
                 record.cost_usd = self.prices.cost(record.served_model, usage)
-            record.status, record.error_code = _status(error)
+            record.status, record.error_code = outcome(error)
             _fill_timings(record, call.timer)
             if call.guarded is not None:
                 record.guard_events = call.guarded.events
@@ -479,16 +477,6 @@ class Gateway:
             await asyncio.to_thread(self.request_log.close)
         self.log_store.close()
         self.tracing.shutdown()
-
-
-def _status(error: BaseException | None) -> tuple[int, str | None]:
-    if error is None:
-        return 200, None
-    if isinstance(error, RequestError | EngineDeadError):
-        return error.status_code, error.code
-    if isinstance(error, GeneratorExit | asyncio.CancelledError):
-        return CLIENT_CLOSED_REQUEST, "client_closed_request"
-    return 500, "internal_error"
 
 
 def _fill_timings(record: RequestRecord, timer: StreamTimer) -> None:
