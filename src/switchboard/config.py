@@ -413,6 +413,13 @@ class AssistantSettings(BaseModel):
     remote: RemoteModelSettings | None = Field(
         None, description="Generate with a remote server instead of the local engine."
     )
+    model_route: str | None = Field(
+        None,
+        description="The gateway route the assistant's model calls take: a model the "
+        "gateway serves or an alias of gateway.routes (its fallbacks, deadline and prices "
+        "apply). Default: the local model's name; with [assistant.remote] and no route, "
+        "its calls go to that server directly.",
+    )
     grounding: GroundingSettings = Field(default_factory=GroundingSettings)
 
 

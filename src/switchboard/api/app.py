@@ -35,6 +35,7 @@ from switchboard.api.body_limit import BodySizeLimit
 from switchboard.api.deps import ServedEngine, ServedModel
 from switchboard.api.docs import install_docs
 from switchboard.api.errors import install_error_handlers
+from switchboard.api.gateway_model import GatewayChatModel
 from switchboard.api.local_provider import LocalProvider
 from switchboard.api.openapi import DocumentedAPI, error_responses
 from switchboard.api.request_limit import count_request
@@ -163,6 +164,12 @@ def create_app(
         _include(app, knowledge_routes.router, Scope.SEARCH)
         _include(app, ingest_routes.router, Scope.SEARCH)
     if assistant is not None:
+        route = settings.assistant.model_route
+        if route is None and engine is not None and settings.assistant.remote is None:
+            route = engine.name
+        if route is not None:  # the assistant's model calls are metered like chat requests
+            model = assistant.orchestrator.model
+            assistant.orchestrator.model = GatewayChatModel(app.state.gateway, route, model)
         app.state.assistant = assistant
         app.state.max_message_chars = settings.assistant.max_message_chars
         _include(app, assistant_routes.router, Scope.ASSISTANT)

@@ -25,6 +25,7 @@ from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from switchboard.api.errors import stream_error_payload
+from switchboard.api.gateway_model import Caller, bind_caller
 from switchboard.api.generation import until_disconnected
 from switchboard.api.openapi import error_responses, event_stream, named_events
 from switchboard.api.schemas import RequestBody
@@ -43,6 +44,7 @@ from switchboard.errors import (
     RequestError,
     outcome,
 )
+from switchboard.gateway.types import Principal
 from switchboard.observability.record import RequestRecord
 
 log = logging.getLogger(__name__)
@@ -112,6 +114,7 @@ async def chat(body: ChatBody, assistant: AssistantDep, request: Request) -> Res
         )
     turn = TurnRequest(body.customer_id, body.message, body.session_id)
     record = _new_record(request)
+    bind_caller(Caller(_principal(request), record))  # the turn's model calls are metered
     events = assistant.orchestrator.turn(turn)
     try:  # a client leaving before the first event cancels the turn (and its model call)
         first = await until_disconnected(request.receive, anext(events))
@@ -157,13 +160,18 @@ async def _stream(
         _finish(request, record, done, error)
 
 
+def _principal(request: Request) -> Principal:
+    principal: Principal | None = getattr(request.state, "principal", None)
+    return principal if principal is not None else request.app.state.auth.anonymous
+
+
 def _new_record(request: Request) -> RequestRecord:
-    principal = getattr(request.state, "principal", None)
+    principal = _principal(request)
     return RequestRecord(
         request_id=uuid.uuid4().hex,
         started_at=time.time(),
-        key_id=principal.key_id if principal else "anonymous",
-        tenant=principal.tenant if principal else "default",
+        key_id=principal.key_id,
+        tenant=principal.tenant,
         endpoint="assistant",
         model="assistant",
         stream=True,
@@ -180,9 +188,10 @@ def _finish(
     latency, the cache's answer and every guardrail decision (never the text)."""
     record.total_ms = (time.time() - record.started_at) * 1000
     if done is not None:
-        record.served_model = done.model or None
-        record.prompt_tokens = done.usage.get("prompt_tokens", 0)
-        record.completion_tokens = done.usage.get("completion_tokens", 0)
+        if record.provider is None:  # not metered by the gateway: the model's own count
+            record.served_model = done.model or None
+            record.prompt_tokens = done.usage.get("prompt_tokens", 0)
+            record.completion_tokens = done.usage.get("completion_tokens", 0)
         record.ttft_ms = done.timings_ms.get("ttft")
         record.cache_hit = done.cache in ("exact", "semantic", "fallback")
         record.guard_events = list(done.guard_events)

@@ -134,13 +134,25 @@ class RemoteChatModel:
 async def _deltas(lines: AsyncIterator[str]) -> AsyncIterator[Delta]:
     """One text ``Delta`` per content chunk, then one final ``Delta`` (tool calls, finish,
     usage) once the stream says ``[DONE]`` or ends after a finish reason."""
+
+    async def chunks() -> AsyncIterator[Mapping[str, Any]]:
+        async for event, data in _sse_events(lines):
+            if event == "error":
+                raise UpstreamError(f"the model server failed mid-stream: {_clip(data)}")
+            if data.strip() == DONE:
+                return
+            yield _chunk(data)
+
+    async for delta in chunk_deltas(chunks()):
+        yield delta
+
+
+async def chunk_deltas(chunks: AsyncIterator[Mapping[str, Any]]) -> AsyncIterator[Delta]:
+    """OpenAI's streamed chat completion chunks as ``Delta``s: one per chunk with text,
+    then one with the tool calls, the finish reason and the usage."""
     completion = _Completion()
-    async for event, data in _sse_events(lines):
-        if event == "error":
-            raise UpstreamError(f"the model server failed mid-stream: {_clip(data)}")
-        if data.strip() == DONE:
-            break
-        text = completion.add(_chunk(data))
+    async for chunk in chunks:
+        text = completion.add(chunk)
         if text:
             yield Delta(text=text)
     yield completion.final()

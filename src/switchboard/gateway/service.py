@@ -119,6 +119,7 @@ class GatewayCall:
     cache_result: str | None = None  # "exact", "semantic", "fallback"; "miss"; None: not looked up
     cacheable: bool = False  # the answer may be stored once complete
     finish_reason: str | None = None  # the provider's, kept for the cache
+    turn: RequestRecord | None = None  # a model call of an assistant turn: metered into it
 
     @property
     def headers(self) -> dict[str, str]:
@@ -170,11 +171,21 @@ class Gateway:
 
     # -- admission ---------------------------------------------------------------------------
     async def open(
-        self, principal: Principal, body: Mapping[str, Any], *, endpoint: str
+        self,
+        principal: Principal,
+        body: Mapping[str, Any],
+        *,
+        endpoint: str,
+        turn: RequestRecord | None = None,
     ) -> GatewayCall:
         """Admit the request and wait for its first token; raise the refusal otherwise
-        (the refusal is recorded). Cancelling this (client gone) releases what it held."""
-        call = self._new_call(principal, body, endpoint)
+        (the refusal is recorded). Cancelling this (client gone) releases what it held.
+
+        ``turn``: the request is a model call of an assistant turn, whose record it is
+        metered into (tokens, cost, the providers tried) instead of a record of its own.
+        The turn has counted its request and screens and caches the conversation itself,
+        so the call reserves tokens and budget only, without the guard or the cache."""
+        call = self._new_call(principal, body, endpoint, turn)
         try:
             chain = self.router.chain(call.record.model)
             requested = requested_output_tokens(body)
@@ -182,22 +193,26 @@ class Gateway:
             default = self.settings.limits.reserve_max_tokens
             bounds = output_bounds(chain, call.prompt_estimate, requested, default)
             call.reservation = await self.limiter.reserve(
-                principal.key_id, principal.rpm, principal.tpm, call.prompt_estimate + max(bounds)
+                principal.key_id,
+                principal.rpm if turn is None else None,
+                principal.tpm,
+                call.prompt_estimate + max(bounds),
             )
             worst = max(
                 self.prices.estimate(t.model, call.prompt_estimate, out)
                 for t, out in zip(chain, bounds, strict=True)
             )
             call.hold = await self.ledger.reserve(principal, worst, now=call.record.started_at)
-            prefetch = self._prefetch(body)  # the question's embedding, while the guard runs
-            try:
-                body = await self._guard_input(call, body)
-            finally:
-                if prefetch is not None:
-                    await prefetch
-                    self._forget_if_personal(call, body)
-            if await self._from_cache(call, body):
-                return call
+            if turn is None:
+                prefetch = self._prefetch(body)  # the question's embedding, while guarding
+                try:
+                    body = await self._guard_input(call, body)
+                finally:
+                    if prefetch is not None:
+                        await prefetch
+                        self._forget_if_personal(call, body)
+                if await self._from_cache(call, body):
+                    return call
             upstream = {**body, "stream": True, "stream_options": {"include_usage": True}}
             try:
                 call.routed = await self.router.open(
@@ -210,7 +225,9 @@ class Gateway:
                     output_cap=default if requested is None else None,
                 )
             except RequestError as exc:
-                if exc.status_code < 500 or not await self._from_cache(call, body, failed=True):
+                if exc.status_code < 500 or turn is not None:
+                    raise
+                if not await self._from_cache(call, body, failed=True):
                     raise
                 return call
         except BaseException as exc:
@@ -290,7 +307,11 @@ class Gateway:
         return True
 
     def _new_call(
-        self, principal: Principal, body: Mapping[str, Any], endpoint: str
+        self,
+        principal: Principal,
+        body: Mapping[str, Any],
+        endpoint: str,
+        turn: RequestRecord | None = None,
     ) -> GatewayCall:
         record = RequestRecord(
             request_id=uuid.uuid4().hex,
@@ -301,7 +322,7 @@ class Gateway:
             model=str(body.get("model", "")),
             stream=bool(body.get("stream")),
         )
-        call = GatewayCall(record, principal, body, prompt_estimate=0)  # set once sized
+        call = GatewayCall(record, principal, body, prompt_estimate=0, turn=turn)  # sized later
         call.trace = call.span.enter_context(self.tracing.request_span(record, body))
         self.metrics.in_flight.inc()
         return call
@@ -401,7 +422,8 @@ class Gateway:
             await asyncio.shield(settling)
         finally:
             self.metrics.in_flight.dec()
-            self.metrics.observe(record, call.timer.gaps)
+            if call.turn is None:
+                self.metrics.observe(record, call.timer.gaps)
             for attempt in record.attempts:
                 if attempt.error is not None:
                     self.metrics.provider_failed(attempt.provider, failure_kind(attempt.error))
@@ -415,7 +437,9 @@ class Gateway:
                 self.metrics.cache_lookup("chat", call.cache_result)
             self.tracing.attempt_spans(call.trace, record.attempts)
             call.span.close()
-            if self.request_log is not None:
+            if call.turn is not None:
+                meter_into(call.turn, record)
+            elif self.request_log is not None:
                 self.request_log.submit(record)
 
     def _should_store(self, call: GatewayCall) -> bool:
@@ -477,6 +501,16 @@ class Gateway:
             await asyncio.to_thread(self.request_log.close)
         self.log_store.close()
         self.tracing.shutdown()
+
+
+def meter_into(turn: RequestRecord, call: RequestRecord) -> None:
+    """A model call's use added to its turn's record: a turn of two calls is their sum."""
+    turn.prompt_tokens += call.prompt_tokens
+    turn.completion_tokens += call.completion_tokens
+    turn.cost_usd += call.cost_usd
+    turn.attempts.extend(call.attempts)
+    if call.provider is not None:
+        turn.provider, turn.served_model = call.provider, call.served_model
 
 
 def _fill_timings(record: RequestRecord, timer: StreamTimer) -> None:

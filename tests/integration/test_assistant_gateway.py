@@ -1,0 +1,213 @@
+"""The assistant's model calls go through the gateway as the turn's caller: the real default
+model in the engine, three demo articles, the Order API as its own process, authentication
+on, the server over loopback.
+
+A turn that generates is metered like a chat completion (tokens and cost in its request
+record, the key's token limit), and its route's fallback chain serves it when the primary
+provider is down.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from switchboard.api import create_app
+from switchboard.assistant.local_model import LocalChatModel
+from switchboard.assistant.order_client import OrderClient
+from switchboard.assistant.service import open_assistant
+from switchboard.bench.uvicorn_thread import serve
+from switchboard.config import (
+    DEFAULT_MODEL,
+    AssistantSettings,
+    CacheSettings,
+    EmbeddingSettings,
+    EngineSettings,
+    GatewaySettings,
+    KnowledgeSettings,
+    Price,
+    ProviderSettings,
+    RouteSettings,
+    RouteTarget,
+    Settings,
+)
+from switchboard.demo import DEMO_COLLECTION, shop_articles_dir
+from switchboard.engine.local import LocalEngine
+from switchboard.gateway.types import Scope
+from switchboard.orders.supervisor import order_service
+from switchboard.rag.knowledge import KnowledgeBase
+from switchboard.rag.types import CollectionRef
+from tests.integration.fake_upstream_fixture import UpstreamHandle, closed_port_url
+from tests.integration.gateway_harness import logged
+
+pytestmark = pytest.mark.integration
+
+CUSTOMER = "C1002"
+ARTICLES = ("returns-window.md", "shipping-methods.md", "payment-methods.md")
+QUESTION = "How long do I have to return an item?"
+MODEL_PATHS = {"generated", "generated+repaired", "quoted"}
+
+
+class Shop:
+    """The model, the articles and the Order API, shared by the tests' apps."""
+
+    def __init__(self, data: Path, engine: LocalEngine, knowledge: KnowledgeBase) -> None:
+        self.data = data
+        self.engine = engine
+        self.knowledge = knowledge
+        self.orders_url = ""
+        self.orders_token = ""
+
+    def settings(self, name: str, **gateway: Any) -> Settings:
+        base = self.data / name
+        base.mkdir()
+        model_route = gateway.pop("model_route", None)
+        return Settings(
+            model=DEFAULT_MODEL,
+            data_dir=base,
+            engine=EngineSettings(max_model_len=1024, max_num_seqs=2),
+            knowledge=KnowledgeSettings(
+                store=str(self.data / "knowledge.sqlite3"),
+                embedding=EmbeddingSettings(n_threads=1),
+            ),
+            assistant=AssistantSettings(
+                db_path=base / "assistant.sqlite3",
+                answer_mode="generate",
+                model_route=model_route,
+                demo_directory=False,
+            ),
+            gateway=GatewaySettings(db_path=base / "gateway.sqlite3", auth="on", **gateway),
+            cache=CacheSettings(enabled=False),  # every turn reaches the model
+        )
+
+    @contextmanager
+    def serving(self, settings: Settings) -> Iterator[tuple[FastAPI, str]]:
+        client = OrderClient(self.orders_url, self.orders_token)
+        model = LocalChatModel(self.engine)
+        assistant = open_assistant(settings, model, self.knowledge, orders=client)
+        app = create_app(self.engine, settings, knowledge=self.knowledge, assistant=assistant)
+        with serve(app) as url:
+            yield app, url
+
+
+@pytest.fixture(scope="module")
+def shop(default_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
+    data = tmp_path_factory.mktemp("assistant-gateway")
+    knowledge_settings = KnowledgeSettings(
+        store=str(data / "knowledge.sqlite3"), embedding=EmbeddingSettings(n_threads=1)
+    )
+    knowledge = KnowledgeBase.open(
+        knowledge_settings, knowledge_settings.store, Settings().models_dir
+    )
+    ref = CollectionRef(knowledge_settings.default_tenant, DEMO_COLLECTION)
+    files = [(shop_articles_dir(), shop_articles_dir() / name) for name in ARTICLES]
+    assert not knowledge.ingestor.ingest_files(ref, files).failures
+    engine = LocalEngine(DEFAULT_MODEL, default_model_path, EngineSettings(max_num_seqs=2))
+    try:
+        orders_settings = Settings(data_dir=data)
+        with order_service(
+            orders_settings.orders, orders_settings.orders_db, quiet=True
+        ) as orders:
+            shop = Shop(data, engine, knowledge)
+            shop.orders_url, shop.orders_token = orders.url, orders.token
+            yield shop
+    finally:
+        engine.close()
+        knowledge.close()
+
+
+def chat(url: str, token: str, message: str = QUESTION) -> httpx.Response:
+    body = {"customer_id": CUSTOMER, "message": message}
+    headers = {"Authorization": f"Bearer {token}"}
+    return httpx.post(f"{url}/v1/assistant/chat", json=body, headers=headers, timeout=600)
+
+
+def done_of(response: httpx.Response) -> dict[str, Any]:
+    assert response.status_code == 200, response.text
+    for block in response.text.strip().split("\n\n"):
+        kind, data = block.split("\n", 1)
+        if kind == "event: done":
+            done: dict[str, Any] = json.loads(data.removeprefix("data: "))
+            return done
+    raise AssertionError(f"no done event in {response.text!r}")
+
+
+def test_a_generated_turn_is_metered_and_priced_in_its_request_record(shop: Shop) -> None:
+    prices = {DEFAULT_MODEL: Price(input_per_mtok=1000.0, output_per_mtok=2000.0)}
+    settings = shop.settings("priced", prices=prices)
+    with shop.serving(settings) as (app, url):
+        keys = app.state.auth.keys
+        token = keys.create(tenant="acme", scopes=[Scope.ASSISTANT], budget_usd=100.0).token
+        done = done_of(chat(url, token))
+        assert done["answer_path"] in MODEL_PATHS
+        (row,) = [r for r in logged(app, 1) if r.record.endpoint == "assistant"]
+        admin = keys.create(tenant="acme", scopes=[Scope.ADMIN]).token
+        listed = httpx.get(
+            f"{url}/v1/admin/requests",
+            headers={"Authorization": f"Bearer {admin}"},
+            timeout=10,
+        )
+    record = row.record
+    assert (record.tenant, record.status, record.provider) == ("acme", 200, "local")
+    assert record.prompt_tokens == done["usage"]["prompt_tokens"] > 0
+    assert record.completion_tokens == done["usage"]["completion_tokens"] > 0
+    expected = (record.prompt_tokens * 1000.0 + record.completion_tokens * 2000.0) / 1e6
+    assert record.cost_usd == pytest.approx(expected)
+    assert listed.status_code == 200, listed.text
+    (entry,) = listed.json()["data"]  # one record per turn, the model call metered into it
+    assert entry["endpoint"] == "assistant"
+    assert entry["prompt_tokens"] == record.prompt_tokens
+    assert entry["cost_usd"] == pytest.approx(expected)
+
+
+def test_a_key_over_its_token_limit_gets_a_429_on_its_next_turn(shop: Shop) -> None:
+    settings = shop.settings("limited")
+    with shop.serving(settings) as (app, url):
+        keys = app.state.auth.keys
+        probe = keys.create(tenant="acme", scopes=[Scope.ASSISTANT]).token
+        prompt = done_of(chat(url, probe))["usage"]["prompt_tokens"]
+        # A turn reserves its prompt and max_tokens for the answer: a limit just above that
+        # admits one turn, and refills what the turn used only after about 40 seconds.
+        tpm = prompt + settings.assistant.max_tokens + 20
+        token = keys.create(tenant="acme", scopes=[Scope.ASSISTANT], tpm=tpm).token
+        assert done_of(chat(url, token))["answer_path"] in MODEL_PATHS
+        refused = chat(url, token)
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["error"]["code"] == "rate_limit_exceeded"
+    assert "retry-after" in refused.headers
+
+
+def test_the_turn_is_answered_by_the_fallback_when_the_primary_is_down(
+    shop: Shop, upstream: UpstreamHandle
+) -> None:
+    providers = [
+        ProviderSettings(name="primary", base_url=closed_port_url(), max_retries=0),
+        ProviderSettings(name="backup", base_url=upstream.url, max_retries=0),
+    ]
+    targets = [
+        RouteTarget(provider="primary", model="m-primary"),
+        RouteTarget(provider="backup", model="m-backup"),
+    ]
+    settings = shop.settings(
+        "fallback",
+        providers=providers,
+        routes={"support": RouteSettings(targets=targets)},
+        model_route="support",
+    )
+    with shop.serving(settings) as (app, url):
+        token = app.state.auth.keys.create(tenant="acme", scopes=[Scope.ASSISTANT]).token
+        done = done_of(chat(url, token))
+        (row,) = [r for r in logged(app, 1) if r.record.endpoint == "assistant"]
+    assert done["answer_path"] in MODEL_PATHS
+    assert upstream.stats()["requests"] == 1
+    record = row.record
+    assert (record.provider, record.served_model) == ("backup", "m-backup")
+    assert [a.provider for a in record.attempts] == ["primary", "backup"]
+    assert record.attempts[0].error
