@@ -112,9 +112,7 @@ def shop(default_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     engine = LocalEngine(DEFAULT_MODEL, default_model_path, EngineSettings(max_num_seqs=2))
     try:
         orders_settings = Settings(data_dir=data)
-        with order_service(
-            orders_settings.orders, orders_settings.orders_db, quiet=True
-        ) as orders:
+        with order_service(orders_settings.orders, orders_settings.orders_db, quiet=True) as orders:
             shop = Shop(data, engine, knowledge)
             shop.orders_url, shop.orders_token = orders.url, orders.token
             yield shop
