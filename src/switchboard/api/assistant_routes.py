@@ -27,7 +27,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
-from switchboard.api.customer_auth import acting_customer, customer_tokens
+from switchboard.api.customer_auth import CustomerTokenHeader, acting_customer, customer_tokens
 from switchboard.api.errors import engine_dead_payload, request_error_payload
 from switchboard.api.generation import until_disconnected
 from switchboard.api.openapi import error_responses, event_stream, named_events
@@ -123,8 +123,13 @@ TURN_EVENT_NAMES = named_events("token", "citation", "tool_result", "handoff", "
         **error_responses(401, 403, 404, 500, 503),
     },
 )
-async def chat(body: ChatBody, assistant: AssistantDep, request: Request) -> Response:
-    customer = acting_customer(request, body.customer_id)
+async def chat(
+    body: ChatBody,
+    assistant: AssistantDep,
+    request: Request,
+    customer_token: CustomerTokenHeader = None,
+) -> Response:
+    customer = acting_customer(request, customer_token, body.customer_id)
     if not body.message.strip():
         raise InvalidRequestError("message must not be blank", param="message")
     limit: int = request.app.state.max_message_chars
@@ -245,8 +250,9 @@ async def list_sessions(
     request: Request,
     customer_id: CustomerQuery = None,
     limit: int = Query(20, ge=1, le=200),
+    customer_token: CustomerTokenHeader = None,
 ) -> dict[str, Any]:
-    customer = acting_customer(request, customer_id)
+    customer = acting_customer(request, customer_token, customer_id)
     sessions = await run_in_threadpool(
         lambda: assistant.conversations.list_sessions(
             customer.customer_id, limit, tenant=customer.tenant
@@ -272,8 +278,9 @@ async def get_session(
     request: Request,
     customer_id: CustomerQuery = None,
     limit: int = Query(200, ge=1, le=1000),
+    customer_token: CustomerTokenHeader = None,
 ) -> dict[str, Any]:
-    customer = acting_customer(request, customer_id)
+    customer = acting_customer(request, customer_token, customer_id)
 
     def load() -> list[StoredMessage]:
         conversations = assistant.conversations
@@ -292,10 +299,13 @@ async def get_session(
 
 @router.get("/tickets", responses=error_responses(401, 403))
 async def list_tickets(
-    assistant: AssistantDep, request: Request, customer_id: CustomerQuery = None
+    assistant: AssistantDep,
+    request: Request,
+    customer_id: CustomerQuery = None,
+    customer_token: CustomerTokenHeader = None,
 ) -> dict[str, Any]:
     """The customer's handoff tickets, newest first."""
-    customer = acting_customer(request, customer_id)
+    customer = acting_customer(request, customer_token, customer_id)
     tickets = await run_in_threadpool(
         lambda: assistant.conversations.tickets(customer.customer_id, tenant=customer.tenant)
     )

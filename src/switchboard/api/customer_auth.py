@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import Request
+from fastapi import Header, Request
 
 from switchboard.api.auth import AuthConfig
 from switchboard.errors import (
@@ -31,6 +31,15 @@ from switchboard.gateway.customer_tokens import required
 from switchboard.gateway.types import Principal
 
 CUSTOMER_TOKEN_HEADER = "x-customer-token"
+#: A route's ``x-customer-token`` header, declared so the OpenAPI document shows it.
+CustomerTokenHeader = Annotated[
+    str | None,
+    Header(
+        alias=CUSTOMER_TOKEN_HEADER,
+        description="The signed customer token the shop's backend minted (switchboard "
+        "assistant token, POST /v1/admin/customer-tokens); required with authentication on.",
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -53,12 +62,12 @@ def customer_tokens(request: Request) -> CustomerSecrets:
     return config.customer_tokens
 
 
-def acting_customer(request: Request, named: str | None) -> ActingCustomer:
-    """The customer of this request (see the module's docstring); ``named`` is the
-    ``customer_id`` the body or query gives, if any."""
+def acting_customer(request: Request, token: str | None, named: str | None) -> ActingCustomer:
+    """The customer of this request (see the module's docstring): ``token`` is its
+    ``x-customer-token`` header, ``named`` the ``customer_id`` of the body or query."""
     config: AuthConfig = request.app.state.auth
     principal: Principal = request.state.principal
-    token = request.headers.get(CUSTOMER_TOKEN_HEADER, "").strip()
+    token = (token or "").strip()
     if not token:
         if config.enabled:
             raise required()
