@@ -44,11 +44,10 @@ CustomerTokenHeader = Annotated[
 
 @dataclass(frozen=True)
 class ActingCustomer:
-    """The customer a request acts for, and whether a token proved it."""
+    """The customer a request acts for: a token's, or with authentication off the named one."""
 
     tenant: str
     customer_id: str
-    verified: bool
 
 
 def demo_mode(mode: Literal["auto", "on", "off"], auth_enabled: bool) -> bool:
@@ -75,7 +74,7 @@ def acting_customer(request: Request, token: str | None, named: str | None) -> A
             raise InvalidRequestError(
                 "customer_id is required without a customer token", param="customer_id"
             )
-        return ActingCustomer(principal.tenant, named, verified=False)
+        return ActingCustomer(principal.tenant, named)
     store = customer_tokens(request)
     claims = store.verify(token, principal.tenant, time.time())  # one SQLite point read
     if named is not None and named != claims.customer_id:
@@ -83,4 +82,4 @@ def acting_customer(request: Request, token: str | None, named: str | None) -> A
             "The customer token is for another customer than the request names.",
             param="customer_id",
         )
-    return ActingCustomer(principal.tenant, claims.customer_id, verified=True)
+    return ActingCustomer(principal.tenant, claims.customer_id)
