@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from switchboard.gateway.customer_tokens import CustomerClaims, sign, verify
-from switchboard.observability.log_store import gateway_file
+from switchboard.gateway.keys import open_gateway_db
 from switchboard.rag.types import check_name
 from switchboard.sqlite_file import SQLiteFile
 from switchboard.sqlite_tx import transaction
@@ -70,19 +70,9 @@ class CustomerSecrets:
     def open(
         cls, path: Path, *, default_ttl_s: int = 3600, max_ttl_s: int = 86_400
     ) -> CustomerSecrets:
-        """Open (creating the table if needed) the gateway database at ``path``."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        file = gateway_file(path)
-        conn = file.connect(timeout_s=5.0)
-        try:
-            with file.opening():
-                conn.execute("PRAGMA busy_timeout = 5000")
-                conn.execute("PRAGMA journal_mode = WAL")
-                with transaction(conn):
-                    conn.execute(SCHEMA)
-        except BaseException:
-            conn.close()
-            raise
+        """Open (creating the table if needed) the gateway database at ``path``; the key
+        store, opened on the same file, checks its integrity."""
+        conn, file = open_gateway_db(path, SCHEMA, check=False)
         return cls(conn, default_ttl_s=default_ttl_s, max_ttl_s=max_ttl_s, file=file)
 
     def close(self) -> None:
