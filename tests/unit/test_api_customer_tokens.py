@@ -287,3 +287,20 @@ def test_with_auth_off_the_body_names_the_customer_and_a_token_is_still_checked(
         assert_error(mismatch, 403, "customer_mismatch", "customer_id", kind="permission_error")
         bad = shop.client.post(CHAT, headers={"x-customer-token": "x"}, json={"message": "hi"})
         assert_error(bad, 401, "customer_token_invalid", kind="authentication_error")
+
+
+def test_the_openapi_document_shows_the_customer_token(shop: Shop) -> None:
+    paths = shop.client.get("/openapi.json").json()["paths"]
+    for path, method in (
+        ("/v1/assistant/chat", "post"),
+        ("/v1/assistant/sessions", "get"),
+        ("/v1/assistant/sessions/{session_id}", "get"),
+        ("/v1/assistant/tickets", "get"),
+    ):
+        operation = paths[path][method]
+        headers = [p["name"] for p in operation["parameters"] if p["in"] == "header"]
+        assert headers == ["x-customer-token"], path
+        assert {"401", "403"} <= set(operation["responses"]), path
+    assert set(paths["/v1/admin/customer-tokens"]) == {"post"}
+    assert set(paths["/v1/admin/customer-tokens/rotate"]) == {"post"}
+    assert "/v1/assistant/customers" not in paths  # not in demo mode
