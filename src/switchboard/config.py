@@ -405,10 +405,12 @@ class AssistantSettings(BaseModel):
         description="Answers are one paragraph: small models ramble on past it.",
     )
     history_messages: int = Field(12, ge=0, description="Past messages loaded per turn.")
-    demo_directory: bool = Field(
-        True,
-        description="Serve GET /v1/assistant/customers, every demo customer and their orders, "
-        "for the chat widget's picker. Turn off for real customers.",
+    demo: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="Demo mode: GET /v1/assistant/customers (every customer and their orders, "
+        "the chat widget's picker) and POST /v1/assistant/demo/token (a customer token for "
+        "the picked customer). auto: on while authentication is off (loopback development); "
+        "never turn it on for real customers.",
     )
     remote: RemoteModelSettings | None = Field(
         None, description="Generate with a remote server instead of the local engine."
@@ -514,6 +516,24 @@ class TracingSettings(BaseModel):
     service_name: str = Field("switchboard", description="service.name of the spans.")
 
 
+class CustomerTokenSettings(BaseModel):
+    """Signed customer tokens (``x-customer-token``): who the assistant acts for."""
+
+    default_ttl_s: int = Field(3600, ge=1, description="Lifetime of a token minted without a ttl.")
+    max_ttl_s: int = Field(
+        86_400,
+        ge=1,
+        description="Longest lifetime a token may be minted with; also how long a rotated-out "
+        "secret still verifies by default, so the tokens it signed live out their expiry.",
+    )
+
+    @model_validator(mode="after")
+    def _check_ttls(self) -> CustomerTokenSettings:
+        if self.default_ttl_s > self.max_ttl_s:
+            raise ValueError("customer_tokens.default_ttl_s must be <= max_ttl_s")
+        return self
+
+
 class GatewaySettings(BaseModel):
     """API keys, rate limits, budgets, provider routing, request log, metrics, traces."""
 
@@ -536,6 +556,7 @@ class GatewaySettings(BaseModel):
         default_factory=dict, description="By the model name a provider serves."
     )
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    customer_tokens: CustomerTokenSettings = Field(default_factory=CustomerTokenSettings)
     log: RequestLogSettings = Field(default_factory=RequestLogSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
     guard: bool = Field(True, description="Apply the guardrails (settings.guard) to chat.")

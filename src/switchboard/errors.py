@@ -7,8 +7,10 @@
     │   │   └── ContextLengthError      400, prompt (+ max_tokens) over the context window
     │   │       └── PromptTooLongError      the assistant's system + user message alone
     │   ├── AuthenticationError         401, a missing or wrong service token
-    │   │   └── InvalidAPIKeyError          401, a missing, unknown, expired or revoked API key
+    │   │   ├── InvalidAPIKeyError          401, a missing, unknown, expired or revoked API key
+    │   │   └── CustomerTokenError          401, no, a bad or an expired customer token
     │   ├── PermissionDeniedError       403, the API key lacks the scope of this endpoint
+    │   │   └── CustomerMismatchError       403, a customer token for another customer
     │   ├── KeyNotFoundError            404, unknown API key id (admin)
     │   ├── ModelNotFoundError          404, unknown model name
     │   ├── CollectionNotFoundError     404, unknown knowledge-base collection
@@ -152,10 +154,26 @@ class InvalidAPIKeyError(AuthenticationError):
         super().__init__(reason)
 
 
+class CustomerTokenError(AuthenticationError):
+    """The assistant needs a signed customer token (``x-customer-token``) and has none valid:
+    ``code`` is ``customer_token_required``, ``customer_token_invalid`` or
+    ``customer_token_expired``."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class PermissionDeniedError(RequestError):
     status_code = 403
     error_type = "permission_error"
     code = "insufficient_scope"
+
+
+class CustomerMismatchError(PermissionDeniedError):
+    """A valid customer token for another customer than the request names."""
+
+    code = "customer_mismatch"
 
 
 class KeyNotFoundError(RequestError):

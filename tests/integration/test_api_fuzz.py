@@ -48,6 +48,7 @@ pytestmark = pytest.mark.integration
 MAX_EXAMPLES = 10
 REQUEST_TIMEOUT_S = 60.0
 ARTICLES = ("returns-window.md", "shipping-methods.md")
+CUSTOMER = "C1002"  # a demo customer
 CHECKS = [
     "not_a_server_error",
     "status_code_conformance",
@@ -65,6 +66,7 @@ class Served:
     token: str
     model: str
     embedding_model: str
+    customer_token: str  # for CUSTOMER, the assistant routes' x-customer-token
 
     @property
     def auth(self) -> dict[str, str]:
@@ -108,8 +110,13 @@ def served(tmp_path_factory: pytest.TempPathFactory, default_model_path: Path) -
             key = app.state.auth.keys.create(
                 tenant=settings.knowledge.default_tenant, scopes=ALL_SCOPES, name="fuzz"
             )
+            customer = app.state.auth.customer_tokens.mint(
+                settings.knowledge.default_tenant, CUSTOMER
+            )
             with serve(app) as base_url:
-                yield Served(base_url, key.token, engine.name, knowledge.embedder.model_id)
+                yield Served(
+                    base_url, key.token, engine.name, knowledge.embedder.model_id, customer.token
+                )
     finally:
         engine.close()
         knowledge.close()
@@ -136,7 +143,14 @@ MAX_TOKENS = 2
 
 def _realistic(case: Case, served: Served) -> None:
     """Most requests name the served models, so generation and embedding really run
-    (a generated name only reaches the 404); an answer stays short."""
+    (a generated name only reaches the 404); an answer stays short. The assistant's
+    requests carry a customer token and name its customer, so its turns really run (a
+    generated token or customer id only reaches the 401 or 403)."""
+    if case.path.startswith("/v1/assistant/"):
+        case.headers = {**(case.headers or {}), "x-customer-token": served.customer_token}
+        for fields in (case.query, case.body):
+            if isinstance(fields, dict) and isinstance(fields.get("customer_id"), str):
+                fields["customer_id"] = CUSTOMER
     body = case.body
     if not isinstance(body, dict):
         return

@@ -228,8 +228,10 @@ def test_leaving_a_chat_stream_aborts_its_generation(server: Server) -> None:
 
 def test_leaving_an_assistant_turn_aborts_its_generation(server: Server) -> None:
     body = {"customer_id": "C1002", "message": "How long does a refund take?"}
+    minted = server.app.state.auth.customer_tokens.mint("default", "C1002")
+    headers = {**server.headers, "x-customer-token": minted.token}
     with (
-        httpx.Client(base_url=server.base_url, timeout=120, headers=server.headers) as client,
+        httpx.Client(base_url=server.base_url, timeout=120, headers=headers) as client,
         client.stream("POST", "/v1/assistant/chat", json=body) as response,
     ):
         assert response.status_code == 200

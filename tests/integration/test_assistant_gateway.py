@@ -81,7 +81,7 @@ class Shop:
                 db_path=base / "assistant.sqlite3",
                 answer_mode="generate",
                 model_route=model_route,
-                demo_directory=False,
+                demo="off",
             ),
             gateway=GatewaySettings(db_path=base / "gateway.sqlite3", auth="on", **gateway),
             cache=CacheSettings(enabled=False),  # every turn reaches the model

@@ -8,13 +8,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from playwright.sync_api import Browser, Page, expect
 from pydantic import BaseModel
@@ -95,9 +96,19 @@ CUSTOMERS = [
 
 
 class ChatRequest(BaseModel):
-    customer_id: str
+    customer_id: str | None = None  # None: the customer token names the customer
     message: str
     session_id: str | None = None
+
+
+class DemoTokenRequest(BaseModel):
+    customer_id: str
+
+
+@dataclass(frozen=True)
+class Credentials:
+    customer_token: str | None
+    authorization: str | None
 
 
 def policy_reply() -> list[TurnEvent]:
@@ -184,20 +195,32 @@ class FakeAssistant:
     """The assistant API's routes with canned replies; it records the chat requests."""
 
     requests: list[ChatRequest] = field(default_factory=list)
+    credentials: list[Credentials] = field(default_factory=list)  # of each chat request
+    minted: list[str] = field(default_factory=list)  # customers given a demo token
+    customer_lists: int = 0
     sessions: int = 0
 
     def app(self) -> FastAPI:
         app = FastAPI()
         install_web(app)
         app.get("/v1/assistant/customers")(self.customers)
+        app.post("/v1/assistant/demo/token")(self.demo_token)
         app.post("/v1/assistant/chat")(self.chat)
         return app
 
     async def customers(self) -> dict[str, Any]:
+        self.customer_lists += 1
         return {"data": CUSTOMERS}
 
-    async def chat(self, request: ChatRequest) -> Response:
+    async def demo_token(self, body: DemoTokenRequest) -> dict[str, Any]:
+        self.minted.append(body.customer_id)
+        return {"token": f"demo-token-{body.customer_id}", "expires_at": time.time() + 3600}
+
+    async def chat(self, request: ChatRequest, http: Request) -> Response:
         self.requests.append(request)
+        self.credentials.append(
+            Credentials(http.headers.get("x-customer-token"), http.headers.get("authorization"))
+        )
         message = request.message.lower()
         if "break" in message:
             return JSONResponse({"error": SERVER_ERROR}, status_code=500)
@@ -461,3 +484,54 @@ class TestWidgetOnFakeBackend:
         wait_until_answered(page)
         assert backend.fake.requests[-1].customer_id == "C1002"
         assert backend.fake.requests[-1].session_id is None  # not C1001's session
+
+    def test_the_demo_page_sends_a_token_minted_for_the_picked_customer(
+        self, page: Page, backend: Backend
+    ) -> None:
+        page.get_by_test_id("customer-select").select_option("C1002")
+        ask(page, "How do returns work?")
+        wait_until_answered(page)
+        ask(page, "And where is my order?")
+        wait_until_answered(page)
+        assert backend.fake.requests[-1].customer_id == "C1002"
+        assert backend.fake.credentials[-2:] == [Credentials("demo-token-C1002", None)] * 2
+        assert backend.fake.minted.count("C1002") >= 1
+
+        page.get_by_test_id("customer-select").select_option("C1001")
+        ask(page, "How do returns work?")
+        wait_until_answered(page)
+        assert backend.fake.requests[-1].customer_id == "C1001"
+        assert backend.fake.credentials[-1] == Credentials("demo-token-C1001", None)
+
+
+class TestWidgetEmbeddedByAShop:
+    """A shop's page signs its customer in with the widget's data attributes."""
+
+    def test_the_pages_customer_token_and_key_are_sent_and_no_picker_is_loaded(
+        self, chromium: Browser, backend: Backend
+    ) -> None:
+        signed_in = httpx.get(f"{backend.base_url}/").text.replace(
+            '<main class="chat"',
+            '<main class="chat" data-customer-token="sbc1.shop.token" '
+            'data-api-key="sb-widget-key" data-customer-name="Ada Lindqvist"',
+        )
+        lists, mints = backend.fake.customer_lists, len(backend.fake.minted)
+        with browser_page(chromium, backend.base_url) as page:
+            page.route(
+                f"{backend.base_url}/",
+                lambda route: route.fulfill(body=signed_in, content_type="text/html"),
+            )
+            page.goto("/")
+            picker = page.get_by_test_id("customer-select")
+            expect(picker).to_be_disabled()
+            expect(picker).to_have_text("Ada Lindqvist")
+            ask(page, "How do returns work?")
+            wait_until_answered(page)
+            ask(page, "And where is my order?")
+            wait_until_answered(page)
+        first, second = backend.fake.requests[-2:]
+        assert (first.customer_id, first.session_id) == (None, None)
+        assert (second.customer_id, second.session_id) == (None, "S-" + str(backend.fake.sessions))
+        expected = Credentials("sbc1.shop.token", "Bearer sb-widget-key")
+        assert backend.fake.credentials[-2:] == [expected, expected]
+        assert (backend.fake.customer_lists, len(backend.fake.minted)) == (lists, mints)

@@ -384,7 +384,7 @@ def test_demo_directory_can_be_turned_off(tmp_path: Path) -> None:
         model=MODEL,
         data_dir=tmp_path,
         guard=GuardSettings(enabled=False),
-        assistant=AssistantSettings(demo_directory=False),
+        assistant=AssistantSettings(demo="off"),
         gateway=GatewaySettings(db_path=tmp_path / "gateway.sqlite3"),
     )
     try:

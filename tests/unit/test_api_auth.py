@@ -19,6 +19,7 @@ from switchboard.api.auth import (
     AuthConfig,
     anonymous_principal,
     auth_enabled,
+    close_auth,
     open_auth,
     require,
 )
@@ -123,9 +124,11 @@ def test_the_anonymous_principal_has_every_scope_and_the_default_limits(
         assert config.keys is not None
         token = config.keys.create(tenant="shop", scopes=[Scope.CHAT]).token
         assert config.keys.authenticate(token).rpm == 5  # the store got the defaults
+        assert config.customer_tokens is not None  # in the same database
+        minted = config.customer_tokens.mint("shop", "C1")
+        assert config.customer_tokens.verify(minted.token, "shop").customer_id == "C1"
     finally:
-        if config.keys is not None:
-            config.keys.close()
+        close_auth(config)
     assert (tmp_path / "gateway.sqlite3").exists()
 
 

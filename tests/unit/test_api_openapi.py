@@ -51,7 +51,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
         data_dir=folder,
         gateway=GatewaySettings(db_path=folder / "gateway.sqlite3"),
         guard=GuardSettings(enabled=False),
-        assistant=AssistantSettings(demo_directory=True),
+        assistant=AssistantSettings(demo="on"),
     )
     app = create_app(engine, settings, knowledge=knowledge, assistant=assistant)
     try:

@@ -243,7 +243,59 @@ def test_a_version_1_database_gains_the_answer_path_and_keeps_its_turns(tmp_path
     finally:
         store.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_sessions_and_tickets_belong_to_one_tenant(store: ConversationStore) -> None:
+    acme = store.create_session("C-1", tenant="acme")
+    globex = store.create_session("C-1", tenant="globex")  # another tenant's C-1
+    assert acme.tenant == "acme"
+    assert store.get_session(acme.id, "C-1", tenant="acme") == acme
+    for session_id, tenant in ((acme.id, "globex"), (globex.id, "acme"), (acme.id, None)):
+        with pytest.raises(SessionNotFoundError):
+            store.get_session(session_id, "C-1", tenant=tenant)
+    assert [s.id for s in store.list_sessions("C-1", tenant="acme")] == [acme.id]
+    assert [s.id for s in store.list_sessions("C-1", tenant="globex")] == [globex.id]
+    assert store.list_sessions("C-1") == []  # the default tenant has none
+
+    reason = HandoffReason.CUSTOMER_REQUEST
+    ticket = store.create_ticket(acme.id, "C-1", reason, "help", tenant="acme")
+    with pytest.raises(SessionNotFoundError):
+        store.create_ticket(acme.id, "C-1", reason, "help", tenant="globex")
+    assert store.tickets("C-1", tenant="acme") == [ticket]
+    assert store.tickets("C-1", tenant="globex") == []
+
+
+def test_a_version_2_database_keeps_its_rows_in_the_default_tenant(tmp_path: Path) -> None:
+    path = tmp_path / "conv.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(conversations.SCHEMA)  # version 2: no tenants
+        conn.execute("INSERT INTO sessions VALUES ('s1', 'C-1', '2024-01-01', '2024-01-01')")
+        conn.execute(
+            "INSERT INTO turns (session_id, idx, role, content, created_at) "
+            "VALUES ('s1', 0, 'user', 'old question', '2024-01-01')"
+        )
+        conn.execute(
+            "INSERT INTO tickets VALUES ('T-1', 's1', 'C-1', 'customer_request', 'x', 'open', "
+            "'2024-01-01')"
+        )
+        conn.execute("PRAGMA user_version = 2")
+    store = ConversationStore(path, default_tenant="shop")
+    try:
+        session = store.get_session("s1", "C-1")
+        assert session.tenant == "shop" == store.get_session("s1", "C-1", tenant="shop").tenant
+        assert [m.content for m in store.history("s1", 10)] == ["old question"]
+        assert [t.id for t in store.tickets("C-1")] == ["T-1"]
+        with pytest.raises(SessionNotFoundError):
+            store.get_session("s1", "C-1", tenant="default")
+        assert store.create_session("C-2", tenant="acme").tenant == "acme"
+    finally:
+        store.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        assert {"sessions_by_owner", "tickets_by_owner"} <= indexes
+        assert "sessions_by_customer" not in indexes
 
 
 def test_unknown_schema_version_is_refused(tmp_path: Path) -> None:

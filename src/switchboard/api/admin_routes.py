@@ -126,7 +126,7 @@ async def get_keys(request: Request) -> KeyStore:
 KeysDep = Annotated[KeyStore, Depends(get_keys)]
 
 
-async def _in_thread(fn: Callable[[], T]) -> T:
+async def in_thread(fn: Callable[[], T]) -> T:
     """Run blocking store work in the thread pool; a refused value becomes a 400."""
 
     def call() -> T:
@@ -139,7 +139,7 @@ async def _in_thread(fn: Callable[[], T]) -> T:
 
 
 async def _owned_key(keys: KeyStore, principal: Principal, key_id: str) -> ApiKey:
-    key = await _in_thread(lambda: keys.get(key_id))
+    key = await in_thread(lambda: keys.get(key_id))
     if managed_tenant(principal, None) not in (None, key.tenant):
         raise KeyNotFoundError(key_id)
     return key
@@ -174,7 +174,7 @@ async def create_key(body: CreateKeyBody, principal: AdminDep, keys: KeysDep) ->
     now = time.time()
     expires_at = None if body.expires_in_s is None else now + body.expires_in_s
     check_grant(principal, body, keys, expires_at)
-    created = await _in_thread(
+    created = await in_thread(
         lambda: keys.create(
             tenant=tenant,
             name=body.name,
@@ -198,7 +198,7 @@ async def list_keys(
     include_revoked: bool = False,
 ) -> KeyList:
     scope = managed_tenant(principal, tenant)
-    found = await _in_thread(lambda: keys.list(scope, include_revoked=include_revoked))
+    found = await in_thread(lambda: keys.list(scope, include_revoked=include_revoked))
     now = time.time()
     return KeyList(data=[KeyBody.of(key, now) for key in found])
 
@@ -211,7 +211,7 @@ async def get_key(key_id: str, principal: AdminDep, keys: KeysDep) -> KeyBody:
 @router.delete("/keys/{key_id}", responses=error_responses(404))
 async def revoke_key(key_id: str, principal: AdminDep, keys: KeysDep) -> KeyBody:
     await _owned_key(keys, principal, key_id)
-    revoked = await _in_thread(lambda: keys.revoke(key_id))
+    revoked = await in_thread(lambda: keys.revoke(key_id))
     return KeyBody.of(revoked, time.time())
 
 
@@ -224,12 +224,12 @@ async def set_budget(
             "Tenant budgets are set by the operator (switchboard keys budget), not by a "
             "tenant's admin key."
         )
-    await _in_thread(lambda: keys.set_tenant_budget(tenant, body.budget_usd))
+    await in_thread(lambda: keys.set_tenant_budget(tenant, body.budget_usd))
     return TenantBudget(tenant=tenant, budget_usd=body.budget_usd)
 
 
 @router.get("/tenants/{tenant}/budget")
 async def get_budget(tenant: str, principal: AdminDep, keys: KeysDep) -> TenantBudget:
     managed_tenant(principal, tenant)
-    budget = await _in_thread(lambda: keys.tenant_budget(tenant))
+    budget = await in_thread(lambda: keys.tenant_budget(tenant))
     return TenantBudget(tenant=tenant, budget_usd=budget)

@@ -22,6 +22,7 @@ from switchboard import __version__
 from switchboard.api import (
     admin_routes,
     assistant_routes,
+    customer_token_routes,
     gateway_routes,
     health,
     ingest_routes,
@@ -29,9 +30,10 @@ from switchboard.api import (
     observability_routes,
     openai_routes,
 )
-from switchboard.api.auth import open_auth, require
+from switchboard.api.auth import close_auth, open_auth, require
 from switchboard.api.auth_first import AuthenticateFirst
 from switchboard.api.body_limit import BodySizeLimit
+from switchboard.api.customer_auth import demo_mode
 from switchboard.api.deps import ServedEngine, ServedModel
 from switchboard.api.docs import install_docs
 from switchboard.api.errors import install_error_handlers
@@ -74,7 +76,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
                 await assistant.aclose()
         finally:
             await app.state.gateway.aclose()
-            app.state.auth.keys.close()
+            close_auth(app.state.auth)
 
 
 def _include(app: FastAPI, router: APIRouter, scope: Scope) -> None:
@@ -147,6 +149,7 @@ def create_app(
     _include(app, gateway_routes.router, Scope.CHAT)
     app.router.routes.append(gateway_routes.chat_route)  # authenticates itself (hot path)
     app.include_router(admin_routes.router)  # each route requires the admin scope
+    app.include_router(customer_token_routes.router)  # so do these
     app.include_router(
         observability_routes.admin_router, dependencies=[Depends(require(Scope.ADMIN))]
     )
@@ -173,7 +176,7 @@ def create_app(
         app.state.assistant = assistant
         app.state.max_message_chars = settings.assistant.max_message_chars
         _include(app, assistant_routes.router, Scope.ASSISTANT)
-        if settings.assistant.demo_directory:
+        if demo_mode(settings.assistant.demo, app.state.auth.enabled):
             _include(app, assistant_routes.demo_router, Scope.ASSISTANT)
         install_web(app)
     app.state.order_api = order_api

@@ -6,8 +6,10 @@ admitted before the response starts: a bad request or an unknown session gets it
 status and OpenAI-shaped error JSON, not a 200 with an error event. A client that goes
 away closes the turn's event stream, which aborts the model's request.
 
-The customer's identity is taken from the request body: in a real deployment the shop's
-backend, having logged the customer in, makes this call (behind the gateway's API keys).
+Who the turn is for is ``customer_auth``'s answer: with authentication on, the customer a
+signed ``x-customer-token`` proves (``customer_id`` in the body or query is then optional
+and must match it); with it off, the body's ``customer_id`` as well. Sessions, their
+history and tickets are read and written in the API key's tenant, for that customer only.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
+from switchboard.api.customer_auth import CustomerTokenHeader, acting_customer, customer_tokens
 from switchboard.api.errors import stream_error_payload
 from switchboard.api.gateway_model import Caller, bind_caller
 from switchboard.api.generation import until_disconnected
@@ -44,14 +47,13 @@ from switchboard.errors import (
     RequestError,
     outcome,
 )
+from switchboard.gateway.customer_tokens import CUSTOMER_ID
 from switchboard.gateway.types import Principal
 from switchboard.observability.record import RequestRecord
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/assistant")
-demo_router = APIRouter(prefix="/v1/assistant")  # mounted when assistant.demo_directory
-
-CUSTOMER_ID = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
+demo_router = APIRouter(prefix="/v1/assistant")  # mounted in demo mode (assistant.demo)
 
 
 async def get_assistant(request: Request) -> Assistant:
@@ -60,11 +62,18 @@ async def get_assistant(request: Request) -> Assistant:
 
 
 AssistantDep = Annotated[Assistant, Depends(get_assistant)]
-CustomerQuery = Annotated[str, Query(pattern=CUSTOMER_ID)]
+CustomerQuery = Annotated[
+    str | None,
+    Query(pattern=CUSTOMER_ID, description="Optional with a customer token; must match it."),
+]
 
 
 class ChatBody(RequestBody):
-    customer_id: str = Field(pattern=CUSTOMER_ID)
+    customer_id: str | None = Field(
+        None,
+        pattern=CUSTOMER_ID,
+        description="Optional with a customer token (x-customer-token); must match it.",
+    )
     message: str = Field(min_length=1)  # at most assistant.max_message_chars
     session_id: str | None = Field(None, max_length=64)
 
@@ -76,6 +85,18 @@ async def list_customers(assistant: AssistantDep) -> dict[str, Any]:
         return {"data": await assistant.orders.list_customers()}
     except (OrderServiceUnavailable, OrderServiceAuthError) as exc:
         raise DependencyUnavailableError(str(exc)) from exc
+
+
+class DemoTokenBody(RequestBody):
+    customer_id: str = Field(pattern=CUSTOMER_ID)
+
+
+@demo_router.post("/demo/token")
+async def demo_token(body: DemoTokenBody, request: Request) -> dict[str, Any]:
+    """A customer token for the demo page's picked customer, in the caller's tenant."""
+    tenant = request.state.principal.tenant
+    minted = await run_in_threadpool(customer_tokens(request).mint, tenant, body.customer_id)
+    return {"token": minted.token, "customer_id": body.customer_id, "expires_at": minted.expires_at}
 
 
 TURN_EVENTS = (
@@ -101,10 +122,16 @@ TURN_EVENT_NAMES = named_events("token", "citation", "tool_result", "handoff", "
     response_class=SSEResponse,
     responses={
         200: event_stream(TURN_EVENTS, TURN_EVENT_NAMES),
-        **error_responses(404, 500, 503),
+        **error_responses(401, 403, 404, 500, 503),
     },
 )
-async def chat(body: ChatBody, assistant: AssistantDep, request: Request) -> Response:
+async def chat(
+    body: ChatBody,
+    assistant: AssistantDep,
+    request: Request,
+    customer_token: CustomerTokenHeader = None,
+) -> Response:
+    customer = acting_customer(request, customer_token, body.customer_id)
     if not body.message.strip():
         raise InvalidRequestError("message must not be blank", param="message")
     limit: int = request.app.state.max_message_chars
@@ -112,7 +139,7 @@ async def chat(body: ChatBody, assistant: AssistantDep, request: Request) -> Res
         raise InvalidRequestError(
             f"message is over the limit of {limit} characters", param="message"
         )
-    turn = TurnRequest(body.customer_id, body.message, body.session_id)
+    turn = TurnRequest(customer.customer_id, body.message, body.session_id, customer.tenant)
     record = _new_record(request)
     bind_caller(Caller(_principal(request), record))  # the turn's model calls are metered
     events = assistant.orchestrator.turn(turn)
@@ -210,11 +237,20 @@ def _finish(
         request_log.submit(record)
 
 
-@router.get("/sessions")
+@router.get("/sessions", responses=error_responses(401, 403))
 async def list_sessions(
-    assistant: AssistantDep, customer_id: CustomerQuery, limit: int = Query(20, ge=1, le=200)
+    assistant: AssistantDep,
+    request: Request,
+    customer_id: CustomerQuery = None,
+    limit: int = Query(20, ge=1, le=200),
+    customer_token: CustomerTokenHeader = None,
 ) -> dict[str, Any]:
-    sessions = await run_in_threadpool(assistant.conversations.list_sessions, customer_id, limit)
+    customer = acting_customer(request, customer_token, customer_id)
+    sessions = await run_in_threadpool(
+        lambda: assistant.conversations.list_sessions(
+            customer.customer_id, limit, tenant=customer.tenant
+        )
+    )
     return {
         "data": [
             {
@@ -228,29 +264,44 @@ async def list_sessions(
     }
 
 
-@router.get("/sessions/{session_id}", responses=error_responses(404))
+@router.get("/sessions/{session_id}", responses=error_responses(401, 403, 404))
 async def get_session(
     session_id: str,
     assistant: AssistantDep,
-    customer_id: CustomerQuery,
+    request: Request,
+    customer_id: CustomerQuery = None,
     limit: int = Query(200, ge=1, le=1000),
+    customer_token: CustomerTokenHeader = None,
 ) -> dict[str, Any]:
+    customer = acting_customer(request, customer_token, customer_id)
+
     def load() -> list[StoredMessage]:
-        session = assistant.conversations.get_session(session_id, customer_id)
-        return assistant.conversations.history(session.id, limit)
+        conversations = assistant.conversations
+        session = conversations.get_session(
+            session_id, customer.customer_id, tenant=customer.tenant
+        )
+        return conversations.history(session.id, limit)
 
     messages = await run_in_threadpool(load)
     return {
         "session_id": session_id,
-        "customer_id": customer_id,
+        "customer_id": customer.customer_id,
         "messages": [_message_json(m) for m in messages],
     }
 
 
-@router.get("/tickets")
-async def list_tickets(assistant: AssistantDep, customer_id: CustomerQuery) -> dict[str, Any]:
+@router.get("/tickets", responses=error_responses(401, 403))
+async def list_tickets(
+    assistant: AssistantDep,
+    request: Request,
+    customer_id: CustomerQuery = None,
+    customer_token: CustomerTokenHeader = None,
+) -> dict[str, Any]:
     """The customer's handoff tickets, newest first."""
-    tickets = await run_in_threadpool(assistant.conversations.tickets, customer_id)
+    customer = acting_customer(request, customer_token, customer_id)
+    tickets = await run_in_threadpool(
+        lambda: assistant.conversations.tickets(customer.customer_id, tenant=customer.tenant)
+    )
     return {
         "data": [
             {

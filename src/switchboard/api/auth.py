@@ -23,6 +23,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from switchboard.config import Settings
 from switchboard.errors import InvalidAPIKeyError, PermissionDeniedError
+from switchboard.gateway.customer_secrets import CustomerSecrets
 from switchboard.gateway.keys import TOKEN_PREFIX, KeyStore
 from switchboard.gateway.types import ALL_SCOPES, Principal, Scope
 
@@ -52,11 +53,13 @@ class AuthConfig:
     """What the dependency needs, kept at ``app.state.auth``.
 
     ``keys`` may be set with authentication off: the admin routes still manage keys then.
+    ``customer_tokens`` mints and verifies the assistant's customer tokens.
     """
 
     enabled: bool
     keys: KeyStore | None
     anonymous: Principal
+    customer_tokens: CustomerSecrets | None = None
 
     def __post_init__(self) -> None:
         if self.enabled and self.keys is None:
@@ -92,13 +95,31 @@ def anonymous_principal(settings: Settings) -> Principal:
 
 
 def open_auth(settings: Settings, host: str) -> AuthConfig:
-    """The server's auth config; the caller closes ``config.keys`` at shutdown."""
+    """The server's auth config; the caller closes its stores at shutdown (``close_auth``)."""
     limits = settings.gateway.limits
     keys = KeyStore.open(
         settings.gateway_db, default_rpm=limits.default_rpm, default_tpm=limits.default_tpm
     )
-    enabled = auth_enabled(settings.gateway.auth, host)
-    return AuthConfig(enabled=enabled, keys=keys, anonymous=anonymous_principal(settings))
+    try:
+        tokens = settings.gateway.customer_tokens
+        customer_tokens = CustomerSecrets.open(
+            settings.gateway_db, default_ttl_s=tokens.default_ttl_s, max_ttl_s=tokens.max_ttl_s
+        )
+    except BaseException:
+        keys.close()
+        raise
+    return AuthConfig(
+        enabled=auth_enabled(settings.gateway.auth, host),
+        keys=keys,
+        anonymous=anonymous_principal(settings),
+        customer_tokens=customer_tokens,
+    )
+
+
+def close_auth(config: AuthConfig) -> None:
+    for store in (config.keys, config.customer_tokens):
+        if store is not None:
+            store.close()
 
 
 def bearer_token(request: Request) -> str | None:

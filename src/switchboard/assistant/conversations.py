@@ -1,8 +1,13 @@
 """The assistant's conversations in one SQLite file: sessions, their messages, handoff tickets.
 
-A session belongs to one customer; reading another customer's session raises the same
-``SessionNotFoundError`` as a missing one, so ids cannot be probed. Each message is one row
-of ``turns`` with an index gapless and monotonic within its session; ``add_exchange``
+A session belongs to one customer of one tenant (two tenants may both have a customer
+``C1002``; they are different people); reading another customer's or another tenant's
+session raises the same ``SessionNotFoundError`` as a missing one, so ids cannot be probed.
+A call that names no tenant acts for the store's ``default_tenant``, which also owns the
+rows of a database written before sessions had tenants (schema version 2).
+
+Each message is one row of ``turns`` with an index gapless and monotonic within its
+session; ``add_exchange``
 writes a question and its answer in one ``BEGIN IMMEDIATE`` transaction, so a crash never
 leaves a question without its answer. A session has at most one open ticket (a partial
 unique index): a repeated handoff request gets the open ticket back.
@@ -40,7 +45,8 @@ from switchboard.sqlite_file import SQLiteFile
 from switchboard.sqlite_tx import transaction
 from switchboard.thread_connections import ThreadConnections
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+# Version 2; a new database runs it, then the migrations after it.
 SCHEMA = """
 CREATE TABLE sessions (
     id TEXT PRIMARY KEY,
@@ -82,14 +88,27 @@ CREATE UNIQUE INDEX one_open_ticket_per_session ON tickets(session_id) WHERE sta
 Role = Literal["user", "assistant"]
 Clock = Callable[[], datetime]
 
-_SESSION = "SELECT id, customer_id, created_at, updated_at FROM sessions"
+_SESSION = "SELECT id, customer_id, created_at, updated_at, tenant FROM sessions"
 _TICKET = "SELECT id, session_id, customer_id, reason, summary, status, created_at FROM tickets"
 _TURN = """SELECT session_id, idx, role, content, created_at, intent, confidence,
                   cited_article_ids, tool_results, handoff_reason, timings_ms, usage, model,
                   answer_path
            FROM turns"""
-# Each version's changes from the one before it.
-MIGRATIONS = {2: ("ALTER TABLE turns ADD COLUMN answer_path TEXT",)}
+BASE_VERSION = 2  # the version SCHEMA creates
+# Each version's changes from the one before it; ``:default_tenant`` is the store's.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: ("ALTER TABLE turns ADD COLUMN answer_path TEXT",),
+    3: (
+        "ALTER TABLE sessions ADD COLUMN tenant TEXT NOT NULL DEFAULT ''",
+        "UPDATE sessions SET tenant = :default_tenant",
+        "ALTER TABLE tickets ADD COLUMN tenant TEXT NOT NULL DEFAULT ''",
+        "UPDATE tickets SET tenant = :default_tenant",
+        "DROP INDEX sessions_by_customer",
+        "DROP INDEX tickets_by_customer",
+        "CREATE INDEX sessions_by_owner ON sessions(tenant, customer_id, updated_at)",
+        "CREATE INDEX tickets_by_owner ON tickets(tenant, customer_id, created_at)",
+    ),
+}
 
 
 class TicketStatus(enum.StrEnum):
@@ -103,6 +122,7 @@ class Session:
     customer_id: str
     created_at: datetime
     updated_at: datetime
+    tenant: str
 
 
 @dataclass(frozen=True)
@@ -155,8 +175,16 @@ RECOVERY = (
 
 
 class ConversationStore:
-    def __init__(self, path: Path, *, clock: Clock = utc_now, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        clock: Clock = utc_now,
+        timeout_s: float = 30.0,
+        default_tenant: str = "default",
+    ) -> None:
         self.file = SQLiteFile(Path(path), "conversations", RECOVERY)
+        self.default_tenant = default_tenant
         self._clock = clock
         self._timeout_s = timeout_s
         self._connections = ThreadConnections(self._open_connection, "the conversation store")
@@ -165,7 +193,7 @@ class ConversationStore:
             with self._connection() as conn:
                 conn.execute("PRAGMA journal_mode = WAL")  # persistent: once per file is enough
             with self._transaction() as conn:
-                _migrate(conn)
+                _migrate(conn, default_tenant)
             with self._connection() as conn:
                 self.file.quick_check(conn)
 
@@ -175,30 +203,36 @@ class ConversationStore:
 
     # -- sessions ----------------------------------------------------------------------
 
-    def create_session(self, customer_id: str) -> Session:
+    def create_session(self, customer_id: str, *, tenant: str | None = None) -> Session:
         if not customer_id:
             raise ValueError("customer_id must be non-empty")
         now = self._now()
-        session = Session(uuid.uuid4().hex, customer_id, now, now)
+        session = Session(uuid.uuid4().hex, customer_id, now, now, tenant or self.default_tenant)
         with self._transaction() as conn:
             conn.execute(
-                "INSERT INTO sessions VALUES (?, ?, ?, ?)",
-                (session.id, customer_id, _text(now), _text(now)),
+                "INSERT INTO sessions (id, customer_id, created_at, updated_at, tenant) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (session.id, customer_id, _text(now), _text(now), session.tenant),
             )
         return session
 
-    def get_session(self, session_id: str, customer_id: str) -> Session:
+    def get_session(
+        self, session_id: str, customer_id: str, *, tenant: str | None = None
+    ) -> Session:
         """The customer's session; ``SessionNotFoundError`` if missing or someone else's."""
         with self._connection() as conn:
-            return _owned_session(conn, session_id, customer_id)
+            return _owned_session(conn, session_id, customer_id, tenant or self.default_tenant)
 
-    def list_sessions(self, customer_id: str, limit: int = 20) -> list[Session]:
+    def list_sessions(
+        self, customer_id: str, limit: int = 20, *, tenant: str | None = None
+    ) -> list[Session]:
         """The customer's sessions, most recently active first."""
         _check_limit(limit)
         with self._connection() as conn:
             rows = conn.execute(
-                f"{_SESSION} WHERE customer_id = ? ORDER BY updated_at DESC, rowid DESC LIMIT ?",
-                (customer_id, limit),
+                f"{_SESSION} WHERE tenant = ? AND customer_id = ? "
+                "ORDER BY updated_at DESC, rowid DESC LIMIT ?",
+                (tenant or self.default_tenant, customer_id, limit),
             ).fetchall()
         return [_session(row) for row in rows]
 
@@ -233,11 +267,17 @@ class ConversationStore:
     # -- handoff tickets ---------------------------------------------------------------
 
     def create_ticket(
-        self, session_id: str, customer_id: str, reason: HandoffReason, summary: str
+        self,
+        session_id: str,
+        customer_id: str,
+        reason: HandoffReason,
+        summary: str,
+        *,
+        tenant: str | None = None,
     ) -> Ticket:
         """A new open ticket, or the session's open ticket if it has one already."""
         with self._transaction() as conn:
-            _owned_session(conn, session_id, customer_id)
+            _owned_session(conn, session_id, customer_id, tenant or self.default_tenant)
             existing = _open_ticket(conn, session_id)
             if existing is not None:
                 return existing
@@ -251,7 +291,8 @@ class ConversationStore:
                 self._now(),
             )
             conn.execute(
-                "INSERT INTO tickets VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO tickets (id, session_id, customer_id, reason, summary, status, "
+                "created_at, tenant) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     ticket.id,
                     session_id,
@@ -260,6 +301,7 @@ class ConversationStore:
                     summary,
                     ticket.status.value,
                     _text(ticket.created_at),
+                    tenant or self.default_tenant,
                 ),
             )
         return ticket
@@ -268,12 +310,13 @@ class ConversationStore:
         with self._connection() as conn:
             return _open_ticket(conn, session_id)
 
-    def tickets(self, customer_id: str) -> list[Ticket]:
+    def tickets(self, customer_id: str, *, tenant: str | None = None) -> list[Ticket]:
         """The customer's tickets, newest first."""
         with self._connection() as conn:
             rows = conn.execute(
-                f"{_TICKET} WHERE customer_id = ? ORDER BY created_at DESC, rowid DESC",
-                (customer_id,),
+                f"{_TICKET} WHERE tenant = ? AND customer_id = ? "
+                "ORDER BY created_at DESC, rowid DESC",
+                (tenant or self.default_tenant, customer_id),
             ).fetchall()
         return [_ticket(row) for row in rows]
 
@@ -307,7 +350,7 @@ class ConversationStore:
             yield conn
 
 
-def _migrate(conn: sqlite3.Connection) -> None:
+def _migrate(conn: sqlite3.Connection, default_tenant: str) -> None:
     (version,) = conn.execute("PRAGMA user_version").fetchone()
     if version == SCHEMA_VERSION:
         return
@@ -315,18 +358,22 @@ def _migrate(conn: sqlite3.Connection) -> None:
         raise FatalError(
             f"conversation database has schema version {version}; this code knows {SCHEMA_VERSION}"
         )
+    statements = []
     if version == 0:
         statements = [s for s in SCHEMA.split(";") if s.strip()]
-    else:
-        statements = [s for v in range(version + 1, SCHEMA_VERSION + 1) for s in MIGRATIONS[v]]
-    for statement in statements:
-        conn.execute(statement)  # executescript() would commit the open transaction
+        version = BASE_VERSION
+    statements += [s for v in range(version + 1, SCHEMA_VERSION + 1) for s in MIGRATIONS[v]]
+    for statement in statements:  # executescript() would commit the open transaction
+        conn.execute(statement, {"default_tenant": default_tenant})
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
-def _owned_session(conn: sqlite3.Connection, session_id: str, customer_id: str) -> Session:
+def _owned_session(
+    conn: sqlite3.Connection, session_id: str, customer_id: str, tenant: str
+) -> Session:
     row = conn.execute(
-        f"{_SESSION} WHERE id = ? AND customer_id = ?", (session_id, customer_id)
+        f"{_SESSION} WHERE id = ? AND customer_id = ? AND tenant = ?",
+        (session_id, customer_id, tenant),
     ).fetchone()
     if row is None:
         raise SessionNotFoundError(session_id)
@@ -394,12 +441,13 @@ def _text(moment: datetime) -> str:
 
 
 def _session(row: tuple[Any, ...]) -> Session:
-    session_id, customer_id, created_at, updated_at = row
+    session_id, customer_id, created_at, updated_at, tenant = row
     return Session(
         session_id,
         customer_id,
         datetime.fromisoformat(created_at),
         datetime.fromisoformat(updated_at),
+        tenant,
     )
 
 

@@ -211,8 +211,12 @@ class Orchestrator:
     async def _open_session(self, request: TurnRequest) -> TurnState:
         def load() -> tuple[str, list[StoredMessage]]:
             if request.session_id is None:
-                return self.conversations.create_session(request.customer_id).id, []
-            session = self.conversations.get_session(request.session_id, request.customer_id)
+                return self.conversations.create_session(
+                    request.customer_id, tenant=request.tenant
+                ).id, []
+            session = self.conversations.get_session(
+                request.session_id, request.customer_id, tenant=request.tenant
+            )
             return session.id, self.conversations.history(
                 session.id, self.settings.history_messages
             )
@@ -550,6 +554,7 @@ class Orchestrator:
             state.request.customer_id,
             HandoffReason.CUSTOMER_REQUEST,
             state.message,
+            tenant=state.request.tenant,
         )
         state.handoff = HandoffReason.CUSTOMER_REQUEST
         text = ticket_created(ticket.id)

@@ -66,7 +66,9 @@ def open_assistant(
     config = settings.assistant
     collection = CollectionRef(settings.knowledge.default_tenant, config.collection)
     orders = orders or OrderClient.from_settings(settings.orders)
-    conversations = ConversationStore(settings.assistant_db)
+    conversations = ConversationStore(
+        settings.assistant_db, default_tenant=settings.knowledge.default_tenant
+    )
     cache = None
     if hooks is None:
         cache = _cache_hook(settings, model, knowledge, collection)

@@ -28,6 +28,7 @@ class TurnRequest:
     customer_id: str
     message: str
     session_id: str | None = None
+    tenant: str | None = None  # whose customer; None: the conversation store's default
 
     def __post_init__(self) -> None:
         if not self.message.strip():

@@ -32,6 +32,7 @@ from switchboard.bench.soak_stats import TOLERANCE, WARMUP_FRACTION, Outcome
 from switchboard.bench.soak_traffic import MIX, Traffic, run_client
 from switchboard.config import KnowledgeSettings
 from switchboard.errors import ServiceStartError
+from switchboard.gateway.customer_secrets import CustomerSecrets
 from switchboard.gateway.keys import KeyStore
 from switchboard.gateway.types import Scope
 from switchboard.orders.dataset import generate_dataset
@@ -122,6 +123,19 @@ def create_key(data_dir: Path) -> str:
         store.close()
 
 
+def customer_tokens(data_dir: Path, customers: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """A token for each customer, of the default tenant, as long-lived as tokens may be."""
+    secrets = CustomerSecrets.open(data_dir / "gateway.sqlite3")
+    try:
+        tenant = KnowledgeSettings().default_tenant
+        return {
+            customer: secrets.mint(tenant, customer, secrets.max_ttl_s).token
+            for customer, _ in customers
+        }
+    finally:
+        secrets.close()
+
+
 def demo_customers() -> list[tuple[str, str]]:
     """Each demo customer with their first order, for order questions that can be answered."""
     first: dict[str, str] = {}
@@ -201,7 +215,14 @@ def run_soak(config: SoakConfig, tick: Tick, say: Callable[[str], None]) -> dict
         started = server("serve", argv, env, port, "/health", work, config.start_timeout_s)
         with started as proc:
             say(f"server up on {HOST}:{port} (pid {proc.pid}); soaking for {config.minutes:g} min")
-            traffic = Traffic(f"http://{HOST}:{port}", token, config.model, demo_customers())
+            customers = demo_customers()
+            traffic = Traffic(
+                f"http://{HOST}:{port}",
+                token,
+                config.model,
+                customers,
+                customer_tokens(data_dir, customers),
+            )
             idle = take_sample(proc.pid, 0.0)
             seen = asyncio.run(drive(traffic, config, proc, work / "serve.log", tick))
         run = SoakRun(

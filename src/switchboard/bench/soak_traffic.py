@@ -12,7 +12,7 @@ import asyncio
 import itertools
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,6 +126,7 @@ class Traffic:
     token: str
     model: str
     customers: Sequence[tuple[str, str]]  # (customer id, one of their order ids)
+    customer_tokens: Mapping[str, str] = field(default_factory=dict)  # x-customer-token
     upload_collection: str = "soak"
     timeout_s: float = 120.0
     sessions: dict[str, str] = field(default_factory=dict)  # customer id -> last session
@@ -166,7 +167,11 @@ class Traffic:
 
     async def assistant(self, client: httpx.AsyncClient, n: int) -> Reply:
         body = self.turn_body(n)
-        async with client.stream("POST", "/v1/assistant/chat", json=body) as response:
+        token = self.customer_tokens.get(str(body["customer_id"]))
+        headers = {"x-customer-token": token} if token else None
+        async with client.stream(
+            "POST", "/v1/assistant/chat", json=body, headers=headers
+        ) as response:
             reply = await read_stream(response, self._remember_session(str(body["customer_id"])))
         return reply
 

@@ -141,6 +141,31 @@ def check_budget(budget_usd: float | None) -> None:
         raise ValueError(f"budget_usd must be >= 0, got {budget_usd}")
 
 
+def open_gateway_db(
+    path: Path, schema: str, *, check: bool = True
+) -> tuple[sqlite3.Connection, SQLiteFile]:
+    """A connection to the gateway database at ``path`` (made if needed) in WAL mode, with
+    the tables of ``schema``; ``check`` runs ``quick_check`` (once per start is enough)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    file = gateway_file(path)
+    conn = file.connect(timeout_s=5.0)
+    try:
+        with file.opening():
+            conn.execute("PRAGMA busy_timeout = 5000")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            with transaction(conn):
+                for statement in schema.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+            if check:
+                file.quick_check(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn, file
+
+
 def principal_for(
     key: ApiKey,
     tenant_budget_usd: float | None,
@@ -228,22 +253,7 @@ class KeyStore:
         clock: Callable[[], float] = time.monotonic,
     ) -> KeyStore:
         """Open (creating if needed) the gateway database at ``path``."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        file = gateway_file(path)
-        conn = file.connect(timeout_s=5.0)
-        try:
-            with file.opening():
-                conn.execute("PRAGMA busy_timeout = 5000")
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("PRAGMA synchronous = NORMAL")
-                with transaction(conn):
-                    for statement in SCHEMA.split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
-                file.quick_check(conn)
-        except BaseException:
-            conn.close()
-            raise
+        conn, file = open_gateway_db(path, SCHEMA)
         return cls(
             conn,
             cache_ttl_s=cache_ttl_s,

@@ -1,5 +1,13 @@
 // The Larkspur Outfitters support chat: picks a customer, sends messages to the assistant
 // API and renders its streamed events (tokens, citations, order lookups, handoffs).
+//
+// A shop's page signs its customer in through attributes of <main class="chat">:
+//   data-customer-token  the customer token its backend minted (switchboard assistant token,
+//                        POST /v1/admin/customer-tokens), sent as x-customer-token
+//   data-api-key         an API key with the assistant scope, sent as a Bearer token
+//   data-customer-name   shown in place of the demo's customer picker (optional)
+// Without a token the page is the demo: it picks a customer from /customers and mints a
+// token for them at /demo/token (both only in demo mode), else sends the customer id alone.
 
 import { readEvents } from "./sse.js";
 import {
@@ -10,8 +18,16 @@ import {
 const API = "/v1/assistant";
 const HANDOFF_REQUEST = "I'd like to talk to a person, please.";
 const HANDOFF_OFFERS = 'button[data-testid="handoff-accept"]:not([data-accepted])';
+const SIGNED_IN = "(signed-in)"; // the page token's customer; no customer id has brackets
+const TOKEN_RENEWAL_S = 60; // a demo token this close to its expiry is minted anew
 
 const $ = (id) => document.getElementById(id);
+const embedding = document.querySelector("main.chat")?.dataset ?? {};
+const page = {
+  apiKey: embedding.apiKey || null,
+  customerToken: embedding.customerToken || null,
+  customerName: embedding.customerName || "Signed in",
+};
 const ui = {
   customer: $("customer-select"),
   newConversation: $("new-conversation"),
@@ -26,6 +42,7 @@ const ui = {
 const state = {
   customerId: null,
   sessions: new Map(), // customer_id → session_id of the conversation on screen
+  demoTokens: new Map(), // customer_id → promise of { token, expires_at } (or null)
   stream: null, // the AbortController of the answer being streamed
 };
 
@@ -137,6 +154,39 @@ async function errorText(response) {
   return `The request failed (HTTP ${response.status}). Please try again.`;
 }
 
+/** Headers of an API call: the page's API key, and the customer's token when there is one. */
+function apiHeaders(customerToken, extra = {}) {
+  const headers = { ...extra };
+  if (page.apiKey) headers.Authorization = `Bearer ${page.apiKey}`;
+  if (customerToken) headers["x-customer-token"] = customerToken;
+  return headers;
+}
+
+/** A demo token for the picked customer, minted once and again near its expiry; null when
+ * the server mints none (not in demo mode): the customer id alone is sent then. */
+async function demoToken(customerId) {
+  const pending = state.demoTokens.get(customerId);
+  const minted = pending ? await pending : null;
+  if (minted && minted.expires_at - Date.now() / 1000 > TOKEN_RENEWAL_S) return minted.token;
+  const request = mintDemoToken(customerId);
+  state.demoTokens.set(customerId, request);
+  return (await request)?.token ?? null;
+}
+
+async function mintDemoToken(customerId) {
+  try {
+    const response = await fetch(`${API}/demo/token`, {
+      method: "POST",
+      headers: apiHeaders(null, { "Content-Type": "application/json" }),
+      body: JSON.stringify({ customer_id: customerId }),
+    });
+    return response.ok ? await response.json() : null;
+  } catch (error) {
+    console.error(error);
+    return null;
+  }
+}
+
 async function send(message) {
   const customerId = state.customerId;
   if (state.stream !== null || customerId === null || message === "") return;
@@ -150,11 +200,13 @@ async function send(message) {
   state.stream = controller;
   setStreaming(true);
   try {
+    const signedIn = customerId === SIGNED_IN;
+    const token = signedIn ? page.customerToken : await demoToken(customerId);
     const response = await fetch(`${API}/chat`, {
       method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+      headers: apiHeaders(token, { "Content-Type": "application/json", Accept: "text/event-stream" }),
       body: JSON.stringify({
-        customer_id: customerId,
+        customer_id: signedIn ? undefined : customerId, // the token names the customer
         message,
         session_id: state.sessions.get(customerId) ?? null,
       }),
@@ -191,9 +243,17 @@ function newConversation() {
   setStreaming(false);
 }
 
+/** The page signed its customer in: no picker, the token says who they are. */
+function showSignedIn() {
+  ui.customer.replaceChildren(el("option", { value: SIGNED_IN, textContent: page.customerName }));
+  ui.customer.disabled = true;
+  state.customerId = SIGNED_IN;
+  newConversation();
+}
+
 async function loadCustomers() {
   try {
-    const response = await fetch(`${API}/customers`);
+    const response = await fetch(`${API}/customers`, { headers: apiHeaders(null) });
     if (!response.ok) throw new Error(await errorText(response));
     const { data } = await response.json();
     ui.customer.replaceChildren(...data.map((customer) =>
@@ -220,4 +280,5 @@ ui.customer.addEventListener("change", () => {
 });
 ui.newConversation.addEventListener("click", newConversation);
 
-loadCustomers();
+if (page.customerToken) showSignedIn();
+else loadCustomers();
