@@ -121,9 +121,11 @@ def shop(default_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         knowledge.close()
 
 
-def chat(url: str, token: str, message: str = QUESTION) -> httpx.Response:
-    body = {"customer_id": CUSTOMER, "message": message}
-    headers = {"Authorization": f"Bearer {token}"}
+def chat(app: FastAPI, url: str, token: str, message: str = QUESTION) -> httpx.Response:
+    """A turn of the API key ``token`` for the verified customer ``CUSTOMER``."""
+    customer = app.state.auth.customer_tokens.mint("acme", CUSTOMER).token
+    body = {"message": message}
+    headers = {"Authorization": f"Bearer {token}", "x-customer-token": customer}
     return httpx.post(f"{url}/v1/assistant/chat", json=body, headers=headers, timeout=600)
 
 
@@ -143,7 +145,7 @@ def test_a_generated_turn_is_metered_and_priced_in_its_request_record(shop: Shop
     with shop.serving(settings) as (app, url):
         keys = app.state.auth.keys
         token = keys.create(tenant="acme", scopes=[Scope.ASSISTANT], budget_usd=100.0).token
-        done = done_of(chat(url, token))
+        done = done_of(chat(app, url, token))
         assert done["answer_path"] in MODEL_PATHS
         (row,) = [r for r in logged(app, 1) if r.record.endpoint == "assistant"]
         admin = keys.create(tenant="acme", scopes=[Scope.ADMIN]).token
@@ -170,13 +172,13 @@ def test_a_key_over_its_token_limit_gets_a_429_on_its_next_turn(shop: Shop) -> N
     with shop.serving(settings) as (app, url):
         keys = app.state.auth.keys
         probe = keys.create(tenant="acme", scopes=[Scope.ASSISTANT]).token
-        prompt = done_of(chat(url, probe))["usage"]["prompt_tokens"]
+        prompt = done_of(chat(app, url, probe))["usage"]["prompt_tokens"]
         # A turn reserves its prompt and max_tokens for the answer: a limit just above that
         # admits one turn, and refills what the turn used only after about 40 seconds.
         tpm = prompt + settings.assistant.max_tokens + 20
         token = keys.create(tenant="acme", scopes=[Scope.ASSISTANT], tpm=tpm).token
-        assert done_of(chat(url, token))["answer_path"] in MODEL_PATHS
-        refused = chat(url, token)
+        assert done_of(chat(app, url, token))["answer_path"] in MODEL_PATHS
+        refused = chat(app, url, token)
     assert refused.status_code == 429, refused.text
     assert refused.json()["error"]["code"] == "rate_limit_exceeded"
     assert "retry-after" in refused.headers
@@ -201,7 +203,7 @@ def test_the_turn_is_answered_by_the_fallback_when_the_primary_is_down(
     )
     with shop.serving(settings) as (app, url):
         token = app.state.auth.keys.create(tenant="acme", scopes=[Scope.ASSISTANT]).token
-        done = done_of(chat(url, token))
+        done = done_of(chat(app, url, token))
         (row,) = [r for r in logged(app, 1) if r.record.endpoint == "assistant"]
     assert done["answer_path"] in MODEL_PATHS
     assert upstream.stats()["requests"] == 1

@@ -42,6 +42,7 @@ from switchboard.api.local_provider import LocalProvider
 from switchboard.api.openapi import DocumentedAPI, error_responses
 from switchboard.api.request_limit import count_request
 from switchboard.api.web_routes import install_web
+from switchboard.assistant.local_model import LocalChatModel
 from switchboard.assistant.service import Assistant
 from switchboard.config import Settings
 from switchboard.gateway.factory import open_gateway
@@ -167,11 +168,11 @@ def create_app(
         _include(app, knowledge_routes.router, Scope.SEARCH)
         _include(app, ingest_routes.router, Scope.SEARCH)
     if assistant is not None:
+        model = assistant.orchestrator.model
         route = settings.assistant.model_route
-        if route is None and engine is not None and settings.assistant.remote is None:
-            route = engine.name
+        if route is None and engine is not None and isinstance(model, LocalChatModel):
+            route = engine.name  # the engine this app serves: its provider is "local"
         if route is not None:  # the assistant's model calls are metered like chat requests
-            model = assistant.orchestrator.model
             assistant.orchestrator.model = GatewayChatModel(app.state.gateway, route, model)
         app.state.assistant = assistant
         app.state.max_message_chars = settings.assistant.max_message_chars
