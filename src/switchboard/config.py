@@ -321,6 +321,13 @@ class AssistantSettings(BaseModel):
         "into the prompt instead of the whole chunks (0: the whole chunks; 4 measured best "
         "for holding the key facts, but not yet with the model: see README).",
     )
+    language_handoff: bool = Field(
+        True,
+        description="A message clearly in another language (German, French, Spanish, "
+        "Italian, Dutch, Polish or Portuguese) is answered in that language with a handoff "
+        "offer instead of the English pipeline (switchboard.assistant.language); false: "
+        "every message goes through the English pipeline.",
+    )
     answerable_key_terms: int = Field(
         1,
         ge=0,
