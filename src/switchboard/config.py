@@ -348,9 +348,10 @@ class AssistantSettings(BaseModel):
         0.65,
         ge=-1.0,
         le=1.0,
-        description="After an order's status, the help centre's answer too when its best chunk "
-        'matches the message this closely ("tracking says delivered but nothing came, what '
-        'now?"); null: the status alone.',
+        description="After an order's status, the help centre's answer too when the message "
+        'also asks something beyond the status ("tracking says delivered but nothing came, '
+        'what now?": switchboard.assistant.order_question) or its best chunk matches the '
+        "message this closely; null: the status alone.",
     )
     answerable_trusted_relevance: float = Field(
         0.45,

@@ -13,7 +13,9 @@ last). What each intent does:
 - ``out_of_scope`` (confident): a fixed refusal; no model call.
 - ``small_talk`` (confident): a short model reply with no sources.
 - ``order_status`` (confident): the Order API's facts rendered as the answer (the model
-  never states an order status); the API down → say so and offer a handoff.
+  never states an order status); the API down → say so and offer a handoff. A message that
+  also asks what an article answers ("... what now?", ``order_question``) gets the article
+  too, as does one whose best chunk reaches ``order_question_relevance``.
 - everything else (the policy intents, and any unconfident route): order numbers in the
   message are looked up first and their status said; then the knowledge base is searched,
   and below the relevance floor, or when the evidence found does not speak about the
@@ -53,6 +55,7 @@ from switchboard.assistant.conversations import (
 from switchboard.assistant.evidence import EvidenceSelector, source_chunk
 from switchboard.assistant.focus import QueryFocus, with_order_ids
 from switchboard.assistant.language import ENGLISH, detect_language
+from switchboard.assistant.order_question import asks_beyond_status
 from switchboard.assistant.order_tool import OrderSource, look_up_orders
 from switchboard.assistant.prompt_budget import (
     Citation,
@@ -261,7 +264,8 @@ class Orchestrator:
             also = self.settings.order_question_relevance
             if also is None:
                 return
-            floor = max(floor, also)
+            if not asks_beyond_status(state.message):
+                floor = max(floor, also)
         async for event in self._grounded(state, floor):
             yield event
 
