@@ -8,7 +8,7 @@ import pytest
 from switchboard.assistant.replies import OTHER_LANGUAGE, OUT_OF_SCOPE
 from switchboard.assistant.types import AnswerPath, HandoffEvent, HandoffReason, Intent
 from tests.unit import assistant_rig
-from tests.unit.assistant_rig import Rig, done_of, kinds, only, route, text_of
+from tests.unit.assistant_rig import ALICE, Rig, done_of, kinds, only, route, text_of
 
 pytestmark = pytest.mark.unit
 rig = assistant_rig.rig  # the fixture
@@ -68,3 +68,26 @@ def test_with_the_check_off_every_message_is_routed(rig: Rig) -> None:
 
     assert text_of(events) == OUT_OF_SCOPE
     assert rig.router.seen == [GERMAN]
+
+
+def test_writing_on_in_the_language_after_the_offer_creates_a_ticket(rig: Rig) -> None:
+    first = rig.turn(GERMAN)
+    session = done_of(first).session_id
+
+    events = rig.turn("Ja, bitte verbinden Sie mich mit einem Kollegen.", session=session)
+
+    [handoff] = only(events, HandoffEvent)
+    assert handoff.ticket_id is not None
+    assert handoff.reason is HandoffReason.LANGUAGE
+    [ticket] = rig.store.tickets(ALICE)
+    assert ticket.reason is HandoffReason.LANGUAGE
+    assert rig.router.seen == []
+
+
+def test_an_english_reply_after_the_offer_is_answered_as_usual(rig: Rig) -> None:
+    session = done_of(rig.turn(GERMAN)).session_id
+
+    events = rig.turn("Sorry, in English then: how long do I have to return it?", session=session)
+
+    assert only(events, HandoffEvent) == []
+    assert rig.store.tickets(ALICE) == []

@@ -24,6 +24,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
+
+from switchboard.assistant.conversations import StoredMessage
+from switchboard.assistant.types import HandoffReason
 
 ENGLISH = "en"
 MIN_WORDS = 2
@@ -131,3 +135,9 @@ def detect_language(text: str) -> str:
     if found < MIN_WORDS or found < MARGIN * english:
         return ENGLISH
     return best
+
+
+def offered_language(history: Sequence[StoredMessage]) -> bool:
+    """Whether the conversation's last answer offered a colleague for the language."""
+    last = next((m.assistant for m in reversed(history) if m.role == "assistant"), None)
+    return last is not None and last.handoff_reason is HandoffReason.LANGUAGE

@@ -8,7 +8,8 @@ as it goes (tool results before the answer's tokens, citations as they are cited
 last). What each intent does:
 
 - a message clearly in another language (``language``): not routed; a colleague is
-  offered in that language (the router and the help centre are English).
+  offered in that language (the router and the help centre are English), and writing on
+  in it after the offer creates a ticket.
 - ``human_handoff``: a ticket is created (or the session's open one reused); no model call.
 - ``out_of_scope`` (confident): a fixed refusal; no model call.
 - ``small_talk`` (confident): a short model reply with no sources.
@@ -54,7 +55,7 @@ from switchboard.assistant.conversations import (
 )
 from switchboard.assistant.evidence import EvidenceSelector, source_chunk
 from switchboard.assistant.focus import QueryFocus, with_order_ids
-from switchboard.assistant.language import ENGLISH, detect_language
+from switchboard.assistant.language import ENGLISH, detect_language, offered_language
 from switchboard.assistant.order_question import asks_beyond_status
 from switchboard.assistant.order_tool import OrderSource, look_up_orders
 from switchboard.assistant.prompt_budget import (
@@ -559,23 +560,30 @@ class Orchestrator:
                 return reply
         return None
 
-    async def _hand_off(self, state: TurnState) -> AsyncIterator[TurnEvent]:
+    async def _hand_off(
+        self, state: TurnState, reason: HandoffReason = HandoffReason.CUSTOMER_REQUEST
+    ) -> AsyncIterator[TurnEvent]:
         ticket = await asyncio.to_thread(
             self.conversations.create_ticket,
             state.session_id,
             state.request.customer_id,
-            HandoffReason.CUSTOMER_REQUEST,
+            reason,
             state.message,
         )
-        state.handoff = HandoffReason.CUSTOMER_REQUEST
+        state.handoff = reason
         text = ticket_created(ticket.id)
         async for event in self._say(state, text):
             yield event
-        yield HandoffEvent(HandoffReason.CUSTOMER_REQUEST, text, ticket.id)
+        yield HandoffEvent(reason, text, ticket.id)
 
     async def _other_language(self, state: TurnState, language: str) -> AsyncIterator[TurnEvent]:
-        """A message in another language, not routed: a colleague offered, in it."""
+        """A message in another language, not routed: a colleague offered, in it; writing
+        on in it after the offer takes the offer up (a ticket)."""
         state.route = Route(Intent.OUT_OF_SCOPE, 0.0, False, extract_order_ids(state.message))
+        if offered_language(state.history):
+            async for event in self._hand_off(state, HandoffReason.LANGUAGE):
+                yield event
+            return
         async for event in self._say(state, other_language(language)):
             yield event
         yield self._offer_handoff(state, HandoffReason.LANGUAGE, OTHER_LANGUAGE[language])
