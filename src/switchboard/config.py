@@ -347,6 +347,13 @@ class AssistantSettings(BaseModel):
         "into the prompt instead of the whole chunks (0: the whole chunks; 4 measured best "
         "for holding the key facts, but not yet with the model: benchmarks/README.md).",
     )
+    language_handoff: bool = Field(
+        True,
+        description="A message clearly in another language (German, French, Spanish, "
+        "Italian, Dutch, Polish or Portuguese) is answered in that language with a handoff "
+        "offer instead of the English pipeline (switchboard.assistant.language); false: "
+        "every message goes through the English pipeline.",
+    )
     answerable_key_terms: int = Field(
         1,
         ge=0,
@@ -367,9 +374,10 @@ class AssistantSettings(BaseModel):
         0.65,
         ge=-1.0,
         le=1.0,
-        description="After an order's status, the help centre's answer too when its best chunk "
-        'matches the message this closely ("tracking says delivered but nothing came, what '
-        'now?"); null: the status alone.',
+        description="After an order's status, the help centre's answer too when the message "
+        'also asks something beyond the status ("tracking says delivered but nothing came, '
+        'what now?": switchboard.assistant.order_question) or its best chunk matches the '
+        "message this closely; null: the status alone.",
     )
     answerable_trusted_relevance: float = Field(
         0.45,

@@ -10,7 +10,7 @@ import pytest
 from switchboard.assistant.evidence import EvidenceSelector, VectorCache
 from switchboard.assistant.prompt_budget import SourceChunk
 from switchboard.assistant.quoting import QUOTE_WEIGHTS, Quoter, clean, one_article, quoted_answer
-from switchboard.assistant.types import AnswerPath, CitationEvent, Intent
+from switchboard.assistant.types import AnswerPath, CitationEvent, HandoffEvent, Intent
 from switchboard.rag.types import Chunk, SearchHit, StoredChunk
 from tests.unit.assistant_rig import (
     ALICE_ORDER,
@@ -190,23 +190,72 @@ def test_a_table_is_quoted_row_by_row_on_one_line() -> None:
     assert clean("| Zone | Cost |\n|---|---|") == "Zone Cost"  # a header alone
 
 
-@pytest.mark.parametrize(("dense", "quoted"), [(0.82, True), (0.61, False)])
-def test_an_order_question_also_gets_the_article_it_matches_closely(
-    tmp_path: Path, dense: float, quoted: bool
-) -> None:
+def order_rig(tmp_path: Path, dense: float) -> Rig:
+    """A quoting rig whose router calls every message an order question, and whose search
+    finds one lost-parcel chunk at cosine ``dense``."""
     selector = EvidenceSelector(VectorCache(HashingEmbedder()), spans=2, weights=QUOTE_WEIGHTS)
     rig = Rig(tmp_path, quoter=Quoter(selector), order_question_relevance=0.65)
     rig.router.default = route(Intent.ORDER_STATUS)
     rig.searcher.hits = [hit("lost", "Lost parcel", "Report a lost parcel within 14 days.", dense)]
+    return rig
+
+
+LOST_QUOTE = 'From *Lost parcel*: "Report a lost parcel within 14 days." [1]'
+
+
+@pytest.mark.parametrize(("dense", "quoted"), [(0.82, True), (0.61, False)])
+def test_a_status_question_also_gets_the_article_it_matches_closely(
+    tmp_path: Path, dense: float, quoted: bool
+) -> None:
+    rig = order_rig(tmp_path, dense)
+    try:
+        events = rig.turn("Where is my parcel? Tracking said delivered yesterday.")
+    finally:
+        rig.store.close()
+
+    text = text_of(events)
+    assert f"{ALICE_ORDER}: in transit" in text  # the customer's orders first
+    assert (LOST_QUOTE in text) is quoted
+    assert rig.searcher.queries == ["Where is my parcel? Tracking said delivered yesterday."]
+    assert rig.model.calls == []
+    path = done_of(events).answer_path
+    assert path is (AnswerPath.QUOTED if quoted else AnswerPath.ORDER_STATUS)
+
+
+def test_an_order_message_that_asks_what_to_do_gets_the_article_too(tmp_path: Path) -> None:
+    rig = order_rig(tmp_path, 0.5)  # below order_question_relevance, above the floor
     try:
         events = rig.turn("Tracking says delivered but nothing came. What now?")
     finally:
         rig.store.close()
 
     text = text_of(events)
-    assert f"{ALICE_ORDER}: in transit" in text  # the customer's orders first
-    assert ('From *Lost parcel*: "Report a lost parcel within 14 days." [1]' in text) is quoted
-    assert rig.searcher.queries == ["Tracking says delivered but nothing came. What now?"]
-    assert rig.model.calls == []
-    path = done_of(events).answer_path
-    assert path is (AnswerPath.QUOTED if quoted else AnswerPath.ORDER_STATUS)
+    assert text.index(f"{ALICE_ORDER}: in transit") < text.index(LOST_QUOTE)
+    assert done_of(events).answer_path is AnswerPath.QUOTED
+
+
+def test_an_unknown_order_and_a_policy_question_gets_both_answers(tmp_path: Path) -> None:
+    rig = order_rig(tmp_path, 0.5)
+    try:
+        events = rig.turn("LK-999999 has said in transit for a week. At what point do you act")
+    finally:
+        rig.store.close()
+
+    text = text_of(events)
+    assert "couldn't find order LK-999999" in text
+    assert LOST_QUOTE in text
+    assert rig.searcher.queries == ["has said in transit for a week. At what point do you act"]
+
+
+def test_an_order_message_asking_beyond_its_status_below_the_floor_is_status_only(
+    tmp_path: Path,
+) -> None:
+    rig = order_rig(tmp_path, 0.2)  # below the relevance floor
+    try:
+        events = rig.turn("Tracking says delivered but nothing came. What now?")
+    finally:
+        rig.store.close()
+
+    assert LOST_QUOTE not in text_of(events)
+    assert only(events, HandoffEvent) == []  # the status was said: no "not sure"
+    assert done_of(events).answer_path is AnswerPath.ORDER_STATUS

@@ -12,6 +12,7 @@ from switchboard.guard.injection import (
     FINDING_TYPE,
     MAX_DECODE_CHARS,
     InjectionDetector,
+    in_context,
     segments,
     views,
 )
@@ -86,6 +87,29 @@ def test_an_instruction_buried_in_a_long_document_is_the_span(detector: Injectio
     )
     [finding] = detector.scan(text)
     assert text[finding.start : finding.end] == injected
+
+
+# A customer's description of a fault: its first sentence alone scored 0.56 ("off", "just",
+# "and" weigh towards an instruction) though the message as a whole scores 0.19.
+DESCRIBED_FAULT = (
+    "Rain jacket question: water doesn't bead off anymore, the outside just goes dark and "
+    "soggy, though I actually stay dry underneath. Bought it from your shop last autumn. Is "
+    "it broken or is there something I can do myself before sending it in?"
+)
+
+
+def test_a_sentence_is_judged_with_its_message(detector: InjectionDetector) -> None:
+    assert detector.scan(DESCRIBED_FAULT) == []
+
+
+@pytest.mark.parametrize(("sentence", "whole"), [(0.9, 0.1), (0.56, 0.19), (0.6, 0.6)])
+def test_in_context_lies_between_the_sentence_and_its_message(
+    sentence: float, whole: float
+) -> None:
+    blended = in_context(sentence, whole)
+    assert min(sentence, whole) - 1e-9 <= blended <= max(sentence, whole) + 1e-9
+    assert in_context(sentence, whole, weight=0.0) == pytest.approx(sentence)
+    assert in_context(sentence, whole, weight=1.0) == pytest.approx(whole)
 
 
 def test_the_threshold_is_respected() -> None:

@@ -17,6 +17,8 @@ def answer_path(state: TurnState) -> AnswerPath:
         return state.grounding or AnswerPath.GENERATED
     if state.handoff is HandoffReason.CUSTOMER_REQUEST:
         return AnswerPath.HANDOFF
+    if state.handoff is HandoffReason.LANGUAGE:
+        return AnswerPath.LANGUAGE
     if state.tool_results:
         return AnswerPath.ORDER_STATUS
     if state.route is not None and state.route.intent is Intent.OUT_OF_SCOPE:

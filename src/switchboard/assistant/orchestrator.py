@@ -7,11 +7,16 @@ Each stage reads and writes the ``TurnState`` and is timed; the turn yields ``Tu
 as it goes (tool results before the answer's tokens, citations as they are cited, ``done``
 last). What each intent does:
 
+- a message clearly in another language (``language``): not routed; a colleague is
+  offered in that language (the router and the help centre are English), and writing on
+  in it after the offer creates a ticket.
 - ``human_handoff``: a ticket is created (or the session's open one reused); no model call.
 - ``out_of_scope`` (confident): a fixed refusal; no model call.
 - ``small_talk`` (confident): a short model reply with no sources.
 - ``order_status`` (confident): the Order API's facts rendered as the answer (the model
-  never states an order status); the API down → say so and offer a handoff.
+  never states an order status); the API down → say so and offer a handoff. A message that
+  also asks what an article answers ("... what now?", ``order_question``) gets the article
+  too, as does one whose best chunk reaches ``order_question_relevance``.
 - everything else (the policy intents, and any unconfident route): order numbers in the
   message are looked up first and their status said; then the knowledge base is searched,
   and below the relevance floor, or when the evidence found does not speak about the
@@ -50,6 +55,8 @@ from switchboard.assistant.conversations import (
 )
 from switchboard.assistant.evidence import EvidenceSelector, source_chunk
 from switchboard.assistant.focus import QueryFocus, with_order_ids
+from switchboard.assistant.language import ENGLISH, detect_language, offered_language
+from switchboard.assistant.order_question import asks_beyond_status
 from switchboard.assistant.order_tool import OrderSource, look_up_orders
 from switchboard.assistant.prompt_budget import (
     Citation,
@@ -62,10 +69,13 @@ from switchboard.assistant.prompt_budget import (
 from switchboard.assistant.quoting import Quoter
 from switchboard.assistant.replies import (
     GROUNDED_SYSTEM,
+    HANDOFF_OFFER,
     NOT_SURE,
+    OTHER_LANGUAGE,
     OUT_OF_SCOPE,
     SMALL_TALK_SYSTEM,
     TOOLS_SYSTEM,
+    other_language,
     ticket_created,
 )
 from switchboard.assistant.router import SemanticRouter
@@ -105,6 +115,7 @@ from switchboard.assistant.types import (
 )
 from switchboard.config import AssistantSettings
 from switchboard.errors import CircuitOpenError, EngineDeadError, QueueFullError, UpstreamError
+from switchboard.order_ids import extract_order_ids
 
 SMALL_TALK_MAX_TOKENS = 48
 _T = TypeVar("_T")
@@ -225,6 +236,11 @@ class Orchestrator:
         return TurnState(request, session_id, request.message, history)
 
     async def _answer(self, state: TurnState) -> AsyncIterator[TurnEvent]:
+        language = detect_language(state.message) if self.settings.language_handoff else ENGLISH
+        if language != ENGLISH:  # the router and the help centre are English
+            async for event in self._other_language(state, language):
+                yield event
+            return
         focused = self.focus(state.message)  # a long message: the sentences that ask
         route = await self._timed(state, "route", asyncio.to_thread(self.router.route, focused))
         route = with_order_ids(route, state.message)
@@ -253,7 +269,8 @@ class Orchestrator:
             also = self.settings.order_question_relevance
             if also is None:
                 return
-            floor = max(floor, also)
+            if not asks_beyond_status(state.message):
+                floor = max(floor, also)
         async for event in self._grounded(state, floor):
             yield event
 
@@ -547,24 +564,40 @@ class Orchestrator:
                 return reply
         return None
 
-    async def _hand_off(self, state: TurnState) -> AsyncIterator[TurnEvent]:
+    async def _hand_off(
+        self, state: TurnState, reason: HandoffReason = HandoffReason.CUSTOMER_REQUEST
+    ) -> AsyncIterator[TurnEvent]:
         ticket = await asyncio.to_thread(
             self.conversations.create_ticket,
             state.session_id,
             state.request.customer_id,
-            HandoffReason.CUSTOMER_REQUEST,
+            reason,
             state.message,
             tenant=state.request.tenant,
         )
-        state.handoff = HandoffReason.CUSTOMER_REQUEST
+        state.handoff = reason
         text = ticket_created(ticket.id)
         async for event in self._say(state, text):
             yield event
-        yield HandoffEvent(HandoffReason.CUSTOMER_REQUEST, text, ticket.id)
+        yield HandoffEvent(reason, text, ticket.id)
 
-    def _offer_handoff(self, state: TurnState, reason: HandoffReason) -> HandoffEvent:
+    async def _other_language(self, state: TurnState, language: str) -> AsyncIterator[TurnEvent]:
+        """A message in another language, not routed: a colleague offered, in it; writing
+        on in it after the offer takes the offer up (a ticket)."""
+        state.route = Route(Intent.OUT_OF_SCOPE, 0.0, False, extract_order_ids(state.message))
+        if offered_language(state.history):
+            async for event in self._hand_off(state, HandoffReason.LANGUAGE):
+                yield event
+            return
+        async for event in self._say(state, other_language(language)):
+            yield event
+        yield self._offer_handoff(state, HandoffReason.LANGUAGE, OTHER_LANGUAGE[language])
+
+    def _offer_handoff(
+        self, state: TurnState, reason: HandoffReason, offer: str = HANDOFF_OFFER
+    ) -> HandoffEvent:
         state.handoff = reason
-        return HandoffEvent(reason, "Would you like me to connect you with a colleague?")
+        return HandoffEvent(reason, offer)
 
     async def _timed(self, state: TurnState, stage: str, work: Awaitable[_T]) -> _T:
         begin = self._clock()

@@ -49,3 +49,30 @@ def ticket_created(ticket_id: str) -> str:
         f"(ticket {ticket_id}). They will reply by email within 1 business day; for urgent "
         "requests you can also call +49 431 5550 190 (Monday to Friday, 09:00 to 18:00 CET)."
     )
+
+
+HANDOFF_OFFER = "Would you like me to connect you with a colleague?"
+
+OTHER_LANGUAGE: dict[str, str] = {
+    "de": "Entschuldigung, hier kann ich nur auf Englisch antworten. Soll ich Sie mit einer "
+    "Kollegin oder einem Kollegen aus unserem Kundenservice verbinden?",
+    "fr": "Désolé, ici je ne peux répondre qu'en anglais. Voulez-vous que je vous mette en "
+    "relation avec un collègue de notre service client ?",
+    "es": "Lo siento, aquí solo puedo responder en inglés. ¿Quiere que le ponga en contacto "
+    "con un compañero de nuestro servicio de atención al cliente?",
+    "it": "Mi dispiace, qui posso rispondere solo in inglese. Vuole che la metta in contatto "
+    "con un collega del nostro servizio clienti?",
+    "nl": "Sorry, hier kan ik alleen in het Engels antwoorden. Zal ik u in contact brengen "
+    "met een collega van onze klantenservice?",
+    "pl": "Przepraszam, tutaj mogę odpowiadać tylko po angielsku. Czy mam połączyć Państwa "
+    "z konsultantem naszego działu obsługi klienta?",
+    "pt": "Desculpe, aqui só posso responder em inglês. Quer que o coloque em contacto com "
+    "um colega do nosso serviço de apoio ao cliente?",
+}
+"""The handoff offer in each language ``language.detect_language`` names."""
+
+
+def other_language(language: str) -> str:
+    """The offer in ``language``, then in English (for a colleague reading it, and in case
+    the language was taken for another)."""
+    return f"{OTHER_LANGUAGE[language]}\n\n(I can only answer in English here. {HANDOFF_OFFER})"

@@ -64,6 +64,7 @@ class HandoffReason(enum.StrEnum):
     CUSTOMER_REQUEST = "customer_request"  # the human-handoff intent: a ticket is created
     ORDER_SERVICE_DOWN = "order_service_unavailable"  # offered
     NOT_SURE = "no_relevant_sources"  # offered: retrieval below the relevance floor
+    LANGUAGE = "language"  # offered: the message is in a language the assistant does not answer
 
 
 class AnswerPath(enum.StrEnum):
@@ -77,6 +78,7 @@ class AnswerPath(enum.StrEnum):
     CACHE = "cache"  # a cached answer
     NOT_SURE = "not_sure"  # nothing relevant in the help centre: a handoff offered
     HANDOFF = "handoff"  # a ticket for a colleague
+    LANGUAGE = "language"  # another language: a colleague offered, in that language
     REFUSAL = "refusal"  # out of scope
     BLOCKED = "blocked"  # a guardrail blocked the message or the answer
 
