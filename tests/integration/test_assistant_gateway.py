@@ -18,6 +18,8 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
 from switchboard.api import create_app
 from switchboard.assistant.local_model import LocalChatModel
@@ -88,11 +90,19 @@ class Shop:
         )
 
     @contextmanager
-    def serving(self, settings: Settings) -> Iterator[tuple[FastAPI, str]]:
+    def serving(
+        self, settings: Settings, spans: InMemorySpanExporter | None = None
+    ) -> Iterator[tuple[FastAPI, str]]:
         client = OrderClient(self.orders_url, self.orders_token)
         model = LocalChatModel(self.engine)
         assistant = open_assistant(settings, model, self.knowledge, orders=client)
-        app = create_app(self.engine, settings, knowledge=self.knowledge, assistant=assistant)
+        app = create_app(
+            self.engine,
+            settings,
+            knowledge=self.knowledge,
+            assistant=assistant,
+            span_exporter=spans,
+        )
         with serve(app) as url:
             yield app, url
 
@@ -165,6 +175,33 @@ def test_a_generated_turn_is_metered_and_priced_in_its_request_record(shop: Shop
     assert entry["endpoint"] == "assistant"
     assert entry["prompt_tokens"] == record.prompt_tokens
     assert entry["cost_usd"] == pytest.approx(expected)
+
+
+def test_a_turn_is_one_server_span_with_a_child_per_stage(shop: Shop) -> None:
+    spans = InMemorySpanExporter()
+    with shop.serving(shop.settings("traced"), spans) as (app, url):
+        token = app.state.auth.keys.create(tenant="acme", scopes=[Scope.ASSISTANT]).token
+        done = done_of(chat(app, url, token))
+        logged(app, 1)
+    (turn,) = [s for s in spans.get_finished_spans() if s.kind is SpanKind.SERVER]
+    assert turn.name == f"assistant {DEFAULT_MODEL}"
+    assert turn.attributes is not None
+    assert turn.attributes["gen_ai.usage.input_tokens"] == done["usage"]["prompt_tokens"]
+    assert turn.context is not None
+    children = [s for s in spans.get_finished_spans() if s.parent is not None]
+    assert {s.parent.span_id for s in children if s.parent} == {turn.context.span_id}
+    names = [s.name for s in children if s.kind is SpanKind.INTERNAL]
+    for stage in ("guard_input", "route", "retrieve", "prompt", "generate"):
+        assert stage in names, names
+    generate = next(s for s in children if s.name == "generate")
+    assert turn.start_time is not None
+    assert generate.start_time is not None
+    assert turn.end_time is not None
+    assert generate.end_time is not None
+    assert turn.start_time <= generate.start_time <= generate.end_time <= turn.end_time
+    (attempt,) = [s for s in children if s.kind is SpanKind.CLIENT]  # the provider tried
+    assert attempt.attributes is not None
+    assert attempt.attributes["gen_ai.provider.name"] == "local"
 
 
 def test_a_key_over_its_token_limit_gets_a_429_on_its_next_turn(shop: Shop) -> None:

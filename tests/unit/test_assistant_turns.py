@@ -395,3 +395,18 @@ def test_follow_up_is_searched_with_the_previous_message(rig: Rig) -> None:
     rig.turn("And to Paris?", session=session)
 
     assert rig.searcher.queries[-1] == "How long is delivery to Lyon? And to Paris?"
+
+
+def test_each_stage_of_a_turn_is_timed_as_a_span_for_its_trace(rig: Rig) -> None:
+    rig.router.default = route(Intent.SHIPPING)
+    rig.model.replies.append(["You can change the address ", "before dispatch [1]."])
+
+    done = done_of(rig.turn(f"Can I still change the delivery address of {ALICE_ORDER}?"))
+
+    names = [stage.name for stage in done.stages]
+    for stage in ("route", "tools", "retrieve", "prompt", "model"):
+        assert stage in names, names
+    for name in set(names):  # a stage's timing is the sum of its spans
+        spans = [s.duration_ms for s in done.stages if s.name == name]
+        assert done.timings_ms[name] == pytest.approx(sum(spans))
+    assert "stages" not in event_json(done)  # the trace's, not the client's

@@ -233,6 +233,7 @@ def _finish(
         metrics.cache_lookup("assistant", done.cache)
     if done is not None:
         metrics.answer_path(done.answer_path.value)
+    request.app.state.gateway.tracing.turn_spans(record, done.stages if done else ())
     request_log = request.app.state.request_log
     if request_log is not None:
         request_log.submit(record)

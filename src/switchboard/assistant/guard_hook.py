@@ -40,7 +40,7 @@ class GuardHook:
         verdict = await asyncio.to_thread(
             self.guard.scan, state.message, Direction.INPUT, placeholders=placeholders
         )
-        state.timings_ms["guard_input"] = (time.perf_counter() - begin) * 1000
+        state.took("guard_input", (time.perf_counter() - begin) * 1000)
         self._record(state, verdict)
         pii = [f for f in verdict.findings if f.category is Category.PII]
         state.personal = state.personal or verdict.personal(self.guard.policy)

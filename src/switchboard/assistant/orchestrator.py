@@ -215,6 +215,7 @@ class Orchestrator:
             cache=state.cache,
             guard_events=tuple(state.guard_events),
             answer_path=path,
+            stages=tuple(state.stages),
         )
 
     # -- stages ------------------------------------------------------------------------------
@@ -331,7 +332,7 @@ class Orchestrator:
         budget = PromptBudget(self.model.max_model_len, self.settings.max_tokens)
         begin = self._clock()
         prompt = await asyncio.to_thread(build_prompt, inputs, budget, self.model.count_messages)
-        state.timings_ms["prompt"] = self._ms(begin)
+        state.took("prompt", self._ms(begin))
         state.prompt = prompt
         state.sources = list(prompt.included_chunks)
         scanner = CitationScanner(prompt.citations)
@@ -424,7 +425,7 @@ class Orchestrator:
             return self.model.count_messages(messages, TOOL_SPECS)
 
         prompt = await asyncio.to_thread(build_prompt, inputs, budget, count)
-        state.timings_ms["prompt"] = self._ms(begin)
+        state.took("prompt", self._ms(begin))
         messages: list[Message] = list(prompt.messages)
         toolbox = ToolBox(
             state.request.customer_id,
@@ -493,7 +494,7 @@ class Orchestrator:
                     piece = "\n\n" + piece.lstrip()
             async for event in self._emit_text(state, piece, scanner):
                 yield event
-        state.timings_ms["model"] = state.timings_ms.get("model", 0.0) + self._ms(begin)
+        state.took("model", self._ms(begin))
 
     async def _model_text(
         self,
@@ -604,7 +605,7 @@ class Orchestrator:
         try:
             return await work
         finally:
-            state.timings_ms[stage] = state.timings_ms.get(stage, 0.0) + self._ms(begin)
+            state.took(stage, self._ms(begin))
 
     def _ms(self, since: float) -> float:
         return (self._clock() - since) * 1000

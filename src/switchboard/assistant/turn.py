@@ -9,6 +9,7 @@ response cache (input, done and fallback) plug in there.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -16,7 +17,14 @@ from typing import Protocol, runtime_checkable
 from switchboard.assistant.conversations import StoredMessage
 from switchboard.assistant.order_tool import OrderLookup
 from switchboard.assistant.prompt_budget import BuiltPrompt, Citation, Role, SourceChunk, Turn
-from switchboard.assistant.types import AnswerPath, HandoffReason, Intent, Route, ToolResultEvent
+from switchboard.assistant.types import (
+    AnswerPath,
+    HandoffReason,
+    Intent,
+    Route,
+    StageTime,
+    ToolResultEvent,
+)
 from switchboard.order_ids import ORDER_ID, extract_order_ids
 from switchboard.rag.knowledge import KnowledgeBase
 from switchboard.rag.types import CollectionRef, SearchHit, SearchMode
@@ -64,6 +72,13 @@ class TurnState:
     reply_source: str | None = None  # who answered instead of the pipeline ("cache:exact"...)
     cache: str | None = None  # the cache lookup: "exact", "semantic", "fallback", "miss"
     mask: Callable[[str], str] | None = None  # the answer as stored (personal data masked)
+
+    stages: list[StageTime] = field(default_factory=list)  # each stage's span, in order
+
+    def took(self, stage: str, ms: float) -> None:
+        """``stage`` just ended after ``ms``: its timing grows by it, and its span is kept."""
+        self.timings_ms[stage] = self.timings_ms.get(stage, 0.0) + ms
+        self.stages.append(StageTime(stage, time.time() - ms / 1000, ms))
 
     def masked(self, text: str) -> str:
         """``text`` with the customer's personal data, quoted back to them, masked again

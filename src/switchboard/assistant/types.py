@@ -132,6 +132,15 @@ class HandoffEvent:
 
 
 @dataclass(frozen=True)
+class StageTime:
+    """One stage of a turn: its name, when it started (unix seconds) and how long it ran."""
+
+    name: str
+    started_at: float
+    duration_ms: float
+
+
+@dataclass(frozen=True)
 class DoneEvent:
     session_id: str
     turn_id: int
@@ -144,6 +153,7 @@ class DoneEvent:
     cache: str | None = None  # "exact", "semantic", "fallback" (a hit), "miss"; None: not looked up
     guard_events: tuple[str, ...] = ()  # "direction:category:type:action" per finding
     answer_path: AnswerPath = AnswerPath.GENERATED
+    stages: tuple[StageTime, ...] = ()  # for the turn's trace; not part of the event's JSON
     kind: Literal["done"] = "done"
 
 
@@ -154,6 +164,7 @@ def event_json(event: TurnEvent) -> dict[str, Any]:
     """The event's SSE ``data`` payload (``kind`` is the SSE event name, not repeated)."""
     data = asdict(event)
     del data["kind"]
+    data.pop("stages", None)
     return data
 
 

@@ -323,7 +323,8 @@ class Gateway:
             stream=bool(body.get("stream")),
         )
         call = GatewayCall(record, principal, body, prompt_estimate=0, turn=turn)  # sized later
-        call.trace = call.span.enter_context(self.tracing.request_span(record, body))
+        if turn is None:  # a turn's model call is traced as a stage of the turn
+            call.trace = call.span.enter_context(self.tracing.request_span(record, body))
         self.metrics.in_flight.inc()
         return call
 

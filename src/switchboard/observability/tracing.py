@@ -1,17 +1,19 @@
 """OpenTelemetry traces of gateway requests, after the GenAI semantic conventions.
 
 One ``chat {model}`` span per request (kind SERVER: the gateway serves the operation) and
-one CLIENT child per provider attempt (written when the request ends). The tracer provider
-is this object's own, never the global one. Spans carry models, token counts, timings and
-the fallback path, never prompt or output text nor keys. With no exporter and no OTLP
-endpoint it is disabled: the context manager yields ``None`` and nothing is created.
+one CLIENT child per provider attempt (written when the request ends); one
+``assistant {model}`` span per assistant turn with a child per stage of the turn. The
+tracer provider is this object's own, never the global one. Spans carry models, token
+counts, timings and the fallback path, never prompt or output text nor keys. With no
+exporter and no OTLP endpoint it is disabled: the context manager yields ``None`` and
+nothing is created.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
@@ -28,6 +30,21 @@ from switchboard.config import TracingSettings
 from switchboard.observability.record import Attempt, RequestRecord, failure_kind
 
 OPERATION = "chat"
+TURN_OPERATION = "assistant"
+#: A turn's stage timings by the names its spans take.
+STAGE_NAMES = {"model": "generate"}
+
+
+class Stage(Protocol):
+    """A stage of an assistant turn, as its span needs it."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def started_at(self) -> float: ...
+    @property
+    def duration_ms(self) -> float: ...
+
 
 # request body field -> span attribute, set when the body has it
 REQUEST_ATTRIBUTES: dict[str, str] = {
@@ -158,6 +175,36 @@ class Tracing:
                 span.set_attribute("error.type", reason)
                 span.set_status(Status(StatusCode.ERROR, reason))
             span.end(end_time=start + int(attempt.latency_ms * 1e6))
+
+    def turn_spans(self, record: RequestRecord, stages: Sequence[Stage]) -> None:
+        """An assistant turn, after the fact: one SERVER span over the whole turn with the
+        record's outcome, and one child per stage (guard_input, route, tools, retrieve,
+        evidence, prompt, generate...), so a slow turn shows where its time went."""
+        if self._tracer is None:
+            return
+        start = int(record.started_at * 1e9)
+        turn = self._tracer.start_span(
+            f"{TURN_OPERATION} {record.served_model or record.model}",
+            kind=SpanKind.SERVER,
+            attributes={
+                "gen_ai.operation.name": TURN_OPERATION,
+                "switchboard.request_id": record.request_id,
+                "switchboard.tenant": record.tenant,
+                "switchboard.key_id": record.key_id,
+                **outcome_attributes(record),
+            },
+            start_time=start,
+        )
+        context = trace.set_span_in_context(turn)
+        for stage in stages:
+            begin = int(stage.started_at * 1e9)
+            name = STAGE_NAMES.get(stage.name, stage.name)
+            span = self._tracer.start_span(name, context=context, start_time=begin)
+            span.end(end_time=begin + int(stage.duration_ms * 1e6))
+        self.attempt_spans(turn, record.attempts)  # the providers its model calls tried
+        if record.failed:
+            turn.set_status(Status(StatusCode.ERROR, record.error_code or str(record.status)))
+        turn.end(end_time=start + int((record.total_ms or 0.0) * 1e6))
 
     def shutdown(self) -> None:
         """Export what is buffered and stop."""
