@@ -173,6 +173,10 @@ def test_a_generated_turn_is_metered_and_priced_in_its_request_record(shop: Shop
     assert listed.status_code == 200, listed.text
     (entry,) = listed.json()["data"]  # one record per turn, the model call metered into it
     assert entry["endpoint"] == "assistant"
+    assert entry["turn"]["intent"] == done["intent"]
+    assert entry["turn"]["answer_path"] == done["answer_path"]
+    assert entry["turn"]["cited_article_ids"] == done["cited_article_ids"]
+    assert entry["turn"]["tools"] == []
     assert entry["prompt_tokens"] == record.prompt_tokens
     assert entry["cost_usd"] == pytest.approx(expected)
 

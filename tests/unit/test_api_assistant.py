@@ -136,10 +136,33 @@ def test_each_turn_is_in_the_request_log_and_the_metrics(served: Served) -> None
     assert record.completion_tokens == 3
     assert record.prompt_tokens > 0
     assert record.input_text is None  # never the text
+    assert record.turn is not None
+    assert (record.turn.intent, record.turn.cited_article_ids) == (
+        "returns_refunds",
+        ["returns-policy"],
+    )
+    assert record.turn.answer_path == "generated"
+    assert record.turn.tools == []
     metrics = served.client.get("/metrics").text
     assert 'switchboard_requests_total{model="assistant",provider="none",status="200"} 1.0' in (
         metrics
     )
+
+
+def test_an_order_turn_is_logged_with_its_tool_call(served: Served) -> None:
+    served.rig.router.default = route(Intent.ORDER_STATUS)
+    chat(served, message=f"Where is my order {ALICE_ORDER}?")
+    app = served.client.app
+    app.state.request_log.flush()  # type: ignore[attr-defined]
+    (row,) = app.state.log_store.query()  # type: ignore[attr-defined]
+    turn = row.record.turn
+    assert turn is not None
+    assert (turn.intent, turn.answer_path, turn.tools) == (
+        "order_status",
+        "order_status",
+        ["get_order"],
+    )
+    assert row.record.prompt_tokens == 0  # answered without the model
 
 
 def test_done_names_the_answer_path_and_the_metrics_count_it(served: Served) -> None:

@@ -19,7 +19,7 @@ from switchboard.gateway.types import Principal, Scope
 from switchboard.observability import log_store
 from switchboard.observability.log_store import LogStore, SpendRow, spend_deltas
 from switchboard.observability.metrics import GatewayMetrics
-from switchboard.observability.record import Attempt, RequestRecord
+from switchboard.observability.record import Attempt, RequestRecord, TurnSummary
 from switchboard.observability.redact import luhn_valid, redact_secrets, redact_text
 from switchboard.observability.request_log import RequestLog
 from switchboard.periods import period_of
@@ -214,6 +214,48 @@ def test_the_record_round_trips(db: Path, store: LogStore) -> None:
         conn.close()
     (row,) = store.query()
     assert row.record == original
+
+
+def test_an_assistant_turns_summary_round_trips(db: Path, store: LogStore) -> None:
+    turn = TurnSummary("shipping", "quoted", ["shipping-methods.md"], ["get_order"], "miss")
+    original = record(1, endpoint="assistant", turn=turn)
+    conn = log_store.connect(log_store.gateway_file(db))
+    try:
+        log_store.write_batch(conn, [original, record(2)])
+    finally:
+        conn.close()
+    rows = {row.record.request_id: row.record for row in store.query()}
+    assert rows["req-1"] == original
+    assert rows["req-2"].turn is None
+
+
+def test_a_log_from_before_turn_summaries_gains_the_column_and_keeps_its_rows(
+    db: Path,
+) -> None:
+    old = sqlite3.connect(db)
+    schema = log_store.SCHEMA.replace(",\n    turn TEXT\n", "\n")
+    assert "turn TEXT" not in schema
+    old.executescript(schema)
+    columns = log_store._COLUMNS.removesuffix(", turn")
+    old.execute(
+        f"INSERT INTO requests ({columns}) VALUES ({', '.join('?' * len(columns.split(',')))})",
+        log_store._row_of(record(1))[:-1],
+    )
+    old.commit()
+    old.close()
+    store = LogStore.open(db)
+    try:
+        (row,) = store.query()
+        assert row.record == record(1)
+        conn = log_store.connect(log_store.gateway_file(db))
+        try:
+            log_store.write_batch(conn, [record(2, turn=TurnSummary("account", "not_sure"))])
+        finally:
+            conn.close()
+        turns = {r.record.request_id: r.record.turn for r in store.query()}
+    finally:
+        store.close()
+    assert turns == {"req-1": None, "req-2": TurnSummary("account", "not_sure")}
 
 
 # -- spend totals ------------------------------------------------------------------------------

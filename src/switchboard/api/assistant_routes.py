@@ -19,7 +19,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -36,7 +36,7 @@ from switchboard.api.sse import SSEResponse, named_event
 from switchboard.assistant.conversations import StoredMessage
 from switchboard.assistant.orchestrator import TurnRequest
 from switchboard.assistant.service import Assistant
-from switchboard.assistant.types import DoneEvent, TurnEvent, event_json
+from switchboard.assistant.types import DoneEvent, ToolResultEvent, TurnEvent, event_json
 from switchboard.errors import (
     CLIENT_CLOSED_REQUEST,
     DependencyUnavailableError,
@@ -49,7 +49,7 @@ from switchboard.errors import (
 )
 from switchboard.gateway.customer_tokens import CUSTOMER_ID
 from switchboard.gateway.types import Principal
-from switchboard.observability.record import RequestRecord
+from switchboard.observability.record import RequestRecord, TurnSummary
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/assistant")
@@ -167,12 +167,15 @@ async def _stream(
     left aborts the model's request), not when the garbage collector gets to it."""
     error: BaseException | None = None
     done: DoneEvent | None = first if isinstance(first, DoneEvent) else None
+    tools = [first.tool] if isinstance(first, ToolResultEvent) else []
     try:
         yield named_event(first.kind, event_json(first))
         async with contextlib.aclosing(rest):
             async for event in rest:
                 if isinstance(event, DoneEvent):
                     done = event
+                elif isinstance(event, ToolResultEvent):
+                    tools.append(event.tool)
                 yield named_event(event.kind, event_json(event))
     except (RequestError, EngineDeadError) as exc:
         error = exc
@@ -185,7 +188,7 @@ async def _stream(
         error = exc
         raise
     finally:
-        _finish(request, record, done, error)
+        _finish(request, record, done, error, tools)
 
 
 def _principal(request: Request) -> Principal:
@@ -211,11 +214,20 @@ def _finish(
     record: RequestRecord,
     done: DoneEvent | None = None,
     error: BaseException | None = None,
+    tools: Sequence[str] = (),
 ) -> None:
     """The turn in the request log and the metrics, like a gateway request: tokens,
-    latency, the cache's answer and every guardrail decision (never the text)."""
+    latency, the cache's answer and every guardrail decision (never the text), and what the
+    turn did: its intent, answer path, cited articles and tool calls."""
     record.total_ms = (time.time() - record.started_at) * 1000
     if done is not None:
+        record.turn = TurnSummary(
+            intent=done.intent.value,
+            answer_path=done.answer_path.value,
+            cited_article_ids=list(done.cited_article_ids),
+            tools=list(tools),
+            cache=done.cache,
+        )
         if record.provider is None:  # not metered by the gateway: the model's own count
             record.served_model = done.model or None
             record.prompt_tokens = done.usage.get("prompt_tokens", 0)

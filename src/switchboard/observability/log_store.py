@@ -15,11 +15,11 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import astuple, dataclass
+from dataclasses import asdict, astuple, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from switchboard.observability.record import Attempt, RequestRecord
+from switchboard.observability.record import Attempt, RequestRecord, TurnSummary
 from switchboard.periods import period_of
 from switchboard.sqlite_file import SQLiteFile
 from switchboard.sqlite_tx import transaction
@@ -58,7 +58,8 @@ CREATE TABLE IF NOT EXISTS requests (
     cache_hit INTEGER NOT NULL,
     guard_events TEXT NOT NULL,
     input_text TEXT,
-    output_text TEXT
+    output_text TEXT,
+    turn TEXT
 );
 CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts);
 CREATE INDEX IF NOT EXISTS requests_tenant_ts ON requests (tenant, ts);
@@ -83,7 +84,7 @@ _COLUMNS = (
     "request_id, ts, key_id, tenant, endpoint, model, provider, served_model, attempts, "
     "status, error_code, stream, prompt_tokens, completion_tokens, cost_usd, queue_wait_ms, "
     "ttft_ms, itl_mean_ms, itl_p99_ms, total_ms, cache_hit, guard_events, input_text, "
-    "output_text"
+    "output_text, turn"
 )
 _INSERT = (
     f"INSERT OR IGNORE INTO requests ({_COLUMNS}) "
@@ -201,6 +202,7 @@ def _row_of(record: RequestRecord) -> tuple[Any, ...]:
         json.dumps(record.guard_events),
         record.input_text,
         record.output_text,
+        json.dumps(asdict(record.turn)) if record.turn is not None else None,
     )
 
 
@@ -230,6 +232,7 @@ def _logged(row: sqlite3.Row) -> LoggedRequest:
         guard_events=list(json.loads(row["guard_events"])),
         input_text=row["input_text"],
         output_text=row["output_text"],
+        turn=TurnSummary(**json.loads(row["turn"])) if row["turn"] else None,
     )
     return LoggedRequest(row["id"], record)
 
@@ -252,6 +255,9 @@ def connect(file: SQLiteFile, *, check: bool = True) -> sqlite3.Connection:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            columns = {row["name"] for row in conn.execute("PRAGMA table_info(requests)")}
+            if "turn" not in columns:  # a log written before turns were summarised
+                conn.execute("ALTER TABLE requests ADD COLUMN turn TEXT")
         if check:
             file.quick_check(conn)
     return conn

@@ -31,6 +31,17 @@ def failure_kind(error: str) -> str:
 _FAILURE_KINDS = (("no first token", "ttft_deadline"), ("circuit open", "circuit_open"))
 
 
+@dataclass(frozen=True)
+class TurnSummary:
+    """What an assistant turn did, beside what it cost: for its request record."""
+
+    intent: str
+    answer_path: str
+    cited_article_ids: list[str] = field(default_factory=list)
+    tools: list[str] = field(default_factory=list)  # the tools it called, in order
+    cache: str | None = None  # "exact", "semantic", "fallback", "miss"; None: not looked up
+
+
 @dataclass
 class RequestRecord:
     """Everything the request log keeps about one request (filled as it runs)."""
@@ -59,6 +70,7 @@ class RequestRecord:
     guard_events: list[str] = field(default_factory=list)
     input_text: str | None = None  # only when the log is configured to keep text
     output_text: str | None = None
+    turn: TurnSummary | None = None  # an assistant turn's intent, citations and tools
 
     @property
     def failed(self) -> bool:
