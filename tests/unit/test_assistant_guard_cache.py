@@ -24,7 +24,7 @@ from switchboard.assistant.types import CitationEvent, Delta, Intent, TokenEvent
 from switchboard.cache.service import ResponseCache
 from switchboard.cache.sqlite_store import SQLiteCacheStore
 from switchboard.config import CacheSettings
-from switchboard.errors import UpstreamError
+from switchboard.errors import DependencyUnavailableError, UpstreamError
 from tests.unit.assistant_rig import (
     ALICE,
     ALICE_ORDER,
@@ -250,6 +250,10 @@ def test_sampled_answers_are_not_cached_but_a_stored_one_saves_a_failed_turn(
         events = sampled.turn(QUESTION)
         assert done_of(events).cache == "fallback"
         assert text_of(events).startswith("Returns are accepted")
+        sampled.rig.model.fail_after = 0  # every provider of its gateway route unavailable
+        sampled.rig.model.failure = DependencyUnavailableError("every provider is unavailable")
+        assert done_of(sampled.turn(QUESTION)).cache == "fallback"
+        sampled.rig.model.failure = UpstreamError("upstream down")
         sampled.rig.model.fail_after = 0
         with pytest.raises(UpstreamError):
             sampled.turn("Do you sell tents?")  # nothing cached for it: the error stands

@@ -114,13 +114,25 @@ from switchboard.assistant.types import (
     TurnEvent,
 )
 from switchboard.config import AssistantSettings
-from switchboard.errors import CircuitOpenError, EngineDeadError, QueueFullError, UpstreamError
+from switchboard.errors import (
+    CircuitOpenError,
+    DependencyUnavailableError,
+    EngineDeadError,
+    QueueFullError,
+    UpstreamError,
+)
 from switchboard.order_ids import extract_order_ids
 
 SMALL_TALK_MAX_TOKENS = 48
 _T = TypeVar("_T")
 # The model could not answer: a fallback hook (the cache) may still have an answer.
-MODEL_FAILURES = (UpstreamError, QueueFullError, CircuitOpenError, EngineDeadError)
+MODEL_FAILURES = (
+    UpstreamError,
+    QueueFullError,
+    CircuitOpenError,
+    DependencyUnavailableError,  # through the gateway: every provider's circuit is open
+    EngineDeadError,
+)
 
 
 class Orchestrator:
