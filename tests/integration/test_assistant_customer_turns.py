@@ -16,7 +16,6 @@ import pytest
 
 from switchboard.assistant.local_model import LocalChatModel
 from switchboard.assistant.orchestrator import TurnRequest
-from switchboard.assistant.order_client import OrderClient
 from switchboard.assistant.replies import OTHER_LANGUAGE
 from switchboard.assistant.service import Assistant, open_assistant
 from switchboard.assistant.types import (
@@ -28,20 +27,7 @@ from switchboard.assistant.types import (
     TokenEvent,
     TurnEvent,
 )
-from switchboard.config import (
-    DEFAULT_MODEL,
-    AssistantSettings,
-    CacheSettings,
-    EmbeddingSettings,
-    EngineSettings,
-    KnowledgeSettings,
-    Settings,
-)
-from switchboard.demo import DEMO_COLLECTION, shop_articles_dir
-from switchboard.engine.local import LocalEngine
-from switchboard.orders.supervisor import order_service
-from switchboard.rag.knowledge import KnowledgeBase
-from switchboard.rag.types import CollectionRef
+from tests.integration.shop_rig import demo_shop, shop_settings
 
 pytestmark = pytest.mark.integration
 
@@ -72,37 +58,15 @@ class Served:
 def assistant(
     default_model_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Served]:
-    data = tmp_path_factory.mktemp("customer-turns")
-    settings = Settings(
-        model=DEFAULT_MODEL,
-        data_dir=data,
-        engine=EngineSettings(max_model_len=1024, max_num_seqs=2),
-        knowledge=KnowledgeSettings(
-            store=str(data / "knowledge.sqlite3"), embedding=EmbeddingSettings(n_threads=1)
-        ),
-        assistant=AssistantSettings(db_path=data / "assistant.sqlite3"),
-        cache=CacheSettings(enabled=False),
-    )
-    knowledge = KnowledgeBase.open(
-        settings.knowledge, settings.knowledge_store, Settings().models_dir
-    )
-    ref = CollectionRef(settings.knowledge.default_tenant, DEMO_COLLECTION)
-    files = [(shop_articles_dir(), shop_articles_dir() / name) for name in ARTICLES]
-    assert not knowledge.ingestor.ingest_files(ref, files).failures
-    engine = LocalEngine(settings.model, default_model_path, settings.engine)
-    try:
-        with order_service(settings.orders, settings.orders_db, quiet=True) as orders:
-            client = OrderClient(orders.url, orders.token)
-            served = Served(
-                open_assistant(settings, LocalChatModel(engine), knowledge, orders=client)
-            )
-            try:
-                yield served
-            finally:
-                served.close()
-    finally:
-        engine.close()
-        knowledge.close()
+    settings = shop_settings(tmp_path_factory.mktemp("customer-turns"))
+    with demo_shop(settings, default_model_path, ARTICLES) as shop:
+        model = LocalChatModel(shop.engine)
+        orders = shop.order_client()
+        served = Served(open_assistant(settings, model, shop.knowledge, orders=orders))
+        try:
+            yield served
+        finally:
+            served.close()
 
 
 def text_of(events: list[TurnEvent]) -> str:

@@ -22,24 +22,14 @@ from switchboard.api import create_app
 from switchboard.assistant.claims import ClaimKind, OptionWords
 from switchboard.assistant.grounding import EvidenceIndex, Passage
 from switchboard.assistant.local_model import LocalChatModel
-from switchboard.assistant.order_client import OrderClient
 from switchboard.assistant.service import open_assistant
 from switchboard.bench.uvicorn_thread import serve
 from switchboard.config import (
-    DEFAULT_MODEL,
     AssistantSettings,
-    CacheSettings,
-    EmbeddingSettings,
-    EngineSettings,
     GatewaySettings,
-    KnowledgeSettings,
-    Settings,
 )
-from switchboard.demo import DEMO_COLLECTION, option_words_path, shop_articles_dir
-from switchboard.engine.local import LocalEngine
-from switchboard.orders.supervisor import order_service
-from switchboard.rag.knowledge import KnowledgeBase
-from switchboard.rag.types import CollectionRef
+from switchboard.demo import option_words_path, shop_articles_dir
+from tests.integration.shop_rig import demo_shop, shop_settings
 
 pytestmark = pytest.mark.integration
 
@@ -56,36 +46,18 @@ QUESTIONS = (
 @pytest.fixture(scope="module")
 def base_url(default_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data = tmp_path_factory.mktemp("grounding")
-    settings = Settings(
-        model=DEFAULT_MODEL,
-        data_dir=data,
-        engine=EngineSettings(max_model_len=1024, max_num_seqs=2),
-        knowledge=KnowledgeSettings(
-            store=str(data / "knowledge.sqlite3"), embedding=EmbeddingSettings(n_threads=1)
-        ),
-        assistant=AssistantSettings(db_path=data / "assistant.sqlite3", answer_mode="generate"),
+    settings = shop_settings(
+        data,
+        assistant=AssistantSettings(answer_mode="generate"),
         gateway=GatewaySettings(db_path=data / "gateway.sqlite3"),
-        cache=CacheSettings(enabled=False),  # every question reaches the model
     )
-    knowledge = KnowledgeBase.open(
-        settings.knowledge, settings.knowledge_store, Settings().models_dir
-    )
-    ref = CollectionRef(settings.knowledge.default_tenant, DEMO_COLLECTION)
-    files = [(shop_articles_dir(), shop_articles_dir() / name) for name in ARTICLES]
-    assert not knowledge.ingestor.ingest_files(ref, files).failures
-    engine = LocalEngine(settings.model, default_model_path, settings.engine)
-    try:
-        with order_service(settings.orders, settings.orders_db, quiet=True) as orders:
-            client = OrderClient(orders.url, orders.token)
-            assistant = open_assistant(settings, LocalChatModel(engine), knowledge, orders=client)
-            app = create_app(
-                engine, settings, knowledge=knowledge, assistant=assistant, order_api=orders
-            )
-            with serve(app) as url:
-                yield url
-    finally:
-        engine.close()
-        knowledge.close()
+    with demo_shop(settings, default_model_path, ARTICLES) as shop:
+        model = LocalChatModel(shop.engine)
+        orders = shop.order_client()
+        assistant = open_assistant(settings, model, shop.knowledge, orders=orders)
+        app = create_app(shop.engine, settings, knowledge=shop.knowledge, assistant=assistant)
+        with serve(app) as url:
+            yield url
 
 
 def turn(base_url: str, message: str) -> tuple[str, dict[str, Any]]:
