@@ -1,4 +1,4 @@
-"""Pytest fixtures serving the real fake upstream (``switchboard.bench.fake_upstream``) on
+"""Pytest fixtures serving the real fake upstream (``switchboard_bench.fake_upstream``) on
 loopback from a thread, with a handle to script it (``/_control``) and read its counters."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from switchboard.bench.fake_upstream import Behaviour, run_in_thread
+from switchboard_bench.fake_upstream import Behaviour, run_in_thread
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from switchboard.api import create_app
 from switchboard.assistant.order_client import OrderClient
 from switchboard.assistant.service import Assistant
 from switchboard.assistant.types import Intent
-from switchboard.bench.uvicorn_thread import serve
 from switchboard.config import GatewaySettings, GuardSettings, Settings
+from switchboard_bench.uvicorn_thread import serve
 from tests.unit.assistant_rig import ALICE, ALICE_ORDER, BOB, Rig, route
 from tests.unit.test_api_assistant import sse_blocks
 from tests.unit.test_api_routes import MODEL, FakeServedEngine

@@ -32,7 +32,6 @@ from switchboard.api.openapi import operations
 from switchboard.assistant.local_model import LocalChatModel
 from switchboard.assistant.order_client import OrderClient
 from switchboard.assistant.service import open_assistant
-from switchboard.bench.uvicorn_thread import serve
 from switchboard.config import AssistantSettings, GatewaySettings, OrdersSettings, Settings
 from switchboard.demo import DEMO_COLLECTION, shop_articles_dir
 from switchboard.engine.local import LocalEngine
@@ -40,6 +39,7 @@ from switchboard.gateway.types import ALL_SCOPES
 from switchboard.orders.supervisor import order_service
 from switchboard.rag.knowledge import KnowledgeBase
 from switchboard.rag.types import CollectionRef
+from switchboard_bench.uvicorn_thread import serve
 
 pytestmark = pytest.mark.integration
 

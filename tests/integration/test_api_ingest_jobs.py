@@ -24,7 +24,6 @@ import pytest
 from fastapi import FastAPI
 
 from switchboard.api import create_app
-from switchboard.bench.uvicorn_thread import serve
 from switchboard.config import (
     EmbeddingSettings,
     GatewaySettings,
@@ -34,6 +33,7 @@ from switchboard.config import (
 )
 from switchboard.gateway.types import Scope
 from switchboard.rag.knowledge import KnowledgeBase
+from switchboard_bench.uvicorn_thread import serve
 from tests.integration.slow_pdf import slow_pdf
 from tests.unit.test_api_routes import MODEL, FakeServedEngine
 

@@ -22,7 +22,6 @@ from fastapi import FastAPI
 from switchboard.api import create_app
 from switchboard.assistant.local_model import LocalChatModel
 from switchboard.assistant.service import open_assistant
-from switchboard.bench.uvicorn_thread import serve
 from switchboard.config import (
     DEFAULT_MODEL,
     AssistantSettings,
@@ -39,6 +38,7 @@ from switchboard.engine.local import LocalEngine
 from switchboard.gateway.types import Scope
 from switchboard.rag.knowledge import KnowledgeBase
 from switchboard.rag.types import CollectionRef
+from switchboard_bench.uvicorn_thread import serve
 from tests.integration.gateway_harness import logged
 
 pytestmark = pytest.mark.integration

@@ -24,7 +24,6 @@ from opentelemetry.trace import SpanKind
 from switchboard.api import create_app
 from switchboard.assistant.local_model import LocalChatModel
 from switchboard.assistant.service import open_assistant
-from switchboard.bench.uvicorn_thread import serve
 from switchboard.config import (
     DEFAULT_MODEL,
     AssistantSettings,
@@ -36,6 +35,7 @@ from switchboard.config import (
     Settings,
 )
 from switchboard.gateway.types import Scope
+from switchboard_bench.uvicorn_thread import serve
 from tests.integration.fake_upstream_fixture import UpstreamHandle, closed_port_url
 from tests.integration.gateway_harness import logged
 from tests.integration.shop_rig import Shop, demo_shop, shop_settings

@@ -23,12 +23,12 @@ from switchboard.assistant.claims import ClaimKind, OptionWords
 from switchboard.assistant.grounding import EvidenceIndex, Passage
 from switchboard.assistant.local_model import LocalChatModel
 from switchboard.assistant.service import open_assistant
-from switchboard.bench.uvicorn_thread import serve
 from switchboard.config import (
     AssistantSettings,
     GatewaySettings,
 )
 from switchboard.demo import option_words_path, shop_articles_dir
+from switchboard_bench.uvicorn_thread import serve
 from tests.integration.shop_rig import demo_shop, shop_settings
 
 pytestmark = pytest.mark.integration

@@ -10,10 +10,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from switchboard.api import create_app
-from switchboard.bench.limits_bench import _refusal_times, _send_huge
-from switchboard.bench.uvicorn_thread import serve
 from switchboard.config import GatewaySettings, ServerSettings, Settings
 from switchboard.gateway.types import Scope
+from switchboard_bench.limits_bench import _refusal_times, _send_huge
+from switchboard_bench.uvicorn_thread import serve
 
 pytestmark = pytest.mark.integration
 

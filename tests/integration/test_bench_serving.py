@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from switchboard.bench.serving import BaselineServer, run_baseline, run_engine
-from switchboard.bench.workload import make_workload
 from switchboard.config import EngineSettings
 from switchboard.engine.local import LocalEngine
+from switchboard_bench.serving import BaselineServer, run_baseline, run_engine
+from switchboard_bench.workload import make_workload
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from switchboard.bench.spec_bench import assistant_prompts
 from switchboard.cli import app
+from switchboard_bench.spec_bench import assistant_prompts
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from switchboard.bench.cache_eval import measure_pairs, replay
-from switchboard.bench.cache_pairs import PAIRS, CachePair, PairKind
 from switchboard.cache.keys import exact_key
 from switchboard.cache.service import ResponseCache, open_cache
 from switchboard.cache.sqlite_store import SQLiteCacheStore
@@ -21,6 +19,8 @@ from switchboard.cache.types import CachedAnswer, CacheScope, HitKind
 from switchboard.config import CacheSettings, Settings
 from switchboard.models.embedding import prepare_embedding_model
 from switchboard.rag.embedder import EmbedderSettings, OnnxEmbedder
+from switchboard_bench.cache_eval import measure_pairs, replay
+from switchboard_bench.cache_pairs import PAIRS, CachePair, PairKind
 
 pytestmark = pytest.mark.integration
 

@@ -106,8 +106,8 @@ def test_unified_pool_preempts_and_every_request_completes(default_model_path: P
 def test_requantized_q8_0_keeps_the_base_models_perplexity(
     local: LocalEngine, default_model_path: Path
 ) -> None:
-    from switchboard.bench.quant_bench import perplexity
     from switchboard.models.catalog import CATALOG
+    from switchboard_bench.quant_bench import perplexity
 
     base_path = default_model_path.parent / CATALOG["smollm2-135m"].filename
     base = LocalEngine("base", base_path, EngineSettings(max_num_seqs=1, max_model_len=1024))

@@ -25,8 +25,8 @@ import httpx
 import pytest
 
 from switchboard.api import create_app
-from switchboard.bench.uvicorn_thread import serve
 from switchboard.observability.request_log import RequestLog
+from switchboard_bench.uvicorn_thread import serve
 from tests.integration import gateway_harness
 from tests.integration.fault_harness import (
     fake_chat,

@@ -31,7 +31,6 @@ import pytest
 from fastapi import FastAPI
 
 from switchboard.api import create_app
-from switchboard.bench.uvicorn_thread import serve
 from switchboard.config import (
     DEFAULT_MODEL,
     CacheSettings,
@@ -44,6 +43,7 @@ from switchboard.engine.engine import Runner
 from switchboard.engine.local import LocalEngine
 from switchboard.engine.scheduler import ScheduledChunk
 from switchboard.errors import FatalError
+from switchboard_bench.uvicorn_thread import serve
 from tests.integration import gateway_harness
 from tests.integration.fault_harness import error_of, health, logged, tracebacks
 from tests.unit.test_engine import POISON_SEED, failing_for

@@ -33,7 +33,6 @@ from switchboard.assistant.order_client import OrderClient, RetryPolicy
 from switchboard.assistant.order_tool import UNAVAILABLE_ANSWER
 from switchboard.assistant.service import open_assistant
 from switchboard.backoff import RestartBackoff
-from switchboard.bench.uvicorn_thread import serve
 from switchboard.config import (
     DEFAULT_MODEL,
     AssistantSettings,
@@ -50,6 +49,7 @@ from switchboard.engine.local import LocalEngine
 from switchboard.orders.supervisor import OrderApiSupervisor
 from switchboard.rag.knowledge import KnowledgeBase
 from switchboard.rag.types import CollectionRef
+from switchboard_bench.uvicorn_thread import serve
 from tests.integration import gateway_harness
 from tests.integration.fault_harness import health, logged, tracebacks, until
 

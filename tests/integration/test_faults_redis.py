@@ -28,10 +28,10 @@ import pytest
 from fastapi import FastAPI
 
 from switchboard.api import create_app
-from switchboard.bench.uvicorn_thread import serve
 from switchboard.config import CacheSettings, LimitSettings, Price
 from switchboard.gateway.types import Scope
 from switchboard.periods import period_of
+from switchboard_bench.uvicorn_thread import serve
 from tests.integration import gateway_harness
 from tests.integration.fault_harness import (
     error_of,

@@ -39,7 +39,6 @@ from switchboard.assistant.conversations import AssistantRecord, ConversationSto
 from switchboard.assistant.local_model import LocalChatModel
 from switchboard.assistant.service import open_assistant
 from switchboard.assistant.types import Intent
-from switchboard.bench.uvicorn_thread import serve
 from switchboard.config import (
     DEFAULT_MODEL,
     AssistantSettings,
@@ -55,6 +54,7 @@ from switchboard.config import (
 from switchboard.engine.local import LocalEngine
 from switchboard.observability.request_log import RequestLog
 from switchboard.rag.knowledge import KnowledgeBase
+from switchboard_bench.uvicorn_thread import serve
 from tests.integration import gateway_harness
 from tests.integration.fault_harness import (
     error_of,

@@ -1,5 +1,5 @@
 """The gateway end to end over HTTP: a real uvicorn server in front of real fake upstreams
-on loopback (``switchboard.bench.fake_upstream``) that fail, stall or die when told to."""
+on loopback (``switchboard_bench.fake_upstream``) that fail, stall or die when told to."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from switchboard.api import create_app
-from switchboard.bench.uvicorn_thread import serve
 from switchboard.config import Price, RequestLogSettings
 from switchboard.gateway.types import Scope
+from switchboard_bench.uvicorn_thread import serve
 from tests.integration.fake_upstream_fixture import UpstreamHandle, closed_port_url
 from tests.integration.gateway_harness import (
     chat_body,

@@ -11,12 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
-from switchboard.bench.fake_upstream import FakeUpstream
 from switchboard.config import ProviderSettings, RouteSettings, RouteTarget
 from switchboard.errors import InvalidRequestError, UpstreamError
 from switchboard.gateway.openai_provider import OpenAIProvider, retryable
 from switchboard.gateway.routing import ModelRouter
 from switchboard.gateway.types import ProviderCall, StreamChunk
+from switchboard_bench.fake_upstream import FakeUpstream
 from tests.integration.fake_upstream_fixture import (
     UpstreamHandle,
     closed_port_url,

@@ -18,9 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from switchboard.bench.fake_upstream import Behaviour, run_in_thread
 from switchboard.gateway.keys import KeyStore
 from switchboard.gateway.types import Scope
+from switchboard_bench.fake_upstream import Behaviour, run_in_thread
 from tests.integration.gateway_harness import chat_body
 from tests.integration.redis_server import free_port, redis_server
 

@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from switchboard.api import create_app
-from switchboard.bench.uvicorn_thread import serve
 from switchboard.config import RequestLogSettings, Settings
 from switchboard.rag.embedder import Embedder
 from switchboard.rag.knowledge import open_embedder
+from switchboard_bench.uvicorn_thread import serve
 from tests.integration.fake_upstream_fixture import UpstreamHandle
 from tests.integration.gateway_harness import gateway_settings, logged
 from tests.integration.redis_server import redis_server
@@ -104,7 +104,7 @@ def test_guardrails_and_cache_through_the_gateway(
 
 
 def test_the_cache_benchmark_times_real_hits(embedder: Embedder) -> None:
-    from switchboard.bench.cache_bench import gateway_latency
+    from switchboard_bench.cache_bench import gateway_latency
 
     result = gateway_latency(Settings(), embedder, 3, lambda: None)
     assert result["hit_kinds"]["exact"] == ["exact"]
@@ -116,7 +116,7 @@ def test_the_cache_benchmark_times_real_hits(embedder: Embedder) -> None:
 def test_the_cache_benchmark_times_real_assistant_hits(default_model_path: Path) -> None:
     """The assistant's cache holds model answers: the benchmark times those, whatever the
     assistant's default answer mode."""
-    from switchboard.bench.cache_bench import assistant_latency
+    from switchboard_bench.cache_bench import assistant_latency
 
     result = assistant_latency(Settings(), default_model_path, 2, lambda: None)
     assert result["hit_kinds"]["exact"] == ["exact"]

@@ -14,9 +14,9 @@ import pytest
 from switchboard.api import create_app
 from switchboard.assistant.guard_hook import GuardHook
 from switchboard.assistant.orchestrator import Hooks
-from switchboard.bench.uvicorn_thread import serve
 from switchboard.config import GuardSettings, RequestLogSettings
 from switchboard.guard.factory import open_guard
+from switchboard_bench.uvicorn_thread import serve
 from tests.integration.fake_upstream_fixture import UpstreamHandle
 from tests.integration.gateway_harness import gateway_settings, logged
 from tests.unit.assistant_rig import Rig, done_of, text_of

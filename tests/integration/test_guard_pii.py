@@ -12,9 +12,6 @@ from typing import NoReturn
 import pytest
 import tldextract
 
-from switchboard.bench.injection_eval import golden_messages
-from switchboard.bench.pii_eval import Matching, evaluate
-from switchboard.bench.pii_set import generate
 from switchboard.config import PiiSettings
 from switchboard.guard import pii
 from switchboard.guard.gazetteers import is_country
@@ -28,6 +25,9 @@ from switchboard.guard.pii import (
     resolve_overlaps,
 )
 from switchboard.guard.types import Category, Finding
+from switchboard_bench.injection_eval import golden_messages
+from switchboard_bench.pii_eval import Matching, evaluate
+from switchboard_bench.pii_set import generate
 
 pytestmark = pytest.mark.integration
 

@@ -21,10 +21,10 @@ import pytest
 from switchboard.api import create_app
 from switchboard.assistant.order_client import OrderClient
 from switchboard.backoff import RestartBackoff
-from switchboard.bench.uvicorn_thread import serve
 from switchboard.config import OrdersSettings
 from switchboard.errors import ServiceStartError
 from switchboard.orders.supervisor import OrderApiSupervisor, order_service
+from switchboard_bench.uvicorn_thread import serve
 from tests.integration.test_orders_process import env  # noqa: F401 (the fixture)
 from tests.unit.test_api_routes import FakeServedEngine, _settings
 

@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from switchboard.api import create_app
-from switchboard.bench.uvicorn_thread import serve
 from switchboard.config import EmbeddingSettings, KnowledgeSettings, Settings
 from switchboard.rag.knowledge import KnowledgeBase
 from switchboard.rag.types import CollectionRef
+from switchboard_bench.uvicorn_thread import serve
 from tests.unit.test_api_routes import FakeServedEngine, _settings
 from tests.unit.test_sqlite_file import damage_pages
 

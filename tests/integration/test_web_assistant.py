@@ -20,7 +20,6 @@ from switchboard.api import create_app
 from switchboard.assistant.local_model import LocalChatModel
 from switchboard.assistant.order_client import OrderClient
 from switchboard.assistant.service import open_assistant
-from switchboard.bench.uvicorn_thread import serve
 from switchboard.config import AssistantSettings, GatewaySettings, Settings
 from switchboard.demo import DEMO_COLLECTION, shop_articles_dir
 from switchboard.engine.local import LocalEngine
@@ -28,6 +27,7 @@ from switchboard.orders import generate_dataset
 from switchboard.orders.supervisor import order_service
 from switchboard.rag.knowledge import KnowledgeBase
 from switchboard.rag.types import CollectionRef
+from switchboard_bench.uvicorn_thread import serve
 from tests.integration import web_harness
 from tests.integration.web_harness import browser_page, record_network_problems
 

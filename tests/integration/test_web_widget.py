@@ -32,7 +32,7 @@ from switchboard.assistant.types import (
     TurnEvent,
     event_json,
 )
-from switchboard.bench.uvicorn_thread import serve
+from switchboard_bench.uvicorn_thread import serve
 from tests.integration import web_harness
 from tests.integration.web_harness import (
     RECORD_ANSWER_TEXTS,

@@ -1,9 +1,9 @@
 """The harness of the browser tests: Debian's Chromium (``make browser``) driven through
-Playwright's sync API, on an app served by ``switchboard.bench.uvicorn_thread.serve``.
+Playwright's sync API, on an app served by ``switchboard_bench.uvicorn_thread.serve``.
 
 A test module takes in the ``chromium`` fixture and opens pages with ``browser_page``::
 
-    from switchboard.bench.uvicorn_thread import serve
+    from switchboard_bench.uvicorn_thread import serve
     from tests.integration import web_harness
     from tests.integration.web_harness import browser_page
 

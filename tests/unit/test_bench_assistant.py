@@ -10,13 +10,15 @@ from typing import Any
 
 import pytest
 
-from switchboard.bench.answer_settings import (
+from switchboard.config import Settings
+from switchboard.evaluation.golden import GoldenCase, default_golden_path, load_golden
+from switchboard_bench.answer_settings import (
     ANSWER_SETTINGS,
     AnswerSetting,
     apply_setting,
     pick_settings,
 )
-from switchboard.bench.assistant_bench import (
+from switchboard_bench.assistant_bench import (
     BenchPlan,
     BenchReport,
     bench_row,
@@ -24,8 +26,6 @@ from switchboard.bench.assistant_bench import (
     run_bench,
     split_cases,
 )
-from switchboard.config import Settings
-from switchboard.evaluation.golden import GoldenCase, default_golden_path, load_golden
 
 pytestmark = pytest.mark.unit
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from switchboard.bench.beir import BeirDataset, BeirDoc, load_beir, load_qrels
+from switchboard_bench.beir import BeirDataset, BeirDoc, load_beir, load_qrels
 
 pytestmark = pytest.mark.unit
 

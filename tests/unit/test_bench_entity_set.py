@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from switchboard.bench.beir import BeirDoc, load_beir
-from switchboard.bench.entity_set import article_entry, shop_entity_set, write_beir
 from switchboard.demo import shop_articles_dir
 from switchboard.evaluation.golden import default_golden_path, load_golden
+from switchboard_bench.beir import BeirDoc, load_beir
+from switchboard_bench.entity_set import article_entry, shop_entity_set, write_beir
 
 pytestmark = pytest.mark.unit
 

@@ -13,15 +13,18 @@ from typing import Any, TypeVar
 import pytest
 import yaml
 
-from switchboard.bench import litellm_env
-from switchboard.bench.gateway_bench import parse_token, render_gateway_toml
-from switchboard.bench.gateway_report import (
+from switchboard.config import GatewaySettings
+from switchboard.errors import DependencyUnavailableError, ServiceStartError
+from switchboard.gateway.sse_lines import SSEDecoder
+from switchboard_bench import litellm_env
+from switchboard_bench.gateway_bench import parse_token, render_gateway_toml
+from switchboard_bench.gateway_report import (
     GatewayBenchConfig,
     MemoryTrace,
     build_report,
     overheads,
 )
-from switchboard.bench.http_load import (
+from switchboard_bench.http_load import (
     PhaseStats,
     RequestResult,
     Target,
@@ -31,9 +34,6 @@ from switchboard.bench.http_load import (
     parse_head,
     run_load,
 )
-from switchboard.config import GatewaySettings
-from switchboard.errors import DependencyUnavailableError, ServiceStartError
-from switchboard.gateway.sse_lines import SSEDecoder
 
 pytestmark = pytest.mark.unit
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from switchboard.bench.guard_bench import (
+from switchboard_bench.guard_bench import (
     answer_texts,
     golden_messages,
     input_latency,

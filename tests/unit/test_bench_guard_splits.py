@@ -10,7 +10,9 @@ import re
 import pytest
 from rich.console import Console
 
-from switchboard.bench.guard_splits import (
+from switchboard.config import GuardSettings
+from switchboard.guard.types import Category, Finding
+from switchboard_bench.guard_splits import (
     SCORED_AS,
     Split,
     evaluate_split,
@@ -22,9 +24,7 @@ from switchboard.bench.guard_splits import (
     split_dir,
     splits_tables,
 )
-from switchboard.bench.pii_set import ExpectedSpan, PiiCase
-from switchboard.config import GuardSettings
-from switchboard.guard.types import Category, Finding
+from switchboard_bench.pii_set import ExpectedSpan, PiiCase
 from tests.unit.guard_fakes import make_guard
 
 pytestmark = pytest.mark.unit

@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from switchboard.bench.proc_sample import ProcSample
-from switchboard.bench.soak import SoakConfig, demo_customers, server_env
-from switchboard.bench.soak_plot import soak_svg
-from switchboard.bench.soak_report import Sample, SoakRun, build_report, flat_series
-from switchboard.bench.soak_stats import (
+from switchboard.cli import app
+from switchboard.orders.dataset import generate_dataset
+from switchboard_bench.proc_sample import ProcSample
+from switchboard_bench.soak import SoakConfig, demo_customers, server_env
+from switchboard_bench.soak_plot import soak_svg
+from switchboard_bench.soak_report import Sample, SoakRun, build_report, flat_series
+from switchboard_bench.soak_stats import (
     Kind,
     KindStats,
     Outcome,
@@ -22,8 +24,6 @@ from switchboard.bench.soak_stats import (
     verdict,
     warmup_samples,
 )
-from switchboard.cli import app
-from switchboard.orders.dataset import generate_dataset
 
 pytestmark = pytest.mark.unit
 

@@ -20,10 +20,10 @@ import httpx
 import psutil
 import pytest
 
-from switchboard.bench.proc_sample import find_child, sample_process
-from switchboard.bench.processes import stop_tree
-from switchboard.bench.soak_stats import Kind, Outcome
-from switchboard.bench.soak_traffic import MIX, REQUESTS, Reply, Traffic, run_client, timed
+from switchboard_bench.proc_sample import find_child, sample_process
+from switchboard_bench.processes import stop_tree
+from switchboard_bench.soak_stats import Kind, Outcome
+from switchboard_bench.soak_traffic import MIX, REQUESTS, Reply, Traffic, run_client, timed
 
 pytestmark = pytest.mark.unit
 

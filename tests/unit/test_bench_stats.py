@@ -1,7 +1,7 @@
 import pytest
 
-from switchboard.bench.stats import RequestTrace, RunStats, latency_percentiles
-from switchboard.bench.workload import make_workload
+from switchboard_bench.stats import RequestTrace, RunStats, latency_percentiles
+from switchboard_bench.workload import make_workload
 
 pytestmark = pytest.mark.unit
 

@@ -6,7 +6,6 @@ import base64
 
 import pytest
 
-from switchboard.bench.guard_splits import Split, injection_messages
 from switchboard.config import InjectionSettings
 from switchboard.guard.injection import (
     FINDING_TYPE,
@@ -25,6 +24,7 @@ from switchboard.guard.injection_model import (
     training_set,
 )
 from switchboard.guard.types import Category
+from switchboard_bench.guard_splits import Split, injection_messages
 
 pytestmark = pytest.mark.unit
 

@@ -2,7 +2,7 @@ from math import log2
 
 import pytest
 
-from switchboard.bench.ir_metrics import (
+from switchboard_bench.ir_metrics import (
     dcg,
     evaluate,
     mrr_at_k,

@@ -4,7 +4,10 @@ imports included) goes from a higher layer to a lower one.
     utilities and data  errors, config, names, models, demo, web, sqlite helpers, ...
     components          engine, rag, guard, cache, orders, observability (never each other)
     services            gateway, assistant (never each other)
-    entry points        api, evaluation  <  bench  <  cli  <  __main__
+    entry points        api, evaluation  <  the benchmarks  <  cli  <  __main__
+
+The benchmarks are a package of their own, ``switchboard_bench``, beside the runtime: only
+the command line (``switchboard bench ...``) imports them.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import pytest
 pytestmark = pytest.mark.unit
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "switchboard"
+BENCH = PACKAGE.parent / "switchboard_bench"
 
 LAYERS: list[set[str]] = [
     {
@@ -41,7 +45,7 @@ LAYERS: list[set[str]] = [
     {"cache", "engine", "guard", "observability", "orders", "rag"},
     {"assistant", "gateway"},
     {"api", "evaluation"},
-    {"bench"},
+    {"switchboard_bench"},
     {"cli"},
     {"__main__"},
 ]
@@ -73,6 +77,8 @@ def imports(path: Path, package: Path) -> Iterator[tuple[int, str]]:
             parts = name.split(".")
             if parts[0] == "switchboard" and len(parts) > 1:
                 yield node.lineno, parts[1]
+            elif parts[0] == "switchboard_bench":
+                yield node.lineno, "switchboard_bench"
 
 
 def violations(package: Path) -> list[str]:
@@ -92,6 +98,17 @@ def violations(package: Path) -> list[str]:
 
 def test_every_import_points_to_a_lower_layer() -> None:
     assert violations(PACKAGE) == []
+
+
+def test_the_benchmarks_import_only_what_is_below_the_command_line() -> None:
+    level = layer_of("switchboard_bench")
+    upward = [
+        f"{path.relative_to(BENCH)}:{line} imports switchboard.{target}"
+        for path in sorted(BENCH.rglob("*.py"))
+        for line, target in imports(path, BENCH)
+        if target != "switchboard_bench" and layer_of(target) >= level
+    ]
+    assert upward == []
 
 
 def test_every_top_level_module_has_a_layer() -> None:

@@ -8,7 +8,8 @@ import re
 import phonenumbers
 import pytest
 
-from switchboard.bench.pii_set import (
+from switchboard.config import DEFAULT_PII_ENTITIES
+from switchboard_bench.pii_set import (
     credit_card,
     email,
     fill,
@@ -22,7 +23,6 @@ from switchboard.bench.pii_set import (
     phone,
     ssn,
 )
-from switchboard.config import DEFAULT_PII_ENTITIES
 
 pytestmark = pytest.mark.unit
 

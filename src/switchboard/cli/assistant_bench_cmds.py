@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from switchboard.bench.answer_settings import ANSWER_SETTINGS
 from switchboard.cli.common import (
     bench_app,
     console,
@@ -16,6 +15,7 @@ from switchboard.cli.common import (
     progress_bar,
     registry,
 )
+from switchboard_bench.answer_settings import ANSWER_SETTINGS
 
 _SETTINGS_HELP = "; ".join(f"{s.name}: {s.about}" for s in ANSWER_SETTINGS)
 
@@ -51,8 +51,10 @@ def bench_assistant(
     """Key facts, citations, forbidden facts, leaks, invented statuses, handoffs, the
     answer-path mix, first token and end-to-end latency of answers from the articles, model
     TTFT and prompt tokens per call: per model, setting and split, one run after the other."""
-    from switchboard.bench.answer_settings import apply_setting, pick_settings
-    from switchboard.bench.assistant_bench import (
+    from switchboard.evaluation.golden import SPLITS, default_golden_path, load_golden
+    from switchboard.evaluation.runner import evaluate
+    from switchboard_bench.answer_settings import apply_setting, pick_settings
+    from switchboard_bench.assistant_bench import (
         BenchPlan,
         BenchReport,
         markdown_table,
@@ -60,8 +62,6 @@ def bench_assistant(
         split_cases,
         write_atomically,
     )
-    from switchboard.evaluation.golden import SPLITS, default_golden_path, load_golden
-    from switchboard.evaluation.runner import evaluate
 
     settings = load_settings()
     _check_folder("--json", json_path)

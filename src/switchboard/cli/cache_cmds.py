@@ -48,7 +48,7 @@ def bench_cache(
 ) -> None:
     """Hit and false-hit rates of the semantic cache on labelled question pairs, and the
     end-to-end latency of a hit through the gateway and the assistant."""
-    from switchboard.bench.cache_bench import run
+    from switchboard_bench.cache_bench import run
 
     settings = load_settings()
     result = run(settings, model_path(settings, settings.model), requests=requests)

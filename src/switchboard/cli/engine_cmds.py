@@ -151,7 +151,7 @@ def bench_engine(
     model: Annotated[str | None, typer.Option(help="Registry name or GGUF path.")] = None,
 ) -> None:
     """Our engine vs. llama-cpp-python's Llama (one request at a time), same run."""
-    from switchboard.bench.engine_bench import EngineBenchConfig, run_engine_bench
+    from switchboard_bench.engine_bench import EngineBenchConfig, run_engine_bench
 
     settings = load_settings()
     name = model or settings.model
@@ -169,7 +169,7 @@ def bench_quantization(
     quants: Annotated[str, typer.Option(help="Comma-separated variants.")] = "q4_1,q8_0",
 ) -> None:
     """Prefill and decode speed of quantized variants of one model."""
-    from switchboard.bench.quant_bench import run_quant_bench
+    from switchboard_bench.quant_bench import run_quant_bench
 
     settings = load_settings()
     paths = {q: model_path(settings, f"{base}:{q}") for q in quants.split(",")}
@@ -207,7 +207,7 @@ def bench_speculative(
     """Greedy decode speed of assistant-style prompts with and without speculative decoding
     (n-gram drafts on --model; a draft model's drafts on its target), same run, and
     whether every output is the same."""
-    from switchboard.bench.spec_bench import DraftPair, SpecBenchConfig, run_spec_bench
+    from switchboard_bench.spec_bench import DraftPair, SpecBenchConfig, run_spec_bench
 
     settings = load_settings()
     name = model or settings.model
@@ -272,7 +272,7 @@ def bench_prefix(
 ) -> None:
     """Prefill tokens and time to first token of assistant-shaped prompts with and without
     the prefix cache, same run (also part of bench engine)."""
-    from switchboard.bench.prefix_bench import run_prefix_bench
+    from switchboard_bench.prefix_bench import run_prefix_bench
 
     settings = load_settings()
     name = model or settings.model
@@ -296,8 +296,8 @@ def bench_gateway(
 ) -> None:
     """Our gateway vs. LiteLLM's proxy vs. a direct connection to a fake upstream: added
     latency, requests/s and memory drift, same run."""
-    from switchboard.bench.gateway_bench import run_gateway_bench
-    from switchboard.bench.gateway_report import GatewayBenchConfig
+    from switchboard_bench.gateway_bench import run_gateway_bench
+    from switchboard_bench.gateway_report import GatewayBenchConfig
 
     config = GatewayBenchConfig.scaled(
         load_settings().data_dir, requests, memory_requests, concurrency, skip_litellm
@@ -321,7 +321,7 @@ def bench_limits(
 ) -> None:
     """What hostile requests cost a real server: the time to refuse 20,000 messages, and
     its memory while a 400 MB body is sent to /v1/search."""
-    from switchboard.bench.limits_bench import run_limits_bench
+    from switchboard_bench.limits_bench import run_limits_bench
 
     result = run_limits_bench(load_settings(), refusals, console.print)
     refusal = result["refusal"]

@@ -73,8 +73,8 @@ def bench_guard(
     """Precision and recall of each guardrail on its labelled set, and the latency the
     guardrails add per turn (input) and to the answer's first token (output)."""
     from switchboard.assistant.service import SYSTEM_PROMPTS
-    from switchboard.bench.guard_bench import run
-    from switchboard.bench.guard_splits import splits_tables
+    from switchboard_bench.guard_bench import run
+    from switchboard_bench.guard_splits import splits_tables
 
     settings = load_settings()
     result = run(settings.guard, SYSTEM_PROMPTS, tokens_per_s=tokens_per_s, progress=True)

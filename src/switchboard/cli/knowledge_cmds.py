@@ -266,8 +266,8 @@ def bench_retrieval(
     split: Annotated[str, typer.Option(help="qrels split.")] = "test",
 ) -> None:
     """nDCG@10 (standard and leaderboard-style), recall@10, MRR@10 and latency per mode."""
-    from switchboard.bench.beir import load_beir
-    from switchboard.bench.retrieval_bench import run_retrieval_bench
+    from switchboard_bench.beir import load_beir
+    from switchboard_bench.retrieval_bench import run_retrieval_bench
 
     settings = load_settings()
     try:
@@ -309,9 +309,9 @@ def bench_entity_set(
 ) -> None:
     """Write an entity-centric BEIR set: the demo articles as title + one-line description,
     a golden set's questions as queries (for `bench retrieval --dataset OUT`)."""
-    from switchboard.bench.entity_set import shop_entity_set, write_beir
     from switchboard.demo import shop_articles_dir
     from switchboard.evaluation.golden import default_golden_path, load_golden
+    from switchboard_bench.entity_set import shop_entity_set, write_beir
 
     dataset = shop_entity_set(shop_articles_dir(), load_golden(golden or default_golden_path()))
     write_beir(dataset, out)

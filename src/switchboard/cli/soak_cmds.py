@@ -37,8 +37,8 @@ def bench_soak(
     """The real server (demo shop, Order API, auth on) under chat, assistant, search,
     upload and disconnect traffic; passes when RSS and descriptors stay within 10% after
     the warm-up (the first 20% of windows) and no request gets a 5xx. Exit code 2 on a fail."""
-    from switchboard.bench.soak import SoakConfig, run_soak
-    from switchboard.bench.soak_plot import soak_svg
+    from switchboard_bench.soak import SoakConfig, run_soak
+    from switchboard_bench.soak_plot import soak_svg
 
     settings = load_settings()
     name = model or settings.model

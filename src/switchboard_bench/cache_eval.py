@@ -33,8 +33,6 @@ from typing import Any
 
 import numpy as np
 
-from switchboard.bench.cache_pairs import PAIRS, CachePair
-from switchboard.bench.stats import latency_percentiles
 from switchboard.cache.false_hit import facet_conflicts, is_false_hit
 from switchboard.cache.keys import exact_key
 from switchboard.cache.service import ResponseCache
@@ -44,6 +42,8 @@ from switchboard.cache.types import CachedAnswer, CacheScope
 from switchboard.cache.verify import mismatches
 from switchboard.config import CacheSettings
 from switchboard.rag.embedder import Embedder
+from switchboard_bench.cache_pairs import PAIRS, CachePair
+from switchboard_bench.stats import latency_percentiles
 
 THRESHOLDS = tuple(round(0.50 + 0.02 * i, 2) for i in range(25))  # 0.50 .. 0.98
 MAX_FALSE_HIT_RATE = 0.01

@@ -27,7 +27,6 @@ from typing import Any
 
 from bastioncorpus import load_corpus
 
-from switchboard.bench.stats import latency_percentiles
 from switchboard.config import InjectionSettings
 from switchboard.guard.injection import InjectionDetector
 from switchboard.guard.injection_model import (
@@ -36,6 +35,7 @@ from switchboard.guard.injection_model import (
     load_support,
     training_set,
 )
+from switchboard_bench.stats import latency_percentiles
 
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 FOLDS = 5

@@ -28,12 +28,12 @@ from typing import Any
 import numpy as np
 from rich.progress import Progress
 
-from switchboard.bench import guard_splits, injection_eval, pii_eval, toxicity_eval
-from switchboard.bench.stats import percentiles_ms
 from switchboard.config import GuardSettings
 from switchboard.guard.scanner import Guard
 from switchboard.guard.stream import StreamModerator
 from switchboard.guard.types import Direction
+from switchboard_bench import guard_splits, injection_eval, pii_eval, toxicity_eval
+from switchboard_bench.stats import percentiles_ms
 
 DECODE_TOK_S = 86.0  # SmolLM2-135M Q8_0, one stream, on this machine (ARCHITECTURE.md)
 _TOKEN = re.compile(r"\s*\S+")

@@ -20,10 +20,10 @@ from typing import Any, cast
 
 import psutil
 
-from switchboard.bench.stats import RequestTrace, RunStats
-from switchboard.bench.workload import Workload
 from switchboard.engine import SamplingParams
 from switchboard.engine.local import LocalEngine
+from switchboard_bench.stats import RequestTrace, RunStats
+from switchboard_bench.workload import Workload
 
 Progress = Callable[[int], None]
 

@@ -22,11 +22,11 @@ from typing import Any
 
 from switchboard.assistant.prompt_budget import source_text
 from switchboard.assistant.replies import GROUNDED_SYSTEM
-from switchboard.bench.demo_articles import demo_article
 from switchboard.config import EngineSettings
 from switchboard.engine import Request, SamplingParams
 from switchboard.engine.local import LocalEngine
 from switchboard.evaluation.golden import default_golden_path, load_golden
+from switchboard_bench.demo_articles import demo_article
 
 Messages = list[dict[str, str]]
 

@@ -30,10 +30,6 @@ from typing import Any
 import httpx
 from rich.progress import Progress
 
-from switchboard.bench import cache_eval
-from switchboard.bench.fake_upstream import Behaviour, run_in_thread
-from switchboard.bench.stats import percentiles_ms
-from switchboard.bench.uvicorn_thread import serve
 from switchboard.config import (
     AssistantSettings,
     GatewaySettings,
@@ -44,6 +40,10 @@ from switchboard.config import (
     Settings,
 )
 from switchboard.rag.embedder import Embedder
+from switchboard_bench import cache_eval
+from switchboard_bench.fake_upstream import Behaviour, run_in_thread
+from switchboard_bench.stats import percentiles_ms
+from switchboard_bench.uvicorn_thread import serve
 
 QUESTION = "How long do I have to send back something I bought?"
 PARAPHRASES = (

@@ -10,8 +10,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from switchboard.bench import litellm_env
-from switchboard.bench.http_load import PhaseStats
+from switchboard_bench import litellm_env
+from switchboard_bench.http_load import PhaseStats
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from switchboard.bench.beir import BeirDataset, BeirDoc
 from switchboard.evaluation.golden import GoldenCase
+from switchboard_bench.beir import BeirDataset, BeirDoc
 
 _FRONT_MATTER = re.compile(r"\A---\n(?P<head>.*?)\n---\n", re.DOTALL)
 _FIRST_SENTENCE = re.compile(r"^(.+?[.!?])(?:\s|$)")

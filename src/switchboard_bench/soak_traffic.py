@@ -18,9 +18,9 @@ from typing import Any
 
 import httpx
 
-from switchboard.bench.http_load import carries_content, is_error_event
-from switchboard.bench.soak_stats import BODY_CHARS, Kind, Outcome
 from switchboard.gateway.sse_lines import SSEDecoder
+from switchboard_bench.http_load import carries_content, is_error_event
+from switchboard_bench.soak_stats import BODY_CHARS, Kind, Outcome
 
 # Each client goes round this mix, client k starting 2k steps in, so that at any moment
 # the clients are doing different things.

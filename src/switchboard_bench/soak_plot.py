@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
 
-from switchboard.bench.soak_stats import Kind
+from switchboard_bench.soak_stats import Kind
 
 WIDTH, PANEL_H, TOP, LEFT, RIGHT, GAP = 760, 190, 30, 70, 170, 40
 Pick = Callable[[dict[str, Any]], float | None]  # a window's value, None where it has none

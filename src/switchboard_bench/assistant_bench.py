@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from switchboard.bench.answer_settings import AnswerSetting, apply_setting
 from switchboard.config import Settings
 from switchboard.evaluation.golden import GoldenCase
 from switchboard.evaluation.metrics import ANSWER_PATHS, percentiles
+from switchboard_bench.answer_settings import AnswerSetting, apply_setting
 
 Progress = Callable[[str, bool], None]  # (what runs now, whether a case just finished)
 Evaluate = Callable[..., dict[str, Any]]  # switchboard.evaluation.runner.evaluate's shape

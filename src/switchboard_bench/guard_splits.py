@@ -38,11 +38,11 @@ from typing import Any
 
 from rich.table import Table
 
-from switchboard.bench import pii_eval
-from switchboard.bench.injection_eval import Scored, by_category, errors_of, fp_rate, recall
-from switchboard.bench.pii_set import ExpectedSpan, PiiCase
 from switchboard.config import GuardSettings
 from switchboard.guard.types import Detector, Finding
+from switchboard_bench import pii_eval
+from switchboard_bench.injection_eval import Scored, by_category, errors_of, fp_rate, recall
+from switchboard_bench.pii_set import ExpectedSpan, PiiCase
 
 # Finding types scored as the splits' type of the same family.
 SCORED_AS = {"STREET_ADDRESS": "LOCATION"}
@@ -54,7 +54,7 @@ class Split(StrEnum):
 
 
 def split_dir(split: Split) -> Traversable:
-    return resources.files("switchboard.bench") / "data" / f"guard_{split.value}"
+    return resources.files("switchboard_bench") / "data" / f"guard_{split.value}"
 
 
 def _rows(split: Split, kind: str) -> list[dict[str, Any]]:

@@ -22,13 +22,13 @@ from switchboard.assistant.prompt_budget import (
     build_prompt,
 )
 from switchboard.assistant.replies import GROUNDED_SYSTEM
-from switchboard.bench.demo_articles import demo_article
-from switchboard.bench.stats import percentiles_ms
 from switchboard.config import EngineSettings
 from switchboard.demo import golden_set_path
 from switchboard.engine import SamplingParams
 from switchboard.engine.local import LocalEngine
 from switchboard.evaluation.golden import load_golden
+from switchboard_bench.demo_articles import demo_article
+from switchboard_bench.stats import percentiles_ms
 
 SOURCE_CHARS = 600  # an article's opening, about two 64-token retrieved chunks
 PARAMS = SamplingParams(max_tokens=32, temperature=0.0, ignore_eos=True)

@@ -21,8 +21,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from switchboard.bench import litellm_env
-from switchboard.bench.gateway_report import (
+from switchboard.errors import DependencyUnavailableError, ServiceStartError
+from switchboard_bench import litellm_env
+from switchboard_bench.gateway_report import (
     LATENCY,
     THROUGHPUT,
     GatewayBenchConfig,
@@ -30,15 +31,14 @@ from switchboard.bench.gateway_report import (
     UpstreamProfile,
     build_report,
 )
-from switchboard.bench.http_load import (
+from switchboard_bench.http_load import (
     PhaseStats,
     RequestResult,
     Target,
     chat_target,
     run_load,
 )
-from switchboard.bench.processes import HOST, cpu_s, free_port, rss_mb, server, sigterm_exits
-from switchboard.errors import DependencyUnavailableError, ServiceStartError
+from switchboard_bench.processes import HOST, cpu_s, free_port, rss_mb, server, sigterm_exits
 
 MASTER_KEY = "sk-switchboard-bench"
 KEY_RPM = 100_000_000  # rate limiting on, never triggered
@@ -128,7 +128,7 @@ def start_servers(
     pids = {}
     for profile in (LATENCY, THROUGHPUT):
         name, port = profile.name, ports[profile.name]
-        argv = [sys.executable, "-m", "switchboard.bench.fake_upstream", f"--port={port}"]
+        argv = [sys.executable, "-m", "switchboard_bench.fake_upstream", f"--port={port}"]
         upstream = server(
             f"upstream-{name}", argv + profile.args(), os.environ, port, "/_stats", work
         )

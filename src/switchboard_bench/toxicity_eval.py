@@ -21,11 +21,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from switchboard.bench.injection_eval import golden_messages
-from switchboard.bench.stats import latency_percentiles
 from switchboard.config import ToxicitySettings
 from switchboard.guard.injection_model import data_path, load_support
 from switchboard.guard.toxicity import ToxicityDetector
+from switchboard_bench.injection_eval import golden_messages
+from switchboard_bench.stats import latency_percentiles
 
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 

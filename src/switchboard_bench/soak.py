@@ -25,17 +25,17 @@ from typing import Any
 
 import psutil
 
-from switchboard.bench.proc_sample import find_child, sample_process
-from switchboard.bench.processes import HOST, free_port, log_tail, server, sigterm_exits
-from switchboard.bench.soak_report import Sample, SoakRun, build_report
-from switchboard.bench.soak_stats import TOLERANCE, WARMUP_FRACTION, Outcome
-from switchboard.bench.soak_traffic import MIX, Traffic, run_client
 from switchboard.config import KnowledgeSettings
 from switchboard.errors import ServiceStartError
 from switchboard.gateway.customer_secrets import CustomerSecrets
 from switchboard.gateway.keys import KeyStore
 from switchboard.gateway.types import Scope
 from switchboard.orders.dataset import generate_dataset
+from switchboard_bench.proc_sample import find_child, sample_process
+from switchboard_bench.processes import HOST, free_port, log_tail, server, sigterm_exits
+from switchboard_bench.soak_report import Sample, SoakRun, build_report
+from switchboard_bench.soak_stats import TOLERANCE, WARMUP_FRACTION, Outcome
+from switchboard_bench.soak_traffic import MIX, Traffic, run_client
 
 ORDERS_CHILD = ("orders", "serve")  # words of the Order API child's command line
 SCOPES = (Scope.CHAT, Scope.SEARCH, Scope.ASSISTANT)

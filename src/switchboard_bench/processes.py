@@ -16,8 +16,8 @@ from pathlib import Path
 
 import psutil
 
-from switchboard.bench.http_load import http_status
 from switchboard.errors import ServiceStartError
+from switchboard_bench.http_load import http_status
 
 HOST = "127.0.0.1"
 

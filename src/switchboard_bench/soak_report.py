@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from switchboard.bench.proc_sample import ProcSample
-from switchboard.bench.soak_stats import Outcome, by_kind, split_windows, verdict
+from switchboard_bench.proc_sample import ProcSample
+from switchboard_bench.soak_stats import Outcome, by_kind, split_windows, verdict
 
 FIRST_ERRORS = 5  # server errors reported with their bodies
 

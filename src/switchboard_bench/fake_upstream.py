@@ -6,7 +6,7 @@ like vLLM — a role chunk, N content chunks (``"tok0 "``...), a finish chunk, t
 when ``stream_options.include_usage``, then ``data: [DONE]`` — or answers one
 ``chat.completion`` JSON. A ``Behaviour`` scripts delays and failures; ``POST /_control``
 changes it while the server runs and ``GET /_stats`` counts requests. Run it as
-``python -m switchboard.bench.fake_upstream --port P [...]``; it prints ``listening on PORT``.
+``python -m switchboard_bench.fake_upstream --port P [...]``; it prints ``listening on PORT``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from switchboard.bench.http_server import (
+from switchboard_bench.http_server import (
     LAST_FRAME,
     ClientGone,
     Connection,

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from switchboard.bench.pii_set import ExpectedSpan, PiiCase, generate
 from switchboard.config import PiiSettings
 from switchboard.guard.types import Detector, Finding
+from switchboard_bench.pii_set import ExpectedSpan, PiiCase, generate
 
 
 class Matching(StrEnum):

@@ -13,17 +13,17 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from switchboard.bench.workload import make_workload
 from switchboard.config import EngineSettings
 from switchboard.engine import LLMEngine, SamplingParams
 from switchboard.engine.local import LocalEngine
+from switchboard_bench.workload import make_workload
 
 #: A faster variant may cost at most this much perplexity relative to the best one.
 MAX_PERPLEXITY_INCREASE = 0.05
 
 
 def perplexity(local: LocalEngine) -> float:
-    text = resources.files("switchboard.bench").joinpath("data/perplexity.txt").read_text()
+    text = resources.files("switchboard_bench").joinpath("data/perplexity.txt").read_text()
     local.engine.clear_prefix_cache()  # scoring uses slot 0 directly
     logprobs = local.runner.logprobs(local.encode_prompt(text))
     return math.exp(-float(logprobs.mean()))

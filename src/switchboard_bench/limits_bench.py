@@ -26,11 +26,11 @@ from typing import Any
 
 import httpx
 
-from switchboard.bench.processes import HOST, free_port, rss_mb, server, sigterm_exits
-from switchboard.bench.stats import percentiles_ms
 from switchboard.config import Settings
 from switchboard.gateway.keys import KeyStore
 from switchboard.gateway.types import Scope
+from switchboard_bench.processes import HOST, free_port, rss_mb, server, sigterm_exits
+from switchboard_bench.stats import percentiles_ms
 
 MESSAGES = 20_000
 BODY_BYTES = 400 * 2**20

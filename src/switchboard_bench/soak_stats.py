@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
-from switchboard.bench.stats import latency_percentiles
+from switchboard_bench.stats import latency_percentiles
 
 WARMUP_FRACTION = 0.2
 TOLERANCE = 0.10  # the target: within +-10% of the first sample after the warm-up

@@ -22,15 +22,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from switchboard.bench.beir import BeirDataset
-from switchboard.bench.ir_metrics import evaluate
-from switchboard.bench.stats import latency_percentiles
 from switchboard.config import KnowledgeSettings
 from switchboard.rag.embedder import Embedder
 from switchboard.rag.fusion import Fusion
 from switchboard.rag.knowledge import KnowledgeBase
 from switchboard.rag.store.sqlite import SQLiteStore
 from switchboard.rag.types import Chunk, CollectionRef, Document, SearchMode
+from switchboard_bench.beir import BeirDataset
+from switchboard_bench.ir_metrics import evaluate
+from switchboard_bench.stats import latency_percentiles
 
 MODES: dict[str, tuple[SearchMode, bool, Fusion]] = {  # mode, re-rank, fusion
     "bm25": (SearchMode.BM25, False, Fusion.RRF),

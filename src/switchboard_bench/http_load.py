@@ -16,8 +16,8 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 
-from switchboard.bench.stats import latency_percentiles
 from switchboard.gateway.sse_lines import SSEDecoder
+from switchboard_bench.stats import latency_percentiles
 
 _DONE = b"[DONE]"
 

@@ -79,7 +79,7 @@ class CachePair:
 def load_pairs() -> tuple[CachePair, ...]:
     """The pairs of ``bench/data/cache_pairs.jsonl``, in file order: one JSON object a line,
     ``{"cached", "query", "kind", "batch"}``."""
-    text = resources.files("switchboard.bench").joinpath("data/cache_pairs.jsonl").read_text()
+    text = resources.files("switchboard_bench").joinpath("data/cache_pairs.jsonl").read_text()
     return tuple(
         CachePair(row["cached"], row["query"], PairKind(row["kind"]), int(row["batch"]))
         for row in map(json.loads, text.splitlines())

@@ -10,12 +10,12 @@ from typing import Any
 
 from rich.progress import Progress
 
-from switchboard.bench.prefix_bench import run_prefix_bench
-from switchboard.bench.serving import BaselineServer, Run, peak_rss, run_baseline, run_engine
-from switchboard.bench.stats import RunStats
-from switchboard.bench.workload import Workload, make_workload
 from switchboard.config import EngineSettings
 from switchboard.engine.local import LocalEngine
+from switchboard_bench.prefix_bench import run_prefix_bench
+from switchboard_bench.serving import BaselineServer, Run, peak_rss, run_baseline, run_engine
+from switchboard_bench.stats import RunStats
+from switchboard_bench.workload import Workload, make_workload
 
 CONCURRENCIES = (1, 4, 16)
 
