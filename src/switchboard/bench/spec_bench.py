@@ -152,6 +152,7 @@ def run_spec_bench(
             "concurrency": 1,
         },
         "prefix_cache": False,
+        "kv_cache_type": settings.kv_cache_type,
         "speculative_tokens": settings.speculative_tokens,
         "ngram_min": settings.ngram_min,
         "ngram_max": settings.ngram_max,
