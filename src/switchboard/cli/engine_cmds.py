@@ -193,6 +193,9 @@ def bench_speculative(
     model: Annotated[str | None, typer.Option(help="Registry name or GGUF path.")] = None,
     prompts: Annotated[int, typer.Option(min=1, help="Golden-set policy questions.")] = 12,
     max_tokens: Annotated[int, typer.Option(min=2, help="Answer length limit.")] = 128,
+    repeats: Annotated[
+        int, typer.Option(min=1, help="Decodes of each prompt per engine; the fastest counts.")
+    ] = 1,
     draft_model: Annotated[
         str | None,
         typer.Option(
@@ -214,7 +217,7 @@ def bench_speculative(
 
     settings = load_settings()
     name = model or settings.model
-    config = SpecBenchConfig(prompts=prompts, max_tokens=max_tokens)
+    config = SpecBenchConfig(prompts=prompts, max_tokens=max_tokens, repeats=repeats)
     target, drafter = target_model or DRAFT_PAIR[0], draft_model or DRAFT_PAIR[1]
     pulled = {e.name for e in registry(settings).list() if e.present}
     pair = None
