@@ -70,7 +70,7 @@ class EngineSettings(BaseModel):
         "its vocabulary must be the model's.",
     )
     speculative_tokens: int = Field(
-        16, ge=1, le=64, description="Most drafts per sequence and step."
+        8, ge=1, le=64, description="Most drafts per sequence and step."
     )
     ngram_max: int = Field(
         16, ge=1, le=64, description="Longest n-gram looked up (a match of n drafts n - 1)."
