@@ -76,9 +76,13 @@ class EngineSettings(BaseModel):
         description="Registry name or GGUF path of the draft model (speculative='draft'); "
         "its vocabulary must be the model's.",
     )
-    speculative_tokens: int = Field(8, ge=1, le=64, description="Drafts per sequence and step.")
-    ngram_max: int = Field(4, ge=1, le=16, description="Longest n-gram looked up for drafts.")
-    ngram_min: int = Field(2, ge=1, le=16, description="Shortest n-gram looked up for drafts.")
+    speculative_tokens: int = Field(
+        8, ge=1, le=64, description="Most drafts per sequence and step."
+    )
+    ngram_max: int = Field(
+        16, ge=1, le=64, description="Longest n-gram looked up (a match of n drafts n - 1)."
+    )
+    ngram_min: int = Field(2, ge=1, le=64, description="Shortest n-gram looked up for drafts.")
     speculative_max_seqs: int = Field(
         1, ge=1, le=256, description="Speculate only while at most this many sequences run."
     )

@@ -64,3 +64,21 @@ def test_bench_speculative_skips_the_draft_pair_unless_both_are_pulled(
     assert result.exit_code == 0, result.output
     assert "draft_skipped: qwen2.5-1.5b and qwen2.5-0.5b are not both pulled" in result.output
     assert "decode_speedup_draft" not in result.output
+
+
+def test_bench_speculative_repeats_without_the_draft_model_and_reports_the_cache_type(
+    tmp_path: Path, default_model_path: Path
+) -> None:
+    out = tmp_path / "spec.json"
+    args = ["bench", "speculative", "--prompts", "1", "--max-tokens", "8", "--no-draft",
+            "--repeats", "2", "--model", str(default_model_path), "--json", str(out)]  # fmt: skip
+    env = {"SWITCHBOARD_ENGINE__KV_CACHE_TYPE": "q8_0"}
+    result = CliRunner().invoke(app, args, env=env)
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["draft_skipped"] == "--no-draft"
+    assert "decode_speedup_draft" not in report
+    assert report["kv_cache_type"] == "q8_0"
+    assert report["workload"]["repeats"] == 2
+    assert report["workload"]["mean_output_tokens"] == 8  # the fastest run counts, once
+    assert report["greedy_identical_ngram"] is True

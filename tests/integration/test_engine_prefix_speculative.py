@@ -37,6 +37,7 @@ def local_engine(path: Path, prefix_cache: bool) -> LocalEngine:
         max_num_seqs=2,
         max_batch_tokens=512,  # a prompt in one chunk in both engines
         speculative="ngram",
+        ngram_min=1,  # one-token matches draft too: some drafts are rejected
         prefix_cache=prefix_cache,
     )
     return LocalEngine("spec-reuse" if prefix_cache else "spec", path, settings)

@@ -76,7 +76,7 @@ def test_a_misspelt_path_or_a_refused_value_is_a_one_line_error() -> None:
     bad_path = AnswerSetting("x", "", {"engine.prefix_cash": False})
     not_a_section = AnswerSetting("y", "", {"engine.prefix_cache.size": 3})
     bad_value = AnswerSetting("z", "", {"engine.speculative": "telepathy"})
-    crossed = AnswerSetting("w", "", {"engine.ngram_min": 9})  # above ngram_max: a validator
+    crossed = AnswerSetting("w", "", {"engine.ngram_min": 17})  # above ngram_max: a validator
 
     for setting, words in ((bad_path, "no setting engine.prefix_cash"),
                            (not_a_section, "no setting engine.prefix_cache.size"),

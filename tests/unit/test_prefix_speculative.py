@@ -23,7 +23,7 @@ def make(runner: CellsFakeRunner, cache: int, k: int = 8, **limits: int) -> LLME
         max_waiting=8, prefix_cache_tokens=cache,
     )  # fmt: skip
     config.update(limits)
-    speculator = Speculator(SpeculativeConfig(k, 1, 3, 4), config["max_model_len"], runner.trim)
+    speculator = Speculator(SpeculativeConfig(k, 1, 16, 4), config["max_model_len"], runner.trim)
     return LLMEngine(runner, FakeTokenizer(), SchedulerConfig(**config), speculator=speculator)
 
 
@@ -49,7 +49,7 @@ def alternating(context: list[int] | tuple[int, ...]) -> int:
 def test_a_kept_slot_holds_only_accepted_cells_and_its_reuse_decodes_as_without_cache(
     predict: Predict,
 ) -> None:
-    first = [*SHARED, 9, 10, 11, 9, 10]
+    first = [*SHARED, 9, 10, 11, 9, 10, 11, 9, 10]
     runs: dict[str, list[int]] = {}
     for label, cache in (("reuse", 1024), ("recompute", 0)):
         runner = CellsFakeRunner(predict)
@@ -87,7 +87,7 @@ def test_drafts_leave_the_cells_of_cached_prefixes_alone() -> None:
 def test_a_stop_string_inside_accepted_drafts_leaves_a_reusable_prefix() -> None:
     """The output is cut inside a step's accepted drafts; the cells kept are those of the
     tokens that remain, and the next turn reuses them as they are."""
-    first = [*SHARED, 1, 2, 3, 1, 2, 3]
+    first = [*SHARED, *[1, 2, 3] * 3]
     params = SamplingParams(max_tokens=20, temperature=0, stop=("cd",))
     runs: dict[str, list[int]] = {}
     for label, cache in (("reuse", 1024), ("recompute", 0)):

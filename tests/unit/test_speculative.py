@@ -46,7 +46,7 @@ def make(
     )
     config.update(limits)
     speculator = (
-        Speculator(SpeculativeConfig(k, 1, 3, max_seqs), config["max_model_len"], runner.trim)
+        Speculator(SpeculativeConfig(k, 1, 16, max_seqs), config["max_model_len"], runner.trim)
         if speculate
         else None
     )
@@ -77,16 +77,34 @@ def repeat_period(period: int) -> Predict:
 
 def test_ngram_draft_continues_the_latest_longest_match() -> None:
     history = [5, 6, 7, 1, 9, 5, 6, 7, 2, 3, 6, 7]
-    assert ngram_draft(history, 3, 1, 3) == [2, 3, 6]  # [6, 7] last seen before 2, 3
-    assert ngram_draft(history, 1, 1, 3) == [2]
-    assert ngram_draft([*history, 1], 4, 1, 3) == [9, 5, 6, 7]  # [7, 1] beats [1]
+    assert ngram_draft(history, 3, 1, 3) == [2]  # [6, 7] last seen before 2, 3, 6
+    assert ngram_draft([*history, 1], 4, 1, 3) == [9, 5]  # [6, 7, 1] beats [7, 1] and [1]
+    assert ngram_draft([*history, 1], 4, 1, 2) == [9]  # at most [7, 1] looked up
+
+
+def test_ngram_draft_proposes_fewer_tokens_than_its_match_is_long() -> None:
+    run = list(range(10, 30))
+    copying = [1, 2, *run, 3, 4, *run[:9]]  # 9 tokens of the run copied so far
+    assert ngram_draft(copying, 16, 2, 16) == run[9:17]  # 8 of the rest (9 - 1)
+    assert ngram_draft(copying, 4, 2, 16) == run[9:13]  # k bounds it
+    assert ngram_draft(copying, 16, 2, 5) == run[9:13]  # a 5-token match proposes 4
+    assert ngram_draft([*copying[:-7], 99, 7, 8, 7], 16, 1, 16) == [8]  # one token for [7]
+
+
+def test_ngram_draft_finds_the_longest_match_not_the_latest_short_one() -> None:
+    # [4, 5, 6] ends both runs; only the first one started with [2, 3] as the suffix does
+    history = [2, 3, 4, 5, 6, 70, 71, 72, 9, 4, 5, 6, 80, 81, 82, 2, 3, 4, 5, 6]
+    assert ngram_draft(history, 8, 2, 16) == [70, 71, 72, 9]
+    assert ngram_draft(history, 8, 2, 3) == [80, 81]  # a 3-token lookup sees the later one
 
 
 def test_ngram_draft_is_empty_without_a_match() -> None:
     assert ngram_draft([1, 2, 3, 4], 4, 1, 3) == []
     assert ngram_draft([1, 2, 9, 1, 3, 2], 4, 2, 3) == []  # only 1-grams recur
     assert ngram_draft([7], 4, 1, 3) == []
+    assert ngram_draft([], 4, 1, 3) == []
     assert ngram_draft([1, 1, 1], 0, 1, 3) == []
+    assert ngram_draft([3, 3, 3], 4, 1, 3) == [3]  # overlapping occurrences count
 
 
 # -- the acceptance rule --------------------------------------------------------------------
@@ -185,13 +203,13 @@ def test_greedy_output_is_identical_with_and_without_speculation(prompt: list[in
 def test_rejected_drafts_are_trimmed_from_the_kv_cache() -> None:
     runner = DraftingFakeRunner(count_up)  # never repeats: every n-gram draft is wrong
     engine = make(runner)
-    engine.add_request([1, 2, 3, 1, 2], GREEDY, "a")  # [1, 2] drafts 3, 1, 2
+    engine.add_request([1, 2, 3, 4, 9, 1, 2, 3], GREEDY, "a")  # [1, 2, 3] drafts 4, 9
     outputs = run(engine)["a"]
-    assert tokens(outputs) == list(range(3, 15))
-    assert runner.drafts[0] == ("a", (3, 1, 2))
-    assert runner.trims[0] == (0, 6)  # 5 known + the accepted 3; 1, 2 trimmed
+    assert tokens(outputs) == list(range(4, 16))
+    assert runner.drafts[0] == ("a", (4, 9))
+    assert runner.trims[0] == (0, 9)  # 8 known + the accepted 4; 9 trimmed
     stats = engine.speculative_stats
-    assert (stats.drafted, stats.accepted) == (3, 1)  # the runner checks every later batch
+    assert (stats.drafted, stats.accepted) == (3, 1)  # and [9] later drafts a wrong 1
 
 
 def test_several_sequences_speculate_in_one_batch() -> None:
@@ -235,7 +253,7 @@ def test_a_stop_string_inside_accepted_drafts_ends_the_output_there() -> None:
     runner = DraftingFakeRunner(repeat_period(3))  # b c d b c d ... as letters
     engine = make(runner, k=6)
     params = SamplingParams(max_tokens=20, temperature=0, stop=("cd",))
-    engine.add_request([1, 2, 3, 1, 2, 3], params, "a")
+    engine.add_request([1, 2, 3] * 3, params, "a")
     outputs = run(engine)["a"]
     assert runner.drafts[0] == ("a", (1, 2, 3))  # one step emits b c d b
     assert "".join(o.text for o in outputs) == "b"
@@ -287,17 +305,18 @@ def test_acceptance_is_exported_as_metrics() -> None:
 
 
 def test_draft_length_adapts_to_what_was_accepted() -> None:
-    speculator = Speculator(SpeculativeConfig(8, 1, 3), 256, lambda slot, keep: None)
-    request = Request("a", [5, 6, 7, 8, 9, 10, 11, 12, 13, 5], GREEDY, max_tokens=64)
+    speculator = Speculator(SpeculativeConfig(8, 1, 16), 256, lambda slot, keep: None)
+    run_ = list(range(5, 30))
+    request = Request("a", [*run_, 0, *run_[:10]], GREEDY, max_tokens=64)  # copying run_
 
     def draft_after(emitted: list[int] | None) -> tuple[int, ...]:
-        out = SchedulerOutput([ScheduledChunk(request, 9, 1, sample=True, slot=0)])
+        out = SchedulerOutput([ScheduledChunk(request, 35, 1, sample=True, slot=0)])
         speculator.attach(out, speculator.plan(out, running=1, spare_tokens=64, spare_cells=64))
         if emitted is not None:
             speculator.settle(out.chunks[0], emitted)
         return out.chunks[0].draft
 
-    assert draft_after([6, 99]) == (6, 7, 8, 9, 10, 11, 12, 13)  # 1 of 8 accepted
-    assert draft_after([6, 7, 99]) == (6, 7)  # next: 2; 2 of 2 accepted
-    assert draft_after([6, 7, 8, 9, 10]) == (6, 7, 8, 9)  # next: 4; all accepted
-    assert draft_after(None) == (6, 7, 8, 9, 10, 11, 12, 13)  # next: 8
+    assert draft_after([15, 99]) == tuple(range(15, 23))  # 1 of 8 accepted
+    assert draft_after([15, 16, 99]) == (15, 16)  # next: 2; 2 of 2 accepted
+    assert draft_after([15, 16, 17, 18, 19]) == (15, 16, 17, 18)  # next: 4; all accepted
+    assert draft_after(None) == tuple(range(15, 23))  # next: 8

@@ -193,6 +193,9 @@ def bench_speculative(
     model: Annotated[str | None, typer.Option(help="Registry name or GGUF path.")] = None,
     prompts: Annotated[int, typer.Option(min=1, help="Golden-set policy questions.")] = 12,
     max_tokens: Annotated[int, typer.Option(min=2, help="Answer length limit.")] = 128,
+    repeats: Annotated[
+        int, typer.Option(min=1, help="Decodes of each prompt per engine; the fastest counts.")
+    ] = 1,
     draft_model: Annotated[
         str | None,
         typer.Option(
@@ -203,6 +206,9 @@ def bench_speculative(
         str | None,
         typer.Option(help=f"Model the draft model drafts for [default: {DRAFT_PAIR[0]}]."),
     ] = None,
+    draft: Annotated[
+        bool, typer.Option("--draft/--no-draft", help="Also measure the draft model.")
+    ] = True,
 ) -> None:
     """Greedy decode speed of assistant-style prompts with and without speculative decoding
     (n-gram drafts on --model; a draft model's drafts on its target), same run, and
@@ -211,15 +217,19 @@ def bench_speculative(
 
     settings = load_settings()
     name = model or settings.model
-    config = SpecBenchConfig(prompts=prompts, max_tokens=max_tokens)
-    target, draft = target_model or DRAFT_PAIR[0], draft_model or DRAFT_PAIR[1]
+    config = SpecBenchConfig(prompts=prompts, max_tokens=max_tokens, repeats=repeats)
+    target, drafter = target_model or DRAFT_PAIR[0], draft_model or DRAFT_PAIR[1]
     pulled = {e.name for e in registry(settings).list() if e.present}
     pair = None
-    if draft_model or target_model or {target, draft} <= pulled:
-        pair = DraftPair(target, model_path(settings, target), draft, model_path(settings, draft))
+    if draft and (draft_model or target_model or {target, drafter} <= pulled):
+        pair = DraftPair(
+            target, model_path(settings, target), drafter, model_path(settings, drafter)
+        )
     result = run_spec_bench(name, model_path(settings, name), settings.engine, config, pair)
     if pair is None:
-        result["draft_skipped"] = f"{target} and {draft} are not both pulled"
+        result["draft_skipped"] = (
+            f"{target} and {drafter} are not both pulled" if draft else "--no-draft"
+        )
     for key, value in result.items():
         console.print(f"{key}: {value}", highlight=False)
     write_json(result, json_path)

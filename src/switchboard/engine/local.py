@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from switchboard.engine.engine import LLMEngine
 from switchboard.engine.runner import LlamaModel, LlamaRunner, RunnerConfig
 from switchboard.engine.scheduler import SchedulerConfig
 from switchboard.engine.speculative import SpeculativeConfig, Speculator
+
+log = logging.getLogger(__name__)
 
 
 class LocalEngine:
@@ -128,6 +131,14 @@ def speculator_for(
     or ``None`` when speculation is off."""
     if settings.speculative == "off":
         return None
+    if settings.kv_cache_type == "f16" and settings.n_threads > 1:
+        log.warning(
+            "speculative decoding on an f16 KV cache with %d threads: past 512 cells "
+            "llama.cpp splits a one-row step's attention over the threads but not a "
+            "verified draft's, so greedy outputs may part from those without speculation "
+            'at near-ties; kv_cache_type = "q8_0" keeps them identical',
+            settings.n_threads,
+        )
     config = SpeculativeConfig(
         settings.speculative_tokens,
         settings.ngram_min,
