@@ -165,10 +165,14 @@ class Traffic:
         async with client.stream("POST", "/v1/chat/completions", json=body) as response:
             return await read_stream(response, is_chat_done)
 
+    def turn_headers(self, body: Mapping[str, Any]) -> dict[str, str] | None:
+        """The customer token of the turn's customer, when the server verifies them."""
+        token = self.customer_tokens.get(str(body["customer_id"]))
+        return {"x-customer-token": token} if token else None
+
     async def assistant(self, client: httpx.AsyncClient, n: int) -> Reply:
         body = self.turn_body(n)
-        token = self.customer_tokens.get(str(body["customer_id"]))
-        headers = {"x-customer-token": token} if token else None
+        headers = self.turn_headers(body)
         async with client.stream(
             "POST", "/v1/assistant/chat", json=body, headers=headers
         ) as response:
@@ -234,7 +238,8 @@ class Traffic:
             if chat
             else ("/v1/assistant/chat", self.turn_body(n))
         )
-        async with client.stream("POST", path, json=body) as response:
+        headers = None if chat else self.turn_headers(body)
+        async with client.stream("POST", path, json=body, headers=headers) as response:
             if response.status_code != 200:
                 await response.aread()
                 return reply_of(response)

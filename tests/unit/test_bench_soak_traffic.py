@@ -152,6 +152,20 @@ def test_assistant_turns_send_their_customers_token() -> None:
     assert sent == ["sbc1.one", "sbc1.two"]
 
 
+def test_turns_left_half_way_send_their_customers_token_too() -> None:
+    sent: dict[str, str | None] = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent[request.url.path] = request.headers.get("x-customer-token")
+        return httpx.Response(200, content=sse({"session_id": "s", "turn_id": 1}, event="done"))
+
+    t = traffic(handler, [("C1", "LK-1"), ("C2", "LK-2")])
+    t.customer_tokens = {"C1": "sbc1.one", "C2": "sbc1.two"}
+    assert [call(t, Kind.DISCONNECT, n) for n in (0, 1)] == [Reply(200)] * 2
+    assert sent["/v1/assistant/chat"] in ("sbc1.one", "sbc1.two")  # odd n: an assistant turn
+    assert sent["/v1/chat/completions"] is None
+
+
 def test_an_assistant_turn_without_its_done_event_fails() -> None:
     handler: Handler = lambda _: httpx.Response(200, content=sse({"text": "Hi"}))  # noqa: E731
     assert call(traffic(handler), Kind.ASSISTANT).error == "stream ended before its last event"
