@@ -26,7 +26,7 @@ from switchboard.gateway.service import Gateway
 from switchboard.gateway.types import Principal
 from switchboard.observability.record import RequestRecord
 
-#: What a turn's model calls use is metered into this endpoint's request records.
+#: The endpoint a turn's model calls carry in the gateway (their use goes to the turn's record).
 MODEL_ENDPOINT = "assistant.model"
 
 
