@@ -383,7 +383,8 @@ def test_gguf_counter_counts_the_rendered_template_exactly(
         expected = encode_like_local_engine(vocab, vocab.chat_template)
         assert counter.encode(MESSAGES) == expected
         assert counter.count(MESSAGES) == len(expected)
-        text = counter.chat_template.render(MESSAGES)  # special tokens count one each
+        template = ChatTemplate(vocab.chat_template, vocab.bos_text, vocab.eos_text)
+        text = template.render(MESSAGES)  # special tokens count one each
         assert counter.count(MESSAGES) < len(vocab.tokenize(text, parse_special=False))
     finally:
         counter.close()

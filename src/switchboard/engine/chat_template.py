@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from jinja2 import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -58,3 +58,40 @@ class ChatTemplate:
             )
         except TemplateError as exc:
             raise InvalidRequestError(f"chat template failed: {exc}", param="messages") from exc
+
+
+class Vocabulary(Protocol):
+    """What ``ChatEncoder`` reads of a loaded model (``runner.LlamaModel``)."""
+
+    chat_template: str | None
+    bos_text: str
+    eos_text: str
+
+    def tokenize(
+        self, text: str, *, add_special: bool = True, parse_special: bool = False
+    ) -> list[int]: ...
+
+
+class ChatEncoder:
+    """Chat messages as a model's prompt tokens: its chat template (or ``template``)
+    rendered, tokenized with its special tokens parsed, and its BOS put first once when
+    the model uses one. The engine and the local counter of a remote model's prompts share
+    it, so both count the same tokens."""
+
+    def __init__(self, model: Vocabulary, template: str | None = None) -> None:
+        self._model = model
+        self._template = ChatTemplate(
+            template or model.chat_template, model.bos_text, model.eos_text
+        )
+        self._bos = model.tokenize("", add_special=True)  # [] when the model adds none
+
+    def encode(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        tools: Sequence[Mapping[str, Any]] | None = None,
+    ) -> list[int]:
+        text = self._template.render(messages, tools=tools)
+        ids = self._model.tokenize(text, add_special=False, parse_special=True)
+        if self._bos and (not ids or ids[0] != self._bos[0]):
+            ids = self._bos + ids
+        return ids

@@ -9,7 +9,7 @@ from typing import Any
 
 from switchboard.config import EngineSettings
 from switchboard.engine.async_engine import AsyncEngine
-from switchboard.engine.chat_template import ChatTemplate
+from switchboard.engine.chat_template import ChatEncoder
 from switchboard.engine.draft_model import ModelDrafter, check_vocabularies
 from switchboard.engine.engine import LLMEngine
 from switchboard.engine.runner import LlamaModel, LlamaRunner, RunnerConfig
@@ -61,11 +61,8 @@ class LocalEngine:
                 settings, self.scheduler_config.max_model_len, self.runner, self.draft
             ),
         )
-        self.chat_template = ChatTemplate(
-            self.model.chat_template, self.model.bos_text, self.model.eos_text
-        )
+        self._chat = ChatEncoder(self.model)
         self.async_engine = AsyncEngine(self.engine)
-        self._bos = self.model.tokenize("", add_special=True)  # [] when the model adds none
         self.model.max_token_bytes  # noqa: B018  (read once here, not on a first request)
 
     @property
@@ -81,11 +78,7 @@ class LocalEngine:
         messages: Sequence[Mapping[str, Any]],
         tools: Sequence[Mapping[str, Any]] | None = None,
     ) -> list[int]:
-        text = self.chat_template.render(messages, tools=tools)
-        ids = self.model.tokenize(text, add_special=False, parse_special=True)
-        if self._bos and (not ids or ids[0] != self._bos[0]):
-            ids = self._bos + ids
-        return ids
+        return self._chat.encode(messages, tools)
 
     def encode_prompt(self, text: str) -> list[int]:
         return self.model.tokenize(text, add_special=True, parse_special=False)

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from switchboard.engine.chat_template import ChatTemplate
+from switchboard.engine.chat_template import ChatEncoder
 from switchboard.engine.runner import LlamaModel
 
 Tools = Sequence[Mapping[str, Any]]
@@ -29,19 +29,12 @@ class GGUFPromptCounter:
 
     def __init__(self, gguf_path: Path, *, chat_template: str | None = None) -> None:
         self.model = LlamaModel(gguf_path, vocab_only=True)
-        self.chat_template = ChatTemplate(
-            chat_template or self.model.chat_template, self.model.bos_text, self.model.eos_text
-        )
-        self._bos = self.model.tokenize("", add_special=True)  # [] when the model adds none
+        self._chat = ChatEncoder(self.model, chat_template)
 
     def encode(
         self, messages: Sequence[Mapping[str, Any]], tools: Tools | None = None
     ) -> list[int]:
-        text = self.chat_template.render(messages, tools=tools)
-        ids = self.model.tokenize(text, add_special=False, parse_special=True)
-        if self._bos and (not ids or ids[0] != self._bos[0]):
-            ids = self._bos + ids
-        return ids
+        return self._chat.encode(messages, tools)
 
     def count(self, messages: Sequence[Mapping[str, Any]], tools: Tools | None = None) -> int:
         return len(self.encode(messages, tools))
