@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from switchboard.config import DEFAULT_MODEL, Settings
 
@@ -20,3 +21,11 @@ def default_model_path() -> Path:
     settings = Settings()
     registry = ModelRegistry(settings.models_dir, settings.engine.n_threads)
     return registry.pull(DEFAULT_MODEL)
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
+    """The command line, over a data dir of its own and no settings file."""
+    monkeypatch.setenv("SWITCHBOARD_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SWITCHBOARD_CONFIG", str(tmp_path / "absent.toml"))
+    return CliRunner()

@@ -16,13 +16,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
-    monkeypatch.setenv("SWITCHBOARD_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("SWITCHBOARD_CONFIG", str(tmp_path / "absent.toml"))
-    return CliRunner()
-
-
-@pytest.fixture
 def busy_port() -> Iterator[int]:
     """A port on 127.0.0.1 where another server listens."""
     with socket.socket() as server:

@@ -4,7 +4,6 @@ Presidio, the injection classifier, the toxicity model) and the default policy."
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -17,13 +16,6 @@ pytestmark = pytest.mark.integration
 
 BLOCKED_INPUT = GuardSettings().blocked_input_message
 BLOCKED_OUTPUT = GuardSettings().blocked_output_message
-
-
-@pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
-    monkeypatch.setenv("SWITCHBOARD_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("SWITCHBOARD_CONFIG", str(tmp_path / "absent.toml"))
-    return CliRunner()
 
 
 def scan(runner: CliRunner, lines: list[str], *args: str) -> list[dict[str, object]]:

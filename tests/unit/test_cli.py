@@ -9,12 +9,6 @@ from switchboard.cli import app
 pytestmark = pytest.mark.unit
 
 
-@pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
-    monkeypatch.setenv("SWITCHBOARD_DATA_DIR", str(tmp_path))
-    return CliRunner()
-
-
 def test_models_list_json(runner: CliRunner) -> None:
     result = runner.invoke(app, ["models", "list", "--json"])
     assert result.exit_code == 0

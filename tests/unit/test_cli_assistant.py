@@ -19,13 +19,6 @@ from switchboard.gateway.types import Scope
 pytestmark = pytest.mark.unit
 
 
-@pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
-    monkeypatch.setenv("SWITCHBOARD_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("SWITCHBOARD_CONFIG", str(tmp_path / "absent.toml"))
-    return CliRunner()
-
-
 def verify(tmp_path: Path, token: str, tenant: str) -> str:
     secrets = CustomerSecrets.open(tmp_path / "gateway.sqlite3")
     try:

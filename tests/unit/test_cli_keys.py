@@ -16,13 +16,6 @@ from switchboard.gateway.types import Scope
 pytestmark = pytest.mark.unit
 
 
-@pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
-    monkeypatch.setenv("SWITCHBOARD_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("SWITCHBOARD_CONFIG", str(tmp_path / "absent.toml"))
-    return CliRunner()
-
-
 def create(runner: CliRunner, *args: str) -> dict[str, object]:
     result = runner.invoke(app, ["keys", "create", "--tenant", "acme", *args, "--json"])
     assert result.exit_code == 0, result.stderr
