@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
@@ -40,22 +41,39 @@ class Served:
         self.rig = rig
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
+@contextmanager
+def rig_app(
+    tmp_path: Path,
+    assistant: AssistantSettings | None = None,
+    gateway: GatewaySettings | None = None,
+) -> Iterator[Served]:
+    """The app over an orchestrator of fakes and the fake engine, guard off; the gateway's
+    database under ``tmp_path``."""
     rig = Rig(tmp_path)
     engine = FakeServedEngine()
-    assistant = Assistant(rig.orchestrator, cast(OrderClient, rig.orders), rig.store)
-    gateway = GatewaySettings(db_path=tmp_path / "gateway.sqlite3")
-    settings = Settings(
-        model=MODEL, data_dir=tmp_path, gateway=gateway, guard=GuardSettings(enabled=False)
+    served = Assistant(rig.orchestrator, cast(OrderClient, rig.orders), rig.store)
+    gateway = (gateway or GatewaySettings()).model_copy(
+        update={"db_path": tmp_path / "gateway.sqlite3"}
     )
-    app = create_app(engine, settings, assistant=assistant)
+    settings = Settings(
+        model=MODEL,
+        data_dir=tmp_path,
+        gateway=gateway,
+        guard=GuardSettings(enabled=False),
+        assistant=assistant or AssistantSettings(),
+    )
     try:
-        with TestClient(app) as client:
+        with TestClient(create_app(engine, settings, assistant=served)) as client:
             yield Served(client, rig)
     finally:
         engine.async_engine.shutdown()
-    assert rig.orders.closed  # the app closes the assistant it serves
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    with rig_app(tmp_path) as app:
+        yield app
+    assert app.rig.orders.closed  # the app closes the assistant it serves
 
 
 def sse_blocks(body: str) -> list[tuple[str, Any]]:
@@ -400,23 +418,11 @@ def test_handoff_tickets_of_a_customer(served: Served) -> None:
 
 
 def test_demo_directory_can_be_turned_off(tmp_path: Path) -> None:
-    rig = Rig(tmp_path)
-    engine = FakeServedEngine()
-    assistant = Assistant(rig.orchestrator, cast(OrderClient, rig.orders), rig.store)
-    settings = Settings(
-        model=MODEL,
-        data_dir=tmp_path,
-        guard=GuardSettings(enabled=False),
-        assistant=AssistantSettings(demo="off"),
-        gateway=GatewaySettings(db_path=tmp_path / "gateway.sqlite3"),
-    )
-    try:
-        with TestClient(create_app(engine, settings, assistant=assistant)) as client:
-            assert client.get("/v1/assistant/customers").status_code == 404
-            assert client.get("/v1/assistant/sessions", params={"customer_id": ALICE}).is_success
-    finally:
-        engine.async_engine.shutdown()
-    assert rig.orders.calls == []
+    with rig_app(tmp_path, AssistantSettings(demo="off")) as app:
+        client = app.client
+        assert client.get("/v1/assistant/customers").status_code == 404
+        assert client.get("/v1/assistant/sessions", params={"customer_id": ALICE}).is_success
+    assert app.rig.orders.calls == []
 
 
 # -- customers and the widget ---------------------------------------------------------------

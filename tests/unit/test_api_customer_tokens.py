@@ -13,18 +13,14 @@ from typing import Any, Literal, cast
 import pytest
 from fastapi.testclient import TestClient
 
-from switchboard.api import create_app
 from switchboard.api.auth import AuthConfig
-from switchboard.assistant.order_client import OrderClient
-from switchboard.assistant.service import Assistant
 from switchboard.assistant.types import Intent
-from switchboard.config import AssistantSettings, GatewaySettings, GuardSettings, Settings
+from switchboard.config import AssistantSettings, GatewaySettings
 from switchboard.gateway.customer_secrets import CustomerSecrets
 from switchboard.gateway.keys import KeyStore
 from switchboard.gateway.types import Scope
 from tests.unit.assistant_rig import ALICE, ALICE_ORDER, BOB, Rig, route
-from tests.unit.test_api_assistant import assert_error, sse_blocks
-from tests.unit.test_api_routes import MODEL, FakeServedEngine
+from tests.unit.test_api_assistant import assert_error, rig_app, sse_blocks
 
 pytestmark = pytest.mark.unit
 
@@ -60,21 +56,8 @@ class Shop:
 def shop_app(
     tmp_path: Path, auth: Literal["on", "off"], demo: Literal["auto", "on", "off"] = "auto"
 ) -> Iterator[Shop]:
-    rig = Rig(tmp_path)
-    engine = FakeServedEngine()
-    assistant = Assistant(rig.orchestrator, cast(OrderClient, rig.orders), rig.store)
-    settings = Settings(
-        model=MODEL,
-        data_dir=tmp_path,
-        guard=GuardSettings(enabled=False),
-        assistant=AssistantSettings(demo=demo),
-        gateway=GatewaySettings(auth=auth, db_path=tmp_path / "gateway.sqlite3"),
-    )
-    try:
-        with TestClient(create_app(engine, settings, assistant=assistant)) as client:
-            yield Shop(client, rig)
-    finally:
-        engine.async_engine.shutdown()
+    with rig_app(tmp_path, AssistantSettings(demo=demo), GatewaySettings(auth=auth)) as app:
+        yield Shop(app.client, app.rig)
 
 
 @pytest.fixture
