@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from switchboard.api import create_app
-from switchboard.assistant.guard_hook import GuardHook
-from switchboard.assistant.orchestrator import Hooks
 from switchboard.config import GuardSettings, RequestLogSettings
 from switchboard.guard.factory import open_guard
+from switchboard.stages.guard import GuardStage
+from switchboard.stages.stage import Pipeline
 from switchboard_bench.uvicorn_thread import serve
 from tests.integration.fake_upstream_fixture import UpstreamHandle
 from tests.integration.gateway_harness import gateway_settings, logged
@@ -54,8 +54,7 @@ def test_the_conversation_store_keeps_neither_and_the_customer_sees_their_own(
 ) -> None:
     guard = open_guard(GuardSettings())
     assert guard is not None
-    hook = GuardHook(guard)
-    rig = Rig(tmp_path, hooks=Hooks(input=[hook], output=[hook]))
+    rig = Rig(tmp_path, stages=Pipeline([GuardStage(guard)]))
     try:
         rig.model.default = ["I see the card ", "<CARD_EXPIRY_1> ", "on file."]
         first = rig.turn(MESSAGE)

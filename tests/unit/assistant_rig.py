@@ -16,9 +16,9 @@ from switchboard.assistant.answerability import AnswerabilityCheck
 from switchboard.assistant.conversations import ConversationStore
 from switchboard.assistant.evidence import EvidenceSelector
 from switchboard.assistant.orchestrator import (
-    Hooks,
     Orchestrator,
     TurnRequest,
+    TurnState,
 )
 from switchboard.assistant.order_client import OrderSummary
 from switchboard.assistant.quoting import Quoter
@@ -36,6 +36,7 @@ from switchboard.config import AssistantSettings
 from switchboard.errors import OrderServiceUnavailable, UpstreamError
 from switchboard.orders.types import Event, Item, Order, OrderStatus, Shipment
 from switchboard.rag.types import Chunk, SearchHit, StoredChunk
+from switchboard.stages.stage import Pipeline
 
 ALICE = "C-1001"
 BOB = "C-2002"
@@ -242,7 +243,7 @@ class Rig:
         tmp_path: Path,
         *,
         max_model_len: int = 4096,
-        hooks: Hooks | None = None,
+        stages: Pipeline[TurnState] | None = None,
         evidence: EvidenceSelector | None = None,
         answerability: AnswerabilityCheck | None = None,
         quoter: Quoter | None = None,
@@ -265,7 +266,7 @@ class Rig:
             searcher=self.searcher,
             orders=self.orders,
             conversations=self.store,
-            hooks=hooks,
+            stages=stages,
             evidence=evidence,
             answerability=answerability,
             quoter=quoter,

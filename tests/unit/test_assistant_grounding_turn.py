@@ -1,4 +1,4 @@
-"""The grounding check in a whole turn (``GroundingHook``) and the ``answer_path`` of the
+"""The grounding check in a whole turn (``GroundingStage``) and the ``answer_path`` of the
 ``done`` event, with the fakes of ``assistant_rig``: a scripted model that invents facts."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from switchboard.assistant.cache_hook import CacheHook
 from switchboard.assistant.claims import OptionWords
-from switchboard.assistant.grounding_hook import GroundingHook, open_grounding
-from switchboard.assistant.orchestrator import Hooks, TurnRequest
+from switchboard.assistant.grounding_stage import GroundingStage, open_grounding
+from switchboard.assistant.orchestrator import TurnRequest
 from switchboard.assistant.replies import GROUNDED_SYSTEM
+from switchboard.assistant.turn_cache import TurnKeys
 from switchboard.assistant.types import (
     AnswerPath,
     CitationEvent,
@@ -26,6 +26,8 @@ from switchboard.cache.sqlite_store import SQLiteCacheStore
 from switchboard.config import CacheSettings, GroundingSettings
 from switchboard.demo import option_words_path
 from switchboard.errors import UpstreamError
+from switchboard.stages.cache import CacheStage
+from switchboard.stages.stage import Pipeline
 from tests.unit.assistant_rig import (
     ALICE,
     ALICE_ORDER,
@@ -45,8 +47,8 @@ QUESTION = "How long do I have to return a jacket?"
 QUOTE = 'From *Returns policy*: "Unworn items can be returned within 30 days." [1]'
 
 
-def grounding() -> GroundingHook:
-    return GroundingHook(OptionWords([["DHL"], ["UPS"], ["PayPal"]]), holdback_chars=200)
+def grounding() -> GroundingStage:
+    return GroundingStage(OptionWords([["DHL"], ["UPS"], ["PayPal"]]), holdback_chars=200)
 
 
 class World:
@@ -58,8 +60,7 @@ class World:
             BagOfWords(),  # type: ignore[arg-type]
             CacheSettings(similarity_threshold=0.9),
         )
-        self.cache_hook = CacheHook(
-            self.cache,
+        keys = TurnKeys(
             tenant="default",
             model="fake-chat",
             system_prompts=[GROUNDED_SYSTEM],
@@ -67,17 +68,14 @@ class World:
             temperature=0.0,
             max_tokens=64,
         )
-        hooks = Hooks(
-            input=[self.cache_hook],
-            output=[grounding()] if checked else [],
-            done=[self.cache_hook],
-        )
-        self.rig = Rig(tmp_path, hooks=hooks)
+        self.cache_stage = CacheStage(self.cache, keys)
+        stages = [self.cache_stage, grounding()] if checked else [self.cache_stage]
+        self.rig = Rig(tmp_path, stages=Pipeline(stages))
 
     def turn(self, message: str, customer: str = ALICE) -> list[TurnEvent]:
         async def run() -> list[TurnEvent]:
             events = [e async for e in self.rig.orchestrator.turn(TurnRequest(customer, message))]
-            await self.cache_hook.drain()
+            await self.cache_stage.drain()
             return events
 
         return asyncio.run(run())

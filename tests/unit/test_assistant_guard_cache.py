@@ -1,6 +1,6 @@
-"""The guardrails and the response cache in the assistant's turn (``GuardHook``,
-``CacheHook``): regex detectors instead of models, a bag-of-words embedder, and the real
-SQLite cache store on tmp_path."""
+"""The guardrails and the response cache in the assistant's turn (``GuardStage``,
+``CacheStage`` with ``TurnKeys``): regex detectors instead of models, a bag-of-words
+embedder, and the real SQLite cache store on tmp_path."""
 
 from __future__ import annotations
 
@@ -14,17 +14,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from switchboard.assistant.cache_hook import CacheHook
 from switchboard.assistant.claims import OptionWords
-from switchboard.assistant.grounding_hook import GroundingHook
-from switchboard.assistant.guard_hook import GuardHook
-from switchboard.assistant.orchestrator import Hooks, TurnRequest
+from switchboard.assistant.grounding_stage import GroundingStage
+from switchboard.assistant.orchestrator import TurnRequest
 from switchboard.assistant.replies import GROUNDED_SYSTEM
+from switchboard.assistant.turn_cache import TurnKeys
 from switchboard.assistant.types import CitationEvent, Delta, Intent, TokenEvent, TurnEvent
 from switchboard.cache.service import ResponseCache
 from switchboard.cache.sqlite_store import SQLiteCacheStore
 from switchboard.config import CacheSettings
 from switchboard.errors import DependencyUnavailableError, UpstreamError
+from switchboard.stages.cache import CacheStage
+from switchboard.stages.guard import GuardStage
+from switchboard.stages.stage import Pipeline
 from tests.unit.assistant_rig import (
     ALICE,
     ALICE_ORDER,
@@ -57,7 +59,7 @@ class BagOfWords:
 
 
 class World:
-    """A rig whose hooks are a guard (regex detectors) and a cache on tmp_path."""
+    """A rig whose stages are a guard (regex detectors) and a cache on tmp_path."""
 
     def __init__(
         self,
@@ -73,8 +75,7 @@ class World:
             BagOfWords(),  # type: ignore[arg-type]
             CacheSettings(similarity_threshold=0.9),
         )
-        self.cache_hook = CacheHook(
-            self.cache,
+        keys = TurnKeys(
             tenant="default",
             model="fake-chat",
             system_prompts=[GROUNDED_SYSTEM],
@@ -83,15 +84,11 @@ class World:
             max_tokens=64,
             kb_version_ttl_s=0,  # read the version every turn
         )
-        guard_hook = GuardHook(make_guard()[0]) if guard else None
-        checked = GroundingHook(OptionWords([]), holdback_chars=200) if grounding else None
-        self.hooks = Hooks(
-            input=[h for h in (guard_hook, self.cache_hook) if h is not None],
-            output=[h for h in (checked, guard_hook) if h is not None],  # as served
-            done=[self.cache_hook],
-            fallback=[self.cache_hook],
-        )
-        self.rig = Rig(tmp_path, hooks=self.hooks)
+        self.cache_stage = CacheStage(self.cache, keys)
+        guarded = GuardStage(make_guard()[0]) if guard else None
+        checked = GroundingStage(OptionWords([]), holdback_chars=200) if grounding else None
+        stages = [s for s in (guarded, self.cache_stage, checked) if s is not None]  # as served
+        self.rig = Rig(tmp_path, stages=Pipeline(stages))
 
     def turn(self, message: str, session: str | None = None) -> list[TurnEvent]:
         """One turn, and the cache's write of its answer (in the same event loop)."""
@@ -99,7 +96,7 @@ class World:
         async def run() -> list[TurnEvent]:
             request = TurnRequest(ALICE, message, session)
             events = [e async for e in self.rig.orchestrator.turn(request)]
-            await self.cache_hook.drain()
+            await self.cache_stage.drain()
             return events
 
         return asyncio.run(run())

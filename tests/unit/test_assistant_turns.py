@@ -11,8 +11,6 @@ from pathlib import Path
 import pytest
 
 from switchboard.assistant.orchestrator import (
-    Hooks,
-    Reply,
     TurnRequest,
     TurnState,
 )
@@ -29,6 +27,7 @@ from switchboard.assistant.types import (
     event_json,
 )
 from switchboard.errors import SessionNotFoundError, UpstreamError
+from switchboard.stages.stage import Answer, Pipeline, Stage
 from tests.unit import assistant_rig
 from tests.unit.assistant_rig import (
     ALICE,
@@ -273,21 +272,21 @@ def test_model_failure_mid_stream_propagates_and_persists_nothing(rig: Rig) -> N
     assert rig.store.history(session.id, 10) == []
 
 
-# -- hooks -----------------------------------------------------------------------------------
+# -- stages ----------------------------------------------------------------------------------
 
 
-class CannedReply:
-    async def on_input(self, state: TurnState) -> Reply | None:
-        return Reply("Cached: returns are accepted for 30 days.", "test")
+class CannedReply(Stage[TurnState]):
+    async def on_input(self, state: TurnState) -> Answer | None:
+        return Answer("Cached: returns are accepted for 30 days.", "test")
 
 
-class Redact:
-    async def on_input(self, state: TurnState) -> Reply | None:
+class Redact(Stage[TurnState]):
+    async def on_input(self, state: TurnState) -> Answer | None:
         state.message = state.message.replace("jane@example.com", "[email]")
         return None
 
 
-class Shout:
+class Shout(Stage[TurnState]):
     def on_output(self, state: TurnState, text: AsyncIterator[str]) -> AsyncIterator[str]:
         async def shouted() -> AsyncIterator[str]:
             async for piece in text:
@@ -296,12 +295,28 @@ class Shout:
         return shouted()
 
 
-def hooked_rig(tmp_path: Path, hooks: Hooks) -> Rig:
-    return Rig(tmp_path, hooks=hooks)
+class Tag(Stage[TurnState]):
+    """Wraps the text in its name: shows the order the stages see the answer in."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def on_output(self, state: TurnState, text: AsyncIterator[str]) -> AsyncIterator[str]:
+        async def tagged() -> AsyncIterator[str]:
+            yield f"<{self.name}>"
+            async for piece in text:
+                yield piece
+            yield f"</{self.name}>"
+
+        return tagged()
 
 
-def test_input_hook_reply_short_circuits_the_turn(tmp_path: Path) -> None:
-    rig = hooked_rig(tmp_path, Hooks(input=[CannedReply(), Redact()]))
+def staged_rig(tmp_path: Path, *stages: Stage[TurnState]) -> Rig:
+    return Rig(tmp_path, stages=Pipeline(stages))
+
+
+def test_a_stage_answer_short_circuits_the_turn(tmp_path: Path) -> None:
+    rig = staged_rig(tmp_path, CannedReply(), Redact())
 
     events = rig.turn("How long do I have to return a jacket?")
 
@@ -315,8 +330,8 @@ def test_input_hook_reply_short_circuits_the_turn(tmp_path: Path) -> None:
     assert rig.store.history(done.session_id, 10)[-1].content == text_of(events)
 
 
-def test_input_hook_rewrites_what_the_pipeline_sees(tmp_path: Path) -> None:
-    rig = hooked_rig(tmp_path, Hooks(input=[Redact()]))
+def test_a_stage_rewrites_what_the_pipeline_sees(tmp_path: Path) -> None:
+    rig = staged_rig(tmp_path, Redact())
 
     rig.turn("I am jane@example.com, how do returns work?")
 
@@ -328,7 +343,7 @@ def test_input_hook_rewrites_what_the_pipeline_sees(tmp_path: Path) -> None:
 
 
 def test_redacted_message_stays_redacted_in_later_prompts(tmp_path: Path) -> None:
-    rig = hooked_rig(tmp_path, Hooks(input=[Redact()]))
+    rig = staged_rig(tmp_path, Redact())
 
     first = rig.turn("I am jane@example.com, how do returns work?")
     rig.turn("and refunds?", session=done_of(first).session_id)
@@ -336,8 +351,8 @@ def test_redacted_message_stays_redacted_in_later_prompts(tmp_path: Path) -> Non
     assert "jane@example.com" not in json.dumps(rig.model.calls[1]["messages"])
 
 
-def test_output_hook_transforms_the_token_stream(tmp_path: Path) -> None:
-    rig = hooked_rig(tmp_path, Hooks(output=[Shout()]))
+def test_a_stage_transforms_the_token_stream(tmp_path: Path) -> None:
+    rig = staged_rig(tmp_path, Shout())
 
     events = rig.turn("How long do I have to return a jacket?")
 
@@ -345,6 +360,17 @@ def test_output_hook_transforms_the_token_stream(tmp_path: Path) -> None:
     assert only(events, CitationEvent)[0].article_id == "returns-policy"
     session = done_of(events).session_id
     assert rig.store.history(session, 10)[-1].content == "RETURNS ARE ACCEPTED FOR 30 DAYS [1]."
+
+
+def test_stages_wrap_the_answer_like_middleware(tmp_path: Path) -> None:
+    """In order on the way in, in reverse on the way out: the first stage sees the
+    answer last (the guard restores what the grounding check never saw)."""
+    rig = staged_rig(tmp_path, Tag("outer"), Tag("inner"))
+
+    events = rig.turn("How long do I have to return a jacket?")
+
+    assert text_of(events).startswith("<outer><inner>")
+    assert text_of(events).endswith("</inner></outer>")
 
 
 # -- the prompt budget -----------------------------------------------------------------------

@@ -373,12 +373,12 @@ def test_the_request_log_keeps_only_guarded_text(tmp_path: Path) -> None:
         for raw in ("Alice Smith", "bob@x.example", "carol@x.example"):
             assert raw not in logged
         records: list[RequestRecord] = []
-        gateway.request_log = SimpleNamespace(submit=records.append)  # type: ignore[assignment]
+        gateway.recorder.request_log = SimpleNamespace(submit=records.append)  # type: ignore[assignment]
         limited = Principal(key_id="k9", tenant="acme", scopes=ALL_SCOPES, rpm=1)
         await ask(gateway, body("I am Alice Smith"), limited)
         with pytest.raises(RateLimitError):  # refused before the guard ran
             await gateway.open(limited, body("I am Alice Smith, again"), endpoint="chat")
-        gateway.request_log = None
+        gateway.recorder.request_log = gateway.request_log
         assert [r.status for r in records] == [200, 429]
         assert records[1].input_text is None  # never the raw text
         assert "Alice" not in str(records[0].input_text)
@@ -451,7 +451,7 @@ def test_sampled_requests_are_not_cached(tmp_path: Path) -> None:
         del sampled["temperature"]  # OpenAI's default samples at 1
         await ask(gateway, sampled)
         call = await ask(gateway, sampled)
-        assert call.cache_result is None
+        assert call.cache is None
         assert len(provider.bodies) == 2
         await gateway.aclose()
 

@@ -3,6 +3,7 @@ imports included) goes from a higher layer to a lower one.
 
     utilities and data  errors, config, names, models, demo, web, sqlite helpers, ...
     components          engine, rag, guard, cache, orders, observability (never each other)
+    stages              the guard and cache stages every endpoint runs
     services            gateway, assistant (never each other)
     entry points        api, evaluation  <  the benchmarks  <  cli  <  __main__
 
@@ -43,6 +44,7 @@ LAYERS: list[set[str]] = [
         "web",
     },
     {"cache", "engine", "guard", "observability", "orders", "rag"},
+    {"stages"},
     {"assistant", "gateway"},
     {"api", "evaluation"},
     {"switchboard_bench"},

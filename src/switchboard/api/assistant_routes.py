@@ -238,17 +238,9 @@ def _finish(
     if error is None and done is None:  # the stream ended before its done event
         error = asyncio.CancelledError()
     record.status, record.error_code = outcome(error)
-    metrics = request.app.state.metrics
-    metrics.observe(record)
-    metrics.guarded("assistant", record.guard_events)
-    if done is not None and done.cache is not None:
-        metrics.cache_lookup("assistant", done.cache)
-    if done is not None:
-        metrics.answer_path(done.answer_path.value)
-    request.app.state.gateway.tracing.turn_spans(record, done.stages if done else ())
-    request_log = request.app.state.request_log
-    if request_log is not None:
-        request_log.submit(record)
+    gateway = request.app.state.gateway
+    gateway.tracing.turn_spans(record, done.stages if done else ())
+    gateway.recorder.close(record, surface="assistant", cache=done.cache if done else None)
 
 
 @router.get("/sessions", responses=error_responses(401, 403))

@@ -1,7 +1,7 @@
 """One chat turn of the support assistant, as an explicit pipeline of stages.
 
-    session → input hooks → route → order tool → retrieve → evidence
-    → quote | (prompt → generate) → persist
+    session → stages in → route → order tool → retrieve → evidence
+    → quote | (prompt → generate → stages out) → persist → stages done
 
 Each stage reads and writes the ``TurnState`` and is timed; the turn yields ``TurnEvent``s
 as it goes (tool results before the answer's tokens, citations as they are cited, ``done``
@@ -28,9 +28,11 @@ last). What each intent does:
   refusal and small talk, the model is offered the Order API and the help-centre search as
   functions (``tool_calling``) and answers from their results.
 
-Input hooks run before routing and may rewrite the message or answer the turn themselves
-(where the cache and input guardrails plug in); output hooks wrap the model's text stream
-(where output guardrails plug in).
+The stages around the turn (``stages.stage``: the guardrails and the response cache, as
+on ``/v1/chat/completions``, and the grounding check) run before routing, where they may
+redact the message or answer the turn themselves (a refusal, a cached answer); they wrap
+the model's text; they see the finished turn (the cache stores it); and they may answer a
+turn whose model failed (the cache's fallback).
 """
 
 from __future__ import annotations
@@ -87,10 +89,6 @@ from switchboard.assistant.tool_calling import (
     fit_tool_message,
 )
 from switchboard.assistant.turn import (
-    Hooks,
-    InputHook,
-    OutputHook,
-    PreparingHook,
     Reply,
     Searcher,
     TurnRequest,
@@ -98,6 +96,7 @@ from switchboard.assistant.turn import (
     latest_order_id,
     prompt_turn,
     relevance,
+    reply_of,
     search_query,
 )
 from switchboard.assistant.types import (
@@ -122,10 +121,11 @@ from switchboard.errors import (
     UpstreamError,
 )
 from switchboard.order_ids import extract_order_ids
+from switchboard.stages.stage import Pipeline
 
 SMALL_TALK_MAX_TOKENS = 48
 _T = TypeVar("_T")
-# The model could not answer: a fallback hook (the cache) may still have an answer.
+# The model could not answer: a stage (the cache) may still have an answer.
 MODEL_FAILURES = (
     UpstreamError,
     QueueFullError,
@@ -145,7 +145,7 @@ class Orchestrator:
         searcher: Searcher,
         orders: OrderSource,
         conversations: ConversationStore,
-        hooks: Hooks | None = None,
+        stages: Pipeline[TurnState] | None = None,
         evidence: EvidenceSelector | None = None,
         answerability: AnswerabilityCheck | None = None,
         quoter: Quoter | None = None,
@@ -157,7 +157,7 @@ class Orchestrator:
         self.searcher = searcher
         self.orders = orders
         self.conversations = conversations
-        self.hooks = hooks or Hooks()
+        self.stages = stages or Pipeline()
         self.evidence = evidence  # None: whole chunks go into the prompt
         self.answerability = answerability  # None: the relevance floor alone decides
         self.quoter = quoter  # None: the model writes the answer
@@ -170,14 +170,8 @@ class Orchestrator:
         tool results were sent."""
         start = self._clock()
         state = await self._open_session(request)
-        for hook in self.hooks.input:
-            if isinstance(hook, PreparingHook):
-                hook.prepare(state)
-        reply = None
-        for hook in self.hooks.input:
-            reply = await hook.on_input(state)
-            if reply is not None:
-                break
+        answer = await self.stages.admit(state)
+        reply = reply_of(answer) if answer is not None else None
         if reply is not None:
             async for event in self._reply(state, reply):
                 yield event
@@ -213,8 +207,7 @@ class Orchestrator:
         turn_id = await asyncio.to_thread(
             self.conversations.add_exchange, state.session_id, state.message, record
         )
-        for done in self.hooks.done:
-            await done.on_done(state)
+        await self.stages.done(state)
         yield DoneEvent(
             session_id=state.session_id,
             turn_id=turn_id,
@@ -489,15 +482,14 @@ class Orchestrator:
         tools: list[dict[str, Any]] | None = None,
         calls: list[ToolCall] | None = None,
     ) -> AsyncIterator[TurnEvent]:
-        """Stream the model's answer through the output hooks; the tool calls it asks for
-        (when offered ``tools``) are appended to ``calls``."""
+        """Stream the model's answer through the stages; the tool calls it asks for (when
+        offered ``tools``) are appended to ``calls``."""
         begin = self._clock()
         first: float | None = None
         text = self._model_text(state, messages, max_tokens, tools, calls)
         if scanner is not None:
             text = known_markers_only(text, scanner.numbers)
-        for hook in self.hooks.output:
-            text = hook.on_output(state, text)
+        text = self.stages.output(state, text)
         async for piece in text:
             if first is None:
                 first = self._clock()
@@ -551,7 +543,7 @@ class Orchestrator:
             yield event
 
     async def _reply(self, state: TurnState, reply: Reply) -> AsyncIterator[TurnEvent]:
-        """A hook's whole answer (a cached answer with its citations, a blocked message)."""
+        """A stage's whole answer (a cached answer with its citations, a refusal)."""
         state.route = state.route or Route(reply.intent, 1.0, True)
         state.reply_source = reply.source
         async for event in self._say_cited(state, reply.text, reply.citations):
@@ -568,14 +560,11 @@ class Orchestrator:
         state.citations = list(citations)
 
     async def _fallback(self, state: TurnState, error: Exception) -> Reply | None:
-        """A fallback hook's answer when the model failed before saying anything."""
+        """A stage's answer when the model failed before saying anything."""
         if state.answer:
             return None
-        for hook in self.hooks.fallback:
-            reply = await hook.on_failure(state, error)
-            if reply is not None:
-                return reply
-        return None
+        answer = await self.stages.failed(state, error)
+        return reply_of(answer) if answer is not None else None
 
     async def _hand_off(
         self, state: TurnState, reason: HandoffReason = HandoffReason.CUSTOMER_REQUEST
@@ -624,10 +613,7 @@ class Orchestrator:
 
 
 __all__ = [
-    "Hooks",
-    "InputHook",
     "Orchestrator",
-    "OutputHook",
     "Reply",
     "Searcher",
     "TurnRequest",

@@ -11,17 +11,16 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from switchboard.assistant.answerability import AnswerabilityCheck
-from switchboard.assistant.cache_hook import CacheHook
 from switchboard.assistant.conversations import ConversationStore
 from switchboard.assistant.evidence import EvidenceSelector, VectorCache
-from switchboard.assistant.grounding_hook import open_grounding
-from switchboard.assistant.guard_hook import GuardHook
-from switchboard.assistant.orchestrator import Hooks, Orchestrator
+from switchboard.assistant.grounding_stage import open_grounding
+from switchboard.assistant.orchestrator import Orchestrator
 from switchboard.assistant.order_client import OrderClient
 from switchboard.assistant.quoting import QUOTE_WEIGHTS, Quoter
 from switchboard.assistant.replies import GROUNDED_SYSTEM, SMALL_TALK_SYSTEM, TOOLS_SYSTEM
 from switchboard.assistant.router import SemanticRouter
-from switchboard.assistant.turn import KnowledgeSearcher
+from switchboard.assistant.turn import KnowledgeSearcher, TurnState
+from switchboard.assistant.turn_cache import TurnKeys
 from switchboard.assistant.types import ChatModel
 from switchboard.cache.service import open_cache
 from switchboard.config import AssistantSettings, Settings
@@ -30,6 +29,9 @@ from switchboard.guard.factory import open_guard
 from switchboard.rag.embedder import Embedder
 from switchboard.rag.knowledge import KnowledgeBase
 from switchboard.rag.types import CollectionRef
+from switchboard.stages.cache import CacheStage
+from switchboard.stages.guard import GuardStage
+from switchboard.stages.stage import Pipeline, Stage
 
 
 @dataclass
@@ -37,7 +39,7 @@ class Assistant:
     orchestrator: Orchestrator
     orders: OrderClient
     conversations: ConversationStore
-    cache: CacheHook | None = None
+    cache: CacheStage[TurnState] | None = None
 
     async def aclose(self) -> None:
         """Close the Order API client, the conversations, the response cache and a remote
@@ -59,10 +61,11 @@ def open_assistant(
     *,
     orders: OrderClient | None = None,
     router: SemanticRouter | None = None,
-    hooks: Hooks | None = None,
+    stages: Pipeline[TurnState] | None = None,
 ) -> Assistant:
     """The assistant over ``knowledge``'s shop collection in the default tenant, with the
-    guardrails and the response cache of ``settings`` unless ``hooks`` are given."""
+    guardrails, the response cache and the grounding check of ``settings`` unless
+    ``stages`` are given."""
     config = settings.assistant
     collection = CollectionRef(settings.knowledge.default_tenant, config.collection)
     orders = orders or OrderClient.from_settings(settings.orders)
@@ -70,11 +73,11 @@ def open_assistant(
         settings.assistant_db, default_tenant=settings.knowledge.default_tenant
     )
     cache = None
-    if hooks is None:
-        cache = _cache_hook(settings, model, knowledge, collection)
-        hooks = default_hooks(settings, cache)
+    if stages is None:
+        cache = _cache_stage(settings, model, knowledge, collection)
+        stages = default_stages(settings, cache)
     searcher = KnowledgeSearcher(knowledge, collection, config.top_k)
-    stages = evidence_stages(config, knowledge.embedder, searcher)
+    evidence = evidence_stages(config, knowledge.embedder, searcher)
     orchestrator = Orchestrator(
         config,
         router=router or SemanticRouter(knowledge.embedder, threshold=config.router_threshold),
@@ -82,10 +85,10 @@ def open_assistant(
         searcher=searcher,
         orders=orders,
         conversations=conversations,
-        hooks=hooks,
-        evidence=stages.evidence,
-        answerability=stages.answerability,
-        quoter=stages.quoter,
+        stages=stages,
+        evidence=evidence.evidence,
+        answerability=evidence.answerability,
+        quoter=evidence.quoter,
     )
     return Assistant(orchestrator, orders, conversations, cache)
 
@@ -128,27 +131,26 @@ def evidence_stages(
 SYSTEM_PROMPTS = (GROUNDED_SYSTEM, TOOLS_SYSTEM, SMALL_TALK_SYSTEM)
 
 
-def default_hooks(settings: Settings, cache: CacheHook | None) -> Hooks:
-    """The input guard, then the cache (it sees the redacted message); the grounding check,
-    then the output guard (it restores the customer's data the check never sees)."""
+def default_stages(settings: Settings, cache: CacheStage[TurnState] | None) -> Pipeline[TurnState]:
+    """The guard, then the cache (it sees the redacted message), then the grounding check:
+    on the way out the check sees the model's text first and the guard last (it restores
+    the customer's data the check never sees)."""
     guard = open_guard(settings.guard, SYSTEM_PROMPTS)
-    guard_hook = GuardHook(guard) if guard is not None else None
     grounding = open_grounding(settings.assistant.grounding, option_words_path())
-    return Hooks(
-        input=[h for h in (guard_hook, cache) if h is not None],
-        output=[h for h in (grounding, guard_hook) if h is not None],
-        done=[cache] if cache is not None else [],
-        fallback=[cache] if cache is not None else [],
-    )
+    stages: list[Stage[TurnState] | None] = [
+        GuardStage(guard) if guard is not None else None,
+        cache,
+        grounding,
+    ]
+    return Pipeline([s for s in stages if s is not None])
 
 
-def _cache_hook(
+def _cache_stage(
     settings: Settings, model: ChatModel, knowledge: KnowledgeBase, collection: CollectionRef
-) -> CacheHook | None:
+) -> CacheStage[TurnState] | None:
     if not settings.cache.enabled:
         return None
-    return CacheHook(
-        open_cache(settings.cache, settings.cache_db, knowledge.embedder),
+    keys = TurnKeys(
         tenant=collection.tenant,
         model=model.name,
         system_prompts=SYSTEM_PROMPTS,
@@ -156,5 +158,6 @@ def _cache_hook(
         temperature=settings.assistant.temperature,
         max_tokens=settings.assistant.max_tokens,
         cache_sampled=settings.cache.cache_sampled,
-        serve_on_failure=settings.cache.serve_on_failure,
     )
+    cache = open_cache(settings.cache, settings.cache_db, knowledge.embedder)
+    return CacheStage(cache, keys, serve_on_failure=settings.cache.serve_on_failure)

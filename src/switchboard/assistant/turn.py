@@ -1,18 +1,20 @@
-"""One turn's request and state, and the hooks that plug into the pipeline.
+"""One turn's request and state.
 
-The stages of ``orchestrator`` read and write the ``TurnState``; input hooks see it before
-routing, output hooks wrap the model's text, done hooks see the finished turn and fallback
-hooks may answer a turn whose model failed. The guardrails (input and output) and the
-response cache (input, done and fallback) plug in there.
+The steps of ``orchestrator`` read and write the ``TurnState``; it is the turn's
+``Exchange`` for the stages around it (``stages.stage``): the guardrails and the response
+cache every endpoint runs, and the grounding check. They see the customer's message before
+routing (``guard_messages``), wrap the model's text, store the finished turn and may answer
+a turn whose model failed.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol
 
 from switchboard.assistant.conversations import StoredMessage
 from switchboard.assistant.order_tool import OrderLookup
@@ -29,6 +31,7 @@ from switchboard.order_ids import ORDER_ID, extract_order_ids
 from switchboard.rag.knowledge import KnowledgeBase
 from switchboard.rag.types import CollectionRef, SearchHit, SearchMode
 from switchboard.rag.window import chunk_window
+from switchboard.stages.stage import Answer, Exchange
 
 
 @dataclass(frozen=True)
@@ -44,8 +47,8 @@ class TurnRequest:
 
 
 @dataclass
-class TurnState:
-    """What the stages know about the turn so far."""
+class TurnState(Exchange):
+    """What the steps know about the turn so far."""
 
     request: TurnRequest
     session_id: str
@@ -64,16 +67,31 @@ class TurnState:
     citations: list[Citation] = field(default_factory=list)
     handoff: HandoffReason | None = None
     usage: dict[str, int] = field(default_factory=dict)
-    timings_ms: dict[str, float] = field(default_factory=dict)
-    guard_events: list[str] = field(default_factory=list)  # "direction:category:type:action"
-    guard_changed: bool = False  # a guardrail redacted or blocked something of this turn
-    cut_off: bool = False  # the output guard replaced the rest of the answer
-    personal: bool = False  # the message carries personal data (an answer not to share)
     reply_source: str | None = None  # who answered instead of the pipeline ("cache:exact"...)
-    cache: str | None = None  # the cache lookup: "exact", "semantic", "fallback", "miss"
-    mask: Callable[[str], str] | None = None  # the answer as stored (personal data masked)
-
     stages: list[StageTime] = field(default_factory=list)  # each stage's span, in order
+
+    def __post_init__(self) -> None:
+        self.tenant = self.request.tenant or ""
+        self.session_key = self.session_id  # the placeholders last the conversation
+
+    def guard_messages(self) -> list[dict[str, Any]]:
+        return [{"role": "user", "content": self.message}]
+
+    def guarded(self, messages: list[dict[str, Any]]) -> None:
+        self.message = str(messages[0]["content"])
+
+    def known_text(self) -> str:
+        """The customer's own message, the Order API's answers about their orders, and
+        the sources the model was given (the help centre's own phone number or town is
+        not a leak)."""
+        parts = [self.request.message, self.placeholders.restore(self.message)]
+        if self.lookup is not None:
+            parts += self.lookup.prompt_blocks
+        parts += [json.dumps(r.data, default=str) for r in self.tool_results if r.data is not None]
+        parts += [hit.stored.chunk.text for hit in self.hits]
+        if self.prompt is not None:
+            parts += [str(m.get("content") or "") for m in self.prompt.messages]
+        return "\n".join(parts)
 
     def took(self, stage: str, ms: float) -> None:
         """``stage`` just ended after ``ms``: its timing grows by it, and its span is kept."""
@@ -83,7 +101,7 @@ class TurnState:
     def masked(self, text: str) -> str:
         """``text`` with the customer's personal data, quoted back to them, masked again
         (for storing it, or sending it back to the model)."""
-        return self.mask(text) if self.mask else text
+        return self.placeholders.mask(text)
 
 
 @dataclass(frozen=True)
@@ -96,45 +114,14 @@ class Reply:
     citations: tuple[Citation, ...] = ()
 
 
-class InputHook(Protocol):
-    async def on_input(self, state: TurnState) -> Reply | None:
-        """A reply that answers the turn without the rest of the pipeline (a cache hit, a
-        blocked message), or None to go on; may rewrite ``state.message``."""
-        ...
-
-
-@runtime_checkable
-class PreparingHook(Protocol):
-    def prepare(self, state: TurnState) -> None:
-        """Start work this hook will need (in the background) before the input hooks run
-        one after the other, e.g. embed the question while the guard checks it."""
-        ...
-
-
-class OutputHook(Protocol):
-    def on_output(self, state: TurnState, text: AsyncIterator[str]) -> AsyncIterator[str]:
-        """The model's text as the customer should see it."""
-        ...
-
-
-class DoneHook(Protocol):
-    async def on_done(self, state: TurnState) -> None:
-        """The turn was answered and saved (where the cache stores the answer)."""
-        ...
-
-
-class FallbackHook(Protocol):
-    async def on_failure(self, state: TurnState, error: Exception) -> Reply | None:
-        """An answer for a turn whose model failed before saying anything, or None."""
-        ...
-
-
-@dataclass(frozen=True)
-class Hooks:
-    input: Sequence[InputHook] = ()
-    output: Sequence[OutputHook] = ()
-    done: Sequence[DoneHook] = ()
-    fallback: Sequence[FallbackHook] = ()
+def reply_of(answer: Answer) -> Reply:
+    """A stage's answer as the turn's reply: a refusal is out of scope; a cached answer
+    keeps the intent and citations it was stored with."""
+    extra = answer.extra
+    citations = tuple(Citation(**c) for c in extra.get("citations", ()))
+    default = Intent.OUT_OF_SCOPE if answer.refused else Intent.SMALL_TALK
+    intent = Intent(extra.get("intent", default.value))
+    return Reply(answer.text, answer.source, intent, citations)
 
 
 class Searcher(Protocol):

@@ -22,10 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from switchboard.assistant.conversations import ConversationStore
-from switchboard.assistant.grounding_hook import open_grounding
-from switchboard.assistant.guard_hook import GuardHook
+from switchboard.assistant.grounding_stage import open_grounding
 from switchboard.assistant.local_model import LocalChatModel
-from switchboard.assistant.orchestrator import Hooks, Orchestrator, TurnRequest
+from switchboard.assistant.orchestrator import Orchestrator, TurnRequest
 from switchboard.assistant.order_client import OrderClient
 from switchboard.assistant.router import SemanticRouter
 from switchboard.assistant.service import SYSTEM_PROMPTS, evidence_stages
@@ -47,6 +46,8 @@ from switchboard.orders.supervisor import OrderApiSupervisor, order_service
 from switchboard.rag.knowledge import KnowledgeBase, open_embedder
 from switchboard.rag.store import open_store
 from switchboard.rag.types import CollectionRef
+from switchboard.stages.guard import GuardStage
+from switchboard.stages.stage import Pipeline
 
 SWEEP = (0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65)
 Progress = Callable[[str, bool], None]  # (what runs now, whether a case just finished)
@@ -210,13 +211,10 @@ async def _run(
     down = OrderClient(f"http://127.0.0.1:{_free_port()}", orders.token)
 
     guard = open_guard(settings.guard, SYSTEM_PROMPTS)  # as served: guarded, never cached
-    guarded = GuardHook(guard) if guard is not None else None
-    stages = evidence_stages(config, kb.embedder, searcher)
+    evidence = evidence_stages(config, kb.embedder, searcher)
     grounding = open_grounding(config.grounding, option_words_path())
-    hooks = Hooks(
-        input=[guarded] if guarded is not None else [],
-        output=[h for h in (grounding, guarded) if h is not None],
-    )
+    guarded = GuardStage(guard) if guard is not None else None
+    stages = Pipeline([s for s in (guarded, grounding) if s is not None])
 
     def orchestrator(orders: OrderClient) -> Orchestrator:
         return Orchestrator(
@@ -226,10 +224,10 @@ async def _run(
             searcher=searcher,
             orders=orders,
             conversations=conversations,
-            hooks=hooks,
-            evidence=stages.evidence,
-            answerability=stages.answerability,
-            quoter=stages.quoter,
+            stages=stages,
+            evidence=evidence.evidence,
+            answerability=evidence.answerability,
+            quoter=evidence.quoter,
         )
 
     pipelines = {"up": orchestrator(up), "down": orchestrator(down)}

@@ -1,4 +1,5 @@
-"""The response cache as a stage of the gateway.
+"""The response cache's view of a chat completion (the cache stage, ``stages.cache``, does
+the looking up and storing).
 
 A request is looked up (exact key first, then the nearest earlier question) only when its
 answer could be shared: no tools, one choice, and greedy sampling (``temperature: 0``)
@@ -14,18 +15,20 @@ message that is not the user's: system, developer) and its sampling parameters.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from switchboard.cache.keys import SAMPLING_PARAMS, exact_key, system_hash
-from switchboard.cache.service import ResponseCache
-from switchboard.cache.types import CachedAnswer, CacheHit, CacheScope
+from switchboard.cache.types import CachedAnswer, CacheScope
 from switchboard.config import CacheSettings
 from switchboard.gateway.messages import is_text_only, text_of
 from switchboard.gateway.types import StreamChunk, Usage
+from switchboard.stages.cache import CacheRequest
+
+if TYPE_CHECKING:
+    from switchboard.gateway.service import GatewayCall
 
 KNOWN_FIELDS = SAMPLING_PARAMS | {
     "model",
@@ -85,35 +88,29 @@ def shareable(body: Mapping[str, Any], settings: CacheSettings) -> bool:
     return settings.cache_sampled or body.get("temperature") == 0
 
 
-def prefetch(cache: ResponseCache, body: Mapping[str, Any]) -> asyncio.Future[None] | None:
-    """The question's embedding started in a worker thread (while the guard runs), when
-    a semantic lookup will follow."""
-    query = query_of(body) if shareable(body, cache.settings) else None
-    return asyncio.ensure_future(asyncio.to_thread(cache.prefetch, query)) if query else None
+class RequestKeys:
+    """How the cache stage looks a chat completion up and stores its answer: by the body
+    the providers get (PII redacted)."""
 
+    def __init__(self, settings: CacheSettings) -> None:
+        self.settings = settings
 
-async def lookup(
-    cache: ResponseCache, tenant: str, body: Mapping[str, Any], *, failed: bool = False
-) -> CacheHit | None:
-    """The cached answer for this request; after every provider ``failed``, looked up as
-    if greedy and at the looser ``fallback_threshold``."""
-    if failed:
-        body = as_greedy(body)
-    query = query_of(body)
-    return await asyncio.to_thread(
-        cache.get,
-        scope_of(tenant, body),
-        query or "",
-        key_of(body),
-        semantic=query is not None,
-        threshold=cache.settings.fallback_threshold if failed else None,
-    )
+    def request(self, call: GatewayCall, *, failed: bool = False) -> CacheRequest | None:
+        body = call.sent_body
+        if failed:  # a sampled request may get a greedy answer; one with tools none
+            if body.get("tools") or body.get("functions"):
+                return None
+            body = as_greedy(body)
+        elif not shareable(body, self.settings):
+            return None
+        query = query_of(body)
+        return CacheRequest(scope_of(call.tenant, body), query or "", key_of(body))
 
-
-def put(cache: ResponseCache, tenant: str, body: Mapping[str, Any], answer: CachedAnswer) -> None:
-    """Store the answer (blocking: run it in a worker thread); a failing store only loses
-    the future hit (``ResponseCache`` logs it)."""
-    cache.put(scope_of(tenant, body), query_of(body) or "", key_of(body), answer)
+    def answer(self, call: GatewayCall) -> CachedAnswer | None:
+        if not (call.cacheable and call.output):
+            return None
+        extra = {"model": call.record.served_model, "finish_reason": call.finish_reason}
+        return CachedAnswer("".join(call.output), extra)
 
 
 def cached_chunks(answer: CachedAnswer, model: str, request_id: str) -> list[StreamChunk]:

@@ -1,130 +1,31 @@
-"""The guardrails as a stage of the gateway: the request's messages before any provider
-sees them, and the answer's chunks before the client does.
+"""The output guard on a chat completion's chunks (the guard stage, ``stages.guard``,
+checks the request's messages and gives the moderator).
 
-Input: each user message is checked; PII is replaced by placeholders (the same value gets
-the same placeholder across the request's messages), and a message the policy blocks
-refuses the whole request with a 400 ``content_policy_violation``. Output: the content
-deltas go through the stream moderator; the chunks that carry them are rewritten with
-the text it releases (the others pass unchanged), and a block ends the answer with the
-safe message and ``finish_reason: "content_filter"``, as OpenAI's own filter does.
-Placeholders in tool calls' arguments are restored too (``ToolArguments``); the arguments
-are not otherwise moderated: they go to the client's own code, not to the customer.
+The content deltas go through the stream moderator; the chunks that carry them are
+rewritten with the text it releases (the others pass unchanged), and a block ends the
+answer with the safe message and ``finish_reason: "content_filter"``, as OpenAI's own
+filter does. Placeholders in tool calls' arguments are restored too (``ToolArguments``);
+the arguments are not otherwise moderated: they go to the client's own code, not to the
+customer.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
-from switchboard.errors import RequestCancelledError
-from switchboard.gateway.messages import texts_of
 from switchboard.gateway.types import StreamChunk, Usage
 from switchboard.guard.placeholders import Placeholders, RestoringStream
-from switchboard.guard.scanner import Guard, Verdict
 from switchboard.guard.stream import StreamModerator
-from switchboard.guard.types import Action, Category, Direction
-
-
-@dataclass
-class GuardedRequest:
-    body: dict[str, Any]
-    events: list[str] = field(default_factory=list)
-    placeholders: Placeholders = field(default_factory=Placeholders)
-    personal: bool = False  # personal data the policy redacts or blocks was found
-    refusal: str | None = None  # the safe message, when the policy blocked a message
-    changed: bool = False  # something was redacted (in or out)
-    blocked: bool = False  # the answer was cut off by the output check
-
-
-def check_input(
-    guard: Guard, body: Mapping[str, Any], cancelled: Callable[[], bool] = lambda: False
-) -> GuardedRequest:
-    """The body with PII redacted in every message (the same value, the same placeholder),
-    and the user messages checked for injection and abuse too; ``refusal`` is set when the
-    policy blocks one (the blocked message keeps only its PII redacted, for the log).
-    Raises ``RequestCancelledError`` between messages and detectors once ``cancelled()``
-    (it runs in a worker thread that a client leaving cannot interrupt otherwise)."""
-    guarded = GuardedRequest(dict(body))
-    messages = []
-    for message in body.get("messages") or ():
-        if cancelled():
-            raise RequestCancelledError("the input guard stopped: the request was cancelled")
-        full = message.get("role") == "user"
-        messages.append(_checked(guard, message, guarded, full=full, stop=cancelled))
-    guarded.body["messages"] = messages
-    return guarded
-
-
-def _checked(
-    guard: Guard,
-    message: Mapping[str, Any],
-    guarded: GuardedRequest,
-    *,
-    full: bool,
-    stop: Callable[[], bool],
-) -> dict[str, Any]:
-    content = message.get("content")
-    if isinstance(content, str):
-        return {**message, "content": _checked_text(guard, content, guarded, full, stop)}
-    if isinstance(content, list):  # content parts: the text ones are checked
-        parts = [
-            {**p, "text": _checked_text(guard, p["text"], guarded, full, stop)}
-            if isinstance(p, Mapping) and isinstance(p.get("text"), str)
-            else p
-            for p in content
-        ]
-        return {**message, "content": parts}
-    return dict(message)
-
-
-def _checked_text(
-    guard: Guard, text: str, guarded: GuardedRequest, full: bool, stop: Callable[[], bool]
-) -> str:
-    """A user message gets every check (until one is refused); the others (system,
-    assistant, tool: an earlier answer may quote the customer's data back) PII only."""
-    if full and guarded.refusal is None:
-        verdict = guard.scan(text, Direction.INPUT, placeholders=guarded.placeholders, stop=stop)
-    else:
-        pii = guard.find(text, Direction.INPUT, categories={Category.PII}, stop=stop)
-        verdict = guard.apply(text, Direction.INPUT, pii, guarded.placeholders)
-    guarded.events += verdict.events(guard.policy)
-    pii = [f for f in verdict.findings if f.category is Category.PII]
-    guarded.personal = guarded.personal or verdict.personal(guard.policy)
-    if verdict.action is Action.BLOCK:
-        guarded.refusal = verdict.text
-        return guard.apply(text, Direction.INPUT, pii, guarded.placeholders).text
-    guarded.changed = guarded.changed or verdict.changed
-    return verdict.text
-
-
-def output_moderator(
-    guard: Guard, guarded: GuardedRequest, original: Mapping[str, Any]
-) -> StreamModerator:
-    """The answer's moderator: leakage of the request's own instructions (system and
-    developer messages) is checked, PII the client sent is theirs (not a leak), and
-    placeholders come back as their values."""
-    messages = original.get("messages") or ()
-    system = texts_of(m for m in messages if m.get("role") in ("system", "developer"))
-    sent = "\n".join(texts_of(messages))
-
-    def record(verdict: Verdict) -> None:
-        guarded.events += verdict.events(guard.policy)
-        guarded.changed = guarded.changed or verdict.changed
-
-    return StreamModerator(
-        guard.with_system_prompts(system),
-        placeholders=guarded.placeholders,
-        allowed=lambda value: value in sent,
-        on_verdict=record,
-    )
+from switchboard.stages.stage import Exchange
 
 
 async def moderate_chunks(
     chunks: AsyncIterator[StreamChunk],
     moderator: StreamModerator,
-    guarded: GuardedRequest,
+    exchange: Exchange,
     used: Callable[[], Usage],
 ) -> AsyncGenerator[StreamChunk, None]:
     """The chunks with their content moderated: a chunk's content is replaced by what the
@@ -134,7 +35,7 @@ async def moderate_chunks(
     and the upstream iterator is left (the caller closes it)."""
     first: StreamChunk | None = None
     try:
-        async for chunk in _moderated(chunks, moderator, guarded, used):
+        async for chunk in _moderated(chunks, moderator, exchange, used):
             first = first or chunk
             yield chunk
     except Exception:  # the provider failed mid-stream: what was held goes out (checked)
@@ -148,11 +49,11 @@ async def moderate_chunks(
 async def _moderated(
     chunks: AsyncIterator[StreamChunk],
     moderator: StreamModerator,
-    guarded: GuardedRequest,
+    exchange: Exchange,
     used: Callable[[], Usage],
 ) -> AsyncGenerator[StreamChunk, None]:
     template: dict[str, Any] | None = None
-    arguments = ToolArguments(guarded.placeholders)
+    arguments = ToolArguments(exchange.placeholders)
     async for chunk in chunks:
         parsed = _parse(chunk)
         if parsed is None:  # not JSON: nothing to moderate in it
@@ -171,7 +72,7 @@ async def _moderated(
         if closing and not moderator.blocked:
             released += await moderator.aend()
         if moderator.blocked:
-            guarded.blocked = True
+            exchange.cut_off = True
             if released:
                 yield StreamChunk(_content_chunk(template, released), tokens=True)
             yield _finish_chunk(template, "content_filter")

@@ -28,7 +28,6 @@ import contextlib
 import functools
 import json
 import logging
-import threading
 import time
 import uuid
 from collections.abc import AsyncGenerator, Mapping, Sequence
@@ -38,7 +37,6 @@ from typing import Any
 from opentelemetry.trace import Span
 
 from switchboard.cache.service import ResponseCache
-from switchboard.cache.types import CachedAnswer, CacheHit
 from switchboard.config import GatewaySettings, RouteTarget
 from switchboard.errors import (
     BudgetExceededError,
@@ -55,13 +53,10 @@ from switchboard.gateway.admission import (
     requested_output_tokens,
 )
 from switchboard.gateway.budget import BudgetHold, BudgetLedger
-from switchboard.gateway.guard_stage import (
-    GuardedRequest,
-    check_input,
-    moderate_chunks,
-    output_moderator,
-)
+from switchboard.gateway.cache_stage import RequestKeys
+from switchboard.gateway.guard_stage import moderate_chunks
 from switchboard.gateway.limiter import RateLimiter, Reservation, rate_limit_headers
+from switchboard.gateway.messages import texts_of
 from switchboard.gateway.pricing import PriceTable
 from switchboard.gateway.routing import ModelRouter, RoutedStream
 from switchboard.gateway.timing import StreamTimer, ms
@@ -75,8 +70,12 @@ from switchboard.guard.scanner import Guard
 from switchboard.observability.log_store import LogStore
 from switchboard.observability.metrics import GatewayMetrics
 from switchboard.observability.record import RequestRecord, failure_kind
+from switchboard.observability.recorder import Recorder
 from switchboard.observability.request_log import RequestLog
 from switchboard.observability.tracing import Tracing
+from switchboard.stages.cache import CacheStage
+from switchboard.stages.guard import GuardStage
+from switchboard.stages.stage import Exchange, Pipeline, Stage
 
 log = logging.getLogger(__name__)
 
@@ -97,13 +96,14 @@ def estimate_prompt_tokens(messages: Sequence[Mapping[str, Any]]) -> int:
 
 
 @dataclass
-class GatewayCall:
+class GatewayCall(Exchange):
     """One request's state from admission to its record."""
 
     record: RequestRecord
     principal: Principal
-    body: Mapping[str, Any]
+    body: Mapping[str, Any]  # as the client sent it
     prompt_estimate: int
+    sent_body: Mapping[str, Any] = field(default_factory=dict)  # as the providers get it
     timer: StreamTimer = field(default_factory=StreamTimer)
     reservation: Reservation | None = None
     hold: BudgetHold | None = None
@@ -114,12 +114,27 @@ class GatewayCall:
     span: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     trace: Span | None = None  # the request's span, when tracing is on
     finished: bool = False
-    guarded: GuardedRequest | None = None  # what the input guard found and changed
-    cached: CacheHit | None = None  # the answer comes from the cache
-    cache_result: str | None = None  # "exact", "semantic", "fallback"; "miss"; None: not looked up
-    cacheable: bool = False  # the answer may be stored once complete
+    cacheable: bool = False  # the answer may be stored once complete (a cache miss)
     finish_reason: str | None = None  # the provider's, kept for the cache
     turn: RequestRecord | None = None  # a model call of an assistant turn: metered into it
+
+    def __post_init__(self) -> None:
+        self.sent_body = self.sent_body or self.body
+        self.tenant = self.principal.tenant
+
+    def guard_messages(self) -> list[dict[str, Any]]:
+        return [dict(m) for m in self.sent_body.get("messages") or ()]
+
+    def guarded(self, messages: list[dict[str, Any]]) -> None:
+        self.sent_body = {**self.sent_body, "messages": messages}
+
+    def instructions(self) -> Sequence[str]:
+        messages = self.body.get("messages") or ()
+        return texts_of(m for m in messages if m.get("role") in ("system", "developer"))
+
+    def known_text(self) -> str:
+        """What the client sent is theirs: repeating it leaks nothing."""
+        return "\n".join(texts_of(self.body.get("messages") or ()))
 
     @property
     def headers(self) -> dict[str, str]:
@@ -128,8 +143,8 @@ class GatewayCall:
             headers.update(rate_limit_headers(self.reservation))
         if self.routed is not None:
             headers["x-switchboard-provider"] = self.routed.provider
-        if self.cached is not None and self.cache_result is not None:
-            headers["x-switchboard-cache"] = self.cache_result
+        if self.cached is not None and self.cache is not None:
+            headers["x-switchboard-cache"] = self.cache
         return headers
 
 
@@ -167,6 +182,14 @@ class Gateway:
         self.log_store = log_store
         self.metrics = metrics
         self.tracing = tracing
+        self.recorder = Recorder(metrics, request_log)  # every endpoint's records end there
+        self.guard_stage = GuardStage(guard) if guard is not None else None
+        stages: list[Stage[GatewayCall]] = [self.guard_stage] if self.guard_stage else []
+        if cache is not None:
+            keys = RequestKeys(cache.settings)
+            serve = cache.settings.serve_on_failure
+            stages.append(CacheStage(cache, keys, serve_on_failure=serve))
+        self.stages = Pipeline(stages)  # guard, then cache (it sees the redacted request)
         self._settling: set[asyncio.Future[None]] = set()  # shielded settles still running
 
     # -- admission ---------------------------------------------------------------------------
@@ -203,16 +226,9 @@ class Gateway:
                 for t, out in zip(chain, bounds, strict=True)
             )
             call.hold = await self.ledger.reserve(principal, worst, now=call.record.started_at)
-            if turn is None:
-                prefetch = self._prefetch(body)  # the question's embedding, while guarding
-                try:
-                    body = await self._guard_input(call, body)
-                finally:
-                    if prefetch is not None:
-                        await prefetch
-                        self._forget_if_personal(call, body)
-                if await self._from_cache(call, body):
-                    return call
+            if turn is None and await self._admit(call):
+                return call  # answered from the cache
+            body = call.sent_body
             upstream = {**body, "stream": True, "stream_options": {"include_usage": True}}
             try:
                 call.routed = await self.router.open(
@@ -227,8 +243,9 @@ class Gateway:
             except RequestError as exc:
                 if exc.status_code < 500 or turn is not None:
                     raise
-                if not await self._from_cache(call, body, failed=True):
+                if await self.stages.failed(call, exc) is None:
                     raise
+                call.cacheable, call.record.cache_hit = False, True
                 return call
         except BaseException as exc:
             await self.finish(call, exc)
@@ -256,55 +273,18 @@ class Gateway:
             if exact is not None:
                 call.prompt_estimate = exact
 
-    def _prefetch(self, body: Mapping[str, Any]) -> asyncio.Future[None] | None:
-        return cache_stage.prefetch(self.cache, body) if self.cache is not None else None
-
-    def _forget_if_personal(self, call: GatewayCall, body: Mapping[str, Any]) -> None:
-        if self.cache is not None and call.guarded is not None and call.guarded.personal:
-            query = cache_stage.query_of(call.body)
-            if query:
-                self.cache.forget(query)
-
-    async def _guard_input(self, call: GatewayCall, body: Mapping[str, Any]) -> Mapping[str, Any]:
-        """The body the providers get (PII redacted); raises if the policy blocks it."""
-        if self.guard is None:
-            return body
-        cancelled = threading.Event()  # set when this task is cancelled (client gone)
-        try:
-            call.guarded = await asyncio.to_thread(check_input, self.guard, body, cancelled.is_set)
-        finally:
-            cancelled.set()
-        if self.settings.log.record_text:  # the log keeps what the providers were sent
-            call.record.input_text = json.dumps(call.guarded.body["messages"], ensure_ascii=False)
-        if call.guarded.refusal is not None:
-            raise ContentPolicyError(call.guarded.refusal, param="messages")
-        return call.guarded.body
-
-    async def _from_cache(
-        self, call: GatewayCall, body: Mapping[str, Any], *, failed: bool = False
-    ) -> bool:
-        """Look the request up; on a hit the call is answered from the cache. After every
-        provider ``failed``, a sampled request may be answered too (better than nothing)."""
-        cache = self.cache
-        if cache is None or (call.guarded is not None and call.guarded.personal):
-            return False
-        settings = cache.settings
-        shareable = cache_stage.shareable(body, settings)
-        if failed:
-            if not settings.serve_on_failure or body.get("tools") or body.get("functions"):
-                return False
-        elif not shareable:
-            return False
-        call.cacheable = shareable and not failed
-        hit = await cache_stage.lookup(cache, call.principal.tenant, body, failed=failed)
-        if hit is None:
-            call.cache_result = None if failed else "miss"
-            return False
-        call.cached = hit
-        call.cache_result = "fallback" if failed else hit.kind.value
-        call.cacheable = False
-        call.record.cache_hit = True
-        return True
+    async def _admit(self, call: GatewayCall) -> bool:
+        """The stages on the way in; True when the cache answered. The input guard's
+        refusal is raised (after the log got the request as the providers would)."""
+        answer = await self.stages.admit(call)
+        if self.guard is not None and self.settings.log.record_text:
+            messages = call.sent_body.get("messages") or []
+            call.record.input_text = json.dumps(messages, ensure_ascii=False)
+        if answer is not None and answer.refused:
+            raise ContentPolicyError(answer.text, param="messages")
+        call.cacheable = call.cache == "miss"
+        call.record.cache_hit = answer is not None
+        return answer is not None
 
     def _new_call(
         self,
@@ -346,10 +326,10 @@ class Gateway:
         if routed is None:
             raise ValueError("chunks() of a request that was not admitted")
         source = self._provider_chunks(call, routed)
-        if self.guard is not None and call.guarded is not None:
-            moderator = output_moderator(self.guard, call.guarded, call.body)
+        if self.guard_stage is not None and call.turn is None:
+            moderator = self.guard_stage.moderator(call)
             used = functools.partial(self._usage, call, None)
-            source = moderate_chunks(source, moderator, call.guarded, used)
+            source = moderate_chunks(source, moderator, call, used)
         try:
             async for chunk in source:
                 if chunk.usage is not None:  # the provider's, or the output guard's count
@@ -406,15 +386,12 @@ class Gateway:
                 record.cost_usd = self.prices.cost(record.served_model, usage)
             record.status, record.error_code = outcome(error)
             _fill_timings(record, call.timer)
-            if call.guarded is not None:
-                record.guard_events = call.guarded.events
+            record.guard_events = list(call.guard_events)
             if call.output and self.settings.log.record_text:
                 output = "".join(call.output)  # as the client got it: mask its data again
-                record.output_text = (
-                    call.guarded.placeholders.mask(output) if call.guarded else output
-                )
-            if error is None and self._should_store(call):
-                self._store(call)
+                record.output_text = call.placeholders.mask(output)
+            if error is None and call.turn is None:
+                await self.stages.done(call)  # the cache stores the answer, in the background
             # Shielded: a client leaving now must not cancel the settling half-way (a
             # budget hold left reserved, spend never counted).
             settling = asyncio.ensure_future(self._settle(call, usage))
@@ -423,8 +400,6 @@ class Gateway:
             await asyncio.shield(settling)
         finally:
             self.metrics.in_flight.dec()
-            if call.turn is None:
-                self.metrics.observe(record, call.timer.gaps)
             for attempt in record.attempts:
                 if attempt.error is not None:
                     self.metrics.provider_failed(attempt.provider, failure_kind(attempt.error))
@@ -432,40 +407,12 @@ class Gateway:
                 self.metrics.rate_limited(error.error_type)
             elif isinstance(error, BudgetExceededError):
                 self.metrics.rate_limited("budget")
-            if record.guard_events:
-                self.metrics.guarded("chat", record.guard_events)
-            if call.cache_result is not None:
-                self.metrics.cache_lookup("chat", call.cache_result)
             self.tracing.attempt_spans(call.trace, record.attempts)
             call.span.close()
             if call.turn is not None:
                 meter_into(call.turn, record)
-            elif self.request_log is not None:
-                self.request_log.submit(record)
-
-    def _should_store(self, call: GatewayCall) -> bool:
-        guarded = call.guarded
-        return (
-            self.cache is not None
-            and call.cacheable
-            and call.cached is None
-            and not (guarded is not None and (guarded.changed or guarded.blocked))
-            and bool(call.output)
-        )
-
-    def _store(self, call: GatewayCall) -> None:
-        """Stores the answer from a worker thread; ``finish`` already runs after the
-        client's last byte, and a failed write only loses a future hit."""
-        assert self.cache is not None
-        body = call.guarded.body if call.guarded is not None else call.body
-        extra = {"model": call.record.served_model, "finish_reason": call.finish_reason}
-        answer = CachedAnswer("".join(call.output), extra)
-        tenant = call.principal.tenant
-        task = asyncio.ensure_future(
-            asyncio.to_thread(cache_stage.put, self.cache, tenant, body, answer)
-        )
-        self._settling.add(task)
-        task.add_done_callback(self._settling.discard)
+            else:
+                self.recorder.close(record, surface="chat", cache=call.cache, gaps=call.timer.gaps)
 
     def _usage(self, call: GatewayCall, error: BaseException | None) -> Usage:
         if call.usage is not None:
@@ -494,8 +441,9 @@ class Gateway:
         await self.router.aclose()
         await self.limiter.aclose()
         await self.ledger.aclose()
-        if self._settling:  # settles and cache writes still running
+        if self._settling:  # settles still running
             await asyncio.gather(*self._settling, return_exceptions=True)
+        await self.stages.drain()  # cache writes still running
         if self.cache is not None:
             await asyncio.to_thread(self.cache.close)
         if self.request_log is not None:

@@ -6,7 +6,7 @@ numbered as it cites them) and the Order API's results of the turn. What the che
 is kept in ``state.grounding`` (the answer's path: ``generated``, ``generated+repaired``
 or ``quoted``; the furthest of a turn's model calls) and the hold-back's toll on the time
 to the first token in ``timings_ms["grounding"]``. Only an answer that went through the
-check is cached (``cache_hook``).
+check is cached (``turn_cache``).
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ from switchboard.assistant.grounding import EvidenceIndex, GroundedStream, Passa
 from switchboard.assistant.turn import TurnState
 from switchboard.assistant.types import AnswerPath
 from switchboard.config import GroundingSettings
+from switchboard.stages.stage import Stage
 
 _SEVERITY = (AnswerPath.GENERATED, AnswerPath.REPAIRED, AnswerPath.QUOTED)
 
 
-class GroundingHook:
+class GroundingStage(Stage[TurnState]):
     def __init__(self, options: OptionWords | None, holdback_chars: int) -> None:
         self.options = options
         self.holdback_chars = holdback_chars
@@ -90,7 +91,7 @@ def _first_out(state: TurnState, first_in: float | None) -> None:
         state.timings_ms["grounding"] = (time.perf_counter() - first_in) * 1000
 
 
-def open_grounding(settings: GroundingSettings, default_options: Path) -> GroundingHook | None:
+def open_grounding(settings: GroundingSettings, default_options: Path) -> GroundingStage | None:
     """The check of ``settings`` (None when turned off); option names from the file the
     settings name, else ``default_options``, and every country name."""
     if not settings.enabled:
@@ -98,6 +99,6 @@ def open_grounding(settings: GroundingSettings, default_options: Path) -> Ground
     path = settings.option_words or default_options
     if not path.is_file():
         raise ValueError(f"assistant.grounding.option_words: no such file {path}")
-    return GroundingHook(
+    return GroundingStage(
         OptionWords.from_file(path, countries=settings.countries), settings.holdback_chars
     )
