@@ -1,20 +1,22 @@
 import pytest
 from pydantic import ValidationError
 
-from switchboard.api.errors import describe_validation_error
-from switchboard.api.schemas import (
-    ChatChunkChoice,
-    ChatCompletionChunk,
-    ChatCompletionRequest,
-    ChatDelta,
-    CompletionRequest,
-    Timings,
-    Usage,
-    to_sampling_params,
-)
 from switchboard.engine import SamplingParams
 from switchboard.engine.request import RequestTimings
 from switchboard.errors import InvalidRequestError
+from switchboard.gateway.openai_requests import (
+    ChatCompletionRequest,
+    CompletionRequest,
+    to_sampling_params,
+)
+from switchboard.gateway.openai_responses import (
+    ChatChunkChoice,
+    ChatCompletionChunk,
+    ChatDelta,
+    Timings,
+    Usage,
+)
+from switchboard.request_body import describe_validation_error
 
 pytestmark = pytest.mark.unit
 
@@ -308,7 +310,7 @@ def test_enum_fields_of_strict_bodies_take_their_json_values() -> None:
 
 def test_the_document_states_every_content_a_message_may_have() -> None:
     # Found by the API fuzzer: null and text parts were accepted but documented as a string.
-    from switchboard.api.schemas import ChatMessage
+    from switchboard.gateway.openai_requests import ChatMessage
 
     content = ChatMessage.model_json_schema()["properties"]["content"]
     kinds = {variant["type"] for variant in content["anyOf"]}

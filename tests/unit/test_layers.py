@@ -38,6 +38,7 @@ LAYERS: list[set[str]] = [
         "names",
         "order_ids",
         "periods",
+        "request_body",
         "sqlite_file",
         "sqlite_tx",
         "thread_connections",

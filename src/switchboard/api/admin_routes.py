@@ -21,7 +21,6 @@ from starlette.concurrency import run_in_threadpool
 
 from switchboard.api.auth import ANONYMOUS_KEY_ID, AuthConfig, require
 from switchboard.api.openapi import error_responses
-from switchboard.api.schemas import MAX_INT64, Lax, RequestBody
 from switchboard.errors import (
     DependencyUnavailableError,
     InvalidRequestError,
@@ -31,6 +30,7 @@ from switchboard.errors import (
 from switchboard.gateway.grants import Grant, wider_than
 from switchboard.gateway.keys import ApiKey, KeyStore
 from switchboard.gateway.types import Principal, Scope
+from switchboard.request_body import MAX_INT64, Lax, RequestBody
 
 T = TypeVar("T")
 

@@ -38,7 +38,6 @@ from switchboard.api.deps import ServedEngine, ServedModel
 from switchboard.api.docs import install_docs
 from switchboard.api.errors import install_error_handlers
 from switchboard.api.gateway_model import GatewayChatModel
-from switchboard.api.local_provider import LocalProvider
 from switchboard.api.openapi import DocumentedAPI, error_responses
 from switchboard.api.request_limit import count_request
 from switchboard.api.web_routes import install_web
@@ -46,6 +45,7 @@ from switchboard.assistant.local_model import LocalChatModel
 from switchboard.assistant.service import Assistant
 from switchboard.config import Settings
 from switchboard.gateway.factory import open_gateway
+from switchboard.gateway.local_provider import LocalProvider
 from switchboard.gateway.types import Scope
 from switchboard.rag.embedder import Embedder
 from switchboard.rag.jobs import IngestJobs, JobStore

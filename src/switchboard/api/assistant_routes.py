@@ -31,7 +31,6 @@ from switchboard.api.errors import stream_error_payload
 from switchboard.api.gateway_model import Caller, bind_caller
 from switchboard.api.generation import until_disconnected
 from switchboard.api.openapi import error_responses, event_stream, named_events
-from switchboard.api.schemas import RequestBody
 from switchboard.api.sse import SSEResponse, named_event
 from switchboard.assistant.conversations import StoredMessage
 from switchboard.assistant.orchestrator import TurnRequest
@@ -50,6 +49,7 @@ from switchboard.errors import (
 from switchboard.gateway.customer_tokens import CUSTOMER_ID
 from switchboard.gateway.types import Principal
 from switchboard.observability.record import RequestRecord, TurnSummary
+from switchboard.request_body import RequestBody
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/assistant")

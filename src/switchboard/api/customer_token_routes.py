@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from switchboard.api.admin_routes import AdminDep, in_thread, managed_tenant
 from switchboard.api.customer_auth import customer_tokens
 from switchboard.api.openapi import error_responses
-from switchboard.api.schemas import RequestBody
 from switchboard.gateway.customer_tokens import CUSTOMER_ID
+from switchboard.request_body import RequestBody
 
 router = APIRouter(prefix="/v1/admin/customer-tokens", tags=["admin"])
 

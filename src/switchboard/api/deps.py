@@ -1,18 +1,18 @@
 """What the HTTP layer needs from a served model, and how a route reaches it.
 
-``ServedEngine`` is the slice of ``LocalEngine`` the API uses, so the API never imports
-llama.cpp and tests can serve the engine over a fake runner.
+``ServedEngine`` is the slice of ``LocalEngine`` the API uses: the gateway's ``ChatEngine``
+and what the text completions and the health report need. The API never imports
+llama.cpp, and tests can serve the engine over a fake runner.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 
-from switchboard.engine import AsyncEngine
+from switchboard.gateway.local_provider import ChatEngine
 
 
 class Vocabulary(Protocol):
@@ -20,29 +20,9 @@ class Vocabulary(Protocol):
     def n_vocab(self) -> int: ...
 
 
-class ServedEngine(Protocol):
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def max_model_len(self) -> int: ...
-
-    @property
-    def max_token_bytes(self) -> int:
-        """The longest token of the vocabulary, in bytes (special tokens as text)."""
-        ...
-
+class ServedEngine(ChatEngine, Protocol):
     @property
     def model(self) -> Vocabulary: ...
-
-    @property
-    def async_engine(self) -> AsyncEngine: ...
-
-    def encode_chat(
-        self,
-        messages: Sequence[Mapping[str, Any]],
-        tools: Sequence[Mapping[str, Any]] | None = None,
-    ) -> list[int]: ...
 
     def encode_prompt(self, text: str) -> list[int]: ...
 

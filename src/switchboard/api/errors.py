@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,8 +14,9 @@ from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException
 from starlette.routing import compile_path
 
-from switchboard.api.schemas import ErrorDetail, ErrorResponse
 from switchboard.errors import AuthenticationError, EngineDeadError, RequestError, StorageError
+from switchboard.gateway.openai_responses import ErrorDetail, ErrorResponse
+from switchboard.request_body import describe_validation_error
 
 log = logging.getLogger(__name__)
 
@@ -84,29 +84,6 @@ async def handle_engine_dead(_: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, EngineDeadError):
         raise exc
     return JSONResponse(engine_dead_payload(exc).model_dump(), status_code=exc.status_code)
-
-
-def _param(loc: Sequence[int | str]) -> str | None:
-    """``("body", "messages", 0, "content")`` → ``messages[0].content``."""
-    parts = list(loc[1:] if loc and loc[0] in ("body", "query", "path") else loc)
-    out = ""
-    for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or None
-
-
-def describe_validation_error(error: Mapping[str, Any]) -> tuple[str, str | None]:
-    """One readable line and the offending parameter of one pydantic error."""
-    loc = tuple(error.get("loc", ()))
-    message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
-    if error.get("type") == "json_invalid":
-        return f"the request body is not valid JSON: {message}", None
-    param = _param(loc)
-    if error.get("type") == "extra_forbidden" and param is not None:
-        return f"Unrecognized request argument supplied: {param}", param
-    if param is None:
-        return f"invalid request body: {message}", None
-    return f"invalid value for '{param}': {message}", param
 
 
 async def handle_validation_error(_: Request, exc: Exception) -> JSONResponse:

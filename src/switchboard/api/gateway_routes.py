@@ -20,20 +20,9 @@ from starlette.background import BackgroundTask
 from starlette.routing import Route
 
 from switchboard.api.auth import require
-from switchboard.api.errors import (
-    describe_validation_error,
-    stream_error_payload,
-)
+from switchboard.api.errors import stream_error_payload
 from switchboard.api.generation import until_disconnected
 from switchboard.api.openapi import described, error_responses, json_or_stream
-from switchboard.api.schemas import (
-    ChatCompletion,
-    ChatCompletionChunk,
-    ChatCompletionRequest,
-    ModelCard,
-    ModelList,
-    invalid_text_at,
-)
 from switchboard.api.sse import DONE, SSEResponse, data_event, sse_event
 from switchboard.errors import (
     CLIENT_CLOSED_REQUEST,
@@ -43,8 +32,16 @@ from switchboard.errors import (
     UpstreamError,
 )
 from switchboard.gateway.assemble import assemble_completion
+from switchboard.gateway.openai_requests import ChatCompletionRequest
+from switchboard.gateway.openai_responses import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ModelCard,
+    ModelList,
+)
 from switchboard.gateway.service import Gateway, GatewayCall
 from switchboard.gateway.types import Scope
+from switchboard.request_body import describe_validation_error, invalid_text_at
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from switchboard.api.schemas import Lax, RequestBody
 from switchboard.rag.jobs import JobStatus
 from switchboard.rag.types import MetadataValue, SearchMode
+from switchboard.request_body import Lax, RequestBody
 
 MAX_EMBEDDING_INPUTS = 2048  # OpenAI's limit per request
 

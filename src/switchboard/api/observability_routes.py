@@ -19,7 +19,6 @@ from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
 from switchboard.api.openapi import error_responses
-from switchboard.api.schemas import MAX_INT64
 from switchboard.errors import (
     DependencyUnavailableError,
     InvalidRequestError,
@@ -29,6 +28,7 @@ from switchboard.gateway.types import Principal
 from switchboard.observability.log_store import LoggedRequest, LogStore, SpendRow
 from switchboard.observability.metrics import GatewayMetrics
 from switchboard.periods import PERIOD_FORMS, parse_period
+from switchboard.request_body import MAX_INT64
 
 ANONYMOUS = "anonymous"
 MAX_PAGE = 1000

@@ -18,16 +18,6 @@ from switchboard.api.deps import EngineDep, ServedModel, ServedModelDep
 from switchboard.api.errors import stream_error_payload
 from switchboard.api.generation import Admitted, admit, collect
 from switchboard.api.openapi import error_responses, json_or_stream
-from switchboard.api.schemas import (
-    ChatCompletionChunk,
-    Completion,
-    CompletionChoice,
-    CompletionChunk,
-    CompletionRequest,
-    Timings,
-    Usage,
-    to_sampling_params,
-)
 from switchboard.api.sse import DONE, SSEResponse, sse_event
 from switchboard.engine import RequestOutput
 from switchboard.errors import (
@@ -36,12 +26,19 @@ from switchboard.errors import (
     ModelNotFoundError,
     RequestError,
 )
+from switchboard.gateway.openai_requests import CompletionRequest, to_sampling_params
+from switchboard.gateway.openai_responses import (
+    ChatCompletionChunk,
+    Completion,
+    CompletionChoice,
+    CompletionChunk,
+    Timings,
+    Usage,
+)
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1")
-
-#: Status sent (to nobody) when the client left before its request was admitted.
 
 
 @dataclass(frozen=True)

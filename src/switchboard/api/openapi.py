@@ -23,7 +23,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from switchboard.api.schemas import (
+from switchboard.gateway.openai_responses import (
     ChatCompletionChunk,
     CompletionChunk,
     ErrorResponse,

@@ -8,29 +8,56 @@ bytes (no token is longer than the vocabulary's longest), then the exact count.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncGenerator, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import TypeAdapter, ValidationError
-from starlette.concurrency import run_in_threadpool
 
-from switchboard.api.deps import ServedEngine
-from switchboard.api.errors import describe_validation_error
-from switchboard.api.schemas import (
-    ChatChunkChoice,
-    ChatCompletionChunk,
-    ChatCompletionRequest,
-    ChatDelta,
-    ChatMessage,
-    Timings,
-    to_sampling_params,
-)
-from switchboard.api.schemas import Usage as UsageBody
-from switchboard.engine import RequestOutput
+from switchboard.engine import AsyncEngine, RequestOutput
 from switchboard.errors import ContextLengthError, InvalidRequestError
 from switchboard.gateway.messages import text_of
+from switchboard.gateway.openai_requests import (
+    ChatCompletionRequest,
+    ChatMessage,
+    to_sampling_params,
+)
+from switchboard.gateway.openai_responses import (
+    ChatChunkChoice,
+    ChatCompletionChunk,
+    ChatDelta,
+    Timings,
+)
+from switchboard.gateway.openai_responses import Usage as UsageBody
 from switchboard.gateway.types import ProviderCall, StreamChunk, Usage
+from switchboard.request_body import describe_validation_error
+
+
+class ChatEngine(Protocol):
+    """The slice of ``LocalEngine`` a provider serves chats with (so the gateway never
+    imports llama.cpp, and tests serve the engine over a fake runner)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def max_model_len(self) -> int: ...
+
+    @property
+    def max_token_bytes(self) -> int:
+        """The longest token of the vocabulary, in bytes (special tokens as text)."""
+        ...
+
+    @property
+    def async_engine(self) -> AsyncEngine: ...
+
+    def encode_chat(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        tools: Sequence[Mapping[str, Any]] | None = None,
+    ) -> list[int]: ...
+
 
 _MESSAGES = TypeAdapter(list[ChatMessage])
 
@@ -66,13 +93,13 @@ class LocalProvider:
 
     name = "local"
 
-    def __init__(self, engine: ServedEngine) -> None:
+    def __init__(self, engine: ChatEngine) -> None:
         self.engine = engine
 
     async def stream(self, call: ProviderCall) -> AsyncGenerator[StreamChunk, None]:
         request = _validated(call)
         messages = [message.to_template() for message in request.messages]
-        prompt = await run_in_threadpool(self.engine.encode_chat, messages)
+        prompt = await asyncio.to_thread(self.engine.encode_chat, messages)
         params = to_sampling_params(request)
         outputs = self.engine.async_engine.generate(prompt, params, request_id=call.request_id)
         chunk_of = _Chunks(f"chatcmpl-{call.request_id}", self.engine.name)

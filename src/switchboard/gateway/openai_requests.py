@@ -1,4 +1,5 @@
-"""Pydantic models of the OpenAI-compatible API: requests in, responses and chunks out.
+"""Pydantic models of the OpenAI-compatible requests the local engine serves: chat and
+text completions, and the engine's ``SamplingParams`` they map onto.
 
 The local engine's requests refuse every parameter it cannot honour: an unknown one is a
 400 naming it (OpenAI's "Unrecognized request argument supplied"), and so are ones that
@@ -12,27 +13,20 @@ every request body must be valid Unicode (``RequestBody``).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal, cast
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    GetJsonSchemaHandler,
-    SerializerFunctionWrapHandler,
-    Strict,
     StrictInt,
     WithJsonSchema,
     field_validator,
-    model_serializer,
 )
-from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema
 
 from switchboard.engine import SamplingParams
-from switchboard.engine.request import RequestTimings
+from switchboard.request_body import RequestBody
 
 
 def _join_text_parts(content: object) -> object:
@@ -69,57 +63,6 @@ MessageContent = Annotated[
 ]
 
 
-#: The largest integer SQLite (and the request log, the key store) can hold.
-MAX_INT64 = 2**63 - 1
-
-
-def check_unicode(value: object) -> None:
-    """Raise ``ValueError`` if a text in ``value`` (a string, or strings inside lists and
-    dicts) holds a lone surrogate: JSON's ``\\ud800`` escape decodes to one, and no
-    tokenizer, SQLite or JSON encoder accepts it."""
-    if invalid_text_at(value) is not None:
-        raise ValueError("not valid Unicode text (a lone surrogate)")
-
-
-def invalid_text_at(value: object, path: str = "") -> str | None:
-    """Where in ``value`` the first text with a lone surrogate is (``messages[1].content``;
-    ``""`` for ``value`` itself), or ``None``."""
-    if isinstance(value, str):
-        if not value.isascii():
-            try:
-                value.encode()
-            except UnicodeEncodeError:
-                return path
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            if (found := invalid_text_at(item, f"{path}[{i}]")) is not None:
-                return found
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            child = f"{path}.{key}" if path else str(key)
-            if (found := invalid_text_at(key, child) or invalid_text_at(item, child)) is not None:
-                return found
-    return None
-
-
-#: An enum field of a strict request body (``Annotated[Scope, Lax]``): JSON gives its value.
-Lax = Strict(False)
-
-
-class RequestBody(BaseModel):
-    """Base of every request body: each field's texts must be valid Unicode, and values
-    have the JSON types the API document states (strict: ``true`` is not the integer 1,
-    ``"5"`` is not a number; enum fields take their values, see ``Lax``)."""
-
-    model_config = ConfigDict(strict=True)
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _valid_unicode(cls, value: object) -> object:
-        check_unicode(value)
-        return value
-
-
 class _Request(RequestBody):
     """Parts of a request (messages, options) that tolerate fields they do not use."""
 
@@ -133,28 +76,6 @@ def _empty_or_none(name: str) -> Any:
         return value
 
     return AfterValidator(check)
-
-
-class _OmitNone(BaseModel):
-    """Serializes without the fields in ``omit_if_none`` while they are ``None``. Its JSON
-    schema is the fields' (not the serializer's bare ``dict``), optional ones not required."""
-
-    omit_if_none: ClassVar[frozenset[str]] = frozenset()
-
-    @model_serializer(mode="wrap")
-    def _omit(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        return {k: v for k, v in data.items() if not (k in self.omit_if_none and v is None)}
-
-    @classmethod
-    def __get_pydantic_json_schema__(
-        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        fields = {k: v for k, v in core_schema.items() if k != "serialization"}
-        return handler(cast(CoreSchema, fields))
-
-
-# -- requests ------------------------------------------------------------------------------
 
 
 class ChatMessage(_Request):
@@ -339,147 +260,3 @@ def to_sampling_params(req: SamplingRequest) -> SamplingParams:
         stop_token_ids=tuple(req.stop_token_ids or ()),
         ignore_eos=req.ignore_eos,
     )
-
-
-# -- responses -----------------------------------------------------------------------------
-
-
-class Usage(BaseModel):
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
-
-    @classmethod
-    def of(cls, prompt_tokens: int, completion_tokens: int) -> Usage:
-        return cls(
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            total_tokens=prompt_tokens + completion_tokens,
-        )
-
-
-def _ms(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds * 1000.0, 3)
-
-
-class Timings(BaseModel):
-    """Non-standard: where the request's time went, in milliseconds."""
-
-    queue_ms: float | None
-    ttft_ms: float | None
-    total_ms: float | None
-    mean_itl_ms: float | None
-
-    @classmethod
-    def of(cls, timings: RequestTimings) -> Timings:
-        itl = timings.inter_token_s
-        return cls(
-            queue_ms=_ms(timings.queue_wait_s),
-            ttft_ms=_ms(timings.ttft_s),
-            total_ms=_ms(timings.total_s),
-            mean_itl_ms=_ms(sum(itl) / len(itl)) if itl else None,
-        )
-
-
-class AssistantMessage(BaseModel):
-    role: Literal["assistant"] = "assistant"
-    content: str
-
-
-class ChatChoice(BaseModel):
-    index: int = 0
-    message: AssistantMessage
-    finish_reason: str | None
-    logprobs: None = None
-
-
-class ChatCompletion(_OmitNone):
-    omit_if_none: ClassVar[frozenset[str]] = frozenset({"timings"})
-
-    id: str
-    object: Literal["chat.completion"] = "chat.completion"
-    created: int
-    model: str
-    choices: list[ChatChoice]
-    usage: Usage
-    timings: Timings | None = None
-
-
-class ChatDelta(_OmitNone):
-    omit_if_none: ClassVar[frozenset[str]] = frozenset({"role", "content"})
-
-    role: Literal["assistant"] | None = None
-    content: str | None = None
-
-
-class ChatChunkChoice(BaseModel):
-    index: int = 0
-    delta: ChatDelta
-    finish_reason: str | None = None
-    logprobs: None = None
-
-
-class ChatCompletionChunk(_OmitNone):
-    omit_if_none: ClassVar[frozenset[str]] = frozenset({"usage", "timings"})
-
-    id: str
-    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
-    created: int
-    model: str
-    choices: list[ChatChunkChoice]
-    usage: Usage | None = None
-    timings: Timings | None = None
-
-
-class CompletionChoice(BaseModel):
-    index: int = 0
-    text: str
-    finish_reason: str | None = None
-    logprobs: None = None
-
-
-class Completion(_OmitNone):
-    omit_if_none: ClassVar[frozenset[str]] = frozenset({"timings"})
-
-    id: str
-    object: Literal["text_completion"] = "text_completion"
-    created: int
-    model: str
-    choices: list[CompletionChoice]
-    usage: Usage
-    timings: Timings | None = None
-
-
-class CompletionChunk(_OmitNone):
-    omit_if_none: ClassVar[frozenset[str]] = frozenset({"usage", "timings"})
-
-    id: str
-    object: Literal["text_completion"] = "text_completion"
-    created: int
-    model: str
-    choices: list[CompletionChoice]
-    usage: Usage | None = None
-    timings: Timings | None = None
-
-
-class ModelCard(BaseModel):
-    id: str
-    object: Literal["model"] = "model"
-    created: int
-    owned_by: str = "switchboard"
-
-
-class ModelList(BaseModel):
-    object: Literal["list"] = "list"
-    data: list[ModelCard]
-
-
-class ErrorDetail(BaseModel):
-    message: str
-    type: str
-    param: str | None = None
-    code: str | None = None
-
-
-class ErrorResponse(BaseModel):
-    error: ErrorDetail
