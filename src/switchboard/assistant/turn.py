@@ -77,7 +77,7 @@ class TurnState(Exchange):
     def guard_messages(self) -> list[dict[str, Any]]:
         return [{"role": "user", "content": self.message}]
 
-    def guarded(self, messages: list[dict[str, Any]]) -> None:
+    def use_guarded(self, messages: list[dict[str, Any]]) -> None:
         self.message = str(messages[0]["content"])
 
     def known_text(self) -> str:

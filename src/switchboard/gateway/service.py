@@ -125,7 +125,7 @@ class GatewayCall(Exchange):
     def guard_messages(self) -> list[dict[str, Any]]:
         return [dict(m) for m in self.sent_body.get("messages") or ()]
 
-    def guarded(self, messages: list[dict[str, Any]]) -> None:
+    def use_guarded(self, messages: list[dict[str, Any]]) -> None:
         self.sent_body = {**self.sent_body, "messages": messages}
 
     def instructions(self) -> Sequence[str]:

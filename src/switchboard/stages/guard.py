@@ -51,7 +51,7 @@ class GuardStage(Stage[Exchange]):
         finally:
             cancelled.set()
         exchange.took("guard_input", (time.perf_counter() - begin) * 1000)
-        exchange.guarded(checked)
+        exchange.use_guarded(checked)
         return Answer(refusal, "guard") if refusal is not None else None
 
     def on_output(self, exchange: Exchange, text: AsyncIterator[str]) -> AsyncIterator[str]:

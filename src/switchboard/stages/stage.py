@@ -59,7 +59,7 @@ class Exchange:
         """The messages the input guard checks (the user's get every check)."""
         return []
 
-    def guarded(self, messages: list[dict[str, Any]]) -> None:
+    def use_guarded(self, messages: list[dict[str, Any]]) -> None:
         """The checked messages, personal data replaced by placeholders."""
 
     def instructions(self) -> Sequence[str]:
