@@ -35,6 +35,7 @@ from tests.unit.assistant_rig import (
     only,
     text_of,
 )
+from tests.unit.demo_shop import GUARD, ORDER_IDS
 from tests.unit.guard_fakes import make_guard
 
 pytestmark = pytest.mark.unit
@@ -72,12 +73,14 @@ class World:
             SQLiteCacheStore(tmp_path / "cache.sqlite3"),
             BagOfWords(),  # type: ignore[arg-type]
             CacheSettings(similarity_threshold=0.9),
+            guard=GUARD,
         )
         self.cache_hook = CacheHook(
             self.cache,
             tenant="default",
             model="fake-chat",
             system_prompts=[GROUNDED_SYSTEM],
+            order_ids=ORDER_IDS,
             kb_version=lambda: self.kb_version,
             temperature=temperature,
             max_tokens=64,

@@ -22,7 +22,7 @@ from switchboard.assistant.types import AnswerPath, Intent
 from switchboard.cache.keys import exact_key, system_hash
 from switchboard.cache.service import ResponseCache
 from switchboard.cache.types import CachedAnswer, CacheHit, CacheScope
-from switchboard.order_ids import extract_order_ids
+from switchboard.order_ids import OrderIdFormat
 
 KB_VERSION_TTL_S = 1.0
 # What the grounding check lets through is grounded: as generated, repaired or quoted.
@@ -38,6 +38,7 @@ class CacheHook:
         model: str,
         system_prompts: Sequence[str],
         kb_version: Callable[[], str],
+        order_ids: OrderIdFormat,
         temperature: float,
         max_tokens: int,
         cache_sampled: bool = False,
@@ -49,6 +50,7 @@ class CacheHook:
         self._model = model
         self._system = system_hash("\n".join(system_prompts))
         self._kb_version = kb_version
+        self._order_ids = order_ids
         self._params = {"temperature": temperature, "max_tokens": max_tokens}
         self._enabled = temperature == 0 or cache_sampled
         self._serve_on_failure = serve_on_failure
@@ -126,13 +128,12 @@ class CacheHook:
     def _exact(self, message: str) -> str:
         return exact_key([{"role": "user", "content": message}], self._params)
 
-    @staticmethod
-    def _shareable(state: TurnState) -> bool:
+    def _shareable(self, state: TurnState) -> bool:
         """A question whose answer does not depend on who asks or what was said before."""
-        if state.personal or extract_order_ids(state.message):
+        if state.personal or self._order_ids.find(state.message):
             return False
         previous = next((m.content for m in reversed(state.history) if m.role == "user"), None)
-        return search_query(state.message, previous) == state.message
+        return search_query(state.message, previous, self._order_ids) == state.message
 
     def _cacheable(self, state: TurnState) -> bool:
         return (

@@ -27,6 +27,7 @@ from switchboard.cache.service import open_cache
 from switchboard.config import AssistantSettings, Settings
 from switchboard.demo import option_words_path
 from switchboard.guard.factory import open_guard
+from switchboard.order_ids import OrderIdFormat
 from switchboard.rag.embedder import Embedder
 from switchboard.rag.knowledge import KnowledgeBase
 from switchboard.rag.types import CollectionRef
@@ -77,7 +78,12 @@ def open_assistant(
     stages = evidence_stages(config, knowledge.embedder, searcher)
     orchestrator = Orchestrator(
         config,
-        router=router or SemanticRouter(knowledge.embedder, threshold=config.router_threshold),
+        router=router
+        or SemanticRouter(
+            knowledge.embedder,
+            order_ids=OrderIdFormat.from_settings(settings.orders),
+            threshold=config.router_threshold,
+        ),
         model=model,
         searcher=searcher,
         orders=orders,
@@ -131,7 +137,8 @@ SYSTEM_PROMPTS = (GROUNDED_SYSTEM, TOOLS_SYSTEM, SMALL_TALK_SYSTEM)
 def default_hooks(settings: Settings, cache: CacheHook | None) -> Hooks:
     """The input guard, then the cache (it sees the redacted message); the grounding check,
     then the output guard (it restores the customer's data the check never sees)."""
-    guard = open_guard(settings.guard, SYSTEM_PROMPTS)
+    order_ids = OrderIdFormat.from_settings(settings.orders)
+    guard = open_guard(settings.guard, SYSTEM_PROMPTS, (order_ids.pattern,))
     guard_hook = GuardHook(guard) if guard is not None else None
     grounding = open_grounding(settings.assistant.grounding, option_words_path())
     return Hooks(
@@ -147,12 +154,14 @@ def _cache_hook(
 ) -> CacheHook | None:
     if not settings.cache.enabled:
         return None
+    order_ids = OrderIdFormat.from_settings(settings.orders)
     return CacheHook(
-        open_cache(settings.cache, settings.cache_db, knowledge.embedder),
+        open_cache(settings.cache, settings.cache_db, knowledge.embedder, order_ids),
         tenant=collection.tenant,
         model=model.name,
         system_prompts=SYSTEM_PROMPTS,
         kb_version=lambda: knowledge.version(collection),
+        order_ids=order_ids,
         temperature=settings.assistant.temperature,
         max_tokens=settings.assistant.max_tokens,
         cache_sampled=settings.cache.cache_sampled,
