@@ -70,19 +70,18 @@ def open_assistant(
     conversations = ConversationStore(
         settings.assistant_db, default_tenant=settings.knowledge.default_tenant
     )
+    order_ids = OrderIdFormat.from_settings(settings.orders)
     cache = None
     if hooks is None:
-        cache = _cache_hook(settings, model, knowledge, collection)
-        hooks = default_hooks(settings, cache)
+        cache = _cache_hook(settings, model, knowledge, collection, order_ids)
+        hooks = default_hooks(settings, cache, order_ids)
     searcher = KnowledgeSearcher(knowledge, collection, config.top_k)
     stages = evidence_stages(config, knowledge.embedder, searcher)
     orchestrator = Orchestrator(
         config,
         router=router
         or SemanticRouter(
-            knowledge.embedder,
-            order_ids=OrderIdFormat.from_settings(settings.orders),
-            threshold=config.router_threshold,
+            knowledge.embedder, order_ids=order_ids, threshold=config.router_threshold
         ),
         model=model,
         searcher=searcher,
@@ -134,10 +133,10 @@ def evidence_stages(
 SYSTEM_PROMPTS = (GROUNDED_SYSTEM, TOOLS_SYSTEM, SMALL_TALK_SYSTEM)
 
 
-def default_hooks(settings: Settings, cache: CacheHook | None) -> Hooks:
+def default_hooks(settings: Settings, cache: CacheHook | None, order_ids: OrderIdFormat) -> Hooks:
     """The input guard, then the cache (it sees the redacted message); the grounding check,
-    then the output guard (it restores the customer's data the check never sees)."""
-    order_ids = OrderIdFormat.from_settings(settings.orders)
+    then the output guard (it restores the customer's data the check never sees). The
+    shop's ``order_ids`` are never PII."""
     guard = open_guard(settings.guard, SYSTEM_PROMPTS, (order_ids.pattern,))
     guard_hook = GuardHook(guard) if guard is not None else None
     grounding = open_grounding(settings.assistant.grounding, option_words_path())
@@ -150,11 +149,14 @@ def default_hooks(settings: Settings, cache: CacheHook | None) -> Hooks:
 
 
 def _cache_hook(
-    settings: Settings, model: ChatModel, knowledge: KnowledgeBase, collection: CollectionRef
+    settings: Settings,
+    model: ChatModel,
+    knowledge: KnowledgeBase,
+    collection: CollectionRef,
+    order_ids: OrderIdFormat,
 ) -> CacheHook | None:
     if not settings.cache.enabled:
         return None
-    order_ids = OrderIdFormat.from_settings(settings.orders)
     return CacheHook(
         open_cache(settings.cache, settings.cache_db, knowledge.embedder, order_ids),
         tenant=collection.tenant,
