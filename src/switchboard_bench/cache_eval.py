@@ -24,6 +24,7 @@ scattered around their embeddings), then ``get`` timed for hits and misses: end 
 from __future__ import annotations
 
 import contextlib
+import functools
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -33,14 +34,15 @@ from typing import Any
 
 import numpy as np
 
-from switchboard.cache.false_hit import facet_conflicts, is_false_hit
+from switchboard.cache.false_hit import FalseHitRules
 from switchboard.cache.keys import exact_key
 from switchboard.cache.service import ResponseCache
 from switchboard.cache.sqlite_store import SQLiteCacheStore
 from switchboard.cache.store import Entry
 from switchboard.cache.types import CachedAnswer, CacheScope
 from switchboard.cache.verify import mismatches
-from switchboard.config import CacheSettings
+from switchboard.config import CacheSettings, OrdersSettings
+from switchboard.order_ids import OrderIdFormat
 from switchboard.rag.embedder import Embedder
 from switchboard_bench.cache_pairs import PAIRS, CachePair
 from switchboard_bench.stats import latency_percentiles
@@ -136,7 +138,7 @@ def measure_pairs(
             cache.put(scope, pair.cached, _exact(pair.cached), CachedAnswer(pair.cached))
             hit = cache.get(scope, pair.query, _exact(pair.query))
             similarity = hit.similarity if hit is not None else -1.0
-            rules = facet_conflicts(pair.cached, pair.query)
+            rules = demo_rules().facet_conflicts(pair.cached, pair.query)
             outcomes.append(Outcome(pair, similarity, rules, mismatches(pair.cached, pair.query)))
             advance()
     return outcomes
@@ -280,11 +282,22 @@ def _exact(text: str) -> str:
     return exact_key([{"role": "user", "content": text}], {"temperature": 0})
 
 
+@functools.cache
+def demo_rules() -> FalseHitRules:
+    """The guard's rules with the demo shop's words and order numbers: the pairs are its
+    customers' questions."""
+    return FalseHitRules.from_settings(
+        CacheSettings(), OrderIdFormat.from_settings(OrdersSettings())
+    )
+
+
 @contextlib.contextmanager
 def _cache(settings: CacheSettings, embedder: Embedder, *, guard: bool) -> Iterator[ResponseCache]:
     with tempfile.TemporaryDirectory(prefix="sb-cache-bench-") as tmp:
         store = SQLiteCacheStore(Path(tmp) / "cache.sqlite3")
-        cache = ResponseCache(store, embedder, settings, guard=is_false_hit if guard else None)
+        cache = ResponseCache(
+            store, embedder, settings, guard=demo_rules().is_false_hit if guard else None
+        )
         try:
             yield cache
         finally:

@@ -152,9 +152,14 @@ def run(
     tokens_per_s: float = DECODE_TOK_S,
     progress: bool = True,
 ) -> dict[str, Any]:
+    from switchboard.config import OrdersSettings
     from switchboard.guard.factory import open_guard
+    from switchboard.order_ids import OrderIdFormat
 
-    guard = open_guard(settings.model_copy(update={"enabled": True}), system_prompts)
+    demo_ids = OrderIdFormat.from_settings(OrdersSettings())  # the demo shop's, as served
+    guard = open_guard(
+        settings.model_copy(update={"enabled": True}), system_prompts, (demo_ids.pattern,)
+    )
     assert guard is not None
     messages = golden_messages()
     answers = answer_texts()

@@ -172,11 +172,14 @@ def run(settings: GuardSettings, progress: bool = True) -> dict[str, Any]:
     """Both splits with the detectors of ``settings``, each reported on its own."""
     from rich.progress import Progress
 
+    from switchboard.config import OrdersSettings
     from switchboard.guard.injection import InjectionDetector
     from switchboard.guard.pii import PiiDetector
+    from switchboard.order_ids import OrderIdFormat
 
     injection = InjectionDetector(settings.injection)
-    pii = PiiDetector(settings.pii)
+    demo_ids = OrderIdFormat.from_settings(OrdersSettings())  # the demo shop's, as served
+    pii = PiiDetector(settings.pii, (demo_ids.pattern,))
     out = {}
     with Progress(disable=not progress, transient=True) as bar:
         for split in Split:

@@ -189,9 +189,12 @@ def run(
     with the detector's load time. ``progress`` shows a rich progress bar on stderr."""
     from rich.progress import Progress
 
+    from switchboard.config import OrdersSettings
     from switchboard.guard.pii import PiiDetector
+    from switchboard.order_ids import OrderIdFormat
 
-    detector = PiiDetector(settings)
+    demo_ids = OrderIdFormat.from_settings(OrdersSettings())  # the demo shop's, as served
+    detector = PiiDetector(settings, (demo_ids.pattern,))
     load_s = detector.load()
     cases = generate(n, seed)
     types = [t for t in settings.entities]

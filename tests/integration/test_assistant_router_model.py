@@ -21,6 +21,7 @@ from switchboard.assistant.types import Intent, Route
 from switchboard.config import Settings
 from switchboard.models.embedding import prepare_embedding_model
 from switchboard.rag.embedder import EmbedderSettings, OnnxEmbedder
+from tests.unit.demo_shop import ORDER_IDS
 
 pytestmark = pytest.mark.integration
 
@@ -216,7 +217,7 @@ MIN_CONFIDENT_SHARE = 0.55
 def router() -> SemanticRouter:
     files = prepare_embedding_model(Settings().models_dir, "int8")
     embedder = OnnxEmbedder(files, EmbedderSettings(n_threads=1))
-    return SemanticRouter(embedder)
+    return SemanticRouter(embedder, order_ids=ORDER_IDS)
 
 
 @functools.cache

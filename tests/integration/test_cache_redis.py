@@ -17,6 +17,7 @@ from switchboard.cache.store import CacheStore
 from switchboard.cache.types import CachedAnswer, CacheScope, HitKind
 from switchboard.config import CacheSettings
 from tests.integration.redis_server import redis_url
+from tests.unit.demo_shop import GUARD
 from tests.unit.test_cache_service import AngleEmbedder, FakeClock, cos_deg, key
 
 pytestmark = pytest.mark.integration
@@ -67,7 +68,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def cache(stores: StoreFactory, clock: FakeClock) -> ResponseCache:
-    return ResponseCache(stores(), AngleEmbedder(dict(ANGLES)), SETTINGS, clock=clock)
+    return ResponseCache(stores(), AngleEmbedder(dict(ANGLES)), SETTINGS, clock=clock, guard=GUARD)
 
 
 def put(cache: ResponseCache, text: str, scope: CacheScope = SCOPE) -> None:
@@ -153,9 +154,11 @@ def test_invalidate_by_tenant_and_all(cache: ResponseCache) -> None:
 
 
 def test_a_second_process_sees_the_entries(stores: StoreFactory, clock: FakeClock) -> None:
-    first = ResponseCache(stores(), AngleEmbedder(dict(ANGLES)), SETTINGS, clock=clock)
+    first = ResponseCache(stores(), AngleEmbedder(dict(ANGLES)), SETTINGS, clock=clock, guard=GUARD)
     put(first, A)
-    second = ResponseCache(stores(), AngleEmbedder(dict(ANGLES)), SETTINGS, clock=clock)
+    second = ResponseCache(
+        stores(), AngleEmbedder(dict(ANGLES)), SETTINGS, clock=clock, guard=GUARD
+    )
     assert second.get(SCOPE, A, key(A)) is not None
     assert second.get(SCOPE, NEAR_A, key(NEAR_A)) is not None
 
@@ -165,10 +168,10 @@ def test_replicas_follow_each_others_changes(redis_url: str, clock: FakeClock) -
     invalidations (the scope's generation moved), and stay put when nothing changed."""
     settings = SETTINGS.model_copy(update={"max_entries": 10})
     one = ResponseCache(
-        RedisCacheStore(redis_url), AngleEmbedder(dict(ANGLES)), settings, clock=clock
+        RedisCacheStore(redis_url), AngleEmbedder(dict(ANGLES)), settings, clock=clock, guard=GUARD
     )
     two = ResponseCache(
-        RedisCacheStore(redis_url), AngleEmbedder(dict(ANGLES)), settings, clock=clock
+        RedisCacheStore(redis_url), AngleEmbedder(dict(ANGLES)), settings, clock=clock, guard=GUARD
     )
     one.invalidate()
     put(one, A)
@@ -189,7 +192,7 @@ def test_replicas_follow_each_others_changes(redis_url: str, clock: FakeClock) -
 def test_redis_key_layout(redis_url: str, clock: FakeClock) -> None:
     store = RedisCacheStore(redis_url)
     store.invalidate(None)
-    cache = ResponseCache(store, AngleEmbedder(dict(ANGLES)), SETTINGS, clock=clock)
+    cache = ResponseCache(store, AngleEmbedder(dict(ANGLES)), SETTINGS, clock=clock, guard=GUARD)
     put(cache, A)
     client = redis.Redis.from_url(redis_url)
     keys = sorted(k.decode() for k in client.scan_iter(match="*"))

@@ -21,6 +21,7 @@ from switchboard.models.embedding import prepare_embedding_model
 from switchboard.rag.embedder import EmbedderSettings, OnnxEmbedder
 from switchboard_bench.cache_eval import measure_pairs, replay
 from switchboard_bench.cache_pairs import PAIRS, CachePair, PairKind
+from tests.unit.demo_shop import ORDER_IDS
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +38,7 @@ def embedder() -> OnnxEmbedder:
 @pytest.fixture
 def cache(tmp_path: Path) -> Iterator[ResponseCache]:
     settings = CacheSettings(similarity_threshold=THRESHOLD)
-    cache = open_cache(settings, tmp_path / "cache.sqlite3", embedder())
+    cache = open_cache(settings, tmp_path / "cache.sqlite3", embedder(), ORDER_IDS)
     yield cache
     cache.close()
 

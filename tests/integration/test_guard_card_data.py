@@ -20,6 +20,7 @@ from switchboard_bench.uvicorn_thread import serve
 from tests.integration.fake_upstream_fixture import UpstreamHandle
 from tests.integration.gateway_harness import gateway_settings, logged
 from tests.unit.assistant_rig import Rig, done_of, text_of
+from tests.unit.demo_shop import ORDER_IDS
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +53,7 @@ def test_the_request_log_keeps_neither_expiry_nor_security_code(
 def test_the_conversation_store_keeps_neither_and_the_customer_sees_their_own(
     tmp_path: Path,
 ) -> None:
-    guard = open_guard(GuardSettings())
+    guard = open_guard(GuardSettings(), allowed=(ORDER_IDS.pattern,))
     assert guard is not None
     rig = Rig(tmp_path, stages=Pipeline([GuardStage(guard)]))
     try:

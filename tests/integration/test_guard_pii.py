@@ -4,6 +4,7 @@ the shop's non-PII, no network, the pattern-only path, and the evaluation end to
 from __future__ import annotations
 
 import itertools
+import re
 import socket
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,8 +29,11 @@ from switchboard.guard.types import Category, Finding
 from switchboard_bench.injection_eval import golden_messages
 from switchboard_bench.pii_eval import Matching, evaluate
 from switchboard_bench.pii_set import generate
+from tests.unit.demo_shop import ORDER_IDS
 
 pytestmark = pytest.mark.integration
+
+ALLOWED = (ORDER_IDS.pattern,)  # the demo shop's order numbers are never PII
 
 MESSAGE = (
     "Hi, my name is Maria Gonzalez. Please refund order LK-123456 (€49.99, bought on "
@@ -40,7 +44,7 @@ MESSAGE = (
 
 @pytest.fixture(scope="module")
 def detector() -> PiiDetector:
-    found = PiiDetector(PiiSettings())
+    found = PiiDetector(PiiSettings(), ALLOWED)
     found.load()
     return found
 
@@ -75,6 +79,14 @@ def test_order_numbers_prices_dates_are_not_pii_and_countries_are_places(
         "do you ship them to Germany or the United Kingdom by 2 December?"
     )
     assert spans(detector, text) == {"Germany": "LOCATION", "United Kingdom": "LOCATION"}
+
+
+def test_another_shops_order_numbers_are_never_pii_when_allowed() -> None:
+    hashed = re.compile(r"#(\d{10})\b")  # a shop whose order numbers look like phone numbers
+    text = "Is order #2125550147 on its way? It is not AB-1234."
+    assert spans(PiiDetector(PiiSettings(ner=False)), text) == {"2125550147": "PHONE_NUMBER"}
+    allowed = (hashed, re.compile(r"\bAB-(\d{4})\b"))
+    assert spans(PiiDetector(PiiSettings(ner=False), allowed), text) == {}
 
 
 def test_ssn_ip_and_a_city(detector: PiiDetector) -> None:
@@ -125,7 +137,7 @@ def test_email_validation_makes_no_network_attempt(
 
 
 def test_pattern_only_path_finds_patterns_but_not_names() -> None:
-    patterns = PiiDetector(PiiSettings(ner=False))
+    patterns = PiiDetector(PiiSettings(ner=False), ALLOWED)
     found = spans(patterns, MESSAGE)
     assert "Maria Gonzalez" not in found
     assert found["4111 1111 1111 1111"] == "CREDIT_CARD"
@@ -134,7 +146,7 @@ def test_pattern_only_path_finds_patterns_but_not_names() -> None:
 
 
 def test_only_configured_entities_are_reported() -> None:
-    cards_only = PiiDetector(PiiSettings(entities=["CREDIT_CARD"], ner=False))
+    cards_only = PiiDetector(PiiSettings(entities=["CREDIT_CARD"], ner=False), ALLOWED)
     assert set(spans(cards_only, MESSAGE).values()) == {"CREDIT_CARD"}
 
 

@@ -22,7 +22,7 @@ from switchboard.assistant.orchestrator import (
 )
 from switchboard.assistant.order_client import OrderSummary
 from switchboard.assistant.quoting import Quoter
-from switchboard.assistant.router import SemanticRouter, extract_order_ids
+from switchboard.assistant.router import SemanticRouter
 from switchboard.assistant.types import (
     Delta,
     DoneEvent,
@@ -37,6 +37,7 @@ from switchboard.errors import OrderServiceUnavailable, UpstreamError
 from switchboard.orders.types import Event, Item, Order, OrderStatus, Shipment
 from switchboard.rag.types import Chunk, SearchHit, StoredChunk
 from switchboard.stages.stage import Pipeline
+from tests.unit.demo_shop import ORDER_IDS
 
 ALICE = "C-1001"
 BOB = "C-2002"
@@ -58,6 +59,8 @@ class FakeRouter:
     """Routes every message as ``script`` says (the next queued route, else ``default``);
     order ids are found in the message as the real router finds them."""
 
+    order_ids = ORDER_IDS
+
     def __init__(self, default: Route) -> None:
         self.default = default
         self.queue: list[Route] = []
@@ -70,7 +73,7 @@ class FakeRouter:
             scripted.intent,
             scripted.confidence,
             scripted.confident,
-            order_ids=extract_order_ids(message),
+            order_ids=ORDER_IDS.find(message),
         )
 
 

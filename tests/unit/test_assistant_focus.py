@@ -20,6 +20,7 @@ from switchboard.assistant.router import SemanticRouter
 from switchboard.assistant.types import Intent, Route, ToolResultEvent
 from switchboard.config import AssistantSettings
 from tests.unit.assistant_rig import ALICE_ORDER, Rig, last_user_message, only, rig
+from tests.unit.demo_shop import ORDER_IDS
 
 pytestmark = pytest.mark.unit
 __all__ = ["rig"]  # the fixture
@@ -116,8 +117,8 @@ def test_bad_settings_are_refused() -> None:
 def test_with_order_ids_takes_them_from_the_whole_message() -> None:
     route = Route(Intent.SHIPPING, 0.7, True)
     whole = f"My last order {ALICE_ORDER} was great. Do you ship to Norway?"
-    assert with_order_ids(route, whole).order_ids == (ALICE_ORDER,)
-    assert with_order_ids(route, whole).intent is Intent.SHIPPING
+    assert with_order_ids(route, whole, ORDER_IDS).order_ids == (ALICE_ORDER,)
+    assert with_order_ids(route, whole, ORDER_IDS).intent is Intent.SHIPPING
 
 
 def test_by_default_a_turn_routes_and_searches_the_whole_message(rig: Rig) -> None:

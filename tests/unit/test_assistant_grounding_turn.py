@@ -38,6 +38,7 @@ from tests.unit.assistant_rig import (
     route,
     text_of,
 )
+from tests.unit.demo_shop import GUARD, ORDER_IDS
 from tests.unit.test_assistant_guard_cache import BagOfWords
 from tests.unit.test_assistant_tool_calling import calls
 
@@ -59,11 +60,13 @@ class World:
             SQLiteCacheStore(tmp_path / "cache.sqlite3"),
             BagOfWords(),  # type: ignore[arg-type]
             CacheSettings(similarity_threshold=0.9),
+            guard=GUARD,
         )
         keys = TurnKeys(
             tenant="default",
             model="fake-chat",
             system_prompts=[GROUNDED_SYSTEM],
+            order_ids=ORDER_IDS,
             kb_version=lambda: "v1",
             temperature=0.0,
             max_tokens=64,

@@ -37,6 +37,7 @@ from tests.unit.assistant_rig import (
     only,
     text_of,
 )
+from tests.unit.demo_shop import GUARD, ORDER_IDS
 from tests.unit.guard_fakes import make_guard
 
 pytestmark = pytest.mark.unit
@@ -74,11 +75,13 @@ class World:
             SQLiteCacheStore(tmp_path / "cache.sqlite3"),
             BagOfWords(),  # type: ignore[arg-type]
             CacheSettings(similarity_threshold=0.9),
+            guard=GUARD,
         )
         keys = TurnKeys(
             tenant="default",
             model="fake-chat",
             system_prompts=[GROUNDED_SYSTEM],
+            order_ids=ORDER_IDS,
             kb_version=lambda: self.kb_version,
             temperature=temperature,
             max_tokens=64,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from switchboard.assistant.order_question import asks_beyond_status
+from tests.unit.demo_shop import ORDER_IDS
 
 pytestmark = pytest.mark.unit
 
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.unit
     ],
 )
 def test_a_question_beyond_the_status_is_noticed(message: str) -> None:
-    assert asks_beyond_status(message)
+    assert asks_beyond_status(message, ORDER_IDS)
 
 
 @pytest.mark.parametrize(
@@ -38,8 +39,8 @@ def test_a_question_beyond_the_status_is_noticed(message: str) -> None:
     ],
 )
 def test_a_status_question_asks_nothing_beyond_it(message: str) -> None:
-    assert not asks_beyond_status(message)
+    assert not asks_beyond_status(message, ORDER_IDS)
 
 
 def test_the_order_number_alone_is_not_a_question() -> None:
-    assert not asks_beyond_status("LK-123456?")
+    assert not asks_beyond_status("LK-123456?", ORDER_IDS)

@@ -10,17 +10,15 @@ import numpy as np
 import pytest
 
 from switchboard.assistant.intents import EXAMPLES
-from switchboard.assistant.router import (
-    ORDER_PLACEHOLDER,
-    SemanticRouter,
-    extract_order_ids,
-    mask_order_ids,
-    top_k_mean,
-)
+from switchboard.assistant.router import SemanticRouter, top_k_mean
 from switchboard.assistant.types import Intent
+from tests.unit.demo_shop import ORDER_IDS
 from tests.unit.fakes import HashingEmbedder
 
 pytestmark = pytest.mark.unit
+
+ORDER_PLACEHOLDER = ORDER_IDS.placeholder
+extract_order_ids, mask_order_ids = ORDER_IDS.find, ORDER_IDS.mask
 
 # One distinct vocabulary per intent, so the fake embedder routes by shared words.
 WORDS = {
@@ -42,7 +40,9 @@ SMALL_EXAMPLES = {
 
 def make_router(threshold: float = 0.5, k: int = 2) -> tuple[SemanticRouter, HashingEmbedder]:
     embedder = HashingEmbedder()
-    return SemanticRouter(embedder, SMALL_EXAMPLES, threshold=threshold, k=k), embedder
+    return SemanticRouter(
+        embedder, SMALL_EXAMPLES, order_ids=ORDER_IDS, threshold=threshold, k=k
+    ), embedder
 
 
 def test_examples_are_embedded_once_in_one_batch() -> None:
@@ -102,14 +102,14 @@ def test_an_empty_message_is_refused(message: str) -> None:
 )
 def test_bad_settings_are_refused(kwargs: dict[str, Any], error: str) -> None:
     with pytest.raises(ValueError, match=error):
-        SemanticRouter(HashingEmbedder(), SMALL_EXAMPLES, **kwargs)
+        SemanticRouter(HashingEmbedder(), SMALL_EXAMPLES, order_ids=ORDER_IDS, **kwargs)
 
 
 def test_every_intent_needs_examples() -> None:
     examples = {**SMALL_EXAMPLES, Intent.PAYMENTS: ()}
     del examples[Intent.ACCOUNT]
     with pytest.raises(ValueError, match="account, payments"):
-        SemanticRouter(HashingEmbedder(), examples)
+        SemanticRouter(HashingEmbedder(), examples, order_ids=ORDER_IDS)
 
 
 # -- order numbers ---------------------------------------------------------------------------
@@ -167,7 +167,7 @@ def test_the_order_number_does_not_change_the_scores() -> None:
 def test_examples_with_order_numbers_are_masked_too() -> None:
     examples = {**SMALL_EXAMPLES, Intent.ORDER_STATUS: ("where is LK-123456",)}
     embedder = HashingEmbedder()
-    SemanticRouter(embedder, examples, k=1)
+    SemanticRouter(embedder, examples, order_ids=ORDER_IDS, k=1)
     assert f"where is {ORDER_PLACEHOLDER}" in embedder.texts
     assert not any("123456" in text for text in embedder.texts)
 
@@ -183,7 +183,7 @@ def test_the_shipped_examples_cover_every_intent_without_repeats() -> None:
 
 
 def test_a_router_builds_from_the_shipped_examples() -> None:
-    route = SemanticRouter(HashingEmbedder()).route("I forgot my password")
+    route = SemanticRouter(HashingEmbedder(), order_ids=ORDER_IDS).route("I forgot my password")
     assert route.intent is Intent.ACCOUNT
 
 

@@ -52,6 +52,7 @@ from tests.unit.assistant_rig import (
     route,
     text_of,
 )
+from tests.unit.demo_shop import ORDER_IDS
 
 pytestmark = pytest.mark.unit
 rig = assistant_rig.rig  # the fixture
@@ -413,7 +414,7 @@ def test_prompt_stays_within_the_budget_with_many_long_hits(tmp_path: Path) -> N
 def test_search_query_joins_only_short_follow_ups_that_point_back_without_order_numbers(
     message: str, previous: str | None, query: str
 ) -> None:
-    assert search_query(message, previous) == query
+    assert search_query(message, previous, ORDER_IDS) == query
 
 
 def test_follow_up_is_searched_with_the_previous_message(rig: Rig) -> None:

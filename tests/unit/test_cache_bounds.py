@@ -13,6 +13,7 @@ from switchboard.cache.sqlite_store import SQLiteCacheStore
 from switchboard.cache.store import SCOPES_IN_MEMORY
 from switchboard.cache.types import CachedAnswer, CacheScope
 from switchboard.config import CacheSettings
+from tests.unit.demo_shop import GUARD
 from tests.unit.test_assistant_guard_cache import BagOfWords
 
 pytestmark = pytest.mark.unit
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.unit
 
 def test_vectors_of_the_least_recently_searched_scopes_leave_memory(tmp_path: Path) -> None:
     store = SQLiteCacheStore(tmp_path / "c.db")
-    cache = ResponseCache(store, BagOfWords(), CacheSettings())  # type: ignore[arg-type]
+    cache = ResponseCache(store, BagOfWords(), CacheSettings(), guard=GUARD)  # type: ignore[arg-type]
     scopes = [CacheScope("acme", "m", str(n)) for n in range(SCOPES_IN_MEMORY + 20)]
     for scope in scopes:
         cache.put(scope, "how do returns work", "k", CachedAnswer("30 days"))
@@ -41,7 +42,8 @@ def test_a_forgotten_question_is_embedded_again(tmp_path: Path) -> None:
         return embed(texts)
 
     embedder.embed = counting  # type: ignore[method-assign]
-    cache = ResponseCache(SQLiteCacheStore(tmp_path / "c.db"), embedder, CacheSettings())  # type: ignore[arg-type]
+    store = SQLiteCacheStore(tmp_path / "c.db")
+    cache = ResponseCache(store, embedder, CacheSettings(), guard=GUARD)  # type: ignore[arg-type]
     cache.prefetch("I am ann@example.com")
     cache.prefetch("I am ann@example.com")
     assert len(calls) == 1  # memoised

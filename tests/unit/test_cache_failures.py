@@ -39,14 +39,14 @@ class BrokenStore(SQLiteCacheStore):
     "error", [sqlite3.OperationalError("database is locked"), RedisConnectionError("down")]
 )
 def test_a_failing_store_is_a_miss_and_a_lost_write(tmp_path: Path, error: Exception) -> None:
-    cache = ResponseCache(BrokenStore(tmp_path / "c.db", error), None, CacheSettings())
+    cache = ResponseCache(BrokenStore(tmp_path / "c.db", error), None, CacheSettings(), guard=None)
     cache.put(SCOPE, "q", "k", CachedAnswer("a"))  # does not raise
     assert cache.get(SCOPE, "q", "k") is None
     cache.close()
 
 
 def test_a_working_store_round_trips(tmp_path: Path) -> None:
-    cache = ResponseCache(SQLiteCacheStore(tmp_path / "c.db"), None, CacheSettings())
+    cache = ResponseCache(SQLiteCacheStore(tmp_path / "c.db"), None, CacheSettings(), guard=None)
     cache.put(SCOPE, "q", "k", CachedAnswer("a", {"n": 1}))
     hit = cache.get(SCOPE, "q", "k")
     assert hit is not None
@@ -59,7 +59,7 @@ def test_a_failing_store_is_logged_once_until_it_works_again(
 ) -> None:
     caplog.set_level(logging.INFO)
     store = BrokenStore(tmp_path / "c.db", RedisConnectionError("down"))
-    cache = ResponseCache(store, None, CacheSettings())
+    cache = ResponseCache(store, None, CacheSettings(), guard=None)
     for _ in range(3):
         assert cache.get(SCOPE, "q", "k") is None
         cache.put(SCOPE, "q", "k", CachedAnswer("a"))

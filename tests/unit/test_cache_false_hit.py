@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from switchboard.cache.false_hit import conflicts, facets, is_false_hit
+from tests.unit.demo_shop import RULES
 
 pytestmark = pytest.mark.unit
+
+conflicts, facets, is_false_hit = RULES.conflicts, RULES.facets, RULES.is_false_hit
 
 
 @pytest.mark.parametrize(

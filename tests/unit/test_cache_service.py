@@ -20,6 +20,7 @@ from switchboard.cache.sqlite_store import SQLiteCacheStore
 from switchboard.cache.store import ScopeVectors
 from switchboard.cache.types import CachedAnswer, CacheScope, HitKind
 from switchboard.config import CacheSettings
+from tests.unit.demo_shop import GUARD, ORDER_IDS
 
 pytestmark = pytest.mark.unit
 
@@ -103,7 +104,7 @@ def make(tmp_path: Path, clock: FakeClock, embedder: AngleEmbedder) -> Iterator[
         settings = CacheSettings(similarity_threshold=0.9, ttl_s=100.0, max_entries=10)
         settings = settings.model_copy(update=overrides)
         store = SQLiteCacheStore(tmp_path / "cache.sqlite3")
-        cache = ResponseCache(store, embedder, settings, clock=clock)
+        cache = ResponseCache(store, embedder, settings, clock=clock, guard=GUARD)
         caches.append(cache)
         return cache
 
@@ -271,7 +272,9 @@ def test_a_miss_then_put_embeds_the_query_once(make: Builder, embedder: AngleEmb
 
 
 def test_without_an_embedder_only_exact_hits(tmp_path: Path) -> None:
-    cache = ResponseCache(SQLiteCacheStore(tmp_path / "c.sqlite3"), None, CacheSettings())
+    cache = ResponseCache(
+        SQLiteCacheStore(tmp_path / "c.sqlite3"), None, CacheSettings(), guard=None
+    )
     put(cache, QUESTION)
     assert cache.get(SCOPE, QUESTION, key(QUESTION)) is not None
     assert cache.get(SCOPE, PARAPHRASE, key(PARAPHRASE)) is None
@@ -287,10 +290,10 @@ def test_disabled_cache_neither_stores_nor_serves(make: Builder) -> None:
 
 def test_entries_and_vectors_survive_a_reopen(tmp_path: Path, embedder: AngleEmbedder) -> None:
     settings = CacheSettings(similarity_threshold=0.9)
-    first = open_cache(settings, tmp_path / "c.sqlite3", embedder)
+    first = open_cache(settings, tmp_path / "c.sqlite3", embedder, ORDER_IDS)
     put(first, QUESTION)
     first.close()
-    second = open_cache(settings, tmp_path / "c.sqlite3", embedder)
+    second = open_cache(settings, tmp_path / "c.sqlite3", embedder, ORDER_IDS)
     hit = second.get(SCOPE, PARAPHRASE, key(PARAPHRASE))
     assert hit is not None
     assert hit.matched_query == QUESTION
@@ -344,10 +347,10 @@ def test_another_embedding_dimension_is_kept_apart(tmp_path: Path, clock: FakeCl
 
     store = SQLiteCacheStore(tmp_path / "c.sqlite3")
     settings = CacheSettings(similarity_threshold=0.9)
-    old = ResponseCache(store, AngleEmbedder(dict(ANGLES)), settings, clock=clock)
+    old = ResponseCache(store, AngleEmbedder(dict(ANGLES)), settings, clock=clock, guard=GUARD)
     put(old, QUESTION)
     assert old.get(SCOPE, PARAPHRASE, key(PARAPHRASE)) is not None  # 4-d matrix loaded
-    new = ResponseCache(store, Wider(dict(ANGLES)), settings, clock=clock)
+    new = ResponseCache(store, Wider(dict(ANGLES)), settings, clock=clock, guard=GUARD)
     assert new.get(SCOPE, PARAPHRASE, key(PARAPHRASE)) is None  # 4-d vectors not mixed in
     put(new, QUESTION)
     hit = new.get(SCOPE, PARAPHRASE, key(PARAPHRASE))

@@ -6,10 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from switchboard.cache.false_hit import conflicts, facet_conflicts, is_false_hit
 from switchboard.cache.verify import is_mismatch, mismatches, read
+from tests.unit.demo_shop import RULES
 
 pytestmark = pytest.mark.unit
+
+conflicts, facet_conflicts, is_false_hit = (
+    RULES.conflicts,
+    RULES.facet_conflicts,
+    RULES.is_false_hit,
+)
 
 
 @pytest.mark.parametrize(

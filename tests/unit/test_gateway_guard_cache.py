@@ -44,6 +44,7 @@ from switchboard.observability.log_store import LogStore
 from switchboard.observability.metrics import GatewayMetrics
 from switchboard.observability.record import RequestRecord
 from switchboard.observability.tracing import Tracing
+from tests.unit.demo_shop import GUARD
 from tests.unit.guard_fakes import make_guard
 from tests.unit.test_assistant_guard_cache import BagOfWords
 
@@ -106,6 +107,7 @@ def make_gateway(
         SQLiteCacheStore(tmp_path / "cache.sqlite3"),
         BagOfWords(),  # type: ignore[arg-type]
         CacheSettings(similarity_threshold=0.9),
+        guard=GUARD,
     )
     return Gateway(
         settings or GatewaySettings(),

@@ -32,7 +32,7 @@ import re
 from collections.abc import Callable
 
 from switchboard.assistant.types import Route
-from switchboard.order_ids import extract_order_ids
+from switchboard.order_ids import OrderIdFormat
 
 SUBJECT_WORDS = 6
 """An asking sentence shorter than this keeps the sentence before it, which names what it
@@ -108,6 +108,6 @@ class QueryFocus:
         return " ".join(kept) if kept else message
 
 
-def with_order_ids(route: Route, message: str) -> Route:
+def with_order_ids(route: Route, message: str, order_ids: OrderIdFormat) -> Route:
     """``route`` (of a focused message) with the order numbers of the whole ``message``."""
-    return dataclasses.replace(route, order_ids=extract_order_ids(message))
+    return dataclasses.replace(route, order_ids=order_ids.find(message))

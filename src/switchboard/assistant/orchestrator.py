@@ -120,7 +120,6 @@ from switchboard.errors import (
     QueueFullError,
     UpstreamError,
 )
-from switchboard.order_ids import extract_order_ids
 from switchboard.stages.stage import Pipeline
 
 SMALL_TALK_MAX_TOKENS = 48
@@ -249,7 +248,7 @@ class Orchestrator:
             return
         focused = self.focus(state.message)  # a long message: the sentences that ask
         route = await self._timed(state, "route", asyncio.to_thread(self.router.route, focused))
-        route = with_order_ids(route, state.message)
+        route = with_order_ids(route, state.message, self.router.order_ids)
         state.route = route
         if route.confident and route.intent is Intent.HUMAN_HANDOFF:
             async for event in self._hand_off(state):
@@ -275,7 +274,7 @@ class Orchestrator:
             also = self.settings.order_question_relevance
             if also is None:
                 return
-            if not asks_beyond_status(state.message):
+            if not asks_beyond_status(state.message, self.router.order_ids):
                 floor = max(floor, also)
         async for event in self._grounded(state, floor):
             yield event
@@ -287,7 +286,7 @@ class Orchestrator:
         assert route is not None
         named = route.order_ids
         order_question = route.confident and route.intent is Intent.ORDER_STATUS
-        earlier = () if named else latest_order_id(state.history)
+        earlier = () if named else latest_order_id(state.history, self.router.order_ids)
         if not (named or earlier or order_question):
             return
         lookup = await self._timed(
@@ -309,7 +308,7 @@ class Orchestrator:
     async def _grounded(self, state: TurnState, floor: float) -> AsyncIterator[TurnEvent]:
         """The answer from the articles, if the best hit's relevance reaches ``floor``."""
         previous = next((m.content for m in reversed(state.history) if m.role == "user"), None)
-        query = search_query(self.focus(state.message), previous)
+        query = search_query(self.focus(state.message), previous, self.router.order_ids)
         hits = await self._timed(state, "retrieve", asyncio.to_thread(self.searcher.search, query))
         state.hits = hits
         state.relevance = relevance(hits)
@@ -586,7 +585,9 @@ class Orchestrator:
     async def _other_language(self, state: TurnState, language: str) -> AsyncIterator[TurnEvent]:
         """A message in another language, not routed: a colleague offered, in it; writing
         on in it after the offer takes the offer up (a ticket)."""
-        state.route = Route(Intent.OUT_OF_SCOPE, 0.0, False, extract_order_ids(state.message))
+        state.route = Route(
+            Intent.OUT_OF_SCOPE, 0.0, False, self.router.order_ids.find(state.message)
+        )
         if offered_language(state.history):
             async for event in self._hand_off(state, HandoffReason.LANGUAGE):
                 yield event

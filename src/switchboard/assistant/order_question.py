@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 
 from switchboard.assistant.focus import is_asking, sentences
-from switchboard.order_ids import ORDER_ID
+from switchboard.order_ids import OrderIdFormat
 
 STATUS_WORDS = re.compile(
     r"\b(?:where(?:'s|s)?|status|track(?:ing|ed)?|tracking number|ship(?:ped|ping)?|"
@@ -48,7 +48,7 @@ def asks(sentence: str) -> bool:
     return is_asking(sentence) or _ASKS_INSIDE.search(sentence) is not None
 
 
-def asks_beyond_status(message: str) -> bool:
+def asks_beyond_status(message: str, order_ids: OrderIdFormat) -> bool:
     """Whether ``message`` asks something its order's status does not answer."""
-    text = ORDER_ID.sub(" ", message)
+    text = order_ids.replace(message)
     return any(asks(s) and not STATUS_WORDS.search(s) for s in sentences(text))

@@ -9,10 +9,10 @@ tight cluster of phrasings, not a centroid of all of them. Routes whose score fa
 ``threshold`` are not ``confident``: the caller falls back to retrieval and its relevance
 floor instead of trusting the intent.
 
-Order numbers are pulled out first (``extract_order_ids``) and replaced by one placeholder
-before embedding, in the examples and the message alike: the digits carry no intent, and
-without the placeholder "LK-100214" and "LK-100977" would tokenize into different pieces
-and shift the scores.
+Order numbers (in the shop's ``OrderIdFormat``) are pulled out first and replaced by one
+placeholder before embedding, in the examples and the message alike: the digits carry no
+intent, and without the placeholder "LK-100214" and "LK-100977" would tokenize into
+different pieces and shift the scores.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 
 from switchboard.assistant.intents import EXAMPLES
 from switchboard.assistant.types import Intent, Route
-from switchboard.order_ids import ORDER_ID, extract_order_ids
+from switchboard.order_ids import OrderIdFormat
 from switchboard.rag.embedder import Embedder, Vectors
 
 DEFAULT_THRESHOLD = 0.5
@@ -35,12 +35,6 @@ and 96.0%; at 0.55, 46% and 98.7%. The golden set's 96 (``switchboard eval``): a
 threshold would be answered from the articles instead of creating a ticket); messages
 below it go to retrieval and its relevance floor."""
 DEFAULT_K = 3
-ORDER_PLACEHOLDER = "LK-000000"
-
-
-def mask_order_ids(text: str) -> str:
-    """``text`` with every order number replaced by the one placeholder."""
-    return ORDER_ID.sub(ORDER_PLACEHOLDER, text)
 
 
 class SemanticRouter:
@@ -49,6 +43,7 @@ class SemanticRouter:
         embedder: Embedder,
         examples: Mapping[Intent, Sequence[str]] = EXAMPLES,
         *,
+        order_ids: OrderIdFormat,
         threshold: float = DEFAULT_THRESHOLD,
         k: int = DEFAULT_K,
     ) -> None:
@@ -61,9 +56,10 @@ class SemanticRouter:
             raise ValueError(f"no examples for intents: {', '.join(missing)}")
         self.threshold = threshold
         self.k = k
+        self.order_ids = order_ids
         self._embedder = embedder
         self._intents = tuple(Intent)
-        texts = [mask_order_ids(text) for intent in self._intents for text in examples[intent]]
+        texts = [order_ids.mask(text) for intent in self._intents for text in examples[intent]]
         self._labels = np.repeat(
             np.arange(len(self._intents)), [len(examples[intent]) for intent in self._intents]
         )
@@ -72,14 +68,14 @@ class SemanticRouter:
     def route(self, message: str) -> Route:
         if not message.strip():
             raise ValueError("message is empty")
-        query = self._embedder.embed([mask_order_ids(message)])[0]
+        query = self._embedder.embed([self.order_ids.mask(message)])[0]
         scores = self._intent_scores(self._vectors @ query)
         best = max(scores, key=scores.__getitem__)
         return Route(
             intent=Intent(best),
             confidence=scores[best],
             confident=scores[best] >= self.threshold,
-            order_ids=extract_order_ids(message),
+            order_ids=self.order_ids.find(message),
             scores=scores,
         )
 

@@ -26,6 +26,7 @@ from switchboard.cache.service import open_cache
 from switchboard.config import AssistantSettings, Settings
 from switchboard.demo import option_words_path
 from switchboard.guard.factory import open_guard
+from switchboard.order_ids import OrderIdFormat
 from switchboard.rag.embedder import Embedder
 from switchboard.rag.knowledge import KnowledgeBase
 from switchboard.rag.types import CollectionRef
@@ -72,15 +73,19 @@ def open_assistant(
     conversations = ConversationStore(
         settings.assistant_db, default_tenant=settings.knowledge.default_tenant
     )
+    order_ids = OrderIdFormat.from_settings(settings.orders)
     cache = None
     if stages is None:
-        cache = _cache_stage(settings, model, knowledge, collection)
-        stages = default_stages(settings, cache)
+        cache = _cache_stage(settings, model, knowledge, collection, order_ids)
+        stages = default_stages(settings, cache, order_ids)
     searcher = KnowledgeSearcher(knowledge, collection, config.top_k)
     evidence = evidence_stages(config, knowledge.embedder, searcher)
     orchestrator = Orchestrator(
         config,
-        router=router or SemanticRouter(knowledge.embedder, threshold=config.router_threshold),
+        router=router
+        or SemanticRouter(
+            knowledge.embedder, order_ids=order_ids, threshold=config.router_threshold
+        ),
         model=model,
         searcher=searcher,
         orders=orders,
@@ -131,11 +136,13 @@ def evidence_stages(
 SYSTEM_PROMPTS = (GROUNDED_SYSTEM, TOOLS_SYSTEM, SMALL_TALK_SYSTEM)
 
 
-def default_stages(settings: Settings, cache: CacheStage[TurnState] | None) -> Pipeline[TurnState]:
+def default_stages(
+    settings: Settings, cache: CacheStage[TurnState] | None, order_ids: OrderIdFormat
+) -> Pipeline[TurnState]:
     """The guard, then the cache (it sees the redacted message), then the grounding check:
     on the way out the check sees the model's text first and the guard last (it restores
-    the customer's data the check never sees)."""
-    guard = open_guard(settings.guard, SYSTEM_PROMPTS)
+    the customer's data the check never sees). The shop's ``order_ids`` are never PII."""
+    guard = open_guard(settings.guard, SYSTEM_PROMPTS, (order_ids.pattern,))
     grounding = open_grounding(settings.assistant.grounding, option_words_path())
     stages: list[Stage[TurnState] | None] = [
         GuardStage(guard) if guard is not None else None,
@@ -146,7 +153,11 @@ def default_stages(settings: Settings, cache: CacheStage[TurnState] | None) -> P
 
 
 def _cache_stage(
-    settings: Settings, model: ChatModel, knowledge: KnowledgeBase, collection: CollectionRef
+    settings: Settings,
+    model: ChatModel,
+    knowledge: KnowledgeBase,
+    collection: CollectionRef,
+    order_ids: OrderIdFormat,
 ) -> CacheStage[TurnState] | None:
     if not settings.cache.enabled:
         return None
@@ -155,9 +166,10 @@ def _cache_stage(
         model=model.name,
         system_prompts=SYSTEM_PROMPTS,
         kb_version=lambda: knowledge.version(collection),
+        order_ids=order_ids,
         temperature=settings.assistant.temperature,
         max_tokens=settings.assistant.max_tokens,
         cache_sampled=settings.cache.cache_sampled,
     )
-    cache = open_cache(settings.cache, settings.cache_db, knowledge.embedder)
+    cache = open_cache(settings.cache, settings.cache_db, knowledge.embedder, order_ids)
     return CacheStage(cache, keys, serve_on_failure=settings.cache.serve_on_failure)

@@ -27,7 +27,7 @@ from switchboard.assistant.types import (
     StageTime,
     ToolResultEvent,
 )
-from switchboard.order_ids import ORDER_ID, extract_order_ids
+from switchboard.order_ids import OrderIdFormat
 from switchboard.rag.knowledge import KnowledgeBase
 from switchboard.rag.types import CollectionRef, SearchHit, SearchMode
 from switchboard.rag.window import chunk_window
@@ -158,7 +158,7 @@ _POINTS_BACK = re.compile(
 )
 
 
-def search_query(message: str, previous: str | None) -> str:
+def search_query(message: str, previous: str | None, order_ids: OrderIdFormat) -> str:
     """What to search for: a short follow-up that points back ("and to Paris?", "can I
     return it?") is searched together with the customer's previous message, which holds
     its subject; any other message on its own. Order numbers are left out: the Order API
@@ -167,23 +167,16 @@ def search_query(message: str, previous: str | None) -> str:
     short = len(message.split()) <= FOLLOW_UP_WORDS
     if previous is not None and short and _POINTS_BACK.search(message):
         message = f"{previous} {message}"
-    return without_order_ids(message)
-
-
-def without_order_ids(text: str) -> str:
-    """``text`` without its order numbers (unchanged if it has none, or only them)."""
-    if not ORDER_ID.search(text):
-        return text
-    return " ".join(ORDER_ID.sub(" ", text).split()) or text
+    return order_ids.remove(message)
 
 
 _MARKERS = re.compile(r" ?\[\d{1,3}(?:\s*,\s*\d{1,3})*\]")
 
 
-def latest_order_id(history: Sequence[StoredMessage]) -> tuple[str, ...]:
+def latest_order_id(history: Sequence[StoredMessage], order_ids: OrderIdFormat) -> tuple[str, ...]:
     """The order number the conversation mentioned last, if any."""
     for message in reversed(history):
-        ids = extract_order_ids(message.content)
+        ids = order_ids.find(message.content)
         if ids:
             return ids[:1]
     return ()

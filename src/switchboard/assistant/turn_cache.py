@@ -20,7 +20,7 @@ from switchboard.assistant.turn import TurnState, search_query
 from switchboard.assistant.types import AnswerPath, Intent
 from switchboard.cache.keys import exact_key, system_hash
 from switchboard.cache.types import CachedAnswer, CacheScope
-from switchboard.order_ids import extract_order_ids
+from switchboard.order_ids import OrderIdFormat
 from switchboard.stages.cache import CacheRequest
 
 KB_VERSION_TTL_S = 1.0
@@ -36,6 +36,7 @@ class TurnKeys:
         model: str,
         system_prompts: Sequence[str],
         kb_version: Callable[[], str],
+        order_ids: OrderIdFormat,
         temperature: float,
         max_tokens: int,
         cache_sampled: bool = False,
@@ -45,6 +46,7 @@ class TurnKeys:
         self._model = model
         self._system = system_hash("\n".join(system_prompts))
         self._kb_version = kb_version
+        self._order_ids = order_ids
         self._params = {"temperature": temperature, "max_tokens": max_tokens}
         self._enabled = temperature == 0 or cache_sampled
         self._version = ""
@@ -54,13 +56,13 @@ class TurnKeys:
     def request(self, state: TurnState, *, failed: bool = False) -> CacheRequest | None:
         """A sampled turn is neither looked up nor stored, but gets a stored answer when
         its model fails."""
-        if not ((self._enabled or failed) and _shareable(state)):
+        if not ((self._enabled or failed) and self._shareable(state)):
             return None
         exact = exact_key([{"role": "user", "content": state.message}], self._params)
         return CacheRequest(self._scope(), state.message, exact)
 
     def answer(self, state: TurnState) -> CachedAnswer | None:
-        if not _cacheable(state):
+        if not self._cacheable(state):
             return None
         intent = state.route.intent if state.route else Intent.SMALL_TALK
         return CachedAnswer(
@@ -71,6 +73,25 @@ class TurnKeys:
             },
         )
 
+    def _shareable(self, state: TurnState) -> bool:
+        """A question whose answer does not depend on who asks or what was said before."""
+        if self._order_ids.find(state.message):
+            return False
+        previous = next((m.content for m in reversed(state.history) if m.role == "user"), None)
+        return search_query(state.message, previous, self._order_ids) == state.message
+
+    def _cacheable(self, state: TurnState) -> bool:
+        return (
+            self._shareable(state)
+            and state.reply_source is None
+            and state.lookup is None
+            and not state.tool_results
+            and state.handoff is None
+            and "model" in state.timings_ms
+            and state.grounding in GROUNDED
+            and bool("".join(state.answer).strip())
+        )
+
     def _scope(self) -> CacheScope:
         """The knowledge base's version is read at most once per ``kb_version_ttl_s`` (a
         query over its documents): an answer can outlive an edit of its article by that."""
@@ -78,24 +99,3 @@ class TurnKeys:
         if now - self._version_read_at >= self._version_ttl_s:
             self._version, self._version_read_at = self._kb_version(), now
         return CacheScope(self._tenant, self._model, self._system, self._version)
-
-
-def _shareable(state: TurnState) -> bool:
-    """A question whose answer does not depend on who asks or what was said before."""
-    if extract_order_ids(state.message):
-        return False
-    previous = next((m.content for m in reversed(state.history) if m.role == "user"), None)
-    return search_query(state.message, previous) == state.message
-
-
-def _cacheable(state: TurnState) -> bool:
-    return (
-        _shareable(state)
-        and state.reply_source is None
-        and state.lookup is None
-        and not state.tool_results
-        and state.handoff is None
-        and "model" in state.timings_ms
-        and state.grounding in GROUNDED
-        and bool("".join(state.answer).strip())
-    )

@@ -1,6 +1,7 @@
-"""The word tables of the false-hit rules (``false_hit``): negations, number words, dates,
-places with their aliases, the shop's products, currencies, brands, audiences, groups of
-alternatives and units. Data only: what the rules do with them is in ``false_hit``."""
+"""The generic word tables of the false-hit rules (``false_hit``): negations, number words,
+dates, currencies, groups of alternatives and units. A shop's own places, products, brands
+and audiences come from its file (``shop_words``). Data only: what the rules do with them is
+in ``false_hit``."""
 
 from __future__ import annotations
 
@@ -47,104 +48,6 @@ DATES: dict[str, str] = {
 AMBIGUOUS_DATES = frozenset({"may", "sat", "sun", "wed", "mar", "jan"})
 """Also ordinary words: dates only when capitalised inside a sentence or next to a number."""
 
-PLACES: dict[str, str] = {
-    alias: canonical
-    for canonical, aliases in {
-        "germany": "germany,german,deutschland",
-        "austria": "austria,austrian",
-        "switzerland": "switzerland,swiss",
-        "united kingdom": "uk,united kingdom,britain,great britain,british,england,english,"
-        "scotland,scottish,wales,welsh,gb",
-        "northern ireland": "northern ireland",
-        "ireland": "ireland,irish",
-        "united states": "usa,united states,america,american",
-        "canada": "canada,canadian",
-        "australia": "australia,australian",
-        "france": "france,french",
-        "italy": "italy,italian",
-        "spain": "spain,spanish",
-        "portugal": "portugal,portuguese",
-        "netherlands": "netherlands,holland,dutch",
-        "belgium": "belgium,belgian",
-        "luxembourg": "luxembourg",
-        "denmark": "denmark,danish",
-        "sweden": "sweden,swedish",
-        "norway": "norway,norwegian",
-        "finland": "finland,finnish",
-        "iceland": "iceland",
-        "poland": "poland,polish",
-        "czechia": "czechia,czech",
-        "slovakia": "slovakia,slovak",
-        "slovenia": "slovenia",
-        "hungary": "hungary,hungarian",
-        "romania": "romania",
-        "bulgaria": "bulgaria",
-        "croatia": "croatia",
-        "greece": "greece,greek",
-        "cyprus": "cyprus",
-        "malta": "malta",
-        "estonia": "estonia",
-        "latvia": "latvia",
-        "lithuania": "lithuania",
-        "liechtenstein": "liechtenstein",
-        "japan": "japan",
-        "china": "china",
-        "eu": "eu,europe,european",
-        "channel islands": "jersey,guernsey",
-        "canary islands": "canary,canaries",
-        "azores": "azores",
-        "madeira": "madeira",
-        "corsica": "corsica",
-        "balearic islands": "balearic,mallorca,majorca,ibiza",
-        "hawaii": "hawaii",
-        "alaska": "alaska",
-        "puerto rico": "puerto rico",
-        "berlin": "berlin",
-        "hamburg": "hamburg",
-        "munich": "munich",
-        "kiel": "kiel",
-        "vienna": "vienna",
-        "zurich": "zurich,zürich",
-        "geneva": "geneva",
-        "london": "london",
-        "paris": "paris",
-        "new york": "new york,nyc",
-    }.items()
-    for alias in aliases.split(",")
-}
-
-PRODUCTS: dict[str, str] = {
-    alias: canonical
-    for canonical, aliases in {
-        "jacket": "jacket,jackets,coat,coats,parka,parkas,anorak,raincoat,raincoats,shell",
-        "boots": "boot,boots",
-        "shoes": "shoe,shoes,sneakers,trainers,footwear",
-        "sandals": "sandal,sandals",
-        "fleece": "fleece,fleeces",
-        "tent": "tent,tents",
-        "backpack": "backpack,backpacks,rucksack,rucksacks,daypack",
-        "sleeping bag": "sleeping",
-        "sleeping mat": "mat,mats",
-        "headlamp": "headlamp,headlamps,headtorch",
-        "stove": "stove,stoves",
-        "socks": "sock,socks",
-        "gloves": "glove,gloves,mittens",
-        "hat": "hat,hats,beanie,cap",
-        "trousers": "trousers,pants",
-        "shorts": "shorts",
-        "shirt": "shirt,shirts,t-shirt,tee",
-        "hoodie": "hoodie,hoodies,sweater,jumper",
-        "gaiters": "gaiter,gaiters",
-        "poles": "pole,poles",
-        "knife": "knife,knives",
-        "cookware": "cookware,pot,pots,pan",
-        "bottle": "bottle,bottles,flask",
-        "gift card": "gift card,gift cards,gift voucher,gift vouchers,voucher,vouchers,giftcard",
-        "batteries": "battery,batteries",
-    }.items()
-    for alias in aliases.split(",")
-}
-
 CURRENCIES: dict[str, str] = {
     "€": "eur", "eur": "eur", "euro": "eur", "euros": "eur",
     "$": "usd", "usd": "usd", "dollar": "usd", "dollars": "usd",
@@ -155,7 +58,7 @@ CURRENCIES: dict[str, str] = {
 NOT_NAMES = frozenset(
     _words(
         "i i'm i've i'd i'll hi hello hey dear thanks thank please ok okay yes sorry "
-        "help mr mrs ms dr sir madam larkspur a an the and or but if so then also just "
+        "help mr mrs ms dr sir madam a an the and or but if so then also just "
         "my your our me we you he she it they this that these those there here can "
         "could do does did is are was were will would should shall must may might have "
         "has had am be been what when where why who whom whose which how in on at to "
@@ -164,33 +67,6 @@ NOT_NAMES = frozenset(
 )
 """Capitalised but never a name."""
 
-
-BRANDS: dict[str, str] = {
-    w: w
-    for w in _words(
-        "paypal klarna visa mastercard amex sepa dhl ups dpd gls hermes fedex usps "
-        "packstation colissimo apple google"
-    )
-}
-"""Names people type in lower case too: matched in any case."""
-
-
-ALIAS_WORDS = frozenset(
-    w for table in (PLACES, PRODUCTS) for name in [*table, *table.values()] for w in name.split()
-)
-"""Words of place and product aliases ("United", "Kingdom"): read by their own facets."""
-
-AUDIENCES: dict[str, str] = {
-    alias: audience
-    for audience, aliases in {
-        "business": "company,companies,business,businesses,corporate,b2b,vat id,vat number,"
-        "vat no,club,clubs,school,schools,bulk",
-        "student": "student,students,apprentice,apprentices,university",
-        "guest": "guest,guests",
-    }.items()
-    for alias in aliases.split(",")
-}
-"""Customers the help centre answers differently (companies, students, guests)."""
 
 CONTRASTS: dict[str, dict[str, str]] = {
     group: {alias: member for member, aliases in members.items() for alias in aliases.split(",")}

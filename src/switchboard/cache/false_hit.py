@@ -5,12 +5,13 @@ Sentence encoders are weak exactly where a support answer turns: "Can I return i
 "Can I not return it?", "LK-100200" and "LK-100300", "shipping to Austria" and "shipping
 to Germany" sit at cosine 0.9 and above. ``conflicts`` reads a few facets from each
 question with rules (no model) and names those that differ; any difference means the
-cached answer is not served, whatever the similarity:
+cached answer is not served, whatever the similarity. The rules are ``FalseHitRules``,
+built from the shop's own words (``shop_words``) and its order-number format:
 
 - negation: whether the question is negated at all (not, no, never, n't, without, except...);
 - numbers: digits and number words, as values ("five" = "5", "5,00" = "5");
 - dates: weekdays, months, relative days and holidays ("tomorrow", "Christmas");
-- order numbers: the shop's ``LK-123456``;
+- order numbers: in the shop's format (``OrderIdFormat``: the demo's ``LK-123456``);
 - places: countries, regions and cities (with their aliases: "UK" = "Britain");
 - names: other capitalised words inside a sentence (brands, carriers, payment methods);
 - products: the shop's product words, with synonyms ("rucksack" = "backpack");
@@ -45,10 +46,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 
 from switchboard.cache.facet_words import (
-    ALIAS_WORDS,
     AMBIGUOUS_DATES,
-    AUDIENCES,
-    BRANDS,
     CONTRASTS,
     CURRENCIES,
     DATES,
@@ -56,12 +54,13 @@ from switchboard.cache.facet_words import (
     NOT_NAMES,
     NUMBER_TENS,
     NUMBER_UNITS,
-    PLACES,
-    PRODUCTS,
     UNITS,
 )
+from switchboard.cache.shop_words import ShopWords, load_shop_words
 from switchboard.cache.verify import mismatches
-from switchboard.order_ids import ORDER_ID
+from switchboard.config import CacheSettings
+from switchboard.demo import shop_words_path
+from switchboard.order_ids import OrderIdFormat
 
 _WORD = re.compile(r"[A-Za-z0-9]*[A-Za-z][A-Za-z0-9'\u2019]*|\d+(?:[.,]\d+)*|[€$£]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -100,61 +99,86 @@ class Facets:
     quantities: tuple[tuple[float, str], ...]  # (number, unit or ""), in order
 
 
-def conflicts(cached: str, query: str) -> tuple[str, ...]:
-    """Why ``cached``'s answer must not be served for ``query``: the facets on which they
-    differ, then the verifier's mismatches (empty: a hit may be served)."""
-    found = facet_conflicts(cached, query)
-    return found if found else mismatches(cached, query)
+class FalseHitRules:
+    """The rules of one shop: its ``words`` and its ``order_ids`` format. ``is_false_hit``
+    is the guard ``open_cache`` gives ``ResponseCache``."""
 
+    def __init__(self, words: ShopWords, order_ids: OrderIdFormat) -> None:
+        self.words = words
+        self.order_ids = order_ids
+        self._alias_words = words.alias_words
+        # Memoised per question: a lookup checks one query against several cached ones.
+        self._read = functools.lru_cache(maxsize=4096)(self._read_text)
 
-def facet_conflicts(cached: str, query: str) -> tuple[str, ...]:
-    """The facets on which ``cached`` and ``query`` differ: the rules alone."""
-    (a, words_a), (b, words_b) = _read(cached), _read(query)
-    found = [
-        f.name
-        for f in fields(Facets)
-        if f.name not in _COMPARED_APART and getattr(a, f.name) != getattr(b, f.name)
-    ]
-    found.extend(_contrasting(a.contrasts, b.contrasts))
-    if not found and a.quantities != b.quantities and a.numbers and b.numbers:
-        found.append("quantities")
-    if _prefix_opposites(words_a, words_b):
-        found.append("opposites")
-    return tuple(found)
+    @classmethod
+    def from_settings(cls, settings: CacheSettings, order_ids: OrderIdFormat) -> FalseHitRules:
+        """The rules of the words file ``settings`` name (default: the demo shop's)."""
+        return cls(load_shop_words(settings.shop_words or shop_words_path()), order_ids)
 
+    def conflicts(self, cached: str, query: str) -> tuple[str, ...]:
+        """Why ``cached``'s answer must not be served for ``query``: the facets on which
+        they differ, then the verifier's mismatches (empty: a hit may be served)."""
+        found = self.facet_conflicts(cached, query)
+        return found if found else mismatches(cached, query)
 
-def is_false_hit(cached: str, query: str) -> bool:
-    """The guard ``ResponseCache`` uses by default: rules, then the verifier."""
-    return bool(conflicts(cached, query))
+    def facet_conflicts(self, cached: str, query: str) -> tuple[str, ...]:
+        """The facets on which ``cached`` and ``query`` differ: the rules alone."""
+        (a, words_a), (b, words_b) = self._read(cached), self._read(query)
+        found = [
+            f.name
+            for f in fields(Facets)
+            if f.name not in _COMPARED_APART and getattr(a, f.name) != getattr(b, f.name)
+        ]
+        found.extend(_contrasting(a.contrasts, b.contrasts))
+        if not found and a.quantities != b.quantities and a.numbers and b.numbers:
+            found.append("quantities")
+        if _prefix_opposites(words_a, words_b):
+            found.append("opposites")
+        return tuple(found)
 
+    def is_false_hit(self, cached: str, query: str) -> bool:
+        """Rules, then the verifier."""
+        return bool(self.conflicts(cached, query))
 
-def facets(text: str) -> Facets:
-    return _read(text)[0]
+    def facets(self, text: str) -> Facets:
+        return self._read(text)[0]
 
+    def _read_text(self, text: str) -> tuple[Facets, tuple[str, ...]]:
+        """The facets of ``text`` and its words (lower case, order numbers removed)."""
+        shop = self.words
+        tokens = _tokens(_NOT_A_NUMBER.sub("twofactor", self.order_ids.replace(text)))
+        words = [_word(t) for t, _ in tokens]
+        found = Facets(
+            negated=any(_is_negation(w) for w in words),
+            numbers=frozenset(_numbers(words)),
+            dates=frozenset(_dates(tokens)),
+            order_ids=frozenset(self.order_ids.find(text)),
+            places=_lookup(words, shop.places),
+            names=frozenset(self._names(tokens)),
+            products=_lookup(words, shop.products),
+            currencies=frozenset(CURRENCIES[w] for w in words if w in CURRENCIES),
+            audiences=_lookup(words, shop.audiences),
+            contrasts=frozenset(_contrasts(words)),
+            quantities=tuple(_quantities(words)),
+        )
+        return found, tuple(words)
 
-@functools.lru_cache(maxsize=4096)
-def _read(text: str) -> tuple[Facets, tuple[str, ...]]:
-    """The facets of ``text`` and its words (lower case, order numbers removed); memoised,
-    as a lookup checks one query against several cached ones."""
-    order_ids = frozenset(f"LK-{d}" for d in ORDER_ID.findall(text))
-    tokens = _tokens(_NOT_A_NUMBER.sub("twofactor", ORDER_ID.sub(" ", text)))
-    words = [_word(t) for t, _ in tokens]
-    places = _lookup(words, PLACES)
-    products = _lookup(words, PRODUCTS)
-    found = Facets(
-        negated=any(_is_negation(w) for w in words),
-        numbers=frozenset(_numbers(words)),
-        dates=frozenset(_dates(tokens)),
-        order_ids=order_ids,
-        places=places,
-        names=frozenset(_names(tokens)),
-        products=products,
-        currencies=frozenset(CURRENCIES[w] for w in words if w in CURRENCIES),
-        audiences=_lookup(words, AUDIENCES),
-        contrasts=frozenset(_contrasts(words)),
-        quantities=tuple(_quantities(words)),
-    )
-    return found, tuple(words)
+    def _names(self, tokens: list[tuple[str, bool]]) -> Iterable[str]:
+        """Capitalised words inside a sentence that no other facet explains."""
+        for token, starts in tokens:
+            word = _word(token)
+            if word in self.words.brands:
+                yield self.words.brands[word]
+                continue
+            if starts or not token[0].isupper() or word in NOT_NAMES:
+                continue
+            if word in self.words.own_names or word in self._alias_words:
+                continue
+            if word in DATES or word.removesuffix("s") in DATES or word in CURRENCIES:
+                continue
+            if word in NEGATIONS or word in NUMBER_UNITS or word in NUMBER_TENS:
+                continue
+            yield word
 
 
 def _contrasts(words: list[str]) -> Iterable[tuple[str, str]]:
@@ -290,21 +314,3 @@ def _dates(tokens: list[tuple[str, bool]]) -> Iterable[str]:
             if not near and not (token[0].isupper() and not starts):
                 continue
         yield DATES[word]
-
-
-def _names(tokens: list[tuple[str, bool]]) -> Iterable[str]:
-    """Capitalised words inside a sentence that no other facet explains."""
-    for token, starts in tokens:
-        word = _word(token)
-        if word in BRANDS:
-            yield BRANDS[word]
-            continue
-        if starts or not token[0].isupper() or word in NOT_NAMES:
-            continue
-        if word in ALIAS_WORDS or word in DATES or word.removesuffix("s") in DATES:
-            continue
-        if word in CURRENCIES:
-            continue
-        if word in NEGATIONS or word in NUMBER_UNITS or word in NUMBER_TENS:
-            continue
-        yield word

@@ -4,7 +4,8 @@ embeddings, guarded against false hits; ``open_cache`` builds one from the setti
 A semantic hit needs three things: cosine similarity at or above the threshold, the same
 scope (tenant, model, system prompt, knowledge-base version: the store only searches
 within one), and no conflict between the two questions in negation, numbers, dates,
-order numbers, places, names or products (``false_hit.conflicts``). The nearest few
+order numbers, places, names or products (``FalseHitRules``, of the shop's own words and
+order-number format: ``open_cache`` builds them from the settings). The nearest few
 candidates are tried in order, so a near neighbour that is a false hit does not hide a
 slightly less similar one that is not.
 
@@ -27,11 +28,12 @@ from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
-from switchboard.cache.false_hit import is_false_hit
+from switchboard.cache.false_hit import FalseHitRules
 from switchboard.cache.store import CacheStore, Entry, Vector
 from switchboard.cache.types import CachedAnswer, CacheHit, CacheScope, Embedder, HitKind
 from switchboard.config import CacheSettings
 from switchboard.health import ServiceWatch, Status
+from switchboard.order_ids import OrderIdFormat
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +59,11 @@ class ResponseCache:
         settings: CacheSettings,
         *,
         clock: Callable[[], float] = time.time,
-        guard: FalseHitGuard | None = is_false_hit,
+        guard: FalseHitGuard | None,
     ) -> None:
-        """``guard=None`` turns the false-hit guard off (for measuring what it buys)."""
+        """``guard``: ``FalseHitRules(...).is_false_hit`` (``open_cache`` builds it); None
+        turns the false-hit guard off (a cache without an embedder, or measuring what the
+        guard buys)."""
         self._store = store
         self._embedder = embedder
         self._settings = settings
@@ -215,8 +219,13 @@ def _hit(entry: Entry, kind: HitKind, similarity: float, now: float) -> CacheHit
     )
 
 
-def open_cache(settings: CacheSettings, db_path: Path, embedder: Embedder | None) -> ResponseCache:
-    """The configured store (SQLite at ``db_path``, or Redis at ``settings.redis_url``)."""
+def open_cache(
+    settings: CacheSettings, db_path: Path, embedder: Embedder | None, order_ids: OrderIdFormat
+) -> ResponseCache:
+    """The configured store (SQLite at ``db_path``, or Redis at ``settings.redis_url``),
+    guarded by the rules of the shop's words (``settings.shop_words``, default the demo
+    shop's) and its ``order_ids`` format."""
+    rules = FalseHitRules.from_settings(settings, order_ids)
     store: CacheStore
     if settings.backend == "redis":
         from switchboard.cache.redis_store import RedisCacheStore
@@ -226,4 +235,4 @@ def open_cache(settings: CacheSettings, db_path: Path, embedder: Embedder | None
         from switchboard.cache.sqlite_store import SQLiteCacheStore
 
         store = SQLiteCacheStore(db_path)
-    return ResponseCache(store, embedder, settings)
+    return ResponseCache(store, embedder, settings, guard=rules.is_false_hit)

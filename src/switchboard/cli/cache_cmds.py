@@ -30,9 +30,11 @@ def clear(
     """Drop cached answers (all, or one tenant's). Editing the knowledge base needs no
     clearing: answers are kept per version of it."""
     from switchboard.cache.service import open_cache
+    from switchboard.order_ids import OrderIdFormat
 
     settings = load_settings()
-    cache = open_cache(settings.cache, settings.cache_db, None)
+    order_ids = OrderIdFormat.from_settings(settings.orders)
+    cache = open_cache(settings.cache, settings.cache_db, None, order_ids)
     try:
         dropped = cache.invalidate(tenant)
     finally:

@@ -41,9 +41,13 @@ def scan(
     the words it releases."""
     from switchboard.assistant.service import SYSTEM_PROMPTS
     from switchboard.guard.factory import open_guard
+    from switchboard.order_ids import OrderIdFormat
 
     settings = load_settings()
-    guard = open_guard(settings.guard.model_copy(update={"enabled": True}), SYSTEM_PROMPTS)
+    order_ids = OrderIdFormat.from_settings(settings.orders)
+    guard = open_guard(
+        settings.guard.model_copy(update={"enabled": True}), SYSTEM_PROMPTS, (order_ids.pattern,)
+    )
     assert guard is not None
     lines = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
     for line in lines:

@@ -39,3 +39,9 @@ class CacheSettings(BaseModel):
     serve_on_failure: bool = Field(
         True, description="Serve a matching cached answer when every provider fails."
     )
+    shop_words: Path | None = Field(
+        None,
+        description="TOML file of the shop's places, products, brands and audiences with "
+        "their aliases, which set two cached questions apart (default: the demo shop's, "
+        "switchboard/demo/shop_words.toml).",
+    )

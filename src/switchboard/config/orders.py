@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+DEMO_ORDER_ID_PATTERN = r"(?i)\bLK[-\u2013 ]?(\d{6})\b"
+"""The demo shop's order numbers: ``LK-123456`` in any case, with a hyphen, an en dash, a
+space or nothing between the letters and exactly six digits."""
 
 
 class OrdersSettings(BaseModel):
-    """The demo shop's Order API, a separate service with its own SQLite database."""
+    """The shop's order numbers, and the demo shop's Order API (a separate service with its
+    own SQLite database)."""
+
+    id_pattern: str = Field(
+        DEMO_ORDER_ID_PATTERN,
+        description="A regular expression for an order number as customers type it, with "
+        "one capture group around the part that identifies the order (default: the demo "
+        "shop's LK-123456, in any case, with a hyphen, en dash, space or nothing). Order "
+        "numbers are looked up by the assistant, never PII to the guard, and set two cached "
+        "questions apart.",
+    )
+    id_format: str = Field(
+        "LK-{}",
+        description="An order number's canonical form: '{}' stands for the captured group.",
+    )
 
     host: str = Field("127.0.0.1", description="Address the Order API binds.")
     port: int = Field(
@@ -32,6 +51,25 @@ class OrdersSettings(BaseModel):
         description="`switchboard serve` starts the Order API as its own process, "
         "restarted when it dies.",
     )
+
+    @field_validator("id_pattern")
+    @classmethod
+    def _check_id_pattern(cls, value: str) -> str:
+        try:
+            groups = re.compile(value).groups
+        except re.error as exc:
+            raise ValueError(f"orders.id_pattern is no regular expression: {exc}") from None
+        if groups != 1:
+            raise ValueError(f"orders.id_pattern needs exactly one capture group, not {groups}")
+        return value
+
+    @field_validator("id_format")
+    @classmethod
+    def _check_id_format(cls, value: str) -> str:
+        rest = value.replace("{}", "", 1)
+        if "{}" not in value or "{" in rest or "}" in rest:
+            raise ValueError("orders.id_format needs exactly one '{}' and no other braces")
+        return value
 
     @model_validator(mode="after")
     def _check_port(self) -> OrdersSettings:

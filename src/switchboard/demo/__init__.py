@@ -4,6 +4,7 @@ invented outdoor-gear shop that ships from Kiel, Germany, to the EU, UK, CH and 
     shop_articles_dir()   the folder of Markdown articles (package data)
     golden_set_path()     the assistant's golden evaluation set (JSONL, package data)
     option_words_path()   the named options (carriers, payment methods) answers are checked on
+    shop_words_path()     the shop's places, products, brands and audiences (the cache's guard)
     DEMO_COLLECTION       the collection ``switchboard demo load`` ingests them into
 """
 
@@ -30,4 +31,16 @@ def option_words_path() -> Path:
     return Path(__file__).parent / "option_words.txt"
 
 
-__all__ = ["DEMO_COLLECTION", "golden_set_path", "option_words_path", "shop_articles_dir"]
+def shop_words_path() -> Path:
+    """The shop's places, products, brands, audiences and own name, which the response
+    cache's false-hit guard reads (TOML, ``switchboard.cache.shop_words``)."""
+    return Path(__file__).parent / "shop_words.toml"
+
+
+__all__ = [
+    "DEMO_COLLECTION",
+    "golden_set_path",
+    "option_words_path",
+    "shop_articles_dir",
+    "shop_words_path",
+]

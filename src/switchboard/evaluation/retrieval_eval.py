@@ -26,6 +26,7 @@ from switchboard.assistant.types import Route
 from switchboard.config import Settings
 from switchboard.evaluation.golden import GoldenCase
 from switchboard.evaluation.runner import demo_collection, demo_knowledge
+from switchboard.order_ids import OrderIdFormat
 from switchboard.rag.knowledge import open_embedder
 from switchboard.rag.store import open_store
 
@@ -52,8 +53,13 @@ def evaluate_retrieval(
         stack.callback(embedder.close)
         store = open_store(str(tmp / "knowledge.sqlite3"))
         stack.callback(store.close)
-        router = router or SemanticRouter(embedder, threshold=config.router_threshold)
-        routes = [with_order_ids(router.route(focus(c.message)), c.message) for c in cases]
+        order_ids = OrderIdFormat.from_settings(settings.orders)
+        router = router or SemanticRouter(
+            embedder, order_ids=order_ids, threshold=config.router_threshold
+        )
+        routes = [
+            with_order_ids(router.route(focus(c.message)), c.message, order_ids) for c in cases
+        ]
         runs = []
         for size in chunk_sizes:
             progress(f"ingesting the demo articles in {size}-token chunks", False)
@@ -61,7 +67,7 @@ def evaluate_retrieval(
             stack.callback(kb.retriever.close)
             searcher = KnowledgeSearcher(kb, demo_collection(settings, size), k)
             rows = [
-                _case_row(case, route, _retrieved(searcher, focus, case), k)
+                _case_row(case, route, _retrieved(searcher, focus, order_ids, case), k)
                 for case, route in zip(cases, routes, strict=True)
             ]
             runs.append({"chunk_tokens": size, "summary": summarize(rows), "cases": rows})
@@ -75,9 +81,11 @@ def evaluate_retrieval(
     }
 
 
-def _retrieved(searcher: KnowledgeSearcher, focus: QueryFocus, case: GoldenCase) -> list[str]:
+def _retrieved(
+    searcher: KnowledgeSearcher, focus: QueryFocus, order_ids: OrderIdFormat, case: GoldenCase
+) -> list[str]:
     previous = case.history[-1] if case.history else None
-    hits = searcher.search(search_query(focus(case.message), previous))
+    hits = searcher.search(search_query(focus(case.message), previous, order_ids))
     return list(dict.fromkeys(h.stored.chunk.document_id for h in hits))
 
 

@@ -42,6 +42,7 @@ from switchboard.evaluation.metrics import (
     threshold_sweep,
 )
 from switchboard.guard.factory import open_guard
+from switchboard.order_ids import OrderIdFormat
 from switchboard.orders.supervisor import OrderApiSupervisor, order_service
 from switchboard.rag.knowledge import KnowledgeBase, open_embedder
 from switchboard.rag.store import open_store
@@ -100,7 +101,11 @@ def evaluate(
             bases[size] = demo_knowledge(settings, size, store, embedder)
         for kb in bases.values():
             stack.callback(kb.retriever.close)
-        router = SemanticRouter(embedder, threshold=settings.assistant.router_threshold)
+        router = SemanticRouter(
+            embedder,
+            order_ids=OrderIdFormat.from_settings(settings.orders),
+            threshold=settings.assistant.router_threshold,
+        )
         sweep = threshold_sweep(
             [(r.intent.value, r.confidence, c.expected_intent.value)
              for c in cases for r in [router.route(c.message)]],
@@ -210,7 +215,8 @@ async def _run(
     up = OrderClient(orders.url, orders.token)
     down = OrderClient(f"http://127.0.0.1:{_free_port()}", orders.token)
 
-    guard = open_guard(settings.guard, SYSTEM_PROMPTS)  # as served: guarded, never cached
+    # as served: guarded, never cached
+    guard = open_guard(settings.guard, SYSTEM_PROMPTS, (router.order_ids.pattern,))
     evidence = evidence_stages(config, kb.embedder, searcher)
     grounding = open_grounding(config.grounding, option_words_path())
     guarded = GuardStage(guard) if guard is not None else None
@@ -255,7 +261,7 @@ async def _case(pipeline: Orchestrator, case: GoldenCase, scorer: KnowledgeSearc
                     session_id = event.session_id
         request = TurnRequest(case.customer_id, case.message, session_id)
         previous = case.history[-1] if case.history else None
-        query = search_query(pipeline.focus(case.message), previous)
+        query = search_query(pipeline.focus(case.message), previous, pipeline.router.order_ids)
         return await _last_turn(pipeline, request, query, scorer)
     except Exception as exc:  # a case that fails is reported, and the run goes on
         return TurnOutcome("", "", 0.0, (), (), None, (), {}, {}, 0.0, error=repr(exc))

@@ -21,6 +21,7 @@ from switchboard.observability.log_store import LogStore
 from switchboard.observability.metrics import GatewayMetrics
 from switchboard.observability.request_log import RequestLog
 from switchboard.observability.tracing import Tracing
+from switchboard.order_ids import OrderIdFormat
 from switchboard.rag.embedder import Embedder
 
 LOCAL = "local"
@@ -85,6 +86,7 @@ def open_gateway(
         raise ValueError(f"routes name providers that are not running: {sorted(missing)}")
     router = ModelRouter(routes, providers, provider_settings)
     log_store = LogStore.open(settings.gateway_db)
+    order_ids = OrderIdFormat.from_settings(settings.orders)
     request_log = None
     if settings.gateway.log.enabled:
         request_log = RequestLog(settings.gateway_db, settings.gateway.log)
@@ -99,9 +101,13 @@ def open_gateway(
         log_store=log_store,
         metrics=GatewayMetrics(engine_stats=engine_stats, request_log=request_log),
         tracing=Tracing(settings.gateway.tracing, exporter=span_exporter),
-        guard=open_guard(settings.guard) if settings.gateway.guard else None,
+        guard=(
+            open_guard(settings.guard, allowed=(order_ids.pattern,))
+            if settings.gateway.guard
+            else None
+        ),
         cache=(
-            open_cache(settings.cache, settings.cache_db, embedder)
+            open_cache(settings.cache, settings.cache_db, embedder, order_ids)
             if settings.gateway.cache and settings.cache.enabled
             else None
         ),

@@ -5,6 +5,7 @@ read-only after loading, and loading spaCy takes a second or two."""
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Sequence
 
 from switchboard.config import GuardSettings, InjectionSettings, PiiSettings, ToxicitySettings
@@ -14,14 +15,19 @@ from switchboard.guard.scanner import Guard
 from switchboard.guard.types import Category, Detector, Direction
 
 
-def open_guard(settings: GuardSettings, system_prompts: Sequence[str] = ()) -> Guard | None:
+def open_guard(
+    settings: GuardSettings,
+    system_prompts: Sequence[str] = (),
+    allowed: Sequence[re.Pattern[str]] = (),
+) -> Guard | None:
     """The guard of these settings, or None when guardrails are off. ``system_prompts``
-    are the prompts whose leakage the output check looks for."""
+    are the prompts whose leakage the output check looks for; ``allowed``, what is never
+    PII (the shop's order numbers: ``OrderIdFormat.pattern``)."""
     if not settings.enabled:
         return None
     policy = Policy.from_settings(settings)
     wanted = policy.checks(Direction.INPUT) | policy.checks(Direction.OUTPUT)
-    pii = [pii_detector(settings.pii)] if Category.PII in wanted else []
+    pii = [pii_detector(settings.pii, allowed)] if Category.PII in wanted else []
     toxicity = [toxicity_detector(settings.toxicity)] if Category.TOXICITY in wanted else []
     injection: list[Detector] = []
     if Category.INJECTION in policy.checks(Direction.INPUT):
@@ -53,11 +59,12 @@ def open_guard(settings: GuardSettings, system_prompts: Sequence[str] = ()) -> G
     return guard
 
 
-WARM_UP = "Hello, I'm Ann Lee from Kiel: is order LK-100214 on its way?"
+WARM_UP = "Hello, I'm Ann Lee from Boston: is my parcel on its way?"
+"""A message with a name and a place, so that every model runs once; no shop's facts."""
 
 
-def pii_detector(settings: PiiSettings) -> Detector:
-    return _pii(settings.model_dump_json())
+def pii_detector(settings: PiiSettings, allowed: Sequence[re.Pattern[str]] = ()) -> Detector:
+    return _pii(settings.model_dump_json(), tuple(allowed))
 
 
 def injection_detector(settings: InjectionSettings) -> Detector:
@@ -72,10 +79,10 @@ def toxicity_detector(settings: ToxicitySettings) -> Detector:
 
 
 @functools.cache
-def _pii(settings: str) -> Detector:
+def _pii(settings: str, allowed: tuple[re.Pattern[str], ...]) -> Detector:
     from switchboard.guard.pii import PiiDetector
 
-    return PiiDetector(PiiSettings.model_validate_json(settings))
+    return PiiDetector(PiiSettings.model_validate_json(settings), allowed)
 
 
 @functools.cache

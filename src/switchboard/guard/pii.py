@@ -17,7 +17,7 @@ offline and fast:
   but stop words and skip it, which takes their input guard from ~7 ms to ~1.5 ms;
 - Presidio's email validation calls ``tldextract.extract``, which fetches the public
   suffix list over the network; it is replaced by one using tldextract's bundled snapshot;
-- the shop's own order numbers are never PII (``switchboard.order_ids``).
+- the shop's own order numbers are never PII (the ``allowed`` patterns it is given).
 
 A filter on what NER says, about what a name is rather than about any list of names: a
 person's or place's name has letters and no digits, "@" or "/" (spaCy tags tracking
@@ -36,6 +36,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -71,7 +72,6 @@ from switchboard.guard.name_cues import NER_ENTITIES, CueRecognizer
 from switchboard.guard.name_filters import clean_ner_span
 from switchboard.guard.places import PlaceRecognizer
 from switchboard.guard.types import Category, Finding
-from switchboard.order_ids import ORDER_ID
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -280,9 +280,9 @@ def is_whole_words(text: str, start: int, end: int) -> bool:
     return not before.isalnum() and not after.isalnum()
 
 
-def allowed_spans(text: str) -> list[tuple[int, int]]:
-    """Spans that are never PII whatever a recognizer says: the shop's order numbers."""
-    return [match.span() for match in ORDER_ID.finditer(text)]
+def allowed_spans(text: str, allowed: Sequence[re.Pattern[str]]) -> list[tuple[int, int]]:
+    """Spans that are never PII whatever a recognizer says (the shop's order numbers)."""
+    return [match.span() for pattern in allowed for match in pattern.finditer(text)]
 
 
 def _overlaps_any(finding: Finding, spans: list[tuple[int, int]]) -> bool:
@@ -296,8 +296,11 @@ class PiiDetector:
 
     category = Category.PII
 
-    def __init__(self, settings: PiiSettings) -> None:
+    def __init__(self, settings: PiiSettings, allowed: Sequence[re.Pattern[str]] = ()) -> None:
+        """``allowed``: what is never PII whatever a recognizer says (the shop's order
+        numbers)."""
         self.settings = settings
+        self.allowed = tuple(allowed)
         self._lock = threading.Lock()
         self._analyzer: AnalyzerEngine | None = None
         self.load_seconds: float | None = None
@@ -325,7 +328,7 @@ class PiiDetector:
                 entities=list(self.settings.entities),
                 score_threshold=self.settings.score_threshold,
             )
-        allowed = allowed_spans(text)
+        allowed = allowed_spans(text, self.allowed)
         findings = [finding for result in results if (finding := _finding(result, text))]
         kept = [f for f in findings if is_personal(f, text) and not _overlaps_any(f, allowed)]
         return resolve_overlaps(kept)
