@@ -12,6 +12,7 @@ import json
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -106,6 +107,31 @@ def test_count_tokens_has_no_special_tokens() -> None:
     assert embedder.count_tokens("") == 0
     assert embedder.count_tokens("Where is my order?") == 5  # where is my order ?
     assert embedder.count_tokens(" ".join(["long"] * 400)) == 400  # nor truncation
+
+
+def test_a_repeated_query_is_embedded_once_and_cannot_be_changed_by_its_caller(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A turn embeds its question for the router and again for the search: the second is
+    remembered, and a caller writing into its vector does not change the next one's."""
+    embedder = open_embedder("int8")
+    runs: list[list[str]] = []
+    batch = embedder._embed_batch
+
+    def counted(session: Any, texts: list[str]) -> Any:
+        runs.append(texts)
+        return batch(session, texts)
+
+    monkeypatch.setattr(embedder, "_embed_batch", counted)
+    first = embedder.embed(["Where is my order?"])
+    expected = first.copy()
+    first[0] = 0.0
+    again = embedder.embed(["Where is my order?"])
+    np.testing.assert_array_equal(again, expected)
+    assert runs == [["Where is my order?"]]
+    embedder.embed(["Where is my parcel?"])
+    embedder.embed(["Where is my order?", "Where is my parcel?"])  # a batch: always run
+    assert len(runs) == 3
 
 
 def test_empty_input_gives_an_empty_matrix() -> None:

@@ -4,10 +4,14 @@
 ``tokenizers``), sorts each call's texts by length so a batch carries little padding, runs
 ONNX Runtime, mean-pools over real tokens and L2-normalizes: the same vectors as
 sentence-transformers' ``encode(..., normalize_embeddings=True)``. Calls are thread-safe.
+The last few single-text calls are remembered (``RECENT_QUERIES``): one turn embeds its
+question for the router and again for the search.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,6 +25,7 @@ from switchboard.models.embedding import EmbeddingModelFiles
 Vectors = npt.NDArray[np.float32]
 SPECIAL_TOKENS = 2
 """[CLS] and [SEP]: what a text costs beyond ``count_tokens`` against ``max_tokens``."""
+RECENT_QUERIES = 64
 
 
 class Embedder(Protocol):
@@ -69,8 +74,28 @@ class OnnxEmbedder:
         self._session = _session(ort, files, settings.n_threads)
         self._bulk_session = _session(ort, files, 1) if settings.n_threads > 1 else self._session
         self._pool = ThreadPoolExecutor(settings.n_threads, thread_name_prefix="embed")
+        self._recent: OrderedDict[str, Vectors] = OrderedDict()
+        self._recent_lock = threading.Lock()
 
     def embed(self, texts: Sequence[str]) -> Vectors:
+        if len(texts) == 1:
+            return self._embed_query(texts[0])
+        return self._embed_many(texts)
+
+    def _embed_query(self, text: str) -> Vectors:
+        with self._recent_lock:
+            vector = self._recent.get(text)
+            if vector is not None:
+                self._recent.move_to_end(text)
+                return vector.copy()
+        vector = self._embed_many([text])
+        with self._recent_lock:
+            self._recent[text] = vector.copy()
+            while len(self._recent) > RECENT_QUERIES:
+                self._recent.popitem(last=False)
+        return vector
+
+    def _embed_many(self, texts: Sequence[str]) -> Vectors:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         batches = [order[b : b + self._batch_size] for b in range(0, len(order), self._batch_size)]
