@@ -6,6 +6,13 @@ invented outdoor-gear shop that ships from Kiel, Germany, to the EU, UK, CH and 
     option_words_path()   the named options (carriers, payment methods) answers are checked on
     shop_words_path()     the shop's places, products, brands and audiences (the cache's guard)
     DEMO_COLLECTION       the collection ``switchboard demo load`` ingests them into
+
+A second corpus, not the shop's: the internal IT helpdesk of Northwind Analytics, an
+invented data-analytics company with offices in London, Manchester and Rotterdam.
+
+    helpdesk_articles_dir()   its Markdown articles (package data)
+    helpdesk_golden_path()    its golden set (JSONL, the schema of ``golden.jsonl``)
+    HELPDESK_COLLECTION       the collection an assistant over it searches
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 
 DEMO_COLLECTION = "shop"
+HELPDESK_COLLECTION = "helpdesk"
 
 
 def shop_articles_dir() -> Path:
@@ -37,9 +45,23 @@ def shop_words_path() -> Path:
     return Path(__file__).parent / "shop_words.toml"
 
 
+def helpdesk_articles_dir() -> Path:
+    """The folder holding the IT helpdesk's articles, one Markdown file per topic."""
+    return Path(__file__).parent / "helpdesk"
+
+
+def helpdesk_golden_path() -> Path:
+    """The IT helpdesk's golden set: answerable questions with their articles and facts,
+    questions its articles do not cover, and off-topic messages."""
+    return Path(__file__).parent / "helpdesk_golden.jsonl"
+
+
 __all__ = [
     "DEMO_COLLECTION",
+    "HELPDESK_COLLECTION",
     "golden_set_path",
+    "helpdesk_articles_dir",
+    "helpdesk_golden_path",
     "option_words_path",
     "shop_articles_dir",
     "shop_words_path",
