@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Sequence
 
 
 class SwitchboardError(Exception):
@@ -123,6 +124,15 @@ class ModelNotFoundError(RequestError):
 
     def __init__(self, model: str) -> None:
         super().__init__(f"The model '{model}' does not exist.", param="model")
+
+
+class AssistantNotFoundError(RequestError):
+    status_code = 404
+    code = "assistant_not_found"
+
+    def __init__(self, name: str, known: Sequence[str] = (), param: str = "assistant") -> None:
+        served = ", ".join(known) if known else "none"
+        super().__init__(f"The assistant '{name}' does not exist (served: {served}).", param=param)
 
 
 class CollectionNotFoundError(RequestError):

@@ -30,6 +30,11 @@ class OrderIdFormat:
     def from_settings(cls, settings: OrdersSettings) -> OrderIdFormat:
         return cls(re.compile(settings.id_pattern), settings.id_format)
 
+    @classmethod
+    def none(cls) -> OrderIdFormat:
+        """No order numbers at all (an assistant without orders): it never matches."""
+        return cls(re.compile(r"(?!)()"), "{}")
+
     @property
     def placeholder(self) -> str:
         """One order number that stands for all (``LK-000000``): the digits carry no intent."""

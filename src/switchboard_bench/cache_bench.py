@@ -144,7 +144,7 @@ def assistant_latency(
 ) -> dict[str, Any]:
     from switchboard.api import create_app
     from switchboard.assistant.remote_model import open_remote_model
-    from switchboard.assistant.service import open_assistant
+    from switchboard.assistant.service import open_assistants
     from switchboard.demo import DEMO_COLLECTION, shop_articles_dir
     from switchboard.rag.knowledge import KnowledgeBase
     from switchboard.rag.types import CollectionRef
@@ -169,8 +169,8 @@ def assistant_latency(
         ref = CollectionRef(local.knowledge.default_tenant, DEMO_COLLECTION)
         kb.ingestor.ingest_files(ref, kb.ingestor.list_files([shop_articles_dir()]))
         model = open_remote_model(remote, tokenizer_gguf)
-        assistant = open_assistant(local, model, kb)
-        app = create_app(None, local, knowledge=kb, assistant=assistant)
+        assistants = open_assistants(local, model, kb)
+        app = create_app(None, local, knowledge=kb, assistants=assistants)
         with serve(app) as base, httpx.Client(base_url=base, timeout=60) as client:
 
             def ask(message: str) -> Callable[[], str | None]:

@@ -15,13 +15,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from switchboard.assistant.definition import demo_definition
 from switchboard.assistant.prompt_budget import (
     PromptBudget,
     PromptInputs,
     SourceChunk,
     build_prompt,
 )
-from switchboard.assistant.replies import GROUNDED_SYSTEM
 from switchboard.config import EngineSettings
 from switchboard.demo import golden_set_path
 from switchboard.engine import SamplingParams
@@ -46,7 +46,9 @@ def assistant_prompts(local: LocalEngine) -> list[list[int]]:
     prompts = []
     for case in cases:
         sources = [_source(name) for name in case.expected_sources]
-        inputs = PromptInputs(GROUNDED_SYSTEM, case.message, chunks=sources)
+        inputs = PromptInputs(
+            demo_definition("shop").prompts.grounded, case.message, chunks=sources
+        )
         built = build_prompt(inputs, budget, lambda m: len(local.encode_chat(m)))
         prompts.append(local.encode_chat(built.messages))
     return prompts

@@ -22,8 +22,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from switchboard.assistant.definition import demo_definition
 from switchboard.assistant.prompt_budget import source_text
-from switchboard.assistant.replies import GROUNDED_SYSTEM
 from switchboard.config import EngineSettings
 from switchboard.engine import Request, SamplingParams
 from switchboard.engine.local import LocalEngine
@@ -82,7 +82,7 @@ def assistant_prompts(count: int, source_chars: int) -> list[tuple[str, Messages
         source = source_text(1, replace(article, text=article.text.strip()))
         user = f"Sources:\n{_cut(source, source_chars)}\n\nQuestion: {case.message}"
         messages = [
-            {"role": "system", "content": GROUNDED_SYSTEM},
+            {"role": "system", "content": demo_definition("shop").prompts.grounded},
             {"role": "user", "content": user},
         ]
         prompts.append((case.id, messages))

@@ -11,18 +11,16 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import httpx
 import pytest
 
 from switchboard.api import create_app
-from switchboard.assistant.order_client import OrderClient
-from switchboard.assistant.service import Assistant
-from switchboard.assistant.types import Intent
 from switchboard.config import GatewaySettings, GuardSettings, Settings
 from switchboard_bench.uvicorn_thread import serve
-from tests.unit.assistant_rig import ALICE, ALICE_ORDER, BOB, Rig, route
+from tests.unit.assistant_rig import ALICE, ALICE_ORDER, BOB, Rig, route, served_shop
+from tests.unit.demo_shop import Intent
 from tests.unit.test_api_assistant import sse_blocks
 from tests.unit.test_api_routes import MODEL, FakeServedEngine
 
@@ -67,7 +65,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data = tmp_path_factory.mktemp("verified")
     rig = Rig(data)
     engine = FakeServedEngine()
-    assistant = Assistant(rig.orchestrator, cast(OrderClient, rig.orders), rig.store)
+    assistant = served_shop(rig)
     settings = Settings(
         model=MODEL,
         data_dir=data,
@@ -75,7 +73,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         gateway=GatewaySettings(auth="on"),
     )
     try:
-        with serve(create_app(engine, settings, assistant=assistant)) as base_url:
+        with serve(create_app(engine, settings, assistants=assistant)) as base_url:
             yield Server(base_url, data, rig)
     finally:
         engine.async_engine.shutdown()

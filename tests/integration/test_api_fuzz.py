@@ -31,7 +31,7 @@ from switchboard.api import create_app
 from switchboard.api.openapi import operations
 from switchboard.assistant.local_model import LocalChatModel
 from switchboard.assistant.order_client import OrderClient
-from switchboard.assistant.service import open_assistant
+from switchboard.assistant.service import open_assistants
 from switchboard.config import AssistantSettings, GatewaySettings, OrdersSettings, Settings
 from switchboard.demo import DEMO_COLLECTION, shop_articles_dir
 from switchboard.engine.local import LocalEngine
@@ -103,9 +103,9 @@ def served(tmp_path_factory: pytest.TempPathFactory, default_model_path: Path) -
     try:
         with order_service(settings.orders, settings.orders_db, quiet=True) as orders:
             client = OrderClient(orders.url, orders.token)
-            assistant = open_assistant(settings, LocalChatModel(engine), knowledge, orders=client)
+            assistant = open_assistants(settings, LocalChatModel(engine), knowledge, orders=client)
             app = create_app(
-                engine, settings, knowledge=knowledge, assistant=assistant, order_api=orders
+                engine, settings, knowledge=knowledge, assistants=assistant, order_api=orders
             )
             key = app.state.auth.keys.create(
                 tenant=settings.knowledge.default_tenant, scopes=ALL_SCOPES, name="fuzz"

@@ -21,7 +21,7 @@ from fastapi import FastAPI
 
 from switchboard.api import create_app
 from switchboard.assistant.local_model import LocalChatModel
-from switchboard.assistant.service import open_assistant
+from switchboard.assistant.service import open_assistants
 from switchboard.config import (
     DEFAULT_MODEL,
     AssistantSettings,
@@ -77,8 +77,8 @@ def server(default_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -
     assert not knowledge.ingestor.ingest_files(ref, files).failures
     engine = LocalEngine(settings.model, default_model_path, settings.engine)
     try:
-        assistant = open_assistant(settings, LocalChatModel(engine), knowledge)
-        app = create_app(engine, settings, knowledge=knowledge, assistant=assistant)
+        assistant = open_assistants(settings, LocalChatModel(engine), knowledge)
+        app = create_app(engine, settings, knowledge=knowledge, assistants=assistant)
         token = app.state.auth.keys.create(tenant="default", scopes=list(Scope)).token
         with serve(app) as base_url:
             yield Server(base_url, app, {"Authorization": f"Bearer {token}"})

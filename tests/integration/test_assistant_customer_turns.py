@@ -16,8 +16,7 @@ import pytest
 
 from switchboard.assistant.local_model import LocalChatModel
 from switchboard.assistant.orchestrator import TurnRequest
-from switchboard.assistant.replies import OTHER_LANGUAGE
-from switchboard.assistant.service import Assistant, open_assistant
+from switchboard.assistant.service import Assistants, open_assistants
 from switchboard.assistant.types import (
     AnswerPath,
     CitationEvent,
@@ -28,6 +27,7 @@ from switchboard.assistant.types import (
     TurnEvent,
 )
 from tests.integration.shop_rig import demo_shop, shop_settings
+from tests.unit.demo_shop import OTHER_LANGUAGE
 
 pytestmark = pytest.mark.integration
 
@@ -38,8 +38,9 @@ ARTICLES = ("lost-parcel.md", "delayed-parcel.md", "returns-window.md", "shippin
 class Served:
     """The assistant and the one event loop its Order API client lives on."""
 
-    def __init__(self, assistant: Assistant) -> None:
-        self.assistant = assistant
+    def __init__(self, assistants: Assistants) -> None:
+        self.assistants = assistants
+        self.assistant = assistants.get("shop")
         self.loop = asyncio.new_event_loop()
 
     def turn(self, message: str) -> list[TurnEvent]:
@@ -50,7 +51,7 @@ class Served:
         return self.loop.run_until_complete(drain())
 
     def close(self) -> None:
-        self.loop.run_until_complete(self.assistant.aclose())
+        self.loop.run_until_complete(self.assistants.aclose())
         self.loop.close()
 
 
@@ -62,7 +63,7 @@ def assistant(
     with demo_shop(settings, default_model_path, ARTICLES) as shop:
         model = LocalChatModel(shop.engine)
         orders = shop.order_client()
-        served = Served(open_assistant(settings, model, shop.knowledge, orders=orders))
+        served = Served(open_assistants(settings, model, shop.knowledge, orders=orders))
         try:
             yield served
         finally:

@@ -23,7 +23,7 @@ from opentelemetry.trace import SpanKind
 
 from switchboard.api import create_app
 from switchboard.assistant.local_model import LocalChatModel
-from switchboard.assistant.service import open_assistant
+from switchboard.assistant.service import open_assistants
 from switchboard.config import (
     DEFAULT_MODEL,
     AssistantSettings,
@@ -74,12 +74,12 @@ class Served:
     ) -> Iterator[tuple[FastAPI, str]]:
         shop = self.shop
         model = LocalChatModel(shop.engine)
-        assistant = open_assistant(settings, model, shop.knowledge, orders=shop.order_client())
+        assistant = open_assistants(settings, model, shop.knowledge, orders=shop.order_client())
         app = create_app(
             shop.engine,
             settings,
             knowledge=shop.knowledge,
-            assistant=assistant,
+            assistants=assistant,
             span_exporter=spans,
         )
         with serve(app) as url:

@@ -22,7 +22,7 @@ from switchboard.api import create_app
 from switchboard.assistant.claims import ClaimKind, OptionWords
 from switchboard.assistant.grounding import EvidenceIndex, Passage
 from switchboard.assistant.local_model import LocalChatModel
-from switchboard.assistant.service import open_assistant
+from switchboard.assistant.service import open_assistants
 from switchboard.config import (
     AssistantSettings,
     GatewaySettings,
@@ -54,8 +54,8 @@ def base_url(default_model_path: Path, tmp_path_factory: pytest.TempPathFactory)
     with demo_shop(settings, default_model_path, ARTICLES) as shop:
         model = LocalChatModel(shop.engine)
         orders = shop.order_client()
-        assistant = open_assistant(settings, model, shop.knowledge, orders=orders)
-        app = create_app(shop.engine, settings, knowledge=shop.knowledge, assistant=assistant)
+        assistant = open_assistants(settings, model, shop.knowledge, orders=orders)
+        app = create_app(shop.engine, settings, knowledge=shop.knowledge, assistants=assistant)
         with serve(app) as url:
             yield url
 

@@ -31,7 +31,7 @@ from switchboard.api import create_app
 from switchboard.assistant.local_model import LocalChatModel
 from switchboard.assistant.order_client import OrderClient, RetryPolicy
 from switchboard.assistant.order_tool import UNAVAILABLE_ANSWER
-from switchboard.assistant.service import open_assistant
+from switchboard.assistant.service import open_assistants
 from switchboard.backoff import RestartBackoff
 from switchboard.config import (
     DEFAULT_MODEL,
@@ -102,9 +102,9 @@ def shop(default_model_path: Path, tmp_path: Path) -> Iterator[Shop]:
         # long before the restart
         policy = RetryPolicy(timeout_s=0.3, max_retries=1, backoff_base_s=0.05)
         orders = OrderClient(supervisor.url, supervisor.token, policy=policy)
-        assistant = open_assistant(settings, LocalChatModel(engine), knowledge, orders=orders)
+        assistant = open_assistants(settings, LocalChatModel(engine), knowledge, orders=orders)
         app = create_app(
-            engine, settings, knowledge=knowledge, assistant=assistant, order_api=supervisor
+            engine, settings, knowledge=knowledge, assistants=assistant, order_api=supervisor
         )
         with serve(app) as base_url:
             yield Shop(base_url, supervisor, app)

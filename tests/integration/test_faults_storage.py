@@ -37,8 +37,7 @@ import pytest
 from switchboard.api import create_app
 from switchboard.assistant.conversations import AssistantRecord, ConversationStore
 from switchboard.assistant.local_model import LocalChatModel
-from switchboard.assistant.service import open_assistant
-from switchboard.assistant.types import Intent
+from switchboard.assistant.service import open_assistants
 from switchboard.config import (
     DEFAULT_MODEL,
     AssistantSettings,
@@ -66,6 +65,7 @@ from tests.integration.fault_harness import (
     until,
 )
 from tests.integration.test_api_limits import _closed_port
+from tests.unit.demo_shop import Intent
 from tests.unit.test_api_routes import FakeServedEngine
 from tests.unit.test_sqlite_file import damage_pages
 
@@ -123,8 +123,8 @@ def served(parts: Parts, data: Path) -> Iterator[Served]:
         guard=GuardSettings(enabled=False),
         cache=CacheSettings(enabled=False),
     )
-    assistant = open_assistant(settings, LocalChatModel(parts.engine), parts.knowledge)
-    app = create_app(parts.engine, settings, knowledge=parts.knowledge, assistant=assistant)
+    assistant = open_assistants(settings, LocalChatModel(parts.engine), parts.knowledge)
+    app = create_app(parts.engine, settings, knowledge=parts.knowledge, assistants=assistant)
     with serve(app) as base_url:
         yield Served(base_url, app)
 

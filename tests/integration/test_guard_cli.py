@@ -8,9 +8,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from switchboard.assistant.replies import GROUNDED_SYSTEM
 from switchboard.cli import app
 from switchboard.config import GuardSettings
+from tests.unit.demo_shop import GROUNDED_SYSTEM
 
 pytestmark = pytest.mark.integration
 

@@ -23,11 +23,12 @@ from starlette.routing import Route
 
 from switchboard.assistant.orchestrator import TurnRequest
 from switchboard.assistant.remote_model import RemoteChatModel
-from switchboard.assistant.types import Delta, Intent, TokenEvent, ToolCall, ToolResultEvent
+from switchboard.assistant.types import Delta, TokenEvent, ToolCall, ToolResultEvent
 from switchboard.engine.chat_template import ChatTemplate
 from switchboard.engine.prompt_counter import GGUFPromptCounter
 from switchboard.engine.runner import LlamaModel
 from switchboard.errors import UpstreamError
+from tests.unit.demo_shop import Intent
 
 pytestmark = pytest.mark.integration
 

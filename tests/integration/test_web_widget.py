@@ -26,7 +26,6 @@ from switchboard.assistant.types import (
     DoneEvent,
     HandoffEvent,
     HandoffReason,
-    Intent,
     TokenEvent,
     ToolResultEvent,
     TurnEvent,
@@ -39,6 +38,7 @@ from tests.integration.web_harness import (
     browser_page,
     record_network_problems,
 )
+from tests.unit.demo_shop import Intent
 
 pytestmark = pytest.mark.integration
 chromium = web_harness.chromium  # the session's browser, a fixture

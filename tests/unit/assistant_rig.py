@@ -20,13 +20,13 @@ from switchboard.assistant.orchestrator import (
     TurnRequest,
     TurnState,
 )
-from switchboard.assistant.order_client import OrderSummary
+from switchboard.assistant.order_client import OrderClient, OrderSummary
 from switchboard.assistant.quoting import Quoter
 from switchboard.assistant.router import SemanticRouter
+from switchboard.assistant.service import Assistant, Assistants
 from switchboard.assistant.types import (
     Delta,
     DoneEvent,
-    Intent,
     Message,
     Route,
     TokenEvent,
@@ -37,7 +37,7 @@ from switchboard.errors import OrderServiceUnavailable, UpstreamError
 from switchboard.orders.types import Event, Item, Order, OrderStatus, Shipment
 from switchboard.rag.types import Chunk, SearchHit, StoredChunk
 from switchboard.stages.stage import Pipeline
-from tests.unit.demo_shop import ORDER_IDS
+from tests.unit.demo_shop import ORDER_IDS, SHOP, Intent, action_of
 
 ALICE = "C-1001"
 BOB = "C-2002"
@@ -74,11 +74,13 @@ class FakeRouter:
             scripted.confidence,
             scripted.confident,
             order_ids=ORDER_IDS.find(message),
+            action=scripted.action,
         )
 
 
-def route(intent: Intent, *, confident: bool = True) -> Route:
-    return Route(intent, 0.8 if confident else 0.3, confident)
+def route(intent: str, *, confident: bool = True) -> Route:
+    """A route to one of the shop's intents, with what its definition does with it."""
+    return Route(intent, 0.8 if confident else 0.3, confident, action=action_of(intent))
 
 
 class FakeModel:
@@ -264,6 +266,7 @@ class Rig:
         self.store = ConversationStore(tmp_path / "assistant.sqlite3")
         self.orchestrator = Orchestrator(
             self.settings,
+            definition=SHOP,
             router=cast(SemanticRouter, self.router),
             model=self.model,
             searcher=self.searcher,
@@ -320,3 +323,9 @@ def last_user_message(call: Mapping[str, Any]) -> str:
     messages = call["messages"]
     assert messages[-1]["role"] == "user"
     return str(messages[-1]["content"])
+
+
+def served_shop(rig: Rig) -> Assistants:
+    """The rig's orchestrator served as the shop assistant, the only one."""
+    shop = Assistant(SHOP, rig.orchestrator)
+    return Assistants({"shop": shop}, "shop", rig.store, cast(OrderClient, rig.orders))

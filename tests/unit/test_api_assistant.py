@@ -7,15 +7,12 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from switchboard.api import create_app
-from switchboard.assistant.order_client import OrderClient
-from switchboard.assistant.service import Assistant
-from switchboard.assistant.types import Intent
 from switchboard.config import AssistantSettings, GatewaySettings, GuardSettings, Settings
 from switchboard.errors import EngineDeadError
 from tests.unit.assistant_rig import (
@@ -25,7 +22,9 @@ from tests.unit.assistant_rig import (
     RETURNS_ANSWER,
     Rig,
     route,
+    served_shop,
 )
+from tests.unit.demo_shop import Intent
 from tests.unit.test_api_routes import MODEL, FakeServedEngine
 
 pytestmark = pytest.mark.unit
@@ -51,7 +50,7 @@ def rig_app(
     database under ``tmp_path``."""
     rig = Rig(tmp_path)
     engine = FakeServedEngine()
-    served = Assistant(rig.orchestrator, cast(OrderClient, rig.orders), rig.store)
+    served = served_shop(rig)
     gateway = (gateway or GatewaySettings()).model_copy(
         update={"db_path": tmp_path / "gateway.sqlite3"}
     )
@@ -63,7 +62,7 @@ def rig_app(
         assistant=assistant or AssistantSettings(),
     )
     try:
-        with TestClient(create_app(engine, settings, assistant=served)) as client:
+        with TestClient(create_app(engine, settings, assistants=served)) as client:
             yield Served(client, rig)
     finally:
         engine.async_engine.shutdown()
@@ -149,7 +148,7 @@ def test_each_turn_is_in_the_request_log_and_the_metrics(served: Served) -> None
     app.state.request_log.flush()  # type: ignore[attr-defined]
     (row,) = app.state.log_store.query()  # type: ignore[attr-defined]
     record = row.record
-    assert (record.endpoint, record.model, record.status) == ("assistant", "assistant", 200)
+    assert (record.endpoint, record.model, record.status) == ("assistant", "assistant:shop", 200)
     assert record.served_model == "fake-chat"
     assert record.completion_tokens == 3
     assert record.prompt_tokens > 0
@@ -162,8 +161,9 @@ def test_each_turn_is_in_the_request_log_and_the_metrics(served: Served) -> None
     assert record.turn.answer_path == "generated"
     assert record.turn.tools == []
     metrics = served.client.get("/metrics").text
-    assert 'switchboard_requests_total{model="assistant",provider="none",status="200"} 1.0' in (
-        metrics
+    assert (
+        'switchboard_requests_total{model="assistant:shop",provider="none",status="200"} 1.0'
+        in (metrics)
     )
 
 
@@ -469,7 +469,7 @@ def test_chat_message_with_a_lone_surrogate_is_a_400(served: Served) -> None:
 def test_the_longest_message_is_a_setting_checked_before_the_turn(tmp_path: Path) -> None:
     rig = Rig(tmp_path)
     engine = FakeServedEngine()
-    assistant = Assistant(rig.orchestrator, cast(OrderClient, rig.orders), rig.store)
+    assistant = served_shop(rig)
     settings = Settings(
         model=MODEL,
         data_dir=tmp_path,
@@ -478,7 +478,7 @@ def test_the_longest_message_is_a_setting_checked_before_the_turn(tmp_path: Path
         gateway=GatewaySettings(db_path=tmp_path / "gateway.sqlite3"),
     )
     try:
-        with TestClient(create_app(engine, settings, assistant=assistant)) as client:
+        with TestClient(create_app(engine, settings, assistants=assistant)) as client:
             long = client.post(CHAT, json={"customer_id": ALICE, "message": "x" * 21})
             error = assert_error(long, 400, None, "message")
             assert "20 characters" in error["message"]

@@ -14,12 +14,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from switchboard.api.auth import AuthConfig
-from switchboard.assistant.types import Intent
 from switchboard.config import AssistantSettings, GatewaySettings
 from switchboard.gateway.customer_secrets import CustomerSecrets
 from switchboard.gateway.keys import KeyStore
 from switchboard.gateway.types import Scope
 from tests.unit.assistant_rig import ALICE, ALICE_ORDER, BOB, Rig, route
+from tests.unit.demo_shop import Intent
 from tests.unit.test_api_assistant import assert_error, rig_app, sse_blocks
 
 pytestmark = pytest.mark.unit

@@ -15,8 +15,6 @@ from pydantic import BaseModel
 from switchboard.api import create_app
 from switchboard.api.auth import require
 from switchboard.api.openapi import DocumentedAPI, operations
-from switchboard.assistant.order_client import OrderClient
-from switchboard.assistant.service import Assistant
 from switchboard.config import (
     AssistantSettings,
     GatewaySettings,
@@ -27,7 +25,7 @@ from switchboard.config import (
 from switchboard.gateway.types import Scope
 from switchboard.rag.knowledge import KnowledgeBase
 from switchboard.rag.store import SQLiteStore
-from tests.unit.assistant_rig import Rig
+from tests.unit.assistant_rig import Rig, served_shop
 from tests.unit.test_api_knowledge import MiniLMStandIn
 from tests.unit.test_api_routes import MODEL, FakeServedEngine
 
@@ -42,7 +40,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     folder = tmp_path_factory.mktemp("openapi")
     rig = Rig(folder)
     engine = FakeServedEngine()
-    assistant = Assistant(rig.orchestrator, cast(OrderClient, rig.orders), rig.store)
+    assistant = served_shop(rig)
     knowledge = KnowledgeBase.assemble(
         KnowledgeSettings(), SQLiteStore(folder / "kb.sqlite3"), MiniLMStandIn()
     )
@@ -53,7 +51,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
         guard=GuardSettings(enabled=False),
         assistant=AssistantSettings(demo="on"),
     )
-    app = create_app(engine, settings, knowledge=knowledge, assistant=assistant)
+    app = create_app(engine, settings, knowledge=knowledge, assistants=assistant)
     try:
         with TestClient(app) as client:
             yield client

@@ -11,9 +11,9 @@ import pytest
 from switchboard.assistant.answerability import AnswerabilityCheck
 from switchboard.assistant.evidence import EvidenceSelector, VectorCache
 from switchboard.assistant.prompt_budget import SourceChunk
-from switchboard.assistant.replies import NOT_SURE
 from switchboard.assistant.types import CitationEvent, HandoffEvent, HandoffReason
 from tests.unit.assistant_rig import Rig, only, text_of
+from tests.unit.demo_shop import NOT_SURE
 from tests.unit.fakes import HashingEmbedder
 
 pytestmark = pytest.mark.unit

@@ -18,8 +18,9 @@ from switchboard.assistant.conversations import (
     ConversationStore,
     TicketStatus,
 )
-from switchboard.assistant.types import AnswerPath, HandoffReason, Intent, ToolResultEvent
+from switchboard.assistant.types import AnswerPath, HandoffReason, ToolResultEvent
 from switchboard.errors import FatalError, SessionNotFoundError
+from tests.unit.demo_shop import Intent
 
 pytestmark = pytest.mark.unit
 

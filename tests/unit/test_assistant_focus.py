@@ -17,10 +17,10 @@ from switchboard.assistant.focus import (
 )
 from switchboard.assistant.orchestrator import Orchestrator
 from switchboard.assistant.router import SemanticRouter
-from switchboard.assistant.types import Intent, Route, ToolResultEvent
+from switchboard.assistant.types import Route, ToolResultEvent
 from switchboard.config import AssistantSettings
 from tests.unit.assistant_rig import ALICE_ORDER, Rig, last_user_message, only, rig
-from tests.unit.demo_shop import ORDER_IDS
+from tests.unit.demo_shop import Intent, ORDER_IDS, SHOP
 
 pytestmark = pytest.mark.unit
 __all__ = ["rig"]  # the fixture
@@ -118,7 +118,7 @@ def test_with_order_ids_takes_them_from_the_whole_message() -> None:
     route = Route(Intent.SHIPPING, 0.7, True)
     whole = f"My last order {ALICE_ORDER} was great. Do you ship to Norway?"
     assert with_order_ids(route, whole, ORDER_IDS).order_ids == (ALICE_ORDER,)
-    assert with_order_ids(route, whole, ORDER_IDS).intent is Intent.SHIPPING
+    assert with_order_ids(route, whole, ORDER_IDS).intent == Intent.SHIPPING
 
 
 def test_by_default_a_turn_routes_and_searches_the_whole_message(rig: Rig) -> None:
@@ -137,6 +137,7 @@ def test_a_focused_turn_routes_and_searches_what_it_asks_but_answers_the_whole(
     rig.settings = rig.settings.model_copy(update={"query_focus": "questions"})
     rig.orchestrator = Orchestrator(
         rig.settings,
+        definition=SHOP,
         router=cast(SemanticRouter, rig.router),
         model=rig.model,
         searcher=rig.searcher,

@@ -12,12 +12,10 @@ import pytest
 from switchboard.assistant.claims import OptionWords
 from switchboard.assistant.grounding_stage import GroundingStage, open_grounding
 from switchboard.assistant.orchestrator import TurnRequest
-from switchboard.assistant.replies import GROUNDED_SYSTEM
 from switchboard.assistant.turn_cache import TurnKeys
 from switchboard.assistant.types import (
     AnswerPath,
     CitationEvent,
-    Intent,
     TokenEvent,
     TurnEvent,
 )
@@ -38,7 +36,7 @@ from tests.unit.assistant_rig import (
     route,
     text_of,
 )
-from tests.unit.demo_shop import GUARD, ORDER_IDS
+from tests.unit.demo_shop import GROUNDED_SYSTEM, GUARD, ORDER_IDS, Intent
 from tests.unit.test_assistant_guard_cache import BagOfWords
 from tests.unit.test_assistant_tool_calling import calls
 

@@ -17,9 +17,8 @@ import pytest
 from switchboard.assistant.claims import OptionWords
 from switchboard.assistant.grounding_stage import GroundingStage
 from switchboard.assistant.orchestrator import TurnRequest
-from switchboard.assistant.replies import GROUNDED_SYSTEM
 from switchboard.assistant.turn_cache import TurnKeys
-from switchboard.assistant.types import CitationEvent, Delta, Intent, TokenEvent, TurnEvent
+from switchboard.assistant.types import CitationEvent, Delta, TokenEvent, TurnEvent
 from switchboard.cache.service import ResponseCache
 from switchboard.cache.sqlite_store import SQLiteCacheStore
 from switchboard.config import CacheSettings
@@ -37,7 +36,7 @@ from tests.unit.assistant_rig import (
     only,
     text_of,
 )
-from tests.unit.demo_shop import GUARD, ORDER_IDS
+from tests.unit.demo_shop import GROUNDED_SYSTEM, GUARD, ORDER_IDS, Intent
 from tests.unit.guard_fakes import make_guard
 
 pytestmark = pytest.mark.unit
@@ -152,7 +151,7 @@ def test_an_injection_is_refused_without_calling_the_model(world: World) -> None
     assert world.rig.router.seen == []
     assert text_of(events) == "blocked-in"
     done = done_of(events)
-    assert done.intent is Intent.OUT_OF_SCOPE
+    assert done.intent == Intent.OUT_OF_SCOPE
     assert done.guard_events == ("input:injection:PROMPT_INJECTION:block",)
 
 

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from switchboard.assistant.language import ENGLISH, LANGUAGES, detect_language, evidence
-from switchboard.assistant.replies import OTHER_LANGUAGE
 from switchboard.evaluation.golden import default_golden_path
+from tests.unit.demo_shop import OTHER_LANGUAGE
 from tests.unit.language_samples import SAMPLES
 
 pytestmark = pytest.mark.unit

@@ -5,17 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from switchboard.assistant.replies import (
-    GROUNDED_SYSTEM,
-    NOT_SURE,
-    OUT_OF_SCOPE,
-    SMALL_TALK_SYSTEM,
-)
 from switchboard.assistant.types import (
     CitationEvent,
     HandoffEvent,
     HandoffReason,
-    Intent,
     TokenEvent,
 )
 from tests.unit import assistant_rig
@@ -31,6 +24,13 @@ from tests.unit.assistant_rig import (
     only,
     route,
     text_of,
+)
+from tests.unit.demo_shop import (
+    GROUNDED_SYSTEM,
+    NOT_SURE,
+    OUT_OF_SCOPE,
+    SMALL_TALK_SYSTEM,
+    Intent,
 )
 
 pytestmark = pytest.mark.unit
@@ -51,7 +51,7 @@ def test_policy_question_streams_tokens_then_citation_then_done(rig: Rig) -> Non
         1, "returns-policy", "Returns policy", "/help/returns-policy", "", quote, 0, len(quote)
     )
     done = done_of(events)
-    assert done.intent is Intent.RETURNS_REFUNDS
+    assert done.intent == Intent.RETURNS_REFUNDS
     assert done.confidence == pytest.approx(0.8)
     assert done.cited_article_ids == ("returns-policy",)
     assert done.model == "fake-chat"
@@ -180,7 +180,7 @@ def test_unconfident_small_talk_below_floor_gets_a_model_reply(rig: Rig) -> None
     ]
     assert call["max_tokens"] < MAX_TOKENS
     done = done_of(events)
-    assert done.intent is Intent.SMALL_TALK
+    assert done.intent == Intent.SMALL_TALK
     assert done.cited_article_ids == ()
 
 
@@ -206,7 +206,7 @@ def test_confident_out_of_scope_is_a_fixed_refusal(rig: Rig) -> None:
     assert rig.model.calls == []
     assert rig.searcher.queries == []
     assert rig.orders.calls == []
-    assert done_of(events).intent is Intent.OUT_OF_SCOPE
+    assert done_of(events).intent == Intent.OUT_OF_SCOPE
 
 
 def test_unconfident_out_of_scope_below_floor_is_refused(rig: Rig) -> None:

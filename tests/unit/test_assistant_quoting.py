@@ -10,7 +10,7 @@ import pytest
 from switchboard.assistant.evidence import EvidenceSelector, VectorCache
 from switchboard.assistant.prompt_budget import SourceChunk
 from switchboard.assistant.quoting import QUOTE_WEIGHTS, Quoter, clean, one_article, quoted_answer
-from switchboard.assistant.types import AnswerPath, CitationEvent, HandoffEvent, Intent
+from switchboard.assistant.types import AnswerPath, CitationEvent, HandoffEvent
 from switchboard.rag.types import Chunk, SearchHit, StoredChunk
 from tests.unit.assistant_rig import (
     ALICE_ORDER,
@@ -23,6 +23,7 @@ from tests.unit.assistant_rig import (
     route,
     text_of,
 )
+from tests.unit.demo_shop import Intent
 from tests.unit.fakes import HashingEmbedder
 
 pytestmark = pytest.mark.unit

@@ -9,10 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from switchboard.assistant.intents import EXAMPLES
 from switchboard.assistant.router import SemanticRouter, top_k_mean
-from switchboard.assistant.types import Intent
-from tests.unit.demo_shop import ORDER_IDS
+from tests.unit.demo_shop import EXAMPLES, ORDER_IDS, SHOP, Intent, specs
 from tests.unit.fakes import HashingEmbedder
 
 pytestmark = pytest.mark.unit
@@ -41,7 +39,7 @@ SMALL_EXAMPLES = {
 def make_router(threshold: float = 0.5, k: int = 2) -> tuple[SemanticRouter, HashingEmbedder]:
     embedder = HashingEmbedder()
     return SemanticRouter(
-        embedder, SMALL_EXAMPLES, order_ids=ORDER_IDS, threshold=threshold, k=k
+        embedder, specs(SMALL_EXAMPLES), order_ids=ORDER_IDS, threshold=threshold, k=k
     ), embedder
 
 
@@ -57,7 +55,7 @@ def test_examples_are_embedded_once_in_one_batch() -> None:
 def test_the_best_scoring_intent_wins_and_every_intent_is_scored(intent: Intent) -> None:
     router, _ = make_router()
     route = router.route(f"a question: {WORDS[intent]}?")
-    assert route.intent is intent
+    assert route.intent == intent
     assert set(route.scores) == {i.value for i in Intent}
     assert route.confidence == max(route.scores.values()) == route.scores[intent.value]
 
@@ -102,14 +100,18 @@ def test_an_empty_message_is_refused(message: str) -> None:
 )
 def test_bad_settings_are_refused(kwargs: dict[str, Any], error: str) -> None:
     with pytest.raises(ValueError, match=error):
-        SemanticRouter(HashingEmbedder(), SMALL_EXAMPLES, order_ids=ORDER_IDS, **kwargs)
+        SemanticRouter(HashingEmbedder(), specs(SMALL_EXAMPLES), order_ids=ORDER_IDS, **kwargs)
 
 
 def test_every_intent_needs_examples() -> None:
-    examples = {**SMALL_EXAMPLES, Intent.PAYMENTS: ()}
-    del examples[Intent.ACCOUNT]
+    examples = {**SMALL_EXAMPLES, Intent.PAYMENTS: (), Intent.ACCOUNT: ()}
     with pytest.raises(ValueError, match="account, payments"):
-        SemanticRouter(HashingEmbedder(), examples, order_ids=ORDER_IDS)
+        SemanticRouter(HashingEmbedder(), specs(examples), order_ids=ORDER_IDS)
+
+
+def test_a_router_needs_intents() -> None:
+    with pytest.raises(ValueError, match="needs intents"):
+        SemanticRouter(HashingEmbedder(), [], order_ids=ORDER_IDS)
 
 
 # -- order numbers ---------------------------------------------------------------------------
@@ -167,7 +169,7 @@ def test_the_order_number_does_not_change_the_scores() -> None:
 def test_examples_with_order_numbers_are_masked_too() -> None:
     examples = {**SMALL_EXAMPLES, Intent.ORDER_STATUS: ("where is LK-123456",)}
     embedder = HashingEmbedder()
-    SemanticRouter(embedder, examples, order_ids=ORDER_IDS, k=1)
+    SemanticRouter(embedder, specs(examples), order_ids=ORDER_IDS, k=1)
     assert f"where is {ORDER_PLACEHOLDER}" in embedder.texts
     assert not any("123456" in text for text in embedder.texts)
 
@@ -183,8 +185,9 @@ def test_the_shipped_examples_cover_every_intent_without_repeats() -> None:
 
 
 def test_a_router_builds_from_the_shipped_examples() -> None:
-    route = SemanticRouter(HashingEmbedder(), order_ids=ORDER_IDS).route("I forgot my password")
-    assert route.intent is Intent.ACCOUNT
+    router = SemanticRouter(HashingEmbedder(), SHOP.intents, order_ids=ORDER_IDS)
+    route = router.route("I forgot my password")
+    assert route.intent == Intent.ACCOUNT
 
 
 def test_configured_threshold_defaults_to_the_measured_one() -> None:

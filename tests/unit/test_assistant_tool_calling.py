@@ -27,7 +27,6 @@ from switchboard.assistant.types import (
     Delta,
     HandoffEvent,
     HandoffReason,
-    Intent,
     Message,
     ToolCall,
     ToolResultEvent,
@@ -47,6 +46,7 @@ from tests.unit.assistant_rig import (
     route,
     text_of,
 )
+from tests.unit.demo_shop import Intent
 
 pytestmark = pytest.mark.unit
 

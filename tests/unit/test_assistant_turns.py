@@ -20,7 +20,6 @@ from switchboard.assistant.types import (
     CitationEvent,
     HandoffEvent,
     HandoffReason,
-    Intent,
     TokenEvent,
     ToolResultEvent,
     TurnEvent,
@@ -52,7 +51,7 @@ from tests.unit.assistant_rig import (
     route,
     text_of,
 )
-from tests.unit.demo_shop import ORDER_IDS
+from tests.unit.demo_shop import ORDER_IDS, Intent
 
 pytestmark = pytest.mark.unit
 rig = assistant_rig.rig  # the fixture
@@ -83,7 +82,7 @@ def test_order_status_answers_from_the_order_api_without_the_model(rig: Rig) -> 
     assert rig.searcher.queries == []
     assert rig.orders.calls == [("get_order", ALICE, ALICE_ORDER)]
     done = done_of(events)
-    assert done.intent is Intent.ORDER_STATUS
+    assert done.intent == Intent.ORDER_STATUS
     assert done.model == ""
     assert "tools" in done.timings_ms
 
@@ -168,7 +167,7 @@ def test_knowledge_question_naming_an_order_says_its_status_first(rig: Rig) -> N
     assert "status in transit" in user
     assert ALICE_TRACKING in user
     assert user.index("Tool results:") < user.index("Sources:") < user.index("Question:")
-    assert done_of(events).intent is Intent.SHIPPING
+    assert done_of(events).intent == Intent.SHIPPING
 
 
 def test_follow_up_order_question_looks_up_the_earlier_order(rig: Rig) -> None:
@@ -222,7 +221,7 @@ def test_history_is_persisted_and_fed_to_later_prompts(rig: Rig) -> None:
     records = [m.assistant for m in history]
     assert records[0] is None
     assert records[1] is not None
-    assert records[1].intent is Intent.RETURNS_REFUNDS
+    assert records[1].intent == Intent.RETURNS_REFUNDS
     assert records[1].cited_article_ids == ("returns-policy",)
     assert records[1].model == "fake-chat"
     assert records[3] is not None
@@ -327,7 +326,7 @@ def test_a_stage_answer_short_circuits_the_turn(tmp_path: Path) -> None:
     assert rig.model.calls == []
     assert rig.searcher.queries == []
     done = done_of(events)
-    assert done.intent is Intent.SMALL_TALK
+    assert done.intent == Intent.SMALL_TALK
     assert rig.store.history(done.session_id, 10)[-1].content == text_of(events)
 
 

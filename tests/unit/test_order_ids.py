@@ -11,12 +11,13 @@ from pydantic import ValidationError
 from switchboard.assistant.focus import with_order_ids
 from switchboard.assistant.router import SemanticRouter
 from switchboard.assistant.turn import search_query
-from switchboard.assistant.types import Intent, Route
+from switchboard.assistant.types import Route
 from switchboard.cache.shop_words import load_shop_words
 from switchboard.config import OrdersSettings, Settings
 from switchboard.demo import shop_words_path
 from switchboard.guard.factory import WARM_UP
 from switchboard.order_ids import OrderIdFormat
+from tests.unit.demo_shop import Intent, specs
 from tests.unit.fakes import HashingEmbedder
 from tests.unit.test_assistant_router import SMALL_EXAMPLES
 
@@ -70,7 +71,7 @@ def test_a_bad_format_is_refused_with_its_setting_named(
 
 def test_the_router_finds_and_masks_the_configured_order_numbers() -> None:
     embedder = HashingEmbedder()
-    router = SemanticRouter(embedder, SMALL_EXAMPLES, order_ids=AB, k=2)
+    router = SemanticRouter(embedder, specs(SMALL_EXAMPLES), order_ids=AB, k=2)
     first = router.route("parcel whereabouts AB-1234")
     second = router.route("parcel whereabouts ab9876 LK-100214")
     assert (first.order_ids, second.order_ids) == (("AB-1234",), ("AB-9876",))

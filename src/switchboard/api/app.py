@@ -42,7 +42,7 @@ from switchboard.api.openapi import DocumentedAPI, error_responses
 from switchboard.api.request_limit import count_request
 from switchboard.api.web_routes import install_web
 from switchboard.assistant.local_model import LocalChatModel
-from switchboard.assistant.service import Assistant
+from switchboard.assistant.service import Assistants
 from switchboard.config import Settings
 from switchboard.gateway.factory import open_gateway
 from switchboard.gateway.local_provider import LocalProvider
@@ -68,13 +68,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        assistant: Assistant | None = getattr(app.state, "assistant", None)
+        assistants: Assistants | None = getattr(app.state, "assistants", None)
         jobs: IngestJobs | None = getattr(app.state, "jobs", None)
         try:
             if jobs is not None:  # running uploads stop at their next checkpoint
                 await run_in_threadpool(jobs.close)
-            if assistant is not None:
-                await assistant.aclose()
+            if assistants is not None:
+                await assistants.aclose()
         finally:
             await app.state.gateway.aclose()
             close_auth(app.state.auth)
@@ -94,7 +94,7 @@ def create_app(
     settings: Settings,
     aliases: Iterable[str] = (),
     knowledge: KnowledgeBase | None = None,
-    assistant: Assistant | None = None,
+    assistants: Assistants | None = None,
     *,
     span_exporter: SpanExporter | None = None,
     embedder: Embedder | None = None,
@@ -103,8 +103,9 @@ def create_app(
     """The gateway (``/v1/chat/completions``, ``/v1/models``, admin, ``/metrics``) routing
     to ``engine`` under its name, ``settings.model`` and ``aliases`` and to the providers of
     ``settings.gateway``; without ``engine`` only the configured routes. With ``knowledge``
-    the embeddings, search and collection endpoints and upload jobs; with ``assistant`` the
-    support assistant's API and its chat widget at ``/``. The response cache is semantic with
+    the embeddings, search and collection endpoints and upload jobs; with ``assistants``
+    their API (and ``model: "assistant:<name>"`` in chat completions) and the chat widget
+    at ``/``. The response cache is semantic with
     ``knowledge``'s embedder, or ``embedder`` (a gateway without a knowledge base).
 
     Authentication follows ``settings.gateway.auth`` and the address in
@@ -167,16 +168,18 @@ def create_app(
         _include(app, knowledge_routes.embeddings_router, Scope.EMBEDDINGS)
         _include(app, knowledge_routes.router, Scope.SEARCH)
         _include(app, ingest_routes.router, Scope.SEARCH)
-    if assistant is not None:
-        model = assistant.orchestrator.model
-        route = settings.assistant.model_route
-        if route is None and engine is not None and isinstance(model, LocalChatModel):
-            route = engine.name  # the engine this app serves: its provider is "local"
-        if route is not None:  # the assistant's model calls are metered like chat requests
-            assistant.orchestrator.model = GatewayChatModel(app.state.gateway, route, model)
-        app.state.assistant = assistant
+    if assistants is not None:
+        for assistant in assistants.by_name.values():
+            model = assistant.orchestrator.model
+            route = assistant.orchestrator.settings.model_route
+            if route is None and engine is not None and isinstance(model, LocalChatModel):
+                route = engine.name  # the engine this app serves: its provider is "local"
+            if route is not None:  # its model calls are metered like chat requests
+                assistant.orchestrator.model = GatewayChatModel(app.state.gateway, route, model)
+        app.state.assistants = assistants
         app.state.max_message_chars = settings.assistant.max_message_chars
         _include(app, assistant_routes.router, Scope.ASSISTANT)
+        _include(app, assistant_routes.list_router, Scope.ASSISTANT)
         if demo_mode(settings.assistant.demo, app.state.auth.enabled):
             _include(app, assistant_routes.demo_router, Scope.ASSISTANT)
         install_web(app)
@@ -184,14 +187,14 @@ def create_app(
     gateway = app.state.gateway
     app.state.store_files = health.store_files(
         knowledge.store if knowledge is not None else None,
-        assistant.conversations if assistant is not None else None,
-        assistant.cache.cache.store if assistant is not None and assistant.cache else None,
+        assistants.conversations if assistants is not None else None,
+        assistants.cache.store if assistants is not None and assistants.cache else None,
         app.state.auth.keys,
         gateway.log_store,
         gateway.request_log,
         gateway.cache.store if gateway.cache is not None else None,
     )
-    caches = [gateway.cache, assistant.cache.cache if assistant and assistant.cache else None]
+    caches = [gateway.cache, assistants.cache if assistants is not None else None]
     app.state.services = health.services(
         gateway.limiter,
         gateway.ledger,

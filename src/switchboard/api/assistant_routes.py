@@ -1,4 +1,5 @@
-"""``/v1/assistant``: the support assistant's chat (server-sent events) and its sessions.
+"""``/v1/assistant``: the assistants' chat (server-sent events), their sessions, and
+``/v1/assistants``, the list of what is served.
 
 A chat turn streams typed events, each ``event: <kind>`` then ``data: <json>``: ``token``,
 ``citation``, ``tool_result``, ``handoff``, then ``done`` (or ``error``). The turn is
@@ -6,35 +7,41 @@ admitted before the response starts: a bad request or an unknown session gets it
 status and OpenAI-shaped error JSON, not a 200 with an error event. A client that goes
 away closes the turn's event stream, which aborts the model's request.
 
-Who the turn is for is ``customer_auth``'s answer: with authentication on, the customer a
-signed ``x-customer-token`` proves (``customer_id`` in the body or query is then optional
-and must match it); with it off, the body's ``customer_id`` as well. Sessions, their
-history and tickets are read and written in the API key's tenant, for that customer only.
+A chat names its assistant (``assistant``; default: the server's default). Who the turn
+is for is ``customer_auth``'s answer: for an assistant whose end user is a customer, with
+authentication on, the customer a signed ``x-customer-token`` proves (``customer_id`` in
+the body or query is then optional and must match it), with it off the body's
+``customer_id`` as well; for an assistant whose end user is none, the API key. Sessions,
+their history and tickets are read and written in the API key's tenant, for that customer
+(or key) only.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import time
-import uuid
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
-from switchboard.api.customer_auth import CustomerTokenHeader, acting_customer, customer_tokens
+from switchboard.api.customer_auth import (
+    ActingCustomer,
+    CustomerTokenHeader,
+    customer_tokens,
+    end_user,
+)
 from switchboard.api.errors import stream_error_payload
 from switchboard.api.gateway_model import Caller, bind_caller
 from switchboard.api.generation import until_disconnected
 from switchboard.api.openapi import error_responses, event_stream, named_events
 from switchboard.api.sse import SSEResponse, named_event
+from switchboard.api.turn_record import finish_turn_record, new_turn_record, principal_of
 from switchboard.assistant.conversations import StoredMessage
 from switchboard.assistant.orchestrator import TurnRequest
-from switchboard.assistant.service import Assistant
+from switchboard.assistant.service import Assistant, Assistants
 from switchboard.assistant.types import DoneEvent, ToolResultEvent, TurnEvent, event_json
 from switchboard.errors import (
     CLIENT_CLOSED_REQUEST,
@@ -44,28 +51,71 @@ from switchboard.errors import (
     OrderServiceAuthError,
     OrderServiceUnavailable,
     RequestError,
-    outcome,
 )
 from switchboard.gateway.customer_tokens import CUSTOMER_ID
-from switchboard.gateway.types import Principal
-from switchboard.observability.record import RequestRecord, TurnSummary
+from switchboard.observability.record import RequestRecord
 from switchboard.request_body import RequestBody
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/assistant")
+list_router = APIRouter(prefix="/v1/assistants")
 demo_router = APIRouter(prefix="/v1/assistant")  # mounted in demo mode (assistant.demo)
 
 
-async def get_assistant(request: Request) -> Assistant:
-    assistant: Assistant = request.app.state.assistant
-    return assistant
+async def get_assistants(request: Request) -> Assistants:
+    assistants: Assistants = request.app.state.assistants
+    return assistants
 
 
-AssistantDep = Annotated[Assistant, Depends(get_assistant)]
+AssistantsDep = Annotated[Assistants, Depends(get_assistants)]
 CustomerQuery = Annotated[
     str | None,
     Query(pattern=CUSTOMER_ID, description="Optional with a customer token; must match it."),
 ]
+AssistantName = Field(
+    None,
+    max_length=64,
+    description="The assistant to ask (GET /v1/assistants lists them; default: the server's).",
+)
+AssistantQuery = Annotated[
+    str | None,
+    Query(max_length=64, description="Whose sessions (default: the server's assistant)."),
+]
+
+
+@list_router.get("")
+async def list_assistants(assistants: AssistantsDep) -> dict[str, Any]:
+    """The served assistants: name, title, description, whom they act for and their
+    widget's look."""
+    return {
+        "default": assistants.default,
+        "data": [_assistant_json(a) for a in assistants.by_name.values()],
+    }
+
+
+def _assistant_json(assistant: Assistant) -> dict[str, Any]:
+    definition = assistant.definition
+    return {
+        "name": definition.name,
+        "title": definition.title,
+        "description": definition.description,
+        "end_user": definition.end_user,
+        "widget": {
+            "title": definition.widget.title or definition.title,
+            "accent": definition.widget.accent,
+            "greeting": definition.widget.greeting,
+        },
+    }
+
+
+def _customer(
+    request: Request,
+    assistants: Assistants,
+    name: str | None,
+    token: str | None,
+    named: str | None,
+) -> ActingCustomer:
+    return end_user(request, assistants.get(name).definition.end_user, token, named)
 
 
 class ChatBody(RequestBody):
@@ -76,13 +126,16 @@ class ChatBody(RequestBody):
     )
     message: str = Field(min_length=1)  # at most assistant.max_message_chars
     session_id: str | None = Field(None, max_length=64)
+    assistant: str | None = AssistantName
 
 
 @demo_router.get("/customers", responses=error_responses(503))
-async def list_customers(assistant: AssistantDep) -> dict[str, Any]:
+async def list_customers(assistants: AssistantsDep) -> dict[str, Any]:
     """The demo customers and their orders, from the Order API (for the chat widget)."""
+    if assistants.orders is None:
+        return {"data": []}
     try:
-        return {"data": await assistant.orders.list_customers()}
+        return {"data": await assistants.orders.list_customers()}
     except (OrderServiceUnavailable, OrderServiceAuthError) as exc:
         raise DependencyUnavailableError(str(exc)) from exc
 
@@ -128,11 +181,12 @@ TURN_EVENT_NAMES = named_events("token", "citation", "tool_result", "handoff", "
 )
 async def chat(
     body: ChatBody,
-    assistant: AssistantDep,
+    assistants: AssistantsDep,
     request: Request,
     customer_token: CustomerTokenHeader = None,
 ) -> Response:
-    customer = acting_customer(request, customer_token, body.customer_id)
+    assistant = assistants.get(body.assistant)
+    customer = end_user(request, assistant.definition.end_user, customer_token, body.customer_id)
     if not body.message.strip():
         raise InvalidRequestError("message must not be blank", param="message")
     limit: int = request.app.state.max_message_chars
@@ -141,18 +195,18 @@ async def chat(
             f"message is over the limit of {limit} characters", param="message"
         )
     turn = TurnRequest(customer.customer_id, body.message, body.session_id, customer.tenant)
-    record = _new_record(request)
-    bind_caller(Caller(_principal(request), record))  # the turn's model calls are metered
+    record = new_turn_record(request, assistant.name, endpoint="assistant", stream=True)
+    bind_caller(Caller(principal_of(request), record))  # the turn's model calls are metered
     events = assistant.orchestrator.turn(turn)
     try:  # a client leaving before the first event cancels the turn (and its model call)
         first = await until_disconnected(request.receive, anext(events))
     except BaseException as exc:
         await events.aclose()
-        _finish(request, record, error=exc)
+        finish_turn_record(request, record, error=exc)
         raise
     if first is None:
         await events.aclose()
-        _finish(request, record)
+        finish_turn_record(request, record)
         return Response(status_code=CLIENT_CLOSED_REQUEST)
     return SSEResponse(_stream(first, events, request, record))
 
@@ -188,72 +242,21 @@ async def _stream(
         error = exc
         raise
     finally:
-        _finish(request, record, done, error, tools)
-
-
-def _principal(request: Request) -> Principal:
-    principal: Principal | None = getattr(request.state, "principal", None)
-    return principal if principal is not None else request.app.state.auth.anonymous
-
-
-def _new_record(request: Request) -> RequestRecord:
-    principal = _principal(request)
-    return RequestRecord(
-        request_id=uuid.uuid4().hex,
-        started_at=time.time(),
-        key_id=principal.key_id,
-        tenant=principal.tenant,
-        endpoint="assistant",
-        model="assistant",
-        stream=True,
-    )
-
-
-def _finish(
-    request: Request,
-    record: RequestRecord,
-    done: DoneEvent | None = None,
-    error: BaseException | None = None,
-    tools: Sequence[str] = (),
-) -> None:
-    """The turn in the request log and the metrics, like a gateway request: tokens,
-    latency, the cache's answer and every guardrail decision (never the text), and what the
-    turn did: its intent, answer path, cited articles and tool calls."""
-    record.total_ms = (time.time() - record.started_at) * 1000
-    if done is not None:
-        record.turn = TurnSummary(
-            intent=done.intent.value,
-            answer_path=done.answer_path.value,
-            cited_article_ids=list(done.cited_article_ids),
-            tools=list(tools),
-            cache=done.cache,
-        )
-        if record.provider is None:  # not metered by the gateway: the model's own count
-            record.served_model = done.model or None
-            record.prompt_tokens = done.usage.get("prompt_tokens", 0)
-            record.completion_tokens = done.usage.get("completion_tokens", 0)
-        record.ttft_ms = done.timings_ms.get("ttft")
-        record.cache_hit = done.cache in ("exact", "semantic", "fallback")
-        record.guard_events = list(done.guard_events)
-    if error is None and done is None:  # the stream ended before its done event
-        error = asyncio.CancelledError()
-    record.status, record.error_code = outcome(error)
-    gateway = request.app.state.gateway
-    gateway.tracing.turn_spans(record, done.stages if done else ())
-    gateway.recorder.close(record, surface="assistant", cache=done.cache if done else None)
+        finish_turn_record(request, record, done, error, tools)
 
 
 @router.get("/sessions", responses=error_responses(401, 403))
 async def list_sessions(
-    assistant: AssistantDep,
+    assistants: AssistantsDep,
     request: Request,
     customer_id: CustomerQuery = None,
     limit: int = Query(20, ge=1, le=200),
     customer_token: CustomerTokenHeader = None,
+    assistant: AssistantQuery = None,
 ) -> dict[str, Any]:
-    customer = acting_customer(request, customer_token, customer_id)
+    customer = _customer(request, assistants, assistant, customer_token, customer_id)
     sessions = await run_in_threadpool(
-        lambda: assistant.conversations.list_sessions(
+        lambda: assistants.conversations.list_sessions(
             customer.customer_id, limit, tenant=customer.tenant
         )
     )
@@ -273,16 +276,17 @@ async def list_sessions(
 @router.get("/sessions/{session_id}", responses=error_responses(401, 403, 404))
 async def get_session(
     session_id: str,
-    assistant: AssistantDep,
+    assistants: AssistantsDep,
     request: Request,
     customer_id: CustomerQuery = None,
     limit: int = Query(200, ge=1, le=1000),
     customer_token: CustomerTokenHeader = None,
+    assistant: AssistantQuery = None,
 ) -> dict[str, Any]:
-    customer = acting_customer(request, customer_token, customer_id)
+    customer = _customer(request, assistants, assistant, customer_token, customer_id)
 
     def load() -> list[StoredMessage]:
-        conversations = assistant.conversations
+        conversations = assistants.conversations
         session = conversations.get_session(
             session_id, customer.customer_id, tenant=customer.tenant
         )
@@ -298,15 +302,16 @@ async def get_session(
 
 @router.get("/tickets", responses=error_responses(401, 403))
 async def list_tickets(
-    assistant: AssistantDep,
+    assistants: AssistantsDep,
     request: Request,
     customer_id: CustomerQuery = None,
     customer_token: CustomerTokenHeader = None,
+    assistant: AssistantQuery = None,
 ) -> dict[str, Any]:
     """The customer's handoff tickets, newest first."""
-    customer = acting_customer(request, customer_token, customer_id)
+    customer = _customer(request, assistants, assistant, customer_token, customer_id)
     tickets = await run_in_threadpool(
-        lambda: assistant.conversations.tickets(customer.customer_id, tenant=customer.tenant)
+        lambda: assistants.conversations.tickets(customer.customer_id, tenant=customer.tenant)
     )
     return {
         "data": [
@@ -334,7 +339,7 @@ def _message_json(message: StoredMessage) -> dict[str, Any]:
     record = message.assistant
     if record is not None:
         body |= {
-            "intent": record.intent.value,
+            "intent": record.intent,
             "confidence": record.confidence,
             "cited_article_ids": list(record.cited_article_ids),
             "tool_results": [event_json(e) for e in record.tool_results],

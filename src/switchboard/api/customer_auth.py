@@ -61,6 +61,18 @@ def customer_tokens(request: Request) -> CustomerSecrets:
     return config.customer_tokens
 
 
+def end_user(
+    request: Request, identity: Literal["none", "customer"], token: str | None, named: str | None
+) -> ActingCustomer:
+    """Whom a turn of an assistant acts for: with ``identity`` customer, the verified
+    customer (``acting_customer``); with none, the API key itself (the body's
+    ``customer_id`` is not needed, and not trusted: it is ignored)."""
+    if identity == "customer":
+        return acting_customer(request, token, named)
+    principal: Principal = request.state.principal
+    return ActingCustomer(principal.tenant, principal.key_id)
+
+
 def acting_customer(request: Request, token: str | None, named: str | None) -> ActingCustomer:
     """The customer of this request (see the module's docstring): ``token`` is its
     ``x-customer-token`` header, ``named`` the ``customer_id`` of the body or query."""

@@ -19,11 +19,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from starlette.background import BackgroundTask
 from starlette.routing import Route
 
+from switchboard.api.assistant_completions import assistant_completion
 from switchboard.api.auth import require
 from switchboard.api.errors import stream_error_payload
 from switchboard.api.generation import until_disconnected
 from switchboard.api.openapi import described, error_responses, json_or_stream
 from switchboard.api.sse import DONE, SSEResponse, data_event, sse_event
+from switchboard.assistant.definition import assistant_named
 from switchboard.errors import (
     CLIENT_CLOSED_REQUEST,
     EngineDeadError,
@@ -128,6 +130,12 @@ async def chat_completions(http: Request) -> Response:
     OpenAI-shaped 400s) and the principal comes from the same ``require`` dependency."""
     principal = await _require_chat(http)
     body = _parse(await http.body())
+    assistant = assistant_named(body.model)
+    if assistant is not None:  # one turn of that assistant, as a completion
+        await _require_assistant(http)
+        return await assistant_completion(
+            http, assistant, body.messages, stream=body.stream, usage=body.include_usage
+        )
     gateway: Gateway = http.app.state.gateway
     # the messages as parsed (plain dicts, never mutated downstream): no deep copy of them
     payload = {
@@ -155,6 +163,7 @@ async def chat_completions(http: Request) -> Response:
 
 
 _require_chat = require(Scope.CHAT)
+_require_assistant = require(Scope.ASSISTANT)
 
 
 def _parse(raw: bytes) -> ChatBody:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from switchboard.assistant.turn import TurnState
-from switchboard.assistant.types import AnswerPath, HandoffReason, Intent
+from switchboard.assistant.types import Action, AnswerPath, HandoffReason
 
 
 def answer_path(state: TurnState) -> AnswerPath:
@@ -21,6 +21,6 @@ def answer_path(state: TurnState) -> AnswerPath:
         return AnswerPath.LANGUAGE
     if state.tool_results:
         return AnswerPath.ORDER_STATUS
-    if state.route is not None and state.route.intent is Intent.OUT_OF_SCOPE:
+    if state.route is not None and state.route.action is Action.REFUSE:
         return AnswerPath.REFUSAL
     return AnswerPath.NOT_SURE

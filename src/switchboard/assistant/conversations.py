@@ -399,7 +399,7 @@ def _insert_assistant(
             index,
             record.content,
             now,
-            Intent(record.intent).value,
+            record.intent,
             record.confidence,
             json.dumps(list(record.cited_article_ids)),
             json.dumps([event_json(result) for result in record.tool_results]),
@@ -480,7 +480,7 @@ def _assistant_record(content: str, columns: tuple[Any, ...]) -> AssistantRecord
     intent, confidence, cited, tools, handoff, timings, usage, model, path = columns
     return AssistantRecord(
         content=content,
-        intent=Intent(intent),
+        intent=intent,
         confidence=confidence,
         model=model,
         cited_article_ids=tuple(json.loads(cited)),

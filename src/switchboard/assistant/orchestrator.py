@@ -55,6 +55,7 @@ from switchboard.assistant.conversations import (
     ConversationStore,
     StoredMessage,
 )
+from switchboard.assistant.definition import AssistantDefinition
 from switchboard.assistant.evidence import EvidenceSelector, source_chunk
 from switchboard.assistant.focus import QueryFocus, with_order_ids
 from switchboard.assistant.language import ENGLISH, detect_language, offered_language
@@ -69,17 +70,6 @@ from switchboard.assistant.prompt_budget import (
     citations_of,
 )
 from switchboard.assistant.quoting import Quoter
-from switchboard.assistant.replies import (
-    GROUNDED_SYSTEM,
-    HANDOFF_OFFER,
-    NOT_SURE,
-    OTHER_LANGUAGE,
-    OUT_OF_SCOPE,
-    SMALL_TALK_SYSTEM,
-    TOOLS_SYSTEM,
-    other_language,
-    ticket_created,
-)
 from switchboard.assistant.router import SemanticRouter
 from switchboard.assistant.tool_calling import (
     MAX_ROUNDS,
@@ -93,6 +83,7 @@ from switchboard.assistant.turn import (
     Searcher,
     TurnRequest,
     TurnState,
+    given_history,
     latest_order_id,
     prompt_turn,
     relevance,
@@ -100,12 +91,14 @@ from switchboard.assistant.turn import (
     search_query,
 )
 from switchboard.assistant.types import (
+    OUT_OF_SCOPE,
+    QUESTION,
+    Action,
     AnswerPath,
     ChatModel,
     DoneEvent,
     HandoffEvent,
     HandoffReason,
-    Intent,
     Message,
     Route,
     TokenEvent,
@@ -120,6 +113,7 @@ from switchboard.errors import (
     QueueFullError,
     UpstreamError,
 )
+from switchboard.order_ids import OrderIdFormat
 from switchboard.stages.stage import Pipeline
 
 SMALL_TALK_MAX_TOKENS = 48
@@ -139,11 +133,13 @@ class Orchestrator:
         self,
         settings: AssistantSettings,
         *,
-        router: SemanticRouter,
+        definition: AssistantDefinition,
+        router: SemanticRouter | None,
         model: ChatModel,
         searcher: Searcher,
-        orders: OrderSource,
+        orders: OrderSource | None,
         conversations: ConversationStore,
+        order_ids: OrderIdFormat | None = None,
         stages: Pipeline[TurnState] | None = None,
         evidence: EvidenceSelector | None = None,
         answerability: AnswerabilityCheck | None = None,
@@ -151,10 +147,14 @@ class Orchestrator:
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.settings = settings
-        self.router = router
+        self.definition = definition
+        self.router = router  # None: every message is a question for the documents
         self.model = model
         self.searcher = searcher
-        self.orders = orders
+        self.orders = orders  # None: no order lookups
+        if order_ids is None:
+            order_ids = router.order_ids if router is not None else OrderIdFormat.none()
+        self.order_ids = order_ids
         self.conversations = conversations
         self.stages = stages or Pipeline()
         self.evidence = evidence  # None: whole chunks go into the prompt
@@ -227,9 +227,10 @@ class Orchestrator:
     async def _open_session(self, request: TurnRequest) -> TurnState:
         def load() -> tuple[str, list[StoredMessage]]:
             if request.session_id is None:
-                return self.conversations.create_session(
+                session = self.conversations.create_session(
                     request.customer_id, tenant=request.tenant
-                ).id, []
+                )
+                return session.id, given_history(session.id, request.history or ())
             session = self.conversations.get_session(
                 request.session_id, request.customer_id, tenant=request.tenant
             )
@@ -242,51 +243,60 @@ class Orchestrator:
 
     async def _answer(self, state: TurnState) -> AsyncIterator[TurnEvent]:
         language = detect_language(state.message) if self.settings.language_handoff else ENGLISH
-        if language != ENGLISH:  # the router and the help centre are English
+        if language in self.definition.replies.other_language:  # it answers in English
             async for event in self._other_language(state, language):
                 yield event
             return
-        focused = self.focus(state.message)  # a long message: the sentences that ask
-        route = await self._timed(state, "route", asyncio.to_thread(self.router.route, focused))
-        route = with_order_ids(route, state.message, self.router.order_ids)
+        route = await self._route(state)
         state.route = route
-        if route.confident and route.intent is Intent.HUMAN_HANDOFF:
+        if route.confident and route.action is Action.HANDOFF:
             async for event in self._hand_off(state):
                 yield event
             return
-        if route.confident and route.intent is Intent.OUT_OF_SCOPE:
-            async for event in self._say(state, OUT_OF_SCOPE):
+        if route.confident and route.action is Action.REFUSE:
+            async for event in self._say(state, self.definition.replies.out_of_scope):
                 yield event
             return
-        if route.confident and route.intent is Intent.SMALL_TALK:
+        if route.confident and route.action is Action.SMALL_TALK:
             async for event in self._small_talk(state):
                 yield event
             return
-        if self.model.supports_tools:
+        if self.model.supports_tools and self.orders is not None:
             async for event in self._with_tools(state):
                 yield event
             return
         async for event in self._look_up_orders(state):
             yield event
         floor = self.settings.relevance_floor
-        if route.confident and route.intent is Intent.ORDER_STATUS:
+        if route.confident and route.action is Action.LOOKUP:
             # The status answers it, unless the message also asks what an article answers.
             also = self.settings.order_question_relevance
             if also is None:
                 return
-            if not asks_beyond_status(state.message, self.router.order_ids):
+            if not asks_beyond_status(state.message, self.order_ids):
                 floor = max(floor, also)
         async for event in self._grounded(state, floor):
             yield event
+
+    async def _route(self, state: TurnState) -> Route:
+        """The message's intent; without a router, a question for the documents."""
+        if self.router is None:
+            route = Route(QUESTION, 0.0, False, action=Action.ANSWER)
+        else:
+            focused = self.focus(state.message)  # a long message: the sentences that ask
+            route = await self._timed(state, "route", asyncio.to_thread(self.router.route, focused))
+        return with_order_ids(route, state.message, self.order_ids)
 
     async def _look_up_orders(self, state: TurnState) -> AsyncIterator[TurnEvent]:
         """Order numbers of this message, or for an order question the latest one of the
         conversation, or for an order question without any the customer's recent orders."""
         route = state.route
         assert route is not None
+        if self.orders is None:
+            return
         named = route.order_ids
-        order_question = route.confident and route.intent is Intent.ORDER_STATUS
-        earlier = () if named else latest_order_id(state.history, self.router.order_ids)
+        order_question = route.confident and route.action is Action.LOOKUP
+        earlier = () if named else latest_order_id(state.history, self.order_ids)
         if not (named or earlier or order_question):
             return
         lookup = await self._timed(
@@ -303,12 +313,13 @@ class Orchestrator:
         async for event in self._say(state, lookup.answer):
             yield event
         if lookup.unavailable:
-            yield self._offer_handoff(state, HandoffReason.ORDER_SERVICE_DOWN)
+            for offer in self._offer_handoff(state, HandoffReason.ORDER_SERVICE_DOWN):
+                yield offer
 
     async def _grounded(self, state: TurnState, floor: float) -> AsyncIterator[TurnEvent]:
         """The answer from the articles, if the best hit's relevance reaches ``floor``."""
         previous = next((m.content for m in reversed(state.history) if m.role == "user"), None)
-        query = search_query(self.focus(state.message), previous, self.router.order_ids)
+        query = search_query(self.focus(state.message), previous, self.order_ids)
         hits = await self._timed(state, "retrieve", asyncio.to_thread(self.searcher.search, query))
         state.hits = hits
         state.relevance = relevance(hits)
@@ -327,7 +338,7 @@ class Orchestrator:
             return
         tools = state.lookup.prompt_blocks if state.lookup else ()
         inputs = PromptInputs(
-            system=GROUNDED_SYSTEM,
+            system=self.definition.prompts.grounded,
             user_message=state.message,
             tool_results=tools,
             chunks=state.evidence,
@@ -392,22 +403,24 @@ class Orchestrator:
     async def _unsure(self, state: TurnState) -> AsyncIterator[TurnEvent]:
         """Nothing in the articles: the best intent, though unconfident, picks the reply."""
         assert state.route is not None
-        if state.route.intent is Intent.SMALL_TALK:
+        action = state.route.action
+        if action is Action.SMALL_TALK:
             async for event in self._small_talk(state):
                 yield event
-        elif state.route.intent is Intent.HUMAN_HANDOFF:
+        elif action is Action.HANDOFF:
             async for event in self._hand_off(state):
                 yield event
-        elif state.route.intent is Intent.OUT_OF_SCOPE:
-            async for event in self._say(state, OUT_OF_SCOPE):
+        elif action is Action.REFUSE:
+            async for event in self._say(state, self.definition.replies.out_of_scope):
                 yield event
         else:
-            async for event in self._say(state, NOT_SURE):
+            async for event in self._say(state, self.definition.replies.not_sure):
                 yield event
-            yield self._offer_handoff(state, HandoffReason.NOT_SURE)
+            for offer in self._offer_handoff(state, HandoffReason.NOT_SURE):
+                yield offer
 
     async def _small_talk(self, state: TurnState) -> AsyncIterator[TurnEvent]:
-        inputs = PromptInputs(system=SMALL_TALK_SYSTEM, user_message=state.message)
+        inputs = PromptInputs(system=self.definition.prompts.small_talk, user_message=state.message)
         budget = PromptBudget(self.model.max_model_len, SMALL_TALK_MAX_TOKENS)
         prompt = await asyncio.to_thread(build_prompt, inputs, budget, self.model.count_messages)
         async for event in self._generate(state, prompt.messages, SMALL_TALK_MAX_TOKENS):
@@ -416,10 +429,11 @@ class Orchestrator:
     async def _with_tools(self, state: TurnState) -> AsyncIterator[TurnEvent]:
         """The model picks the tools (function calling): each round it may call tools, whose
         results are fitted into the budget, until it answers or the rounds run out."""
+        assert self.orders is not None  # offered only to an assistant that looks orders up
         limit = self.model.max_model_len - self.settings.max_tokens
         begin = self._clock()
         inputs = PromptInputs(
-            system=TOOLS_SYSTEM,
+            system=self.definition.prompts.tools or self.definition.prompts.grounded,
             user_message=state.message,
             history=[prompt_turn(m) for m in state.history],
         )
@@ -466,10 +480,12 @@ class Orchestrator:
                 scanner.extend(citations_of(sources))
                 unsure = unsure or outcome.unsure
                 if outcome.unavailable:
-                    yield self._offer_handoff(state, HandoffReason.ORDER_SERVICE_DOWN)
+                    for offer in self._offer_handoff(state, HandoffReason.ORDER_SERVICE_DOWN):
+                        yield offer
         state.citations = scanner.cited
         if unsure and not sources and state.handoff is None:
-            yield self._offer_handoff(state, HandoffReason.NOT_SURE)
+            for offer in self._offer_handoff(state, HandoffReason.NOT_SURE):
+                yield offer
 
     async def _generate(
         self,
@@ -577,7 +593,7 @@ class Orchestrator:
             tenant=state.request.tenant,
         )
         state.handoff = reason
-        text = ticket_created(ticket.id)
+        text = self.definition.replies.ticket(ticket.id)
         async for event in self._say(state, text):
             yield event
         yield HandoffEvent(reason, text, ticket.id)
@@ -585,22 +601,28 @@ class Orchestrator:
     async def _other_language(self, state: TurnState, language: str) -> AsyncIterator[TurnEvent]:
         """A message in another language, not routed: a colleague offered, in it; writing
         on in it after the offer takes the offer up (a ticket)."""
-        state.route = Route(
-            Intent.OUT_OF_SCOPE, 0.0, False, self.router.order_ids.find(state.message)
-        )
+        order_ids = self.order_ids.find(state.message)
+        state.route = Route(OUT_OF_SCOPE, 0.0, False, order_ids, action=Action.REFUSE)
         if offered_language(state.history):
             async for event in self._hand_off(state, HandoffReason.LANGUAGE):
                 yield event
             return
-        async for event in self._say(state, other_language(language)):
+        replies = self.definition.replies
+        offer = replies.other_language[language]
+        english = f"(I can only answer in English here. {replies.handoff_offer})"
+        async for event in self._say(state, f"{offer}\n\n{english}"):
             yield event
-        yield self._offer_handoff(state, HandoffReason.LANGUAGE, OTHER_LANGUAGE[language])
+        for event in self._offer_handoff(state, HandoffReason.LANGUAGE, offer):
+            yield event
 
     def _offer_handoff(
-        self, state: TurnState, reason: HandoffReason, offer: str = HANDOFF_OFFER
-    ) -> HandoffEvent:
+        self, state: TurnState, reason: HandoffReason, offer: str | None = None
+    ) -> tuple[HandoffEvent, ...]:
+        """The offer of a colleague, if this assistant hands off at all."""
+        if not self.definition.handoff:
+            return ()
         state.handoff = reason
-        return HandoffEvent(reason, offer)
+        return (HandoffEvent(reason, offer or self.definition.replies.handoff_offer),)
 
     async def _timed(self, state: TurnState, stage: str, work: Awaitable[_T]) -> _T:
         begin = self._clock()

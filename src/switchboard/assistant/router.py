@@ -1,7 +1,8 @@
 """The semantic intent router: which kind of request a customer message is, and how sure.
 
 Nearest examples rather than a trained classifier: each intent is a handful of example
-messages (``intents.EXAMPLES``), embedded once when the router is built. A message is
+messages (its assistant definition's ``[[intents]]``), embedded once when the router is
+built. A message is
 embedded and scored against every example by cosine similarity; an intent's score is the
 mean of its ``k`` best similarities. The mean of a few neighbours, not the single best one,
 keeps one lucky example from winning on a shared word, while an intent still needs only one
@@ -17,12 +18,12 @@ different pieces and shift the scores.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from switchboard.assistant.intents import EXAMPLES
-from switchboard.assistant.types import Intent, Route
+from switchboard.assistant.definition import IntentSpec
+from switchboard.assistant.types import Route
 from switchboard.order_ids import OrderIdFormat
 from switchboard.rag.embedder import Embedder, Vectors
 
@@ -41,7 +42,7 @@ class SemanticRouter:
     def __init__(
         self,
         embedder: Embedder,
-        examples: Mapping[Intent, Sequence[str]] = EXAMPLES,
+        intents: Sequence[IntentSpec],
         *,
         order_ids: OrderIdFormat,
         threshold: float = DEFAULT_THRESHOLD,
@@ -51,17 +52,20 @@ class SemanticRouter:
             raise ValueError("k must be at least 1")
         if not -1.0 <= threshold <= 1.0:
             raise ValueError("threshold is a cosine similarity: between -1 and 1")
-        missing = [intent.value for intent in Intent if not examples.get(intent)]
+        if not intents:
+            raise ValueError("a router needs intents")
+        missing = [intent.name for intent in intents if not intent.examples]
         if missing:
             raise ValueError(f"no examples for intents: {', '.join(missing)}")
         self.threshold = threshold
         self.k = k
         self.order_ids = order_ids
         self._embedder = embedder
-        self._intents = tuple(Intent)
-        texts = [order_ids.mask(text) for intent in self._intents for text in examples[intent]]
+        self._intents = tuple(intents)
+        self._actions = {intent.name: intent.action for intent in intents}
+        texts = [order_ids.mask(text) for intent in self._intents for text in intent.examples]
         self._labels = np.repeat(
-            np.arange(len(self._intents)), [len(examples[intent]) for intent in self._intents]
+            np.arange(len(self._intents)), [len(intent.examples) for intent in self._intents]
         )
         self._vectors: Vectors = embedder.embed(texts)  # one batched call
 
@@ -72,17 +76,18 @@ class SemanticRouter:
         scores = self._intent_scores(self._vectors @ query)
         best = max(scores, key=scores.__getitem__)
         return Route(
-            intent=Intent(best),
+            intent=best,
             confidence=scores[best],
             confident=scores[best] >= self.threshold,
             order_ids=self.order_ids.find(message),
             scores=scores,
+            action=self._actions[best],
         )
 
     def _intent_scores(self, similarities: Vectors) -> dict[str, float]:
         """Each intent's score: the mean of its ``k`` highest example similarities."""
         return {
-            intent.value: top_k_mean(similarities[self._labels == i], self.k)
+            intent.name: top_k_mean(similarities[self._labels == i], self.k)
             for i, intent in enumerate(self._intents)
         }
 

@@ -1,30 +1,34 @@
-"""The assistant assembled from settings: router, tools, knowledge, model, conversations.
+"""The assistants assembled from their definitions and the settings: router, tools,
+knowledge, model, stages; they share the model, the conversations and the Order API client.
 
-Built once at the edge (the server, the evaluation) and closed by its owner.
+Built once at the edge (the server, the evaluation, the command line) and closed by its
+owner.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from switchboard.assistant.answerability import AnswerabilityCheck
 from switchboard.assistant.conversations import ConversationStore
+from switchboard.assistant.definition import AssistantDefinition, load_definitions
 from switchboard.assistant.evidence import EvidenceSelector, VectorCache
 from switchboard.assistant.grounding_stage import open_grounding
 from switchboard.assistant.orchestrator import Orchestrator
 from switchboard.assistant.order_client import OrderClient
 from switchboard.assistant.quoting import QUOTE_WEIGHTS, Quoter
-from switchboard.assistant.replies import GROUNDED_SYSTEM, SMALL_TALK_SYSTEM, TOOLS_SYSTEM
 from switchboard.assistant.router import SemanticRouter
 from switchboard.assistant.turn import KnowledgeSearcher, TurnState
 from switchboard.assistant.turn_cache import TurnKeys
 from switchboard.assistant.types import ChatModel
-from switchboard.cache.service import open_cache
+from switchboard.cache.service import ResponseCache, open_cache
 from switchboard.config import AssistantSettings, Settings
-from switchboard.demo import option_words_path
+from switchboard.demo import assistants_dir, option_words_path
+from switchboard.errors import AssistantNotFoundError
 from switchboard.guard.factory import open_guard
 from switchboard.order_ids import OrderIdFormat
 from switchboard.rag.embedder import Embedder
@@ -34,68 +38,167 @@ from switchboard.stages.cache import CacheStage
 from switchboard.stages.guard import GuardStage
 from switchboard.stages.stage import Pipeline, Stage
 
+DEMO_DEFAULT = "shop"
+
 
 @dataclass
 class Assistant:
+    definition: AssistantDefinition
     orchestrator: Orchestrator
-    orders: OrderClient
-    conversations: ConversationStore
     cache: CacheStage[TurnState] | None = None
 
-    async def aclose(self) -> None:
-        """Close the Order API client, the conversations, the response cache and a remote
-        model's client (the local engine belongs to the server)."""
-        await self.orders.aclose()
-        await asyncio.to_thread(self.conversations.close)
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    async def drain(self) -> None:
+        """Wait for the answers its cache is still storing."""
         if self.cache is not None:
             await self.cache.drain()
-            await asyncio.to_thread(self.cache.cache.close)
-        close = getattr(self.orchestrator.model, "aclose", None)
-        if close is not None:
-            await close()
+
+
+@dataclass
+class Assistants:
+    """The served assistants by name, and what they share: the conversations, the response
+    cache, the Order API client and the models."""
+
+    by_name: Mapping[str, Assistant]
+    default: str
+    conversations: ConversationStore
+    orders: OrderClient | None = None
+    cache: ResponseCache | None = None
+    models: list[ChatModel] = field(default_factory=list)
+
+    def get(self, name: str | None = None) -> Assistant:
+        """The assistant ``name`` (None: the default); ``AssistantNotFoundError`` if none."""
+        assistant = self.by_name.get(name or self.default)
+        if assistant is None:
+            raise AssistantNotFoundError(name or self.default, sorted(self.by_name))
+        return assistant
+
+    async def aclose(self) -> None:
+        """Close every assistant, the Order API client, the conversations and a remote
+        model's client (the local engine belongs to the server)."""
+        for assistant in self.by_name.values():
+            await assistant.drain()
+        if self.cache is not None:
+            await asyncio.to_thread(self.cache.close)
+        if self.orders is not None:
+            await self.orders.aclose()
+        await asyncio.to_thread(self.conversations.close)
+        for model in self.models:
+            close = getattr(model, "aclose", None)
+            if close is not None:
+                await close()
+
+
+def served_definitions(settings: Settings) -> dict[str, AssistantDefinition]:
+    """The demo's definitions (unless ``assistant.demo_assistants`` is off) and the user's
+    (``assistant.definitions_dir``); ``DefinitionError`` if one is broken."""
+    folders = [assistants_dir()] if settings.assistant.demo_assistants else []
+    return load_definitions([*folders, settings.assistants_dir])
+
+
+def default_name(settings: Settings, names: list[str]) -> str:
+    wanted = settings.assistant.default
+    if wanted is not None:
+        if wanted not in names:
+            raise AssistantNotFoundError(wanted, names)
+        return wanted
+    if DEMO_DEFAULT in names:
+        return DEMO_DEFAULT
+    if not names:
+        raise AssistantNotFoundError("(any)", names)
+    return sorted(names)[0]
+
+
+def open_assistants(
+    settings: Settings,
+    model: ChatModel,
+    knowledge: KnowledgeBase,
+    *,
+    definitions: Mapping[str, AssistantDefinition] | None = None,
+    orders: OrderClient | None = None,
+) -> Assistants:
+    """Every served assistant over ``knowledge``, generating with ``model``; the Order API
+    client (``orders``, or one from the settings) only if an assistant looks orders up."""
+    definitions = served_definitions(settings) if definitions is None else definitions
+    default = default_name(settings, list(definitions))
+    if orders is None and any(d.order_lookup for d in definitions.values()):
+        orders = OrderClient.from_settings(settings.orders)
+    conversations = ConversationStore(
+        settings.assistant_db, default_tenant=settings.knowledge.default_tenant
+    )
+    cache = None
+    if settings.cache.enabled and any(d.cache for d in definitions.values()):
+        order_ids = OrderIdFormat.from_settings(settings.orders)
+        cache = open_cache(settings.cache, settings.cache_db, knowledge.embedder, order_ids)
+    by_name = {
+        name: open_assistant(
+            settings,
+            model,
+            knowledge,
+            definition,
+            conversations=conversations,
+            orders=orders,
+            cache=cache,
+        )
+        for name, definition in sorted(definitions.items())
+    }
+    return Assistants(by_name, default, conversations, orders, cache, [model])
 
 
 def open_assistant(
     settings: Settings,
     model: ChatModel,
     knowledge: KnowledgeBase,
+    definition: AssistantDefinition,
     *,
+    conversations: ConversationStore,
     orders: OrderClient | None = None,
+    cache: ResponseCache | None = None,
     router: SemanticRouter | None = None,
     stages: Pipeline[TurnState] | None = None,
 ) -> Assistant:
-    """The assistant over ``knowledge``'s shop collection in the default tenant, with the
-    guardrails, the response cache and the grounding check of ``settings`` unless
-    ``stages`` are given."""
-    config = settings.assistant
-    collection = CollectionRef(settings.knowledge.default_tenant, config.collection)
-    orders = orders or OrderClient.from_settings(settings.orders)
-    conversations = ConversationStore(
-        settings.assistant_db, default_tenant=settings.knowledge.default_tenant
+    """The assistant ``definition`` declares, over its collection in the default tenant,
+    with the guardrails, the response cache and the grounding check of ``settings`` (as
+    the definition allows; answers cached in ``cache``) unless ``stages`` are given."""
+    config = definition.settings(settings.assistant)
+    collection = CollectionRef(settings.knowledge.default_tenant, definition.collection)
+    order_ids = (
+        OrderIdFormat.from_settings(settings.orders)
+        if definition.order_lookup
+        else OrderIdFormat.none()
     )
-    order_ids = OrderIdFormat.from_settings(settings.orders)
-    cache = None
+    cached = None
     if stages is None:
-        cache = _cache_stage(settings, model, knowledge, collection, order_ids)
-        stages = default_stages(settings, cache, order_ids)
+        if definition.cache and cache is not None:
+            cached = _cache_stage(settings, config, model, knowledge, collection, definition, cache)
+        stages = default_stages(settings, definition, cached, order_ids)
+    if router is None and definition.intents:
+        router = SemanticRouter(
+            knowledge.embedder,
+            definition.intents,
+            order_ids=order_ids,
+            threshold=config.router_threshold,
+        )
     searcher = KnowledgeSearcher(knowledge, collection, config.top_k)
     evidence = evidence_stages(config, knowledge.embedder, searcher)
     orchestrator = Orchestrator(
         config,
-        router=router
-        or SemanticRouter(
-            knowledge.embedder, order_ids=order_ids, threshold=config.router_threshold
-        ),
+        definition=definition,
+        router=router,
         model=model,
         searcher=searcher,
-        orders=orders,
+        orders=orders if definition.order_lookup else None,
         conversations=conversations,
+        order_ids=order_ids,
         stages=stages,
         evidence=evidence.evidence,
         answerability=evidence.answerability,
         quoter=evidence.quoter,
     )
-    return Assistant(orchestrator, orders, conversations, cache)
+    return Assistant(definition, orchestrator, cached)
 
 
 class EvidenceStages(NamedTuple):
@@ -133,16 +236,18 @@ def evidence_stages(
     )
 
 
-SYSTEM_PROMPTS = (GROUNDED_SYSTEM, TOOLS_SYSTEM, SMALL_TALK_SYSTEM)
-
-
 def default_stages(
-    settings: Settings, cache: CacheStage[TurnState] | None, order_ids: OrderIdFormat
+    settings: Settings,
+    definition: AssistantDefinition,
+    cache: CacheStage[TurnState] | None,
+    order_ids: OrderIdFormat,
 ) -> Pipeline[TurnState]:
     """The guard, then the cache (it sees the redacted message), then the grounding check:
     on the way out the check sees the model's text first and the guard last (it restores
-    the customer's data the check never sees). The shop's ``order_ids`` are never PII."""
-    guard = open_guard(settings.guard, SYSTEM_PROMPTS, (order_ids.pattern,))
+    the customer's data the check never sees). Order numbers are never PII."""
+    guard = None
+    if definition.guard:
+        guard = open_guard(settings.guard, definition.system_prompts, (order_ids.pattern,))
     grounding = open_grounding(settings.assistant.grounding, option_words_path())
     stages: list[Stage[TurnState] | None] = [
         GuardStage(guard) if guard is not None else None,
@@ -154,22 +259,24 @@ def default_stages(
 
 def _cache_stage(
     settings: Settings,
+    config: AssistantSettings,
     model: ChatModel,
     knowledge: KnowledgeBase,
     collection: CollectionRef,
-    order_ids: OrderIdFormat,
-) -> CacheStage[TurnState] | None:
-    if not settings.cache.enabled:
-        return None
+    definition: AssistantDefinition,
+    cache: ResponseCache,
+) -> CacheStage[TurnState]:
+    """Its answers in the shared cache, scoped by its name and prompts (two assistants
+    never answer each other's questions)."""
+    order_ids = OrderIdFormat.from_settings(settings.orders)
     keys = TurnKeys(
         tenant=collection.tenant,
         model=model.name,
-        system_prompts=SYSTEM_PROMPTS,
+        system_prompts=(definition.name, *definition.system_prompts),
         kb_version=lambda: knowledge.version(collection),
         order_ids=order_ids,
-        temperature=settings.assistant.temperature,
-        max_tokens=settings.assistant.max_tokens,
+        temperature=config.temperature,
+        max_tokens=config.max_tokens,
         cache_sampled=settings.cache.cache_sampled,
     )
-    cache = open_cache(settings.cache, settings.cache_db, knowledge.embedder, order_ids)
     return CacheStage(cache, keys, serve_on_failure=settings.cache.serve_on_failure)

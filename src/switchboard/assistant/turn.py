@@ -14,12 +14,15 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol, cast
 
 from switchboard.assistant.conversations import StoredMessage
 from switchboard.assistant.order_tool import OrderLookup
 from switchboard.assistant.prompt_budget import BuiltPrompt, Citation, Role, SourceChunk, Turn
 from switchboard.assistant.types import (
+    OUT_OF_SCOPE,
+    SMALL_TALK,
     AnswerPath,
     HandoffReason,
     Intent,
@@ -40,10 +43,18 @@ class TurnRequest:
     message: str
     session_id: str | None = None
     tenant: str | None = None  # whose customer; None: the conversation store's default
+    history: tuple[tuple[str, str], ...] | None = None
+    """The conversation before, as the caller keeps it (an OpenAI chat request): a new
+    session stores this turn only. None: the session's own history."""
 
     def __post_init__(self) -> None:
         if not self.message.strip():
             raise ValueError("message must not be empty")
+        if self.history is not None and self.session_id is not None:
+            raise ValueError("a turn has a session's history or its own, not both")
+        for role, _ in self.history or ():
+            if role not in ("user", "assistant"):
+                raise ValueError(f"a past message is the user's or the assistant's, not {role!r}")
 
 
 @dataclass
@@ -110,7 +121,7 @@ class Reply:
 
     text: str
     source: str  # "guard", "cache:exact", "cache:semantic", "cache:fallback"
-    intent: Intent = Intent.SMALL_TALK
+    intent: Intent = SMALL_TALK
     citations: tuple[Citation, ...] = ()
 
 
@@ -119,8 +130,8 @@ def reply_of(answer: Answer) -> Reply:
     keeps the intent and citations it was stored with."""
     extra = answer.extra
     citations = tuple(Citation(**c) for c in extra.get("citations", ()))
-    default = Intent.OUT_OF_SCOPE if answer.refused else Intent.SMALL_TALK
-    intent = Intent(extra.get("intent", default.value))
+    default = OUT_OF_SCOPE if answer.refused else SMALL_TALK
+    intent = str(extra.get("intent", default))
     return Reply(answer.text, answer.source, intent, citations)
 
 
@@ -171,6 +182,15 @@ def search_query(message: str, previous: str | None, order_ids: OrderIdFormat) -
 
 
 _MARKERS = re.compile(r" ?\[\d{1,3}(?:\s*,\s*\d{1,3})*\]")
+
+
+def given_history(session_id: str, history: Sequence[tuple[str, str]]) -> list[StoredMessage]:
+    """The caller's past messages as a session's history (kept for this turn only)."""
+    now = datetime.now(UTC)
+    return [
+        StoredMessage(session_id, index, cast(Literal["user", "assistant"], role), text, now)
+        for index, (role, text) in enumerate(history)
+    ]
 
 
 def latest_order_id(history: Sequence[StoredMessage], order_ids: OrderIdFormat) -> tuple[str, ...]:

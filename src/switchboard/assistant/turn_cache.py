@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from switchboard.assistant.turn import TurnState, search_query
-from switchboard.assistant.types import AnswerPath, Intent
+from switchboard.assistant.types import SMALL_TALK, AnswerPath
 from switchboard.cache.keys import exact_key, system_hash
 from switchboard.cache.types import CachedAnswer, CacheScope
 from switchboard.order_ids import OrderIdFormat
@@ -64,11 +64,11 @@ class TurnKeys:
     def answer(self, state: TurnState) -> CachedAnswer | None:
         if not self._cacheable(state):
             return None
-        intent = state.route.intent if state.route else Intent.SMALL_TALK
+        intent = state.route.intent if state.route else SMALL_TALK
         return CachedAnswer(
             "".join(state.answer).strip(),
             {
-                "intent": intent.value,
+                "intent": intent,
                 "citations": [dataclasses.asdict(c) for c in state.citations],
             },
         )

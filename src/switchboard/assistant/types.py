@@ -15,42 +15,36 @@ from typing import Any, Literal, Protocol
 Message = dict[str, Any]  # an OpenAI chat message: role, content, and maybe tool_calls
 
 
-class Intent(enum.StrEnum):
-    ORDER_STATUS = "order_status"
-    RETURNS_REFUNDS = "returns_refunds"
-    SHIPPING = "shipping"
-    ACCOUNT = "account"
-    PAYMENTS = "payments"
-    CANCELLATION = "cancellation"
-    HUMAN_HANDOFF = "human_handoff"
-    SMALL_TALK = "small_talk"
-    OUT_OF_SCOPE = "out_of_scope"
+Intent = str
+"""An intent's name, as its assistant's definition declares it."""
 
-    @property
-    def uses_knowledge(self) -> bool:
-        """Intents answered from the help-centre articles."""
-        return self in _KNOWLEDGE_INTENTS
+QUESTION = "question"
+"""The intent of every message to an assistant that declares none: a question for its
+documents."""
+OUT_OF_SCOPE = "out_of_scope"
+"""The intent of a message the assistant does not answer (another language)."""
+SMALL_TALK = "small_talk"
+"""The intent a cached answer stored without one gets back."""
 
 
-_KNOWLEDGE_INTENTS = frozenset(
-    {
-        Intent.RETURNS_REFUNDS,
-        Intent.SHIPPING,
-        Intent.ACCOUNT,
-        Intent.PAYMENTS,
-        Intent.CANCELLATION,
-        Intent.ORDER_STATUS,
-    }
-)
+class Action(enum.StrEnum):
+    """What an assistant does with a message of an intent."""
+
+    ANSWER = "answer"  # from its documents (the default)
+    LOOKUP = "lookup"  # the end user's records (the shop's orders), looked up and stated
+    HANDOFF = "handoff"  # a ticket for a colleague
+    REFUSE = "refuse"  # the fixed refusal
+    SMALL_TALK = "small_talk"  # a short reply that states no facts
 
 
 @dataclass(frozen=True)
 class Route:
     """The router's decision for one message.
 
-    ``intent`` is the best-scoring intent; ``confident`` is whether its score reached the
-    router's threshold. ``order_ids`` are the shop's order numbers found in the message, in
-    order of appearance, without duplicates. ``scores`` has every intent's score.
+    ``intent`` is the best-scoring intent and ``action`` what its definition does with it;
+    ``confident`` is whether its score reached the router's threshold. ``order_ids`` are
+    the order numbers found in the message, in order of appearance, without duplicates.
+    ``scores`` has every intent's score.
     """
 
     intent: Intent
@@ -58,6 +52,7 @@ class Route:
     confident: bool
     order_ids: tuple[str, ...] = ()
     scores: Mapping[str, float] = field(default_factory=dict)
+    action: Action = Action.ANSWER
 
 
 class HandoffReason(enum.StrEnum):

@@ -70,7 +70,7 @@ def _serve_api(
     from switchboard.assistant.local_model import LocalChatModel
     from switchboard.assistant.order_client import OrderClient
     from switchboard.assistant.remote_model import open_remote_model
-    from switchboard.assistant.service import open_assistant
+    from switchboard.assistant.service import open_assistants
     from switchboard.assistant.types import ChatModel
     from switchboard.engine.local import LocalEngine
     from switchboard.rag.knowledge import KnowledgeBase
@@ -88,12 +88,16 @@ def _serve_api(
             else LocalChatModel(engine)
         )
         client = OrderClient(orders.url, orders.token) if orders is not None else None
-        assistant = open_assistant(settings, chat_model, knowledge, orders=client)
+        assistants = open_assistants(settings, chat_model, knowledge, orders=client)
         bind, port = settings.server.host, settings.server.port
-        console.print(f"chat: http://{bind}:{port}/ (model {chat_model.name})", highlight=False)
+        names = ", ".join(assistants.by_name)
+        console.print(
+            f"chat: http://{bind}:{port}/ (assistants {names}; model {chat_model.name})",
+            highlight=False,
+        )
         uvicorn.run(
             create_app(
-                engine, settings, knowledge=knowledge, assistant=assistant, order_api=orders
+                engine, settings, knowledge=knowledge, assistants=assistants, order_api=orders
             ),
             host=bind,
             port=port,

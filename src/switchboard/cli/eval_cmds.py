@@ -1,9 +1,10 @@
-"""``switchboard eval GOLDEN``: the golden set through the real assistant pipeline."""
+"""``switchboard eval [GOLDEN] [--assistant NAME]``: a golden set through an assistant's
+real pipeline (default: the demo shop's, over its articles and golden set)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -20,7 +21,21 @@ from switchboard.cli.common import (
 from switchboard.config import Settings
 from switchboard.evaluation.golden import GoldenCase
 
-GoldenArg = Annotated[Path | None, typer.Argument(help="Golden set JSONL (default: the demo's).")]
+if TYPE_CHECKING:
+    from switchboard.evaluation.runner import EvalTarget
+
+GoldenArg = Annotated[
+    Path | None,
+    typer.Argument(help="Golden set JSONL (default: the demo assistant's own)."),
+]
+AssistantOpt = Annotated[
+    str | None, typer.Option(help="The assistant to evaluate (default: the served default).")
+]
+ArticlesOpt = Annotated[
+    Path | None,
+    typer.Option(help="Folder of the articles its collection is built from (default: the "
+                 "demo assistant's own)."),
+]  # fmt: skip
 ModelOpt = Annotated[
     list[str] | None, typer.Option(help="Model to evaluate (repeat; default: configured).")
 ]
@@ -39,6 +54,8 @@ JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the results 
 @one_line_errors
 def eval_golden(
     golden: GoldenArg = None,
+    assistant: AssistantOpt = None,
+    articles: ArticlesOpt = None,
     model: ModelOpt = None,
     chunk_tokens: ChunkOpt = None,
     tag: TagOpt = None,
@@ -51,13 +68,16 @@ def eval_golden(
 ) -> None:
     """Intent accuracy, retrieval hit@k, citations, key facts, forbidden facts, handoffs,
     latency, tokens per turn and the answer paths taken, for each model and chunk size."""
-    from switchboard.evaluation.golden import SPLITS, default_golden_path, load_golden
+    from switchboard.evaluation.golden import SPLITS, load_golden
     from switchboard.evaluation.runner import evaluate
 
     settings = load_settings()
     if json_path is not None and not json_path.parent.is_dir():
         raise ValueError(f"--json: no such folder {json_path.parent}")
-    cases = load_golden(golden or default_golden_path())
+    target, default_golden = _target(settings, assistant, articles)
+    if golden is None and default_golden is None:
+        raise ValueError(f"assistant {target.definition.name!r} has no demo golden set: name one")
+    cases = load_golden(golden or default_golden)  # type: ignore[arg-type]
     if split is not None:
         if split not in SPLITS:
             raise ValueError(f"--split must be one of {', '.join(SPLITS)}, not {split!r}")
@@ -68,7 +88,7 @@ def eval_golden(
         raise ValueError("no golden case matches --split/--tag")
     sizes = _sizes(chunk_tokens, settings.knowledge.chunking.chunk_tokens)
     if not generate:
-        _eval_routing(settings, cases, sizes, k, json_path)
+        _eval_routing(settings, target, cases, sizes, k, json_path)
         return
     names = model or [settings.model]
     models = [(name, model_path(settings, name)) for name in names]
@@ -78,13 +98,39 @@ def eval_golden(
         def progress(text: str, step: bool) -> None:
             bar.update(task, description=text, advance=1 if step else 0)
 
-        result = evaluate(settings, cases, models, sizes, k=k, progress=progress)
+        result = evaluate(settings, target, cases, models, sizes, k=k, progress=progress)
     _print(result)
     write_json(result, json_path)
 
 
+def _target(
+    settings: Settings, name: str | None, articles: Path | None
+) -> tuple[EvalTarget, Path | None]:
+    """The assistant to evaluate, the articles of its collection and its demo golden set."""
+    from switchboard.assistant.service import default_name, served_definitions
+    from switchboard.demo import demo_corpus
+    from switchboard.evaluation.runner import eval_target
+
+    definitions = served_definitions(settings)
+    name = name or default_name(settings, list(definitions))
+    if name not in definitions:
+        raise ValueError(f"--assistant: no assistant {name!r} (served: {', '.join(definitions)})")
+    corpus = demo_corpus(name)
+    folder = articles or (corpus[0] if corpus else None)
+    if folder is None:
+        raise ValueError(f"--articles: the folder assistant {name!r}'s collection is built from")
+    if not folder.is_dir():
+        raise ValueError(f"--articles: no such folder {folder}")
+    return eval_target(settings, definitions[name], folder), corpus[1] if corpus else None
+
+
 def _eval_routing(
-    settings: Settings, cases: list[GoldenCase], sizes: list[int], k: int, json_path: Path | None
+    settings: Settings,
+    target: EvalTarget,
+    cases: list[GoldenCase],
+    sizes: list[int],
+    k: int,
+    json_path: Path | None,
 ) -> None:
     from switchboard.evaluation.retrieval_eval import evaluate_retrieval
 
@@ -94,7 +140,7 @@ def _eval_routing(
         def progress(text: str, step: bool) -> None:
             bar.update(task, description=text, advance=1 if step else 0)
 
-        result = evaluate_retrieval(settings, cases, sizes, k=k, progress=progress)
+        result = evaluate_retrieval(settings, target, cases, sizes, k=k, progress=progress)
     table = Table(title=f"golden set, no generation: {result['cases']} cases, hit@{k}")
     table.add_column("")
     for run in result["runs"]:

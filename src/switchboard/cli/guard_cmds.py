@@ -39,14 +39,15 @@ def scan(
     the safe message when blocked). Output texts are also checked for leakage of the
     assistant's system prompts. A stream is checked by the same detectors and policy, on
     the words it releases."""
-    from switchboard.assistant.service import SYSTEM_PROMPTS
+    from switchboard.assistant.service import served_definitions
     from switchboard.guard.factory import open_guard
     from switchboard.order_ids import OrderIdFormat
 
     settings = load_settings()
     order_ids = OrderIdFormat.from_settings(settings.orders)
+    prompts = [p for d in served_definitions(settings).values() for p in d.system_prompts]
     guard = open_guard(
-        settings.guard.model_copy(update={"enabled": True}), SYSTEM_PROMPTS, (order_ids.pattern,)
+        settings.guard.model_copy(update={"enabled": True}), prompts, (order_ids.pattern,)
     )
     assert guard is not None
     lines = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
@@ -76,12 +77,13 @@ def bench_guard(
 ) -> None:
     """Precision and recall of each guardrail on its labelled set, and the latency the
     guardrails add per turn (input) and to the answer's first token (output)."""
-    from switchboard.assistant.service import SYSTEM_PROMPTS
+    from switchboard.assistant.definition import demo_definition
     from switchboard_bench.guard_bench import run
     from switchboard_bench.guard_splits import splits_tables
 
     settings = load_settings()
-    result = run(settings.guard, SYSTEM_PROMPTS, tokens_per_s=tokens_per_s, progress=True)
+    prompts = demo_definition("shop").system_prompts  # its labelled sets are the shop's
+    result = run(settings.guard, prompts, tokens_per_s=tokens_per_s, progress=True)
     for table in splits_tables(result["splits"]):
         console.print(table)
     latency = result["latency"]

@@ -46,9 +46,24 @@ class GroundingSettings(BaseModel):
 
 
 class AssistantSettings(BaseModel):
-    """The customer-support assistant: routing, grounding, generation, conversations."""
+    """The assistants: where their definitions are, and the defaults of what a definition
+    leaves out (retrieval, grounding, generation, conversations)."""
 
-    collection: str = Field("shop", description="Knowledge-base collection of the articles.")
+    definitions_dir: Path | None = Field(
+        None,
+        description="Folder of assistant definitions, one TOML file each (default "
+        "<data_dir>/assistants; `switchboard assistants new` writes there).",
+    )
+    demo_assistants: bool = Field(
+        True,
+        description="Also serve the demo's assistants: shop (the demo shop's support) and "
+        "helpdesk (an IT helpdesk over the demo's second corpus).",
+    )
+    default: str | None = Field(
+        None,
+        description="The assistant a chat without one names gets (default: shop when it "
+        "is served, else the first by name).",
+    )
     db_path: Path | None = Field(
         None, description="Conversations SQLite file (default <data_dir>/assistant.sqlite3)."
     )

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
         return self.assistant.db_path or self.data_dir / "assistant.sqlite3"
 
     @property
+    def assistants_dir(self) -> Path:
+        return self.assistant.definitions_dir or self.data_dir / "assistants"
+
+    @property
     def gateway_db(self) -> Path:
         return self.gateway.db_path or self.data_dir / "gateway.sqlite3"
 

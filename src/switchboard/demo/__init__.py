@@ -6,6 +6,8 @@ invented outdoor-gear shop that ships from Kiel, Germany, to the EU, UK, CH and 
     option_words_path()   the named options (carriers, payment methods) answers are checked on
     shop_words_path()     the shop's places, products, brands and audiences (the cache's guard)
     DEMO_COLLECTION       the collection ``switchboard demo load`` ingests them into
+    assistants_dir()      the demo's assistant definitions: the shop's and the helpdesk's
+    demo_corpus(name)     a demo assistant's articles folder and golden set
 
 A second corpus, not the shop's: the internal IT helpdesk of Northwind Analytics, an
 invented data-analytics company with offices in London, Manchester and Rotterdam.
@@ -26,6 +28,11 @@ HELPDESK_COLLECTION = "helpdesk"
 def shop_articles_dir() -> Path:
     """The folder holding the shop's articles, one Markdown file per topic."""
     return Path(__file__).parent / "shop"
+
+
+def assistants_dir() -> Path:
+    """The demo's assistant definitions (TOML): ``shop.toml`` and ``helpdesk.toml``."""
+    return Path(__file__).parent / "assistants"
 
 
 def golden_set_path() -> Path:
@@ -50,6 +57,16 @@ def helpdesk_articles_dir() -> Path:
     return Path(__file__).parent / "helpdesk"
 
 
+def demo_corpus(assistant: str) -> tuple[Path, Path] | None:
+    """The articles folder and golden set of a demo assistant (``shop``, ``helpdesk``)."""
+    corpora = {
+        "shop": (shop_articles_dir, golden_set_path),
+        "helpdesk": (helpdesk_articles_dir, helpdesk_golden_path),
+    }
+    found = corpora.get(assistant)
+    return (found[0](), found[1]()) if found is not None else None
+
+
 def helpdesk_golden_path() -> Path:
     """The IT helpdesk's golden set: answerable questions with their articles and facts,
     questions its articles do not cover, and off-topic messages."""
@@ -59,6 +76,8 @@ def helpdesk_golden_path() -> Path:
 __all__ = [
     "DEMO_COLLECTION",
     "HELPDESK_COLLECTION",
+    "assistants_dir",
+    "demo_corpus",
     "golden_set_path",
     "helpdesk_articles_dir",
     "helpdesk_golden_path",

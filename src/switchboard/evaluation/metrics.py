@@ -63,7 +63,7 @@ class TurnOutcome:
 class CaseScore:
     case_id: str
     tags: tuple[str, ...]
-    intent_ok: bool
+    intent_ok: bool | None  # None: the case expects no intent
     hit: bool | None  # None: the case expects no source
     citation_precision: float | None  # None: nothing cited, or no expected source
     facts_found: int
@@ -91,7 +91,7 @@ def score_case(case: GoldenCase, outcome: TurnOutcome, k: int) -> CaseScore:
     return CaseScore(
         case_id=case.id,
         tags=case.tags,
-        intent_ok=outcome.intent == case.expected_intent.value,
+        intent_ok=None if case.expected_intent is None else outcome.intent == case.expected_intent,
         hit=hit,
         citation_precision=precision,
         facts_found=len(case.must_include) - len(missing),
@@ -139,7 +139,7 @@ def summarize(scores: Sequence[CaseScore], outcomes: Sequence[TurnOutcome]) -> d
     return {
         "cases": len(scores),
         "errors": sum(1 for s in scores if s.error),
-        "intent_accuracy": _mean([s.intent_ok for s in scores]),
+        "intent_accuracy": _mean([s.intent_ok for s in scores if s.intent_ok is not None]),
         "retrieval_hit_at_k": _mean(hits),
         "retrieval_cases": len(hits),
         "citation_precision": _mean(precisions),

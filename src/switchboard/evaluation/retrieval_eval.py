@@ -2,11 +2,13 @@
 
 Each case's last message is routed and searched exactly as an assistant turn does it
 (``QueryFocus`` of the settings, the route of the focused message, the follow-up rule of
-``search_query``), over the demo articles ingested into a fresh store per chunk size. No
+``search_query``), over the assistant's articles ingested into a fresh store per chunk
+size. No
 model is loaded and nothing is generated, so a run takes seconds: the way to compare router
 examples, query focusing and fusion settings on a golden file.
 
-Per run: intent accuracy (the router's best intent, confident or not), the share of
+Per run: intent accuracy (the router's best intent, confident or not; for an assistant
+without intents, none), the share of
 confident routes and their accuracy, and retrieval hit@k (an expected article among the
 first ``k`` distinct articles) with MRR@k, plus each case's route and articles.
 """
@@ -22,10 +24,15 @@ from typing import Any
 from switchboard.assistant.focus import QueryFocus, with_order_ids
 from switchboard.assistant.router import SemanticRouter
 from switchboard.assistant.turn import KnowledgeSearcher, search_query
-from switchboard.assistant.types import Route
+from switchboard.assistant.types import QUESTION, Route
 from switchboard.config import Settings
 from switchboard.evaluation.golden import GoldenCase
-from switchboard.evaluation.runner import demo_collection, demo_knowledge
+from switchboard.evaluation.runner import (
+    EvalTarget,
+    corpus_knowledge,
+    eval_collection,
+    eval_router,
+)
 from switchboard.order_ids import OrderIdFormat
 from switchboard.rag.knowledge import open_embedder
 from switchboard.rag.store import open_store
@@ -36,6 +43,7 @@ RETRIEVAL_FIELDS = {"mode", "weights", "fusion", "reranker"}
 
 def evaluate_retrieval(
     settings: Settings,
+    target: EvalTarget,
     cases: Sequence[GoldenCase],
     chunk_sizes: Sequence[int],
     *,
@@ -45,7 +53,8 @@ def evaluate_retrieval(
 ) -> dict[str, Any]:
     """One run per chunk size: routing and retrieval figures and per-case rows; ``router``
     replaces the one built from the settings (to compare example sets)."""
-    config = settings.assistant
+    target.check(cases)
+    config = target.definition.settings(settings.assistant)
     focus = QueryFocus(config.query_focus, min_words=config.focus_min_words)
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="switchboard-eval-")))
@@ -53,19 +62,22 @@ def evaluate_retrieval(
         stack.callback(embedder.close)
         store = open_store(str(tmp / "knowledge.sqlite3"))
         stack.callback(store.close)
-        order_ids = OrderIdFormat.from_settings(settings.orders)
-        router = router or SemanticRouter(
-            embedder, order_ids=order_ids, threshold=config.router_threshold
-        )
+        order_ids = target.order_ids
+        router = router or eval_router(settings, target, embedder)
         routes = [
-            with_order_ids(router.route(focus(c.message)), c.message, order_ids) for c in cases
+            with_order_ids(
+                router.route(focus(c.message)) if router else Route(QUESTION, 0.0, False),
+                c.message,
+                order_ids,
+            )
+            for c in cases
         ]
         runs = []
         for size in chunk_sizes:
-            progress(f"ingesting the demo articles in {size}-token chunks", False)
-            kb = demo_knowledge(settings, size, store, embedder)
+            progress(f"ingesting the articles in {size}-token chunks", False)
+            kb = corpus_knowledge(settings, target, size, store, embedder)
             stack.callback(kb.retriever.close)
-            searcher = KnowledgeSearcher(kb, demo_collection(settings, size), k)
+            searcher = KnowledgeSearcher(kb, eval_collection(settings, target, size), k)
             rows = [
                 _case_row(case, route, _retrieved(searcher, focus, order_ids, case), k)
                 for case, route in zip(cases, routes, strict=True)
@@ -94,8 +106,8 @@ def _case_row(case: GoldenCase, route: Route, retrieved: list[str], k: int) -> d
     rank = next((i for i, a in enumerate(retrieved[:k], start=1) if a in expected), None)
     return {
         "id": case.id,
-        "expected_intent": case.expected_intent.value,
-        "intent": route.intent.value,
+        "expected_intent": case.expected_intent,
+        "intent": route.intent,
         "confidence": round(route.confidence, 4),
         "confident": route.confident,
         "expected_sources": list(case.expected_sources),
@@ -106,8 +118,9 @@ def _case_row(case: GoldenCase, route: Route, retrieved: list[str], k: int) -> d
 
 def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Intent accuracy, confident share and accuracy, hit@k and MRR@k over the rows."""
-    right = [r["intent"] == r["expected_intent"] for r in rows]
-    confident = [ok for ok, r in zip(right, rows, strict=True) if r["confident"]]
+    judged = [r for r in rows if r["expected_intent"] is not None]
+    right = [r["intent"] == r["expected_intent"] for r in judged]
+    confident = [ok for ok, r in zip(right, judged, strict=True) if r["confident"]]
     scored = [r for r in rows if r["expected_sources"]]
     return {
         "intent_accuracy": _mean([float(ok) for ok in right]),

@@ -1,8 +1,9 @@
-"""Run the golden set through the real assistant pipeline, for each model and chunk size.
+"""Run a golden set through an assistant's real pipeline, for each model and chunk size.
 
-Everything is real and isolated in a temporary folder: the demo articles are ingested once
-per chunk size (each into its own collection of one knowledge store), the Order API runs as
-its own process on a free port, and conversations go to a fresh SQLite file. Outage cases
+Everything is real and isolated in a temporary folder: the assistant's articles are
+ingested once per chunk size (each into its own collection of one knowledge store), the
+Order API runs as its own process on a free port (for an assistant that looks orders up),
+and conversations go to a fresh SQLite file. Outage cases
 talk to an Order API address where nothing listens, through the same client code (retries,
 backoff, circuit breaker). Multi-turn cases send their earlier messages first, in the same
 session; only the last message is scored. Cases run one at a time, so latencies are those
@@ -22,16 +23,23 @@ from pathlib import Path
 from typing import Any
 
 from switchboard.assistant.conversations import ConversationStore
+from switchboard.assistant.definition import AssistantDefinition
 from switchboard.assistant.grounding_stage import open_grounding
 from switchboard.assistant.local_model import LocalChatModel
 from switchboard.assistant.orchestrator import Orchestrator, TurnRequest
 from switchboard.assistant.order_client import OrderClient
 from switchboard.assistant.router import SemanticRouter
-from switchboard.assistant.service import SYSTEM_PROMPTS, evidence_stages
+from switchboard.assistant.service import evidence_stages
 from switchboard.assistant.turn import KnowledgeSearcher, search_query
-from switchboard.assistant.types import DoneEvent, HandoffEvent, TokenEvent, ToolResultEvent
+from switchboard.assistant.types import (
+    QUESTION,
+    DoneEvent,
+    HandoffEvent,
+    TokenEvent,
+    ToolResultEvent,
+)
 from switchboard.config import ChunkSettings, Settings
-from switchboard.demo import DEMO_COLLECTION, option_words_path, shop_articles_dir
+from switchboard.demo import option_words_path
 from switchboard.engine.async_engine import EngineStats
 from switchboard.evaluation.golden import GoldenCase
 from switchboard.evaluation.metrics import (
@@ -52,6 +60,34 @@ from switchboard.stages.stage import Pipeline
 
 SWEEP = (0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65)
 Progress = Callable[[str, bool], None]  # (what runs now, whether a case just finished)
+
+
+@dataclass(frozen=True)
+class EvalTarget:
+    """The assistant under evaluation and the articles its collection is built from."""
+
+    definition: AssistantDefinition
+    articles: Path
+    order_ids: OrderIdFormat  # the order numbers it looks up (none, without order lookups)
+
+    def check(self, cases: Sequence[GoldenCase]) -> None:
+        """Every expected intent is one the assistant declares (or its question intent)."""
+        known = {intent.name for intent in self.definition.intents} or {QUESTION}
+        unknown = sorted({c.expected_intent for c in cases if c.expected_intent} - known)
+        if unknown:
+            raise ValueError(
+                f"the golden set expects intents {unknown} that assistant "
+                f"{self.definition.name!r} does not declare ({', '.join(sorted(known))})"
+            )
+
+
+def eval_target(settings: Settings, definition: AssistantDefinition, articles: Path) -> EvalTarget:
+    order_ids = (
+        OrderIdFormat.from_settings(settings.orders)
+        if definition.order_lookup
+        else OrderIdFormat.none()
+    )
+    return EvalTarget(definition, articles, order_ids)
 
 
 @dataclass(frozen=True)
@@ -80,6 +116,7 @@ class RunResult:
 
 def evaluate(
     settings: Settings,
+    target: EvalTarget,
     cases: Sequence[GoldenCase],
     models: Sequence[tuple[str, Path]],
     chunk_sizes: Sequence[int],
@@ -88,33 +125,35 @@ def evaluate(
     progress: Progress = lambda _text, _step: None,
 ) -> dict[str, Any]:
     """Every (model, chunk size) run's summary and per-case scores, and the router sweep."""
+    target.check(cases)
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="switchboard-eval-")))
-        orders_up = stack.enter_context(_order_api(settings))
+        orders_up = (
+            stack.enter_context(_order_api(settings)) if target.definition.order_lookup else None
+        )
         embedder = open_embedder(settings.knowledge.embedding, settings.models_dir)
         stack.callback(embedder.close)
         store = open_store(str(tmp / "knowledge.sqlite3"))
         stack.callback(store.close)
         bases = {}
         for size in chunk_sizes:
-            progress(f"ingesting the demo articles in {size}-token chunks", False)
-            bases[size] = demo_knowledge(settings, size, store, embedder)
+            progress(f"ingesting the articles in {size}-token chunks", False)
+            bases[size] = corpus_knowledge(settings, target, size, store, embedder)
         for kb in bases.values():
             stack.callback(kb.retriever.close)
-        router = SemanticRouter(
-            embedder,
-            order_ids=OrderIdFormat.from_settings(settings.orders),
-            threshold=settings.assistant.router_threshold,
-        )
+        router = eval_router(settings, target, embedder)
         sweep = threshold_sweep(
-            [(r.intent.value, r.confidence, c.expected_intent.value)
-             for c in cases for r in [router.route(c.message)]],
+            [(r.intent, r.confidence, c.expected_intent)
+             for c in cases if c.expected_intent is not None and router is not None
+             for r in [router.route(c.message)]],
             SWEEP,
         )  # fmt: skip
         runs: list[RunResult] = []
         for name, path in models:
             runs.extend(
-                _model_runs(settings, cases, name, path, router, bases, orders_up, tmp, k, progress)
+                _model_runs(
+                    settings, target, cases, name, path, router, bases, orders_up, tmp, k, progress
+                )
             )
     return {
         "cases": len(cases),
@@ -124,14 +163,27 @@ def evaluate(
     }
 
 
+def eval_router(settings: Settings, target: EvalTarget, embedder: Any) -> SemanticRouter | None:
+    """The assistant's router, as served; None for an assistant without intents."""
+    if not target.definition.intents:
+        return None
+    return SemanticRouter(
+        embedder,
+        target.definition.intents,
+        order_ids=target.order_ids,
+        threshold=target.definition.settings(settings.assistant).router_threshold,
+    )
+
+
 def _model_runs(
     settings: Settings,
+    target: EvalTarget,
     cases: Sequence[GoldenCase],
     name: str,
     path: Path,
-    router: SemanticRouter,
+    router: SemanticRouter | None,
     bases: dict[int, KnowledgeBase],
-    orders: OrderApiSupervisor,
+    orders: OrderApiSupervisor | None,
     tmp: Path,
     k: int,
     progress: Progress,
@@ -147,8 +199,8 @@ def _model_runs(
         for size, kb in bases.items():
             progress(f"{name}, {size}-token chunks", False)
             conversations = tmp / f"conversations-{name.replace(':', '_')}-{size}.sqlite3"
-            run = _run(settings, cases, model, router, kb, size, orders, conversations, k,
-                       progress)  # fmt: skip
+            run = _run(settings, target, cases, model, router, kb, size, orders, conversations,
+                       k, progress)  # fmt: skip
             before = engine.async_engine.stats
             result = asyncio.run(run)
             result.summary.update(prefill_per_call(before, engine.async_engine.stats))
@@ -180,52 +232,69 @@ def prefill_per_call(before: EngineStats, after: EngineStats) -> dict[str, float
     }
 
 
-def demo_knowledge(settings: Settings, size: int, store: Any, embedder: Any) -> KnowledgeBase:
+def corpus_knowledge(
+    settings: Settings, target: EvalTarget, size: int, store: Any, embedder: Any
+) -> KnowledgeBase:
+    """The target's articles ingested in ``size``-token chunks into their own collection."""
     chunking = ChunkSettings(chunk_tokens=size, overlap_tokens=min(32, size // 4))
     knowledge = settings.knowledge.model_copy(update={"chunking": chunking})
     kb = KnowledgeBase.assemble(knowledge, store, embedder)
-    ref = demo_collection(settings, size)
-    files = kb.ingestor.list_files([shop_articles_dir()])
+    ref = eval_collection(settings, target, size)
+    files = kb.ingestor.list_files([target.articles])
+    if not files:
+        raise ValueError(f"no articles to ingest in {target.articles}")
     report = kb.ingestor.ingest_files(ref, files, delete_missing=True)
     if report.failures:
-        raise ValueError(f"demo articles failed to ingest: {report.failures[0]}")
+        raise ValueError(f"articles failed to ingest: {report.failures[0]}")
     return kb
 
 
-def demo_collection(settings: Settings, size: int) -> CollectionRef:
-    return CollectionRef(settings.knowledge.default_tenant, f"{DEMO_COLLECTION}-{size}")
+def eval_collection(settings: Settings, target: EvalTarget, size: int) -> CollectionRef:
+    name = f"{target.definition.collection}-{size}"
+    return CollectionRef(settings.knowledge.default_tenant, name)
 
 
 async def _run(
     settings: Settings,
+    target: EvalTarget,
     cases: Sequence[GoldenCase],
     model: LocalChatModel,
-    router: SemanticRouter,
+    router: SemanticRouter | None,
     kb: KnowledgeBase,
     size: int,
-    orders: OrderApiSupervisor,
+    orders: OrderApiSupervisor | None,
     conversations_path: Path,
     k: int,
     progress: Progress,
 ) -> RunResult:
-    config = settings.assistant
-    searcher = KnowledgeSearcher(kb, demo_collection(settings, size), config.top_k)
-    scorer = KnowledgeSearcher(kb, demo_collection(settings, size), k)
+    definition = target.definition
+    config = definition.settings(settings.assistant)
+    searcher = KnowledgeSearcher(kb, eval_collection(settings, target, size), config.top_k)
+    scorer = KnowledgeSearcher(kb, eval_collection(settings, target, size), k)
     conversations = ConversationStore(conversations_path)
-    up = OrderClient(orders.url, orders.token)
-    down = OrderClient(f"http://127.0.0.1:{_free_port()}", orders.token)
+    up = OrderClient(orders.url, orders.token) if orders is not None else None
+    down = (
+        OrderClient(f"http://127.0.0.1:{_free_port()}", orders.token)
+        if orders is not None
+        else None
+    )
 
-    # as served: guarded, never cached
-    guard = open_guard(settings.guard, SYSTEM_PROMPTS, (router.order_ids.pattern,))
+    # as served (guarded), never cached
+    guard = None
+    if definition.guard:
+        allowed = (target.order_ids.pattern,)
+        guard = open_guard(settings.guard, definition.system_prompts, allowed)
     evidence = evidence_stages(config, kb.embedder, searcher)
     grounding = open_grounding(config.grounding, option_words_path())
     guarded = GuardStage(guard) if guard is not None else None
     stages = Pipeline([s for s in (guarded, grounding) if s is not None])
 
-    def orchestrator(orders: OrderClient) -> Orchestrator:
+    def orchestrator(orders: OrderClient | None) -> Orchestrator:
         return Orchestrator(
             config,
+            definition=definition,
             router=router,
+            order_ids=target.order_ids,
             model=model,
             searcher=searcher,
             orders=orders,
@@ -246,8 +315,9 @@ async def _run(
             scores.append(score_case(case, outcome, k))
             progress(f"{model.name}, {size}-token chunks: {case.id}", True)
     finally:
-        await up.aclose()
-        await down.aclose()
+        for client in (up, down):
+            if client is not None:
+                await client.aclose()
         conversations.close()
     return RunResult(model.name, size, summarize(scores, outcomes), scores, outcomes)
 
@@ -261,7 +331,7 @@ async def _case(pipeline: Orchestrator, case: GoldenCase, scorer: KnowledgeSearc
                     session_id = event.session_id
         request = TurnRequest(case.customer_id, case.message, session_id)
         previous = case.history[-1] if case.history else None
-        query = search_query(pipeline.focus(case.message), previous, pipeline.router.order_ids)
+        query = search_query(pipeline.focus(case.message), previous, pipeline.order_ids)
         return await _last_turn(pipeline, request, query, scorer)
     except Exception as exc:  # a case that fails is reported, and the run goes on
         return TurnOutcome("", "", 0.0, (), (), None, (), {}, {}, 0.0, error=repr(exc))
@@ -294,7 +364,7 @@ async def _last_turn(
     retrieved = tuple(dict.fromkeys(h.stored.chunk.document_id for h in hits))
     return TurnOutcome(
         answer="".join(answer),
-        intent=done.intent.value,
+        intent=done.intent,
         confidence=done.confidence,
         cited_article_ids=done.cited_article_ids,
         retrieved_article_ids=retrieved,

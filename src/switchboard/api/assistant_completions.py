@@ -1,0 +1,258 @@
+"""``model: "assistant:<name>"`` in ``POST /v1/chat/completions``: one turn of that
+assistant as an OpenAI chat completion, so any OpenAI SDK or chat UI can use it.
+
+The request's last message is the question (a user message with text); the user and
+assistant messages before it are the conversation so far (the caller keeps it: each call
+stores only its own turn, in a new session). The assistant answers with its own prompts,
+so a system message of the request is not used. Sampling parameters do not apply: the
+assistant's definition sets them.
+
+The answer streams as ``chat.completion.chunk``s (or comes as one ``chat.completion``).
+Two extension fields, on the last chunk and on the completion, carry what plain text
+cannot: ``citations`` (what each ``[n]`` of the answer refers to: ``number``,
+``article_id``, ``title``, ``url``, ``heading``, ``quote``) and ``switchboard`` (the turn's
+``session_id``, ``intent``, ``answer_path``, and ``handoff`` when a colleague was offered
+or a ticket created). An assistant whose end user is a customer needs the customer's
+token in ``x-customer-token``, as on ``/v1/assistant/chat``. The key needs the ``chat``
+and ``assistant`` scopes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from dataclasses import asdict
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from switchboard.api.customer_auth import end_user
+from switchboard.api.errors import stream_error_payload
+from switchboard.api.gateway_model import Caller, bind_caller
+from switchboard.api.generation import until_disconnected
+from switchboard.api.sse import DONE, SSEResponse, data_event, sse_event
+from switchboard.api.turn_record import finish_turn_record, new_turn_record, principal_of
+from switchboard.assistant.definition import MODEL_PREFIX
+from switchboard.assistant.orchestrator import TurnRequest
+from switchboard.assistant.service import Assistants
+from switchboard.assistant.types import (
+    CitationEvent,
+    DoneEvent,
+    HandoffEvent,
+    TokenEvent,
+    ToolResultEvent,
+    TurnEvent,
+)
+from switchboard.errors import (
+    CLIENT_CLOSED_REQUEST,
+    AssistantNotFoundError,
+    EngineDeadError,
+    InvalidRequestError,
+    RequestError,
+)
+from switchboard.gateway.messages import is_text_only, text_of
+
+log = logging.getLogger(__name__)
+
+
+def turn_request(messages: Sequence[Mapping[str, Any]], max_chars: int) -> tuple[str, tuple]:
+    """The question (the last message) and the conversation before it; a request that has
+    no user question last is refused as the client's error."""
+    if not messages or messages[-1].get("role") != "user":
+        raise InvalidRequestError("the last message must be the user's question", param="messages")
+    history = []
+    for index, message in enumerate(messages):
+        role = message.get("role")
+        if role in ("system", "developer"):
+            continue  # the assistant's own prompts apply
+        if role not in ("user", "assistant") or not is_text_only(message):
+            raise InvalidRequestError(
+                f"messages[{index}]: an assistant takes user and assistant text messages",
+                param=f"messages[{index}]",
+            )
+        history.append((str(role), text_of(message)))
+    question = history.pop()[1]
+    if not question.strip():
+        raise InvalidRequestError("the user's question is empty", param="messages")
+    if len(question) > max_chars:
+        raise InvalidRequestError(f"the question is over {max_chars} characters", param="messages")
+    return question, tuple(history)
+
+
+async def assistant_completion(
+    http: Request, name: str, messages: Sequence[Mapping[str, Any]], *, stream: bool, usage: bool
+) -> Response:
+    assistants: Assistants | None = getattr(http.app.state, "assistants", None)
+    if assistants is None:
+        raise AssistantNotFoundError(name, (), param="model")
+    if name not in assistants.by_name:
+        raise AssistantNotFoundError(name, sorted(assistants.by_name), param="model")
+    assistant = assistants.get(name)
+    token = http.headers.get("x-customer-token")
+    customer = end_user(http, assistant.definition.end_user, token, None)
+    question, history = turn_request(messages, http.app.state.max_message_chars)
+    turn = TurnRequest(customer.customer_id, question, None, customer.tenant, history)
+    record = new_turn_record(http, name, endpoint="chat", stream=stream)
+    bind_caller(Caller(principal_of(http), record))  # the turn's model calls are metered
+    events = assistant.orchestrator.turn(turn)
+    try:  # a client leaving before the first event cancels the turn
+        first = await until_disconnected(http.receive, anext(events))
+    except BaseException as exc:
+        await events.aclose()
+        finish_turn_record(http, record, error=exc)
+        raise
+    if first is None:
+        await events.aclose()
+        finish_turn_record(http, record)
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
+    reply = Reply(f"{MODEL_PREFIX}{name}", record.request_id)
+    headers = {"x-request-id": record.request_id}
+    if stream:
+        chunks = _stream(reply, first, events, http, record, usage)
+        return SSEResponse(chunks, headers=headers)
+    body = await _complete(reply, first, events, http, record)
+    return Response(json.dumps(body, ensure_ascii=False), media_type="application/json",
+                    headers=headers)  # fmt: skip
+
+
+class Reply:
+    """One answer's OpenAI objects: its id, model and creation time, and what the turn's
+    events say of it."""
+
+    def __init__(self, model: str, request_id: str) -> None:
+        self.model = model
+        self.id = f"chatcmpl-{request_id}"
+        self.created = int(time.time())
+        self.citations: list[dict[str, Any]] = []
+        self.handoff: dict[str, Any] | None = None
+        self.tools: list[str] = []
+        self.done: DoneEvent | None = None
+
+    def see(self, event: TurnEvent) -> str:
+        """The text ``event`` adds to the answer ("" for the others, which it keeps)."""
+        if isinstance(event, TokenEvent):
+            return event.text
+        if isinstance(event, CitationEvent):
+            cited = asdict(event)
+            del cited["kind"]
+            self.citations.append(cited)
+        elif isinstance(event, HandoffEvent):
+            self.handoff = {"reason": event.reason.value, "ticket_id": event.ticket_id}
+        elif isinstance(event, ToolResultEvent):
+            self.tools.append(event.tool)
+        elif isinstance(event, DoneEvent):
+            self.done = event
+        return ""
+
+    def extensions(self) -> dict[str, Any]:
+        done = self.done
+        turn: dict[str, Any] = {"handoff": self.handoff}
+        if done is not None:
+            turn |= {
+                "session_id": done.session_id,
+                "intent": done.intent,
+                "answer_path": done.answer_path.value,
+            }
+        return {"citations": self.citations, "switchboard": turn}
+
+    def usage(self) -> dict[str, int]:
+        used = dict(self.done.usage) if self.done else {}
+        prompt, completion = used.get("prompt_tokens", 0), used.get("completion_tokens", 0)
+        return {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
+
+    def chunk(self, delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
+        body = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            **extra,
+        }
+        return data_event(json.dumps(body, ensure_ascii=False).encode())
+
+
+async def _events(
+    first: TurnEvent, rest: AsyncGenerator[TurnEvent, None]
+) -> AsyncIterator[TurnEvent]:
+    yield first
+    async with contextlib.aclosing(rest):
+        async for event in rest:
+            yield event
+
+
+async def _stream(
+    reply: Reply,
+    first: TurnEvent,
+    rest: AsyncGenerator[TurnEvent, None],
+    http: Request,
+    record: Any,
+    include_usage: bool,
+) -> AsyncGenerator[bytes, None]:
+    error: BaseException | None = None
+    try:
+        yield reply.chunk({"role": "assistant", "content": ""})
+        async for event in _events(first, rest):
+            text = reply.see(event)
+            if text:
+                yield reply.chunk({"content": text})
+        yield reply.chunk({}, "stop", **reply.extensions())
+        if include_usage:
+            body = {"id": reply.id, "object": "chat.completion.chunk", "created": reply.created,
+                    "model": reply.model, "choices": [], "usage": reply.usage()}  # fmt: skip
+            yield data_event(json.dumps(body).encode())
+    except (RequestError, EngineDeadError) as exc:  # the status line is gone: in-band
+        error = exc
+        yield sse_event(stream_error_payload(exc))
+    except Exception as exc:
+        error = exc
+        log.exception("assistant completion %s failed mid-stream", reply.id)
+        yield sse_event(stream_error_payload(exc))
+    except BaseException as exc:  # the client left
+        error = exc
+        raise
+    finally:
+        finish_turn_record(http, record, reply.done, error, reply.tools)
+    yield DONE
+
+
+async def _complete(
+    reply: Reply,
+    first: TurnEvent,
+    rest: AsyncGenerator[TurnEvent, None],
+    http: Request,
+    record: Any,
+) -> dict[str, Any]:
+    text: list[str] = []
+    error: BaseException | None = None
+    try:
+        async for event in _events(first, rest):
+            text.append(reply.see(event))
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        finish_turn_record(http, record, reply.done, error, reply.tools)
+    return {
+        "id": reply.id,
+        "object": "chat.completion",
+        "created": reply.created,
+        "model": reply.model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "".join(text)},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": reply.usage(),
+        **reply.extensions(),
+    }

@@ -1,0 +1,309 @@
+"""An assistant, declared: who it is, what it knows, what it may do (one TOML file each).
+
+    name = "helpdesk"                      # the file's stem when left out
+    title = "Northwind IT helpdesk"
+    collection = "helpdesk"                # the knowledge-base collection it answers from
+
+    [prompts]                              # system prompts
+    grounded = "You are the IT helpdesk assistant of ... cite sources like [1] ..."
+    small_talk = "Reply in one short sentence ..."
+
+    [replies]                              # what it says without the model
+    out_of_scope = "I can only help with ..."
+    not_sure = "I'm not sure about that ..."
+    ticket_created = "I've passed this to a colleague (ticket {ticket_id}) ..."
+    handoff_offer = "Would you like me to connect you with a colleague?"
+
+    [retrieval]                            # overrides of the [assistant] settings
+    answer_mode = "quote"
+
+    [[intents]]                            # optional: without intents every message is
+    name = "human_handoff"                 # a question for the documents
+    action = "handoff"                     # answer | lookup | handoff | refuse | small_talk
+    examples = ["can I talk to a person", ...]
+
+    [[smoke]]                              # ``switchboard assistants check`` asks these
+    question = "How do I reset my password?"
+    must_include = ["self-service portal"]
+
+A definition is validated when it is loaded: an unknown key, a missing text, a ticket
+reply without ``{ticket_id}`` or a duplicate intent is an error naming the file and the
+field. What the server's ``[assistant]`` settings say applies unless the definition says
+otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from switchboard.assistant.language import LANGUAGES
+from switchboard.assistant.types import Action
+from switchboard.config import AssistantSettings
+from switchboard.demo import assistants_dir
+
+NAME = r"^[a-z][a-z0-9_-]{0,39}$"
+INTENT_NAME = r"^[a-z][a-z0-9_]{0,39}$"
+MODEL_PREFIX = "assistant:"
+"""``model: "assistant:<name>"`` in a chat completion asks that assistant."""
+
+
+class DefinitionError(ValueError):
+    """A definition that cannot be loaded: the message names the file and each field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Prompts(_Strict):
+    grounded: str = Field(min_length=1, description="System prompt of answers from sources.")
+    small_talk: str = Field(min_length=1, description="System prompt of greetings and thanks.")
+    tools: str | None = Field(
+        None, description="System prompt when the model calls the tools itself."
+    )
+
+
+class Replies(_Strict):
+    out_of_scope: str = Field(min_length=1, description="The refusal of an off-topic message.")
+    not_sure: str = Field(min_length=1, description="When the documents do not answer.")
+    ticket_created: str = Field(
+        min_length=1, description="After a handoff ticket; {ticket_id} is its number."
+    )
+    handoff_offer: str = Field(
+        "Would you like me to connect you with a colleague?",
+        min_length=1,
+        description="The offer of a colleague, after 'not sure' or a failed lookup.",
+    )
+    other_language: dict[str, str] = Field(
+        default_factory=dict,
+        description="Per language code, the offer of a colleague in that language; a "
+        "message clearly in one of them gets it (none: every message is answered).",
+    )
+
+    @field_validator("ticket_created")
+    @classmethod
+    def _names_the_ticket(cls, value: str) -> str:
+        if "{ticket_id}" not in value:
+            raise ValueError("must contain {ticket_id}")
+        return value
+
+    @field_validator("other_language")
+    @classmethod
+    def _known_languages(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(LANGUAGES))
+        if unknown:
+            raise ValueError(f"unknown languages {unknown}; known: {sorted(LANGUAGES)}")
+        return value
+
+    def ticket(self, ticket_id: str) -> str:
+        return self.ticket_created.replace("{ticket_id}", ticket_id)
+
+
+class Retrieval(_Strict):
+    """Overrides of the server's ``[assistant]`` settings of the same name."""
+
+    top_k: int | None = Field(None, ge=1, le=20)
+    relevance_floor: float | None = Field(None, ge=-1.0, le=1.0)
+    answer_mode: Literal["generate", "quote"] | None = None
+    query_focus: Literal["none", "questions", "last_question"] | None = None
+    evidence_spans: int | None = Field(None, ge=0, le=64)
+    answerable_key_terms: int | None = Field(None, ge=0, le=8)
+    quote_sentences: int | None = Field(None, ge=1, le=8)
+    quote_window: int | None = Field(None, ge=0, le=8)
+
+
+class ModelPolicy(_Strict):
+    route: str | None = Field(
+        None, description="The gateway route of its model calls (default: assistant.model_route)."
+    )
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    max_tokens: int | None = Field(None, ge=16)
+
+
+class IntentSpec(_Strict):
+    name: str = Field(pattern=INTENT_NAME)
+    action: Action
+    examples: list[str] = Field(min_length=3)
+
+
+class Widget(_Strict):
+    title: str | None = Field(None, description="The chat window's title (default: title).")
+    accent: str = Field("#2f6f4e", pattern=r"^#[0-9a-fA-F]{6}$")
+    greeting: str | None = Field(None, description="The first message the widget shows.")
+
+
+class Smoke(_Strict):
+    question: str = Field(min_length=1)
+    expect: Literal["answer", "not_sure"] = "answer"
+    must_include: list[str] = Field(default_factory=list)
+
+
+class AssistantDefinition(_Strict):
+    name: str = Field(pattern=NAME)
+    title: str = Field(min_length=1)
+    description: str = ""
+    collection: str = Field(min_length=1, description="The knowledge-base collection.")
+    prompts: Prompts
+    replies: Replies
+    retrieval: Retrieval = Field(default_factory=Retrieval)
+    intents: list[IntentSpec] = Field(default_factory=list)
+    end_user: Literal["none", "customer"] = Field(
+        "none",
+        description="customer: every turn acts for a verified customer (a customer token "
+        "with authentication on); none: anyone who may call the API.",
+    )
+    order_lookup: bool = Field(
+        False,
+        description="Look up the customer's orders in the demo Order API (order numbers "
+        "as orders.id_pattern); needs end_user = customer.",
+    )
+    handoff: bool = Field(True, description="Offer a colleague and create handoff tickets.")
+    guard: bool = Field(True, description="Run the guardrails (as configured in [guard]).")
+    cache: bool = Field(True, description="Use the response cache (as configured in [cache]).")
+    model: ModelPolicy = Field(default_factory=ModelPolicy)
+    widget: Widget = Field(default_factory=Widget)
+    smoke: list[Smoke] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AssistantDefinition:
+        names = [intent.name for intent in self.intents]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"intents declared twice: {repeated}")
+        if self.order_lookup and self.end_user != "customer":
+            raise ValueError("order_lookup needs end_user = 'customer'")
+        if not self.handoff:
+            if any(intent.action is Action.HANDOFF for intent in self.intents):
+                raise ValueError("an intent hands off, but handoff = false")
+            if self.replies.other_language:
+                raise ValueError("replies.other_language offers a colleague: needs handoff")
+        return self
+
+    @property
+    def system_prompts(self) -> tuple[str, ...]:
+        """Every system prompt it may send (the output guard checks none of them leaks)."""
+        prompts = (self.prompts.grounded, self.prompts.small_talk, self.prompts.tools)
+        return tuple(p for p in prompts if p)
+
+    def settings(self, base: AssistantSettings) -> AssistantSettings:
+        """The server's ``[assistant]`` settings with this definition's overrides."""
+        update: dict[str, Any] = {
+            key: value for key, value in self.retrieval.model_dump().items() if value is not None
+        }
+        update["collection"] = self.collection
+        if not self.replies.other_language:
+            update["language_handoff"] = False
+        for key in ("temperature", "max_tokens"):
+            value = getattr(self.model, key)
+            if value is not None:
+                update[key] = value
+        if self.model.route is not None:
+            update["model_route"] = self.model.route
+        return base.model_copy(update=update)
+
+
+def load_definition(path: Path) -> AssistantDefinition:
+    """The definition in the TOML file at ``path``; ``DefinitionError`` names what is wrong."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DefinitionError(f"{path}: cannot read it: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise DefinitionError(f"{path}: not valid TOML: {exc}") from None
+    data.setdefault("name", path.stem)
+    if data["name"] != path.stem:
+        raise DefinitionError(f"{path}: name {data['name']!r} differs from the file's stem")
+    try:
+        return AssistantDefinition.model_validate(data)
+    except ValidationError as exc:
+        raise DefinitionError(f"{path}: {_problems(exc)}") from None
+
+
+def load_definitions(folders: Iterable[Path]) -> dict[str, AssistantDefinition]:
+    """Every ``*.toml`` of ``folders`` (a missing folder has none), by name; a name in two
+    folders is an error, not an override."""
+    found: dict[str, AssistantDefinition] = {}
+    where: dict[str, Path] = {}
+    for folder in folders:
+        for path in sorted(folder.glob("*.toml")) if folder.is_dir() else ():
+            definition = load_definition(path)
+            if definition.name in found:
+                raise DefinitionError(
+                    f"{path}: assistant {definition.name!r} is also defined in "
+                    f"{where[definition.name]}"
+                )
+            found[definition.name] = definition
+            where[definition.name] = path
+    return found
+
+
+def demo_definition(name: str) -> AssistantDefinition:
+    """One of the demo's definitions (``shop``, ``helpdesk``)."""
+    return load_definition(assistants_dir() / f"{name}.toml")
+
+
+def assistant_named(model: str) -> str | None:
+    """The assistant a chat completion's ``model`` asks for (``assistant:<name>``), if any."""
+    if not model.startswith(MODEL_PREFIX):
+        return None
+    return model[len(MODEL_PREFIX) :]
+
+
+def starter(name: str, collection: str, title: str | None = None) -> str:
+    """A working definition over ``collection`` to start from (``assistants new``)."""
+    if not re.match(NAME, name):
+        raise DefinitionError(f"{name!r} is not an assistant name (lowercase, digits, - and _)")
+    title = title or name.replace("-", " ").replace("_", " ").capitalize()
+    return _STARTER.format(name=name, collection=collection, title=_toml(title))
+
+
+def _toml(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _problems(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "(top)"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
+
+
+def intents_by_name(definition: AssistantDefinition) -> Mapping[str, Action]:
+    return {intent.name: intent.action for intent in definition.intents}
+
+
+_STARTER = '''# An assistant over the collection "{collection}" (switchboard assistants new).
+# Check it with: switchboard assistants check {name}
+name = "{name}"
+title = "{title}"
+collection = "{collection}"
+
+[prompts]
+grounded = """You are the assistant of {title}. Answer the question using only the facts \
+in the sources below. After each fact, cite its source number in square brackets, like \
+[1]. If the sources do not answer the question, say you are not sure. Answer in at most \
+three short sentences."""
+small_talk = """You are the friendly assistant of {title}. Reply in one short sentence \
+and offer help with questions about its documents. Do not state any facts."""
+
+[replies]
+out_of_scope = "I can only help with questions about {title}'s documents."
+not_sure = "I'm not sure about that: I couldn't find it in our documents, and I'd rather not guess."
+ticket_created = "I've passed our conversation to a colleague (ticket {{ticket_id}})."
+
+[retrieval]
+answer_mode = "quote"
+
+# Questions `switchboard assistants check {name}` asks; add the facts each answer must state.
+# [[smoke]]
+# question = "..."
+# must_include = ["..."]
+'''
