@@ -5,6 +5,7 @@ invented outdoor-gear shop that ships from Kiel, Germany, to the EU, UK, CH and 
     golden_set_path()     the assistant's golden evaluation set (JSONL, package data)
     option_words_path()   the named options (carriers, payment methods) answers are checked on
     shop_words_path()     the shop's places, products, brands and audiences (the cache's guard)
+    shop_tools_path()     the Order API as HTTP tools (TOML, ``switchboard.tools``)
     DEMO_COLLECTION       the collection ``switchboard demo load`` ingests them into
 """
 
@@ -37,10 +38,17 @@ def shop_words_path() -> Path:
     return Path(__file__).parent / "shop_words.toml"
 
 
+def shop_tools_path() -> Path:
+    """The Order API's operations as tool declarations: ``get_order``, ``list_orders`` and
+    the write ``cancel_order``, each for the verified customer (``end_user``)."""
+    return Path(__file__).parent / "shop_tools.toml"
+
+
 __all__ = [
     "DEMO_COLLECTION",
     "golden_set_path",
     "option_words_path",
     "shop_articles_dir",
+    "shop_tools_path",
     "shop_words_path",
 ]
