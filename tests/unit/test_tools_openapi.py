@@ -191,3 +191,10 @@ def test_the_order_apis_own_document_imports_as_the_declared_shop_tools(tmp_path
         assert (tool.method, tool.url, tool.write) == (mine.method, mine.url, mine.write)
         assert set(tool.properties) == set(mine.properties)
         assert tool.end_user == mine.end_user == "customer_id"
+
+
+def test_two_operations_that_become_one_tool_name_are_refused() -> None:
+    doc = document()
+    doc["paths"]["/other"] = {"get": {"operationId": "open_ticket"}}
+    with pytest.raises(ValueError, match="operations 'open-ticket' and 'open_ticket' both"):
+        import_openapi(doc)

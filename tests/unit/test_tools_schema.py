@@ -91,3 +91,12 @@ def test_the_schema_itself_is_checked() -> None:
         check_schema({"type": "string", "pattern": "("})
     with pytest.raises(ValueError, match=r"anyOf must be a non-empty list"):
         check_schema({"anyOf": []})
+
+
+def test_openapi_3_0_boolean_exclusive_bounds_make_the_bound_strict() -> None:
+    low = {"type": "number", "minimum": 0, "exclusiveMinimum": True}
+    high = {"type": "number", "maximum": 10, "exclusiveMaximum": True}
+    assert schema_errors(low, 0) == ["arguments must be > 0"]
+    assert schema_errors(low, 0.5) == []
+    assert schema_errors(high, 10) == ["arguments must be < 10"]
+    assert schema_errors({"type": "number", "minimum": 0, "exclusiveMinimum": False}, 0) == []

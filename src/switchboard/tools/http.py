@@ -23,7 +23,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -96,20 +96,17 @@ class HttpTool:
         try:
             request = self._request(self._arguments(arguments, end_user, flags), confirmed)
             status, data = await self._send(request)
+            outcome = ToolOutcome(ok=True, status=status, data=data)
         except _Failed as failed:
-            return ToolOutcome(
-                ok=False,
-                status=failed.status,
-                error=f"{self.spec.name}: {failed}",
-                failure=failed.failure,
-                elapsed_s=self.clock() - started,
-                flags=tuple(flags),
+            error = f"{self.spec.name}: {failed}"
+            outcome = ToolOutcome(
+                ok=False, status=failed.status, error=error, failure=failed.failure
             )
-        if self.spec.write:
-            log.info("write tool %s: HTTP %d", self.spec.name, status)
-        return ToolOutcome(
-            ok=True, status=status, data=data, elapsed_s=self.clock() - started, flags=tuple(flags)
-        )
+        if self.spec.write and confirmed:
+            log.info(
+                "write tool called: %s", outcome.error or f"{self.spec.name}: HTTP {outcome.status}"
+            )
+        return replace(outcome, elapsed_s=self.clock() - started, flags=tuple(flags))
 
     def _arguments(
         self, arguments: Mapping[str, Any] | str, end_user: str | None, flags: list[str]

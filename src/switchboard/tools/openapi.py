@@ -68,12 +68,16 @@ def import_openapi(
         raise ValueError(f"no operation {missing} in the document (it has {sorted(found)})")
     if not wanted:
         raise ValueError("no operation of the OpenAPI document has an operationId")
-    specs = []
+    specs: list[HttpToolSpec] = []
     for name in wanted:
         path, method, operation, shared = found[name]
         fields = _tool_fields(doc, name, path, method, operation, shared)
         fields["end_user"] = end_user if end_user in fields["parameters"]["properties"] else None
-        specs.append(declared_spec({**(defaults or {}), **fields}, base))
+        spec = declared_spec({**(defaults or {}), **fields}, base)
+        twin = next((w for w, s in zip(wanted, specs, strict=False) if s.name == spec.name), None)
+        if twin is not None:
+            raise ValueError(f"operations {twin!r} and {name!r} both become the tool {spec.name!r}")
+        specs.append(spec)
     if end_user is not None and not any(spec.end_user for spec in specs):
         raise ValueError(f"no imported operation has the end-user parameter {end_user!r}")
     return specs

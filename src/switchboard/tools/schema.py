@@ -11,6 +11,7 @@ as in 3.1), ``anyOf``/``oneOf``/``allOf``. Annotations (``description``, ``forma
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable
 from typing import Any
@@ -66,6 +67,18 @@ TYPES: dict[str, Callable[[Any], bool]] = {
     "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
     "boolean": lambda v: isinstance(v, bool),
     "null": lambda v: v is None,
+}
+
+Compare = Callable[[Any, Any], bool]
+BOUNDS: list[tuple[str, Compare, str]] = [
+    ("minimum", operator.ge, ">="),
+    ("maximum", operator.le, "<="),
+    ("exclusiveMinimum", operator.gt, ">"),
+    ("exclusiveMaximum", operator.lt, "<"),
+]
+STRICT: dict[str, tuple[str, Compare, str]] = {
+    "minimum": ("exclusiveMinimum", operator.gt, ">"),
+    "maximum": ("exclusiveMaximum", operator.lt, "<"),
 }
 
 
@@ -181,19 +194,17 @@ def _string_errors(schema: dict[str, Any], value: str, where: str) -> list[str]:
 
 
 def _number_errors(schema: dict[str, Any], value: float, where: str) -> list[str]:
-    checks: list[tuple[str, Callable[[float, float], bool], str]] = [
-        ("minimum", lambda v, b: v >= b, ">="),
-        ("maximum", lambda v, b: v <= b, "<="),
-        ("exclusiveMinimum", lambda v, b: v > b, ">"),
-        ("exclusiveMaximum", lambda v, b: v < b, "<"),
-    ]
-    return [
-        f"{where} must be {sign} {schema[key]}"
-        for key, holds, sign in checks
-        if isinstance(schema.get(key), int | float)
-        and not isinstance(schema[key], bool)
-        and not holds(value, schema[key])
-    ]
+    """Bounds as in 3.1 (numbers); a 3.0 ``exclusiveMinimum: true`` makes ``minimum`` strict."""
+    errors = []
+    for key, holds, sign in BOUNDS:
+        bound = schema.get(key)
+        if not TYPES["number"](bound):
+            continue
+        if key in STRICT and schema.get(STRICT[key][0]) is True:  # OpenAPI 3.0's boolean form
+            _, holds, sign = STRICT[key]
+        if not holds(value, bound):
+            errors.append(f"{where} must be {sign} {bound}")
+    return errors
 
 
 def _bound_errors(
