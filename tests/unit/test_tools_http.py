@@ -190,3 +190,18 @@ def test_elapsed_time_is_measured_with_the_given_clock() -> None:
     ticks = iter([10.0, 10.25])
     outcome = call(spec(), Recorder(), {}, clock=lambda: next(ticks))
     assert outcome.elapsed_s == 0.25
+
+
+def test_an_answer_that_does_not_decode_is_a_bad_response() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Encoding": "gzip"}, content=b"not gzip")
+
+    outcome = asyncio.run(_with_handler(spec(), handler))
+    assert outcome.failure is ToolFailure.BAD_RESPONSE
+    assert outcome.error == "probe: the answer could not be decoded (DecodingError)"
+
+
+def test_a_secret_that_cannot_be_a_header_value_is_refused() -> None:
+    tool = spec(secret_header="X-Key", secret_env="PROBE_KEY")
+    with pytest.raises(ValueError, match="the secret PROBE_KEY cannot be a header value"):
+        ToolRegistry([tool], allowed_hosts={"api.test"}, secrets={"PROBE_KEY": "a\r\nX-Evil: 1"})

@@ -83,6 +83,7 @@ def test_body_defaults_to_the_non_path_arguments_of_a_post() -> None:
         ({"secret_header": "Authorization"}, "go together"),
         ({"secret_header": "Authorization", "secret_env": "A-B"}, "environment variable"),
         ({"headers": {"bad header": "x"}}, "not a header name"),
+        ({"headers": {"X-A": "a\r\nX-B: b"}}, "'X-A' cannot hold line breaks"),
         ({"timeout_s": 0}, "greater than 0"),
         ({"surprise": 1}, "Extra inputs are not permitted"),
     ],

@@ -177,7 +177,10 @@ class HttpTool:
             try:
                 async with asyncio.timeout(self.spec.timeout_s):
                     status, content, media = await self._attempt(request)
-            except (httpx.TransportError, TimeoutError) as exc:
+            except httpx.DecodingError as exc:
+                reason = f"the answer could not be decoded ({type(exc).__name__})"
+                raise _Failed(ToolFailure.BAD_RESPONSE, reason) from None
+            except (httpx.HTTPError, TimeoutError) as exc:  # connection errors, timeouts...
                 failure = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
                 continue
             if status not in RETRYABLE_STATUS:

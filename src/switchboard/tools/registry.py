@@ -80,8 +80,14 @@ class ToolRegistry:
                     f"tool {spec.name}: host {urlsplit(spec.url).netloc!r} is not in the "
                     f"allowed hosts {sorted(allowed)}"
                 )
-            if spec.secret_env is not None and not secrets.get(spec.secret_env):
-                raise ValueError(f"tool {spec.name}: the secret {spec.secret_env} is not set")
+            if spec.secret_env is not None:
+                secret = secrets.get(spec.secret_env, "")
+                if not secret:
+                    raise ValueError(f"tool {spec.name}: the secret {spec.secret_env} is not set")
+                if not secret.isprintable():
+                    raise ValueError(
+                        f"tool {spec.name}: the secret {spec.secret_env} cannot be a header value"
+                    )
 
     def __getitem__(self, name: str) -> HttpTool:
         return self._tools[name]

@@ -96,9 +96,11 @@ class HttpToolSpec(BaseModel):
     @field_validator("headers")
     @classmethod
     def _check_headers(cls, headers: dict[str, str]) -> dict[str, str]:
-        for name in headers:
+        for name, value in headers.items():
             if not HEADER.fullmatch(name):
                 raise ValueError(f"headers: {name!r} is not a header name")
+            if not value.isprintable():
+                raise ValueError(f"headers: {name!r} cannot hold line breaks or control characters")
         return headers
 
     @model_validator(mode="after")
