@@ -98,6 +98,7 @@ def test_cancel_runs_only_when_confirmed(live: tuple[OrderDB, str]) -> None:
         asked = await cancel.call({"order_id": order_id}, end_user=owner)
         assert not asked.ok
         assert asked.failure is ToolFailure.NEEDS_CONFIRMATION
+        assert asked.data == {"order_id": order_id}  # what to put to the customer
         stored = db.order(owner, order_id)
         assert stored is not None
         assert stored.status is OrderStatus.PROCESSING

@@ -54,7 +54,8 @@ class ToolFailure(StrEnum):
 class ToolOutcome:
     ok: bool
     status: int | None = None  # the HTTP status, None when no answer came
-    data: Any = None  # the parsed JSON, or the text of a non-JSON answer
+    data: Any = None  # the parsed JSON or the text of the answer; for needs_confirmation,
+    # the checked arguments (without the end user) to put to the user before the call
     error: str | None = None  # one line for the model or the orchestrator
     failure: ToolFailure | None = None
     elapsed_s: float = 0.0
@@ -68,10 +69,13 @@ class RetryTiming:
 
 
 class _Failed(Exception):
-    def __init__(self, failure: ToolFailure, message: str, status: int | None = None) -> None:
+    def __init__(
+        self, failure: ToolFailure, message: str, status: int | None = None, data: Any = None
+    ) -> None:
         super().__init__(message)
         self.failure = failure
         self.status = status
+        self.data = data
 
 
 @dataclass
@@ -100,7 +104,11 @@ class HttpTool:
         except _Failed as failed:
             error = f"{self.spec.name}: {failed}"
             outcome = ToolOutcome(
-                ok=False, status=failed.status, error=error, failure=failed.failure
+                ok=False,
+                status=failed.status,
+                data=failed.data,
+                error=error,
+                failure=failed.failure,
             )
         if self.spec.write and confirmed:
             log.info(
@@ -132,6 +140,7 @@ class HttpTool:
             raise _Failed(
                 ToolFailure.NEEDS_CONFIRMATION,
                 "this changes something: ask the user to confirm, then call it again",
+                data={k: v for k, v in values.items() if k != self.spec.end_user},
             )
         url = PLACEHOLDER.sub(lambda m: _segment(m[1], values), self.spec.url)
         if not host_allowed(url, self.allowed_hosts):
