@@ -207,3 +207,9 @@ def test_every_route_has_an_operation_id(client: TestClient) -> None:
     document = client.get("/openapi.json").json()
     ids = [op["operationId"] for item in document["paths"].values() for op in item.values()]
     assert sorted(ids) == ["cancel_order", "get_order", "health", "list_customers", "list_orders"]
+
+
+def test_the_cancel_route_documents_its_refusals(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    cancel = document["paths"]["/customers/{customer_id}/orders/{order_id}/cancel"]["post"]
+    assert {"200", "404", "409"} <= set(cancel["responses"])

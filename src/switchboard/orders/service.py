@@ -85,7 +85,13 @@ def _customer_routes(db: OrderDB, service_token: str) -> APIRouter:
         return order_detail(order)
 
     @router.post(
-        "/orders/{order_id}/cancel", operation_id="cancel_order", summary="Cancel an order"
+        "/orders/{order_id}/cancel",
+        operation_id="cancel_order",
+        summary="Cancel an order",
+        responses={
+            404: {"description": "No such order of this customer"},
+            409: {"description": "The order has shipped: too late to cancel it"},
+        },
     )
     def cancel_order(customer_id: str, order_id: str) -> dict[str, Any]:
         """Cancel one of the customer's orders that has not shipped yet (409 once it has)."""
