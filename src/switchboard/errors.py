@@ -17,6 +17,7 @@
     │   ├── DocumentNotFoundError       404, unknown document in a collection
     │   ├── CustomerNotFoundError       404, unknown customer of the Order API
     │   ├── OrderNotFoundError          404, no such order of this customer
+    │   ├── OrderNotCancellableError    409, the order has shipped: too late to cancel it
     │   ├── SessionNotFoundError        404, no such assistant session of this customer
     │   ├── JobNotFoundError            404, no such upload job in this tenant's collection
     │   ├── PayloadTooLargeError        413, an upload over the size limit
@@ -228,6 +229,18 @@ class OrderNotFoundError(RequestError):
 
     def __init__(self, order_id: str) -> None:
         super().__init__(f"The order '{order_id}' does not exist.")
+
+
+class OrderNotCancellableError(RequestError):
+    """The order has left the warehouse (or ended otherwise): it can no longer be cancelled."""
+
+    status_code = 409
+    code = "order_not_cancellable"
+
+    def __init__(self, order_id: str, status: str) -> None:
+        super().__init__(
+            f"The order '{order_id}' is {status.replace('_', ' ')} and can no longer be cancelled."
+        )
 
 
 class SessionNotFoundError(RequestError):

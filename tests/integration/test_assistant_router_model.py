@@ -235,9 +235,7 @@ def test_the_held_out_set_covers_every_intent() -> None:
 
 def test_held_out_accuracy() -> None:
     wrong = [
-        (text, want.value, r.intent, r.confidence)
-        for text, want, r in routes()
-        if r.intent != want
+        (text, want.value, r.intent, r.confidence) for text, want, r in routes() if r.intent != want
     ]
     print(_distribution("correct", [r.confidence for _, want, r in routes() if r.intent == want]))
     print(_distribution("wrong", [confidence for *_, confidence in wrong]))

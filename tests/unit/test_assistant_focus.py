@@ -20,7 +20,7 @@ from switchboard.assistant.router import SemanticRouter
 from switchboard.assistant.types import Route, ToolResultEvent
 from switchboard.config import AssistantSettings
 from tests.unit.assistant_rig import ALICE_ORDER, Rig, last_user_message, only, rig
-from tests.unit.demo_shop import Intent, ORDER_IDS, SHOP
+from tests.unit.demo_shop import ORDER_IDS, SHOP, Intent
 
 pytestmark = pytest.mark.unit
 __all__ = ["rig"]  # the fixture

@@ -2,7 +2,7 @@
 imports included) goes from a higher layer to a lower one.
 
     utilities and data  errors, config, names, models, demo, web, sqlite helpers, ...
-    components          engine, rag, guard, cache, orders, observability (never each other)
+    components          engine, rag, guard, cache, orders, observability, tools (never each other)
     stages              the guard and cache stages every endpoint runs
     services            gateway, assistant (never each other)
     entry points        api, evaluation  <  the benchmarks  <  cli  <  __main__
@@ -44,7 +44,7 @@ LAYERS: list[set[str]] = [
         "thread_connections",
         "web",
     },
-    {"cache", "engine", "guard", "observability", "orders", "rag"},
+    {"cache", "engine", "guard", "observability", "orders", "rag", "tools"},
     {"stages"},
     {"assistant", "gateway"},
     {"api", "evaluation"},

@@ -150,3 +150,66 @@ def test_dataset_ids_and_dates_are_well_formed() -> None:
             assert times == sorted(times)
             assert order.placed_at < order.shipment.shipped_at <= times[0]
             assert times[-1] <= REFERENCE_TIME
+
+
+def order_with(status: OrderStatus) -> tuple[str, str]:
+    order = next(o for o in DATASET.orders if o.status is status)
+    return order.customer_id, order.order_id
+
+
+def test_cancelling_an_unshipped_order_persists_and_repeats_harmlessly(
+    client: TestClient, db: OrderDB
+) -> None:
+    customer_id, order_id = order_with(OrderStatus.PROCESSING)
+    path = f"/customers/{customer_id}/orders/{order_id}/cancel"
+    first = client.post(path, headers=AUTH)
+    assert first.status_code == 200
+    assert first.json()["status"] == "cancelled"
+    assert first.json()["order_id"] == order_id
+    stored = db.order(customer_id, order_id)
+    assert stored is not None
+    assert stored.status is OrderStatus.CANCELLED
+    again = client.post(path, headers=AUTH)
+    assert again.status_code == 200
+    assert again.json() == first.json()
+
+
+@pytest.mark.parametrize("status", [OrderStatus.SHIPPED, OrderStatus.DELIVERED])
+def test_a_shipped_order_cannot_be_cancelled(
+    client: TestClient, db: OrderDB, status: OrderStatus
+) -> None:
+    customer_id, order_id = order_with(status)
+    response = client.post(f"/customers/{customer_id}/orders/{order_id}/cancel", headers=AUTH)
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["code"] == "order_not_cancellable"
+    assert error["type"] == "invalid_request_error"
+    assert order_id in error["message"]
+    stored = db.order(customer_id, order_id)
+    assert stored is not None
+    assert stored.status is status
+
+
+def test_another_customers_order_cannot_be_cancelled(client: TestClient, db: OrderDB) -> None:
+    owner, order_id = order_with(OrderStatus.PROCESSING)
+    other = next(c.customer_id for c in DATASET.customers if c.customer_id != owner)
+    response = client.post(f"/customers/{other}/orders/{order_id}/cancel", headers=AUTH)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "order_not_found"
+    stored = db.order(owner, order_id)
+    assert stored is not None
+    assert stored.status is OrderStatus.PROCESSING
+    unauthenticated = client.post(f"/customers/{owner}/orders/{order_id}/cancel")
+    assert unauthenticated.status_code == 401
+
+
+def test_every_route_has_an_operation_id(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    ids = [op["operationId"] for item in document["paths"].values() for op in item.values()]
+    assert sorted(ids) == ["cancel_order", "get_order", "health", "list_customers", "list_orders"]
+
+
+def test_the_cancel_route_documents_its_refusals(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    cancel = document["paths"]["/customers/{customer_id}/orders/{order_id}/cancel"]["post"]
+    assert {"200", "404", "409"} <= set(cancel["responses"])

@@ -5,6 +5,7 @@ invented outdoor-gear shop that ships from Kiel, Germany, to the EU, UK, CH and 
     golden_set_path()     the assistant's golden evaluation set (JSONL, package data)
     option_words_path()   the named options (carriers, payment methods) answers are checked on
     shop_words_path()     the shop's places, products, brands and audiences (the cache's guard)
+    shop_tools_path()     the Order API as HTTP tools (TOML, ``switchboard.tools``)
     DEMO_COLLECTION       the collection ``switchboard demo load`` ingests them into
     assistants_dir()      the demo's assistant definitions: the shop's and the helpdesk's
     demo_corpus(name)     a demo assistant's articles folder and golden set
@@ -73,6 +74,12 @@ def helpdesk_golden_path() -> Path:
     return Path(__file__).parent / "helpdesk_golden.jsonl"
 
 
+def shop_tools_path() -> Path:
+    """The Order API's operations as tool declarations: ``get_order``, ``list_orders`` and
+    the write ``cancel_order``, each for the verified customer (``end_user``)."""
+    return Path(__file__).parent / "shop_tools.toml"
+
+
 __all__ = [
     "DEMO_COLLECTION",
     "HELPDESK_COLLECTION",
@@ -83,5 +90,6 @@ __all__ = [
     "helpdesk_golden_path",
     "option_words_path",
     "shop_articles_dir",
+    "shop_tools_path",
     "shop_words_path",
 ]

@@ -1,4 +1,5 @@
-"""The Order API's SQLite database: schema, idempotent seeding, per-customer queries.
+"""The Order API's SQLite database: schema, idempotent seeding, per-customer queries, and
+its one write: cancelling an order that has not shipped.
 
 A connection is opened per call, so one ``OrderDB`` serves FastAPI's worker threads. The
 file is opened through ``SQLiteFile``: ``quick_check`` at open, errors that name it.
@@ -12,6 +13,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 
+from switchboard.errors import OrderNotCancellableError
 from switchboard.orders.types import (
     Customer,
     Dataset,
@@ -64,6 +66,7 @@ CREATE TABLE IF NOT EXISTS events (
 );
 """
 
+CANCELLABLE = (OrderStatus.PROCESSING,)  # not packed or dispatched yet
 TABLES = ("events", "shipments", "items", "orders", "customers")  # children first
 RECOVERY = "move it away and restart the Order API: the demo orders are seeded again"
 
@@ -136,6 +139,27 @@ class OrderDB:
                 (order_id, customer_id),
             ).fetchone()
             return None if row is None else _load_order(conn, order_id)
+
+    def cancel(self, customer_id: str, order_id: str) -> Order | None:
+        """Cancel the order if it has not shipped, in one transaction, and return it; an
+        order cancelled already is returned as it is. None if it does not exist or belongs
+        to another customer; ``OrderNotCancellableError`` once it has shipped."""
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT status FROM orders WHERE order_id = ? AND customer_id = ?",
+                (order_id, customer_id),
+            ).fetchone()
+            if row is None:
+                return None
+            status = OrderStatus(row[0])
+            if status in CANCELLABLE:
+                conn.execute(
+                    "UPDATE orders SET status = ? WHERE order_id = ?",
+                    (OrderStatus.CANCELLED.value, order_id),
+                )
+            elif status is not OrderStatus.CANCELLED:
+                raise OrderNotCancellableError(order_id, status.value)
+            return _load_order(conn, order_id)
 
 
 def _insert_order(conn: sqlite3.Connection, order: Order) -> None:

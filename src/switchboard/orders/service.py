@@ -3,8 +3,9 @@
 The caller is a service (the orchestrator), authenticated by ``Authorization: Bearer
 <service_token>``; the customer is named in the path by that caller, who has logged the
 customer in. A customer never sees another customer's order: it answers 404 with the
-same body as an order that does not exist. Errors are ``{"error": {"message", "type",
-"code"}}``.
+same body as an order that does not exist. Its one write cancels an order that has not
+shipped (409 once it has). Errors are ``{"error": {"message", "type", "code"}}``. Every
+route has an ``operationId``, so ``/openapi.json`` imports as tools (``switchboard.tools``).
 """
 
 from __future__ import annotations
@@ -38,12 +39,16 @@ def create_order_app(db: OrderDB, service_token: str) -> FastAPI:
     app = FastAPI(title="Switchboard demo shop: Order API")
     app.include_router(_customer_routes(db, service_token))
 
-    @app.get("/customers", dependencies=[Depends(_authenticator(service_token))])
+    @app.get(
+        "/customers",
+        operation_id="list_customers",
+        dependencies=[Depends(_authenticator(service_token))],
+    )
     def list_customers() -> dict[str, Any]:
         """The demo directory: who can be picked in the chat widget, and their orders."""
         return {"customers": customer_directory(db)}
 
-    @app.get("/health")
+    @app.get("/health", operation_id="health")
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
@@ -63,17 +68,36 @@ def _customer_routes(db: OrderDB, service_token: str) -> APIRouter:
         prefix="/customers/{customer_id}", dependencies=[Depends(_authenticator(service_token))]
     )
 
-    @router.get("/orders")
+    @router.get("/orders", operation_id="list_orders", summary="The customer's orders")
     def list_orders(customer_id: str) -> dict[str, Any]:
+        """The customer's orders, newest first, each with its status and shipment."""
         _require_customer(db, customer_id)
         orders = db.orders_for(customer_id)
         return {"customer_id": customer_id, "orders": [order_summary(o) for o in orders]}
 
-    @router.get("/orders/{order_id}")
+    @router.get("/orders/{order_id}", operation_id="get_order", summary="One order")
     def get_order(customer_id: str, order_id: str) -> dict[str, Any]:
+        """Status, items, shipment and tracking events of one of the customer's orders."""
         _require_customer(db, customer_id)
         order = db.order(customer_id, order_id)
         if order is None:  # missing, or another customer's: the same answer
+            raise OrderNotFoundError(order_id)
+        return order_detail(order)
+
+    @router.post(
+        "/orders/{order_id}/cancel",
+        operation_id="cancel_order",
+        summary="Cancel an order",
+        responses={
+            404: {"description": "No such order of this customer"},
+            409: {"description": "The order has shipped: too late to cancel it"},
+        },
+    )
+    def cancel_order(customer_id: str, order_id: str) -> dict[str, Any]:
+        """Cancel one of the customer's orders that has not shipped yet (409 once it has)."""
+        _require_customer(db, customer_id)
+        order = db.cancel(customer_id, order_id)
+        if order is None:
             raise OrderNotFoundError(order_id)
         return order_detail(order)
 
