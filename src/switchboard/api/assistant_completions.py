@@ -12,8 +12,10 @@ Two extension fields, on the last chunk and on the completion, carry what plain 
 cannot: ``citations`` (what each ``[n]`` of the answer refers to: ``number``,
 ``article_id``, ``title``, ``url``, ``heading``, ``quote``) and ``switchboard`` (the turn's
 ``session_id``, ``intent``, ``answer_path``, and ``handoff`` when a colleague was offered
-or a ticket created). An assistant whose end user is a customer needs the customer's
-token in ``x-customer-token``, as on ``/v1/assistant/chat``. The key needs the ``chat``
+or a ticket created). An assistant whose end user is a customer acts for the customer
+its token in ``x-customer-token`` proves, as on ``/v1/assistant/chat``; OpenAI's ``user``
+field is then optional and must match it (with authentication off, ``user`` names the
+customer). The key needs the ``chat``
 and ``assistant`` scopes.
 """
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import asdict
@@ -54,6 +57,7 @@ from switchboard.errors import (
     InvalidRequestError,
     RequestError,
 )
+from switchboard.gateway.customer_tokens import CUSTOMER_ID
 from switchboard.gateway.messages import is_text_only, text_of
 
 log = logging.getLogger(__name__)
@@ -84,7 +88,13 @@ def turn_request(messages: Sequence[Mapping[str, Any]], max_chars: int) -> tuple
 
 
 async def assistant_completion(
-    http: Request, name: str, messages: Sequence[Mapping[str, Any]], *, stream: bool, usage: bool
+    http: Request,
+    name: str,
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    stream: bool,
+    usage: bool,
+    user: str | None = None,
 ) -> Response:
     assistants: Assistants | None = getattr(http.app.state, "assistants", None)
     if assistants is None:
@@ -93,7 +103,10 @@ async def assistant_completion(
         raise AssistantNotFoundError(name, sorted(assistants.by_name), param="model")
     assistant = assistants.get(name)
     token = http.headers.get("x-customer-token")
-    customer = end_user(http, assistant.definition.end_user, token, None)
+    identity = assistant.definition.end_user
+    if identity == "customer" and user is not None and not re.fullmatch(CUSTOMER_ID, user):
+        raise InvalidRequestError("user is no customer id", param="user")
+    customer = end_user(http, identity, token, user)
     question, history = turn_request(messages, http.app.state.max_message_chars)
     turn = TurnRequest(customer.customer_id, question, None, customer.tenant, history)
     record = new_turn_record(http, name, endpoint="chat", stream=stream)

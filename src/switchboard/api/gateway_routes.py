@@ -133,8 +133,14 @@ async def chat_completions(http: Request) -> Response:
     assistant = assistant_named(body.model)
     if assistant is not None:  # one turn of that assistant, as a completion
         await _require_assistant(http)
+        user = (body.model_extra or {}).get("user")
         return await assistant_completion(
-            http, assistant, body.messages, stream=body.stream, usage=body.include_usage
+            http,
+            assistant,
+            body.messages,
+            stream=body.stream,
+            usage=body.include_usage,
+            user=user if isinstance(user, str) else None,
         )
     gateway: Gateway = http.app.state.gateway
     # the messages as parsed (plain dicts, never mutated downstream): no deep copy of them

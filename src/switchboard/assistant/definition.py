@@ -285,6 +285,7 @@ _STARTER = '''# An assistant over the collection "{collection}" (switchboard ass
 name = "{name}"
 title = "{title}"
 collection = "{collection}"
+handoff = false  # no colleague to hand a question over to (true: offers and tickets)
 
 [prompts]
 grounded = """You are the assistant of {title}. Answer the question using only the facts \

@@ -1,5 +1,5 @@
 """``switchboard`` command line: serve, models, ingest, search, collections, bench, orders, demo,
-eval, keys, assistant, gateway, guard, cache, config.
+eval, keys, assistant, assistants, ask, gateway, guard, cache, config.
 
 Settings are read once here (file + env) and passed down. Every expected failure is
 printed as one line on stderr with exit code 1.
@@ -8,6 +8,7 @@ printed as one line on stderr with exit code 1.
 from switchboard.cli import (  # noqa: F401  (register commands)
     assistant_bench_cmds,
     assistant_cmds,
+    assistants_cmds,
     cache_cmds,
     config_cmds,
     demo_cmds,
