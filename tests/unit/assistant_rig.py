@@ -78,9 +78,10 @@ class FakeRouter:
         )
 
 
-def route(intent: str, *, confident: bool = True) -> Route:
+def route(intent: str, *, confident: bool = True, confidence: float | None = None) -> Route:
     """A route to one of the shop's intents, with what its definition does with it."""
-    return Route(intent, 0.8 if confident else 0.3, confident, action=action_of(intent))
+    score = confidence if confidence is not None else 0.8 if confident else 0.3
+    return Route(intent, score, confident, action=action_of(intent))
 
 
 class FakeModel:

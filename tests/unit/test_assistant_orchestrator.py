@@ -221,7 +221,7 @@ def test_unconfident_out_of_scope_below_floor_is_refused(rig: Rig) -> None:
 
 
 def test_unconfident_handoff_request_below_floor_creates_a_ticket(rig: Rig) -> None:
-    rig.router.default = route(Intent.HUMAN_HANDOFF, confident=False)
+    rig.router.default = route(Intent.HUMAN_HANDOFF, confident=False, confidence=0.4)
     rig.searcher.hits = [hit("contact", "Contact", "Call us.", 0.2)]
 
     events = rig.turn("I'd rather sort this out with someone from your team")
@@ -230,6 +230,20 @@ def test_unconfident_handoff_request_below_floor_creates_a_ticket(rig: Rig) -> N
     assert handoff.reason is HandoffReason.CUSTOMER_REQUEST
     assert handoff.ticket_id is not None
     assert rig.model.calls == []
+
+
+def test_a_question_that_only_least_badly_resembles_a_handoff_gets_no_ticket(rig: Rig) -> None:
+    """Below ``unsure_handoff_floor`` the handoff intent is only the best of few bad
+    matches: not sure, a colleague offered, no ticket."""
+    rig.router.default = route(Intent.HUMAN_HANDOFF, confident=False, confidence=0.2)
+    rig.searcher.hits = [hit("contact", "Contact", "Call us.", 0.2)]
+
+    events = rig.turn("How do I get a parking permit for the office car park?")
+
+    [handoff] = only(events, HandoffEvent)
+    assert (handoff.reason, handoff.ticket_id) == (HandoffReason.NOT_SURE, None)
+    assert text_of(events) == NOT_SURE
+    assert done_of(events).answer_path.value == "not_sure"
 
 
 # -- human handoff ---------------------------------------------------------------------------

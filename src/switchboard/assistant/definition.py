@@ -75,6 +75,11 @@ class Replies(_Strict):
     ticket_created: str = Field(
         min_length=1, description="After a handoff ticket; {ticket_id} is its number."
     )
+    blocked: str | None = Field(
+        None,
+        description="Instead of an answer to a message a guardrail blocks (default: "
+        "guard.blocked_input_message).",
+    )
     handoff_offer: str = Field(
         "Would you like me to connect you with a colleague?",
         min_length=1,

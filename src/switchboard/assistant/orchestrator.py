@@ -401,9 +401,14 @@ class Orchestrator:
                 yield event
 
     async def _unsure(self, state: TurnState) -> AsyncIterator[TurnEvent]:
-        """Nothing in the articles: the best intent, though unconfident, picks the reply."""
+        """Nothing in the articles: the best intent, though unconfident, picks the reply
+        (a handoff only if its score reaches ``unsure_handoff_floor``); else "not sure"."""
         assert state.route is not None
-        action = state.route.action
+        route = state.route
+        action = route.action
+        if action is Action.HANDOFF and not route.confident:  # a ticket only if asked for
+            if route.confidence < self.settings.unsure_handoff_floor:
+                action = Action.ANSWER
         if action is Action.SMALL_TALK:
             async for event in self._small_talk(state):
                 yield event

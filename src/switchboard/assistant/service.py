@@ -26,7 +26,7 @@ from switchboard.assistant.turn import KnowledgeSearcher, TurnState
 from switchboard.assistant.turn_cache import TurnKeys
 from switchboard.assistant.types import ChatModel
 from switchboard.cache.service import ResponseCache, open_cache
-from switchboard.config import AssistantSettings, Settings
+from switchboard.config import AssistantSettings, GuardSettings, Settings
 from switchboard.demo import assistants_dir, option_words_path
 from switchboard.errors import AssistantNotFoundError
 from switchboard.guard.factory import open_guard
@@ -247,7 +247,8 @@ def default_stages(
     the customer's data the check never sees). Order numbers are never PII."""
     guard = None
     if definition.guard:
-        guard = open_guard(settings.guard, definition.system_prompts, (order_ids.pattern,))
+        guard = open_guard(guard_settings(settings, definition), definition.system_prompts,
+                           (order_ids.pattern,))  # fmt: skip
     grounding = open_grounding(settings.assistant.grounding, option_words_path())
     stages: list[Stage[TurnState] | None] = [
         GuardStage(guard) if guard is not None else None,
@@ -255,6 +256,13 @@ def default_stages(
         grounding,
     ]
     return Pipeline([s for s in stages if s is not None])
+
+
+def guard_settings(settings: Settings, definition: AssistantDefinition) -> GuardSettings:
+    """The server's guard settings with the definition's own refusal of a blocked message."""
+    if definition.replies.blocked is None:
+        return settings.guard
+    return settings.guard.model_copy(update={"blocked_input_message": definition.replies.blocked})
 
 
 def _cache_stage(

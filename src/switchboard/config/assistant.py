@@ -74,6 +74,15 @@ class AssistantSettings(BaseModel):
         description="Router confidence below which the intent is unsure (see "
         "switchboard.assistant.router.DEFAULT_THRESHOLD for how it was chosen).",
     )
+    unsure_handoff_floor: float = Field(
+        0.35,
+        ge=0.0,
+        le=1.0,
+        description="When the articles do not answer, an unsure handoff intent still creates "
+        "a ticket if its score reaches this; below it the reply is 'not sure' with a "
+        "colleague offered (an assistant with few intents would otherwise hand off "
+        "questions that only resemble a handoff request least badly).",
+    )
     relevance_floor: float = Field(
         0.35,
         ge=-1.0,

@@ -90,8 +90,7 @@ class GuardSettings(BaseModel):
         64, ge=8, le=1024, description="Most answer text held back while it is checked."
     )
     blocked_input_message: str = Field(
-        "Sorry, I can't help with that message. Please rephrase your question about your "
-        "order or our shop.",
+        "Sorry, I can't help with that message. Please rephrase your question.",
         description="What the user reads instead of an answer to a blocked message.",
     )
     blocked_output_message: str = Field(

@@ -29,7 +29,7 @@ from switchboard.assistant.local_model import LocalChatModel
 from switchboard.assistant.orchestrator import Orchestrator, TurnRequest
 from switchboard.assistant.order_client import OrderClient
 from switchboard.assistant.router import SemanticRouter
-from switchboard.assistant.service import evidence_stages
+from switchboard.assistant.service import evidence_stages, guard_settings
 from switchboard.assistant.turn import KnowledgeSearcher, search_query
 from switchboard.assistant.types import (
     QUESTION,
@@ -283,7 +283,7 @@ async def _run(
     guard = None
     if definition.guard:
         allowed = (target.order_ids.pattern,)
-        guard = open_guard(settings.guard, definition.system_prompts, allowed)
+        guard = open_guard(guard_settings(settings, definition), definition.system_prompts, allowed)
     evidence = evidence_stages(config, kb.embedder, searcher)
     grounding = open_grounding(config.grounding, option_words_path())
     guarded = GuardStage(guard) if guard is not None else None
