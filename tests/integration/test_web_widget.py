@@ -1,7 +1,7 @@
 """The web chat widget's unit of behaviour: the page in headless Chromium against a FAKE
 assistant backend (canned event streams shaped by ``switchboard.assistant.types``), so
-what is tested is the widget alone: streaming, citations, order cards, handoffs, errors
-and sessions."""
+what is tested is the widget alone: streaming, citations, order cards, handoffs, errors,
+sessions, and the served assistants' looks."""
 
 from __future__ import annotations
 
@@ -85,6 +85,22 @@ ORDER: dict[str, Any] = {
         ],
     },
     "total_eur": 286.0,
+}
+SHOP_ACCENT = (31, 94, 140)  # "#1f5e8c", unlike the stylesheet's own colour
+HELPDESK_ACCENT = (140, 42, 31)  # "#8c2a1f"
+SHOP = {
+    "name": "shop",
+    "title": "Larkspur Outfitters support",
+    "description": "Orders, returns and shipping.",
+    "end_user": "customer",
+    "widget": {"title": "Larkspur help", "accent": "#1f5e8c", "greeting": "Hi! Ask about orders."},
+}
+HELPDESK = {
+    "name": "helpdesk",
+    "title": "Northwind IT helpdesk",
+    "description": "VPN, passwords and laptops.",
+    "end_user": "none",
+    "widget": {"title": "Northwind IT", "accent": "#8c2a1f", "greeting": "Hi! Ask me about IT."},
 }
 CUSTOMERS = [
     {"customer_id": "C1001", "name": "Ada Lindqvist", "orders": [{"order_id": "LK-100214"}]},
@@ -195,6 +211,7 @@ class FakeAssistant:
     """The assistant API's routes with canned replies; it records the chat requests."""
 
     requests: list[ChatRequest] = field(default_factory=list)
+    bodies: list[dict[str, Any]] = field(default_factory=list)  # of each chat request, as sent
     credentials: list[Credentials] = field(default_factory=list)  # of each chat request
     minted: list[str] = field(default_factory=list)  # customers given a demo token
     customer_lists: int = 0
@@ -203,10 +220,14 @@ class FakeAssistant:
     def app(self) -> FastAPI:
         app = FastAPI()
         install_web(app)
+        app.get("/v1/assistants")(self.assistants)
         app.get("/v1/assistant/customers")(self.customers)
         app.post("/v1/assistant/demo/token")(self.demo_token)
         app.post("/v1/assistant/chat")(self.chat)
         return app
+
+    async def assistants(self) -> dict[str, Any]:
+        return {"default": "shop", "data": [SHOP, HELPDESK]}
 
     async def customers(self) -> dict[str, Any]:
         self.customer_lists += 1
@@ -218,6 +239,7 @@ class FakeAssistant:
 
     async def chat(self, request: ChatRequest, http: Request) -> Response:
         self.requests.append(request)
+        self.bodies.append(await http.json())
         self.credentials.append(
             Credentials(http.headers.get("x-customer-token"), http.headers.get("authorization"))
         )
@@ -301,6 +323,20 @@ def ask(page: Page, message: str) -> None:
 
 def wait_until_answered(page: Page) -> None:
     expect(page.get_by_test_id("message-input")).to_be_enabled()
+
+
+def brand_colour(page: Page) -> tuple[int, ...]:
+    """The send button's colour, the assistant's accent, as (r, g, b)."""
+    colour: str = page.get_by_test_id("send-button").evaluate(
+        "(button) => getComputedStyle(button).backgroundColor"
+    )
+    return tuple(int(part) for part in colour.removeprefix("rgb(").removesuffix(")").split(","))
+
+
+def embedded_page(backend: Backend, attributes: str) -> str:
+    """The widget's page with ``attributes`` on its ``<main class="chat">``."""
+    page = httpx.get(f"{backend.base_url}/").text
+    return page.replace('<main class="chat"', f'<main class="chat" {attributes}')
 
 
 # -- the tests ------------------------------------------------------------------------------
@@ -535,3 +571,73 @@ class TestWidgetEmbeddedByAShop:
         expected = Credentials("sbc1.shop.token", "Bearer sb-widget-key")
         assert backend.fake.credentials[-2:] == [expected, expected]
         assert (backend.fake.customer_lists, len(backend.fake.minted)) == (lists, mints)
+
+
+class TestWidgetServesSeveralAssistants:
+    """The widget shows the assistant of its definition; the demo page picks among them."""
+
+    def test_the_default_assistants_title_colour_and_greeting_are_shown(self, page: Page) -> None:
+        expect(page.get_by_test_id("chat-title")).to_have_text(SHOP["widget"]["title"])
+        expect(page).to_have_title(SHOP["widget"]["title"])
+        expect(page.get_by_test_id("greeting")).to_have_text(SHOP["widget"]["greeting"])
+        assert brand_colour(page) == SHOP_ACCENT
+
+    def test_the_picker_switches_assistant_and_starts_a_new_conversation(
+        self, page: Page, backend: Backend
+    ) -> None:
+        picker = page.get_by_test_id("assistant-select")
+        expect(picker.locator("option")).to_have_text(["Larkspur help", "Northwind IT"])
+        ask(page, "How do returns work?")
+        wait_until_answered(page)
+        assert backend.fake.bodies[-1]["assistant"] == "shop"
+
+        picker.select_option("helpdesk")
+        expect(page.get_by_test_id("message-assistant")).to_have_count(0)
+        expect(page.get_by_test_id("chat-title")).to_have_text("Northwind IT")
+        expect(page.get_by_test_id("greeting")).to_have_text("Hi! Ask me about IT.")
+        assert brand_colour(page) == HELPDESK_ACCENT
+        ask(page, "How do returns work?")
+        wait_until_answered(page)
+        assert backend.fake.bodies[-1]["assistant"] == "helpdesk"
+        assert backend.fake.bodies[-1]["session_id"] is None  # not the shop's session
+
+        picker.select_option("shop")
+        expect(page.get_by_test_id("customer-select")).to_be_visible()
+        expect(page.get_by_test_id("chat-title")).to_have_text("Larkspur help")
+        wait_until_answered(page)
+        ask(page, "How do returns work?")
+        wait_until_answered(page)
+        assert backend.fake.bodies[-1]["assistant"] == "shop"
+        assert backend.fake.bodies[-1]["customer_id"] == "C1001"
+
+    def test_an_assistant_for_no_customer_has_no_customer_picker(
+        self, page: Page, backend: Backend
+    ) -> None:
+        mints = len(backend.fake.minted)
+        page.get_by_test_id("assistant-select").select_option("helpdesk")
+        expect(page.get_by_test_id("customer-select")).to_be_hidden()
+        expect(page.get_by_label("Signed-in customer")).to_be_hidden()
+        ask(page, "Shall I restart the VPN?")
+        wait_until_answered(page)
+        assert "customer_id" not in backend.fake.bodies[-1]
+        assert backend.fake.credentials[-1] == Credentials(None, None)
+        assert len(backend.fake.minted) == mints
+
+    def test_the_pages_data_assistant_is_asked_without_a_picker(
+        self, chromium: Browser, backend: Backend
+    ) -> None:
+        pinned = embedded_page(backend, 'data-assistant="helpdesk"')
+        with browser_page(chromium, backend.base_url) as page:
+            page.route(
+                f"{backend.base_url}/",
+                lambda route: route.fulfill(body=pinned, content_type="text/html"),
+            )
+            page.goto("/")
+            expect(page.get_by_test_id("chat-title")).to_have_text("Northwind IT")
+            expect(page.get_by_test_id("greeting")).to_have_text("Hi! Ask me about IT.")
+            expect(page.get_by_test_id("assistant-select")).to_be_hidden()
+            expect(page.get_by_test_id("customer-select")).to_be_hidden()
+            ask(page, "My laptop will not start.")
+            wait_until_answered(page)
+        assert backend.fake.bodies[-1]["assistant"] == "helpdesk"
+        assert backend.fake.bodies[-1]["message"] == "My laptop will not start."

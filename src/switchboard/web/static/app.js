@@ -1,13 +1,18 @@
-// The Larkspur Outfitters support chat: picks a customer, sends messages to the assistant
-// API and renders its streamed events (tokens, citations, order lookups, handoffs).
+// The support chat: shows one served assistant (GET /v1/assistants) with its title, colour
+// and greeting, picks a customer when that assistant acts for one, sends messages to the
+// assistant API and renders its streamed events (tokens, citations, order lookups, handoffs).
 //
-// A shop's page signs its customer in through attributes of <main class="chat">:
+// A page embedding the widget configures it through attributes of <main class="chat">:
+//   data-assistant       the assistant to talk to (default: the server's default); without
+//                        it the demo page offers a picker of the served assistants
+// and a shop's page signs its customer in through these:
 //   data-customer-token  the customer token its backend minted (switchboard assistant token,
 //                        POST /v1/admin/customer-tokens), sent as x-customer-token
 //   data-api-key         an API key with the assistant scope, sent as a Bearer token
 //   data-customer-name   shown in place of the demo's customer picker (optional)
 // Without a token the page is the demo: it picks a customer from /customers and mints a
 // token for them at /demo/token (both only in demo mode), else sends the customer id alone.
+// An assistant whose end user is none needs no customer: the API key alone is sent.
 
 import { readEvents } from "./sse.js";
 import {
@@ -16,19 +21,27 @@ import {
 } from "./render.js";
 
 const API = "/v1/assistant";
+const ASSISTANTS = "/v1/assistants";
 const HANDOFF_REQUEST = "I'd like to talk to a person, please.";
 const HANDOFF_OFFERS = 'button[data-testid="handoff-accept"]:not([data-accepted])';
 const SIGNED_IN = "(signed-in)"; // the page token's customer; no customer id has brackets
+const NO_CUSTOMER = "(none)"; // the end user of an assistant that acts for no customer
+const GREETING = "Ask a question to start."; // for an assistant whose definition has none
 const TOKEN_RENEWAL_S = 60; // a demo token this close to its expiry is minted anew
 
 const $ = (id) => document.getElementById(id);
 const embedding = document.querySelector("main.chat")?.dataset ?? {};
 const page = {
+  assistant: embedding.assistant || null,
   apiKey: embedding.apiKey || null,
   customerToken: embedding.customerToken || null,
   customerName: embedding.customerName || "Signed in",
 };
 const ui = {
+  title: $("chat-title"),
+  subtitle: $("chat-subtitle"),
+  mark: $("brand-mark"),
+  assistant: $("assistant-select"),
   customer: $("customer-select"),
   newConversation: $("new-conversation"),
   messages: $("messages"),
@@ -40,16 +53,23 @@ const ui = {
 };
 
 const state = {
+  assistant: null, // the served assistant on screen: { name, end_user, widget, ... }
   customerId: null,
-  sessions: new Map(), // customer_id → session_id of the conversation on screen
+  sessions: new Map(), // conversation key (assistant, customer) → its session_id
   demoTokens: new Map(), // customer_id → promise of { token, expires_at } (or null)
   stream: null, // the AbortController of the answer being streamed
+  served: new Map(), // name → the served assistant, from GET /v1/assistants
 };
 
-/** One assistant answer on screen for one customer; the stream's events are applied to it. */
+/** The key of the conversation on screen: its assistant and customer. */
+function conversationKey() {
+  return `${state.assistant?.name} ${state.customerId}`;
+}
+
+/** One assistant answer on screen for one conversation; the stream's events are applied to it. */
 class AssistantTurn {
-  constructor(customerId, onHandoffAccepted) {
-    this.customerId = customerId; // the customer the message was sent for
+  constructor(conversation, onHandoffAccepted) {
+    this.conversation = conversation; // the conversation the message was sent in
     this.text = "";
     this.finished = false;
     this.citations = new Map(); // number → citation event
@@ -94,7 +114,7 @@ class AssistantTurn {
   }
 
   done(done) {
-    state.sessions.set(this.customerId, done.session_id);
+    state.sessions.set(this.conversation, done.session_id);
     this.element.dataset.intent = done.intent;
     if (done.cache === "fallback") this.extras.append(fallbackNotice());
     this.finish();
@@ -188,11 +208,12 @@ async function mintDemoToken(customerId) {
 }
 
 async function send(message) {
-  const customerId = state.customerId;
+  const { assistant, customerId } = state;
   if (state.stream !== null || customerId === null || message === "") return;
+  const conversation = conversationKey();
   ui.emptyState.hidden = true;
   ui.messages.append(userMessage(message));
-  const turn = new AssistantTurn(customerId, () => send(HANDOFF_REQUEST));
+  const turn = new AssistantTurn(conversation, () => send(HANDOFF_REQUEST));
   ui.messages.append(turn.element);
   scrollToEnd();
 
@@ -200,15 +221,16 @@ async function send(message) {
   state.stream = controller;
   setStreaming(true);
   try {
-    const signedIn = customerId === SIGNED_IN;
-    const token = signedIn ? page.customerToken : await demoToken(customerId);
+    const named = customerId !== SIGNED_IN && customerId !== NO_CUSTOMER;
+    const token = named ? await demoToken(customerId) : customerToken(customerId);
     const response = await fetch(`${API}/chat`, {
       method: "POST",
       headers: apiHeaders(token, { "Content-Type": "application/json", Accept: "text/event-stream" }),
       body: JSON.stringify({
-        customer_id: signedIn ? undefined : customerId, // the token names the customer
+        assistant: assistant.name,
+        customer_id: named ? customerId : undefined, // else the token names the customer
         message,
-        session_id: state.sessions.get(customerId) ?? null,
+        session_id: state.sessions.get(conversation) ?? null,
       }),
       signal: controller.signal,
     });
@@ -233,11 +255,16 @@ async function send(message) {
   }
 }
 
-/** Clears the screen and forgets the customer's session: the next message starts anew. */
+/** The page's customer token for its signed-in customer; none for no customer. */
+function customerToken(customerId) {
+  return customerId === SIGNED_IN ? page.customerToken : null;
+}
+
+/** Clears the screen and forgets the conversation's session: the next message starts anew. */
 function newConversation() {
   state.stream?.abort();
   state.stream = null;
-  state.sessions.delete(state.customerId);
+  state.sessions.delete(conversationKey());
   ui.messages.replaceChildren(ui.emptyState);
   ui.emptyState.hidden = false;
   setStreaming(false);
@@ -256,6 +283,7 @@ async function loadCustomers() {
     const response = await fetch(`${API}/customers`, { headers: apiHeaders(null) });
     if (!response.ok) throw new Error(await errorText(response));
     const { data } = await response.json();
+    if (state.assistant?.end_user !== "customer") return; // switched away meanwhile
     ui.customer.replaceChildren(...data.map((customer) =>
       el("option", { value: customer.customer_id, textContent: `${customer.name} (${customer.customer_id})` })));
     ui.customer.disabled = data.length === 0;
@@ -264,6 +292,59 @@ async function loadCustomers() {
   } catch (error) {
     ui.customer.replaceChildren(el("option", { value: "", textContent: "No customers" }));
     ui.messages.append(errorMessage(`Couldn't load customers: ${error.message}`));
+  }
+}
+
+/** Shows a picker with its label, or hides both. */
+function showPicker(select, shown) {
+  select.hidden = !shown;
+  for (const label of select.labels) label.hidden = !shown;
+}
+
+/** The assistant's look from its definition: title, accent colour, greeting. */
+function showLook({ title, description, widget }) {
+  document.title = widget.title;
+  ui.title.textContent = widget.title;
+  ui.mark.textContent = widget.title.slice(0, 1).toUpperCase();
+  ui.subtitle.textContent = description || title;
+  ui.emptyState.textContent = widget.greeting || GREETING;
+  document.documentElement.style.setProperty("--brand", widget.accent);
+}
+
+/** Puts the assistant on screen in a new conversation, with its customer when it has one. */
+async function useAssistant(assistant) {
+  state.assistant = assistant;
+  state.customerId = null; // until its customer is known: nothing can be sent
+  newConversation();
+  showLook(assistant);
+  const forCustomers = assistant.end_user === "customer";
+  showPicker(ui.customer, forCustomers);
+  if (!forCustomers) {
+    state.customerId = NO_CUSTOMER;
+    setStreaming(false);
+  } else if (page.customerToken) showSignedIn();
+  else await loadCustomers();
+}
+
+/** The served assistants: the page's (or the server's default) on screen; on the demo
+ * page (no assistant, no customer token) a picker of them all when there are several. */
+async function loadAssistants() {
+  try {
+    const response = await fetch(ASSISTANTS, { headers: apiHeaders(null) });
+    if (!response.ok) throw new Error(await errorText(response));
+    const { default: fallback, data } = await response.json();
+    const name = page.assistant ?? fallback;
+    const chosen = data.find((assistant) => assistant.name === name);
+    if (chosen === undefined) throw new Error(`no assistant is named "${name}"`);
+    state.served = new Map(data.map((assistant) => [assistant.name, assistant]));
+    ui.assistant.replaceChildren(...data.map((assistant) =>
+      el("option", { value: assistant.name, textContent: assistant.widget.title })));
+    ui.assistant.value = chosen.name;
+    showPicker(ui.assistant, page.assistant === null && !page.customerToken && data.length > 1);
+    await useAssistant(chosen);
+  } catch (error) {
+    ui.customer.replaceChildren(el("option", { value: "", textContent: "No assistant" }));
+    ui.messages.append(errorMessage(`Couldn't load the assistant: ${error.message}`));
   }
 }
 
@@ -278,7 +359,7 @@ ui.customer.addEventListener("change", () => {
   state.customerId = ui.customer.value || null;
   newConversation();
 });
+ui.assistant.addEventListener("change", () => useAssistant(state.served.get(ui.assistant.value)));
 ui.newConversation.addEventListener("click", newConversation);
 
-if (page.customerToken) showSignedIn();
-else loadCustomers();
+loadAssistants();
