@@ -35,10 +35,8 @@ from starlette.responses import Response
 
 from switchboard.api.customer_auth import end_user
 from switchboard.api.errors import stream_error_payload
-from switchboard.api.gateway_model import Caller, bind_caller
-from switchboard.api.generation import until_disconnected
 from switchboard.api.sse import DONE, SSEResponse, data_event, sse_event
-from switchboard.api.turn_record import finish_turn_record, new_turn_record, principal_of
+from switchboard.api.turn_record import finish_turn_record, open_turn
 from switchboard.assistant.definition import MODEL_PREFIX
 from switchboard.assistant.orchestrator import TurnRequest
 from switchboard.assistant.service import Assistants
@@ -109,19 +107,10 @@ async def assistant_completion(
     customer = end_user(http, identity, token, user)
     question, history = turn_request(messages, http.app.state.max_message_chars)
     turn = TurnRequest(customer.customer_id, question, None, customer.tenant, history)
-    record = new_turn_record(http, name, endpoint="chat", stream=stream)
-    bind_caller(Caller(principal_of(http), record))  # the turn's model calls are metered
-    events = assistant.orchestrator.turn(turn)
-    try:  # a client leaving before the first event cancels the turn
-        first = await until_disconnected(http.receive, anext(events))
-    except BaseException as exc:
-        await events.aclose()
-        finish_turn_record(http, record, error=exc)
-        raise
-    if first is None:
-        await events.aclose()
-        finish_turn_record(http, record)
+    opened = await open_turn(http, assistant, turn, endpoint="chat", stream=stream)
+    if opened is None:
         return Response(status_code=CLIENT_CLOSED_REQUEST)
+    record, first, events = opened.record, opened.first, opened.rest
     reply = Reply(f"{MODEL_PREFIX}{name}", record.request_id)
     headers = {"x-request-id": record.request_id}
     if stream:

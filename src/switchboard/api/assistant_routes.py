@@ -34,11 +34,9 @@ from switchboard.api.customer_auth import (
     end_user,
 )
 from switchboard.api.errors import stream_error_payload
-from switchboard.api.gateway_model import Caller, bind_caller
-from switchboard.api.generation import until_disconnected
 from switchboard.api.openapi import error_responses, event_stream, named_events
 from switchboard.api.sse import SSEResponse, named_event
-from switchboard.api.turn_record import finish_turn_record, new_turn_record, principal_of
+from switchboard.api.turn_record import finish_turn_record, open_turn
 from switchboard.assistant.conversations import StoredMessage
 from switchboard.assistant.orchestrator import TurnRequest
 from switchboard.assistant.service import Assistant, Assistants
@@ -195,20 +193,10 @@ async def chat(
             f"message is over the limit of {limit} characters", param="message"
         )
     turn = TurnRequest(customer.customer_id, body.message, body.session_id, customer.tenant)
-    record = new_turn_record(request, assistant.name, endpoint="assistant", stream=True)
-    bind_caller(Caller(principal_of(request), record))  # the turn's model calls are metered
-    events = assistant.orchestrator.turn(turn)
-    try:  # a client leaving before the first event cancels the turn (and its model call)
-        first = await until_disconnected(request.receive, anext(events))
-    except BaseException as exc:
-        await events.aclose()
-        finish_turn_record(request, record, error=exc)
-        raise
-    if first is None:
-        await events.aclose()
-        finish_turn_record(request, record)
+    opened = await open_turn(request, assistant, turn, endpoint="assistant", stream=True)
+    if opened is None:
         return Response(status_code=CLIENT_CLOSED_REQUEST)
-    return SSEResponse(_stream(first, events, request, record))
+    return SSEResponse(_stream(opened.first, opened.rest, request, opened.record))
 
 
 async def _stream(

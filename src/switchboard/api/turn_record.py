@@ -7,15 +7,51 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from switchboard.api.gateway_model import Caller, bind_caller
+from switchboard.api.generation import until_disconnected
 from switchboard.assistant.definition import MODEL_PREFIX
-from switchboard.assistant.types import DoneEvent
+from switchboard.assistant.orchestrator import TurnRequest
+from switchboard.assistant.service import Assistant
+from switchboard.assistant.types import DoneEvent, TurnEvent
 from switchboard.errors import outcome
 from switchboard.gateway.types import Principal
 from switchboard.observability.record import RequestRecord, TurnSummary
+
+
+@dataclass
+class OpenTurn:
+    """A turn admitted and started: its record, its first event and the rest."""
+
+    record: RequestRecord
+    first: TurnEvent
+    rest: AsyncGenerator[TurnEvent, None]
+
+
+async def open_turn(
+    request: Request, assistant: Assistant, turn: TurnRequest, *, endpoint: str, stream: bool
+) -> OpenTurn | None:
+    """Start the turn with its request record (its model calls metered into it) and wait
+    for its first event; None when the client left first (recorded as such, the turn and
+    its model call cancelled). A refusal before the first event is recorded and raised."""
+    record = new_turn_record(request, assistant.name, endpoint=endpoint, stream=stream)
+    bind_caller(Caller(principal_of(request), record))
+    events = assistant.orchestrator.turn(turn)
+    try:
+        first = await until_disconnected(request.receive, anext(events))
+    except BaseException as exc:
+        await events.aclose()
+        finish_turn_record(request, record, error=exc)
+        raise
+    if first is None:
+        await events.aclose()
+        finish_turn_record(request, record)
+        return None
+    return OpenTurn(record, first, events)
 
 
 def principal_of(request: Request) -> Principal:

@@ -406,9 +406,9 @@ class Orchestrator:
         assert state.route is not None
         route = state.route
         action = route.action
-        if action is Action.HANDOFF and not route.confident:  # a ticket only if asked for
-            if route.confidence < self.settings.unsure_handoff_floor:
-                action = Action.ANSWER
+        floor = self.settings.unsure_handoff_floor
+        if action is Action.HANDOFF and not route.confident and route.confidence < floor:
+            action = Action.ANSWER  # a ticket only for what resembles asking for one
         if action is Action.SMALL_TALK:
             async for event in self._small_talk(state):
                 yield event
