@@ -70,7 +70,7 @@ def _serve_api(
     from switchboard.assistant.local_model import LocalChatModel
     from switchboard.assistant.order_client import OrderClient
     from switchboard.assistant.remote_model import open_remote_model
-    from switchboard.assistant.service import open_assistants
+    from switchboard.assistant.service import open_assistants, served_definitions
     from switchboard.assistant.types import ChatModel
     from switchboard.engine.local import LocalEngine
     from switchboard.rag.knowledge import KnowledgeBase
@@ -88,11 +88,16 @@ def _serve_api(
             else LocalChatModel(engine)
         )
         client = OrderClient(orders.url, orders.token) if orders is not None else None
-        assistants = open_assistants(settings, chat_model, knowledge, orders=client)
+        definitions = served_definitions(settings)
+        assistants = (
+            open_assistants(settings, chat_model, knowledge, definitions=definitions, orders=client)
+            if definitions
+            else None
+        )
         bind, port = settings.server.host, settings.server.port
-        names = ", ".join(assistants.by_name)
+        names = ", ".join(definitions) or "none: add one with `switchboard assistants new`"
         console.print(
-            f"chat: http://{bind}:{port}/ (assistants {names}; model {chat_model.name})",
+            f"chat: http://{bind}:{port}/ (assistants: {names}; model {chat_model.name})",
             highlight=False,
         )
         uvicorn.run(
