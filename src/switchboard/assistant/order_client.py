@@ -91,6 +91,11 @@ class OrderClient:
         url = f"http://{settings.host}:{settings.port}"
         return cls(url, settings.service_token, **kwargs)
 
+    @property
+    def base_url(self) -> str:
+        """The Order API's address, e.g. ``http://127.0.0.1:8081``."""
+        return str(self._http.base_url).rstrip("/")
+
     async def __aenter__(self) -> OrderClient:
         return self
 
