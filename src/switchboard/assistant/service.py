@@ -140,7 +140,8 @@ def open_assistants(
     default = default_name(settings, list(definitions))
     if orders is None and any(d.order_lookup for d in definitions.values()):
         orders = OrderClient.from_settings(settings.orders)
-    tool_secrets = {ORDERS_TOKEN: settings.orders.service_token, **(secrets or {})}
+    base_url, token = orders_access(settings, orders)
+    tool_secrets = {ORDERS_TOKEN: token, **(secrets or {})}
     conversations = ConversationStore(
         settings.assistant_db, default_tenant=settings.knowledge.default_tenant
     )
@@ -157,18 +158,19 @@ def open_assistants(
             conversations=conversations,
             orders=orders,
             cache=cache,
-            tools=open_tools(definition, orders_url(settings, orders), tool_secrets),
+            tools=open_tools(definition, base_url, tool_secrets),
         )
         for name, definition in sorted(definitions.items())
     }
     return Assistants(by_name, default, conversations, orders, cache, [model])
 
 
-def orders_url(settings: Settings, orders: OrderClient | None) -> str:
-    """The Order API's address: the running client's, else the settings'."""
+def orders_access(settings: Settings, orders: OrderClient | None) -> tuple[str, str]:
+    """The Order API's address and token: the running client's, else the settings'."""
     if orders is not None:
-        return orders.base_url
-    return f"http://{settings.orders.host}:{settings.orders.port}"
+        return orders.base_url, orders.service_token
+    own = settings.orders
+    return f"http://{own.host}:{own.port}", own.service_token
 
 
 def open_tools(
