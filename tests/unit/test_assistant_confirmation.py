@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from switchboard.assistant.confirmation import DROPPED, confirms, declines, reason
+from switchboard.assistant.conversations import ConversationStore, PendingAction
 from switchboard.assistant.types import AnswerPath, ToolResultEvent
+from switchboard.errors import SessionNotFoundError
 from switchboard.tools import ToolFailure, ToolOutcome
 from tests.unit.assistant_rig import (
     ALICE,
@@ -192,3 +194,18 @@ def test_not_confirmations(text: str) -> None:
 def test_an_unavailable_api_is_said_plainly() -> None:
     outcome = ToolOutcome(ok=False, error="x: unavailable", failure=ToolFailure.UNAVAILABLE)
     assert "can't tell whether it was done" in reason(outcome)
+
+
+def test_the_store_hands_a_pending_action_out_once(tmp_path: Path) -> None:
+    store = ConversationStore(tmp_path / "c.sqlite3")
+    try:
+        session = store.create_session(ALICE).id
+        action = PendingAction(ALICE, "cancellation", "cancel_order", {"order_id": "LK-1"})
+        with pytest.raises(SessionNotFoundError):  # not Bob's session to propose in
+            store.propose(session, PendingAction(BOB, "cancellation", "cancel_order", {}))
+        store.propose(session, action)
+        assert store.take_pending(session, ALICE, tenant="other") is None
+        assert store.take_pending(session, ALICE) == action
+        assert store.take_pending(session, ALICE) is None
+    finally:
+        store.close()

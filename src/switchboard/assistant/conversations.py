@@ -367,15 +367,19 @@ class ConversationStore:
     ) -> PendingAction | None:
         """The session's pending action of this customer, removed (whatever the turn makes
         of it, it is taken once); None when there is none."""
-        with self._transaction() as conn:
+        owner = (session_id, customer_id, tenant or self.default_tenant)
+        where = "WHERE session_id = ? AND customer_id = ? AND tenant = ?"
+        with self._connection() as conn:  # most turns have none: no write lock for them
             row = conn.execute(
-                "SELECT customer_id, intent, tool, arguments FROM pending_actions "
-                "WHERE session_id = ? AND customer_id = ? AND tenant = ?",
-                (session_id, customer_id, tenant or self.default_tenant),
+                f"SELECT customer_id, intent, tool, arguments FROM pending_actions {where}", owner
             ).fetchone()
-            if row is None:
-                return None
-            conn.execute("DELETE FROM pending_actions WHERE session_id = ?", (session_id,))
+        if row is None:
+            return None
+        with self._transaction() as conn:
+            same = f"{where} AND tool = ? AND arguments = ?"  # not one proposed since
+            taken = conn.execute(f"DELETE FROM pending_actions {same}", (*owner, *row[2:])).rowcount
+        if taken == 0:  # a concurrent turn of the session took or replaced it first
+            return None
         return PendingAction(row[0], row[1], row[2], json.loads(row[3]))
 
     # -- plumbing ----------------------------------------------------------------------
