@@ -13,6 +13,7 @@ from typing import Any, cast
 import pytest
 
 from switchboard.assistant.answerability import AnswerabilityCheck
+from switchboard.assistant.confirmation import Tools
 from switchboard.assistant.conversations import ConversationStore
 from switchboard.assistant.evidence import EvidenceSelector
 from switchboard.assistant.orchestrator import (
@@ -254,6 +255,7 @@ class Rig:
         answerability: AnswerabilityCheck | None = None,
         quoter: Quoter | None = None,
         order_question_relevance: float | None = None,
+        tools: Tools | None = None,
     ) -> None:
         self.settings = AssistantSettings(
             relevance_floor=0.35,
@@ -277,6 +279,7 @@ class Rig:
             evidence=evidence,
             answerability=answerability,
             quoter=quoter,
+            tools=tools,
             clock=TickingClock(),
         )
 

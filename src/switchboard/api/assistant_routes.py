@@ -160,7 +160,8 @@ TURN_EVENTS = (
     "`timings_ms`, `usage`, `model`, `cache`, `guard_events`, `answer_path`: `generated`, "
     "`generated+repaired` (sentences with claims the sources do not state left out), "
     "`quoted` (the source sentence that answers the question), or without the model "
-    "`order_status`, `cache`, `not_sure`, `handoff`, `language` (another language: a "
+    "`order_status`, `action` (a write tool proposed, performed after the user's yes, or "
+    "dropped), `cache`, `not_sure`, `handoff`, `language` (another language: a "
     "colleague offered in it), `refusal`, `blocked`); a failure "
     "after the stream began is an `error` event with OpenAI's error JSON."
 )

@@ -19,6 +19,8 @@ def answer_path(state: TurnState) -> AnswerPath:
         return AnswerPath.HANDOFF
     if state.handoff is HandoffReason.LANGUAGE:
         return AnswerPath.LANGUAGE
+    if state.acted:
+        return AnswerPath.ACTION
     if state.tool_results:
         return AnswerPath.ORDER_STATUS
     if state.route is not None and state.route.action is Action.REFUSE:

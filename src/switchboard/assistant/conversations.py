@@ -10,7 +10,9 @@ Each message is one row of ``turns`` with an index gapless and monotonic within 
 session; ``add_exchange``
 writes a question and its answer in one ``BEGIN IMMEDIATE`` transaction, so a crash never
 leaves a question without its answer. A session has at most one open ticket (a partial
-unique index): a repeated handoff request gets the open ticket back.
+unique index): a repeated handoff request gets the open ticket back. A session has at most
+one pending write action (``propose``), waiting for the customer's confirmation; the next
+turn takes it (``take_pending``), so it is performed or dropped once.
 
 Threads: each thread gets its own connection, opened on its first call and kept until
 ``close`` (WAL, ``synchronous=NORMAL``, foreign keys on), so one store serves the server's
@@ -45,7 +47,7 @@ from switchboard.sqlite_file import SQLiteFile
 from switchboard.sqlite_tx import transaction
 from switchboard.thread_connections import ThreadConnections
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Version 2; a new database runs it, then the migrations after it.
 SCHEMA = """
 CREATE TABLE sessions (
@@ -108,6 +110,17 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX sessions_by_owner ON sessions(tenant, customer_id, updated_at)",
         "CREATE INDEX tickets_by_owner ON tickets(tenant, customer_id, created_at)",
     ),
+    4: (
+        """CREATE TABLE pending_actions (
+            session_id TEXT PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+            tenant TEXT NOT NULL,
+            customer_id TEXT NOT NULL,
+            intent TEXT NOT NULL,
+            tool TEXT NOT NULL,
+            arguments TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )""",
+    ),
 }
 
 
@@ -162,6 +175,16 @@ class Ticket:
     summary: str
     status: TicketStatus
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class PendingAction:
+    """A write tool call proposed to the customer, performed only once they confirm."""
+
+    customer_id: str
+    intent: Intent
+    tool: str
+    arguments: Mapping[str, Any]
 
 
 def utc_now() -> datetime:
@@ -319,6 +342,45 @@ class ConversationStore:
                 (tenant or self.default_tenant, customer_id),
             ).fetchall()
         return [_ticket(row) for row in rows]
+
+    # -- pending write actions ---------------------------------------------------------
+
+    def propose(self, session_id: str, action: PendingAction, *, tenant: str | None = None) -> None:
+        """Remember ``action`` as the session's pending one (replacing an earlier one)."""
+        with self._transaction() as conn:
+            _owned_session(conn, session_id, action.customer_id, tenant or self.default_tenant)
+            conn.execute(
+                "INSERT OR REPLACE INTO pending_actions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    session_id,
+                    tenant or self.default_tenant,
+                    action.customer_id,
+                    action.intent,
+                    action.tool,
+                    json.dumps(dict(action.arguments)),
+                    _text(self._now()),
+                ),
+            )
+
+    def take_pending(
+        self, session_id: str, customer_id: str, *, tenant: str | None = None
+    ) -> PendingAction | None:
+        """The session's pending action of this customer, removed (whatever the turn makes
+        of it, it is taken once); None when there is none."""
+        owner = (session_id, customer_id, tenant or self.default_tenant)
+        where = "WHERE session_id = ? AND customer_id = ? AND tenant = ?"
+        with self._connection() as conn:  # most turns have none: no write lock for them
+            row = conn.execute(
+                f"SELECT customer_id, intent, tool, arguments FROM pending_actions {where}", owner
+            ).fetchone()
+        if row is None:
+            return None
+        with self._transaction() as conn:
+            same = f"{where} AND tool = ? AND arguments = ?"  # not one proposed since
+            taken = conn.execute(f"DELETE FROM pending_actions {same}", (*owner, *row[2:])).rowcount
+        if taken == 0:  # a concurrent turn of the session took or replaced it first
+            return None
+        return PendingAction(row[0], row[1], row[2], json.loads(row[3]))
 
     # -- plumbing ----------------------------------------------------------------------
 

@@ -22,6 +22,16 @@
     action = "handoff"                     # answer | lookup | handoff | refuse | small_talk
     examples = ["can I talk to a person", ...]
 
+    tools = "shop_tools.toml"              # HTTP tools (switchboard.tools.declarations),
+                                           # relative to this file; a file without a
+                                           # base_url calls the Order API of [orders]
+    [intents.proposes]                     # of an intent: a message of it that names one
+    tool = "cancel_order"                  # order proposes this write tool, performed
+    argument = "order_id"                  # only after the user's "yes" the next turn
+    ask = "I can cancel order {order_id}. Shall I go ahead? Reply yes to confirm."
+    done = "Done: order {order_id} is cancelled."
+    failed = "I couldn't cancel order {order_id}: {reason}"
+
     [[smoke]]                              # ``switchboard assistants check`` asks these
     question = "How do I reset my password?"
     must_include = ["self-service portal"]
@@ -46,9 +56,11 @@ from switchboard.assistant.language import LANGUAGES
 from switchboard.assistant.types import Action
 from switchboard.config import AssistantSettings
 from switchboard.demo import assistants_dir
+from switchboard.tools import HttpToolSpec, tool_specs
 
 NAME = r"^[a-z][a-z0-9_-]{0,39}$"
 INTENT_NAME = r"^[a-z][a-z0-9_]{0,39}$"
+CHECK_BASE_URL = "http://127.0.0.1"  # where tools without a base_url are checked against
 MODEL_PREFIX = "assistant:"
 """``model: "assistant:<name>"`` in a chat completion asks that assistant."""
 
@@ -131,10 +143,35 @@ class ModelPolicy(_Strict):
     max_tokens: int | None = Field(None, ge=16)
 
 
+class WriteProposal(_Strict):
+    """A write tool an intent proposes for the one order number its message names; the
+    texts name that value as ``{<argument>}`` (and ``failed`` the API's ``{reason}``)."""
+
+    tool: str = Field(min_length=1, description="A write tool of the assistant's tools.")
+    argument: str = Field("order_id", description="The tool argument the order number fills.")
+    ask: str = Field(min_length=1, description="The proposal; ends asking to reply yes.")
+    done: str = Field(min_length=1, description="Said after the call succeeded.")
+    failed: str = Field(min_length=1, description="Said after the API refused; {reason}.")
+
+    @model_validator(mode="after")
+    def _names_the_value(self) -> WriteProposal:
+        slot = "{" + self.argument + "}"
+        for field_name in ("ask", "done", "failed"):
+            if slot not in getattr(self, field_name):
+                raise ValueError(f"{field_name} must contain {slot}")
+        if "{reason}" not in self.failed:
+            raise ValueError("failed must contain {reason}")
+        return self
+
+    def say(self, text: str, value: str, reason: str = "") -> str:
+        return text.replace("{" + self.argument + "}", value).replace("{reason}", reason)
+
+
 class IntentSpec(_Strict):
     name: str = Field(pattern=INTENT_NAME)
     action: Action
     examples: list[str] = Field(min_length=3)
+    proposes: WriteProposal | None = None
 
 
 class Widget(_Strict):
@@ -168,6 +205,11 @@ class AssistantDefinition(_Strict):
         description="Look up the customer's orders in the demo Order API (order numbers "
         "as orders.id_pattern); needs end_user = customer.",
     )
+    tools: Path | None = Field(
+        None,
+        description="HTTP tools it may call (a declarations file, relative to the "
+        "definition); a file without base_url calls the Order API of [orders].",
+    )
     handoff: bool = Field(True, description="Offer a colleague and create handoff tickets.")
     guard: bool = Field(True, description="Run the guardrails (as configured in [guard]).")
     cache: bool = Field(True, description="Use the response cache (as configured in [cache]).")
@@ -188,7 +230,37 @@ class AssistantDefinition(_Strict):
                 raise ValueError("an intent hands off, but handoff = false")
             if self.replies.other_language:
                 raise ValueError("replies.other_language offers a colleague: needs handoff")
+        self._check_tools()
         return self
+
+    def _check_tools(self) -> None:
+        """The tools file declares tools, and every proposed one is a write tool of it."""
+        specs = {spec.name: spec for spec in self.tool_specs(CHECK_BASE_URL)}
+        proposals = [intent.proposes for intent in self.intents if intent.proposes]
+        if proposals and not self.order_lookup:
+            raise ValueError("an intent proposes a write tool: needs order_lookup = true")
+        for proposal in proposals:
+            spec = specs.get(proposal.tool)
+            if spec is None:
+                raise ValueError(f"proposes {proposal.tool!r}, which {self.tools} does not declare")
+            if not spec.write:
+                raise ValueError(f"proposes {proposal.tool!r}, which is no write tool")
+            if proposal.argument not in spec.parameters.get("properties", {}):
+                raise ValueError(f"{proposal.tool} has no argument {proposal.argument!r}")
+
+    def tool_specs(self, default_base_url: str) -> list[HttpToolSpec]:
+        """Its declared tools; a file without ``base_url`` gets ``default_base_url``."""
+        if self.tools is None:
+            return []
+        try:
+            document = tomllib.loads(self.tools.read_text(encoding="utf-8"))
+            return tool_specs(document, base_url=document.get("base_url") or default_base_url)
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, ValueError) as exc:
+            raise ValueError(f"tools {self.tools}: {exc}") from None
+
+    def proposal(self, intent: str) -> WriteProposal | None:
+        """The write tool a message of ``intent`` proposes, if any."""
+        return next((i.proposes for i in self.intents if i.name == intent), None)
 
     @property
     def system_prompts(self) -> tuple[str, ...]:
@@ -222,6 +294,8 @@ def load_definition(path: Path) -> AssistantDefinition:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise DefinitionError(f"{path}: not valid TOML: {exc}") from None
     data.setdefault("name", path.stem)
+    if isinstance(data.get("tools"), str):
+        data["tools"] = str(path.parent / data["tools"])  # an absolute path stays as it is
     if data["name"] != path.stem:
         raise DefinitionError(f"{path}: name {data['name']!r} differs from the file's stem")
     try:

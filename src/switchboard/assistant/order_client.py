@@ -79,6 +79,7 @@ class OrderClient:
         self.breaker = breaker or CircuitBreaker()
         self._sleep = sleep
         self._rand = rand
+        self._service_token = service_token
         self._http = httpx.AsyncClient(
             base_url=base_url,
             headers={"Authorization": f"Bearer {service_token}"},
@@ -90,6 +91,16 @@ class OrderClient:
     def from_settings(cls, settings: OrdersSettings, **kwargs: Any) -> OrderClient:
         url = f"http://{settings.host}:{settings.port}"
         return cls(url, settings.service_token, **kwargs)
+
+    @property
+    def base_url(self) -> str:
+        """The Order API's address, e.g. ``http://127.0.0.1:8081``."""
+        return str(self._http.base_url).rstrip("/")
+
+    @property
+    def service_token(self) -> str:
+        """The bearer token it calls with (a running supervisor's fresh one)."""
+        return self._service_token
 
     async def __aenter__(self) -> OrderClient:
         return self

@@ -12,10 +12,15 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
 from switchboard.assistant.answerability import AnswerabilityCheck
 from switchboard.assistant.conversations import ConversationStore
-from switchboard.assistant.definition import AssistantDefinition, load_definitions
+from switchboard.assistant.definition import (
+    AssistantDefinition,
+    DefinitionError,
+    load_definitions,
+)
 from switchboard.assistant.evidence import EvidenceSelector, VectorCache
 from switchboard.assistant.grounding_stage import open_grounding
 from switchboard.assistant.orchestrator import Orchestrator
@@ -37,8 +42,10 @@ from switchboard.rag.types import CollectionRef
 from switchboard.stages.cache import CacheStage
 from switchboard.stages.guard import GuardStage
 from switchboard.stages.stage import Pipeline, Stage
+from switchboard.tools import ToolRegistry
 
 DEMO_DEFAULT = "shop"
+ORDERS_TOKEN = "SWITCHBOARD_ORDERS__SERVICE_TOKEN"  # the Order API's token, as tools name it
 
 
 @dataclass
@@ -46,6 +53,7 @@ class Assistant:
     definition: AssistantDefinition
     orchestrator: Orchestrator
     cache: CacheStage[TurnState] | None = None
+    tools: ToolRegistry | None = None
 
     @property
     def name(self) -> str:
@@ -81,6 +89,8 @@ class Assistants:
         model's client (the local engine belongs to the server)."""
         for assistant in self.by_name.values():
             await assistant.drain()
+            if assistant.tools is not None:
+                await assistant.tools.aclose()
         if self.cache is not None:
             await asyncio.to_thread(self.cache.close)
         if self.orders is not None:
@@ -119,13 +129,19 @@ def open_assistants(
     *,
     definitions: Mapping[str, AssistantDefinition] | None = None,
     orders: OrderClient | None = None,
+    secrets: Mapping[str, str] | None = None,
 ) -> Assistants:
     """Every served assistant over ``knowledge``, generating with ``model``; the Order API
-    client (``orders``, or one from the settings) only if an assistant looks orders up."""
+    client (``orders``, or one from the settings) only if an assistant looks orders up.
+    Each assistant's declared tools get their own registry, allowed only their own hosts;
+    a tools file without a base URL calls the Order API, with its service token (more
+    secrets, by name, in ``secrets``, which the caller reads at its edge)."""
     definitions = served_definitions(settings) if definitions is None else definitions
     default = default_name(settings, list(definitions))
     if orders is None and any(d.order_lookup for d in definitions.values()):
         orders = OrderClient.from_settings(settings.orders)
+    base_url, token = orders_access(settings, orders)
+    tool_secrets = {ORDERS_TOKEN: token, **(secrets or {})}
     conversations = ConversationStore(
         settings.assistant_db, default_tenant=settings.knowledge.default_tenant
     )
@@ -142,10 +158,34 @@ def open_assistants(
             conversations=conversations,
             orders=orders,
             cache=cache,
+            tools=open_tools(definition, base_url, tool_secrets),
         )
         for name, definition in sorted(definitions.items())
     }
     return Assistants(by_name, default, conversations, orders, cache, [model])
+
+
+def orders_access(settings: Settings, orders: OrderClient | None) -> tuple[str, str]:
+    """The Order API's address and token: the running client's, else the settings'."""
+    if orders is not None:
+        return orders.base_url, orders.service_token
+    own = settings.orders
+    return f"http://{own.host}:{own.port}", own.service_token
+
+
+def open_tools(
+    definition: AssistantDefinition, default_base_url: str, secrets: Mapping[str, str]
+) -> ToolRegistry | None:
+    """The definition's tools, allowed only the hosts they declare; ``DefinitionError``
+    when one cannot be built (a secret not set)."""
+    specs = definition.tool_specs(default_base_url)
+    if not specs:
+        return None
+    hosts = {urlsplit(spec.url).netloc.lower() for spec in specs}
+    try:
+        return ToolRegistry(specs, allowed_hosts=hosts, secrets=secrets)
+    except ValueError as exc:
+        raise DefinitionError(f"assistant {definition.name}: {exc}") from None
 
 
 def open_assistant(
@@ -159,6 +199,7 @@ def open_assistant(
     cache: ResponseCache | None = None,
     router: SemanticRouter | None = None,
     stages: Pipeline[TurnState] | None = None,
+    tools: ToolRegistry | None = None,
 ) -> Assistant:
     """The assistant ``definition`` declares, over its collection in the default tenant,
     with the guardrails, the response cache and the grounding check of ``settings`` (as
@@ -197,8 +238,9 @@ def open_assistant(
         evidence=evidence.evidence,
         answerability=evidence.answerability,
         quoter=evidence.quoter,
+        tools=tools,
     )
-    return Assistant(definition, orchestrator, cached)
+    return Assistant(definition, orchestrator, cached, tools)
 
 
 class EvidenceStages(NamedTuple):

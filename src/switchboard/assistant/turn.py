@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, cast
 
-from switchboard.assistant.conversations import StoredMessage
+from switchboard.assistant.conversations import PendingAction, StoredMessage
 from switchboard.assistant.order_tool import OrderLookup
 from switchboard.assistant.prompt_budget import BuiltPrompt, Citation, Role, SourceChunk, Turn
 from switchboard.assistant.types import (
@@ -77,6 +77,8 @@ class TurnState(Exchange):
     answer: list[str] = field(default_factory=list)
     citations: list[Citation] = field(default_factory=list)
     handoff: HandoffReason | None = None
+    pending: PendingAction | None = None  # the write proposed last turn, taken by this one
+    acted: bool = False  # a write was proposed, performed or dropped
     usage: dict[str, int] = field(default_factory=dict)
     reply_source: str | None = None  # who answered instead of the pipeline ("cache:exact"...)
     stages: list[StageTime] = field(default_factory=list)  # each stage's span, in order

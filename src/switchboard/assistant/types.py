@@ -70,6 +70,7 @@ class AnswerPath(enum.StrEnum):
     REPAIRED = "generated+repaired"  # sentences with unsupported claims left out
     QUOTED = "quoted"  # the evidence sentence that answers the question, quoted
     ORDER_STATUS = "order_status"  # the Order API's facts (or its outage), rendered
+    ACTION = "action"  # a write tool proposed, performed once confirmed, or dropped
     CACHE = "cache"  # a cached answer
     NOT_SURE = "not_sure"  # nothing relevant in the help centre: a handoff offered
     HANDOFF = "handoff"  # a ticket for a colleague
