@@ -234,7 +234,7 @@ async def _stream(
         finish_turn_record(request, record, done, error, tools)
 
 
-@router.get("/sessions", responses=error_responses(401, 403))
+@router.get("/sessions", responses=error_responses(401, 403, 404))
 async def list_sessions(
     assistants: AssistantsDep,
     request: Request,
@@ -289,7 +289,7 @@ async def get_session(
     }
 
 
-@router.get("/tickets", responses=error_responses(401, 403))
+@router.get("/tickets", responses=error_responses(401, 403, 404))
 async def list_tickets(
     assistants: AssistantsDep,
     request: Request,
