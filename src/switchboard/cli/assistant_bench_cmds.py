@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -15,6 +15,7 @@ from switchboard.cli.common import (
     progress_bar,
     registry,
 )
+from switchboard.config import Settings
 from switchboard_bench.answer_settings import ANSWER_SETTINGS
 
 _SETTINGS_HELP = "; ".join(f"{s.name}: {s.about}" for s in ANSWER_SETTINGS)
@@ -22,6 +23,17 @@ _SETTINGS_HELP = "; ".join(f"{s.name}: {s.about}" for s in ANSWER_SETTINGS)
 
 def _names(text: str | None) -> list[str] | None:
     return None if text is None else [n.strip() for n in text.split(",") if n.strip()]
+
+
+def shop_evaluate(settings: Settings, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """``evaluate`` of the demo shop's assistant over its articles, as the settings of one
+    bench run say (the shop's definition overrides none of them)."""
+    from switchboard.assistant.definition import demo_definition
+    from switchboard.demo import shop_articles_dir
+    from switchboard.evaluation.runner import eval_target, evaluate
+
+    target = eval_target(settings, demo_definition("shop"), shop_articles_dir())
+    return evaluate(settings, target, *args, **kwargs)
 
 
 def _check_folder(option: str, path: Path | None) -> None:
@@ -52,7 +64,6 @@ def bench_assistant(
     answer-path mix, first token and end-to-end latency of answers from the articles, model
     TTFT and prompt tokens per call: per model, setting and split, one run after the other."""
     from switchboard.evaluation.golden import SPLITS, default_golden_path, load_golden
-    from switchboard.evaluation.runner import evaluate
     from switchboard_bench.answer_settings import apply_setting, pick_settings
     from switchboard_bench.assistant_bench import (
         BenchPlan,
@@ -89,7 +100,7 @@ def bench_assistant(
 
         interrupted = False
         try:
-            book.record(run_bench(settings, plan, progress, evaluate))
+            book.record(run_bench(settings, plan, progress, shop_evaluate))
         except KeyboardInterrupt:
             interrupted = True
     table = markdown_table(book.rows)
