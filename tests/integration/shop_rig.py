@@ -4,13 +4,18 @@ Order API as its own process."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from switchboard.assistant.local_model import LocalChatModel
+from switchboard.assistant.orchestrator import TurnRequest
 from switchboard.assistant.order_client import OrderClient
+from switchboard.assistant.service import Assistants, open_assistants
+from switchboard.assistant.types import TurnEvent
 from switchboard.config import (
     DEFAULT_MODEL,
     AssistantSettings,
@@ -73,3 +78,40 @@ def demo_shop(settings: Settings, model_path: Path, articles: Sequence[str]) -> 
             engine.close()
     finally:
         knowledge.close()
+
+
+class ServedShop:
+    """The shop assistant of ``open_assistants`` for one customer, and the one event loop
+    its Order API clients live on."""
+
+    def __init__(self, assistants: Assistants, customer: str) -> None:
+        self.assistants = assistants
+        self.assistant = assistants.get("shop")
+        self.customer = customer
+        self.loop = asyncio.new_event_loop()
+
+    def turn(self, message: str, session: str | None = None) -> list[TurnEvent]:
+        async def drain() -> list[TurnEvent]:
+            request = TurnRequest(self.customer, message, session)
+            return [event async for event in self.assistant.orchestrator.turn(request)]
+
+        return self.loop.run_until_complete(drain())
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.assistants.aclose())
+        self.loop.close()
+
+
+@contextmanager
+def served_shop(
+    settings: Settings, model_path: Path, articles: Sequence[str], customer: str
+) -> Iterator[ServedShop]:
+    """The shop assistant over ``demo_shop``'s parts, served for ``customer``."""
+    with demo_shop(settings, model_path, articles) as shop:
+        model = LocalChatModel(shop.engine)
+        assistants = open_assistants(settings, model, shop.knowledge, orders=shop.order_client())
+        served = ServedShop(assistants, customer)
+        try:
+            yield served
+        finally:
+            served.close()
