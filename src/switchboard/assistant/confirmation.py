@@ -14,13 +14,15 @@ session proposed it. The end user is the verified customer, never a tool argumen
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from switchboard.assistant.conversations import PendingAction
-from switchboard.assistant.definition import WriteProposal
-from switchboard.assistant.types import ToolResultEvent
+from switchboard.assistant.conversations import ConversationStore, PendingAction
+from switchboard.assistant.definition import AssistantDefinition, WriteProposal
+from switchboard.assistant.turn import TurnState
+from switchboard.assistant.types import Route, ToolResultEvent
 from switchboard.tools import ToolFailure, ToolOutcome
 
 CONFIRMATIONS = frozenset(
@@ -105,3 +107,62 @@ def reason(outcome: ToolOutcome) -> str:
             return said if said.endswith(".") else said + "."
     text = _REASONS.get(outcome.failure, _OTHER_REASON) if outcome.failure else _OTHER_REASON
     return text + "."
+
+
+class WriteActions:
+    """The proposals of a definition's write tools, kept in the session between the turn
+    that proposes and the turn that answers."""
+
+    def __init__(
+        self, definition: AssistantDefinition, tools: Tools, conversations: ConversationStore
+    ) -> None:
+        self.definition = definition
+        self.tools = tools
+        self.conversations = conversations
+
+    async def take(self, state: TurnState) -> PendingAction | None:
+        """The write proposed last turn: this turn confirms it, or it is dropped."""
+        request = state.request
+        return await asyncio.to_thread(
+            self.conversations.take_pending,
+            state.session_id,
+            request.customer_id,
+            tenant=request.tenant,
+        )
+
+    def proposal(self, state: TurnState) -> WriteProposal | None:
+        """The write the message's intent proposes for the one order it names and the
+        lookup found; none without a session to confirm it in (a request's own history)."""
+        route, lookup = state.route, state.lookup
+        if route is None or state.request.history is not None:
+            return None
+        if not route.confident or len(route.order_ids) != 1 or lookup is None:
+            return None
+        if lookup.unavailable or any(event.data is None for event in lookup.events):
+            return None
+        return self.definition.proposal(route.intent)
+
+    async def propose(self, state: TurnState, proposal: WriteProposal) -> str:
+        """Remember the write for the customer's confirmation; what to ask them."""
+        assert state.route is not None
+        value = state.route.order_ids[0]
+        request = state.request
+        action = PendingAction(
+            request.customer_id, state.route.intent, proposal.tool, {proposal.argument: value}
+        )
+        await asyncio.to_thread(
+            self.conversations.propose, state.session_id, action, tenant=request.tenant
+        )
+        state.acted = True
+        return proposal.say(proposal.ask, value)
+
+    async def settle(
+        self, state: TurnState, action: PendingAction
+    ) -> tuple[str, ToolResultEvent | None]:
+        """On "yes" the write, confirmed: what to say and its result; otherwise nothing."""
+        state.route = Route(action.intent, 1.0, True)
+        state.acted = True
+        proposal = self.definition.proposal(action.intent)
+        if proposal is None or not confirms(state.message):
+            return DROPPED, None
+        return await perform(self.tools, action, proposal)

@@ -50,7 +50,7 @@ from switchboard.assistant.citations import (
     citation_event,
     known_markers_only,
 )
-from switchboard.assistant.confirmation import DROPPED, Tools, confirms, declines, perform
+from switchboard.assistant.confirmation import Tools, WriteActions, confirms, declines
 from switchboard.assistant.conversations import (
     AssistantRecord,
     ConversationStore,
@@ -163,7 +163,8 @@ class Orchestrator:
         self.evidence = evidence  # None: whole chunks go into the prompt
         self.answerability = answerability  # None: the relevance floor alone decides
         self.quoter = quoter  # None: the model writes the answer
-        self.tools = tools  # the definition's HTTP tools; None: no write proposals
+        # the definition's write tools, behind a confirmation turn; None: no proposals
+        self.writes = WriteActions(definition, tools, conversations) if tools else None
         self._clock = clock
         self.focus = QueryFocus(settings.query_focus, min_words=settings.focus_min_words)
 
@@ -173,7 +174,7 @@ class Orchestrator:
         tool results were sent."""
         start = self._clock()
         state = await self._open_session(request)
-        state.pending = await self._take_pending(state)
+        state.pending = await self.writes.take(state) if self.writes is not None else None
         answer = await self.stages.admit(state)
         reply = reply_of(answer) if answer is not None else None
         if reply is not None:
@@ -246,16 +247,6 @@ class Orchestrator:
         session_id, history = await asyncio.to_thread(load)
         return TurnState(request, session_id, request.message, history)
 
-    async def _take_pending(self, state: TurnState) -> PendingAction | None:
-        """The write proposed last turn: this turn confirms it, or it is dropped."""
-        if self.tools is None:
-            return None
-        take = self.conversations.take_pending
-        request = state.request
-        return await asyncio.to_thread(
-            take, state.session_id, request.customer_id, tenant=request.tenant
-        )
-
     async def _answer(self, state: TurnState) -> AsyncIterator[TurnEvent]:
         pending = state.pending
         if pending is not None and (confirms(state.message) or declines(state.message)):
@@ -287,7 +278,7 @@ class Orchestrator:
             return
         async for event in self._look_up_orders(state):
             yield event
-        proposal = self._proposal(state)
+        proposal = self.writes.proposal(state) if self.writes is not None else None
         if proposal is not None:
             async for event in self._propose(state, proposal):
                 yield event
@@ -341,44 +332,20 @@ class Orchestrator:
             for offer in self._offer_handoff(state, HandoffReason.ORDER_SERVICE_DOWN):
                 yield offer
 
-    def _proposal(self, state: TurnState) -> WriteProposal | None:
-        """The write the message's intent proposes for the one order it names and the
-        lookup found; none without a session to confirm it in (a request's own history)."""
-        route, lookup = state.route, state.lookup
-        if self.tools is None or route is None or state.request.history is not None:
-            return None
-        if not route.confident or len(route.order_ids) != 1 or lookup is None:
-            return None
-        if lookup.unavailable or any(event.data is None for event in lookup.events):
-            return None
-        return self.definition.proposal(route.intent)
-
     async def _propose(self, state: TurnState, proposal: WriteProposal) -> AsyncIterator[TurnEvent]:
-        """Say what the write would do, and remember it for the customer's confirmation."""
-        assert state.route is not None
-        value = state.route.order_ids[0]
-        request = state.request
-        action = PendingAction(
-            request.customer_id, state.route.intent, proposal.tool, {proposal.argument: value}
-        )
-        propose = self.conversations.propose
-        await asyncio.to_thread(propose, state.session_id, action, tenant=request.tenant)
-        state.acted = True
-        async for event in self._say(state, proposal.say(proposal.ask, value)):
+        """Say what the write would do; the session remembers it for the confirmation."""
+        assert self.writes is not None
+        text = await self.writes.propose(state, proposal)
+        async for event in self._say(state, text):
             yield event
 
     async def _settle(self, state: TurnState, action: PendingAction) -> AsyncIterator[TurnEvent]:
         """The answer to last turn's proposal: on "yes" the write, confirmed; on "no" none."""
-        state.route = Route(action.intent, 1.0, True)
-        state.acted = True
-        proposal = self.definition.proposal(action.intent)
-        if self.tools is None or proposal is None or not confirms(state.message):
-            async for event in self._say(state, DROPPED):
-                yield event
-            return
-        text, result = await self._timed(state, "tools", perform(self.tools, action, proposal))
-        state.tool_results.append(result)
-        yield result
+        assert self.writes is not None
+        text, result = await self._timed(state, "tools", self.writes.settle(state, action))
+        if result is not None:
+            state.tool_results.append(result)
+            yield result
         async for event in self._say(state, text):
             yield event
 
