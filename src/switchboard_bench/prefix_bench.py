@@ -43,12 +43,11 @@ def assistant_prompts(local: LocalEngine) -> list[list[int]]:
     """The golden set's policy questions as turn prompts, in the set's order."""
     cases = [c for c in load_golden(golden_set_path()) if "policy" in c.tags]
     budget = PromptBudget(local.max_model_len, PARAMS.max_tokens or 0)
+    system = demo_definition("shop").prompts.grounded
     prompts = []
     for case in cases:
         sources = [_source(name) for name in case.expected_sources]
-        inputs = PromptInputs(
-            demo_definition("shop").prompts.grounded, case.message, chunks=sources
-        )
+        inputs = PromptInputs(system, case.message, chunks=sources)
         built = build_prompt(inputs, budget, lambda m: len(local.encode_chat(m)))
         prompts.append(local.encode_chat(built.messages))
     return prompts

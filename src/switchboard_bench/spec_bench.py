@@ -74,6 +74,7 @@ class _Totals:
 def assistant_prompts(count: int, source_chars: int) -> list[tuple[str, Messages]]:
     """The first ``count`` single-turn policy questions of the golden set, each with the
     article it expects as source [1] (cut at a paragraph to about ``source_chars``)."""
+    system = demo_definition("shop").prompts.grounded
     prompts = []
     for case in load_golden(default_golden_path()):
         if case.history or not case.expected_sources or "policy" not in case.tags:
@@ -82,7 +83,7 @@ def assistant_prompts(count: int, source_chars: int) -> list[tuple[str, Messages
         source = source_text(1, replace(article, text=article.text.strip()))
         user = f"Sources:\n{_cut(source, source_chars)}\n\nQuestion: {case.message}"
         messages = [
-            {"role": "system", "content": demo_definition("shop").prompts.grounded},
+            {"role": "system", "content": system},
             {"role": "user", "content": user},
         ]
         prompts.append((case.id, messages))
