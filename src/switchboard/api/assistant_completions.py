@@ -27,7 +27,6 @@ import logging
 import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
-from dataclasses import asdict
 from typing import Any
 
 from starlette.requests import Request
@@ -40,12 +39,8 @@ from switchboard.api.turn_record import finish_turn_record, open_turn
 from switchboard.assistant.definition import MODEL_PREFIX
 from switchboard.assistant.orchestrator import TurnRequest
 from switchboard.assistant.service import Assistants
+from switchboard.assistant.transcript import Transcript
 from switchboard.assistant.types import (
-    CitationEvent,
-    DoneEvent,
-    HandoffEvent,
-    TokenEvent,
-    ToolResultEvent,
     TurnEvent,
 )
 from switchboard.errors import (
@@ -121,45 +116,34 @@ async def assistant_completion(
                     headers=headers)  # fmt: skip
 
 
-class Reply:
-    """One answer's OpenAI objects: its id, model and creation time, and what the turn's
-    events say of it."""
+class Reply(Transcript):
+    """One answer's OpenAI objects (its id, model and creation time) over the transcript
+    of its turn."""
 
     def __init__(self, model: str, request_id: str) -> None:
+        super().__init__()
         self.model = model
         self.id = f"chatcmpl-{request_id}"
         self.created = int(time.time())
-        self.citations: list[dict[str, Any]] = []
-        self.handoff: dict[str, Any] | None = None
-        self.tools: list[str] = []
-        self.done: DoneEvent | None = None
 
-    def see(self, event: TurnEvent) -> str:
-        """The text ``event`` adds to the answer ("" for the others, which it keeps)."""
-        if isinstance(event, TokenEvent):
-            return event.text
-        if isinstance(event, CitationEvent):
-            cited = asdict(event)
-            del cited["kind"]
-            self.citations.append(cited)
-        elif isinstance(event, HandoffEvent):
-            self.handoff = {"reason": event.reason.value, "ticket_id": event.ticket_id}
-        elif isinstance(event, ToolResultEvent):
-            self.tools.append(event.tool)
-        elif isinstance(event, DoneEvent):
-            self.done = event
-        return ""
+    @property
+    def tool_names(self) -> list[str]:
+        return [result.tool for result in self.tools]
 
     def extensions(self) -> dict[str, Any]:
-        done = self.done
-        turn: dict[str, Any] = {"handoff": self.handoff}
+        done, handoff = self.done, self.handoff
+        turn: dict[str, Any] = {
+            "handoff": {"reason": handoff.reason.value, "ticket_id": handoff.ticket_id}
+            if handoff is not None
+            else None
+        }
         if done is not None:
             turn |= {
                 "session_id": done.session_id,
                 "intent": done.intent,
                 "answer_path": done.answer_path.value,
             }
-        return {"citations": self.citations, "switchboard": turn}
+        return {"citations": self.citations_json(), "switchboard": turn}
 
     def usage(self) -> dict[str, int]:
         used = dict(self.done.usage) if self.done else {}
@@ -222,7 +206,7 @@ async def _stream(
         error = exc
         raise
     finally:
-        finish_turn_record(http, record, reply.done, error, reply.tools)
+        finish_turn_record(http, record, reply.done, error, reply.tool_names)
     yield DONE
 
 
@@ -233,16 +217,15 @@ async def _complete(
     http: Request,
     record: Any,
 ) -> dict[str, Any]:
-    text: list[str] = []
     error: BaseException | None = None
     try:
         async for event in _events(first, rest):
-            text.append(reply.see(event))
+            reply.see(event)
     except BaseException as exc:
         error = exc
         raise
     finally:
-        finish_turn_record(http, record, reply.done, error, reply.tools)
+        finish_turn_record(http, record, reply.done, error, reply.tool_names)
     return {
         "id": reply.id,
         "object": "chat.completion",
@@ -251,7 +234,7 @@ async def _complete(
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": "".join(text)},
+                "message": {"role": "assistant", "content": reply.answer},
                 "finish_reason": "stop",
             }
         ],

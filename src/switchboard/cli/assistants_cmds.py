@@ -13,13 +13,13 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from switchboard.assistant.definition import AssistantDefinition, Smoke, starter
+from switchboard.assistant.transcript import Transcript
 from switchboard.cli.common import (
     app,
     command_group,
@@ -164,9 +164,9 @@ def ask(
     if as_json:
         typer.echo(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
         return
-    console.print(answer.text, highlight=False)
+    console.print(answer.answer, highlight=False)
     for citation in answer.citations:
-        console.print(f"  [{citation['number']}] {citation['title']} ({citation['url']})",
+        console.print(f"  [{citation.number}] {citation.title} ({citation.url})",
                       highlight=False, markup=False)  # fmt: skip
 
 
@@ -203,23 +203,21 @@ def check(name: NameArg, customer: Annotated[str | None, typer.Option(
     typer.echo(f"{name}: ok")
 
 
-@dataclass
-class Answer:
-    text: str = ""
-    path: str = ""
-    intent: str = ""
-    session_id: str = ""
-    citations: list[dict[str, Any]] = field(default_factory=list)
-    handoff: str | None = None
+class Answer(Transcript):
+    """One turn's transcript, as ``ask`` prints it."""
+
+    @property
+    def path(self) -> str:
+        return self.done.answer_path.value if self.done else ""
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "answer": self.text,
-            "citations": self.citations,
+            "answer": self.answer,
+            "citations": self.citations_json(),
             "answer_path": self.path,
-            "intent": self.intent,
-            "session_id": self.session_id,
-            "handoff": self.handoff,
+            "intent": self.done.intent if self.done else "",
+            "session_id": self.done.session_id if self.done else "",
+            "handoff": self.handoff_kind,
         }
 
 
@@ -238,7 +236,7 @@ def judge(smoke: Smoke, answer: Answer) -> str | None:
         return f"expected an answer, got {answer.path}"
     if not answer.citations:
         return "the answer cites nothing"
-    missing = [fact for fact in smoke.must_include if fact.lower() not in answer.text.lower()]
+    missing = [fact for fact in smoke.must_include if fact.lower() not in answer.answer.lower()]
     return f"the answer lacks {missing}" if missing else None
 
 
@@ -268,7 +266,6 @@ class _Local:
         from switchboard.assistant.orchestrator import TurnRequest
         from switchboard.assistant.order_client import OrderClient
         from switchboard.assistant.service import open_assistant
-        from switchboard.assistant.types import CitationEvent, DoneEvent, HandoffEvent, TokenEvent
 
         orders = OrderClient(*self.order_url) if self.order_url else None
         conversations = ConversationStore(
@@ -279,17 +276,7 @@ class _Local:
             assistant = open_assistant(self.settings, self.model, self.kb, self.definition,
                                        conversations=conversations, orders=orders)  # fmt: skip
             async for event in assistant.orchestrator.turn(TurnRequest(customer, question)):
-                if isinstance(event, TokenEvent):
-                    answer.text += event.text
-                elif isinstance(event, CitationEvent):
-                    answer.citations.append({"number": event.number, "article_id":
-                        event.article_id, "title": event.title, "url": event.url,
-                        "quote": event.quote})  # fmt: skip
-                elif isinstance(event, HandoffEvent):
-                    answer.handoff = "ticket" if event.ticket_id else "offered"
-                elif isinstance(event, DoneEvent):
-                    answer.path, answer.intent = event.answer_path.value, event.intent
-                    answer.session_id = event.session_id
+                answer.see(event)
         finally:
             if orders is not None:
                 await orders.aclose()

@@ -30,13 +30,11 @@ from switchboard.assistant.orchestrator import Orchestrator, TurnRequest
 from switchboard.assistant.order_client import OrderClient
 from switchboard.assistant.router import SemanticRouter
 from switchboard.assistant.service import evidence_stages, guard_settings
+from switchboard.assistant.transcript import Transcript
 from switchboard.assistant.turn import KnowledgeSearcher, search_query
 from switchboard.assistant.types import (
     QUESTION,
     DoneEvent,
-    HandoffEvent,
-    TokenEvent,
-    ToolResultEvent,
 )
 from switchboard.config import ChunkSettings, Settings
 from switchboard.demo import option_words_path
@@ -341,34 +339,26 @@ async def _last_turn(
     pipeline: Orchestrator, request: TurnRequest, query: str, scorer: KnowledgeSearcher
 ) -> TurnOutcome:
     """The turn's outcome; ``query`` is what its retrieval searched (for hit@k)."""
-    answer: list[str] = []
-    tools: list[dict[str, Any]] = []
-    handoff = None
-    done: DoneEvent | None = None
+    transcript = Transcript()
     first: float | None = None
     begin = time.perf_counter()
     async for event in pipeline.turn(request):
-        if isinstance(event, TokenEvent):
+        if transcript.see(event):
             first = first or time.perf_counter()
-            answer.append(event.text)
-        elif isinstance(event, ToolResultEvent):
-            tools.append({"tool": event.tool, "ok": event.ok, "data": event.data})
-        elif isinstance(event, HandoffEvent):
-            handoff = "ticket" if event.ticket_id else "offered"
-        elif isinstance(event, DoneEvent):
-            done = event
     latency = (time.perf_counter() - begin) * 1000
+    done = transcript.done
     if done is None:
         raise RuntimeError("the turn ended without a done event")
+    tools = [{"tool": t.tool, "ok": t.ok, "data": t.data} for t in transcript.tools]
     hits = await asyncio.to_thread(scorer.search, query)
     retrieved = tuple(dict.fromkeys(h.stored.chunk.document_id for h in hits))
     return TurnOutcome(
-        answer="".join(answer),
+        answer=transcript.answer,
         intent=done.intent,
         confidence=done.confidence,
         cited_article_ids=done.cited_article_ids,
         retrieved_article_ids=retrieved,
-        handoff=handoff,
+        handoff=transcript.handoff_kind,
         tool_results=tuple(tools),
         timings_ms=dict(done.timings_ms),
         usage=dict(done.usage),
