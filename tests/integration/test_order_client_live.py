@@ -7,6 +7,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -51,16 +52,23 @@ class Server:
         self._thread.join(timeout=10)
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[Server, str]]:
-    db = OrderDB(tmp_path / "orders.sqlite3")
+@contextmanager
+def live_order_api(folder: Path) -> Iterator[tuple[OrderDB, Server, str]]:
+    """The Order API over a fresh database of the demo dataset in ``folder``, on loopback."""
+    db = OrderDB(folder / "orders.sqlite3")
     db.seed(DATASET)
     server = Server(db)
     url = server.start()
     try:
-        yield server, url
+        yield db, server, url
     finally:
         server.stop()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[Server, str]]:
+    with live_order_api(tmp_path) as (_, server, url):
+        yield server, url
 
 
 def client(url: str) -> OrderClient:

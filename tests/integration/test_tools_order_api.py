@@ -14,7 +14,7 @@ from switchboard.demo import shop_tools_path
 from switchboard.orders.db import OrderDB
 from switchboard.orders.types import OrderStatus
 from switchboard.tools import ToolFailure, ToolRegistry, load_tool_file
-from tests.integration.test_order_client_live import DATASET, TOKEN, Server
+from tests.integration.test_order_client_live import DATASET, TOKEN, live_order_api
 
 pytestmark = pytest.mark.integration
 
@@ -30,14 +30,8 @@ def order_with(status: OrderStatus, customer_id: str | None = None) -> tuple[str
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[tuple[OrderDB, str]]:
-    db = OrderDB(tmp_path / "orders.sqlite3")
-    db.seed(DATASET)
-    server = Server(db)
-    url = server.start()
-    try:
+    with live_order_api(tmp_path) as (db, _, url):
         yield db, url
-    finally:
-        server.stop()
 
 
 def registry(url: str) -> ToolRegistry:
