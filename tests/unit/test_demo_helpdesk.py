@@ -5,14 +5,13 @@ employee would check."""
 from __future__ import annotations
 
 import re
-from functools import cache
 from pathlib import Path
 
 import pytest
 
 from switchboard.demo import DEMO_COLLECTION, HELPDESK_COLLECTION, helpdesk_articles_dir
-from switchboard.rag.loaders import load_path
 from switchboard.rag.types import Document
+from tests.unit.test_demo_shop import load
 
 pytestmark = pytest.mark.unit
 
@@ -31,14 +30,6 @@ CATEGORIES = {
 }
 SHOP_WORDS = ("larkspur", "lk-", "order", "shop", "customer")
 ARTICLES = sorted(helpdesk_articles_dir().glob("*.md"))
-
-
-@cache
-def load(path: Path) -> Document:
-    result = load_path(path)
-    if result.errors or len(result.documents) != 1:
-        raise ValueError(f"{path.name}: {result.errors}")
-    return result.documents[0]
 
 
 def documents() -> list[Document]:

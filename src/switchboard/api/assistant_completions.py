@@ -106,7 +106,7 @@ async def assistant_completion(
     if opened is None:
         return Response(status_code=CLIENT_CLOSED_REQUEST)
     record, first, events = opened.record, opened.first, opened.rest
-    reply = Reply(f"{MODEL_PREFIX}{name}", record.request_id)
+    reply = CompletionReply(f"{MODEL_PREFIX}{name}", record.request_id)
     headers = {"x-request-id": record.request_id}
     if stream:
         chunks = _stream(reply, first, events, http, record, usage)
@@ -116,7 +116,7 @@ async def assistant_completion(
                     headers=headers)  # fmt: skip
 
 
-class Reply(Transcript):
+class CompletionReply(Transcript):
     """One answer's OpenAI objects (its id, model and creation time) over the transcript
     of its turn."""
 
@@ -176,7 +176,7 @@ async def _events(
 
 
 async def _stream(
-    reply: Reply,
+    reply: CompletionReply,
     first: TurnEvent,
     rest: AsyncGenerator[TurnEvent, None],
     http: Request,
@@ -211,7 +211,7 @@ async def _stream(
 
 
 async def _complete(
-    reply: Reply,
+    reply: CompletionReply,
     first: TurnEvent,
     rest: AsyncGenerator[TurnEvent, None],
     http: Request,
