@@ -13,11 +13,11 @@ import pytest
 
 from switchboard.assistant import conversations
 from switchboard.assistant.conversations import (
-    SCHEMA_VERSION,
     AssistantRecord,
     ConversationStore,
     TicketStatus,
 )
+from switchboard.assistant.conversations_schema import SCHEMA, SCHEMA_VERSION
 from switchboard.assistant.types import AnswerPath, HandoffReason, ToolResultEvent
 from switchboard.errors import FatalError, SessionNotFoundError
 from tests.unit.demo_shop import Intent
@@ -224,7 +224,7 @@ def test_the_answer_path_is_kept_with_the_answer(store: ConversationStore) -> No
 
 def test_a_version_1_database_gains_the_answer_path_and_keeps_its_turns(tmp_path: Path) -> None:
     path = tmp_path / "conv.db"
-    v1 = conversations.SCHEMA.replace("    answer_path TEXT,\n", "")
+    v1 = SCHEMA.replace("    answer_path TEXT,\n", "")
     with sqlite3.connect(path) as conn:
         conn.executescript(v1)
         conn.execute("INSERT INTO sessions VALUES ('s1', 'C-1', '2024-01-01', '2024-01-01')")
@@ -270,7 +270,7 @@ def test_sessions_and_tickets_belong_to_one_tenant(store: ConversationStore) -> 
 def test_a_version_2_database_keeps_its_rows_in_the_default_tenant(tmp_path: Path) -> None:
     path = tmp_path / "conv.db"
     with sqlite3.connect(path) as conn:
-        conn.executescript(conversations.SCHEMA)  # version 2: no tenants
+        conn.executescript(SCHEMA)  # version 2: no tenants
         conn.execute("INSERT INTO sessions VALUES ('s1', 'C-1', '2024-01-01', '2024-01-01')")
         conn.execute(
             "INSERT INTO turns (session_id, idx, role, content, created_at) "

@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from switchboard.assistant.conversations_schema import migrate
 from switchboard.assistant.types import (
     AnswerPath,
     HandoffReason,
@@ -42,50 +43,10 @@ from switchboard.assistant.types import (
     ToolResultEvent,
     event_json,
 )
-from switchboard.errors import FatalError, SessionNotFoundError
+from switchboard.errors import SessionNotFoundError
 from switchboard.sqlite_file import SQLiteFile
 from switchboard.sqlite_tx import transaction
 from switchboard.thread_connections import ThreadConnections
-
-SCHEMA_VERSION = 4
-# Version 2; a new database runs it, then the migrations after it.
-SCHEMA = """
-CREATE TABLE sessions (
-    id TEXT PRIMARY KEY,
-    customer_id TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE INDEX sessions_by_customer ON sessions(customer_id, updated_at);
-CREATE TABLE turns (
-    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-    idx INTEGER NOT NULL,
-    role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
-    content TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    intent TEXT,
-    confidence REAL,
-    cited_article_ids TEXT,
-    tool_results TEXT,
-    handoff_reason TEXT,
-    timings_ms TEXT,
-    usage TEXT,
-    model TEXT,
-    answer_path TEXT,
-    PRIMARY KEY (session_id, idx)
-);
-CREATE TABLE tickets (
-    id TEXT PRIMARY KEY,
-    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-    customer_id TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    summary TEXT NOT NULL,
-    status TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE INDEX tickets_by_customer ON tickets(customer_id, created_at);
-CREATE UNIQUE INDEX one_open_ticket_per_session ON tickets(session_id) WHERE status = 'open';
-"""
 
 Role = Literal["user", "assistant"]
 Clock = Callable[[], datetime]
@@ -96,32 +57,6 @@ _TURN = """SELECT session_id, idx, role, content, created_at, intent, confidence
                   cited_article_ids, tool_results, handoff_reason, timings_ms, usage, model,
                   answer_path
            FROM turns"""
-BASE_VERSION = 2  # the version SCHEMA creates
-# Each version's changes from the one before it; ``:default_tenant`` is the store's.
-MIGRATIONS: dict[int, tuple[str, ...]] = {
-    2: ("ALTER TABLE turns ADD COLUMN answer_path TEXT",),
-    3: (
-        "ALTER TABLE sessions ADD COLUMN tenant TEXT NOT NULL DEFAULT ''",
-        "UPDATE sessions SET tenant = :default_tenant",
-        "ALTER TABLE tickets ADD COLUMN tenant TEXT NOT NULL DEFAULT ''",
-        "UPDATE tickets SET tenant = :default_tenant",
-        "DROP INDEX sessions_by_customer",
-        "DROP INDEX tickets_by_customer",
-        "CREATE INDEX sessions_by_owner ON sessions(tenant, customer_id, updated_at)",
-        "CREATE INDEX tickets_by_owner ON tickets(tenant, customer_id, created_at)",
-    ),
-    4: (
-        """CREATE TABLE pending_actions (
-            session_id TEXT PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
-            tenant TEXT NOT NULL,
-            customer_id TEXT NOT NULL,
-            intent TEXT NOT NULL,
-            tool TEXT NOT NULL,
-            arguments TEXT NOT NULL,
-            created_at TEXT NOT NULL
-        )""",
-    ),
-}
 
 
 class TicketStatus(enum.StrEnum):
@@ -216,7 +151,7 @@ class ConversationStore:
             with self._connection() as conn:
                 conn.execute("PRAGMA journal_mode = WAL")  # persistent: once per file is enough
             with self._transaction() as conn:
-                _migrate(conn, default_tenant)
+                migrate(conn, default_tenant)
             with self._connection() as conn:
                 self.file.quick_check(conn)
 
@@ -410,24 +345,6 @@ class ConversationStore:
         """One write transaction: committed if the block returns, rolled back if it raises."""
         with self._connection() as conn, transaction(conn):
             yield conn
-
-
-def _migrate(conn: sqlite3.Connection, default_tenant: str) -> None:
-    (version,) = conn.execute("PRAGMA user_version").fetchone()
-    if version == SCHEMA_VERSION:
-        return
-    if not 0 <= version < SCHEMA_VERSION:
-        raise FatalError(
-            f"conversation database has schema version {version}; this code knows {SCHEMA_VERSION}"
-        )
-    statements = []
-    if version == 0:
-        statements = [s for s in SCHEMA.split(";") if s.strip()]
-        version = BASE_VERSION
-    statements += [s for v in range(version + 1, SCHEMA_VERSION + 1) for s in MIGRATIONS[v]]
-    for statement in statements:  # executescript() would commit the open transaction
-        conn.execute(statement, {"default_tenant": default_tenant})
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 def _owned_session(
