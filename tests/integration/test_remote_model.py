@@ -447,7 +447,7 @@ def test_assistant_turn_with_remote_function_calling(upstream: Upstream, tmp_pat
     assert [t["function"]["name"] for t in first["tools"]] == [
         "get_order",
         "list_orders",
-        "search_help_center",
+        "search_documents",
     ]
     assert second["messages"][-2]["tool_calls"][0]["function"]["arguments"] == (
         f'{{"order_id": "{ALICE_ORDER}"}}'

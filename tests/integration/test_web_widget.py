@@ -167,8 +167,8 @@ def not_found_reply() -> list[TurnEvent]:  # another customer's order reads as m
 
 
 def silent_outage_reply() -> list[TurnEvent]:  # a model that called the tool and said nothing
-    lookup = ToolResultEvent("list_orders", {}, ok=False, error="order_service_unavailable")
-    return [lookup, HandoffEvent(HandoffReason.ORDER_SERVICE_DOWN, "Shall I pass you to a person?")]
+    lookup = ToolResultEvent("list_orders", {}, ok=False, error="unavailable")
+    return [lookup, HandoffEvent(HandoffReason.SERVICE_DOWN, "Shall I pass you to a person?")]
 
 
 def offered_reply() -> list[TurnEvent]:

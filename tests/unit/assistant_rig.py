@@ -10,21 +10,22 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, cast
 
+import httpx
 import pytest
 
 from switchboard.assistant.answerability import AnswerabilityCheck
-from switchboard.assistant.confirmation import Tools
 from switchboard.assistant.conversations import ConversationStore
 from switchboard.assistant.evidence import EvidenceSelector
+from switchboard.assistant.lookup import Lookup, Tools
 from switchboard.assistant.orchestrator import (
     Orchestrator,
     TurnRequest,
     TurnState,
 )
-from switchboard.assistant.order_client import OrderClient, OrderSummary
+from switchboard.assistant.order_client import OrderClient
 from switchboard.assistant.quoting import Quoter
 from switchboard.assistant.router import SemanticRouter
-from switchboard.assistant.service import Assistant, Assistants
+from switchboard.assistant.service import ORDERS_TOKEN, Assistant, Assistants
 from switchboard.assistant.types import (
     Delta,
     DoneEvent,
@@ -35,9 +36,11 @@ from switchboard.assistant.types import (
 )
 from switchboard.config import AssistantSettings
 from switchboard.errors import OrderServiceUnavailable, UpstreamError
+from switchboard.orders.service import order_detail, order_summary
 from switchboard.orders.types import Event, Item, Order, OrderStatus, Shipment
 from switchboard.rag.types import Chunk, SearchHit, StoredChunk
 from switchboard.stages.stage import Pipeline
+from switchboard.tools import ToolRegistry
 from tests.unit.demo_shop import ORDER_IDS, SHOP, Intent, action_of
 
 ALICE = "C-1001"
@@ -49,7 +52,11 @@ ALICE_OTHER_ORDER = "LK-100300"
 BOB_TRACKING = "ZZ9988776655"
 BOB_ITEM = "Summit Expedition Tent"
 MAX_TOKENS = 64
+ORDERS_URL = "http://orders.test"
 RETURNS_ANSWER = ("Returns are accepted for ", "30 days", " [1].")  # a marker comes whole
+UNAVAILABLE = "unavailable"  # the tool result's error when the Order API does not answer
+assert SHOP.lookup is not None
+UNAVAILABLE_ANSWER = SHOP.lookup.unavailable
 STATUS_LABELS = tuple(status.value.replace("_", " ") for status in OrderStatus)
 
 
@@ -135,34 +142,41 @@ class FakeModel:
         )
 
 
-class FakeOrders:
-    """The Order API's answers from a dict of orders per customer; ``down`` makes every
-    call raise ``OrderServiceUnavailable``."""
+class FakeOrders(httpx.MockTransport):
+    """The Order API over HTTP, answering from a dict of orders per customer (as the real
+    service does: 404 for another customer's order); ``down`` makes every call fail to
+    connect. ``calls`` records what was asked, for whom."""
 
     def __init__(self, orders: Mapping[str, Sequence[Order]]) -> None:
+        super().__init__(self.handle)
         self.orders = {customer: list(rows) for customer, rows in orders.items()}
         self.down = False
         self.calls: list[tuple[str, ...]] = []
         self.closed = False
 
-    def _check(self) -> None:
+    def handle(self, request: httpx.Request) -> httpx.Response:
         if self.down:
-            raise OrderServiceUnavailable("order service down")
-
-    async def list_orders(self, customer_id: str) -> list[OrderSummary]:
-        self.calls.append(("list_orders", customer_id))
-        self._check()
-        return [summary(order) for order in self.orders.get(customer_id, [])]
-
-    async def get_order(self, customer_id: str, order_id: str) -> Order | None:
-        self.calls.append(("get_order", customer_id, order_id))
-        self._check()
-        mine = self.orders.get(customer_id, [])
-        return next((order for order in mine if order.order_id == order_id), None)
+            raise httpx.ConnectError("order service down", request=request)
+        match request.url.path.strip("/").split("/"):
+            case ["customers", customer, "orders"]:
+                self.calls.append(("list_orders", customer))
+                rows = [order_summary(o) for o in self.orders.get(customer, [])]
+                return httpx.Response(200, json={"customer_id": customer, "orders": rows})
+            case ["customers", customer, "orders", order_id]:
+                self.calls.append(("get_order", customer, order_id))
+                mine = self.orders.get(customer, [])
+                order = next((o for o in mine if o.order_id == order_id), None)
+                if order is None:
+                    error = {"message": f"no order {order_id}", "code": "order_not_found"}
+                    return httpx.Response(404, json={"error": error})
+                return httpx.Response(200, json=order_detail(order))
+        return httpx.Response(404, json={"error": {"message": "no such route"}})
 
     async def list_customers(self) -> list[dict[str, Any]]:
+        """The demo's customer picker (``OrderClient.list_customers``)."""
         self.calls.append(("list_customers",))
-        self._check()
+        if self.down:
+            raise OrderServiceUnavailable("order service down")
         return [
             {"customer_id": customer, "orders": [o.order_id for o in rows]}
             for customer, rows in self.orders.items()
@@ -172,17 +186,17 @@ class FakeOrders:
         self.closed = True
 
 
-def summary(order: Order) -> OrderSummary:
-    shipment = order.shipment
-    return OrderSummary(
-        order_id=order.order_id,
-        placed_at=order.placed_at,
-        status=order.status,
-        total_eur=order.total_eur,
-        item_count=sum(item.qty for item in order.items),
-        carrier=shipment.carrier if shipment else None,
-        tracking_number=shipment.tracking_number if shipment else None,
-        estimated_delivery=shipment.estimated_delivery if shipment else None,
+def shop_tools(orders: FakeOrders) -> ToolRegistry:
+    """The shop's declared tools, calling ``orders`` (no waiting between retries)."""
+    specs = SHOP.tool_specs(ORDERS_URL)
+
+    async def no_wait(_: float) -> None:
+        return None
+
+    secrets = {ORDERS_TOKEN: "test-token"}
+    host = ORDERS_URL.removeprefix("http://")
+    return ToolRegistry(
+        specs, allowed_hosts={host}, secrets=secrets, transport=orders, sleep=no_wait
     )
 
 
@@ -256,7 +270,10 @@ class Rig:
         quoter: Quoter | None = None,
         order_question_relevance: float | None = None,
         tools: Tools | None = None,
+        offer_tools: bool = True,
     ) -> None:
+        """``tools``: the orchestrator's (default: the shop's, over ``orders``); with
+        ``offer_tools`` false it has none (records are still looked up)."""
         self.settings = AssistantSettings(
             relevance_floor=0.35,
             max_tokens=MAX_TOKENS,
@@ -266,6 +283,8 @@ class Rig:
         self.model = FakeModel(max_model_len)
         self.searcher = FakeSearcher()
         self.orders = FakeOrders(ORDERS)
+        self.tools = shop_tools(self.orders)
+        assert SHOP.lookup is not None
         self.store = ConversationStore(tmp_path / "assistant.sqlite3")
         self.orchestrator = Orchestrator(
             self.settings,
@@ -273,13 +292,13 @@ class Rig:
             router=cast(SemanticRouter, self.router),
             model=self.model,
             searcher=self.searcher,
-            orders=self.orders,
             conversations=self.store,
+            lookup=Lookup(SHOP.lookup, self.tools),
             stages=stages,
             evidence=evidence,
             answerability=answerability,
             quoter=quoter,
-            tools=tools,
+            tools=(tools or self.tools) if offer_tools else None,
             clock=TickingClock(),
         )
 
@@ -331,5 +350,5 @@ def last_user_message(call: Mapping[str, Any]) -> str:
 
 def served_shop(rig: Rig) -> Assistants:
     """The rig's orchestrator served as the shop assistant, the only one."""
-    shop = Assistant(SHOP, rig.orchestrator)
+    shop = Assistant(SHOP, rig.orchestrator, tools=rig.tools)
     return Assistants({"shop": shop}, "shop", rig.store, cast(OrderClient, rig.orders))

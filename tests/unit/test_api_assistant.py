@@ -221,9 +221,9 @@ def test_chat_tool_result_and_handoff_events(served: Served) -> None:
         "arguments": {"order_id": ALICE_ORDER},
         "ok": False,
         "data": None,
-        "error": "order_service_unavailable",
+        "error": "unavailable",
     }
-    assert blocks[2][1]["reason"] == "order_service_unavailable"
+    assert blocks[2][1]["reason"] == "service_unavailable"
     assert blocks[2][1]["ticket_id"] is None
 
 
@@ -363,8 +363,8 @@ def test_get_session_keeps_tool_results_and_handoff_reason(served: Served) -> No
     ).json()
 
     assistant = body["messages"][1]
-    assert assistant["handoff_reason"] == "order_service_unavailable"
-    assert assistant["tool_results"][0]["error"] == "order_service_unavailable"
+    assert assistant["handoff_reason"] == "service_unavailable"
+    assert assistant["tool_results"][0]["error"] == "unavailable"
 
 
 def test_get_session_of_another_customer_is_404(served: Served) -> None:

@@ -171,7 +171,7 @@ def test_an_unknown_order_is_not_proposed(tooled: Rig, cancel: FakeCancel) -> No
 
 
 def test_without_tools_nothing_is_proposed(tooled: Rig, tmp_path: Path) -> None:
-    plain = Rig(tmp_path / "plain")
+    plain = Rig(tmp_path / "plain", offer_tools=False)
     try:
         plain.router.queue.append(route(Intent.CANCELLATION))
         events = plain.turn(f"cancel {ALICE_OTHER_ORDER}")

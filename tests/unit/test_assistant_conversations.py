@@ -114,7 +114,7 @@ def test_assistant_record_round_trips(store: ConversationStore) -> None:
             ToolResultEvent("get_order", {"order_id": "A-1"}, ok=True, data={"status": "shipped"}),
             ToolResultEvent("get_order", {"order_id": "A-2"}, ok=False, error="order_not_found"),
         ),
-        handoff_reason=HandoffReason.ORDER_SERVICE_DOWN,
+        handoff_reason=HandoffReason.SERVICE_DOWN,
         timings_ms={"route": 1.5, "generate": 120.0},
         usage={"prompt_tokens": 300, "completion_tokens": 40},
     )

@@ -58,7 +58,6 @@ def test_a_minimal_definition_loads_with_its_file_name_and_defaults(tmp_path: Pa
     [
         ('colour = "red"\n', "colour: Extra inputs are not permitted"),
         ('end_user = "robot"\n', "end_user: Input should be 'none' or 'customer'"),
-        ("order_lookup = true\n", "order_lookup needs end_user = 'customer'"),
         ('[widget]\naccent = "green"\n', "widget.accent"),
         (
             '[[intents]]\nname = "hi"\naction = "small_talk"\nexamples = ["a", "b", "c"]\n'
@@ -149,12 +148,10 @@ def test_the_demo_definitions_hold_the_shop_and_the_helpdesk() -> None:
     assert actions["order_status"] is Action.LOOKUP
     assert actions["human_handoff"] is Action.HANDOFF
     assert all(len(intent.examples) >= 20 for intent in SHOP.intents)
-    assert (SHOP.end_user, SHOP.order_lookup) == ("customer", True)
-    assert (HELPDESK.end_user, HELPDESK.order_lookup, HELPDESK.collection) == (
-        "none",
-        False,
-        "helpdesk",
-    )
+    assert SHOP.end_user == "customer"
+    assert SHOP.lookup is not None
+    assert SHOP.lookup.tool_names == ("get_order", "list_orders")
+    assert (HELPDESK.end_user, HELPDESK.lookup, HELPDESK.collection) == ("none", None, "helpdesk")
     assert "Larkspur" not in " ".join([*HELPDESK.system_prompts, HELPDESK.replies.not_sure])
 
 

@@ -15,7 +15,6 @@ BASE = """
 title = "Shop"
 collection = "shop"
 end_user = "customer"
-order_lookup = true
 {tools}
 
 [prompts]
@@ -41,11 +40,29 @@ failed = "Not cancelled {order_id}: {reason}"
 """
 
 
-def write(tmp_path: Path, tools: str = "", proposes: str = "", tool: str = "cancel_order") -> Path:
+LOOKUP = """
+[lookup]
+id_pattern = 'LK-(\\d{6})'
+id_format = "LK-{}"
+tool = "get_order"
+argument = "order_id"
+found = "Order {{ order_id }}: {{ status }}."
+missing = "No order {{ order_id }}."
+unavailable = "The order system is down."
+"""
+
+
+def write(
+    tmp_path: Path,
+    tools: str = "",
+    proposes: str = "",
+    tool: str = "cancel_order",
+    lookup: str = LOOKUP,
+) -> Path:
     (tmp_path / "api_tools.toml").write_text(shop_tools_path().read_text())
     path = tmp_path / "shop.toml"
     text = BASE.format(tools=tools, proposes=proposes.replace("{tool}", tool))
-    path.write_text(text)
+    path.write_text(text + lookup)
     return path
 
 
@@ -66,7 +83,7 @@ def test_the_tools_file_is_found_next_to_the_definition(tmp_path: Path) -> None:
     ("tools", "proposes", "tool", "problem"),
     [
         ('tools = "missing.toml"', "", "cancel_order", "missing.toml"),
-        ("", PROPOSES, "cancel_order", "which None does not declare"),
+        ("", PROPOSES, "cancel_order", "call tools: set tools"),
         ('tools = "api_tools.toml"', PROPOSES, "delete_order", "'delete_order', which"),
         ('tools = "api_tools.toml"', PROPOSES, "get_order", "no write tool"),
         (
@@ -86,8 +103,28 @@ def test_broken_tools_are_named(
     assert problem in str(caught.value)
 
 
-def test_a_proposal_needs_order_lookup(tmp_path: Path) -> None:
-    path = write(tmp_path, 'tools = "api_tools.toml"', PROPOSES)
-    path.write_text(path.read_text().replace("order_lookup = true", "order_lookup = false"))
-    with pytest.raises(DefinitionError, match="needs order_lookup = true"):
+def test_a_proposal_needs_a_lookup(tmp_path: Path) -> None:
+    path = write(tmp_path, 'tools = "api_tools.toml"', PROPOSES, lookup="")
+    with pytest.raises(DefinitionError, match=r"needs a \[lookup\]"):
         load_definition(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (('tool = "get_order"', 'tool = "cancel_order"'), "'cancel_order' is not a read tool"),
+        (('tool = "get_order"', 'tool = "find_order"'), "'find_order' is not a read tool"),
+        (('argument = "order_id"', 'argument = "number"'), "get_order has no argument 'number'"),
+        (("LK-(\\d{6})", "LK-\\d{6}"), "needs exactly one capture group"),
+        (('found = "Order {{ order_id }}', 'found = "Order {{ order_id '), "template error"),
+        (('end_user = "customer"', 'end_user = "none"'), "acts for an end user"),
+    ],
+)
+def test_a_broken_lookup_is_named(tmp_path: Path, change: tuple[str, str], problem: str) -> None:
+    path = write(tmp_path, 'tools = "api_tools.toml"')
+    text = path.read_text()
+    assert change[0] in text
+    path.write_text(text.replace(change[0], change[1], 1))
+    with pytest.raises(DefinitionError) as caught:
+        load_definition(path)
+    assert problem in str(caught.value)

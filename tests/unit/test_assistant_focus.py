@@ -141,8 +141,8 @@ def test_a_focused_turn_routes_and_searches_what_it_asks_but_answers_the_whole(
         router=cast(SemanticRouter, rig.router),
         model=rig.model,
         searcher=rig.searcher,
-        orders=rig.orders,
         conversations=rig.store,
+        lookup=rig.orchestrator.lookup,
     )
     message = CHATTY.replace("in March", f"in March (order {ALICE_ORDER})")
 

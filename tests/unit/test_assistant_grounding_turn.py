@@ -129,7 +129,7 @@ def test_order_data_is_evidence_for_the_answer(world: World) -> None:
 def test_tool_calling_models_are_checked_against_the_articles_they_found(world: World) -> None:
     world.rig.model.supports_tools = True
     world.rig.model.replies = [
-        [calls(("search_help_center", {"query": "returns"}))],
+        [calls(("search_documents", {"query": "returns"}))],
         ["Unworn items go back within 60 days [1]."],
     ]
     events = world.turn(QUESTION)

@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from switchboard.assistant.order_tool import UNAVAILABLE
+from switchboard.assistant.lookup import Lookup
 from switchboard.assistant.prompt_budget import SourceChunk
 from switchboard.assistant.tool_calling import (
     MAX_ROUNDS,
     NO_ROOM,
     NOT_FOUND,
-    TOOL_SPECS,
+    SEARCH,
+    CallResult,
     ToolBox,
-    ToolOutcome,
     fit_tool_message,
 )
 from switchboard.assistant.types import (
@@ -38,15 +38,17 @@ from tests.unit.assistant_rig import (
     BOB_TRACKING,
     ORDERS,
     RETURNS_HIT,
+    UNAVAILABLE,
     FakeOrders,
     Rig,
     done_of,
     hit,
     only,
     route,
+    shop_tools,
     text_of,
 )
-from tests.unit.demo_shop import Intent
+from tests.unit.demo_shop import SHOP, Intent
 
 pytestmark = pytest.mark.unit
 
@@ -75,7 +77,7 @@ def test_model_calls_tools_then_answers_citing_the_search_result(rig: Rig) -> No
         [
             calls(
                 ("get_order", {"order_id": ALICE_ORDER}),
-                ("search_help_center", {"query": "return"}),
+                ("search_documents", {"query": "return"}),
             )
         ],
         ["It is in transit; returns take 30 days [1]."],
@@ -90,11 +92,14 @@ def test_model_calls_tools_then_answers_citing_the_search_result(rig: Rig) -> No
     assert citation.article_id == "returns-policy"
     assert done_of(events).cited_article_ids == ("returns-policy",)
     first, second = rig.model.calls
-    assert first["tools"] == TOOL_SPECS
+    offered = [tool["function"]["name"] for tool in first["tools"]]
+    assert offered == ["get_order", "list_orders", SEARCH]  # never the write tool
+    get_order = first["tools"][0]["function"]["parameters"]
+    assert "customer_id" not in get_order["properties"]  # the server fills it
     replayed = second["messages"]
     assert replayed[-3]["role"] == "assistant"
     names = [c["function"]["name"] for c in replayed[-3]["tool_calls"]]
-    assert names == ["get_order", "search_help_center"]
+    assert names == ["get_order", "search_documents"]
     assert (replayed[-2]["role"], replayed[-2]["tool_call_id"]) == ("tool", "call_0")
     assert "status in transit" in replayed[-2]["content"]
     assert replayed[-1]["tool_call_id"] == "call_1"
@@ -126,14 +131,14 @@ def test_order_service_down_offers_a_handoff(rig: Rig) -> None:
     [result] = only(events, ToolResultEvent)
     assert (result.ok, result.error) == (False, UNAVAILABLE)
     [handoff] = only(events, HandoffEvent)
-    assert handoff.reason is HandoffReason.ORDER_SERVICE_DOWN
+    assert handoff.reason is HandoffReason.SERVICE_DOWN
     assert "unavailable" in rig.model.calls[1]["messages"][-1]["content"]
 
 
 def test_search_below_the_floor_says_not_found_and_offers_a_handoff(rig: Rig) -> None:
     rig.searcher.hits = [hit("returns-policy", "Returns policy", "Unworn items.", 0.1)]
     rig.model.replies = [
-        [calls(("search_help_center", {"query": "plastic-free packaging"}))],
+        [calls(("search_documents", {"query": "plastic-free packaging"}))],
         ["I'm not sure."],
     ]
     events = rig.turn("Can you pack without plastic?")
@@ -160,7 +165,7 @@ def test_every_model_call_fits_the_budget(tmp_path: Path) -> None:
     rig.router.default = route(Intent.RETURNS_REFUNDS)
     long_hit = hit("long", "Long", "word " * 60, 0.9)
     rig.searcher.hits = [RETURNS_HIT, long_hit, RETURNS_HIT]
-    rig.model.replies = [[calls(("search_help_center", {"query": "returns"}))], ["Ok [1]."]]
+    rig.model.replies = [[calls(("search_documents", {"query": "returns"}))], ["Ok [1]."]]
     rig.turn("How do returns work?")
 
     limit = 160 - rig.settings.max_tokens
@@ -169,25 +174,31 @@ def test_every_model_call_fits_the_budget(tmp_path: Path) -> None:
 
 
 def test_invalid_arguments_and_unknown_tools_are_reported_to_the_model() -> None:
-    box = ToolBox(ALICE, FakeOrders(ORDERS), lambda q: [RETURNS_HIT], 0.35)
+    tools = shop_tools(FakeOrders(ORDERS))
+    assert SHOP.lookup is not None
+    box = ToolBox(ALICE, tools, Lookup(SHOP.lookup, tools), lambda q: [RETURNS_HIT], 0.35)
 
-    def run(call: ToolCall) -> ToolOutcome:
+    def run(call: ToolCall) -> CallResult:
         return asyncio.run(box.call(call, 1))
 
     assert run(ToolCall("a", "get_order", "{not json")).parts[0].startswith("Invalid arguments")
-    assert run(ToolCall("b", "get_order", "{}")).parts == ["get_order needs an order_id string."]
+    assert run(ToolCall("b", "get_order", "{}")).parts == [
+        "get_order needs the argument 'order_id', a string."
+    ]
     assert run(ToolCall("c", "drop_tables", "{}")).parts == [
         "There is no tool named 'drop_tables'."
     ]
-    numbered = run(ToolCall("d", "search_help_center", '{"query": "returns"}'))
+    unconfirmed = run(ToolCall("w", "cancel_order", json.dumps({"order_id": ALICE_ORDER})))
+    assert unconfirmed.parts == ["There is no tool named 'cancel_order'."]  # writes: never
+    numbered = run(ToolCall("d", "search_documents", '{"query": "returns"}'))
     assert numbered.parts[1].startswith("[1] Returns policy")
-    later = asyncio.run(box.call(ToolCall("e", "search_help_center", '{"query": "x"}'), 4))
+    later = asyncio.run(box.call(ToolCall("e", "search_documents", '{"query": "x"}'), 4))
     assert later.parts[1].startswith("[4] Returns policy")
 
 
 def test_fit_tool_message_keeps_a_prefix_of_the_parts() -> None:
     sources = [SourceChunk("a", "A", "", "x"), SourceChunk("b", "B", "", "y y y y")]
-    outcome = ToolOutcome(["header", "[1] A\nx", "[2] B\ny y y y"], sources=sources)
+    outcome = CallResult(["header", "[1] A\nx", "[2] B\ny y y y"], sources=sources)
 
     def fits_under(limit: int) -> Callable[[list[Message]], bool]:
         return lambda messages: sum(len(str(m["content"]).split()) for m in messages) <= limit

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping
-from typing import Any, Protocol
 
 from switchboard.assistant.conversations import ConversationStore, PendingAction
 from switchboard.assistant.definition import AssistantDefinition, WriteProposal
+from switchboard.assistant.lookup import Tools
 from switchboard.assistant.turn import TurnState
 from switchboard.assistant.types import Route, ToolResultEvent
 from switchboard.tools import ToolFailure, ToolOutcome
@@ -49,20 +48,6 @@ _REASONS = {
     ToolFailure.NO_END_USER: "I don't know whose account this is",
 }
 _OTHER_REASON = "something went wrong on our side, and nothing was changed"
-
-
-class Tool(Protocol):
-    async def call(
-        self, arguments: Mapping[str, Any] | str, *, end_user: str | None, confirmed: bool = False
-    ) -> ToolOutcome: ...
-
-
-class Tools(Protocol):
-    """What the assistant needs of ``ToolRegistry``: its tools by name."""
-
-    def __getitem__(self, name: str) -> Tool: ...
-
-    def __contains__(self, name: object) -> bool: ...
 
 
 def _words(message: str) -> str:

@@ -25,8 +25,12 @@
     tools = "shop_tools.toml"              # HTTP tools (switchboard.tools.declarations),
                                            # relative to this file; a file without a
                                            # base_url calls the Order API of [orders]
+    [lookup]                               # the end user's records, fetched with read
+    tool = "get_order"                     # tools and stated with templates
+    ...                                    # (switchboard.assistant.lookup)
+
     [intents.proposes]                     # of an intent: a message of it that names one
-    tool = "cancel_order"                  # order proposes this write tool, performed
+    tool = "cancel_order"                  # record proposes this write tool, performed
     argument = "order_id"                  # only after the user's "yes" the next turn
     ask = "I can cancel order {order_id}. Shall I go ahead? Reply yes to confirm."
     done = "Done: order {order_id} is cancelled."
@@ -53,6 +57,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from switchboard.assistant.language import LANGUAGES
+from switchboard.assistant.lookup import LookupSpec
 from switchboard.assistant.types import Action
 from switchboard.config import AssistantSettings
 from switchboard.demo import assistants_dir
@@ -144,11 +149,12 @@ class ModelPolicy(_Strict):
 
 
 class WriteProposal(_Strict):
-    """A write tool an intent proposes for the one order number its message names; the
-    texts name that value as ``{<argument>}`` (and ``failed`` the API's ``{reason}``)."""
+    """A write tool an intent proposes for the one record number its message names (as
+    the ``[lookup]`` finds them); the texts name that value as ``{<argument>}`` (and
+    ``failed`` the API's ``{reason}``)."""
 
     tool: str = Field(min_length=1, description="A write tool of the assistant's tools.")
-    argument: str = Field("order_id", description="The tool argument the order number fills.")
+    argument: str = Field("order_id", description="The tool argument the record number fills.")
     ask: str = Field(min_length=1, description="The proposal; ends asking to reply yes.")
     done: str = Field(min_length=1, description="Said after the call succeeded.")
     failed: str = Field(min_length=1, description="Said after the API refused; {reason}.")
@@ -200,10 +206,10 @@ class AssistantDefinition(_Strict):
         description="customer: every turn acts for a verified customer (a customer token "
         "with authentication on); none: anyone who may call the API.",
     )
-    order_lookup: bool = Field(
-        False,
-        description="Look up the customer's orders in the demo Order API (order numbers "
-        "as orders.id_pattern); needs end_user = customer.",
+    lookup: LookupSpec | None = Field(
+        None,
+        description="The end user's records, looked up with its read tools and stated "
+        "(switchboard.assistant.lookup).",
     )
     tools: Path | None = Field(
         None,
@@ -223,8 +229,6 @@ class AssistantDefinition(_Strict):
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
             raise ValueError(f"intents declared twice: {repeated}")
-        if self.order_lookup and self.end_user != "customer":
-            raise ValueError("order_lookup needs end_user = 'customer'")
         if not self.handoff:
             if any(intent.action is Action.HANDOFF for intent in self.intents):
                 raise ValueError("an intent hands off, but handoff = false")
@@ -234,18 +238,34 @@ class AssistantDefinition(_Strict):
         return self
 
     def _check_tools(self) -> None:
-        """The tools file declares tools, and every proposed one is a write tool of it."""
+        """The tools file declares tools; one that acts for an end user needs one; the
+        lookup's are read tools of it, and every proposed one a write tool."""
         specs = {spec.name: spec for spec in self.tool_specs(CHECK_BASE_URL)}
+        for spec in specs.values():
+            if spec.end_user is not None and self.end_user != "customer":
+                raise ValueError(
+                    f"tool {spec.name} acts for an end user: needs end_user = 'customer'"
+                )
         proposals = [intent.proposes for intent in self.intents if intent.proposes]
-        if proposals and not self.order_lookup:
-            raise ValueError("an intent proposes a write tool: needs order_lookup = true")
+        if (self.lookup is not None or proposals) and self.tools is None:
+            raise ValueError('[lookup] and [intents.proposes] call tools: set tools = "FILE"')
+        if self.lookup is not None:
+            for name in self.lookup.tool_names:
+                if name not in specs or specs[name].write:
+                    raise ValueError(f"lookup: {name!r} is not a read tool of {self.tools}")
+            if self.lookup.argument not in specs[self.lookup.tool].properties:
+                raise ValueError(
+                    f"lookup: {self.lookup.tool} has no argument {self.lookup.argument!r}"
+                )
+        if proposals and self.lookup is None:
+            raise ValueError("an intent proposes a write tool: needs a [lookup] (its numbers)")
         for proposal in proposals:
-            spec = specs.get(proposal.tool)
-            if spec is None:
+            write = specs.get(proposal.tool)
+            if write is None:
                 raise ValueError(f"proposes {proposal.tool!r}, which {self.tools} does not declare")
-            if not spec.write:
+            if not write.write:
                 raise ValueError(f"proposes {proposal.tool!r}, which is no write tool")
-            if proposal.argument not in spec.parameters.get("properties", {}):
+            if proposal.argument not in write.properties:
                 raise ValueError(f"{proposal.tool} has no argument {proposal.argument!r}")
 
     def tool_specs(self, default_base_url: str) -> list[HttpToolSpec]:
@@ -257,6 +277,17 @@ class AssistantDefinition(_Strict):
             return tool_specs(document, base_url=document.get("base_url") or default_base_url)
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, ValueError) as exc:
             raise ValueError(f"tools {self.tools}: {exc}") from None
+
+    @property
+    def tools_need_base_url(self) -> bool:
+        """Its tools file names no ``base_url``: the server's (the demo Order API) is used."""
+        if self.tools is None:
+            return False
+        try:
+            document = tomllib.loads(self.tools.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return False  # checked when loaded: not reached for a loaded definition
+        return not document.get("base_url")
 
     def proposal(self, intent: str) -> WriteProposal | None:
         """The write tool a message of ``intent`` proposes, if any."""

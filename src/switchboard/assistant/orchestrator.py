@@ -1,31 +1,32 @@
-"""One chat turn of the support assistant, as an explicit pipeline of stages.
+"""One chat turn of an assistant, as an explicit pipeline of stages.
 
-    session → stages in → route → order tool → retrieve → evidence
+    session → stages in → route → lookup → retrieve → evidence
     → quote | (prompt → generate → stages out) → persist → stages done
 
 Each stage reads and writes the ``TurnState`` and is timed; the turn yields ``TurnEvent``s
 as it goes (tool results before the answer's tokens, citations as they are cited, ``done``
-last). What each intent does:
+last). What each intent's action (its definition's) does:
 
 - a message clearly in another language (``language``): not routed; a colleague is
-  offered in that language (the router and the help centre are English), and writing on
-  in it after the offer creates a ticket.
-- ``human_handoff``: a ticket is created (or the session's open one reused); no model call.
-- ``out_of_scope`` (confident): a fixed refusal; no model call.
+  offered in that language, and writing on in it after the offer creates a ticket.
+- ``handoff``: a ticket is created (or the session's open one reused); no model call.
+- ``refuse`` (confident): the definition's refusal; no model call.
 - ``small_talk`` (confident): a short model reply with no sources.
-- ``order_status`` (confident): the Order API's facts rendered as the answer (the model
-  never states an order status); the API down → say so and offer a handoff. A message that
-  also asks what an article answers ("... what now?", ``order_question``) gets the article
-  too, as does one whose best chunk reaches ``order_question_relevance``.
-- everything else (the policy intents, and any unconfident route): order numbers in the
-  message are looked up first and their status said; then the knowledge base is searched,
-  and below the relevance floor, or when the evidence found does not speak about the
-  question's key terms (``answerability``), the assistant says it is not sure and offers a
-  handoff instead of guessing; otherwise the best sentences of the evidence are quoted,
-  cited (``quoting``, with a ``quoter``), or the model answers from the retrieved chunks
-  (or their best sentences, ``evidence``), citing them as ``[n]``.
+- ``lookup`` (confident): the end user's records fetched with the definition's tools and
+  stated with its templates (``lookup``; the model never states them); the API down → say
+  so and offer a handoff. A message that also asks what an article answers ("... what
+  now?", ``lookup_question``) gets the article too, as does one whose best chunk reaches
+  ``order_question_relevance``.
+- ``answer``, and any unconfident route: record numbers in the message are looked up
+  first and stated; then the knowledge base is searched, and below the relevance floor, or
+  when the evidence found does not speak about the question's key terms
+  (``answerability``), the assistant says it is not sure and offers a handoff instead of
+  guessing; otherwise the best sentences of the evidence are quoted, cited (``quoting``,
+  with a ``quoter``), or the model answers from the retrieved chunks (or their best
+  sentences, ``evidence``), citing them as ``[n]``. A message of an intent that proposes a
+  write tool, naming one record, proposes it (``confirmation``).
 - with a model that calls tools itself (a remote vLLM/OpenAI backend): after handoff,
-  refusal and small talk, the model is offered the Order API and the help-centre search as
+  refusal and small talk, the model is offered the read tools and the document search as
   functions (``tool_calling``) and answers from their results.
 
 The stages around the turn (``stages.stage``: the guardrails and the response cache, as
@@ -50,7 +51,7 @@ from switchboard.assistant.citations import (
     citation_event,
     known_markers_only,
 )
-from switchboard.assistant.confirmation import Tools, WriteActions, confirms, declines
+from switchboard.assistant.confirmation import WriteActions, confirms, declines
 from switchboard.assistant.conversations import (
     AssistantRecord,
     ConversationStore,
@@ -61,8 +62,8 @@ from switchboard.assistant.definition import AssistantDefinition, WriteProposal
 from switchboard.assistant.evidence import EvidenceSelector, source_chunk
 from switchboard.assistant.focus import QueryFocus, with_order_ids
 from switchboard.assistant.language import ENGLISH, detect_language, offered_language
-from switchboard.assistant.order_question import asks_beyond_status
-from switchboard.assistant.order_tool import OrderSource, look_up_orders
+from switchboard.assistant.lookup import Lookup, Tools
+from switchboard.assistant.lookup_question import asks_beyond_status
 from switchboard.assistant.prompt_budget import (
     Citation,
     PromptBudget,
@@ -75,10 +76,10 @@ from switchboard.assistant.quoting import Quoter
 from switchboard.assistant.router import SemanticRouter
 from switchboard.assistant.tool_calling import (
     MAX_ROUNDS,
-    TOOL_SPECS,
     ToolBox,
     assistant_tool_calls,
     fit_tool_message,
+    offered_tools,
 )
 from switchboard.assistant.turn import (
     Reply,
@@ -139,9 +140,8 @@ class Orchestrator:
         router: SemanticRouter | None,
         model: ChatModel,
         searcher: Searcher,
-        orders: OrderSource | None,
         conversations: ConversationStore,
-        order_ids: OrderIdFormat | None = None,
+        lookup: Lookup | None = None,
         stages: Pipeline[TurnState] | None = None,
         evidence: EvidenceSelector | None = None,
         answerability: AnswerabilityCheck | None = None,
@@ -154,10 +154,9 @@ class Orchestrator:
         self.router = router  # None: every message is a question for the documents
         self.model = model
         self.searcher = searcher
-        self.orders = orders  # None: no order lookups
-        if order_ids is None:
-            order_ids = router.order_ids if router is not None else OrderIdFormat.none()
-        self.order_ids = order_ids
+        self.lookup = lookup  # None: no records looked up
+        self.order_ids = lookup.ids if lookup is not None else OrderIdFormat.none()
+        self.tools = tools
         self.conversations = conversations
         self.stages = stages or Pipeline()
         self.evidence = evidence  # None: whole chunks go into the prompt
@@ -272,11 +271,11 @@ class Orchestrator:
             async for event in self._small_talk(state):
                 yield event
             return
-        if self.model.supports_tools and self.orders is not None:
+        if self.model.supports_tools and self.tools is not None:
             async for event in self._with_tools(state):
                 yield event
             return
-        async for event in self._look_up_orders(state):
+        async for event in self._look_up(state):
             yield event
         proposal = self.writes.proposal(state) if self.writes is not None else None
         if proposal is not None:
@@ -289,7 +288,8 @@ class Orchestrator:
             also = self.settings.order_question_relevance
             if also is None:
                 return
-            if not asks_beyond_status(state.message, self.order_ids):
+            words = self.lookup.spec.status_pattern if self.lookup is not None else None
+            if not asks_beyond_status(state.message, self.order_ids, words):
                 floor = max(floor, also)
         async for event in self._grounded(state, floor):
             yield event
@@ -303,25 +303,22 @@ class Orchestrator:
             route = await self._timed(state, "route", asyncio.to_thread(self.router.route, focused))
         return with_order_ids(route, state.message, self.order_ids)
 
-    async def _look_up_orders(self, state: TurnState) -> AsyncIterator[TurnEvent]:
-        """Order numbers of this message, or for an order question the latest one of the
-        conversation, or for an order question without any the customer's recent orders."""
+    async def _look_up(self, state: TurnState) -> AsyncIterator[TurnEvent]:
+        """The records this message names, or for a lookup intent the latest one of the
+        conversation, or for a lookup intent without any the end user's recent records."""
         route = state.route
         assert route is not None
-        if self.orders is None:
+        if self.lookup is None:
             return
         named = route.order_ids
-        order_question = route.confident and route.action is Action.LOOKUP
+        asks = route.confident and route.action is Action.LOOKUP
         earlier = () if named else latest_order_id(state.history, self.order_ids)
-        if not (named or earlier or order_question):
+        if not (named or earlier or asks):
             return
-        lookup = await self._timed(
-            state,
-            "tools",
-            look_up_orders(self.orders, state.request.customer_id, named or earlier),
-        )
+        work = self.lookup.run(state.request.customer_id, named or earlier)
+        lookup = await self._timed(state, "tools", work)
         state.lookup = lookup
-        if not (named or order_question):  # an earlier order: context for the model only
+        if not (named or asks):  # an earlier record: context for the model only
             return
         for result in lookup.events:
             state.tool_results.append(result)
@@ -329,7 +326,7 @@ class Orchestrator:
         async for event in self._say(state, lookup.answer):
             yield event
         if lookup.unavailable:
-            for offer in self._offer_handoff(state, HandoffReason.ORDER_SERVICE_DOWN):
+            for offer in self._offer_handoff(state, HandoffReason.SERVICE_DOWN):
                 yield offer
 
     async def _propose(self, state: TurnState, proposal: WriteProposal) -> AsyncIterator[TurnEvent]:
@@ -467,7 +464,8 @@ class Orchestrator:
     async def _with_tools(self, state: TurnState) -> AsyncIterator[TurnEvent]:
         """The model picks the tools (function calling): each round it may call tools, whose
         results are fitted into the budget, until it answers or the rounds run out."""
-        assert self.orders is not None  # offered only to an assistant that looks orders up
+        assert self.tools is not None  # offered only to an assistant with tools
+        offered = offered_tools(self.tools, self.definition.description or self.definition.title)
         limit = self.model.max_model_len - self.settings.max_tokens
         begin = self._clock()
         inputs = PromptInputs(
@@ -478,14 +476,15 @@ class Orchestrator:
         budget = PromptBudget(self.model.max_model_len, self.settings.max_tokens)
 
         def count(messages: list[Message]) -> int:
-            return self.model.count_messages(messages, TOOL_SPECS)
+            return self.model.count_messages(messages, offered)
 
         prompt = await asyncio.to_thread(build_prompt, inputs, budget, count)
         state.took("prompt", self._ms(begin))
         messages: list[Message] = list(prompt.messages)
         toolbox = ToolBox(
             state.request.customer_id,
-            self.orders,
+            self.tools,
+            self.lookup,
             self.searcher.search,
             self.settings.relevance_floor,
         )
@@ -496,7 +495,7 @@ class Orchestrator:
         for round_ in range(MAX_ROUNDS):
             calls: list[ToolCall] = []
             said = len(state.answer)
-            tools = TOOL_SPECS if round_ < MAX_ROUNDS - 1 else None
+            tools = offered if round_ < MAX_ROUNDS - 1 else None
             async for event in self._generate(
                 state, messages, self.settings.max_tokens, scanner, tools=tools, calls=calls
             ):
@@ -518,7 +517,7 @@ class Orchestrator:
                 scanner.extend(citations_of(sources))
                 unsure = unsure or outcome.unsure
                 if outcome.unavailable:
-                    for offer in self._offer_handoff(state, HandoffReason.ORDER_SERVICE_DOWN):
+                    for offer in self._offer_handoff(state, HandoffReason.SERVICE_DOWN):
                         yield offer
         state.citations = scanner.cited
         if unsure and not sources and state.handoff is None:

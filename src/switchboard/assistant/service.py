@@ -23,6 +23,7 @@ from switchboard.assistant.definition import (
 )
 from switchboard.assistant.evidence import EvidenceSelector, VectorCache
 from switchboard.assistant.grounding_stage import open_grounding
+from switchboard.assistant.lookup import Lookup
 from switchboard.assistant.orchestrator import Orchestrator
 from switchboard.assistant.order_client import OrderClient
 from switchboard.assistant.quoting import QUOTE_WEIGHTS, Quoter
@@ -131,14 +132,15 @@ def open_assistants(
     orders: OrderClient | None = None,
     secrets: Mapping[str, str] | None = None,
 ) -> Assistants:
-    """Every served assistant over ``knowledge``, generating with ``model``; the Order API
-    client (``orders``, or one from the settings) only if an assistant looks orders up.
+    """Every served assistant over ``knowledge``, generating with ``model``; the demo's
+    Order API client (``orders``, or one from the settings) only if an assistant's tools
+    file names no base URL.
     Each assistant's declared tools get their own registry, allowed only their own hosts;
     a tools file without a base URL calls the Order API, with its service token (more
     secrets, by name, in ``secrets``, which the caller reads at its edge)."""
     definitions = served_definitions(settings) if definitions is None else definitions
     default = default_name(settings, list(definitions))
-    if orders is None and any(d.order_lookup for d in definitions.values()):
+    if orders is None and any(d.tools_need_base_url for d in definitions.values()):
         orders = OrderClient.from_settings(settings.orders)
     base_url, token = orders_access(settings, orders)
     tool_secrets = {ORDERS_TOKEN: token, **(secrets or {})}
@@ -156,7 +158,6 @@ def open_assistants(
             knowledge,
             definition,
             conversations=conversations,
-            orders=orders,
             cache=cache,
             tools=open_tools(definition, base_url, tool_secrets),
         )
@@ -195,7 +196,6 @@ def open_assistant(
     definition: AssistantDefinition,
     *,
     conversations: ConversationStore,
-    orders: OrderClient | None = None,
     cache: ResponseCache | None = None,
     router: SemanticRouter | None = None,
     stages: Pipeline[TurnState] | None = None,
@@ -203,18 +203,22 @@ def open_assistant(
 ) -> Assistant:
     """The assistant ``definition`` declares, over its collection in the default tenant,
     with the guardrails, the response cache and the grounding check of ``settings`` (as
-    the definition allows; answers cached in ``cache``) unless ``stages`` are given."""
+    the definition allows; answers cached in ``cache``) unless ``stages`` are given; its
+    lookup and write actions call ``tools``."""
     config = definition.settings(settings.assistant)
     collection = CollectionRef(settings.knowledge.default_tenant, definition.collection)
-    order_ids = (
-        OrderIdFormat.from_settings(settings.orders)
-        if definition.order_lookup
-        else OrderIdFormat.none()
+    lookup = (
+        Lookup(definition.lookup, tools)
+        if definition.lookup is not None and tools is not None
+        else None
     )
+    order_ids = lookup.ids if lookup is not None else OrderIdFormat.none()
     cached = None
     if stages is None:
         if definition.cache and cache is not None:
-            cached = _cache_stage(settings, config, model, knowledge, collection, definition, cache)
+            cached = _cache_stage(
+                settings, config, model, knowledge, collection, definition, cache, order_ids
+            )
         stages = default_stages(settings, definition, cached, order_ids)
     if router is None and definition.intents:
         router = SemanticRouter(
@@ -231,9 +235,8 @@ def open_assistant(
         router=router,
         model=model,
         searcher=searcher,
-        orders=orders if definition.order_lookup else None,
         conversations=conversations,
-        order_ids=order_ids,
+        lookup=lookup,
         stages=stages,
         evidence=evidence.evidence,
         answerability=evidence.answerability,
@@ -315,10 +318,10 @@ def _cache_stage(
     collection: CollectionRef,
     definition: AssistantDefinition,
     cache: ResponseCache,
+    order_ids: OrderIdFormat,
 ) -> CacheStage[TurnState]:
     """Its answers in the shared cache, scoped by its name and prompts (two assistants
-    never answer each other's questions)."""
-    order_ids = OrderIdFormat.from_settings(settings.orders)
+    never answer each other's questions); a message naming a record is personal."""
     keys = TurnKeys(
         tenant=collection.tenant,
         model=model.name,

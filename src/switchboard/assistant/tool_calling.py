@@ -1,11 +1,13 @@
 """The assistant's tools as OpenAI function calls, for models that call tools themselves.
 
 A remote model with function calling (vLLM, OpenAI, llama-server with ``--jinja``) is
-offered the same tools the router would pick: ``get_order``, ``list_orders`` and
-``search_help_center``. The customer is never a parameter: every call runs for the
-session's customer, so a model cannot be talked into reading someone else's order. Results
-go back as ``tool`` messages, each fitted into the exact token budget; help-centre results
-are numbered ``[n]`` across the whole turn so the answer can cite them.
+offered the definition's read tools (write tools only ever run after a confirmation turn)
+and ``search_documents`` over the assistant's collection. The end user is never a
+parameter: every call runs for the verified one, so a model cannot be talked into reading
+someone else's records. The lookup's tools answer as the lookup states them; other tools
+answer with their JSON. Results go back as ``tool`` messages, each fitted into the exact
+token budget; search results are numbered ``[n]`` across the whole turn so the answer can
+cite them.
 """
 
 from __future__ import annotations
@@ -17,61 +19,43 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from switchboard.assistant.evidence import source_chunk
-from switchboard.assistant.order_tool import OrderSource, look_up_orders
+from switchboard.assistant.lookup import Lookup, Tools
 from switchboard.assistant.prompt_budget import SourceChunk, source_text
 from switchboard.assistant.turn import relevance
 from switchboard.assistant.types import Message, ToolCall, ToolResultEvent
 from switchboard.rag.types import SearchHit
+from switchboard.tools import ToolFailure
 
 MAX_ROUNDS = 4  # model calls per turn; the last one is offered no tools
 NO_ROOM = "The result did not fit in the context window."
-NOT_FOUND = "No help-centre article answers this."
+NOT_FOUND = "No document answers this."
+SEARCH = "search_documents"
 
-TOOL_SPECS: list[dict[str, Any]] = [
-    {
+
+def search_tool(about: str) -> dict[str, Any]:
+    """The declaration of the search over the assistant's documents (``about`` them)."""
+    return {
         "type": "function",
         "function": {
-            "name": "get_order",
-            "description": "Status, items, shipment and tracking of one of the customer's orders.",
-            "parameters": {
-                "type": "object",
-                "properties": {
-                    "order_id": {
-                        "type": "string",
-                        "description": "The order number, like LK-123456.",
-                    }
-                },
-                "required": ["order_id"],
-            },
-        },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": "list_orders",
-            "description": "The customer's most recent orders and their statuses.",
-            "parameters": {"type": "object", "properties": {}},
-        },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": "search_help_center",
-            "description": "Search the shop's help-centre articles (shipping, returns, "
-            "refunds, payments, account, warranty).",
+            "name": SEARCH,
+            "description": f"Search the documents this assistant answers from: {about}",
             "parameters": {
                 "type": "object",
                 "properties": {"query": {"type": "string", "description": "What to look up."}},
                 "required": ["query"],
             },
         },
-    },
-]
+    }
+
+
+def offered_tools(tools: Tools, about: str) -> list[dict[str, Any]]:
+    """What the model is offered: the read tools and the document search."""
+    return [*tools.openai_tools(writes=False), search_tool(about)]
 
 
 @dataclass
-class ToolOutcome:
-    """One call's result: what the customer sees (events), what the model reads (parts of
+class CallResult:
+    """One call's result: what the end user sees (events), what the model reads (parts of
     the tool message, most important first), and what it means for the turn."""
 
     parts: list[str]
@@ -82,59 +66,71 @@ class ToolOutcome:
 
 
 class ToolBox:
-    """Runs the model's tool calls for one customer."""
+    """Runs the model's tool calls for one end user."""
 
     def __init__(
         self,
-        customer_id: str,
-        orders: OrderSource,
+        end_user: str | None,
+        tools: Tools,
+        lookup: Lookup | None,
         search: Callable[[str], list[SearchHit]],
         relevance_floor: float,
     ) -> None:
-        self.customer_id = customer_id
-        self._orders = orders
+        self.end_user = end_user
+        self._tools = tools
+        self._lookup = lookup
         self._search = search
         self._floor = relevance_floor
+        self._offered = {t["function"]["name"] for t in tools.openai_tools(writes=False)}
 
-    async def call(self, call: ToolCall, first_number: int) -> ToolOutcome:
-        """Run ``call``; help-centre results are numbered from ``first_number``."""
+    async def call(self, call: ToolCall, first_number: int) -> CallResult:
+        """Run ``call``; search results are numbered from ``first_number``."""
         try:
             arguments = json.loads(call.arguments or "{}")
             if not isinstance(arguments, dict):
                 raise ValueError("arguments must be a JSON object")
         except ValueError as exc:
-            return ToolOutcome([f"Invalid arguments for {call.name}: {exc}"])
-        match call.name:
-            case "get_order" | "list_orders":
-                order_id = arguments.get("order_id")
-                if call.name == "get_order" and not isinstance(order_id, str):
-                    return ToolOutcome(["get_order needs an order_id string."])
-                ids = [order_id] if isinstance(order_id, str) else []
-                lookup = await look_up_orders(self._orders, self.customer_id, ids)
-                parts = ["\n\n".join(lookup.prompt_blocks)]
-                return ToolOutcome(parts, list(lookup.events), unavailable=lookup.unavailable)
-            case "search_help_center":
-                query = arguments.get("query")
-                if not isinstance(query, str) or not query.strip():
-                    return ToolOutcome(["search_help_center needs a query string."])
-                return await self._help_center(query, first_number)
-        return ToolOutcome([f"There is no tool named {call.name!r}."])
+            return CallResult([f"Invalid arguments for {call.name}: {exc}"])
+        if call.name == SEARCH:
+            query = arguments.get("query")
+            if not isinstance(query, str) or not query.strip():
+                return CallResult([f"{SEARCH} needs a query string."])
+            return await self._documents(query, first_number)
+        if call.name not in self._offered:
+            return CallResult([f"There is no tool named {call.name!r}."])
+        lookup = self._lookup
+        if lookup is not None and call.name in lookup.spec.tool_names:
+            argument = lookup.spec.argument
+            if call.name == lookup.spec.tool and not isinstance(arguments.get(argument), str):
+                return CallResult([f"{call.name} needs the argument {argument!r}, a string."])
+            found = await lookup.call(call.name, arguments, self.end_user)
+            parts = ["\n\n".join(found.prompt_blocks)]
+            return CallResult(parts, list(found.events), unavailable=found.unavailable)
+        tool = self._tools[call.name]
+        outcome = await tool.call(arguments, end_user=self.end_user)
+        shown = {k: v for k, v in arguments.items() if k != tool.spec.end_user}
+        error = outcome.failure.value if outcome.failure is not None else None
+        event = ToolResultEvent(call.name, shown, outcome.ok, outcome.data, error)
+        if outcome.ok:
+            return CallResult([json.dumps(outcome.data, default=str)], [event])
+        down = outcome.failure is ToolFailure.UNAVAILABLE
+        return CallResult([outcome.error or f"{call.name} failed."], [event], unavailable=down)
 
-    async def _help_center(self, query: str, first_number: int) -> ToolOutcome:
+    async def _documents(self, query: str, first_number: int) -> CallResult:
         hits = await asyncio.to_thread(self._search, query)
         best = relevance(hits)
         if best is None or best < self._floor:
-            return ToolOutcome([NOT_FOUND], unsure=True)
+            return CallResult([NOT_FOUND], unsure=True)
         sources = [source_chunk(hit) for hit in hits]
-        parts = ["Help-centre articles; cite them by number:"]
+        parts = ["Documents; cite them by number:"]
         parts += [source_text(first_number + i, s) for i, s in enumerate(sources)]
-        return ToolOutcome(parts, sources=sources)
+        return CallResult(parts, sources=sources)
 
 
 def fit_tool_message(
     messages: list[Message],
     call_id: str,
-    outcome: ToolOutcome,
+    outcome: CallResult,
     fits: Callable[[list[Message]], bool],
 ) -> tuple[Message, list[SourceChunk]]:
     """The tool message with as many of ``outcome.parts`` as fit (a prefix, so sources stay

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, cast
 
 from switchboard.assistant.conversations import PendingAction, StoredMessage
-from switchboard.assistant.order_tool import OrderLookup
+from switchboard.assistant.lookup import LookupResult
 from switchboard.assistant.prompt_budget import BuiltPrompt, Citation, Role, SourceChunk, Turn
 from switchboard.assistant.types import (
     OUT_OF_SCOPE,
@@ -66,7 +66,7 @@ class TurnState(Exchange):
     message: str  # the text the pipeline works on (an input hook may have redacted it)
     history: list[StoredMessage] = field(default_factory=list)
     route: Route | None = None
-    lookup: OrderLookup | None = None
+    lookup: LookupResult | None = None
     tool_results: list[ToolResultEvent] = field(default_factory=list)
     hits: list[SearchHit] = field(default_factory=list)
     relevance: float | None = None
@@ -94,7 +94,7 @@ class TurnState(Exchange):
         self.message = str(messages[0]["content"])
 
     def known_text(self) -> str:
-        """The customer's own message, the Order API's answers about their orders, and
+        """The customer's own message, the tools' answers about their records, and
         the sources the model was given (the help centre's own phone number or town is
         not a leak)."""
         parts = [self.request.message, self.placeholders.restore(self.message)]

@@ -57,9 +57,14 @@ class Route:
 
 class HandoffReason(enum.StrEnum):
     CUSTOMER_REQUEST = "customer_request"  # the human-handoff intent: a ticket is created
-    ORDER_SERVICE_DOWN = "order_service_unavailable"  # offered
+    SERVICE_DOWN = "service_unavailable"  # offered: a tool's API did not answer
     NOT_SURE = "no_relevant_sources"  # offered: retrieval below the relevance floor
     LANGUAGE = "language"  # offered: the message is in a language the assistant does not answer
+
+    @classmethod
+    def _missing_(cls, value: object) -> HandoffReason | None:
+        """Tickets stored before tools were generic say ``order_service_unavailable``."""
+        return cls.SERVICE_DOWN if value == "order_service_unavailable" else None
 
 
 class AnswerPath(enum.StrEnum):

@@ -264,30 +264,30 @@ class _Local:
     async def _turn(self, question: str, customer: str) -> Answer:
         from switchboard.assistant.conversations import ConversationStore
         from switchboard.assistant.orchestrator import TurnRequest
-        from switchboard.assistant.order_client import OrderClient
-        from switchboard.assistant.service import open_assistant
+        from switchboard.assistant.service import ORDERS_TOKEN, open_assistant, open_tools
 
-        orders = OrderClient(*self.order_url) if self.order_url else None
+        url, token = self.order_url or ("", "")
+        tools = open_tools(self.definition, url, {ORDERS_TOKEN: token} if token else {})
         conversations = ConversationStore(
             self.settings.assistant_db, default_tenant=self.settings.knowledge.default_tenant
         )
         answer = Answer()
         try:
             assistant = open_assistant(self.settings, self.model, self.kb, self.definition,
-                                       conversations=conversations, orders=orders)  # fmt: skip
+                                       conversations=conversations, tools=tools)  # fmt: skip
             async for event in assistant.orchestrator.turn(TurnRequest(customer, question)):
                 answer.see(event)
         finally:
-            if orders is not None:
-                await orders.aclose()
+            if tools is not None:
+                await tools.aclose()
             conversations.close()
         return answer
 
 
 @contextlib.contextmanager
 def _local(settings: Settings, definition: AssistantDefinition) -> Iterator[_Local]:
-    """The local model, the knowledge base and (for an assistant that looks orders up) the
-    Order API as its own process, for as long as the block runs."""
+    """The local model, the knowledge base and (for an assistant whose tools name no base
+    URL) the demo Order API as its own process, for as long as the block runs."""
     from switchboard.assistant.local_model import LocalChatModel
     from switchboard.engine.local import LocalEngine
     from switchboard.rag.knowledge import KnowledgeBase
@@ -295,7 +295,7 @@ def _local(settings: Settings, definition: AssistantDefinition) -> Iterator[_Loc
     gguf = model_path(settings, settings.model)
     with contextlib.ExitStack() as stack:
         order_url = None
-        if definition.order_lookup:
+        if definition.tools_need_base_url:
             from switchboard.orders.supervisor import order_service
 
             orders = settings.orders.model_copy(update={"port": 0})

@@ -29,14 +29,13 @@ from typing import Any
 
 import numpy as np
 
-from switchboard.assistant.order_tool import status_label
 from switchboard.evaluation.golden import GoldenCase
 from switchboard.orders.types import OrderStatus
 
 ORDER_TAGS = frozenset({"order", "probe", "outage"})
 _STATUS_WORDS = {
     label: re.compile(rf"\b{re.escape(label)}\b", re.IGNORECASE)
-    for label in (status_label(s) for s in OrderStatus)
+    for label in (s.value.replace("_", " ") for s in OrderStatus)
 }
 
 

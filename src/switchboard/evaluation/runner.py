@@ -2,10 +2,10 @@
 
 Everything is real and isolated in a temporary folder: the assistant's articles are
 ingested once per chunk size (each into its own collection of one knowledge store), the
-Order API runs as its own process on a free port (for an assistant that looks orders up),
-and conversations go to a fresh SQLite file. Outage cases
-talk to an Order API address where nothing listens, through the same client code (retries,
-backoff, circuit breaker). Multi-turn cases send their earlier messages first, in the same
+demo Order API runs as its own process on a free port (for an assistant whose tools name
+no base URL), and conversations go to a fresh SQLite file. Outage cases call the tools at
+an address where nothing listens, through the same tool code (retries, backoff, circuit
+breaker). Multi-turn cases send their earlier messages first, in the same
 session; only the last message is scored. Cases run one at a time, so latencies are those
 of one customer on an idle machine.
 """
@@ -26,10 +26,10 @@ from switchboard.assistant.conversations import ConversationStore
 from switchboard.assistant.definition import AssistantDefinition
 from switchboard.assistant.grounding_stage import open_grounding
 from switchboard.assistant.local_model import LocalChatModel
+from switchboard.assistant.lookup import Lookup
 from switchboard.assistant.orchestrator import Orchestrator, TurnRequest
-from switchboard.assistant.order_client import OrderClient
 from switchboard.assistant.router import SemanticRouter
-from switchboard.assistant.service import evidence_stages, guard_settings
+from switchboard.assistant.service import ORDERS_TOKEN, evidence_stages, guard_settings, open_tools
 from switchboard.assistant.transcript import Transcript
 from switchboard.assistant.turn import KnowledgeSearcher, search_query
 from switchboard.assistant.types import (
@@ -55,6 +55,7 @@ from switchboard.rag.store import open_store
 from switchboard.rag.types import CollectionRef
 from switchboard.stages.guard import GuardStage
 from switchboard.stages.stage import Pipeline
+from switchboard.tools import ToolRegistry
 
 SWEEP = (0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65)
 Progress = Callable[[str, bool], None]  # (what runs now, whether a case just finished)
@@ -80,11 +81,8 @@ class EvalTarget:
 
 
 def eval_target(settings: Settings, definition: AssistantDefinition, articles: Path) -> EvalTarget:
-    order_ids = (
-        OrderIdFormat.from_settings(settings.orders)
-        if definition.order_lookup
-        else OrderIdFormat.none()
-    )
+    lookup = definition.lookup
+    order_ids = lookup.ids if lookup is not None else OrderIdFormat.none()
     return EvalTarget(definition, articles, order_ids)
 
 
@@ -127,7 +125,9 @@ def evaluate(
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="switchboard-eval-")))
         orders_up = (
-            stack.enter_context(_order_api(settings)) if target.definition.order_lookup else None
+            stack.enter_context(_order_api(settings))
+            if target.definition.tools_need_base_url
+            else None
         )
         embedder = open_embedder(settings.knowledge.embedding, settings.models_dir)
         stack.callback(embedder.close)
@@ -270,12 +270,9 @@ async def _run(
     searcher = KnowledgeSearcher(kb, eval_collection(settings, target, size), config.top_k)
     scorer = KnowledgeSearcher(kb, eval_collection(settings, target, size), k)
     conversations = ConversationStore(conversations_path)
-    up = OrderClient(orders.url, orders.token) if orders is not None else None
-    down = (
-        OrderClient(f"http://127.0.0.1:{_free_port()}", orders.token)
-        if orders is not None
-        else None
-    )
+    secrets = {ORDERS_TOKEN: orders.token} if orders is not None else {}
+    up = open_tools(definition, orders.url if orders is not None else "", secrets)
+    down = open_tools(definition, f"http://127.0.0.1:{_free_port()}", secrets)
 
     # as served (guarded), never cached
     guard = None
@@ -287,16 +284,17 @@ async def _run(
     guarded = GuardStage(guard) if guard is not None else None
     stages = Pipeline([s for s in (guarded, grounding) if s is not None])
 
-    def orchestrator(orders: OrderClient | None) -> Orchestrator:
+    def orchestrator(tools: ToolRegistry | None) -> Orchestrator:
+        lookup = definition.lookup
         return Orchestrator(
             config,
             definition=definition,
             router=router,
-            order_ids=target.order_ids,
             model=model,
             searcher=searcher,
-            orders=orders,
             conversations=conversations,
+            lookup=Lookup(lookup, tools) if lookup is not None and tools is not None else None,
+            tools=tools,
             stages=stages,
             evidence=evidence.evidence,
             answerability=evidence.answerability,

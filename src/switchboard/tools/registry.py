@@ -105,9 +105,10 @@ class ToolRegistry:
         """The circuit breaker of the host of ``url``."""
         return self._breakers[urlsplit(url).netloc.lower()]
 
-    def openai_tools(self) -> list[dict[str, Any]]:
-        """Every tool's OpenAI function declaration, without its end-user argument."""
-        return [tool.spec.openai_tool() for tool in self._tools.values()]
+    def openai_tools(self, *, writes: bool = True) -> list[dict[str, Any]]:
+        """Every tool's OpenAI function declaration (``writes`` false: only the read
+        tools'), without its end-user argument."""
+        return [t.spec.openai_tool() for t in self._tools.values() if writes or not t.spec.write]
 
     async def aclose(self) -> None:
         await self._client.aclose()

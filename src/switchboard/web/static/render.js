@@ -9,8 +9,9 @@ const CITATION_MARKER = /\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]/g;
 // "*Returns window*": the section a quoted answer names (assistant/quoting.py).
 const EMPHASIS = /\*([^*\n]+)\*/g;
 
+// A tool's failure (switchboard.tools.ToolFailure) as the customer reads it.
 const TOOL_ERRORS = {
-  order_service_unavailable: "The order system is not answering right now, so I can't look up orders.",
+  unavailable: "That system is not answering right now, so I can't look it up.",
 };
 
 /** `el("p", {className: "x", dataset: {testid: "y"}}, "text", child)`: a new element. */

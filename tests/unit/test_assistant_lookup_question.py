@@ -1,13 +1,17 @@
-"""Whether an order message also asks what an article answers (``order_question``)."""
+"""Whether a lookup message also asks what an article answers (``lookup_question``)."""
 
 from __future__ import annotations
 
 import pytest
 
-from switchboard.assistant.order_question import asks_beyond_status
+from switchboard.assistant.definition import demo_definition
+from switchboard.assistant.lookup_question import asks_beyond_status
 from tests.unit.demo_shop import ORDER_IDS
 
 pytestmark = pytest.mark.unit
+LOOKUP = demo_definition("shop").lookup
+assert LOOKUP is not None
+WORDS = LOOKUP.status_pattern
 
 
 @pytest.mark.parametrize(
@@ -21,7 +25,7 @@ pytestmark = pytest.mark.unit
     ],
 )
 def test_a_question_beyond_the_status_is_noticed(message: str) -> None:
-    assert asks_beyond_status(message, ORDER_IDS)
+    assert asks_beyond_status(message, ORDER_IDS, WORDS)
 
 
 @pytest.mark.parametrize(
@@ -39,8 +43,13 @@ def test_a_question_beyond_the_status_is_noticed(message: str) -> None:
     ],
 )
 def test_a_status_question_asks_nothing_beyond_it(message: str) -> None:
-    assert not asks_beyond_status(message, ORDER_IDS)
+    assert not asks_beyond_status(message, ORDER_IDS, WORDS)
 
 
 def test_the_order_number_alone_is_not_a_question() -> None:
-    assert not asks_beyond_status("LK-123456?", ORDER_IDS)
+    assert not asks_beyond_status("LK-123456?", ORDER_IDS, WORDS)
+
+
+def test_without_status_words_any_question_asks_beyond() -> None:
+    assert asks_beyond_status("Where is my order LK-123456?", ORDER_IDS, None)
+    assert not asks_beyond_status("My order is LK-123456.", ORDER_IDS, None)
