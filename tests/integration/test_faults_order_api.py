@@ -28,8 +28,8 @@ import httpx
 import pytest
 
 from switchboard.api import create_app
-from switchboard.assistant.local_model import LocalChatModel
 from switchboard.assistant.definition import AssistantDefinition, demo_definition
+from switchboard.assistant.local_model import LocalChatModel
 from switchboard.assistant.order_client import OrderClient
 from switchboard.assistant.service import open_assistants
 from switchboard.backoff import RestartBackoff
