@@ -256,6 +256,7 @@ class Rig:
         quoter: Quoter | None = None,
         order_question_relevance: float | None = None,
         tools: Tools | None = None,
+        store: ConversationStore | None = None,
     ) -> None:
         self.settings = AssistantSettings(
             relevance_floor=0.35,
@@ -266,7 +267,9 @@ class Rig:
         self.model = FakeModel(max_model_len)
         self.searcher = FakeSearcher()
         self.orders = FakeOrders(ORDERS)
-        self.store = ConversationStore(tmp_path / "assistant.sqlite3")
+        self.store = store or ConversationStore(
+            tmp_path / "assistant.sqlite3", default_assistant=SHOP.name
+        )
         self.orchestrator = Orchestrator(
             self.settings,
             definition=SHOP,

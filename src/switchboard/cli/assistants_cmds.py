@@ -265,11 +265,14 @@ class _Local:
         from switchboard.assistant.conversations import ConversationStore
         from switchboard.assistant.orchestrator import TurnRequest
         from switchboard.assistant.order_client import OrderClient
-        from switchboard.assistant.service import open_assistant
+        from switchboard.assistant.service import default_name, open_assistant
 
         orders = OrderClient(*self.order_url) if self.order_url else None
-        conversations = ConversationStore(
-            self.settings.assistant_db, default_tenant=self.settings.knowledge.default_tenant
+        served = default_name(self.settings, list(_definitions(self.settings)))
+        conversations = ConversationStore(  # the server's file: its default owns old sessions
+            self.settings.assistant_db,
+            default_tenant=self.settings.knowledge.default_tenant,
+            default_assistant=served,
         )
         answer = Answer()
         try:
