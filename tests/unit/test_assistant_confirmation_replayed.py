@@ -4,7 +4,6 @@ re-checked, for the request's verified customer; anything else performs nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from switchboard.assistant.confirmation import DROPPED, asked_value
 from switchboard.assistant.orchestrator import TurnRequest
 from switchboard.assistant.types import AnswerPath, ToolResultEvent, TurnEvent
+from tests.unit import test_assistant_confirmation as confirmation
 from tests.unit.assistant_rig import (
     ALICE,
     ALICE_OTHER_ORDER,
@@ -31,26 +31,13 @@ pytestmark = pytest.mark.unit
 
 ASKED = f"please cancel {ALICE_OTHER_ORDER}"
 History = tuple[tuple[str, str], ...]
+cancel, tooled = confirmation.cancel, confirmation.tooled  # the shop's rig with a cancel tool
 
 
 def proposed(order_id: str) -> str:
     """The proposal as the assistant says it: the order's status, then the question."""
     assert PROPOSAL is not None
     return f"Order {order_id} is processing.\n\n{PROPOSAL.say(PROPOSAL.ask, order_id)}"
-
-
-@pytest.fixture
-def cancel() -> FakeCancel:
-    return FakeCancel(shipped=set())
-
-
-@pytest.fixture
-def tooled(tmp_path: Path, cancel: FakeCancel) -> Iterator[Rig]:
-    rig = Rig(tmp_path, tools={"cancel_order": cancel})
-    try:
-        yield rig
-    finally:
-        rig.store.close()
 
 
 def replay(rig: Rig, history: History, message: str, customer: str = ALICE) -> list[TurnEvent]:
