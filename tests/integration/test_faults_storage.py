@@ -133,7 +133,7 @@ def earlier_conversation(path: Path) -> str:
     """A session with one exchange, committed before the server starts; its id."""
     store = ConversationStore(path)
     try:
-        session = store.create_session(CUSTOMER)
+        session = store.create_session(CUSTOMER, assistant="shop")  # the default served
         record = AssistantRecord(content="It ships in two days.", intent=Intent.SHIPPING,
                                  confidence=0.9, model="m")  # fmt: skip
         store.add_exchange(session.id, "When does it ship?", record)

@@ -271,6 +271,7 @@ class Rig:
         order_question_relevance: float | None = None,
         tools: Tools | None = None,
         offer_tools: bool = True,
+        store: ConversationStore | None = None,
     ) -> None:
         """``tools``: the orchestrator's (default: the shop's, over ``orders``); with
         ``offer_tools`` false it has none (records are still looked up)."""
@@ -285,7 +286,9 @@ class Rig:
         self.orders = FakeOrders(ORDERS)
         self.tools = shop_tools(self.orders)
         assert SHOP.lookup is not None
-        self.store = ConversationStore(tmp_path / "assistant.sqlite3")
+        self.store = store or ConversationStore(
+            tmp_path / "assistant.sqlite3", default_assistant=SHOP.name
+        )
         self.orchestrator = Orchestrator(
             self.settings,
             definition=SHOP,
@@ -298,7 +301,7 @@ class Rig:
             evidence=evidence,
             answerability=answerability,
             quoter=quoter,
-            tools=(tools or self.tools) if offer_tools else None,
+            tools=(self.tools if tools is None else tools) if offer_tools else None,
             clock=TickingClock(),
         )
 

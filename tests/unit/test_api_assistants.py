@@ -1,7 +1,7 @@
 """Several assistants on one server, over orchestrators of fakes: ``GET /v1/assistants``,
 ``/v1/assistant/chat`` naming one (a customer's assistant and one whose end user is none),
-and ``model: "assistant:<name>"`` in ``/v1/chat/completions`` (streamed and whole, with
-citations in the extension fields)."""
+``model: "assistant:<name>"`` in ``/v1/chat/completions`` (streamed and whole, with
+citations in the extension fields), and each assistant's sessions and tickets its own."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from switchboard.api import create_app
+from switchboard.api.auth import ANONYMOUS_KEY_ID
 from switchboard.assistant.order_client import OrderClient
 from switchboard.assistant.service import Assistant, Assistants
 from switchboard.config import GatewaySettings, GuardSettings, Settings
@@ -34,7 +35,8 @@ class Two:
 
 @pytest.fixture
 def two(tmp_path: Path) -> Iterator[Two]:
-    shop, desk = Rig(tmp_path / "shop"), Rig(tmp_path / "desk")
+    shop = Rig(tmp_path / "shop")
+    desk = Rig(tmp_path / "desk", store=shop.store)  # one conversation store, as served
     desk.orchestrator.definition = HELPDESK
     desk.orchestrator.orders = None
     served = Assistants(
@@ -178,3 +180,61 @@ def test_an_unknown_assistant_model_is_a_404_on_the_model(two: Two) -> None:
     )
     assert response.status_code == 404
     assert response.json()["error"]["param"] == "model"
+
+
+def chat(two: Two, assistant: str, message: str, session: str | None = None) -> Any:
+    """A chat turn of ``assistant`` for the one end user both assistants share here: the
+    helpdesk acts for the API key, the shop for the customer named as that key."""
+    body = {"assistant": assistant, "message": message, "customer_id": ANONYMOUS_KEY_ID}
+    return two.client.post("/v1/assistant/chat", json=body | {"session_id": session})
+
+
+def session_of(response: Any) -> str:
+    assert response.status_code == 200, response.text
+    _, done = sse_blocks(response.text)[-1]
+    return str(done["session_id"])
+
+
+def not_found(response: Any, session: str) -> bool:
+    """The 404 of a session that does not exist: nothing tells it exists elsewhere."""
+    error = response.json()["error"]
+    return response.status_code == 404 and error == {
+        "message": f"The session '{session}' does not exist.",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "session_not_found",
+    }
+
+
+def read(two: Two, path: str, assistant: str | None = None) -> Any:
+    query = {"customer_id": ANONYMOUS_KEY_ID} | ({"assistant": assistant} if assistant else {})
+    return two.client.get(f"/v1/assistant/{path}", params=query)
+
+
+def test_a_session_cannot_be_continued_or_read_through_another_assistant(two: Two) -> None:
+    two.desk.router.default = route(Intent.RETURNS_REFUNDS)
+    desk = session_of(chat(two, "helpdesk", "How do returns work?"))
+    shop = session_of(chat(two, "shop", "How do returns work?"))
+    assert not_found(chat(two, "shop", "and then?", "f" * 32), "f" * 32)
+
+    assert not_found(chat(two, "shop", "and then?", desk), desk)
+    assert not_found(chat(two, "helpdesk", "and then?", shop), shop)
+    assert not_found(read(two, f"sessions/{desk}"), desk)  # the default: the shop
+    assert not_found(read(two, f"sessions/{desk}", "shop"), desk)
+    assert not_found(read(two, f"sessions/{shop}", "helpdesk"), shop)
+    assert len(read(two, f"sessions/{desk}", "helpdesk").json()["messages"]) == 2
+    assert len(read(two, f"sessions/{shop}").json()["messages"]) == 2
+
+    listed = {name: read(two, "sessions", name).json()["data"] for name in ("shop", "helpdesk")}
+    assert [s["session_id"] for s in listed["shop"]] == [shop]
+    assert [(s["session_id"], s["assistant"]) for s in listed["helpdesk"]] == [(desk, "helpdesk")]
+    assert read(two, "sessions").json()["data"] == listed["shop"]
+
+
+def test_tickets_are_their_assistants_own(two: Two) -> None:
+    two.shop.router.default = route(Intent.HUMAN_HANDOFF)
+    session = session_of(chat(two, "shop", "I want to talk to a person"))
+    [ticket] = read(two, "tickets", "shop").json()["data"]
+    assert ticket["session_id"] == session
+    assert read(two, "tickets").json()["data"] == [ticket]
+    assert read(two, "tickets", "helpdesk").json()["data"] == []

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from switchboard.assistant.claims import OptionWords
+from switchboard.assistant.confirmation import Tools
 from switchboard.assistant.grounding_stage import GroundingStage
 from switchboard.assistant.orchestrator import TurnRequest
 from switchboard.assistant.turn_cache import TurnKeys
@@ -29,15 +30,18 @@ from switchboard.stages.stage import Pipeline
 from tests.unit.assistant_rig import (
     ALICE,
     ALICE_ORDER,
+    ALICE_OTHER_ORDER,
     RETURNS_ANSWER,
     Rig,
     done_of,
     hit,
     only,
+    route,
     text_of,
 )
 from tests.unit.demo_shop import GROUNDED_SYSTEM, GUARD, ORDER_IDS, Intent
 from tests.unit.guard_fakes import make_guard
+from tests.unit.test_assistant_confirmation import FakeCancel
 
 pytestmark = pytest.mark.unit
 
@@ -68,6 +72,7 @@ class World:
         temperature: float = 0.0,
         guard: bool = True,
         grounding: bool = True,
+        tools: Tools | None = None,
     ) -> None:
         self.kb_version = "v1"
         self.cache = ResponseCache(
@@ -90,7 +95,7 @@ class World:
         guarded = GuardStage(make_guard()[0]) if guard else None
         checked = GroundingStage(OptionWords([]), holdback_chars=200) if grounding else None
         stages = [s for s in (guarded, self.cache_stage, checked) if s is not None]  # as served
-        self.rig = Rig(tmp_path, stages=Pipeline(stages))
+        self.rig = Rig(tmp_path, stages=Pipeline(stages), tools=tools)
 
     def turn(self, message: str, session: str | None = None) -> list[TurnEvent]:
         """One turn, and the cache's write of its answer (in the same event loop)."""
@@ -224,6 +229,22 @@ def test_a_follow_up_is_never_answered_from_the_cache(world: World) -> None:
     first = world.turn("How long does shipping take?")
     follow_up = world.turn("can I return it?", done_of(first).session_id)
     assert done_of(follow_up).cache is None  # leans on the message before: not looked up
+
+
+def test_the_yes_to_a_proposal_is_never_answered_from_the_cache(tmp_path: Path) -> None:
+    """A "yes" answered and cached on its own is, after a proposal, the confirmation."""
+    cancel = FakeCancel(shipped=set())
+    world = World(tmp_path, tools={"cancel_order": cancel})
+    try:
+        assert done_of(world.turn("yes please")).cache == "miss"  # answered, cached
+        assert done_of(world.turn("yes please")).cache == "exact"
+        world.rig.router.queue.append(route(Intent.CANCELLATION))
+        proposed = world.turn(f"please cancel {ALICE_OTHER_ORDER}")
+        confirmed = world.turn("yes please", done_of(proposed).session_id)
+        assert done_of(confirmed).cache is None
+        assert cancel.calls == [({"order_id": ALICE_OTHER_ORDER}, ALICE, True)]
+    finally:
+        world.close()
 
 
 def test_a_new_knowledge_base_version_misses(world: World) -> None:

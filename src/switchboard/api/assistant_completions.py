@@ -17,6 +17,13 @@ its token in ``x-customer-token`` proves, as on ``/v1/assistant/chat``; OpenAI's
 field is then optional and must match it (with authentication off, ``user`` names the
 customer). The key needs the ``chat``
 and ``assistant`` scopes.
+
+A write tool is confirmed the way the caller keeps the conversation: a "yes" right after
+the assistant's proposal, both replayed, performs it (``confirmation.WriteActions.replayed``
+re-checks the proposal). The replay is trusted that far because the caller is an
+authenticated key acting for a verified customer, and the write is always for that
+customer (the tool injects them; the messages never name them): a forged history only lets
+the customer confirm an action on their own account that they could ask for directly.
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ authentication on, the customer a signed ``x-customer-token`` proves (``customer
 the body or query is then optional and must match it), with it off the body's
 ``customer_id`` as well; for an assistant whose end user is none, the API key. Sessions,
 their history and tickets are read and written in the API key's tenant, for that customer
-(or key) only.
+(or key) only, and belong to the assistant that made them: a session or ticket of another
+assistant is not found (404), like an unknown one.
 """
 
 from __future__ import annotations
@@ -73,11 +74,16 @@ CustomerQuery = Annotated[
 AssistantName = Field(
     None,
     max_length=64,
-    description="The assistant to ask (GET /v1/assistants lists them; default: the server's).",
+    description="The assistant to ask (GET /v1/assistants lists them; default: the server's). "
+    "A session_id must be one of its sessions: another assistant's is not found (404).",
 )
 AssistantQuery = Annotated[
     str | None,
-    Query(max_length=64, description="Whose sessions (default: the server's assistant)."),
+    Query(
+        max_length=64,
+        description="The assistant whose sessions and tickets these are (default: the "
+        "server's); another assistant's are not found.",
+    ),
 ]
 
 
@@ -106,14 +112,17 @@ def _assistant_json(assistant: Assistant) -> dict[str, Any]:
     }
 
 
-def _customer(
+def _reader(
     request: Request,
     assistants: Assistants,
     name: str | None,
     token: str | None,
     named: str | None,
-) -> ActingCustomer:
-    return end_user(request, assistants.get(name).definition.end_user, token, named)
+) -> tuple[ActingCustomer, dict[str, str | None]]:
+    """Whose sessions are read: the end user, and the store's owner (tenant, assistant)."""
+    assistant = assistants.get(name)
+    customer = end_user(request, assistant.definition.end_user, token, named)
+    return customer, {"tenant": customer.tenant, "assistant": assistant.name}
 
 
 class ChatBody(RequestBody):
@@ -243,17 +252,16 @@ async def list_sessions(
     customer_token: CustomerTokenHeader = None,
     assistant: AssistantQuery = None,
 ) -> dict[str, Any]:
-    customer = _customer(request, assistants, assistant, customer_token, customer_id)
+    customer, owner = _reader(request, assistants, assistant, customer_token, customer_id)
     sessions = await run_in_threadpool(
-        lambda: assistants.conversations.list_sessions(
-            customer.customer_id, limit, tenant=customer.tenant
-        )
+        lambda: assistants.conversations.list_sessions(customer.customer_id, limit, **owner)
     )
     return {
         "data": [
             {
                 "session_id": s.id,
                 "customer_id": s.customer_id,
+                "assistant": s.assistant,
                 "created_at": s.created_at.isoformat(),
                 "updated_at": s.updated_at.isoformat(),
             }
@@ -272,13 +280,11 @@ async def get_session(
     customer_token: CustomerTokenHeader = None,
     assistant: AssistantQuery = None,
 ) -> dict[str, Any]:
-    customer = _customer(request, assistants, assistant, customer_token, customer_id)
+    customer, owner = _reader(request, assistants, assistant, customer_token, customer_id)
 
     def load() -> list[StoredMessage]:
         conversations = assistants.conversations
-        session = conversations.get_session(
-            session_id, customer.customer_id, tenant=customer.tenant
-        )
+        session = conversations.get_session(session_id, customer.customer_id, **owner)
         return conversations.history(session.id, limit)
 
     messages = await run_in_threadpool(load)
@@ -297,10 +303,10 @@ async def list_tickets(
     customer_token: CustomerTokenHeader = None,
     assistant: AssistantQuery = None,
 ) -> dict[str, Any]:
-    """The customer's handoff tickets, newest first."""
-    customer = _customer(request, assistants, assistant, customer_token, customer_id)
+    """The customer's handoff tickets with this assistant, newest first."""
+    customer, owner = _reader(request, assistants, assistant, customer_token, customer_id)
     tickets = await run_in_threadpool(
-        lambda: assistants.conversations.tickets(customer.customer_id, tenant=customer.tenant)
+        lambda: assistants.conversations.tickets(customer.customer_id, **owner)
     )
     return {
         "data": [

@@ -10,6 +10,13 @@
 A pending action is taken from the session by the turn after the proposal, whatever that
 turn makes of it, so a write is performed at most once, and only for the customer whose
 session proposed it. The end user is the verified customer, never a tool argument.
+
+A stateless request (the OpenAI route: the caller replays the conversation, each call a
+new session) has no pending action stored; its pending action is the replayed one
+(``replayed``): the last message before the new one is the assistant's, and its last
+paragraph is exactly a proposal of this definition (``ask`` rendered for a value) for a
+value the user named earlier in the conversation, of a tool the assistant has (the
+definition's load checked it is a write tool). It is then settled as a stored one is.
 """
 
 from __future__ import annotations
@@ -83,6 +90,20 @@ async def perform(
     return proposal.say(proposal.failed, value, reason(outcome)), event
 
 
+def asked_value(proposal: WriteProposal, text: str) -> str | None:
+    """The value ``text`` proposes the write for, if ``text`` is exactly its ``ask``."""
+    slot = "{" + proposal.argument + "}"
+    before, *rest = proposal.ask.split(slot)
+    pattern = re.escape(before) + r"(\S+?)" + r"\1".join(re.escape(part) for part in rest)
+    found = re.fullmatch(pattern, text)
+    return found.group(1) if found else None
+
+
+def names(message: str, value: str) -> bool:
+    """Whether ``message`` names ``value`` as a word of its own (any case)."""
+    return re.search(rf"(?<![\w-]){re.escape(value)}(?![\w-])", message, re.IGNORECASE) is not None
+
+
 def reason(outcome: ToolOutcome) -> str:
     """Why the call failed, plainly: the API's own message when it refused (a 409's
     "... is shipped and can no longer be cancelled")."""
@@ -108,6 +129,8 @@ class WriteActions:
     async def take(self, state: TurnState) -> PendingAction | None:
         """The write proposed last turn: this turn confirms it, or it is dropped."""
         request = state.request
+        if request.history is not None:
+            return self.replayed(state)
         return await asyncio.to_thread(
             self.conversations.take_pending,
             state.session_id,
@@ -115,11 +138,31 @@ class WriteActions:
             tenant=request.tenant,
         )
 
+    def replayed(self, state: TurnState) -> PendingAction | None:
+        """The write a replayed conversation's last message proposes, for this request's
+        customer (never one the messages name); None unless it passes the checks above."""
+        history = state.history
+        if not history or history[-1].role != "assistant":
+            return None
+        said = history[-1].content.rsplit("\n\n", 1)[-1].strip()
+        asked = [m.content for m in history[:-1] if m.role == "user"]
+        for intent in self.definition.intents:
+            proposal = intent.proposes
+            if proposal is None or proposal.tool not in self.tools:
+                continue
+            value = asked_value(proposal, said)
+            if value is not None and any(names(message, value) for message in asked):
+                arguments = {proposal.argument: value}
+                return PendingAction(
+                    state.request.customer_id, intent.name, proposal.tool, arguments
+                )
+        return None
+
     def proposal(self, state: TurnState) -> WriteProposal | None:
         """The write the message's intent proposes for the one order it names and the
-        lookup found; none without a session to confirm it in (a request's own history)."""
+        lookup found."""
         route, lookup = state.route, state.lookup
-        if route is None or state.request.history is not None:
+        if route is None:
             return None
         if not route.confident or len(route.order_ids) != 1 or lookup is None:
             return None

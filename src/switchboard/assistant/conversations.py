@@ -5,6 +5,11 @@ A session belongs to one customer of one tenant (two tenants may both have a cus
 session raises the same ``SessionNotFoundError`` as a missing one, so ids cannot be probed.
 A call that names no tenant acts for the store's ``default_tenant``, which also owns the
 rows of a database written before sessions had tenants (schema version 2).
+A session belongs to the assistant that created it, too: another assistant's reads
+(``get_session``, ``list_sessions``, ``tickets``) find none of it, with the same
+``SessionNotFoundError``. A call that names no assistant acts for ``default_assistant``
+(the server's default assistant), which also owns the sessions written before sessions
+had assistants (schema version 4).
 
 Each message is one row of ``turns`` with an index gapless and monotonic within its
 session; ``add_exchange``
@@ -51,7 +56,7 @@ from switchboard.thread_connections import ThreadConnections
 Role = Literal["user", "assistant"]
 Clock = Callable[[], datetime]
 
-_SESSION = "SELECT id, customer_id, created_at, updated_at, tenant FROM sessions"
+_SESSION = "SELECT id, customer_id, created_at, updated_at, tenant, assistant FROM sessions"
 _TICKET = "SELECT id, session_id, customer_id, reason, summary, status, created_at FROM tickets"
 _TURN = """SELECT session_id, idx, role, content, created_at, intent, confidence,
                   cited_article_ids, tool_results, handoff_reason, timings_ms, usage, model,
@@ -71,6 +76,7 @@ class Session:
     created_at: datetime
     updated_at: datetime
     tenant: str
+    assistant: str
 
 
 @dataclass(frozen=True)
@@ -140,9 +146,11 @@ class ConversationStore:
         clock: Clock = utc_now,
         timeout_s: float = 30.0,
         default_tenant: str = "default",
+        default_assistant: str = "default",
     ) -> None:
         self.file = SQLiteFile(Path(path), "conversations", RECOVERY)
         self.default_tenant = default_tenant
+        self.default_assistant = default_assistant
         self._clock = clock
         self._timeout_s = timeout_s
         self._connections = ThreadConnections(self._open_connection, "the conversation store")
@@ -151,7 +159,7 @@ class ConversationStore:
             with self._connection() as conn:
                 conn.execute("PRAGMA journal_mode = WAL")  # persistent: once per file is enough
             with self._transaction() as conn:
-                migrate(conn, default_tenant)
+                migrate(conn, default_tenant, default_assistant)
             with self._connection() as conn:
                 self.file.quick_check(conn)
 
@@ -161,36 +169,52 @@ class ConversationStore:
 
     # -- sessions ----------------------------------------------------------------------
 
-    def create_session(self, customer_id: str, *, tenant: str | None = None) -> Session:
+    def create_session(
+        self, customer_id: str, *, tenant: str | None = None, assistant: str | None = None
+    ) -> Session:
         if not customer_id:
             raise ValueError("customer_id must be non-empty")
         now = self._now()
-        session = Session(uuid.uuid4().hex, customer_id, now, now, tenant or self.default_tenant)
+        owner = (tenant or self.default_tenant, assistant or self.default_assistant)
+        session = Session(uuid.uuid4().hex, customer_id, now, now, *owner)
         with self._transaction() as conn:
             conn.execute(
-                "INSERT INTO sessions (id, customer_id, created_at, updated_at, tenant) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (session.id, customer_id, _text(now), _text(now), session.tenant),
+                "INSERT INTO sessions (id, customer_id, created_at, updated_at, tenant, "
+                "assistant) VALUES (?, ?, ?, ?, ?, ?)",
+                (session.id, customer_id, _text(now), _text(now), *owner),
             )
         return session
 
     def get_session(
-        self, session_id: str, customer_id: str, *, tenant: str | None = None
+        self,
+        session_id: str,
+        customer_id: str,
+        *,
+        tenant: str | None = None,
+        assistant: str | None = None,
     ) -> Session:
-        """The customer's session; ``SessionNotFoundError`` if missing or someone else's."""
+        """The customer's session with this assistant; ``SessionNotFoundError`` if missing,
+        someone else's or another assistant's."""
+        owner = (tenant or self.default_tenant, assistant or self.default_assistant)
         with self._connection() as conn:
-            return _owned_session(conn, session_id, customer_id, tenant or self.default_tenant)
+            return _owned_session(conn, session_id, customer_id, *owner)
 
     def list_sessions(
-        self, customer_id: str, limit: int = 20, *, tenant: str | None = None
+        self,
+        customer_id: str,
+        limit: int = 20,
+        *,
+        tenant: str | None = None,
+        assistant: str | None = None,
     ) -> list[Session]:
-        """The customer's sessions, most recently active first."""
+        """The customer's sessions with this assistant, most recently active first."""
         _check_limit(limit)
+        owner = (tenant or self.default_tenant, assistant or self.default_assistant)
         with self._connection() as conn:
             rows = conn.execute(
-                f"{_SESSION} WHERE tenant = ? AND customer_id = ? "
+                f"{_SESSION} WHERE tenant = ? AND assistant = ? AND customer_id = ? "
                 "ORDER BY updated_at DESC, rowid DESC LIMIT ?",
-                (tenant or self.default_tenant, customer_id, limit),
+                (*owner, customer_id, limit),
             ).fetchall()
         return [_session(row) for row in rows]
 
@@ -268,13 +292,17 @@ class ConversationStore:
         with self._connection() as conn:
             return _open_ticket(conn, session_id)
 
-    def tickets(self, customer_id: str, *, tenant: str | None = None) -> list[Ticket]:
-        """The customer's tickets, newest first."""
+    def tickets(
+        self, customer_id: str, *, tenant: str | None = None, assistant: str | None = None
+    ) -> list[Ticket]:
+        """The customer's tickets of their sessions with this assistant, newest first."""
+        owner = (tenant or self.default_tenant, customer_id, assistant or self.default_assistant)
         with self._connection() as conn:
             rows = conn.execute(
                 f"{_TICKET} WHERE tenant = ? AND customer_id = ? "
+                "AND session_id IN (SELECT id FROM sessions WHERE assistant = ?) "
                 "ORDER BY created_at DESC, rowid DESC",
-                (tenant or self.default_tenant, customer_id),
+                owner,
             ).fetchall()
         return [_ticket(row) for row in rows]
 
@@ -348,12 +376,17 @@ class ConversationStore:
 
 
 def _owned_session(
-    conn: sqlite3.Connection, session_id: str, customer_id: str, tenant: str
+    conn: sqlite3.Connection,
+    session_id: str,
+    customer_id: str,
+    tenant: str,
+    assistant: str | None = None,
 ) -> Session:
-    row = conn.execute(
-        f"{_SESSION} WHERE id = ? AND customer_id = ? AND tenant = ?",
-        (session_id, customer_id, tenant),
-    ).fetchone()
+    """The session if it is this customer's (and, when named, this assistant's)."""
+    where, values = "id = ? AND customer_id = ? AND tenant = ?", [session_id, customer_id, tenant]
+    if assistant is not None:
+        where, values = f"{where} AND assistant = ?", [*values, assistant]
+    row = conn.execute(f"{_SESSION} WHERE {where}", values).fetchone()
     if row is None:
         raise SessionNotFoundError(session_id)
     return _session(row)
@@ -420,13 +453,14 @@ def _text(moment: datetime) -> str:
 
 
 def _session(row: tuple[Any, ...]) -> Session:
-    session_id, customer_id, created_at, updated_at, tenant = row
+    session_id, customer_id, created_at, updated_at, tenant, assistant = row
     return Session(
         session_id,
         customer_id,
         datetime.fromisoformat(created_at),
         datetime.fromisoformat(updated_at),
         tenant,
+        assistant,
     )
 
 

@@ -7,7 +7,7 @@ import sqlite3
 
 from switchboard.errors import FatalError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # Version 2; a new database runs it, then the migrations after it.
 SCHEMA = """
 CREATE TABLE sessions (
@@ -48,7 +48,8 @@ CREATE UNIQUE INDEX one_open_ticket_per_session ON tickets(session_id) WHERE sta
 """
 
 BASE_VERSION = 2  # the version SCHEMA creates
-# Each version's changes from the one before it; ``:default_tenant`` is the store's.
+# Each version's changes from the one before it; ``:default_tenant`` and
+# ``:default_assistant`` are the store's (the rows written before a column existed get them).
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     2: ("ALTER TABLE turns ADD COLUMN answer_path TEXT",),
     3: (
@@ -72,10 +73,16 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             created_at TEXT NOT NULL
         )""",
     ),
+    5: (
+        "ALTER TABLE sessions ADD COLUMN assistant TEXT NOT NULL DEFAULT ''",
+        "UPDATE sessions SET assistant = :default_assistant",
+        "DROP INDEX sessions_by_owner",
+        "CREATE INDEX sessions_by_owner ON sessions(tenant, assistant, customer_id, updated_at)",
+    ),
 }
 
 
-def migrate(conn: sqlite3.Connection, default_tenant: str) -> None:
+def migrate(conn: sqlite3.Connection, default_tenant: str, default_assistant: str) -> None:
     (version,) = conn.execute("PRAGMA user_version").fetchone()
     if version == SCHEMA_VERSION:
         return
@@ -89,5 +96,7 @@ def migrate(conn: sqlite3.Connection, default_tenant: str) -> None:
         version = BASE_VERSION
     statements += [s for v in range(version + 1, SCHEMA_VERSION + 1) for s in MIGRATIONS[v]]
     for statement in statements:  # executescript() would commit the open transaction
-        conn.execute(statement, {"default_tenant": default_tenant})
+        conn.execute(
+            statement, {"default_tenant": default_tenant, "default_assistant": default_assistant}
+        )
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

@@ -231,13 +231,12 @@ class Orchestrator:
 
     async def _open_session(self, request: TurnRequest) -> TurnState:
         def load() -> tuple[str, list[StoredMessage]]:
+            owner = {"tenant": request.tenant, "assistant": self.definition.name}
             if request.session_id is None:
-                session = self.conversations.create_session(
-                    request.customer_id, tenant=request.tenant
-                )
+                session = self.conversations.create_session(request.customer_id, **owner)
                 return session.id, given_history(session.id, request.history or ())
             session = self.conversations.get_session(
-                request.session_id, request.customer_id, tenant=request.tenant
+                request.session_id, request.customer_id, **owner
             )
             return session.id, self.conversations.history(
                 session.id, self.settings.history_messages

@@ -145,7 +145,9 @@ def open_assistants(
     base_url, token = orders_access(settings, orders)
     tool_secrets = {ORDERS_TOKEN: token, **(secrets or {})}
     conversations = ConversationStore(
-        settings.assistant_db, default_tenant=settings.knowledge.default_tenant
+        settings.assistant_db,
+        default_tenant=settings.knowledge.default_tenant,
+        default_assistant=default,
     )
     cache = None
     if settings.cache.enabled and any(d.cache for d in definitions.values()):

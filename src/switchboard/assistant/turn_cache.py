@@ -74,8 +74,9 @@ class TurnKeys:
         )
 
     def _shareable(self, state: TurnState) -> bool:
-        """A question whose answer does not depend on who asks or what was said before."""
-        if self._order_ids.find(state.message):
+        """A question whose answer does not depend on who asks or what was said before (a
+        turn after a proposal may be its confirmation)."""
+        if self._order_ids.find(state.message) or state.pending is not None:
             return False
         previous = next((m.content for m in reversed(state.history) if m.role == "user"), None)
         return search_query(state.message, previous, self._order_ids) == state.message

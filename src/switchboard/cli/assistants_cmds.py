@@ -264,12 +264,20 @@ class _Local:
     async def _turn(self, question: str, customer: str) -> Answer:
         from switchboard.assistant.conversations import ConversationStore
         from switchboard.assistant.orchestrator import TurnRequest
-        from switchboard.assistant.service import ORDERS_TOKEN, open_assistant, open_tools
+        from switchboard.assistant.service import (
+            ORDERS_TOKEN,
+            default_name,
+            open_assistant,
+            open_tools,
+        )
 
         url, token = self.order_url or ("", "")
         tools = open_tools(self.definition, url, {ORDERS_TOKEN: token} if token else {})
-        conversations = ConversationStore(
-            self.settings.assistant_db, default_tenant=self.settings.knowledge.default_tenant
+        served = default_name(self.settings, list(_definitions(self.settings)))
+        conversations = ConversationStore(  # the server's file: its default owns old sessions
+            self.settings.assistant_db,
+            default_tenant=self.settings.knowledge.default_tenant,
+            default_assistant=served,
         )
         answer = Answer()
         try:
