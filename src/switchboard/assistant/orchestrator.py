@@ -40,16 +40,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 from switchboard.assistant.answer_path import answer_path
 from switchboard.assistant.answerability import AnswerabilityCheck
 from switchboard.assistant.citations import (
     CitationScanner,
     attribute,
-    citation_event,
-    known_markers_only,
 )
 from switchboard.assistant.confirmation import WriteActions, confirms, declines
 from switchboard.assistant.conversations import (
@@ -61,26 +58,19 @@ from switchboard.assistant.conversations import (
 from switchboard.assistant.definition import AssistantDefinition, WriteProposal
 from switchboard.assistant.evidence import EvidenceSelector, source_chunk
 from switchboard.assistant.focus import QueryFocus, with_order_ids
-from switchboard.assistant.language import ENGLISH, detect_language, offered_language
+from switchboard.assistant.handoff import Handoffs
+from switchboard.assistant.language import ENGLISH, detect_language
 from switchboard.assistant.lookup import Lookup, Tools
 from switchboard.assistant.lookup_question import asks_beyond_status
 from switchboard.assistant.prompt_budget import (
-    Citation,
     PromptBudget,
     PromptInputs,
     SourceChunk,
     build_prompt,
-    citations_of,
 )
 from switchboard.assistant.quoting import Quoter
 from switchboard.assistant.router import SemanticRouter
-from switchboard.assistant.tool_calling import (
-    MAX_ROUNDS,
-    ToolBox,
-    assistant_tool_calls,
-    fit_tool_message,
-    offered_tools,
-)
+from switchboard.assistant.tool_calling import ToolTurn
 from switchboard.assistant.turn import (
     Reply,
     Searcher,
@@ -94,20 +84,16 @@ from switchboard.assistant.turn import (
     search_query,
 )
 from switchboard.assistant.types import (
-    OUT_OF_SCOPE,
     QUESTION,
     Action,
     AnswerPath,
     ChatModel,
     DoneEvent,
-    HandoffEvent,
     HandoffReason,
-    Message,
     Route,
-    TokenEvent,
-    ToolCall,
     TurnEvent,
 )
+from switchboard.assistant.voice import Voice
 from switchboard.config import AssistantSettings
 from switchboard.errors import (
     CircuitOpenError,
@@ -120,7 +106,6 @@ from switchboard.order_ids import OrderIdFormat
 from switchboard.stages.stage import Pipeline
 
 SMALL_TALK_MAX_TOKENS = 48
-_T = TypeVar("_T")
 # The model could not answer: a stage (the cache) may still have an answer.
 MODEL_FAILURES = (
     UpstreamError,
@@ -149,10 +134,8 @@ class Orchestrator:
         tools: Tools | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
-        self.settings = settings
         self.definition = definition
         self.router = router  # None: every message is a question for the documents
-        self.model = model
         self.searcher = searcher
         self.lookup = lookup  # None: no records looked up
         self.order_ids = lookup.ids if lookup is not None else OrderIdFormat.none()
@@ -162,16 +145,40 @@ class Orchestrator:
         self.evidence = evidence  # None: whole chunks go into the prompt
         self.answerability = answerability  # None: the relevance floor alone decides
         self.quoter = quoter  # None: the model writes the answer
+        self.voice = Voice(model, settings, self.stages, clock)
+        self.handoffs = Handoffs(definition, conversations, self.voice)
         # the definition's write tools, behind a confirmation turn; None: no proposals
         self.writes = WriteActions(definition, tools, conversations) if tools else None
-        self._clock = clock
+        # a model that calls tools itself is offered the read tools
+        self.tool_turn = (
+            ToolTurn(definition, self.voice, self.handoffs, tools, lookup, searcher)
+            if tools is not None
+            else None
+        )
         self.focus = QueryFocus(settings.query_focus, min_words=settings.focus_min_words)
+
+    @property
+    def model(self) -> ChatModel:
+        return self.voice.model
+
+    @model.setter
+    def model(self, model: ChatModel) -> None:
+        """Another model for every later turn (the server routes it through the gateway)."""
+        self.voice.model = model
+
+    @property
+    def settings(self) -> AssistantSettings:
+        return self.voice.settings
+
+    @settings.setter
+    def settings(self, settings: AssistantSettings) -> None:
+        self.voice.settings = settings
 
     async def turn(self, request: TurnRequest) -> AsyncGenerator[TurnEvent, None]:
         """Run one turn. A bad session raises before the first event; a model that refuses
         (queue full, prompt too long) or fails raises wherever it happens, possibly after
         tool results were sent."""
-        start = self._clock()
+        start = self.voice.clock()
         state = await self._open_session(request)
         state.pending = await self.writes.take(state) if self.writes is not None else None
         answer = await self.stages.admit(state)
@@ -191,7 +198,7 @@ class Orchestrator:
                     yield event
         assert state.route is not None
         cited = tuple(dict.fromkeys(c.article_id for c in state.citations))
-        state.timings_ms["total"] = self._ms(start)
+        state.timings_ms["total"] = self.voice.ms(start)
         state.timings_ms["overhead"] = state.timings_ms["total"] - state.timings_ms.get(
             "model", 0.0
         )
@@ -253,25 +260,26 @@ class Orchestrator:
             return
         language = detect_language(state.message) if self.settings.language_handoff else ENGLISH
         if language in self.definition.replies.other_language:  # it answers in English
-            async for event in self._other_language(state, language):
+            order_ids = self.order_ids.find(state.message)
+            async for event in self.handoffs.other_language(state, language, order_ids):
                 yield event
             return
         route = await self._route(state)
         state.route = route
         if route.confident and route.action is Action.HANDOFF:
-            async for event in self._hand_off(state):
+            async for event in self.handoffs.hand_off(state):
                 yield event
             return
         if route.confident and route.action is Action.REFUSE:
-            async for event in self._say(state, self.definition.replies.out_of_scope):
+            async for event in self.voice.say(state, self.definition.replies.out_of_scope):
                 yield event
             return
         if route.confident and route.action is Action.SMALL_TALK:
             async for event in self._small_talk(state):
                 yield event
             return
-        if self.model.supports_tools and self.tools is not None:
-            async for event in self._with_tools(state):
+        if self.model.supports_tools and self.tool_turn is not None:
+            async for event in self.tool_turn.answer(state):
                 yield event
             return
         async for event in self._look_up(state):
@@ -299,7 +307,8 @@ class Orchestrator:
             route = Route(QUESTION, 0.0, False, action=Action.ANSWER)
         else:
             focused = self.focus(state.message)  # a long message: the sentences that ask
-            route = await self._timed(state, "route", asyncio.to_thread(self.router.route, focused))
+            work = asyncio.to_thread(self.router.route, focused)
+            route = await self.voice.timed(state, "route", work)
         return with_order_ids(route, state.message, self.order_ids)
 
     async def _look_up(self, state: TurnState) -> AsyncIterator[TurnEvent]:
@@ -315,41 +324,42 @@ class Orchestrator:
         if not (named or earlier or asks):
             return
         work = self.lookup.run(state.request.customer_id, named or earlier)
-        lookup = await self._timed(state, "tools", work)
+        lookup = await self.voice.timed(state, "tools", work)
         state.lookup = lookup
         if not (named or asks):  # an earlier record: context for the model only
             return
         for result in lookup.events:
             state.tool_results.append(result)
             yield result
-        async for event in self._say(state, lookup.answer):
+        async for event in self.voice.say(state, lookup.answer):
             yield event
         if lookup.unavailable:
-            for offer in self._offer_handoff(state, HandoffReason.SERVICE_DOWN):
+            for offer in self.handoffs.offer(state, HandoffReason.SERVICE_DOWN):
                 yield offer
 
     async def _propose(self, state: TurnState, proposal: WriteProposal) -> AsyncIterator[TurnEvent]:
         """Say what the write would do; the session remembers it for the confirmation."""
         assert self.writes is not None
         text = await self.writes.propose(state, proposal)
-        async for event in self._say(state, text):
+        async for event in self.voice.say(state, text):
             yield event
 
     async def _settle(self, state: TurnState, action: PendingAction) -> AsyncIterator[TurnEvent]:
         """The answer to last turn's proposal: on "yes" the write, confirmed; on "no" none."""
         assert self.writes is not None
-        text, result = await self._timed(state, "tools", self.writes.settle(state, action))
+        text, result = await self.voice.timed(state, "tools", self.writes.settle(state, action))
         if result is not None:
             state.tool_results.append(result)
             yield result
-        async for event in self._say(state, text):
+        async for event in self.voice.say(state, text):
             yield event
 
     async def _grounded(self, state: TurnState, floor: float) -> AsyncIterator[TurnEvent]:
         """The answer from the articles, if the best hit's relevance reaches ``floor``."""
         previous = next((m.content for m in reversed(state.history) if m.role == "user"), None)
         query = search_query(self.focus(state.message), previous, self.order_ids)
-        hits = await self._timed(state, "retrieve", asyncio.to_thread(self.searcher.search, query))
+        search = asyncio.to_thread(self.searcher.search, query)
+        hits = await self.voice.timed(state, "retrieve", search)
         state.hits = hits
         state.relevance = relevance(hits)
         if state.relevance is None or state.relevance < floor:
@@ -374,14 +384,14 @@ class Orchestrator:
             history=[prompt_turn(m) for m in state.history],
         )
         budget = PromptBudget(self.model.max_model_len, self.settings.max_tokens)
-        begin = self._clock()
+        begin = self.voice.clock()
         prompt = await asyncio.to_thread(build_prompt, inputs, budget, self.model.count_messages)
-        state.took("prompt", self._ms(begin))
+        state.took("prompt", self.voice.ms(begin))
         state.prompt = prompt
         state.sources = list(prompt.included_chunks)
         scanner = CitationScanner(prompt.citations)
         said = len(state.answer)
-        async for event in self._generate(
+        async for event in self.voice.generate(
             state, prompt.messages, self.settings.max_tokens, scanner
         ):
             yield event
@@ -390,7 +400,7 @@ class Orchestrator:
             text = "".join(state.answer[said:])
             number = attribute(text, state.message, prompt.included_chunks)
             if number is not None:
-                async for event in self._emit_text(state, f" [{number}]", scanner):
+                async for event in self.voice.emit(state, f" [{number}]", scanner):
                     yield event
         state.citations = scanner.cited
 
@@ -398,13 +408,13 @@ class Orchestrator:
         """The best evidence sentences, quoted and cited: the answer without the model."""
         assert self.quoter is not None
         select = asyncio.to_thread(self.quoter.answer, query, state.hits)
-        quoted = await self._timed(state, "quote", select)
+        quoted = await self.voice.timed(state, "quote", select)
         if quoted is None:
             async for event in self._decline(state):
                 yield event
             return
         state.grounding = AnswerPath.QUOTED
-        async for event in self._say_cited(state, quoted.text, quoted.citations):
+        async for event in self.voice.say_cited(state, quoted.text, quoted.citations):
             yield event
 
     async def _select_evidence(self, state: TurnState, query: str) -> list[SourceChunk]:
@@ -412,7 +422,7 @@ class Orchestrator:
         if self.evidence is None:
             return [source_chunk(hit) for hit in state.hits]
         select = asyncio.to_thread(self.evidence.select, query, state.hits)
-        return await self._timed(state, "evidence", select)
+        return await self.voice.timed(state, "evidence", select)
 
     async def _answerable(self, state: TurnState, query: str) -> bool:
         """Whether the evidence speaks about the question's key terms (always, unchecked)."""
@@ -420,7 +430,7 @@ class Orchestrator:
             return True
         relevance = state.relevance if state.relevance is not None else -1.0
         judge = asyncio.to_thread(self.answerability.judge, query, state.evidence, relevance)
-        verdict = await self._timed(state, "answerable", judge)
+        verdict = await self.voice.timed(state, "answerable", judge)
         return verdict.answerable
 
     async def _decline(self, state: TurnState) -> AsyncIterator[TurnEvent]:
@@ -442,173 +452,30 @@ class Orchestrator:
             async for event in self._small_talk(state):
                 yield event
         elif action is Action.HANDOFF:
-            async for event in self._hand_off(state):
+            async for event in self.handoffs.hand_off(state):
                 yield event
         elif action is Action.REFUSE:
-            async for event in self._say(state, self.definition.replies.out_of_scope):
+            async for event in self.voice.say(state, self.definition.replies.out_of_scope):
                 yield event
         else:
-            async for event in self._say(state, self.definition.replies.not_sure):
+            async for event in self.voice.say(state, self.definition.replies.not_sure):
                 yield event
-            for offer in self._offer_handoff(state, HandoffReason.NOT_SURE):
+            for offer in self.handoffs.offer(state, HandoffReason.NOT_SURE):
                 yield offer
 
     async def _small_talk(self, state: TurnState) -> AsyncIterator[TurnEvent]:
         inputs = PromptInputs(system=self.definition.prompts.small_talk, user_message=state.message)
         budget = PromptBudget(self.model.max_model_len, SMALL_TALK_MAX_TOKENS)
         prompt = await asyncio.to_thread(build_prompt, inputs, budget, self.model.count_messages)
-        async for event in self._generate(state, prompt.messages, SMALL_TALK_MAX_TOKENS):
-            yield event
-
-    async def _with_tools(self, state: TurnState) -> AsyncIterator[TurnEvent]:
-        """The model picks the tools (function calling): each round it may call tools, whose
-        results are fitted into the budget, until it answers or the rounds run out."""
-        assert self.tools is not None  # offered only to an assistant with tools
-        offered = offered_tools(self.tools, self.definition.description or self.definition.title)
-        limit = self.model.max_model_len - self.settings.max_tokens
-        begin = self._clock()
-        inputs = PromptInputs(
-            system=self.definition.prompts.tools or self.definition.prompts.grounded,
-            user_message=state.message,
-            history=[prompt_turn(m) for m in state.history],
-        )
-        budget = PromptBudget(self.model.max_model_len, self.settings.max_tokens)
-
-        def count(messages: list[Message]) -> int:
-            return self.model.count_messages(messages, offered)
-
-        prompt = await asyncio.to_thread(build_prompt, inputs, budget, count)
-        state.took("prompt", self._ms(begin))
-        messages: list[Message] = list(prompt.messages)
-        toolbox = ToolBox(
-            state.request.customer_id,
-            self.tools,
-            self.lookup,
-            self.searcher.search,
-            self.settings.relevance_floor,
-        )
-        sources: list[SourceChunk] = []
-        state.sources = sources  # grown in place as the tools find articles
-        scanner = CitationScanner([])
-        unsure = False
-        for round_ in range(MAX_ROUNDS):
-            calls: list[ToolCall] = []
-            said = len(state.answer)
-            tools = offered if round_ < MAX_ROUNDS - 1 else None
-            async for event in self._generate(
-                state, messages, self.settings.max_tokens, scanner, tools=tools, calls=calls
-            ):
-                yield event
-            if not calls or state.cut_off:
-                break
-            said_now = "".join(state.answer[said:])  # back to the model: masked again
-            messages.append(assistant_tool_calls(state.masked(said_now), calls))
-            for call in calls:
-                outcome = await self._timed(state, "tools", toolbox.call(call, len(sources) + 1))
-                for result in outcome.events:
-                    state.tool_results.append(result)
-                    yield result
-                message, kept = fit_tool_message(
-                    messages, call.id, outcome, lambda m: count(m) <= limit
-                )
-                messages.append(message)
-                sources += kept
-                scanner.extend(citations_of(sources))
-                unsure = unsure or outcome.unsure
-                if outcome.unavailable:
-                    for offer in self._offer_handoff(state, HandoffReason.SERVICE_DOWN):
-                        yield offer
-        state.citations = scanner.cited
-        if unsure and not sources and state.handoff is None:
-            for offer in self._offer_handoff(state, HandoffReason.NOT_SURE):
-                yield offer
-
-    async def _generate(
-        self,
-        state: TurnState,
-        messages: list[Message],
-        max_tokens: int,
-        scanner: CitationScanner | None = None,
-        *,
-        tools: list[dict[str, Any]] | None = None,
-        calls: list[ToolCall] | None = None,
-    ) -> AsyncIterator[TurnEvent]:
-        """Stream the model's answer through the stages; the tool calls it asks for (when
-        offered ``tools``) are appended to ``calls``."""
-        begin = self._clock()
-        first: float | None = None
-        text = self._model_text(state, messages, max_tokens, tools, calls)
-        if scanner is not None:
-            text = known_markers_only(text, scanner.numbers)
-        text = self.stages.output(state, text)
-        async for piece in text:
-            if first is None:
-                first = self._clock()
-                state.timings_ms.setdefault("ttft", (first - begin) * 1000)
-                if state.answer:  # something was said before: a new paragraph
-                    piece = "\n\n" + piece.lstrip()
-            async for event in self._emit_text(state, piece, scanner):
-                yield event
-        state.took("model", self._ms(begin))
-
-    async def _model_text(
-        self,
-        state: TurnState,
-        messages: list[Message],
-        max_tokens: int,
-        tools: list[dict[str, Any]] | None = None,
-        calls: list[ToolCall] | None = None,
-    ) -> AsyncIterator[str]:
-        stream = self.model.stream(
-            messages,
-            max_tokens=max_tokens,
-            temperature=self.settings.temperature,
-            stop=() if tools else self.settings.stop,
-            tools=tools,
-        )
-        async for delta in stream:
-            for key, value in (
-                ("prompt_tokens", delta.prompt_tokens),
-                ("completion_tokens", delta.completion_tokens),
-            ):
-                if value is not None:
-                    state.usage[key] = state.usage.get(key, 0) + value
-            if delta.tool_calls and calls is not None:
-                calls.extend(delta.tool_calls)
-            if delta.text:
-                yield delta.text
-
-    async def _emit_text(
-        self, state: TurnState, text: str, scanner: CitationScanner | None
-    ) -> AsyncIterator[TurnEvent]:
-        state.answer.append(text)
-        yield TokenEvent(text)
-        for citation in scanner.feed(text) if scanner else ():
-            yield citation_event(citation)
-
-    async def _say(self, state: TurnState, text: str) -> AsyncIterator[TurnEvent]:
-        """A fixed reply, as one token event (after a blank line if something was said)."""
-        if state.answer:
-            text = "\n\n" + text
-        async for event in self._emit_text(state, text, None):
+        async for event in self.voice.generate(state, prompt.messages, SMALL_TALK_MAX_TOKENS):
             yield event
 
     async def _reply(self, state: TurnState, reply: Reply) -> AsyncIterator[TurnEvent]:
         """A stage's whole answer (a cached answer with its citations, a refusal)."""
         state.route = state.route or Route(reply.intent, 1.0, True)
         state.reply_source = reply.source
-        async for event in self._say_cited(state, reply.text, reply.citations):
+        async for event in self.voice.say_cited(state, reply.text, reply.citations):
             yield event
-
-    async def _say_cited(
-        self, state: TurnState, text: str, citations: Sequence[Citation]
-    ) -> AsyncIterator[TurnEvent]:
-        """A whole answer, then the citations its ``[n]`` markers refer to."""
-        async for event in self._say(state, text):
-            yield event
-        for citation in citations:
-            yield citation_event(citation)
-        state.citations = list(citations)
 
     async def _fallback(self, state: TurnState, error: Exception) -> Reply | None:
         """A stage's answer when the model failed before saying anything."""
@@ -616,59 +483,6 @@ class Orchestrator:
             return None
         answer = await self.stages.failed(state, error)
         return reply_of(answer) if answer is not None else None
-
-    async def _hand_off(
-        self, state: TurnState, reason: HandoffReason = HandoffReason.CUSTOMER_REQUEST
-    ) -> AsyncIterator[TurnEvent]:
-        ticket = await asyncio.to_thread(
-            self.conversations.create_ticket,
-            state.session_id,
-            state.request.customer_id,
-            reason,
-            state.message,
-            tenant=state.request.tenant,
-        )
-        state.handoff = reason
-        text = self.definition.replies.ticket(ticket.id)
-        async for event in self._say(state, text):
-            yield event
-        yield HandoffEvent(reason, text, ticket.id)
-
-    async def _other_language(self, state: TurnState, language: str) -> AsyncIterator[TurnEvent]:
-        """A message in another language, not routed: a colleague offered, in it; writing
-        on in it after the offer takes the offer up (a ticket)."""
-        order_ids = self.order_ids.find(state.message)
-        state.route = Route(OUT_OF_SCOPE, 0.0, False, order_ids, action=Action.REFUSE)
-        if offered_language(state.history):
-            async for event in self._hand_off(state, HandoffReason.LANGUAGE):
-                yield event
-            return
-        replies = self.definition.replies
-        offer = replies.other_language[language]
-        english = f"(I can only answer in English here. {replies.handoff_offer})"
-        async for event in self._say(state, f"{offer}\n\n{english}"):
-            yield event
-        for event in self._offer_handoff(state, HandoffReason.LANGUAGE, offer):
-            yield event
-
-    def _offer_handoff(
-        self, state: TurnState, reason: HandoffReason, offer: str | None = None
-    ) -> tuple[HandoffEvent, ...]:
-        """The offer of a colleague, if this assistant hands off at all."""
-        if not self.definition.handoff:
-            return ()
-        state.handoff = reason
-        return (HandoffEvent(reason, offer or self.definition.replies.handoff_offer),)
-
-    async def _timed(self, state: TurnState, stage: str, work: Awaitable[_T]) -> _T:
-        begin = self._clock()
-        try:
-            return await work
-        finally:
-            state.took(stage, self._ms(begin))
-
-    def _ms(self, since: float) -> float:
-        return (self._clock() - since) * 1000
 
 
 __all__ = [

@@ -14,15 +14,32 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from switchboard.assistant.citations import CitationScanner
+from switchboard.assistant.definition import AssistantDefinition
 from switchboard.assistant.evidence import source_chunk
+from switchboard.assistant.handoff import Handoffs
 from switchboard.assistant.lookup import Lookup, Tools
-from switchboard.assistant.prompt_budget import SourceChunk, source_text
-from switchboard.assistant.turn import relevance
-from switchboard.assistant.types import Message, ToolCall, ToolResultEvent
+from switchboard.assistant.prompt_budget import (
+    PromptBudget,
+    PromptInputs,
+    SourceChunk,
+    build_prompt,
+    citations_of,
+    source_text,
+)
+from switchboard.assistant.turn import Searcher, TurnState, prompt_turn, relevance
+from switchboard.assistant.types import (
+    HandoffReason,
+    Message,
+    ToolCall,
+    ToolResultEvent,
+    TurnEvent,
+)
+from switchboard.assistant.voice import Voice
 from switchboard.rag.types import SearchHit
 from switchboard.tools import ToolFailure
 
@@ -125,6 +142,90 @@ class ToolBox:
         parts = ["Documents; cite them by number:"]
         parts += [source_text(first_number + i, s) for i, s in enumerate(sources)]
         return CallResult(parts, sources=sources)
+
+
+class ToolTurn:
+    """A turn the model answers by calling tools (function calling): each round it may
+    call tools, whose results are fitted into the budget, until it answers or the rounds
+    run out."""
+
+    def __init__(
+        self,
+        definition: AssistantDefinition,
+        voice: Voice,
+        handoffs: Handoffs,
+        tools: Tools,
+        lookup: Lookup | None,
+        searcher: Searcher,
+    ) -> None:
+        self.definition = definition
+        self.voice = voice
+        self.handoffs = handoffs
+        self.tools = tools
+        self.lookup = lookup
+        self.searcher = searcher
+
+    async def answer(self, state: TurnState) -> AsyncIterator[TurnEvent]:
+        definition, settings, model = self.definition, self.voice.settings, self.voice.model
+        offered = offered_tools(self.tools, definition.description or definition.title)
+        limit = model.max_model_len - settings.max_tokens
+        begin = self.voice.clock()
+        inputs = PromptInputs(
+            system=definition.prompts.tools or definition.prompts.grounded,
+            user_message=state.message,
+            history=[prompt_turn(m) for m in state.history],
+        )
+        budget = PromptBudget(model.max_model_len, settings.max_tokens)
+
+        def count(messages: list[Message]) -> int:
+            return model.count_messages(messages, offered)
+
+        prompt = await asyncio.to_thread(build_prompt, inputs, budget, count)
+        state.took("prompt", self.voice.ms(begin))
+        messages: list[Message] = list(prompt.messages)
+        toolbox = ToolBox(
+            state.request.customer_id,
+            self.tools,
+            self.lookup,
+            self.searcher.search,
+            settings.relevance_floor,
+        )
+        sources: list[SourceChunk] = []
+        state.sources = sources  # grown in place as the tools find articles
+        scanner = CitationScanner([])
+        unsure = False
+        for round_ in range(MAX_ROUNDS):
+            calls: list[ToolCall] = []
+            said = len(state.answer)
+            tools = offered if round_ < MAX_ROUNDS - 1 else None
+            async for event in self.voice.generate(
+                state, messages, settings.max_tokens, scanner, tools=tools, calls=calls
+            ):
+                yield event
+            if not calls or state.cut_off:
+                break
+            said_now = "".join(state.answer[said:])  # back to the model: masked again
+            messages.append(assistant_tool_calls(state.masked(said_now), calls))
+            for call in calls:
+                work = toolbox.call(call, len(sources) + 1)
+                outcome = await self.voice.timed(state, "tools", work)
+                for result in outcome.events:
+                    state.tool_results.append(result)
+                    yield result
+                message, kept = fit_tool_message(
+                    messages, call.id, outcome, lambda m: count(m) <= limit
+                )
+                messages.append(message)
+                sources += kept
+                scanner.extend(citations_of(sources))
+                unsure = unsure or outcome.unsure
+                if outcome.unavailable:
+                    for offer in self.handoffs.offer(state, HandoffReason.SERVICE_DOWN):
+                        yield offer
+        state.citations = scanner.cited
+        if unsure and not sources and state.handoff is None:
+            for offer in self.handoffs.offer(state, HandoffReason.NOT_SURE):
+                yield offer
 
 
 def fit_tool_message(
