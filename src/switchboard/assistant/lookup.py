@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from switchboard.assistant.templates import Template, template_values
 from switchboard.assistant.types import ToolResultEvent
+from switchboard.config.orders import checked_id_format, checked_id_pattern
 from switchboard.order_ids import OrderIdFormat
 from switchboard.tools import HttpToolSpec, ToolFailure, ToolOutcome
 
@@ -72,13 +73,12 @@ class LookupSpec(BaseModel):
     @field_validator("id_pattern")
     @classmethod
     def _one_group(cls, pattern: str) -> str:
-        try:
-            groups = re.compile(pattern).groups
-        except re.error as exc:
-            raise ValueError(f"not a regular expression: {exc}") from None
-        if groups != 1:
-            raise ValueError(f"needs exactly one capture group, has {groups}")
-        return pattern
+        return checked_id_pattern(pattern, "id_pattern")
+
+    @field_validator("id_format")
+    @classmethod
+    def _one_slot(cls, text: str) -> str:
+        return checked_id_format(text, "id_format")
 
     @field_validator("status_words")
     @classmethod
@@ -89,13 +89,6 @@ class LookupSpec(BaseModel):
             except re.error as exc:
                 raise ValueError(f"not a regular expression: {exc}") from None
         return pattern
-
-    @field_validator("id_format")
-    @classmethod
-    def _one_slot(cls, text: str) -> str:
-        if text.count("{}") != 1:
-            raise ValueError("must contain {} once")
-        return text
 
     @field_validator(*TEMPLATES)
     @classmethod

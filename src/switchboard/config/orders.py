@@ -55,21 +55,12 @@ class OrdersSettings(BaseModel):
     @field_validator("id_pattern")
     @classmethod
     def _check_id_pattern(cls, value: str) -> str:
-        try:
-            groups = re.compile(value).groups
-        except re.error as exc:
-            raise ValueError(f"orders.id_pattern is no regular expression: {exc}") from None
-        if groups != 1:
-            raise ValueError(f"orders.id_pattern needs exactly one capture group, not {groups}")
-        return value
+        return checked_id_pattern(value, "orders.id_pattern")
 
     @field_validator("id_format")
     @classmethod
     def _check_id_format(cls, value: str) -> str:
-        rest = value.replace("{}", "", 1)
-        if "{}" not in value or "{" in rest or "}" in rest:
-            raise ValueError("orders.id_format needs exactly one '{}' and no other braces")
-        return value
+        return checked_id_format(value, "orders.id_format")
 
     @model_validator(mode="after")
     def _check_port(self) -> OrdersSettings:
@@ -78,3 +69,23 @@ class OrdersSettings(BaseModel):
                 "orders.port must name the Order API's port when start_with_server is false"
             )
         return self
+
+
+def checked_id_pattern(value: str, label: str) -> str:
+    """``value`` if it is a regular expression with one capture group (a record number
+    and the part of it that identifies the record); else ``ValueError`` naming ``label``."""
+    try:
+        groups = re.compile(value).groups
+    except re.error as exc:
+        raise ValueError(f"{label} is no regular expression: {exc}") from None
+    if groups != 1:
+        raise ValueError(f"{label} needs exactly one capture group, not {groups}")
+    return value
+
+
+def checked_id_format(value: str, label: str) -> str:
+    """``value`` if it holds exactly one ``{}`` (the captured part) and no other braces."""
+    rest = value.replace("{}", "", 1)
+    if "{}" not in value or "{" in rest or "}" in rest:
+        raise ValueError(f"{label} needs exactly one '{{}}' and no other braces")
+    return value
