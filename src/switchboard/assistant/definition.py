@@ -25,6 +25,15 @@
     tools = "shop_tools.toml"              # HTTP tools (switchboard.tools.declarations),
                                            # relative to this file; a file without a
                                            # base_url calls the Order API of [orders]
+    [tools_openapi]                        # HTTP tools from an OpenAPI 3 document
+    file = "orders.openapi.json"           # JSON or YAML, relative to this file
+    base_url = "https://api.example.com"   # optional; default: the document's servers[0]
+    operations = ["getOrder"]              # optional: only these operation ids
+    end_user = "customer_id"               # optional: the parameter the server fills
+    secret_env = "EXAMPLE_TOKEN"           # optional, with secret_header (secret_prefix)
+    secret_header = "Authorization"        # sent with the variable's value, which the
+    secret_prefix = "Bearer "              # server reads from its environment at start
+
     [intents.proposes]                     # of an intent: a message of it that names one
     tool = "cancel_order"                  # order proposes this write tool, performed
     argument = "order_id"                  # only after the user's "yes" the next turn
@@ -56,7 +65,7 @@ from switchboard.assistant.language import LANGUAGES
 from switchboard.assistant.types import Action
 from switchboard.config import AssistantSettings
 from switchboard.demo import assistants_dir
-from switchboard.tools import HttpToolSpec, tool_specs
+from switchboard.tools import HttpToolSpec, import_openapi, tool_specs
 
 NAME = r"^[a-z][a-z0-9_-]{0,39}$"
 INTENT_NAME = r"^[a-z][a-z0-9_]{0,39}$"
@@ -167,6 +176,44 @@ class WriteProposal(_Strict):
         return text.replace("{" + self.argument + "}", value).replace("{reason}", reason)
 
 
+class OpenApiTools(_Strict):
+    """Tools imported from an OpenAPI 3 document (``switchboard.tools.openapi``)."""
+
+    file: Path = Field(description="The document (JSON or YAML), relative to the definition.")
+    base_url: str | None = Field(
+        None, description="Where its paths are called (default: the document's servers[0])."
+    )
+    operations: list[str] | None = Field(
+        None, min_length=1, description="Only these operation ids (default: every one)."
+    )
+    end_user: str | None = Field(
+        None, description="The parameter the server fills with the verified end user."
+    )
+    secret_env: str | None = Field(None, description="The variable holding the API's secret.")
+    secret_header: str | None = Field(None, description="The header that sends the secret.")
+    secret_prefix: str | None = Field(None, description="Put before the secret ('Bearer ').")
+
+    def specs(self) -> list[HttpToolSpec]:
+        """The document's tools; ``ValueError`` names the file and the problem."""
+        try:
+            text = self.file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+            raise ValueError(f"tools_openapi: cannot read {self.file}: {reason}") from None
+        secrets = ("secret_env", "secret_header", "secret_prefix")
+        defaults = {key: getattr(self, key) for key in secrets if getattr(self, key) is not None}
+        try:
+            return import_openapi(
+                text,
+                base_url=self.base_url,
+                operations=self.operations,
+                end_user=self.end_user,
+                defaults=defaults,
+            )
+        except ValueError as exc:
+            raise ValueError(f"tools_openapi {self.file}: {exc}") from None
+
+
 class IntentSpec(_Strict):
     name: str = Field(pattern=INTENT_NAME)
     action: Action
@@ -210,6 +257,9 @@ class AssistantDefinition(_Strict):
         description="HTTP tools it may call (a declarations file, relative to the "
         "definition); a file without base_url calls the Order API of [orders].",
     )
+    tools_openapi: OpenApiTools | None = Field(
+        None, description="HTTP tools imported from an OpenAPI 3 document."
+    )
     handoff: bool = Field(True, description="Offer a colleague and create handoff tickets.")
     guard: bool = Field(True, description="Run the guardrails (as configured in [guard]).")
     cache: bool = Field(True, description="Use the response cache (as configured in [cache]).")
@@ -249,7 +299,16 @@ class AssistantDefinition(_Strict):
                 raise ValueError(f"{proposal.tool} has no argument {proposal.argument!r}")
 
     def tool_specs(self, default_base_url: str) -> list[HttpToolSpec]:
-        """Its declared tools; a file without ``base_url`` gets ``default_base_url``."""
+        """Its declared tools (a file without ``base_url`` gets ``default_base_url``) and
+        those it imports from an OpenAPI document; a name in both is an error."""
+        declared = self._declared_specs(default_base_url)
+        imported = self.tools_openapi.specs() if self.tools_openapi is not None else []
+        twice = sorted({s.name for s in declared} & {s.name for s in imported})
+        if twice:
+            raise ValueError(f"tools declared both in the tools file and tools_openapi: {twice}")
+        return declared + imported
+
+    def _declared_specs(self, default_base_url: str) -> list[HttpToolSpec]:
         if self.tools is None:
             return []
         try:
@@ -296,6 +355,9 @@ def load_definition(path: Path) -> AssistantDefinition:
     data.setdefault("name", path.stem)
     if isinstance(data.get("tools"), str):
         data["tools"] = str(path.parent / data["tools"])  # an absolute path stays as it is
+    openapi = data.get("tools_openapi")
+    if isinstance(openapi, dict) and isinstance(openapi.get("file"), str):
+        data["tools_openapi"] = {**openapi, "file": str(path.parent / openapi["file"])}
     if data["name"] != path.stem:
         raise DefinitionError(f"{path}: name {data['name']!r} differs from the file's stem")
     try:
