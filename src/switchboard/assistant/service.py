@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 from urllib.parse import urlsplit
@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from switchboard.assistant.answerability import AnswerabilityCheck
 from switchboard.assistant.conversations import ConversationStore
 from switchboard.assistant.definition import (
+    CHECK_BASE_URL,
     AssistantDefinition,
     DefinitionError,
     load_definitions,
@@ -42,7 +43,7 @@ from switchboard.rag.types import CollectionRef
 from switchboard.stages.cache import CacheStage
 from switchboard.stages.guard import GuardStage
 from switchboard.stages.stage import Pipeline, Stage
-from switchboard.tools import ToolRegistry
+from switchboard.tools import ToolRegistry, secret_problem
 
 DEMO_DEFAULT = "shop"
 ORDERS_TOKEN = "SWITCHBOARD_ORDERS__SERVICE_TOKEN"  # the Order API's token, as tools name it
@@ -140,8 +141,6 @@ def open_assistants(
     default = default_name(settings, list(definitions))
     if orders is None and any(d.order_lookup for d in definitions.values()):
         orders = OrderClient.from_settings(settings.orders)
-    base_url, token = orders_access(settings, orders)
-    tool_secrets = {ORDERS_TOKEN: token, **(secrets or {})}
     conversations = ConversationStore(
         settings.assistant_db, default_tenant=settings.knowledge.default_tenant
     )
@@ -158,7 +157,7 @@ def open_assistants(
             conversations=conversations,
             orders=orders,
             cache=cache,
-            tools=open_tools(definition, base_url, tool_secrets),
+            tools=edge_tools(settings, definition, orders, secrets or {}),
         )
         for name, definition in sorted(definitions.items())
     }
@@ -171,6 +170,32 @@ def orders_access(settings: Settings, orders: OrderClient | None) -> tuple[str, 
         return orders.base_url, orders.service_token
     own = settings.orders
     return f"http://{own.host}:{own.port}", own.service_token
+
+
+def edge_tools(
+    settings: Settings,
+    definition: AssistantDefinition,
+    orders: OrderClient | None,
+    secrets: Mapping[str, str],
+) -> ToolRegistry | None:
+    """The definition's tools as the server builds them: a tools file without a base URL
+    calls the Order API (``orders``, else the settings'), with its token, which no entry
+    of ``secrets`` (read by the caller at its edge: the environment) replaces."""
+    base_url, token = orders_access(settings, orders)
+    return open_tools(definition, base_url, {**secrets, ORDERS_TOKEN: token})
+
+
+def check_secrets(
+    settings: Settings, definitions: Iterable[AssistantDefinition], secrets: Mapping[str, str]
+) -> None:
+    """Before anything starts: ``DefinitionError`` naming the assistant, the tool and the
+    variable of the first tool secret ``secrets`` lacks."""
+    given = {**secrets, ORDERS_TOKEN: settings.orders.service_token}
+    for definition in definitions:
+        for spec in definition.tool_specs(CHECK_BASE_URL):
+            problem = secret_problem(spec, given)
+            if problem is not None:
+                raise DefinitionError(f"assistant {definition.name}: {problem}")
 
 
 def open_tools(

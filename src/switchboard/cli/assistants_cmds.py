@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Mapping
 from typing import Annotated, Any
 
 import typer
@@ -159,7 +160,7 @@ def ask(
     name = assistant or default_name(settings, list(_definitions(settings)))
     definition = _definition(settings, name)
     _needs_customer(definition, customer)
-    with _local(settings, definition) as local:
+    with _local(settings, definition, os.environ) as local:
         answer = local.ask(question, customer)
     if as_json:
         typer.echo(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
@@ -182,7 +183,7 @@ def check(name: NameArg, customer: Annotated[str | None, typer.Option(
     if definition.smoke:
         _needs_customer(definition, customer)
     problems = []
-    with _local(settings, definition) as local:
+    with _local(settings, definition, os.environ) as local:
         documents = local.documents()
         if not documents:
             problems.append(f"collection {definition.collection!r} holds no documents")
@@ -244,12 +245,14 @@ class _Local:
     """One assistant over the local model and knowledge base, in this process."""
 
     def __init__(self, settings: Settings, definition: AssistantDefinition, kb: Any,
-                 model: Any, order_url: tuple[str, str] | None) -> None:  # fmt: skip
+                 model: Any, order_url: tuple[str, str] | None,
+                 secrets: Mapping[str, str]) -> None:  # fmt: skip
         self.settings = settings
         self.definition = definition
         self.kb = kb
         self.model = model
         self.order_url = order_url
+        self.secrets = secrets
 
     def documents(self) -> int:
         from switchboard.rag.types import CollectionRef
@@ -265,19 +268,24 @@ class _Local:
         from switchboard.assistant.conversations import ConversationStore
         from switchboard.assistant.orchestrator import TurnRequest
         from switchboard.assistant.order_client import OrderClient
-        from switchboard.assistant.service import open_assistant
+        from switchboard.assistant.service import edge_tools, open_assistant
 
         orders = OrderClient(*self.order_url) if self.order_url else None
         conversations = ConversationStore(
             self.settings.assistant_db, default_tenant=self.settings.knowledge.default_tenant
         )
         answer = Answer()
+        tools = None
         try:
+            tools = edge_tools(self.settings, self.definition, orders, self.secrets)
             assistant = open_assistant(self.settings, self.model, self.kb, self.definition,
-                                       conversations=conversations, orders=orders)  # fmt: skip
+                                       conversations=conversations, orders=orders,
+                                       tools=tools)  # fmt: skip
             async for event in assistant.orchestrator.turn(TurnRequest(customer, question)):
                 answer.see(event)
         finally:
+            if tools is not None:
+                await tools.aclose()
             if orders is not None:
                 await orders.aclose()
             conversations.close()
@@ -285,10 +293,16 @@ class _Local:
 
 
 @contextlib.contextmanager
-def _local(settings: Settings, definition: AssistantDefinition) -> Iterator[_Local]:
+def _local(
+    settings: Settings, definition: AssistantDefinition, secrets: Mapping[str, str]
+) -> Iterator[_Local]:
     """The local model, the knowledge base and (for an assistant that looks orders up) the
-    Order API as its own process, for as long as the block runs."""
+    Order API as its own process, for as long as the block runs; its tools get their
+    secrets from ``secrets`` (checked first, before anything starts)."""
     from switchboard.assistant.local_model import LocalChatModel
+    from switchboard.assistant.service import check_secrets
+
+    check_secrets(settings, [definition], secrets)
     from switchboard.engine.local import LocalEngine
     from switchboard.rag.knowledge import KnowledgeBase
 
@@ -306,4 +320,4 @@ def _local(settings: Settings, definition: AssistantDefinition) -> Iterator[_Loc
         stack.callback(engine.close)
         kb = KnowledgeBase.open(settings.knowledge, settings.knowledge_store, settings.models_dir)
         stack.callback(kb.close)
-        yield _Local(settings, definition, kb, LocalChatModel(engine), order_url)
+        yield _Local(settings, definition, kb, LocalChatModel(engine), order_url, secrets)

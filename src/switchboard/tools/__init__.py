@@ -14,7 +14,7 @@ allow-list of hosts, and the verified end user filled in by the server (``http``
 from switchboard.tools.declarations import load_tool_file, tool_specs
 from switchboard.tools.http import HttpTool, RetryTiming, ToolFailure, ToolOutcome
 from switchboard.tools.openapi import import_openapi, parse_openapi
-from switchboard.tools.registry import ToolRegistry
+from switchboard.tools.registry import ToolRegistry, secret_problem
 from switchboard.tools.schema import check_schema, schema_errors
 from switchboard.tools.spec import HttpMethod, HttpToolSpec
 
@@ -31,5 +31,6 @@ __all__ = [
     "load_tool_file",
     "parse_openapi",
     "schema_errors",
+    "secret_problem",
     "tool_specs",
 ]
