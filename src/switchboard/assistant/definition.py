@@ -3,6 +3,7 @@
     name = "helpdesk"                      # the file's stem when left out
     title = "Northwind IT helpdesk"
     collection = "helpdesk"                # the knowledge-base collection it answers from
+                                           # (or collections = ["a", "b"]: searched together)
 
     [prompts]                              # system prompts
     grounded = "You are the IT helpdesk assistant of ... cite sources like [1] ..."
@@ -55,7 +56,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -237,7 +238,13 @@ class AssistantDefinition(_Strict):
     name: str = Field(pattern=NAME)
     title: str = Field(min_length=1)
     description: str = ""
-    collection: str = Field(min_length=1, description="The knowledge-base collection.")
+    collection: str | None = Field(
+        None, min_length=1, description="The knowledge-base collection (or collections)."
+    )
+    collections: list[str] = Field(
+        default_factory=list,
+        description="Several collections, searched together into one ranked list.",
+    )
     prompts: Prompts
     replies: Replies
     retrieval: Retrieval = Field(default_factory=Retrieval)
@@ -269,6 +276,13 @@ class AssistantDefinition(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> AssistantDefinition:
+        if self.collection is not None and self.collections:
+            raise ValueError("give collection or collections, not both")
+        if not self.collection_names:
+            raise ValueError("needs a collection or collections")
+        twice = sorted({c for c in self.collections if self.collections.count(c) > 1})
+        if twice:
+            raise ValueError(f"collections named twice: {twice}")
         names = [intent.name for intent in self.intents]
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
@@ -317,6 +331,11 @@ class AssistantDefinition(_Strict):
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, ValueError) as exc:
             raise ValueError(f"tools {self.tools}: {exc}") from None
 
+    @property
+    def collection_names(self) -> tuple[str, ...]:
+        """The collections it answers from, in the order it names them."""
+        return (self.collection,) if self.collection is not None else tuple(self.collections)
+
     def proposal(self, intent: str) -> WriteProposal | None:
         """The write tool a message of ``intent`` proposes, if any."""
         return next((i.proposes for i in self.intents if i.name == intent), None)
@@ -332,7 +351,6 @@ class AssistantDefinition(_Strict):
         update: dict[str, Any] = {
             key: value for key, value in self.retrieval.model_dump().items() if value is not None
         }
-        update["collection"] = self.collection
         if not self.replies.other_language:
             update["language_handoff"] = False
         for key in ("temperature", "max_tokens"):
@@ -396,12 +414,17 @@ def assistant_named(model: str) -> str | None:
     return model[len(MODEL_PREFIX) :]
 
 
-def starter(name: str, collection: str, title: str | None = None) -> str:
-    """A working definition over ``collection`` to start from (``assistants new``)."""
+def starter(name: str, collections: str | Sequence[str], title: str | None = None) -> str:
+    """A working definition over ``collections`` (one or several) to start from
+    (``assistants new``)."""
     if not re.match(NAME, name):
         raise DefinitionError(f"{name!r} is not an assistant name (lowercase, digits, - and _)")
+    names = [collections] if isinstance(collections, str) else list(collections)
     title = title or name.replace("-", " ").replace("_", " ").capitalize()
-    return _STARTER.format(name=name, collection=collection, title=_toml(title))
+    quoted = ", ".join(f'"{_toml(c)}"' for c in names)
+    line = f"collection = {quoted}" if len(names) == 1 else f"collections = [{quoted}]"
+    over = f"the collection{'s' if len(names) > 1 else ''} {quoted}"
+    return _STARTER.format(name=name, over=over, line=line, title=_toml(title))
 
 
 def _toml(text: str) -> str:
@@ -421,11 +444,11 @@ def intents_by_name(definition: AssistantDefinition) -> Mapping[str, Action]:
     return {intent.name: intent.action for intent in definition.intents}
 
 
-_STARTER = '''# An assistant over the collection "{collection}" (switchboard assistants new).
+_STARTER = '''# An assistant over {over} (switchboard assistants new).
 # Check it with: switchboard assistants check {name}
 name = "{name}"
 title = "{title}"
-collection = "{collection}"
+{line}
 handoff = false  # no colleague to hand a question over to (true: offers and tickets)
 
 [prompts]

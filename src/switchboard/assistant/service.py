@@ -226,11 +226,13 @@ def open_assistant(
     stages: Pipeline[TurnState] | None = None,
     tools: ToolRegistry | None = None,
 ) -> Assistant:
-    """The assistant ``definition`` declares, over its collection in the default tenant,
+    """The assistant ``definition`` declares, over its collections in the default tenant,
     with the guardrails, the response cache and the grounding check of ``settings`` (as
     the definition allows; answers cached in ``cache``) unless ``stages`` are given."""
     config = definition.settings(settings.assistant)
-    collection = CollectionRef(settings.knowledge.default_tenant, definition.collection)
+    tenant = settings.knowledge.default_tenant
+    collections = [CollectionRef(tenant, name) for name in definition.collection_names]
+    searcher = KnowledgeSearcher(knowledge, collections, config.top_k)
     order_ids = (
         OrderIdFormat.from_settings(settings.orders)
         if definition.order_lookup
@@ -239,7 +241,7 @@ def open_assistant(
     cached = None
     if stages is None:
         if definition.cache and cache is not None:
-            cached = _cache_stage(settings, config, model, knowledge, collection, definition, cache)
+            cached = _cache_stage(settings, config, model, searcher, definition, cache)
         stages = default_stages(settings, definition, cached, order_ids)
     if router is None and definition.intents:
         router = SemanticRouter(
@@ -248,7 +250,6 @@ def open_assistant(
             order_ids=order_ids,
             threshold=config.router_threshold,
         )
-    searcher = KnowledgeSearcher(knowledge, collection, config.top_k)
     evidence = evidence_stages(config, knowledge.embedder, searcher)
     orchestrator = Orchestrator(
         config,
@@ -336,19 +337,18 @@ def _cache_stage(
     settings: Settings,
     config: AssistantSettings,
     model: ChatModel,
-    knowledge: KnowledgeBase,
-    collection: CollectionRef,
+    searcher: KnowledgeSearcher,
     definition: AssistantDefinition,
     cache: ResponseCache,
 ) -> CacheStage[TurnState]:
     """Its answers in the shared cache, scoped by its name and prompts (two assistants
-    never answer each other's questions)."""
+    never answer each other's questions) and by the version of its collections."""
     order_ids = OrderIdFormat.from_settings(settings.orders)
     keys = TurnKeys(
-        tenant=collection.tenant,
+        tenant=settings.knowledge.default_tenant,
         model=model.name,
         system_prompts=(definition.name, *definition.system_prompts),
-        kb_version=lambda: knowledge.version(collection),
+        kb_version=searcher.version,
         order_ids=order_ids,
         temperature=config.temperature,
         max_tokens=config.max_tokens,

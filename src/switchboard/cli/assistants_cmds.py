@@ -67,7 +67,8 @@ def list_assistants(as_json: JsonOpt = False) -> None:
         {
             "name": d.name,
             "title": d.title,
-            "collection": d.collection,
+            "collection": d.collection_names[0],
+            "collections": list(d.collection_names),
             "end_user": d.end_user,
             "intents": len(d.intents),
             "smoke": len(d.smoke),
@@ -78,10 +79,10 @@ def list_assistants(as_json: JsonOpt = False) -> None:
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = Table("name", "title", "collection", "end user", "intents", "smoke questions")
-    for row in rows:
+    table = Table("name", "title", "collections", "end user", "intents", "smoke questions")
+    for d, row in zip(definitions.values(), rows, strict=True):
         name = f"{row['name']} (default)" if row["default"] else str(row["name"])
-        table.add_row(name, str(row["title"]), str(row["collection"]), str(row["end_user"]),
+        table.add_row(name, str(row["title"]), ", ".join(d.collection_names), str(row["end_user"]),
                       str(row["intents"]), str(row["smoke"]))  # fmt: skip
     console.print(table)
 
@@ -99,8 +100,9 @@ def show(name: NameArg, as_json: JsonOpt = False) -> None:
     console.print(f"[bold]{definition.name}[/bold]: {definition.title}", highlight=False)
     if definition.description:
         console.print(definition.description, highlight=False)
+    names = definition.collection_names
     facts = {
-        "collection": definition.collection,
+        "collection" if len(names) == 1 else "collections": ", ".join(names),
         "end user": definition.end_user,
         "answers": f"{effective.answer_mode} (top {effective.top_k}, floor "
         f"{effective.relevance_floor})",
@@ -119,12 +121,15 @@ def show(name: NameArg, as_json: JsonOpt = False) -> None:
 @one_line_errors
 def new(
     name: NameArg,
-    collection: Annotated[str, typer.Option(help="The collection it answers from.")],
+    collection: Annotated[
+        list[str],
+        typer.Option(help="The collection it answers from (more than once: searched together)."),
+    ],
     title: Annotated[str | None, typer.Option(help="Its title (default: from the name).")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
 ) -> None:
-    """Write a working definition over COLLECTION to <definitions_dir>/NAME.toml; its path is
-    the last line of the output."""
+    """Write a working definition over COLLECTION (one or more) to
+    <definitions_dir>/NAME.toml; its path is the last line of the output."""
     settings = load_settings()
     path = settings.assistants_dir / f"{name}.toml"
     text = starter(name, collection, title)
@@ -185,8 +190,7 @@ def check(name: NameArg, customer: Annotated[str | None, typer.Option(
     problems = []
     with _local(settings, definition, os.environ) as local:
         documents = local.documents()
-        if not documents:
-            problems.append(f"collection {definition.collection!r} holds no documents")
+        problems += [f"collection {c!r} holds no documents" for c, n in documents.items() if not n]
         table = Table("question", "expects", "got", "result")
         for smoke in definition.smoke:
             answer = local.ask(smoke.question, customer)
@@ -194,7 +198,8 @@ def check(name: NameArg, customer: Annotated[str | None, typer.Option(
             if verdict:
                 problems.append(f"{smoke.question!r}: {verdict}")
             table.add_row(smoke.question, smoke.expect, answer.path, verdict or "ok")
-    console.print(f"collection {definition.collection}: {documents} documents", highlight=False)
+    for collection, count in documents.items():
+        console.print(f"collection {collection}: {count} documents", highlight=False)
     if definition.smoke:
         console.print(table)
     else:
@@ -254,12 +259,14 @@ class _Local:
         self.order_url = order_url
         self.secrets = secrets
 
-    def documents(self) -> int:
+    def documents(self) -> dict[str, int]:
+        """How many documents each of its collections holds."""
         from switchboard.rag.types import CollectionRef
 
-        ref = CollectionRef(self.settings.knowledge.default_tenant, self.definition.collection)
-        info = self.kb.store.get_collection(ref)
-        return info.documents if info is not None else 0
+        tenant = self.settings.knowledge.default_tenant
+        infos = {c: self.kb.store.get_collection(CollectionRef(tenant, c))
+                 for c in self.definition.collection_names}  # fmt: skip
+        return {c: info.documents if info is not None else 0 for c, info in infos.items()}
 
     def ask(self, question: str, customer: str | None) -> Answer:
         return asyncio.run(self._turn(question, customer or "cli"))
