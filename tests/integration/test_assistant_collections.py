@@ -1,6 +1,7 @@
 """An assistant over two collections, with the real embedder and default model: its
 questions are answered from either collection, citing an article of each with that
-article's URL, and an article id both collections hold is read from the right one."""
+article's collection and URL, and an article id both collections hold is read from the
+right one."""
 
 from __future__ import annotations
 
@@ -86,10 +87,11 @@ def test_answers_cite_the_articles_of_both_collections(
     finally:
         engine.close()
         knowledge.close()
-    for transcript, fact, url in (
-        (membership, "45 euros", "https://plots.example.org/membership"),
-        (hours, "Saturdays from 10 to 14", "https://shed.example.org/opening-hours"),
-        (key, "Marta Kovac", "https://shed.example.org/faq"),
+    for transcript, fact, collection, url in (
+        (membership, "45 euros", "plots", "https://plots.example.org/membership"),
+        (hours, "Saturdays from 10 to 14", "shed", "https://shed.example.org/opening-hours"),
+        (key, "Marta Kovac", "shed", "https://shed.example.org/faq"),
     ):
         assert fact in transcript.answer
-        assert url in {c["url"] for c in transcript.citations_json()}, transcript.answer
+        cited = {(c["collection"], c["url"]) for c in transcript.citations_json()}
+        assert (collection, url) in cited, transcript.answer

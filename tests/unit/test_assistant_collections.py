@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from switchboard.assistant.citations import citation_event
 from switchboard.assistant.definition import DefinitionError, load_definition, starter
+from switchboard.assistant.evidence import candidates_of, source_chunk
+from switchboard.assistant.prompt_budget import citations_of
 from switchboard.assistant.turn import KnowledgeSearcher, merged_hits
 from switchboard.cli import app
 from switchboard.config import KnowledgeSettings
@@ -157,3 +161,15 @@ def test_new_takes_the_collection_option_more_than_once(cli: CliRunner, tmp_path
     listed = cli.invoke(app, ["assistants", "list", "--json"])
     row = next(r for r in json.loads(listed.stdout) if r["name"] == "garden")
     assert row["collections"] == ["plots", "shed"]
+
+
+def test_sources_and_citations_keep_their_collection() -> None:
+    """Two collections may hold an article of the same id: both stay sources, each cited
+    with its own collection."""
+    text = "Every plot and the tool shed are insured against storm damage."
+    plots = replace(hit("faq", "FAQ", text, 0.9), collection="plots")
+    shed = replace(hit("faq", "FAQ", text, 0.8), collection="shed")
+    assert [c.source.collection for c in candidates_of([plots, shed])] == ["plots", "shed"]
+    citations = citations_of([source_chunk(plots), source_chunk(shed)])
+    assert [c.collection for c in citations] == ["plots", "shed"]
+    assert citation_event(citations[1]).collection == "shed"
