@@ -19,6 +19,7 @@ pytestmark = pytest.mark.unit
 DEFINITION = """
 title = "Tickets"
 collection = "tickets"
+end_user = "customer"
 {tools}
 
 [tools_openapi]
@@ -121,8 +122,8 @@ def test_imported_and_hand_written_tools_are_merged(tmp_path: Path) -> None:
          "no operation ['closeTicket'] in the document"),
         ('file = "tickets.openapi.json"', 'tools = "api_tools.toml"',
          "tools declared both in the tools file and tools_openapi: ['get_order']"),
-        ('file = "tickets.openapi.json"\nend_user = "customer"', "",
-         "no imported operation has the end-user parameter 'customer'"),
+        ('file = "tickets.openapi.json"\nend_user = "customer_id"', "",
+         "no imported operation has the end-user parameter 'customer_id'"),
         ('file = "tickets.openapi.json"\nsecret_env = "TOKEN"', "",
          "secret_header and secret_env go together"),
         ('file = "tickets.openapi.json"\nserver = "x"', "", "tools_openapi.server: Extra"),
@@ -137,3 +138,14 @@ def test_broken_imports_are_one_line_naming_the_file(
     assert message.startswith(f"{tmp_path / 'tickets.toml'}: ")
     assert problem in message
     assert "\n" not in message
+
+
+def test_a_tool_of_the_end_user_needs_an_assistant_of_customers(tmp_path: Path) -> None:
+    """Without a verified end user every call of such a tool would fail: refused at load."""
+    path = write(tmp_path, 'file = "tickets.openapi.json"\nend_user = "user_id"')
+    anyone = path.with_name("anyone.toml")
+    anyone.write_text(path.read_text().replace('end_user = "customer"\n', ""))
+    with pytest.raises(DefinitionError, match=r"\['listTickets'\] act for the end user: needs "):
+        load_definition(anyone)
+    [tool] = [s for s in load_definition(path).tool_specs("http://127.0.0.1:9") if s.end_user]
+    assert tool.name == "listTickets"

@@ -298,8 +298,12 @@ class AssistantDefinition(_Strict):
         return self
 
     def _check_tools(self) -> None:
-        """The tools file declares tools, and every proposed one is a write tool of it."""
+        """The tools load, those acting for the end user have one, and every proposed tool
+        is a write tool of them."""
         specs = {spec.name: spec for spec in self.tool_specs(CHECK_BASE_URL)}
+        for_user = [name for name, spec in specs.items() if spec.end_user]
+        if for_user and self.end_user != "customer":
+            raise ValueError(f"tools {for_user} act for the end user: needs end_user = 'customer'")
         proposals = [intent.proposes for intent in self.intents if intent.proposes]
         if proposals and not self.order_lookup:
             raise ValueError("an intent proposes a write tool: needs order_lookup = true")
