@@ -173,3 +173,11 @@ def test_sources_and_citations_keep_their_collection() -> None:
     citations = citations_of([source_chunk(plots), source_chunk(shed)])
     assert [c.collection for c in citations] == ["plots", "shed"]
     assert citation_event(citations[1]).collection == "shed"
+
+
+def test_a_hit_naming_no_collection_is_read_from_the_first(kb: KnowledgeBase) -> None:
+    """Hits from elsewhere (a fake, an older cache) name no collection: one searcher's window
+    still reads their neighbours, from its first collection, as before collections."""
+    searcher = KnowledgeSearcher(kb, PLOTS, top_k=2)
+    hits = [replace(h, collection="") for h in searcher.search("membership euros")]
+    assert [h.collection for h in searcher.window(hits, width=1)] == ["plots"] * len(hits)

@@ -159,6 +159,7 @@ class KnowledgeSearcher:
             raise ValueError("a searcher needs at least one collection")
         self._knowledge = knowledge
         self._collections = {ref.name: ref for ref in refs}
+        self._first = refs[0].name
         self._top_k = top_k
 
     def search(self, query: str) -> list[SearchHit]:
@@ -174,7 +175,10 @@ class KnowledgeSearcher:
 
     def window(self, hits: Sequence[SearchHit], width: int) -> list[SearchHit]:
         """The hits' chunks with up to ``width`` of their neighbours either side, each read
-        from its hit's collection; documents in the order the hits first name them."""
+        from its hit's collection (one it does not search: its first); documents in the
+        order the hits first name them."""
+        hits = [h if h.collection in self._collections else replace(h, collection=self._first)
+                for h in hits]  # fmt: skip
         windows: list[SearchHit] = []
         for name, ref in self._collections.items():
             own = [h for h in hits if h.collection == name]
