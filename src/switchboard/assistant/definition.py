@@ -66,7 +66,7 @@ from switchboard.assistant.language import LANGUAGES
 from switchboard.assistant.types import Action
 from switchboard.config import AssistantSettings
 from switchboard.demo import assistants_dir
-from switchboard.tools import HttpToolSpec, import_openapi, tool_specs
+from switchboard.tools import HttpToolSpec, OpenApiImport, tool_specs
 
 NAME = r"^[a-z][a-z0-9_-]{0,39}$"
 INTENT_NAME = r"^[a-z][a-z0-9_]{0,39}$"
@@ -177,44 +177,6 @@ class WriteProposal(_Strict):
         return text.replace("{" + self.argument + "}", value).replace("{reason}", reason)
 
 
-class OpenApiTools(_Strict):
-    """Tools imported from an OpenAPI 3 document (``switchboard.tools.openapi``)."""
-
-    file: Path = Field(description="The document (JSON or YAML), relative to the definition.")
-    base_url: str | None = Field(
-        None, description="Where its paths are called (default: the document's servers[0])."
-    )
-    operations: list[str] | None = Field(
-        None, min_length=1, description="Only these operation ids (default: every one)."
-    )
-    end_user: str | None = Field(
-        None, description="The parameter the server fills with the verified end user."
-    )
-    secret_env: str | None = Field(None, description="The variable holding the API's secret.")
-    secret_header: str | None = Field(None, description="The header that sends the secret.")
-    secret_prefix: str | None = Field(None, description="Put before the secret ('Bearer ').")
-
-    def specs(self) -> list[HttpToolSpec]:
-        """The document's tools; ``ValueError`` names the file and the problem."""
-        try:
-            text = self.file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else str(exc)
-            raise ValueError(f"tools_openapi: cannot read {self.file}: {reason}") from None
-        secrets = ("secret_env", "secret_header", "secret_prefix")
-        defaults = {key: getattr(self, key) for key in secrets if getattr(self, key) is not None}
-        try:
-            return import_openapi(
-                text,
-                base_url=self.base_url,
-                operations=self.operations,
-                end_user=self.end_user,
-                defaults=defaults,
-            )
-        except ValueError as exc:
-            raise ValueError(f"tools_openapi {self.file}: {exc}") from None
-
-
 class IntentSpec(_Strict):
     name: str = Field(pattern=INTENT_NAME)
     action: Action
@@ -264,7 +226,7 @@ class AssistantDefinition(_Strict):
         description="HTTP tools it may call (a declarations file, relative to the "
         "definition); a file without base_url calls the Order API of [orders].",
     )
-    tools_openapi: OpenApiTools | None = Field(
+    tools_openapi: OpenApiImport | None = Field(
         None, description="HTTP tools imported from an OpenAPI 3 document."
     )
     handoff: bool = Field(True, description="Offer a colleague and create handoff tickets.")
@@ -320,7 +282,10 @@ class AssistantDefinition(_Strict):
         """Its declared tools (a file without ``base_url`` gets ``default_base_url``) and
         those it imports from an OpenAPI document; a name in both is an error."""
         declared = self._declared_specs(default_base_url)
-        imported = self.tools_openapi.specs() if self.tools_openapi is not None else []
+        try:
+            imported = self.tools_openapi.specs() if self.tools_openapi is not None else []
+        except ValueError as exc:
+            raise ValueError(f"tools_openapi: {exc}") from None
         twice = sorted({s.name for s in declared} & {s.name for s in imported})
         if twice:
             raise ValueError(f"tools declared both in the tools file and tools_openapi: {twice}")
