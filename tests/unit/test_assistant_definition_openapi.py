@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
 from switchboard.assistant.definition import DefinitionError, load_definition
+from switchboard.cli import app
 from switchboard.demo import shop_tools_path
 
 pytestmark = pytest.mark.unit
@@ -149,3 +151,22 @@ def test_a_tool_of_the_end_user_needs_an_assistant_of_customers(tmp_path: Path) 
         load_definition(anyone)
     [tool] = [s for s in load_definition(path).tool_specs("http://127.0.0.1:9") if s.end_user]
     assert tool.name == "listTickets"
+
+
+@pytest.mark.parametrize("args", [["assistants", "check", "tickets"], ["serve", "--port", "0"]])
+def test_the_command_line_shows_a_broken_import_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, args: list[str]
+) -> None:
+    folder = tmp_path / "assistants"
+    folder.mkdir()
+    write(folder, 'file = "tickets.openapi.json"\noperations = ["closeTicket"]')
+    (folder / "api_tools.toml").unlink()  # every *.toml of the folder is a definition
+    monkeypatch.setenv("SWITCHBOARD_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SWITCHBOARD_CONFIG", str(tmp_path / "absent.toml"))
+    monkeypatch.setenv("SWITCHBOARD_ASSISTANT__DEFINITIONS_DIR", str(folder))
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1
+    [line] = result.output.strip().splitlines()
+    assert line.startswith(f"error: {folder / 'tickets.toml'}: (top): tools_openapi: ")
+    assert line.endswith("no operation ['closeTicket'] in the document (it has "
+                         "['get_order', 'listTickets'])")  # fmt: skip
