@@ -132,6 +132,7 @@ def test_chat_streams_token_citation_done_events(served: Served) -> None:
         "quote": "Unworn items can be returned within 30 days.",  # the passage, and where
         "start": 0,  # it is in the article
         "end": len("Unworn items can be returned within 30 days."),
+        "collection": "",  # the fake searcher's hits name none
     }
     done = blocks[-1][1]
     assert done["intent"] == "returns_refunds"

@@ -22,7 +22,9 @@ def test_a_transcript_keeps_what_each_event_says() -> None:
     transcript = Transcript()
     said = [
         transcript.see(TokenEvent("Returns are free [1].")),
-        transcript.see(CitationEvent(1, "returns", "Returns", "https://x/returns", quote="q")),
+        transcript.see(
+            CitationEvent(1, "returns", "Returns", "https://x/returns", quote="q", collection="kb")
+        ),
         transcript.see(ToolResultEvent("get_order", {"order_id": "LK-1"}, True, {"id": 1})),
         transcript.see(HandoffEvent(HandoffReason.NOT_SURE, "A colleague?")),
         transcript.see(DoneEvent("s1", 1, "returns_refunds", 0.9, ("returns",), {}, {}, "m")),
@@ -31,7 +33,7 @@ def test_a_transcript_keeps_what_each_event_says() -> None:
     assert transcript.answer == "Returns are free [1]."
     assert transcript.citations_json() == [
         {"number": 1, "article_id": "returns", "title": "Returns", "url": "https://x/returns",
-         "heading": "", "quote": "q", "start": None, "end": None}
+         "heading": "", "quote": "q", "start": None, "end": None, "collection": "kb"}
     ]  # fmt: skip
     assert [t.tool for t in transcript.tools] == ["get_order"]
     assert transcript.handoff_kind == "offered"

@@ -102,7 +102,8 @@ async def known_markers_only(
 def citation_event(citation: Citation) -> CitationEvent:
     """The event that tells the client what ``[n]`` cites, with the quoted passage."""
     c = citation
-    return CitationEvent(c.number, c.article_id, c.title, c.url, c.heading, c.quote, c.start, c.end)
+    return CitationEvent(c.number, c.article_id, c.title, c.url, c.heading, c.quote, c.start, c.end,
+                         c.collection)  # fmt: skip
 
 
 def attribute(answer: str, question: str, sources: Sequence[SourceChunk]) -> int | None:

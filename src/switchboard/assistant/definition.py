@@ -3,6 +3,7 @@
     name = "helpdesk"                      # the file's stem when left out
     title = "Northwind IT helpdesk"
     collection = "helpdesk"                # the knowledge-base collection it answers from
+                                           # (or collections = ["a", "b"]: searched together)
 
     [prompts]                              # system prompts
     grounded = "You are the IT helpdesk assistant of ... cite sources like [1] ..."
@@ -29,6 +30,15 @@
     tool = "get_order"                     # tools and stated with templates
     ...                                    # (switchboard.assistant.lookup)
 
+    [tools_openapi]                        # HTTP tools from an OpenAPI 3 document
+    file = "orders.openapi.json"           # JSON or YAML, relative to this file
+    base_url = "https://api.example.com"   # optional; default: the document's servers[0]
+    operations = ["getOrder"]              # optional: only these operation ids
+    end_user = "customer_id"               # optional: the parameter the server fills
+    secret_env = "EXAMPLE_TOKEN"           # optional, with secret_header (secret_prefix)
+    secret_header = "Authorization"        # sent with the variable's value, which the
+    secret_prefix = "Bearer "              # server reads from its environment at start
+
     [intents.proposes]                     # of an intent: a message of it that names one
     tool = "cancel_order"                  # record proposes this write tool, performed
     argument = "order_id"                  # only after the user's "yes" the next turn
@@ -50,7 +60,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -61,7 +71,7 @@ from switchboard.assistant.lookup import LookupSpec
 from switchboard.assistant.types import Action
 from switchboard.config import AssistantSettings
 from switchboard.demo import assistants_dir
-from switchboard.tools import HttpToolSpec, tool_specs
+from switchboard.tools import HttpToolSpec, OpenApiImport, tool_specs
 
 NAME = r"^[a-z][a-z0-9_-]{0,39}$"
 INTENT_NAME = r"^[a-z][a-z0-9_]{0,39}$"
@@ -196,7 +206,13 @@ class AssistantDefinition(_Strict):
     name: str = Field(pattern=NAME)
     title: str = Field(min_length=1)
     description: str = ""
-    collection: str = Field(min_length=1, description="The knowledge-base collection.")
+    collection: str | None = Field(
+        None, min_length=1, description="The knowledge-base collection (or collections)."
+    )
+    collections: list[str] = Field(
+        default_factory=list,
+        description="Several collections, searched together into one ranked list.",
+    )
     prompts: Prompts
     replies: Replies
     retrieval: Retrieval = Field(default_factory=Retrieval)
@@ -216,6 +232,9 @@ class AssistantDefinition(_Strict):
         description="HTTP tools it may call (a declarations file, relative to the "
         "definition); a file without base_url calls the Order API of [orders].",
     )
+    tools_openapi: OpenApiImport | None = Field(
+        None, description="HTTP tools imported from an OpenAPI 3 document."
+    )
     handoff: bool = Field(True, description="Offer a colleague and create handoff tickets.")
     guard: bool = Field(True, description="Run the guardrails (as configured in [guard]).")
     cache: bool = Field(True, description="Use the response cache (as configured in [cache]).")
@@ -225,6 +244,13 @@ class AssistantDefinition(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> AssistantDefinition:
+        if self.collection is not None and self.collections:
+            raise ValueError("give collection or collections, not both")
+        if not self.collection_names:
+            raise ValueError("needs a collection or collections")
+        twice = sorted({c for c in self.collections if self.collections.count(c) > 1})
+        if twice:
+            raise ValueError(f"collections named twice: {twice}")
         names = [intent.name for intent in self.intents]
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
@@ -238,21 +264,21 @@ class AssistantDefinition(_Strict):
         return self
 
     def _check_tools(self) -> None:
-        """The tools file declares tools; one that acts for an end user needs one; the
-        lookup's are read tools of it, and every proposed one a write tool."""
+        """The tools load, those acting for the end user have one, the lookup's are read
+        tools of them and every proposed one a write tool."""
         specs = {spec.name: spec for spec in self.tool_specs(CHECK_BASE_URL)}
-        for spec in specs.values():
-            if spec.end_user is not None and self.end_user != "customer":
-                raise ValueError(
-                    f"tool {spec.name} acts for an end user: needs end_user = 'customer'"
-                )
+        for_user = [name for name, spec in specs.items() if spec.end_user]
+        if for_user and self.end_user != "customer":
+            raise ValueError(f"tools {for_user} act for the end user: needs end_user = 'customer'")
         proposals = [intent.proposes for intent in self.intents if intent.proposes]
-        if (self.lookup is not None or proposals) and self.tools is None:
-            raise ValueError('[lookup] and [intents.proposes] call tools: set tools = "FILE"')
+        if (self.lookup is not None or proposals) and not specs:
+            raise ValueError(
+                '[lookup] and [intents.proposes] call tools: set tools = "FILE" or [tools_openapi]'
+            )
         if self.lookup is not None:
             for name in self.lookup.tool_names:
                 if name not in specs or specs[name].write:
-                    raise ValueError(f"lookup: {name!r} is not a read tool of {self.tools}")
+                    raise ValueError(f"lookup: {name!r} is not one of its read tools")
             if self.lookup.argument not in specs[self.lookup.tool].properties:
                 raise ValueError(
                     f"lookup: {self.lookup.tool} has no argument {self.lookup.argument!r}"
@@ -269,7 +295,19 @@ class AssistantDefinition(_Strict):
                 raise ValueError(f"{proposal.tool} has no argument {proposal.argument!r}")
 
     def tool_specs(self, default_base_url: str) -> list[HttpToolSpec]:
-        """Its declared tools; a file without ``base_url`` gets ``default_base_url``."""
+        """Its declared tools (a file without ``base_url`` gets ``default_base_url``) and
+        those it imports from an OpenAPI document; a name in both is an error."""
+        declared = self._declared_specs(default_base_url)
+        try:
+            imported = self.tools_openapi.specs() if self.tools_openapi is not None else []
+        except ValueError as exc:
+            raise ValueError(f"tools_openapi: {exc}") from None
+        twice = sorted({s.name for s in declared} & {s.name for s in imported})
+        if twice:
+            raise ValueError(f"tools declared both in the tools file and tools_openapi: {twice}")
+        return declared + imported
+
+    def _declared_specs(self, default_base_url: str) -> list[HttpToolSpec]:
         if self.tools is None:
             return []
         try:
@@ -289,6 +327,11 @@ class AssistantDefinition(_Strict):
             return False  # checked when loaded: not reached for a loaded definition
         return not document.get("base_url")
 
+    @property
+    def collection_names(self) -> tuple[str, ...]:
+        """The collections it answers from, in the order it names them."""
+        return (self.collection,) if self.collection is not None else tuple(self.collections)
+
     def proposal(self, intent: str) -> WriteProposal | None:
         """The write tool a message of ``intent`` proposes, if any."""
         return next((i.proposes for i in self.intents if i.name == intent), None)
@@ -304,7 +347,6 @@ class AssistantDefinition(_Strict):
         update: dict[str, Any] = {
             key: value for key, value in self.retrieval.model_dump().items() if value is not None
         }
-        update["collection"] = self.collection
         if not self.replies.other_language:
             update["language_handoff"] = False
         for key in ("temperature", "max_tokens"):
@@ -327,6 +369,9 @@ def load_definition(path: Path) -> AssistantDefinition:
     data.setdefault("name", path.stem)
     if isinstance(data.get("tools"), str):
         data["tools"] = str(path.parent / data["tools"])  # an absolute path stays as it is
+    openapi = data.get("tools_openapi")
+    if isinstance(openapi, dict) and isinstance(openapi.get("file"), str):
+        data["tools_openapi"] = {**openapi, "file": str(path.parent / openapi["file"])}
     if data["name"] != path.stem:
         raise DefinitionError(f"{path}: name {data['name']!r} differs from the file's stem")
     try:
@@ -365,12 +410,17 @@ def assistant_named(model: str) -> str | None:
     return model[len(MODEL_PREFIX) :]
 
 
-def starter(name: str, collection: str, title: str | None = None) -> str:
-    """A working definition over ``collection`` to start from (``assistants new``)."""
+def starter(name: str, collections: str | Sequence[str], title: str | None = None) -> str:
+    """A working definition over ``collections`` (one or several) to start from
+    (``assistants new``)."""
     if not re.match(NAME, name):
         raise DefinitionError(f"{name!r} is not an assistant name (lowercase, digits, - and _)")
+    names = [collections] if isinstance(collections, str) else list(collections)
     title = title or name.replace("-", " ").replace("_", " ").capitalize()
-    return _STARTER.format(name=name, collection=collection, title=_toml(title))
+    quoted = ", ".join(f'"{_toml(c)}"' for c in names)
+    line = f"collection = {quoted}" if len(names) == 1 else f"collections = [{quoted}]"
+    over = f"the collection{'s' if len(names) > 1 else ''} {quoted}"
+    return _STARTER.format(name=name, over=over, line=line, title=_toml(title))
 
 
 def _toml(text: str) -> str:
@@ -390,11 +440,11 @@ def intents_by_name(definition: AssistantDefinition) -> Mapping[str, Action]:
     return {intent.name: intent.action for intent in definition.intents}
 
 
-_STARTER = '''# An assistant over the collection "{collection}" (switchboard assistants new).
+_STARTER = '''# An assistant over {over} (switchboard assistants new).
 # Check it with: switchboard assistants check {name}
 name = "{name}"
 title = "{title}"
-collection = "{collection}"
+{line}
 handoff = false  # no colleague to hand a question over to (true: offers and tickets)
 
 [prompts]

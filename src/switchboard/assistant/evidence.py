@@ -97,11 +97,11 @@ class EvidenceSelector:
 
 def candidates_of(hits: Sequence[SearchHit]) -> list[Candidate]:
     """Every sentence of the hits' chunks, in retrieval order, once per article offset."""
-    seen: set[tuple[str, int, int]] = set()
+    seen: set[tuple[str, str, int, int]] = set()
     out: list[Candidate] = []
     for rank, hit in enumerate(hits, 1):
         for source in chunk_sentences(hit):
-            key = (source.article_id, source.start or 0, source.end or 0)
+            key = (source.collection, source.article_id, source.start or 0, source.end or 0)
             if key not in seen:
                 seen.add(key)
                 out.append(Candidate(source, rank))
@@ -119,6 +119,7 @@ def source_chunk(hit: SearchHit) -> SourceChunk:
         heading=heading_text(chunk.heading_path, title),
         start=chunk.start,
         end=chunk.end,
+        collection=hit.collection,
     )
 
 
@@ -157,6 +158,7 @@ def chunk_sentences(hit: SearchHit) -> list[SourceChunk]:
                         heading=heading,
                         start=chunk.start + start,
                         end=chunk.start + end,
+                        collection=hit.collection,
                     )
                 )
     return out
@@ -221,7 +223,7 @@ def pick(candidates: Sequence[Candidate], scores: Sequence[float], spans: int) -
 
 def _overlap(a: SourceChunk, b: SourceChunk) -> bool:
     return (
-        a.article_id == b.article_id
+        (a.collection, a.article_id) == (b.collection, b.article_id)
         and (a.start or 0) < (b.end or 0)
         and (b.start or 0) < (a.end or 0)
     )

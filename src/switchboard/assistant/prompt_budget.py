@@ -91,6 +91,7 @@ class SourceChunk:
     heading: str = ""  # the section's heading path, " > "-joined ("": the article's top)
     start: int | None = None
     end: int | None = None
+    collection: str = ""  # the knowledge-base collection of the article
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ class Citation:
     quote: str = ""
     start: int | None = None
     end: int | None = None
+    collection: str = ""
 
 
 @dataclass(frozen=True)
@@ -281,6 +283,6 @@ def source_text(number: int, chunk: SourceChunk) -> str:
 def citations_of(chunks: Sequence[SourceChunk]) -> list[Citation]:
     """``[1]..[k]`` for the chunks, in order."""
     return [
-        Citation(i, c.article_id, c.title, c.url, c.heading, c.text, c.start, c.end)
+        Citation(i, c.article_id, c.title, c.url, c.heading, c.text, c.start, c.end, c.collection)
         for i, c in enumerate(chunks, 1)
     ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 from urllib.parse import urlsplit
@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from switchboard.assistant.answerability import AnswerabilityCheck
 from switchboard.assistant.conversations import ConversationStore
 from switchboard.assistant.definition import (
+    CHECK_BASE_URL,
     AssistantDefinition,
     DefinitionError,
     load_definitions,
@@ -43,7 +44,7 @@ from switchboard.rag.types import CollectionRef
 from switchboard.stages.cache import CacheStage
 from switchboard.stages.guard import GuardStage
 from switchboard.stages.stage import Pipeline, Stage
-from switchboard.tools import ToolRegistry
+from switchboard.tools import ToolRegistry, secret_problem
 
 DEMO_DEFAULT = "shop"
 ORDERS_TOKEN = "SWITCHBOARD_ORDERS__SERVICE_TOKEN"  # the Order API's token, as tools name it
@@ -142,8 +143,6 @@ def open_assistants(
     default = default_name(settings, list(definitions))
     if orders is None and any(d.tools_need_base_url for d in definitions.values()):
         orders = OrderClient.from_settings(settings.orders)
-    base_url, token = orders_access(settings, orders)
-    tool_secrets = {ORDERS_TOKEN: token, **(secrets or {})}
     conversations = ConversationStore(
         settings.assistant_db,
         default_tenant=settings.knowledge.default_tenant,
@@ -161,7 +160,7 @@ def open_assistants(
             definition,
             conversations=conversations,
             cache=cache,
-            tools=open_tools(definition, base_url, tool_secrets),
+            tools=edge_tools(settings, definition, orders, secrets or {}),
         )
         for name, definition in sorted(definitions.items())
     }
@@ -174,6 +173,32 @@ def orders_access(settings: Settings, orders: OrderClient | None) -> tuple[str, 
         return orders.base_url, orders.service_token
     own = settings.orders
     return f"http://{own.host}:{own.port}", own.service_token
+
+
+def edge_tools(
+    settings: Settings,
+    definition: AssistantDefinition,
+    orders: OrderClient | None,
+    secrets: Mapping[str, str],
+) -> ToolRegistry | None:
+    """The definition's tools as the server builds them: a tools file without a base URL
+    calls the Order API (``orders``, else the settings'), with its token, which no entry
+    of ``secrets`` (read by the caller at its edge: the environment) replaces."""
+    base_url, token = orders_access(settings, orders)
+    return open_tools(definition, base_url, {**secrets, ORDERS_TOKEN: token})
+
+
+def check_secrets(
+    settings: Settings, definitions: Iterable[AssistantDefinition], secrets: Mapping[str, str]
+) -> None:
+    """Before anything starts: ``DefinitionError`` naming the assistant, the tool and the
+    variable of the first tool secret ``secrets`` lacks."""
+    given = {**secrets, ORDERS_TOKEN: settings.orders.service_token}
+    for definition in definitions:
+        for spec in definition.tool_specs(CHECK_BASE_URL):
+            problem = secret_problem(spec, given)
+            if problem is not None:
+                raise DefinitionError(f"assistant {definition.name}: {problem}")
 
 
 def open_tools(
@@ -203,12 +228,14 @@ def open_assistant(
     stages: Pipeline[TurnState] | None = None,
     tools: ToolRegistry | None = None,
 ) -> Assistant:
-    """The assistant ``definition`` declares, over its collection in the default tenant,
+    """The assistant ``definition`` declares, over its collections in the default tenant,
     with the guardrails, the response cache and the grounding check of ``settings`` (as
     the definition allows; answers cached in ``cache``) unless ``stages`` are given; its
     lookup and write actions call ``tools``."""
     config = definition.settings(settings.assistant)
-    collection = CollectionRef(settings.knowledge.default_tenant, definition.collection)
+    tenant = settings.knowledge.default_tenant
+    collections = [CollectionRef(tenant, name) for name in definition.collection_names]
+    searcher = KnowledgeSearcher(knowledge, collections, config.top_k)
     lookup = (
         Lookup(definition.lookup, tools)
         if definition.lookup is not None and tools is not None
@@ -218,9 +245,7 @@ def open_assistant(
     cached = None
     if stages is None:
         if definition.cache and cache is not None:
-            cached = _cache_stage(
-                settings, config, model, knowledge, collection, definition, cache, order_ids
-            )
+            cached = _cache_stage(settings, config, model, searcher, definition, cache, order_ids)
         stages = default_stages(settings, definition, cached, order_ids)
     if router is None and definition.intents:
         router = SemanticRouter(
@@ -229,7 +254,6 @@ def open_assistant(
             order_ids=order_ids,
             threshold=config.router_threshold,
         )
-    searcher = KnowledgeSearcher(knowledge, collection, config.top_k)
     evidence = evidence_stages(config, knowledge.embedder, searcher)
     orchestrator = Orchestrator(
         config,
@@ -316,19 +340,19 @@ def _cache_stage(
     settings: Settings,
     config: AssistantSettings,
     model: ChatModel,
-    knowledge: KnowledgeBase,
-    collection: CollectionRef,
+    searcher: KnowledgeSearcher,
     definition: AssistantDefinition,
     cache: ResponseCache,
     order_ids: OrderIdFormat,
 ) -> CacheStage[TurnState]:
     """Its answers in the shared cache, scoped by its name and prompts (two assistants
-    never answer each other's questions); a message naming a record is personal."""
+    never answer each other's questions) and by the version of its collections; a message
+    naming a record is personal."""
     keys = TurnKeys(
-        tenant=collection.tenant,
+        tenant=settings.knowledge.default_tenant,
         model=model.name,
         system_prompts=(definition.name, *definition.system_prompts),
-        kb_version=lambda: knowledge.version(collection),
+        kb_version=searcher.version,
         order_ids=order_ids,
         temperature=config.temperature,
         max_tokens=config.max_tokens,

@@ -9,11 +9,14 @@ a turn whose model failed.
 
 from __future__ import annotations
 
+import hashlib
+import heapq
+import itertools
 import json
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, cast
 
@@ -142,20 +145,67 @@ class Searcher(Protocol):
 
 
 class KnowledgeSearcher:
-    """The knowledge base's configured search (hybrid + re-rank) over one collection."""
+    """The knowledge base's configured search (hybrid + re-rank) over one collection or
+    several, merged into one ranked list (``merged_hits``); each hit names its collection."""
 
-    def __init__(self, knowledge: KnowledgeBase, collection: CollectionRef, top_k: int) -> None:
+    def __init__(
+        self,
+        knowledge: KnowledgeBase,
+        collections: CollectionRef | Sequence[CollectionRef],
+        top_k: int,
+    ) -> None:
+        refs = (collections,) if isinstance(collections, CollectionRef) else tuple(collections)
+        if not refs:
+            raise ValueError("a searcher needs at least one collection")
         self._knowledge = knowledge
-        self._collection = collection
+        self._collections = {ref.name: ref for ref in refs}
+        self._first = refs[0].name
         self._top_k = top_k
 
     def search(self, query: str) -> list[SearchHit]:
         request = self._knowledge.request(query, top_k=self._top_k)
-        return self._knowledge.retriever.search(self._collection, request).hits
+        rankings = [
+            [
+                replace(h, collection=name)
+                for h in self._knowledge.retriever.search(ref, request).hits
+            ]
+            for name, ref in self._collections.items()
+        ]
+        return merged_hits(rankings, self._top_k)
 
     def window(self, hits: Sequence[SearchHit], width: int) -> list[SearchHit]:
-        """The hits' chunks with up to ``width`` of their neighbours either side."""
-        return chunk_window(self._knowledge.store, self._collection, hits, width)
+        """The hits' chunks with up to ``width`` of their neighbours either side, each read
+        from its hit's collection (one it does not search: its first); documents in the
+        order the hits first name them."""
+        hits = [h if h.collection in self._collections else replace(h, collection=self._first)
+                for h in hits]  # fmt: skip
+        windows: list[SearchHit] = []
+        for name, ref in self._collections.items():
+            own = [h for h in hits if h.collection == name]
+            if own:
+                found = chunk_window(self._knowledge.store, ref, own, width)
+                windows += [replace(h, collection=name) for h in found]
+        first: dict[tuple[str, str], int] = {}
+        for index, h in enumerate(hits):
+            first.setdefault((h.collection, h.stored.chunk.document_id), index)
+        return sorted(windows, key=lambda h: first[h.collection, h.stored.chunk.document_id])
+
+    def version(self) -> str:
+        """Changes when what a search of any of its collections can return changes."""
+        versions = {name: self._knowledge.version(ref) for name, ref in self._collections.items()}
+        if len(versions) == 1:
+            return next(iter(versions.values()))
+        joined = "\x1e".join(f"{name}\x1f{version}" for name, version in versions.items())
+        return hashlib.sha256(joined.encode()).hexdigest()[:16]
+
+
+def merged_hits(rankings: Sequence[Sequence[SearchHit]], top_k: int) -> list[SearchHit]:
+    """The first ``top_k`` of several collections' ranked hits: each collection's own order
+    (its fusion and re-ranking) kept, and at each step the head with the higher dense
+    (cosine) score taken, the one score that means the same in every collection (the
+    relevance floor reads it); a tie goes to the collection named first."""
+    merged = heapq.merge(*rankings, key=lambda h: -h.scores.get(SearchMode.DENSE.value, -1.0))
+    return list(itertools.islice(merged, top_k))
 
 
 def relevance(hits: Sequence[SearchHit]) -> float | None:

@@ -106,6 +106,7 @@ class CitationEvent:
     quote: str = ""
     start: int | None = None
     end: int | None = None
+    collection: str = ""  # the knowledge-base collection of the article
     kind: Literal["citation"] = "citation"
 
 

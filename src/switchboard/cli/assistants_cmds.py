@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Mapping
 from typing import Annotated, Any
 
 import typer
@@ -66,7 +67,8 @@ def list_assistants(as_json: JsonOpt = False) -> None:
         {
             "name": d.name,
             "title": d.title,
-            "collection": d.collection,
+            "collection": d.collection_names[0],
+            "collections": list(d.collection_names),
             "end_user": d.end_user,
             "intents": len(d.intents),
             "smoke": len(d.smoke),
@@ -77,10 +79,10 @@ def list_assistants(as_json: JsonOpt = False) -> None:
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = Table("name", "title", "collection", "end user", "intents", "smoke questions")
-    for row in rows:
+    table = Table("name", "title", "collections", "end user", "intents", "smoke questions")
+    for d, row in zip(definitions.values(), rows, strict=True):
         name = f"{row['name']} (default)" if row["default"] else str(row["name"])
-        table.add_row(name, str(row["title"]), str(row["collection"]), str(row["end_user"]),
+        table.add_row(name, str(row["title"]), ", ".join(d.collection_names), str(row["end_user"]),
                       str(row["intents"]), str(row["smoke"]))  # fmt: skip
     console.print(table)
 
@@ -98,8 +100,9 @@ def show(name: NameArg, as_json: JsonOpt = False) -> None:
     console.print(f"[bold]{definition.name}[/bold]: {definition.title}", highlight=False)
     if definition.description:
         console.print(definition.description, highlight=False)
+    names = definition.collection_names
     facts = {
-        "collection": definition.collection,
+        "collection" if len(names) == 1 else "collections": ", ".join(names),
         "end user": definition.end_user,
         "answers": f"{effective.answer_mode} (top {effective.top_k}, floor "
         f"{effective.relevance_floor})",
@@ -118,12 +121,15 @@ def show(name: NameArg, as_json: JsonOpt = False) -> None:
 @one_line_errors
 def new(
     name: NameArg,
-    collection: Annotated[str, typer.Option(help="The collection it answers from.")],
+    collection: Annotated[
+        list[str],
+        typer.Option(help="The collection it answers from (more than once: searched together)."),
+    ],
     title: Annotated[str | None, typer.Option(help="Its title (default: from the name).")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
 ) -> None:
-    """Write a working definition over COLLECTION to <definitions_dir>/NAME.toml; its path is
-    the last line of the output."""
+    """Write a working definition over COLLECTION (one or more) to
+    <definitions_dir>/NAME.toml; its path is the last line of the output."""
     settings = load_settings()
     path = settings.assistants_dir / f"{name}.toml"
     text = starter(name, collection, title)
@@ -159,7 +165,7 @@ def ask(
     name = assistant or default_name(settings, list(_definitions(settings)))
     definition = _definition(settings, name)
     _needs_customer(definition, customer)
-    with _local(settings, definition) as local:
+    with _local(settings, definition, os.environ) as local:
         answer = local.ask(question, customer)
     if as_json:
         typer.echo(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
@@ -182,10 +188,9 @@ def check(name: NameArg, customer: Annotated[str | None, typer.Option(
     if definition.smoke:
         _needs_customer(definition, customer)
     problems = []
-    with _local(settings, definition) as local:
+    with _local(settings, definition, os.environ) as local:
         documents = local.documents()
-        if not documents:
-            problems.append(f"collection {definition.collection!r} holds no documents")
+        problems += [f"collection {c!r} holds no documents" for c, n in documents.items() if not n]
         table = Table("question", "expects", "got", "result")
         for smoke in definition.smoke:
             answer = local.ask(smoke.question, customer)
@@ -193,7 +198,8 @@ def check(name: NameArg, customer: Annotated[str | None, typer.Option(
             if verdict:
                 problems.append(f"{smoke.question!r}: {verdict}")
             table.add_row(smoke.question, smoke.expect, answer.path, verdict or "ok")
-    console.print(f"collection {definition.collection}: {documents} documents", highlight=False)
+    for collection, count in documents.items():
+        console.print(f"collection {collection}: {count} documents", highlight=False)
     if definition.smoke:
         console.print(table)
     else:
@@ -244,19 +250,23 @@ class _Local:
     """One assistant over the local model and knowledge base, in this process."""
 
     def __init__(self, settings: Settings, definition: AssistantDefinition, kb: Any,
-                 model: Any, order_url: tuple[str, str] | None) -> None:  # fmt: skip
+                 model: Any, order_url: tuple[str, str] | None,
+                 secrets: Mapping[str, str]) -> None:  # fmt: skip
         self.settings = settings
         self.definition = definition
         self.kb = kb
         self.model = model
         self.order_url = order_url
+        self.secrets = secrets
 
-    def documents(self) -> int:
+    def documents(self) -> dict[str, int]:
+        """How many documents each of its collections holds."""
         from switchboard.rag.types import CollectionRef
 
-        ref = CollectionRef(self.settings.knowledge.default_tenant, self.definition.collection)
-        info = self.kb.store.get_collection(ref)
-        return info.documents if info is not None else 0
+        tenant = self.settings.knowledge.default_tenant
+        infos = {c: self.kb.store.get_collection(CollectionRef(tenant, c))
+                 for c in self.definition.collection_names}  # fmt: skip
+        return {c: info.documents if info is not None else 0 for c, info in infos.items()}
 
     def ask(self, question: str, customer: str | None) -> Answer:
         return asyncio.run(self._turn(question, customer or "cli"))
@@ -264,15 +274,10 @@ class _Local:
     async def _turn(self, question: str, customer: str) -> Answer:
         from switchboard.assistant.conversations import ConversationStore
         from switchboard.assistant.orchestrator import TurnRequest
-        from switchboard.assistant.service import (
-            ORDERS_TOKEN,
-            default_name,
-            open_assistant,
-            open_tools,
-        )
+        from switchboard.assistant.order_client import OrderClient
+        from switchboard.assistant.service import default_name, edge_tools, open_assistant
 
-        url, token = self.order_url or ("", "")
-        tools = open_tools(self.definition, url, {ORDERS_TOKEN: token} if token else {})
+        orders = OrderClient(*self.order_url) if self.order_url else None
         served = default_name(self.settings, list(_definitions(self.settings)))
         conversations = ConversationStore(  # the server's file: its default owns old sessions
             self.settings.assistant_db,
@@ -280,7 +285,9 @@ class _Local:
             default_assistant=served,
         )
         answer = Answer()
+        tools = None
         try:
+            tools = edge_tools(self.settings, self.definition, orders, self.secrets)
             assistant = open_assistant(self.settings, self.model, self.kb, self.definition,
                                        conversations=conversations, tools=tools)  # fmt: skip
             async for event in assistant.orchestrator.turn(TurnRequest(customer, question)):
@@ -288,15 +295,23 @@ class _Local:
         finally:
             if tools is not None:
                 await tools.aclose()
+            if orders is not None:
+                await orders.aclose()
             conversations.close()
         return answer
 
 
 @contextlib.contextmanager
-def _local(settings: Settings, definition: AssistantDefinition) -> Iterator[_Local]:
+def _local(
+    settings: Settings, definition: AssistantDefinition, secrets: Mapping[str, str]
+) -> Iterator[_Local]:
     """The local model, the knowledge base and (for an assistant whose tools name no base
-    URL) the demo Order API as its own process, for as long as the block runs."""
+    URL) the demo Order API as its own process, for as long as the block runs; its tools
+    get their secrets from ``secrets`` (checked first, before anything starts)."""
     from switchboard.assistant.local_model import LocalChatModel
+    from switchboard.assistant.service import check_secrets
+
+    check_secrets(settings, [definition], secrets)
     from switchboard.engine.local import LocalEngine
     from switchboard.rag.knowledge import KnowledgeBase
 
@@ -314,4 +329,4 @@ def _local(settings: Settings, definition: AssistantDefinition) -> Iterator[_Loc
         stack.callback(engine.close)
         kb = KnowledgeBase.open(settings.knowledge, settings.knowledge_store, settings.models_dir)
         stack.callback(kb.close)
-        yield _Local(settings, definition, kb, LocalChatModel(engine), order_url)
+        yield _Local(settings, definition, kb, LocalChatModel(engine), order_url, secrets)

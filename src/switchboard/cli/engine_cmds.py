@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -46,7 +47,10 @@ def serve(
     """Serve the support assistant's chat at / and its API, the knowledge base and the
     OpenAI-compatible API of the local engine (and the demo Order API as its own process,
     supervised, unless orders.start_with_server is false)."""
+    from switchboard.assistant.service import check_secrets, served_definitions
+
     settings = with_bind(load_settings(), host, port)  # auth "auto" reads the host
+    check_secrets(settings, served_definitions(settings).values(), os.environ)
     check_port_free(settings.server.host, settings.server.port, "switchboard serve")
     if model is not None:  # the served name is the model actually loaded
         settings = settings.model_copy(update={"model": model})
@@ -90,7 +94,14 @@ def _serve_api(
         client = OrderClient(orders.url, orders.token) if orders is not None else None
         definitions = served_definitions(settings)
         assistants = (
-            open_assistants(settings, chat_model, knowledge, definitions=definitions, orders=client)
+            open_assistants(
+                settings,
+                chat_model,
+                knowledge,
+                definitions=definitions,
+                orders=client,
+                secrets=os.environ,
+            )
             if definitions
             else None
         )

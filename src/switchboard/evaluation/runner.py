@@ -248,7 +248,7 @@ def corpus_knowledge(
 
 
 def eval_collection(settings: Settings, target: EvalTarget, size: int) -> CollectionRef:
-    name = f"{target.definition.collection}-{size}"
+    name = f"{target.definition.collection_names[0]}-{size}"
     return CollectionRef(settings.knowledge.default_tenant, name)
 
 

@@ -114,12 +114,14 @@ class Ranked:
 
 @dataclass(frozen=True)
 class SearchHit:
-    """A final result: the chunk, its final score, and each stage's rank and score."""
+    """A final result: the chunk, its final score, and each stage's rank and score; an
+    assistant's search over several collections names the hit's (``collection``)."""
 
     stored: StoredChunk
     score: float
     ranks: dict[str, int]
     scores: dict[str, float]
+    collection: str = ""
 
     def to_json(self) -> dict[str, Any]:
         chunk = self.stored.chunk

@@ -6,15 +6,15 @@ allow-list of hosts, and the verified end user filled in by the server (``http``
     spec          HttpToolSpec: one tool's declaration, validated
     schema        the JSON-schema subset the arguments are checked against
     declarations  load_tool_file: tools declared in TOML
-    openapi       import_openapi: tools from an OpenAPI document
+    openapi       import_openapi, OpenApiImport: tools from an OpenAPI document
     http          HttpTool.call -> ToolOutcome (failures are outcomes, never exceptions)
     registry      ToolRegistry: an assistant's tools, built once, sharing one client
 """
 
 from switchboard.tools.declarations import load_tool_file, tool_specs
 from switchboard.tools.http import HttpTool, RetryTiming, ToolFailure, ToolOutcome
-from switchboard.tools.openapi import import_openapi, parse_openapi
-from switchboard.tools.registry import ToolRegistry
+from switchboard.tools.openapi import OpenApiImport, import_openapi, parse_openapi
+from switchboard.tools.registry import ToolRegistry, secret_problem
 from switchboard.tools.schema import check_schema, schema_errors
 from switchboard.tools.spec import HttpMethod, HttpToolSpec
 
@@ -22,6 +22,7 @@ __all__ = [
     "HttpMethod",
     "HttpTool",
     "HttpToolSpec",
+    "OpenApiImport",
     "RetryTiming",
     "ToolFailure",
     "ToolOutcome",
@@ -31,5 +32,6 @@ __all__ = [
     "load_tool_file",
     "parse_openapi",
     "schema_errors",
+    "secret_problem",
     "tool_specs",
 ]

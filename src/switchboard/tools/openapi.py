@@ -5,7 +5,8 @@ parameters and the properties of its JSON request body are merged into one param
 object (the body's properties go in the body); local ``$ref``s are inlined, a cycle is
 refused; the base URL is ``servers[0]`` unless one is given; ``description`` (else
 ``summary``) describes it. Operations without an ``operationId`` are left out. Every error
-is one line naming the operation.
+is one line naming the operation. ``OpenApiImport`` is such an import as an assistant's
+definition declares it: the document's file and the arguments of ``import_openapi``.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field
 
 from switchboard.tools.declarations import declared_spec
 from switchboard.tools.spec import HttpToolSpec
@@ -81,6 +84,48 @@ def import_openapi(
     if end_user is not None and not any(spec.end_user for spec in specs):
         raise ValueError(f"no imported operation has the end-user parameter {end_user!r}")
     return specs
+
+
+class OpenApiImport(BaseModel):
+    """The tools of an OpenAPI document on disk, as an assistant's definition declares
+    them (``[tools_openapi]``): ``import_openapi``'s arguments and the secret every call
+    sends."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    file: Path = Field(description="The document (JSON or YAML).")
+    base_url: str | None = Field(
+        None, description="Where its paths are called (default: the document's servers[0])."
+    )
+    operations: list[str] | None = Field(
+        None, min_length=1, description="Only these operation ids (default: every one)."
+    )
+    end_user: str | None = Field(
+        None, description="The parameter the server fills with the verified end user."
+    )
+    secret_env: str | None = Field(None, description="The variable holding the API's secret.")
+    secret_header: str | None = Field(None, description="The header that sends the secret.")
+    secret_prefix: str | None = Field(None, description="Put before the secret ('Bearer ').")
+
+    def specs(self) -> list[HttpToolSpec]:
+        """The document's tools; ``ValueError`` (one line) names the file and the problem."""
+        try:
+            text = self.file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+            raise ValueError(f"cannot read {self.file}: {reason}") from None
+        secrets = ("secret_env", "secret_header", "secret_prefix")
+        defaults = {key: getattr(self, key) for key in secrets if getattr(self, key) is not None}
+        try:
+            return import_openapi(
+                text,
+                base_url=self.base_url,
+                operations=self.operations,
+                end_user=self.end_user,
+                defaults=defaults,
+            )
+        except ValueError as exc:
+            raise ValueError(f"{self.file}: {exc}") from None
 
 
 def _server_url(doc: Mapping[str, Any]) -> str:

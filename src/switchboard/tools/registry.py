@@ -80,14 +80,9 @@ class ToolRegistry:
                     f"tool {spec.name}: host {urlsplit(spec.url).netloc!r} is not in the "
                     f"allowed hosts {sorted(allowed)}"
                 )
-            if spec.secret_env is not None:
-                secret = secrets.get(spec.secret_env, "")
-                if not secret:
-                    raise ValueError(f"tool {spec.name}: the secret {spec.secret_env} is not set")
-                if not secret.isprintable():
-                    raise ValueError(
-                        f"tool {spec.name}: the secret {spec.secret_env} cannot be a header value"
-                    )
+            problem = secret_problem(spec, secrets)
+            if problem is not None:
+                raise ValueError(problem)
 
     def __getitem__(self, name: str) -> HttpTool:
         return self._tools[name]
@@ -123,6 +118,18 @@ class ToolRegistry:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def secret_problem(spec: HttpToolSpec, secrets: Mapping[str, str]) -> str | None:
+    """Why ``spec``'s secret cannot be sent from ``secrets`` (one line), or None."""
+    if spec.secret_env is None:
+        return None
+    secret = secrets.get(spec.secret_env, "")
+    if not secret:
+        return f"tool {spec.name}: the secret {spec.secret_env} is not set"
+    if not secret.isprintable():
+        return f"tool {spec.name}: the secret {spec.secret_env} cannot be a header value"
+    return None
 
 
 def _headers(spec: HttpToolSpec, secrets: Mapping[str, str]) -> dict[str, str]:
