@@ -112,8 +112,8 @@ def test_a_proposal_needs_a_lookup(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("change", "problem"),
     [
-        (('tool = "get_order"', 'tool = "cancel_order"'), "'cancel_order' is not one of its read tools"),
-        (('tool = "get_order"', 'tool = "find_order"'), "'find_order' is not one of its read tools"),
+        (('tool = "get_order"', 'tool = "cancel_order"'), "'cancel_order' is not one of its read"),
+        (('tool = "get_order"', 'tool = "find_order"'), "'find_order' is not one of its read"),
         (('argument = "order_id"', 'argument = "number"'), "get_order has no argument 'number'"),
         (("LK-(\\d{6})", "LK-\\d{6}"), "needs exactly one capture group"),
         (('found = "Order {{ order_id }}', 'found = "Order {{ order_id '), "template error"),
