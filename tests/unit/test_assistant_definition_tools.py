@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from switchboard.assistant.definition import DefinitionError, load_definition
+from switchboard.assistant.definition import DefinitionError, load_definition, load_definitions
 from switchboard.demo import shop_tools_path
 
 pytestmark = pytest.mark.unit
@@ -128,3 +128,11 @@ def test_a_broken_lookup_is_named(tmp_path: Path, change: tuple[str, str], probl
     with pytest.raises(DefinitionError) as caught:
         load_definition(path)
     assert problem in str(caught.value)
+
+
+def test_a_tools_file_in_the_definitions_folder_is_named_as_such(tmp_path: Path) -> None:
+    write(tmp_path, 'tools = "api_tools.toml"')
+    with pytest.raises(DefinitionError) as caught:
+        load_definitions([tmp_path])
+    assert str(caught.value).startswith(str(tmp_path / "api_tools.toml"))
+    assert "a tools file, not an assistant" in str(caught.value)

@@ -366,6 +366,11 @@ def load_definition(path: Path) -> AssistantDefinition:
         raise DefinitionError(f"{path}: cannot read it: {exc.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise DefinitionError(f"{path}: not valid TOML: {exc}") from None
+    if isinstance(data.get("tools"), list):
+        raise DefinitionError(
+            f"{path}: a tools file, not an assistant: keep tools files outside the "
+            "definitions folder (a definition names its file with tools = \"...\")"
+        )
     data.setdefault("name", path.stem)
     if isinstance(data.get("tools"), str):
         data["tools"] = str(path.parent / data["tools"])  # an absolute path stays as it is
