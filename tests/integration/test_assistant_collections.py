@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from switchboard.assistant.definition import load_definition, starter
+from switchboard.assistant.definition import load_definition
 from switchboard.assistant.local_model import LocalChatModel
 from switchboard.assistant.orchestrator import TurnRequest
 from switchboard.assistant.service import open_assistants
+from switchboard.assistant.starter import starter
 from switchboard.assistant.transcript import Transcript
 from switchboard.config import Settings
 from switchboard.engine.local import LocalEngine

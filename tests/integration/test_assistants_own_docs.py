@@ -117,7 +117,7 @@ def base_url(
     settings = shop_settings(data)
     definitions = data / "assistants"
     definitions.mkdir()
-    from switchboard.assistant.definition import starter
+    from switchboard.assistant.starter import starter
 
     (definitions / "garden.toml").write_text(starter("garden", "garden"), encoding="utf-8")
     definition = load_definition(definitions / "garden.toml")

@@ -7,7 +7,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 
-from switchboard.assistant.definition import IntentSpec, demo_definition, intents_by_name
+from switchboard.assistant.definition import demo_definition, intents_by_name
+from switchboard.assistant.definition_parts import IntentSpec
 from switchboard.assistant.types import Action
 from switchboard.cache.false_hit import FalseHitRules
 from switchboard.config import CacheSettings, OrdersSettings

@@ -14,9 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 from switchboard.assistant.citations import citation_event
-from switchboard.assistant.definition import DefinitionError, load_definition, starter
+from switchboard.assistant.definition import DefinitionError, load_definition
 from switchboard.assistant.evidence import candidates_of, source_chunk
 from switchboard.assistant.prompt_budget import citations_of
+from switchboard.assistant.starter import starter
 from switchboard.assistant.turn import KnowledgeSearcher, merged_hits
 from switchboard.cli import app
 from switchboard.config import KnowledgeSettings

@@ -13,8 +13,8 @@ from switchboard.assistant.definition import (
     assistant_named,
     load_definition,
     load_definitions,
-    starter,
 )
+from switchboard.assistant.starter import starter
 from switchboard.assistant.types import Action
 from switchboard.config import AssistantSettings
 from tests.unit.demo_shop import HELPDESK, SHOP

@@ -25,7 +25,8 @@ import asyncio
 import re
 
 from switchboard.assistant.conversations import ConversationStore, PendingAction
-from switchboard.assistant.definition import AssistantDefinition, WriteProposal
+from switchboard.assistant.definition import AssistantDefinition
+from switchboard.assistant.definition_parts import WriteProposal
 from switchboard.assistant.lookup import Tools
 from switchboard.assistant.turn import TurnState
 from switchboard.assistant.types import Route, ToolResultEvent

@@ -58,23 +58,31 @@ otherwise.
 
 from __future__ import annotations
 
-import re
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-from switchboard.assistant.language import LANGUAGES
+from switchboard.assistant.definition_parts import (
+    NAME,
+    IntentSpec,
+    ModelPolicy,
+    Prompts,
+    Replies,
+    Retrieval,
+    Smoke,
+    Strict,
+    Widget,
+    WriteProposal,
+)
 from switchboard.assistant.lookup import LookupSpec
 from switchboard.assistant.types import Action
 from switchboard.config import AssistantSettings
 from switchboard.demo import assistants_dir
 from switchboard.tools import HttpToolSpec, OpenApiImport, tool_specs
 
-NAME = r"^[a-z][a-z0-9_-]{0,39}$"
-INTENT_NAME = r"^[a-z][a-z0-9_]{0,39}$"
 CHECK_BASE_URL = "http://127.0.0.1"  # where tools without a base_url are checked against
 MODEL_PREFIX = "assistant:"
 """``model: "assistant:<name>"`` in a chat completion asks that assistant."""
@@ -84,125 +92,7 @@ class DefinitionError(ValueError):
     """A definition that cannot be loaded: the message names the file and each field."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Prompts(_Strict):
-    grounded: str = Field(min_length=1, description="System prompt of answers from sources.")
-    small_talk: str = Field(min_length=1, description="System prompt of greetings and thanks.")
-    tools: str | None = Field(
-        None, description="System prompt when the model calls the tools itself."
-    )
-
-
-class Replies(_Strict):
-    out_of_scope: str = Field(min_length=1, description="The refusal of an off-topic message.")
-    not_sure: str = Field(min_length=1, description="When the documents do not answer.")
-    ticket_created: str = Field(
-        min_length=1, description="After a handoff ticket; {ticket_id} is its number."
-    )
-    blocked: str | None = Field(
-        None,
-        description="Instead of an answer to a message a guardrail blocks (default: "
-        "guard.blocked_input_message).",
-    )
-    handoff_offer: str = Field(
-        "Would you like me to connect you with a colleague?",
-        min_length=1,
-        description="The offer of a colleague, after 'not sure' or a failed lookup.",
-    )
-    other_language: dict[str, str] = Field(
-        default_factory=dict,
-        description="Per language code, the offer of a colleague in that language; a "
-        "message clearly in one of them gets it (none: every message is answered).",
-    )
-
-    @field_validator("ticket_created")
-    @classmethod
-    def _names_the_ticket(cls, value: str) -> str:
-        if "{ticket_id}" not in value:
-            raise ValueError("must contain {ticket_id}")
-        return value
-
-    @field_validator("other_language")
-    @classmethod
-    def _known_languages(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(value) - set(LANGUAGES))
-        if unknown:
-            raise ValueError(f"unknown languages {unknown}; known: {sorted(LANGUAGES)}")
-        return value
-
-    def ticket(self, ticket_id: str) -> str:
-        return self.ticket_created.replace("{ticket_id}", ticket_id)
-
-
-class Retrieval(_Strict):
-    """Overrides of the server's ``[assistant]`` settings of the same name."""
-
-    top_k: int | None = Field(None, ge=1, le=20)
-    relevance_floor: float | None = Field(None, ge=-1.0, le=1.0)
-    answer_mode: Literal["generate", "quote"] | None = None
-    query_focus: Literal["none", "questions", "last_question"] | None = None
-    evidence_spans: int | None = Field(None, ge=0, le=64)
-    answerable_key_terms: int | None = Field(None, ge=0, le=8)
-    quote_sentences: int | None = Field(None, ge=1, le=8)
-    quote_window: int | None = Field(None, ge=0, le=8)
-
-
-class ModelPolicy(_Strict):
-    route: str | None = Field(
-        None, description="The gateway route of its model calls (default: assistant.model_route)."
-    )
-    temperature: float | None = Field(None, ge=0.0, le=2.0)
-    max_tokens: int | None = Field(None, ge=16)
-
-
-class WriteProposal(_Strict):
-    """A write tool an intent proposes for the one record number its message names (as
-    the ``[lookup]`` finds them); the texts name that value as ``{<argument>}`` (and
-    ``failed`` the API's ``{reason}``)."""
-
-    tool: str = Field(min_length=1, description="A write tool of the assistant's tools.")
-    argument: str = Field("order_id", description="The tool argument the record number fills.")
-    ask: str = Field(min_length=1, description="The proposal; ends asking to reply yes.")
-    done: str = Field(min_length=1, description="Said after the call succeeded.")
-    failed: str = Field(min_length=1, description="Said after the API refused; {reason}.")
-
-    @model_validator(mode="after")
-    def _names_the_value(self) -> WriteProposal:
-        slot = "{" + self.argument + "}"
-        for field_name in ("ask", "done", "failed"):
-            if slot not in getattr(self, field_name):
-                raise ValueError(f"{field_name} must contain {slot}")
-        if "{reason}" not in self.failed:
-            raise ValueError("failed must contain {reason}")
-        return self
-
-    def say(self, text: str, value: str, reason: str = "") -> str:
-        return text.replace("{" + self.argument + "}", value).replace("{reason}", reason)
-
-
-class IntentSpec(_Strict):
-    name: str = Field(pattern=INTENT_NAME)
-    action: Action
-    examples: list[str] = Field(min_length=3)
-    proposes: WriteProposal | None = None
-
-
-class Widget(_Strict):
-    title: str | None = Field(None, description="The chat window's title (default: title).")
-    accent: str = Field("#2f6f4e", pattern=r"^#[0-9a-fA-F]{6}$")
-    greeting: str | None = Field(None, description="The first message the widget shows.")
-
-
-class Smoke(_Strict):
-    question: str = Field(min_length=1)
-    expect: Literal["answer", "not_sure"] = "answer"
-    must_include: list[str] = Field(default_factory=list)
-
-
-class AssistantDefinition(_Strict):
+class AssistantDefinition(Strict):
     name: str = Field(pattern=NAME)
     title: str = Field(min_length=1)
     description: str = ""
@@ -369,7 +259,7 @@ def load_definition(path: Path) -> AssistantDefinition:
     if isinstance(data.get("tools"), list):
         raise DefinitionError(
             f"{path}: a tools file, not an assistant: keep tools files outside the "
-            "definitions folder (a definition names its file with tools = \"...\")"
+            'definitions folder (a definition names its file with tools = "...")'
         )
     data.setdefault("name", path.stem)
     if isinstance(data.get("tools"), str):
@@ -415,23 +305,6 @@ def assistant_named(model: str) -> str | None:
     return model[len(MODEL_PREFIX) :]
 
 
-def starter(name: str, collections: str | Sequence[str], title: str | None = None) -> str:
-    """A working definition over ``collections`` (one or several) to start from
-    (``assistants new``)."""
-    if not re.match(NAME, name):
-        raise DefinitionError(f"{name!r} is not an assistant name (lowercase, digits, - and _)")
-    names = [collections] if isinstance(collections, str) else list(collections)
-    title = title or name.replace("-", " ").replace("_", " ").capitalize()
-    quoted = ", ".join(f'"{_toml(c)}"' for c in names)
-    line = f"collection = {quoted}" if len(names) == 1 else f"collections = [{quoted}]"
-    over = f"the collection{'s' if len(names) > 1 else ''} {quoted}"
-    return _STARTER.format(name=name, over=over, line=line, title=_toml(title))
-
-
-def _toml(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"')
-
-
 def _problems(exc: ValidationError) -> str:
     parts = []
     for error in exc.errors():
@@ -443,33 +316,3 @@ def _problems(exc: ValidationError) -> str:
 
 def intents_by_name(definition: AssistantDefinition) -> Mapping[str, Action]:
     return {intent.name: intent.action for intent in definition.intents}
-
-
-_STARTER = '''# An assistant over {over} (switchboard assistants new).
-# Check it with: switchboard assistants check {name}
-name = "{name}"
-title = "{title}"
-{line}
-handoff = false  # no colleague to hand a question over to (true: offers and tickets)
-
-[prompts]
-grounded = """You are the assistant of {title}. Answer the question using only the facts \
-in the sources below. After each fact, cite its source number in square brackets, like \
-[1]. If the sources do not answer the question, say you are not sure. Answer in at most \
-three short sentences."""
-small_talk = """You are the friendly assistant of {title}. Reply in one short sentence \
-and offer help with questions about its documents. Do not state any facts."""
-
-[replies]
-out_of_scope = "I can only help with questions about {title}'s documents."
-not_sure = "I'm not sure about that: I couldn't find it in our documents, and I'd rather not guess."
-ticket_created = "I've passed our conversation to a colleague (ticket {{ticket_id}})."
-
-[retrieval]
-answer_mode = "quote"
-
-# Questions `switchboard assistants check {name}` asks; add the facts each answer must state.
-# [[smoke]]
-# question = "..."
-# must_include = ["..."]
-'''

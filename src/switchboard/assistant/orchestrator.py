@@ -55,7 +55,8 @@ from switchboard.assistant.conversations import (
     PendingAction,
     StoredMessage,
 )
-from switchboard.assistant.definition import AssistantDefinition, WriteProposal
+from switchboard.assistant.definition import AssistantDefinition
+from switchboard.assistant.definition_parts import WriteProposal
 from switchboard.assistant.evidence import EvidenceSelector, source_chunk
 from switchboard.assistant.focus import QueryFocus, with_order_ids
 from switchboard.assistant.handoff import Handoffs

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from switchboard.assistant.definition import IntentSpec
+from switchboard.assistant.definition_parts import IntentSpec
 from switchboard.assistant.types import Route
 from switchboard.order_ids import OrderIdFormat
 from switchboard.rag.embedder import Embedder, Vectors

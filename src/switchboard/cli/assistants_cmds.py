@@ -19,7 +19,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from switchboard.assistant.definition import AssistantDefinition, Smoke, starter
+from switchboard.assistant.definition import AssistantDefinition
+from switchboard.assistant.definition_parts import Smoke
+from switchboard.assistant.starter import starter
 from switchboard.assistant.transcript import Transcript
 from switchboard.cli.common import (
     app,
