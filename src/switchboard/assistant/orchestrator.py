@@ -42,7 +42,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from switchboard.assistant.answer_path import answer_path
+from switchboard.assistant.answer_path import answer_path, reported_intent
 from switchboard.assistant.answerability import AnswerabilityCheck
 from switchboard.assistant.citations import (
     CitationScanner,
@@ -197,9 +197,10 @@ class Orchestrator:
             "model", 0.0
         )
         path = answer_path(state)
+        intent = reported_intent(state, path)
         record = AssistantRecord(
             content=state.masked("".join(state.answer)),
-            intent=state.route.intent,
+            intent=intent,
             confidence=state.route.confidence,
             model=self.model.name if "model" in state.timings_ms else "",
             cited_article_ids=cited,
@@ -216,7 +217,7 @@ class Orchestrator:
         yield DoneEvent(
             session_id=state.session_id,
             turn_id=turn_id,
-            intent=state.route.intent,
+            intent=intent,
             confidence=state.route.confidence,
             cited_article_ids=cited,
             timings_ms=dict(state.timings_ms),

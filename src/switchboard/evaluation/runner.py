@@ -18,7 +18,7 @@ import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +98,8 @@ class RunResult:
 
     def to_json(self) -> dict[str, Any]:
         cases = [
-            {**asdict(score), "answer": o.answer, "intent": o.intent, "cited": o.cited_article_ids,
+            {**asdict(score), "answer": o.answer, "intent": o.intent,
+             "routed_intent": o.routed_intent, "cited": o.cited_article_ids,
              "retrieved": o.retrieved_article_ids, "handoff": o.handoff,
              "timings_ms": o.timings_ms, "usage": o.usage, "latency_ms": o.latency_ms,
              "answer_path": o.answer_path, "first_token_ms": o.first_token_ms}
@@ -308,7 +309,7 @@ async def _run(
     try:
         for case in cases:
             pipeline = pipelines[case.order_api]
-            outcome = await _case(pipeline, case, scorer)
+            outcome = await _case(pipeline, case, scorer, router)
             outcomes.append(outcome)
             scores.append(score_case(case, outcome, k))
             progress(f"{model.name}, {size}-token chunks: {case.id}", True)
@@ -320,7 +321,12 @@ async def _run(
     return RunResult(model.name, size, summarize(scores, outcomes), scores, outcomes)
 
 
-async def _case(pipeline: Orchestrator, case: GoldenCase, scorer: KnowledgeSearcher) -> TurnOutcome:
+async def _case(
+    pipeline: Orchestrator,
+    case: GoldenCase,
+    scorer: KnowledgeSearcher,
+    router: SemanticRouter | None,
+) -> TurnOutcome:
     session_id = None
     try:
         for message in case.history:
@@ -329,8 +335,11 @@ async def _case(pipeline: Orchestrator, case: GoldenCase, scorer: KnowledgeSearc
                     session_id = event.session_id
         request = TurnRequest(case.customer_id, case.message, session_id)
         previous = case.history[-1] if case.history else None
-        query = search_query(pipeline.focus(case.message), previous, pipeline.order_ids)
-        return await _last_turn(pipeline, request, query, scorer)
+        focused = pipeline.focus(case.message)
+        query = search_query(focused, previous, pipeline.order_ids)
+        outcome = await _last_turn(pipeline, request, query, scorer)
+        routed = router.route(focused).intent if router is not None else QUESTION
+        return replace(outcome, routed_intent=routed)
     except Exception as exc:  # a case that fails is reported, and the run goes on
         return TurnOutcome("", "", 0.0, (), (), None, (), {}, {}, 0.0, error=repr(exc))
 
