@@ -298,6 +298,7 @@ def test_an_unconfident_route_answered_from_the_articles_reports_a_question(rig:
     assert only(events, CitationEvent) != []
     done = done_of(events)
     assert (done.intent, done.confidence) == (QUESTION, pytest.approx(0.2))
+    assert done.routed_intent == Intent.HUMAN_HANDOFF  # what the evaluation scores
     record = rig.store.history(done.session_id, 10)[-1].assistant
     assert record is not None
     assert record.intent == QUESTION

@@ -226,6 +226,7 @@ class Orchestrator:
             cache=state.cache,
             guard_events=tuple(state.guard_events),
             answer_path=path,
+            routed_intent=state.route.intent,
             stages=tuple(state.stages),
         )
 

@@ -18,7 +18,7 @@ import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -309,7 +309,7 @@ async def _run(
     try:
         for case in cases:
             pipeline = pipelines[case.order_api]
-            outcome = await _case(pipeline, case, scorer, router)
+            outcome = await _case(pipeline, case, scorer)
             outcomes.append(outcome)
             scores.append(score_case(case, outcome, k))
             progress(f"{model.name}, {size}-token chunks: {case.id}", True)
@@ -321,12 +321,7 @@ async def _run(
     return RunResult(model.name, size, summarize(scores, outcomes), scores, outcomes)
 
 
-async def _case(
-    pipeline: Orchestrator,
-    case: GoldenCase,
-    scorer: KnowledgeSearcher,
-    router: SemanticRouter | None,
-) -> TurnOutcome:
+async def _case(pipeline: Orchestrator, case: GoldenCase, scorer: KnowledgeSearcher) -> TurnOutcome:
     session_id = None
     try:
         for message in case.history:
@@ -335,11 +330,8 @@ async def _case(
                     session_id = event.session_id
         request = TurnRequest(case.customer_id, case.message, session_id)
         previous = case.history[-1] if case.history else None
-        focused = pipeline.focus(case.message)
-        query = search_query(focused, previous, pipeline.order_ids)
-        outcome = await _last_turn(pipeline, request, query, scorer)
-        routed = router.route(focused).intent if router is not None else QUESTION
-        return replace(outcome, routed_intent=routed)
+        query = search_query(pipeline.focus(case.message), previous, pipeline.order_ids)
+        return await _last_turn(pipeline, request, query, scorer)
     except Exception as exc:  # a case that fails is reported, and the run goes on
         return TurnOutcome("", "", 0.0, (), (), None, (), {}, {}, 0.0, error=repr(exc))
 
@@ -364,6 +356,7 @@ async def _last_turn(
     return TurnOutcome(
         answer=transcript.answer,
         intent=done.intent,
+        routed_intent=done.routed_intent,
         confidence=done.confidence,
         cited_article_ids=done.cited_article_ids,
         retrieved_article_ids=retrieved,
