@@ -19,6 +19,7 @@ from switchboard.assistant.confirmation import Tools
 from switchboard.assistant.grounding_stage import GroundingStage
 from switchboard.assistant.orchestrator import TurnRequest
 from switchboard.assistant.turn_cache import TurnKeys
+from switchboard.assistant.types import QUESTION as QUESTION_INTENT
 from switchboard.assistant.types import CitationEvent, Delta, TokenEvent, TurnEvent
 from switchboard.cache.service import ResponseCache
 from switchboard.cache.sqlite_store import SQLiteCacheStore
@@ -199,6 +200,18 @@ def test_the_same_question_is_answered_from_the_cache_with_its_citations(world: 
     done = done_of(again)
     assert (done.cache, done.intent) == ("exact", Intent.RETURNS_REFUNDS)
     assert done.cited_article_ids == ("returns-policy",)
+
+
+def test_a_cached_answer_to_an_untrusted_route_keeps_the_intent_the_turn_reported(
+    world: World,
+) -> None:
+    world.rig.router.default = route(Intent.HUMAN_HANDOFF, confident=False, confidence=0.2)
+    first = done_of(world.turn(QUESTION))
+
+    again = done_of(world.turn(QUESTION))
+
+    assert (first.cache, first.intent) == ("miss", QUESTION_INTENT)
+    assert (again.cache, again.intent) == ("exact", QUESTION_INTENT)
 
 
 def test_a_paraphrase_is_a_semantic_hit_and_another_country_is_not(world: World) -> None:

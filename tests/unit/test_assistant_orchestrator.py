@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from switchboard.assistant.types import (
+    QUESTION,
     CitationEvent,
     HandoffEvent,
     HandoffReason,
@@ -282,3 +283,40 @@ def test_handoff_in_another_session_gets_another_ticket(rig: Rig) -> None:
     assert first.ticket_id is not None
     assert second.ticket_id is not None
     assert first.ticket_id != second.ticket_id
+
+
+# -- the intent a turn reports ---------------------------------------------------------------
+
+
+def test_an_unconfident_route_answered_from_the_articles_reports_a_question(rig: Rig) -> None:
+    """The best-scoring intent of an untrusted route is not what the turn did: it answered
+    a question from the articles."""
+    rig.router.default = route(Intent.HUMAN_HANDOFF, confident=False, confidence=0.2)
+
+    events = rig.turn("How long do I have to return a jacket?")
+
+    assert only(events, CitationEvent) != []
+    done = done_of(events)
+    assert (done.intent, done.confidence) == (QUESTION, pytest.approx(0.2))
+    assert done.routed_intent == Intent.HUMAN_HANDOFF  # what the evaluation scores
+    record = rig.store.history(done.session_id, 10)[-1].assistant
+    assert record is not None
+    assert record.intent == QUESTION
+
+
+def test_an_unconfident_route_the_articles_do_not_answer_reports_a_question(rig: Rig) -> None:
+    rig.router.default = route(Intent.HUMAN_HANDOFF, confident=False, confidence=0.2)
+    rig.searcher.hits = [hit("contact", "Contact", "Call us.", 0.2)]
+
+    done = done_of(rig.turn("How do I get a parking permit for the office car park?"))
+
+    assert (done.answer_path.value, done.intent) == ("not_sure", QUESTION)
+
+
+def test_an_unconfident_route_whose_intent_picked_the_reply_reports_that_intent(rig: Rig) -> None:
+    rig.router.default = route(Intent.OUT_OF_SCOPE, confident=False)
+    rig.searcher.hits = []
+
+    done = done_of(rig.turn("what's the capital of Peru"))
+
+    assert (done.answer_path.value, done.intent) == ("refusal", Intent.OUT_OF_SCOPE)

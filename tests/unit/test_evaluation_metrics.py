@@ -1,10 +1,12 @@
-"""A run's summary of the golden set (``evaluation.metrics``): the answer paths taken."""
+"""Scoring a golden case (``evaluation.metrics``): its intent; a run's summary: the answer
+paths taken."""
 
 from __future__ import annotations
 
 import pytest
 
-from switchboard.evaluation.metrics import TurnOutcome, path_mix, summarize
+from switchboard.evaluation.golden import GoldenCase
+from switchboard.evaluation.metrics import TurnOutcome, path_mix, score_case, summarize
 
 pytestmark = pytest.mark.unit
 
@@ -40,3 +42,20 @@ def test_the_first_token_is_timed_over_the_answers_from_the_articles_only() -> N
     summary = summarize([], outcomes)
     assert summary["first_token_ms"]["p50"] == pytest.approx(900.0)
     assert summary["first_token_ms"]["p95"] == pytest.approx(990.0)
+
+
+def test_the_intent_scored_is_the_routers_best_not_the_one_the_turn_reports() -> None:
+    """An unconfident route answered from the articles reports ``question``; intent
+    accuracy measures the router, so it scores the router's best intent."""
+    case = GoldenCase(
+        "c1", "C1", (), "Do you ship abroad?", "shipping", (), (), (), None, "up", (), "dev"
+    )
+    reported = TurnOutcome(
+        "answer", "question", 0.3, (), (), None, (), {}, {}, 10.0, routed_intent="shipping"
+    )
+    wrong = TurnOutcome(
+        "answer", "question", 0.3, (), (), None, (), {}, {}, 10.0, routed_intent="returns"
+    )
+
+    assert score_case(case, reported, 5).intent_ok is True
+    assert score_case(case, wrong, 5).intent_ok is False

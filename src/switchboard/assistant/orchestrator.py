@@ -42,7 +42,7 @@ import asyncio
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
-from switchboard.assistant.answer_path import answer_path
+from switchboard.assistant.answer_path import answer_path, reported_intent
 from switchboard.assistant.answerability import AnswerabilityCheck
 from switchboard.assistant.citations import (
     CitationScanner,
@@ -204,9 +204,10 @@ class Orchestrator:
             "model", 0.0
         )
         path = answer_path(state)
+        intent = reported_intent(state, path)
         record = AssistantRecord(
             content=state.masked("".join(state.answer)),
-            intent=state.route.intent,
+            intent=intent,
             confidence=state.route.confidence,
             model=self.model.name if "model" in state.timings_ms else "",
             cited_article_ids=cited,
@@ -223,7 +224,7 @@ class Orchestrator:
         yield DoneEvent(
             session_id=state.session_id,
             turn_id=turn_id,
-            intent=state.route.intent,
+            intent=intent,
             confidence=state.route.confidence,
             cited_article_ids=cited,
             timings_ms=dict(state.timings_ms),
@@ -232,6 +233,7 @@ class Orchestrator:
             cache=state.cache,
             guard_events=tuple(state.guard_events),
             answer_path=path,
+            routed_intent=state.route.intent,
             stages=tuple(state.stages),
         )
 

@@ -16,8 +16,9 @@ import dataclasses
 import time
 from collections.abc import Callable, Sequence
 
+from switchboard.assistant.answer_path import answer_path, reported_intent
 from switchboard.assistant.turn import TurnState, search_query
-from switchboard.assistant.types import SMALL_TALK, AnswerPath
+from switchboard.assistant.types import AnswerPath
 from switchboard.cache.keys import exact_key, system_hash
 from switchboard.cache.types import CachedAnswer, CacheScope
 from switchboard.order_ids import OrderIdFormat
@@ -64,7 +65,7 @@ class TurnKeys:
     def answer(self, state: TurnState) -> CachedAnswer | None:
         if not self._cacheable(state):
             return None
-        intent = state.route.intent if state.route else SMALL_TALK
+        intent = reported_intent(state, answer_path(state))
         return CachedAnswer(
             "".join(state.answer).strip(),
             {

@@ -155,6 +155,8 @@ class DoneEvent:
     cache: str | None = None  # "exact", "semantic", "fallback" (a hit), "miss"; None: not looked up
     guard_events: tuple[str, ...] = ()  # "direction:category:type:action" per finding
     answer_path: AnswerPath = AnswerPath.GENERATED
+    routed_intent: Intent = ""  # the router's best, confident or not; ``intent`` is the
+    # turn's (``question`` when an untrusted route was answered from the documents)
     stages: tuple[StageTime, ...] = ()  # for the turn's trace; not part of the event's JSON
     kind: Literal["done"] = "done"
 

@@ -56,6 +56,8 @@ class TurnOutcome:
     error: str | None = None
     answer_path: str = ""  # the done event's: "generated", "quoted", "order_status"...
     first_token_ms: float | None = None  # to the first token, as the client saw it
+    routed_intent: str = ""  # the router's best intent, confident or not (``intent`` is the
+    # turn's: ``question`` where an untrusted route was answered from the articles)
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,9 @@ def score_case(case: GoldenCase, outcome: TurnOutcome, k: int) -> CaseScore:
     return CaseScore(
         case_id=case.id,
         tags=case.tags,
-        intent_ok=None if case.expected_intent is None else outcome.intent == case.expected_intent,
+        intent_ok=None
+        if case.expected_intent is None
+        else outcome.routed_intent == case.expected_intent,
         hit=hit,
         citation_precision=precision,
         facts_found=len(case.must_include) - len(missing),

@@ -96,7 +96,8 @@ class RunResult:
 
     def to_json(self) -> dict[str, Any]:
         cases = [
-            {**asdict(score), "answer": o.answer, "intent": o.intent, "cited": o.cited_article_ids,
+            {**asdict(score), "answer": o.answer, "intent": o.intent,
+             "routed_intent": o.routed_intent, "cited": o.cited_article_ids,
              "retrieved": o.retrieved_article_ids, "handoff": o.handoff,
              "timings_ms": o.timings_ms, "usage": o.usage, "latency_ms": o.latency_ms,
              "answer_path": o.answer_path, "first_token_ms": o.first_token_ms}
@@ -353,6 +354,7 @@ async def _last_turn(
     return TurnOutcome(
         answer=transcript.answer,
         intent=done.intent,
+        routed_intent=done.routed_intent,
         confidence=done.confidence,
         cited_article_ids=done.cited_article_ids,
         retrieved_article_ids=retrieved,
