@@ -10,8 +10,8 @@ assistant's definition sets them.
 The answer streams as ``chat.completion.chunk``s (or comes as one ``chat.completion``).
 Two extension fields, on the last chunk and on the completion, carry what plain text
 cannot: ``citations`` (what each ``[n]`` of the answer refers to: ``number``,
-``article_id``, ``title``, ``url``, ``heading``, ``quote``, ``collection``) and ``switchboard`` (the turn's
-``session_id``, ``intent``, ``answer_path``, and ``handoff`` when a colleague was offered
+``article_id``, ``title``, ``url``, ``heading``, ``quote``, ``collection``) and
+``switchboard`` (the turn's ``session_id``, ``intent``, ``answer_path``, and ``handoff`` when a colleague was offered
 or a ticket created). An assistant whose end user is a customer acts for the customer
 its token in ``x-customer-token`` proves, as on ``/v1/assistant/chat``; OpenAI's ``user``
 field is then optional and must match it (with authentication off, ``user`` names the
