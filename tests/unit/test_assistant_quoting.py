@@ -191,6 +191,19 @@ def test_a_table_is_quoted_row_by_row_on_one_line() -> None:
     assert clean("| Zone | Cost |\n|---|---|") == "Zone Cost"  # a header alone
 
 
+def test_rows_of_a_table_without_their_header_are_not_named_by_the_first_row() -> None:
+    """A sentence can hold rows of a table whose header row fell into another one: no
+    row is a header then (it used to name the other rows' cells by the first row's)."""
+    rows = (
+        "| P1 Critical | A whole office cannot work | 15 minutes | 4 hours |\n"
+        "| P2 High | A team cannot work | 1 hour | 8 business hours |"
+    )
+    assert clean(rows) == (
+        "P1 Critical: A whole office cannot work, 15 minutes, 4 hours; "
+        "P2 High: A team cannot work, 1 hour, 8 business hours"
+    )
+
+
 def order_rig(tmp_path: Path, dense: float) -> Rig:
     """A quoting rig whose router calls every message an order question, and whose search
     finds one lost-parcel chunk at cosine ``dense``."""

@@ -93,19 +93,24 @@ def _is_table(text: str) -> bool:
 
 def table_line(table: str) -> str:
     """A Markdown table's rows on one line, each cell after the first named by its column
-    when there are more than two."""
+    when there are more than two. Rows whose header row is not among them (the rule line
+    ``|---|`` under it marks it) are given as they are."""
+    lines = [line.strip() for line in table.splitlines() if line.strip()]
+    headed = len(lines) > 1 and _TABLE_RULE.fullmatch(lines[1]) is not None
     rows = [
-        [cell.strip() for cell in line.strip().strip("|").split("|")]
-        for line in table.splitlines()
-        if line.strip() and not _TABLE_RULE.fullmatch(line.strip())
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in lines
+        if not _TABLE_RULE.fullmatch(line)
     ]
-    header, body = rows[0], rows[1:]
+    header, body = (rows[0], rows[1:]) if headed else ([], rows)
     if not body:
         return " ".join(header)
     out = []
     for row in body:
         rest = row[1:]
-        if len(rest) > 1:
+        if not header:
+            out.append(f"{row[0]}: {', '.join(rest)}" if rest else row[0])
+        elif len(rest) > 1:
             named = [
                 f"{name.lower()} {value}" for name, value in zip(header[1:], rest, strict=False)
             ]
