@@ -117,6 +117,17 @@ def test_each_sentence_is_cited_and_a_section_is_named_once() -> None:
     assert quoted_answer([]) is None
 
 
+def test_a_tables_header_row_alone_is_not_quoted() -> None:
+    header = sentence("prio", "| Priority | Meaning |\n|---|---|", "Priorities", 0)
+    rule = sentence("prio", "P1 tickets are worked on around the clock.", "Priorities", 40)
+    answer = quoted_answer([header, rule])
+
+    assert answer is not None
+    assert answer.text == 'From *Priorities*: "P1 tickets are worked on around the clock." [1]'
+    assert [c.start for c in answer.citations] == [40]
+    assert quoted_answer([header]) is None
+
+
 def test_a_sentence_without_a_heading_is_named_by_its_article() -> None:
     answer = quoted_answer([sentence("returns", "Return within 30 days.")])
 

@@ -66,7 +66,9 @@ def one_article(hits: Sequence[SearchHit]) -> list[SearchHit]:
 
 def quoted_answer(sentences: Sequence[SourceChunk]) -> QuotedAnswer | None:
     """The sentences quoted and cited, best first, one line per section they come from:
-    ``From *Heading*: "First." [1] "Second." [2]``."""
+    ``From *Heading*: "First." [1] "Second." [2]``. A table's header row alone states
+    nothing, and is left out."""
+    sentences = [s for s in sentences if not _header_only(s.text)]
     if not sentences:
         return None
     citations = citations_of(sentences)
@@ -89,6 +91,12 @@ def clean(sentence: str) -> str:
 def _is_table(text: str) -> bool:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return len(lines) > 1 and all(line.startswith("|") for line in lines)
+
+
+def _header_only(text: str) -> bool:
+    """Whether ``text`` is a table's header row and its rule line, without a row."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return _is_table(text) and len(lines) == 2 and _TABLE_RULE.fullmatch(lines[1]) is not None
 
 
 def table_line(table: str) -> str:
