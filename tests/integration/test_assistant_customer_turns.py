@@ -71,4 +71,4 @@ def test_a_plain_status_question_gets_the_status_alone(assistant: ServedShop) ->
 
     assert "LK-101032" in text_of(events)
     assert [e for e in events if isinstance(e, CitationEvent)] == []
-    assert done_of(events).answer_path is AnswerPath.ORDER_STATUS
+    assert done_of(events).answer_path is AnswerPath.LOOKUP

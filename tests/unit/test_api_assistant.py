@@ -178,7 +178,7 @@ def test_an_order_turn_is_logged_with_its_tool_call(served: Served) -> None:
     assert turn is not None
     assert (turn.intent, turn.answer_path, turn.tools) == (
         "order_status",
-        "order_status",
+        "lookup",
         ["get_order"],
     )
     assert row.record.prompt_tokens == 0  # answered without the model

@@ -181,7 +181,7 @@ def test_a_model_failure_sends_the_checked_text_held_then_the_error(world: World
     [
         (Intent.HUMAN_HANDOFF, "I want to talk to a person", AnswerPath.HANDOFF),
         (Intent.OUT_OF_SCOPE, "Write me a poem", AnswerPath.REFUSAL),
-        (Intent.ORDER_STATUS, f"Where is {ALICE_ORDER}?", AnswerPath.ORDER_STATUS),
+        (Intent.ORDER_STATUS, f"Where is {ALICE_ORDER}?", AnswerPath.LOOKUP),
     ],
 )
 def test_answers_without_the_model_name_their_path(

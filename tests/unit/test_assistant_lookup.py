@@ -9,6 +9,7 @@ import pytest
 
 from switchboard.assistant.lookup import UNRENDERABLE, Lookup, LookupResult, LookupSpec
 from switchboard.assistant.templates import Template, template_values
+from switchboard.assistant.types import AnswerPath
 from switchboard.orders.dataset import generate_dataset
 from switchboard.orders.service import order_detail
 from tests.unit.assistant_rig import (
@@ -158,3 +159,8 @@ def test_a_record_of_another_customer_looks_missing(lookup: Lookup) -> None:
     result = run(Lookup(SPEC, shop_tools(FakeOrders(ORDERS_WITH))), ALICE, ["LK-999999"])
     assert result.events[0].data is None
     assert "X1" not in result.answer + " ".join(result.prompt_blocks)
+
+
+def test_a_turn_recorded_as_order_status_reads_back_as_a_lookup() -> None:
+    assert AnswerPath("order_status") is AnswerPath.LOOKUP
+    assert AnswerPath("lookup").value == "lookup"

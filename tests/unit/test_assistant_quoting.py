@@ -244,7 +244,7 @@ def test_a_status_question_also_gets_the_article_it_matches_closely(
     assert rig.searcher.queries == ["Where is my parcel? Tracking said delivered yesterday."]
     assert rig.model.calls == []
     path = done_of(events).answer_path
-    assert path is (AnswerPath.QUOTED if quoted else AnswerPath.ORDER_STATUS)
+    assert path is (AnswerPath.QUOTED if quoted else AnswerPath.LOOKUP)
 
 
 def test_an_order_message_that_asks_what_to_do_gets_the_article_too(tmp_path: Path) -> None:
@@ -283,4 +283,4 @@ def test_an_order_message_asking_beyond_its_status_below_the_floor_is_status_onl
 
     assert LOST_QUOTE not in text_of(events)
     assert only(events, HandoffEvent) == []  # the status was said: no "not sure"
-    assert done_of(events).answer_path is AnswerPath.ORDER_STATUS
+    assert done_of(events).answer_path is AnswerPath.LOOKUP

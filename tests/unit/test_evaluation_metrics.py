@@ -35,7 +35,7 @@ def test_the_first_token_is_timed_over_the_answers_from_the_articles_only() -> N
         outcome("quoted", first=40.0),
         outcome("generated", first=900.0),
         outcome("generated+repaired", first=1000.0),
-        outcome("order_status", first=5.0),  # no article answered: not counted
+        outcome("lookup", first=5.0),  # no article answered: not counted
         outcome("not_sure", first=3.0),
         outcome("generated", first=None),  # said nothing
     ]

@@ -35,7 +35,7 @@ def answer_path(state: TurnState) -> AnswerPath:
     if state.acted:
         return AnswerPath.ACTION
     if state.tool_results:
-        return AnswerPath.ORDER_STATUS
+        return AnswerPath.LOOKUP
     if state.route is not None and state.route.action is Action.REFUSE:
         return AnswerPath.REFUSAL
     return AnswerPath.NOT_SURE

@@ -74,7 +74,7 @@ class AnswerPath(enum.StrEnum):
     GENERATED = "generated"  # the model's answer, every checked claim supported
     REPAIRED = "generated+repaired"  # sentences with unsupported claims left out
     QUOTED = "quoted"  # the evidence sentence that answers the question, quoted
-    ORDER_STATUS = "order_status"  # the Order API's facts (or its outage), rendered
+    LOOKUP = "lookup"  # the end user's records (or their API's outage), stated by the lookup
     ACTION = "action"  # a write tool proposed, performed once confirmed, or dropped
     CACHE = "cache"  # a cached answer
     NOT_SURE = "not_sure"  # nothing relevant in the help centre: a handoff offered
@@ -82,6 +82,11 @@ class AnswerPath(enum.StrEnum):
     LANGUAGE = "language"  # another language: a colleague offered, in that language
     REFUSAL = "refusal"  # out of scope
     BLOCKED = "blocked"  # a guardrail blocked the message or the answer
+
+    @classmethod
+    def _missing_(cls, value: object) -> AnswerPath | None:
+        """Turns recorded before lookups were generic say ``order_status``."""
+        return cls.LOOKUP if value == "order_status" else None
 
 
 # -- events of one turn ---------------------------------------------------------------------

@@ -54,7 +54,7 @@ class TurnOutcome:
     usage: dict[str, int]
     latency_ms: float  # end to end, as the client saw it
     error: str | None = None
-    answer_path: str = ""  # the done event's: "generated", "quoted", "order_status"...
+    answer_path: str = ""  # the done event's: "generated", "quoted", "lookup"...
     first_token_ms: float | None = None  # to the first token, as the client saw it
     routed_intent: str = ""  # the router's best intent, confident or not (``intent`` is the
     # turn's: ``question`` where an untrusted route was answered from the articles)
