@@ -86,6 +86,9 @@ def eval_golden(
     chunk_tokens: ChunkOpt = None,
     tag: TagOpt = None,
     split: SplitOpt = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Only the first N cases selected (a fast subset).")
+    ] = None,
     k: Annotated[int, typer.Option(min=1, help="Retrieval hit@k.")] = 5,
     json_path: JsonOpt = None,
     generate: Annotated[
@@ -112,6 +115,7 @@ def eval_golden(
         cases = [c for c in cases if set(tag) & set(c.tags)]
     if not cases:
         raise ValueError("no golden case matches --split/--tag")
+    cases = cases[:limit]
     sizes = _sizes(chunk_tokens, settings.knowledge.chunking.chunk_tokens)
     if not generate:
         _eval_routing(settings, target, cases, sizes, k, json_path)
