@@ -98,3 +98,11 @@ def test_a_runs_summary_has_intervals_beside_its_figures_and_a_breakdown() -> No
     assert lo < 0.7 < hi
     assert summary["intervals"]["intent_accuracy"] == [1.0, 1.0]
     assert summary["by_tag"]["policy"]["cases"] == 10
+
+
+def test_the_eval_table_shows_a_rate_with_its_interval() -> None:
+    from switchboard.cli.eval_cmds import _cell
+
+    summary = {"key_fact_recall": 0.688, "intervals": {"key_fact_recall": [0.542, 0.824]}}
+    assert _cell(summary, "key_fact_recall", "pct") == "68.8% [54.2%, 82.4%]"
+    assert _cell({"errors": 0}, "errors", "int") == "0"  # a run written before intervals
