@@ -14,6 +14,7 @@ from switchboard.cli import (  # noqa: F401  (register commands)
     demo_cmds,
     engine_cmds,
     eval_cmds,
+    eval_compare_cmds,
     gateway_cmds,
     guard_cmds,
     keys_cmds,

@@ -1,5 +1,7 @@
 """``switchboard eval [GOLDEN] [--assistant NAME]``: a golden set through an assistant's
-real pipeline (default: the demo shop's, over its articles and golden set)."""
+real pipeline (default: the demo shop's, over its articles and golden set), with each rate's
+bootstrap 95% interval. ``eval`` is a group: its other commands (``switchboard eval compare``)
+are named; anything else runs the golden set (``eval run``), as before."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
+from typer.core import TyperGroup
 
 from switchboard.cli.common import (
     app,
@@ -50,7 +53,30 @@ SplitOpt = Annotated[
 JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the results here.")]
 
 
-@app.command("eval")
+RUN = "run"
+
+
+class EvalGroup(TyperGroup):
+    """``switchboard eval [GOLDEN] [OPTIONS]`` runs the golden set: arguments that do not start
+    with one of the group's command names go to ``eval run``."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # ctx: typer's own click
+        first = args[0] if args else None
+        if first not in self.commands and first not in ctx.help_option_names:
+            args = [RUN, *args]
+        return super().parse_args(ctx, args)
+
+
+eval_app = typer.Typer(
+    cls=EvalGroup,
+    rich_markup_mode=None,
+    help="Golden-set evaluation: `eval [GOLDEN] [OPTIONS]` (same as `eval run`) runs it; "
+    "`eval compare BASELINE CANDIDATE` is the regression gate.",
+)
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.command(RUN)
 @one_line_errors
 def eval_golden(
     golden: GoldenArg = None,
@@ -60,6 +86,9 @@ def eval_golden(
     chunk_tokens: ChunkOpt = None,
     tag: TagOpt = None,
     split: SplitOpt = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Only the first N cases selected (a fast subset).")
+    ] = None,
     k: Annotated[int, typer.Option(min=1, help="Retrieval hit@k.")] = 5,
     json_path: JsonOpt = None,
     generate: Annotated[
@@ -86,6 +115,7 @@ def eval_golden(
         cases = [c for c in cases if set(tag) & set(c.tags)]
     if not cases:
         raise ValueError("no golden case matches --split/--tag")
+    cases = cases[:limit]
     sizes = _sizes(chunk_tokens, settings.knowledge.chunking.chunk_tokens)
     if not generate:
         _eval_routing(settings, target, cases, sizes, k, json_path)
@@ -200,8 +230,9 @@ def _print(result: dict[str, Any]) -> None:
     for run in result["runs"]:
         table.add_column(f"{run['model']}\n{run['chunk_tokens']}-token chunks", justify="right")
     for label, key, kind in _ROWS:
-        table.add_row(label, *(_format(run["summary"][key], kind) for run in result["runs"]))
+        table.add_row(label, *(_cell(run["summary"], key, kind) for run in result["runs"]))
     console.print(table)
+    console.print("(95% bootstrap intervals in brackets)")
     sweep = Table(title="router threshold: share confident, accuracy of those")
     for column in ("threshold", "confident", "accuracy"):
         sweep.add_column(column, justify="right")
@@ -210,6 +241,13 @@ def _print(result: dict[str, Any]) -> None:
             f"{row['threshold']:.2f}", _pct(row["confident_share"]), _pct(row["confident_accuracy"])
         )
     console.print(sweep)
+
+
+def _cell(summary: dict[str, Any], key: str, kind: str) -> str:
+    """A figure, and its interval where it has one."""
+    text = _format(summary[key], kind)
+    interval = summary.get("intervals", {}).get(key)
+    return f"{text} [{interval[0]:.1%}, {interval[1]:.1%}]" if interval else text
 
 
 def _format(value: Any, kind: str) -> str:

@@ -14,7 +14,8 @@ What is checked, per case:
   turn's Order API results contains;
 - **handoff**: ``ticket`` (a ticket was created), ``offered`` or none, as expected.
 
-A run's summary also has the mix of answer paths (``generated``, ``generated+repaired``,
+A run's summary also has each rate's bootstrap 95% interval and the figures per tag
+(``intervals``), and the mix of answer paths (``generated``, ``generated+repaired``,
 ``quoted``, ``order_status``...): how often the grounding check repaired or quoted.
 """
 
@@ -24,12 +25,13 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from switchboard.evaluation.golden import GoldenCase
+from switchboard.evaluation.intervals import by_tag, intervals
 from switchboard.orders.types import OrderStatus
 
 ORDER_TAGS = frozenset({"order", "probe", "outage"})
@@ -128,7 +130,9 @@ ANSWER_PATHS = frozenset({"generated", "generated+repaired", "quoted"})
 
 
 def summarize(scores: Sequence[CaseScore], outcomes: Sequence[TurnOutcome]) -> dict[str, Any]:
-    """The run's figures; rates over the cases each applies to (their count alongside)."""
+    """The run's figures; rates over the cases each applies to (their count alongside),
+    with their bootstrap 95% intervals and the per-tag breakdown."""
+    cases = [asdict(s) for s in scores]
     hits = [s.hit for s in scores if s.hit is not None]
     precisions = [s.citation_precision for s in scores if s.citation_precision is not None]
     with_facts = [s for s in scores if s.facts_total]
@@ -161,6 +165,8 @@ def summarize(scores: Sequence[CaseScore], outcomes: Sequence[TurnOutcome]) -> d
         "overhead_ms": percentiles(overhead),
         "tokens_per_turn": _ratio(sum(tokens), len(tokens)),
         "answer_paths": path_mix([o.answer_path for o in outcomes if not o.error]),
+        "intervals": intervals(cases),
+        "by_tag": by_tag(cases),
     }
 
 

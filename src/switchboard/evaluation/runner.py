@@ -18,7 +18,7 @@ import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ from switchboard.evaluation.metrics import (
     summarize,
     threshold_sweep,
 )
+from switchboard.evaluation.provenance import git_commit, settings_hash
 from switchboard.guard.factory import open_guard
 from switchboard.order_ids import OrderIdFormat
 from switchboard.orders.supervisor import OrderApiSupervisor, order_service
@@ -93,6 +94,8 @@ class RunResult:
     summary: dict[str, Any]
     scores: list[CaseScore]
     outcomes: list[TurnOutcome]
+    settings_hash: str = ""
+    wall_s: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         cases = [
@@ -106,6 +109,8 @@ class RunResult:
         return {
             "model": self.model,
             "chunk_tokens": self.chunk_tokens,
+            "settings_hash": self.settings_hash,
+            "timings": {"wall_s": round(self.wall_s, 3)},
             "summary": self.summary,
             "cases": cases,
         }
@@ -121,8 +126,10 @@ def evaluate(
     k: int = 5,
     progress: Progress = lambda _text, _step: None,
 ) -> dict[str, Any]:
-    """Every (model, chunk size) run's summary and per-case scores, and the router sweep."""
+    """Every (model, chunk size) run's summary and per-case scores, and the router sweep,
+    with the commit, each run's settings hash and the wall times."""
     target.check(cases)
+    started, begin = time.time(), time.perf_counter()
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="switchboard-eval-")))
         orders_up = (
@@ -155,6 +162,9 @@ def evaluate(
                 )
             )
     return {
+        "commit": git_commit(),
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "timings": {"wall_s": round(time.perf_counter() - begin, 3)},
         "cases": len(cases),
         "k": k,
         "router": {"threshold": settings.assistant.router_threshold, "sweep": sweep},
@@ -201,9 +211,16 @@ def _model_runs(
             run = _run(settings, target, cases, model, router, kb, size, orders, conversations,
                        k, progress)  # fmt: skip
             before = engine.async_engine.stats
+            begin = time.perf_counter()
             result = asyncio.run(run)
             result.summary.update(prefill_per_call(before, engine.async_engine.stats))
-            runs.append(result)
+            runs.append(
+                replace(
+                    result,
+                    settings_hash=settings_hash(settings, target.definition, name),
+                    wall_s=time.perf_counter() - begin,
+                )
+            )
         return runs
     finally:
         engine.close()
