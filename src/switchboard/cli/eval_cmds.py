@@ -18,6 +18,7 @@ from switchboard.cli.common import (
     progress_bar,
     write_json,
 )
+from switchboard.cli.eval_candidates_cmds import EvalCommand
 from switchboard.config import Settings
 from switchboard.evaluation.golden import GoldenCase
 
@@ -50,7 +51,7 @@ SplitOpt = Annotated[
 JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the results here.")]
 
 
-@app.command("eval")
+@app.command("eval", cls=EvalCommand)  # eval candidates: eval_candidates_cmds
 @one_line_errors
 def eval_golden(
     golden: GoldenArg = None,
