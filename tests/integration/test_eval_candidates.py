@@ -42,7 +42,9 @@ def fill(path: Path) -> None:
         )
         store.rate(shop.id, hello, "C1005", Rating.UP)
         wrong = store.add_exchange(
-            shop.id, "Can I return the boots? Call me on 415-555-0132", reply("No, never.")
+            shop.id,
+            "Can I return the boots I bought in Germany? Call me on 415-555-0132",
+            reply("No, never."),
         )
         store.rate(shop.id, wrong, "C1005", Rating.DOWN, "Wrong! Ask Maria Gonzalez at the desk")
         desk = store.create_session("C1005", assistant="helpdesk")
@@ -68,7 +70,9 @@ def test_thumbed_down_answers_become_redacted_draft_cases(
     text = json.dumps(case)
     for personal in ("Maria", "Gonzalez", "maria.gonzalez@example.com", "415-555-0132"):
         assert personal not in text
-    assert case["message"] == "Can I return the boots? Call me on <PHONE_NUMBER>"
+    assert (
+        case["message"] == "Can I return the boots I bought in Germany? Call me on <PHONE_NUMBER>"
+    )
     assert case["history"] == ["Hi, this is <PERSON>, <EMAIL_ADDRESS>"]
     review = case.pop("review")
     assert review["answer"] == "No, never."  # type: ignore[index]
@@ -87,7 +91,7 @@ def test_every_assistant_and_since(runner: CliRunner, tmp_path: Path) -> None:
     later = export(runner, out, "--since", "2026-12-02")
 
     assert [c["message"] for c in every] == [
-        "Can I return the boots? Call me on <PHONE_NUMBER>",
+        "Can I return the boots I bought in Germany? Call me on <PHONE_NUMBER>",
         "My VPN is down",
     ]
     assert [c["message"] for c in later] == ["My VPN is down"]

@@ -65,15 +65,19 @@ def _down_rated(settings: Settings, assistant: str | None, since: datetime | Non
 
 
 def _redactor(settings: Settings) -> Redact:
-    """Every PII finding of the guard's detector masked as ``<TYPE>`` (order numbers are
-    kept), whether or not the guard is on for serving."""
+    """The PII the guard's detector finds masked as ``<TYPE>``, but for the types the guard
+    passes on (``guard.pii.keep``: places) and order numbers, whether or not the guard is
+    on for serving."""
     from switchboard.guard.factory import pii_detector
     from switchboard.guard.scanner import disjoint, mask_spans
     from switchboard.order_ids import OrderIdFormat
 
     order_ids = OrderIdFormat.from_settings(settings.orders)
     detector = pii_detector(settings.guard.pii, (order_ids.pattern,))
-    return lambda text: mask_spans(text, disjoint(detector.scan(text)))
+    keep = set(settings.guard.pii.keep)
+    return lambda text: mask_spans(
+        text, disjoint(f for f in detector.scan(text) if f.type not in keep)
+    )
 
 
 SUBCOMMANDS = {
