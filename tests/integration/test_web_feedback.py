@@ -102,3 +102,21 @@ def test_thumbs_up_replaces_a_thumbs_down(shop: tuple[Page, Rig]) -> None:
     expect(page.get_by_role("button", name="Bad answer")).to_have_attribute("aria-pressed", "false")
     expect(page.get_by_test_id("feedback-form")).to_be_hidden()
     assert stored(rig) == [(1, "up", "")]
+
+
+def test_a_refused_rating_says_so_and_presses_nothing(shop: tuple[Page, Rig]) -> None:
+    page, rig = shop
+    ask(page, "How long do I have to return a jacket?")
+    with sqlite3.connect(rig.store.file.path) as conn:
+        conn.execute("UPDATE sessions SET customer_id = 'C-9999'")  # no longer this customer's
+
+    page.get_by_role("button", name="Bad answer").click()
+
+    expect(page.get_by_test_id("feedback-status")).to_have_text(
+        "Not recorded: The session '"
+        + rig.store.list_sessions("C-9999")[0].id
+        + "' does not exist."
+    )
+    expect(page.get_by_role("button", name="Bad answer")).to_have_attribute("aria-pressed", "false")
+    expect(page.get_by_test_id("feedback-form")).to_be_hidden()
+    assert stored(rig) == []
