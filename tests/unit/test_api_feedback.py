@@ -101,3 +101,17 @@ def test_a_turn_id_that_is_not_a_number_is_a_400(served: Served) -> None:
 
     assert response.status_code == 400, response.text
     assert response.json()["error"]["param"] == "turn_id"
+
+
+def test_the_sessions_history_shows_each_answers_rating(served: Served) -> None:
+    session, rated = answered(served)
+    unrated = chat(served, message=QUESTION, session_id=session)[-1][1]["turn_id"]
+    rate(served, session, rated, rating="down", comment="too short")
+
+    body = served.client.get(
+        f"/v1/assistant/sessions/{session}", params={"customer_id": ALICE}
+    ).json()
+
+    answers = {m["index"]: m for m in body["messages"] if m["role"] == "assistant"}
+    assert answers[rated]["feedback"] == {"rating": "down", "comment": "too short"}
+    assert answers[unrated]["feedback"] is None

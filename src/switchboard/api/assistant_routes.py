@@ -41,7 +41,7 @@ from switchboard.api.openapi import error_responses, event_stream, named_events
 from switchboard.api.sse import SSEResponse, named_event
 from switchboard.api.turn_record import finish_turn_record, open_turn
 from switchboard.assistant.conversations import StoredMessage
-from switchboard.assistant.feedback import MAX_COMMENT_CHARS, Rating
+from switchboard.assistant.feedback import MAX_COMMENT_CHARS, Feedback, Rating
 from switchboard.assistant.orchestrator import TurnRequest
 from switchboard.assistant.service import Assistant, Assistants
 from switchboard.assistant.types import DoneEvent, ToolResultEvent, TurnEvent, event_json
@@ -285,16 +285,16 @@ async def get_session(
 ) -> dict[str, Any]:
     customer, owner = _reader(request, assistants, assistant, customer_token, customer_id)
 
-    def load() -> list[StoredMessage]:
+    def load() -> tuple[list[StoredMessage], dict[int, Feedback]]:
         conversations = assistants.conversations
         session = conversations.get_session(session_id, customer.customer_id, **owner)
-        return conversations.history(session.id, limit)
+        return conversations.history(session.id, limit), conversations.ratings(session.id)
 
-    messages = await run_in_threadpool(load)
+    messages, ratings = await run_in_threadpool(load)
     return {
         "session_id": session_id,
         "customer_id": customer.customer_id,
-        "messages": [_message_json(m) for m in messages],
+        "messages": [_message_json(m, ratings.get(m.index)) for m in messages],
     }
 
 
@@ -369,7 +369,7 @@ async def rate_answer(
     }
 
 
-def _message_json(message: StoredMessage) -> dict[str, Any]:
+def _message_json(message: StoredMessage, rated: Feedback | None) -> dict[str, Any]:
     body: dict[str, Any] = {
         "index": message.index,
         "role": message.role,
@@ -388,5 +388,6 @@ def _message_json(message: StoredMessage) -> dict[str, Any]:
             "usage": dict(record.usage),
             "model": record.model,
             "answer_path": record.answer_path and record.answer_path.value,
+            "feedback": rated and {"rating": rated.rating.value, "comment": rated.comment},
         }
     return body

@@ -369,6 +369,11 @@ class ConversationStore:
             feedback.save(conn, rated)
         return rated
 
+    def ratings(self, session_id: str) -> dict[int, Feedback]:
+        """The session's ratings, by the index of the answer each rates."""
+        with self._connection() as conn:
+            return feedback.of_session(conn, session_id)
+
     def down_rated(
         self, *, assistant: str | None = None, since: datetime | None = None
     ) -> list[DownRated]:

@@ -72,6 +72,18 @@ def save(conn: sqlite3.Connection, feedback: Feedback) -> None:
     )
 
 
+def of_session(conn: sqlite3.Connection, session_id: str) -> dict[int, Feedback]:
+    """The session's ratings by the index of the answer they rate."""
+    rows = conn.execute(
+        "SELECT turn_idx, rating, comment, created_at FROM feedback WHERE session_id = ?",
+        (session_id,),
+    ).fetchall()
+    return {
+        idx: Feedback(session_id, idx, Rating(rating), comment, datetime.fromisoformat(at))
+        for idx, rating, comment, at in rows
+    }
+
+
 def down_rated(
     conn: sqlite3.Connection, assistant: str | None, since: datetime | None
 ) -> list[DownRated]:
