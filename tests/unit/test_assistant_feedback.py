@@ -6,30 +6,17 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from switchboard.assistant.conversations import AssistantRecord, ConversationStore
+from switchboard.assistant.conversations import ConversationStore
 from switchboard.assistant.conversations_schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
 from switchboard.assistant.feedback import Rating
 from switchboard.errors import SessionNotFoundError, TurnNotFoundError
+from tests.unit.test_assistant_conversations import FakeClock, answer
 
 pytestmark = pytest.mark.unit
-
-START = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-
-
-class FakeClock:
-    """Each reading is one minute after the previous one."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(minutes=1)
-        return self.now
 
 
 @pytest.fixture
@@ -37,10 +24,6 @@ def store(tmp_path: Path) -> Iterator[ConversationStore]:
     store = ConversationStore(tmp_path / "conv.db", clock=FakeClock(), default_assistant="shop")
     yield store
     store.close()
-
-
-def answer(text: str) -> AssistantRecord:
-    return AssistantRecord(content=text, intent="shipping", confidence=0.9, model="tiny")
 
 
 def ratings(path: Path) -> list[tuple[str, int, str, str]]:
