@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperCommand
@@ -14,6 +14,9 @@ from typer.core import TyperCommand
 from switchboard.cli.common import console, load_settings, one_line_errors
 from switchboard.config import Settings
 from switchboard.evaluation.candidates import Redact
+
+if TYPE_CHECKING:
+    from switchboard.assistant.feedback import DownRated
 
 candidates_app = typer.Typer(add_completion=False, rich_markup_mode=None)
 
@@ -48,7 +51,9 @@ def candidates(
     console.print(f"wrote {len(lines)} draft cases to {out}")
 
 
-def _down_rated(settings: Settings, assistant: str | None, since: datetime | None) -> list[Any]:
+def _down_rated(
+    settings: Settings, assistant: str | None, since: datetime | None
+) -> list[DownRated]:
     from switchboard.assistant.conversations import ConversationStore
     from switchboard.assistant.service import default_name, served_definitions
 
