@@ -120,3 +120,39 @@ def test_a_refused_rating_says_so_and_presses_nothing(shop: tuple[Page, Rig]) ->
     expect(page.get_by_role("button", name="Bad answer")).to_have_attribute("aria-pressed", "false")
     expect(page.get_by_test_id("feedback-form")).to_be_hidden()
     assert stored(rig) == []
+
+
+def test_each_answer_has_its_own_buttons_and_comment_box(shop: tuple[Page, Rig]) -> None:
+    page, rig = shop
+    ask(page, "How long do I have to return a jacket?")
+    page.get_by_test_id("message-input").fill("And a tent?")
+    page.get_by_test_id("send-button").click()
+    second = page.get_by_test_id("message-assistant").nth(1)
+    expect(second.get_by_test_id("feedback")).to_be_visible()
+
+    second.get_by_role("button", name="Bad answer").click()
+    second.get_by_label("What was wrong with this answer?").fill("Tents differ")
+    second.get_by_test_id("feedback-send").click()
+
+    expect(second.get_by_test_id("feedback-status")).to_have_text(
+        "Thanks, your feedback was recorded."
+    )
+    expect(page.get_by_test_id("feedback-form").first).to_be_hidden()
+    ids = page.locator("textarea").evaluate_all("(boxes) => boxes.map((box) => box.id)")
+    assert len(set(ids)) == 2
+    assert stored(rig) == [(3, "down", "Tents differ")]
+
+
+def test_the_buttons_work_outside_a_secure_context(shop: tuple[Page, Rig]) -> None:
+    """Served over plain http on a LAN, a page has no ``crypto.randomUUID``."""
+    page, rig = shop
+    page.add_init_script("delete Crypto.prototype.randomUUID")
+    page.reload()
+
+    ask(page, "How long do I have to return a jacket?")
+    page.get_by_role("button", name="Good answer").click()
+
+    expect(page.get_by_test_id("feedback-status")).to_have_text(
+        "Thanks, your feedback was recorded."
+    )
+    assert stored(rig) == [(1, "up", "")]

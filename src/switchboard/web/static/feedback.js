@@ -6,6 +6,7 @@ import { el } from "./render.js";
 
 const COMMENT_CHARS = 1000; // the server's limit (assistant/feedback.py MAX_COMMENT_CHARS)
 const RECORDED = "Thanks, your feedback was recorded.";
+let bars = 0; // numbers each comment box's id (crypto.randomUUID needs https)
 
 function thumb(rating, symbol, label) {
   const button = el("button", {
@@ -26,7 +27,7 @@ export function feedbackBar(rate) {
   const down = thumb("down", "👎", "Bad answer");
   const status = el("span", { className: "feedback-status", role: "status", dataset: { testid: "feedback-status" } });
   const comment = el("textarea", {
-    id: `feedback-comment-${crypto.randomUUID()}`,
+    id: `feedback-comment-${++bars}`,
     rows: 2, maxLength: COMMENT_CHARS, placeholder: "What was wrong? (optional)",
     dataset: { testid: "feedback-comment" },
   });
