@@ -1,6 +1,7 @@
 // The support chat: shows one served assistant (GET /v1/assistants) with its title, colour
 // and greeting, picks a customer when that assistant acts for one, sends messages to the
-// assistant API and renders its streamed events (tokens, citations, order lookups, handoffs).
+// assistant API and renders its streamed events (tokens, citations, order lookups, handoffs),
+// with thumbs up and down under each answer (feedback.js).
 //
 // A page embedding the widget configures it through attributes of <main class="chat">:
 //   data-assistant       the assistant to talk to (default: the server's default); without
@@ -71,7 +72,7 @@ function conversationKey() {
 class AssistantTurn {
   constructor(conversation, onHandoffAccepted, rate) {
     this.conversation = conversation; // the conversation the message was sent in
-    this.rate = rate; // (ids, { rating, comment }) → promise: sends feedback on this answer
+    this.rate = rate; // (done event, { rating, comment }) → promise: feedback on this answer
     this.text = "";
     this.finished = false;
     this.citations = new Map(); // number → citation event
