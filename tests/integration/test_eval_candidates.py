@@ -97,12 +97,21 @@ def test_every_assistant_and_since(runner: CliRunner, tmp_path: Path) -> None:
     assert [c["message"] for c in later] == ["My VPN is down"]
 
 
-def test_no_store_is_one_line(runner: CliRunner, tmp_path: Path) -> None:
-    result = runner.invoke(app, ["eval", "candidates", "--out", str(tmp_path / "d.jsonl")])
+@pytest.mark.parametrize(
+    ("out", "error"),
+    [
+        ("d.jsonl", "error: no conversation store at "),
+        ("no/d.jsonl", "error: --out: no such folder"),
+    ],
+)
+def test_bad_input_is_one_line(runner: CliRunner, tmp_path: Path, out: str, error: str) -> None:
+    result = runner.invoke(app, ["eval", "candidates", "--out", str(tmp_path / out)])
 
     assert result.exit_code == 1
-    assert result.stderr.startswith("error: no conversation store at ")
+    assert result.stderr.startswith(error)
     assert result.stderr.count("\n") == 1
+    assert not (tmp_path / out).exists()
+    assert not Settings().assistant_db.exists()  # no empty store made on the way
 
 
 def test_eval_help_names_the_command(runner: CliRunner) -> None:
