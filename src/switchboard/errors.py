@@ -19,6 +19,7 @@
     │   ├── OrderNotFoundError          404, no such order of this customer
     │   ├── OrderNotCancellableError    409, the order has shipped: too late to cancel it
     │   ├── SessionNotFoundError        404, no such assistant session of this customer
+    │   ├── TurnNotFoundError           404, no such answer in the customer's session
     │   ├── JobNotFoundError            404, no such upload job in this tenant's collection
     │   ├── PayloadTooLargeError        413, an upload over the size limit
     │   ├── RateLimitError              429, over requests or tokens per minute (retry_after_s)
@@ -251,6 +252,16 @@ class SessionNotFoundError(RequestError):
 
     def __init__(self, session_id: str) -> None:
         super().__init__(f"The session '{session_id}' does not exist.")
+
+
+class TurnNotFoundError(RequestError):
+    """An answer (``turn_id``, the ``done`` event's) that its session does not hold."""
+
+    status_code = 404
+    code = "turn_not_found"
+
+    def __init__(self, session_id: str, turn_id: int) -> None:
+        super().__init__(f"The session '{session_id}' has no answer {turn_id}.", param="turn_id")
 
 
 class JobNotFoundError(RequestError):

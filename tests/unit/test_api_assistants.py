@@ -114,6 +114,18 @@ def test_a_customers_assistant_takes_its_customer_from_the_user_field(two: Two) 
     assert two.shop.store.get_session(session, ALICE).customer_id == ALICE
 
 
+def test_an_assistant_completions_answer_can_be_rated(two: Two) -> None:
+    two.shop.router.default = route(Intent.RETURNS_REFUNDS)
+    question = [{"role": "user", "content": "How long do I have to return a jacket?"}]
+    turn = completion(two, messages=question, user=ALICE).json()["switchboard"]
+
+    url = f"/v1/assistant/sessions/{turn['session_id']}/turns/{turn['turn_id']}/feedback"
+    rated = two.client.post(url, json={"customer_id": ALICE, "rating": "down"})
+
+    assert rated.status_code == 200, rated.text
+    assert [d.answer for d in two.shop.store.down_rated()] == ["".join(RETURNS_ANSWER)]
+
+
 def test_a_streamed_assistant_completion_ends_with_citations_and_the_turn(two: Two) -> None:
     two.desk.router.default = route(Intent.RETURNS_REFUNDS)
     messages = [

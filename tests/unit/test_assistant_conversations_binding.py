@@ -100,7 +100,7 @@ def test_a_version_4_database_gives_its_sessions_to_the_default_assistant(tmp_pa
     finally:
         store.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         (index,) = conn.execute(
             "SELECT sql FROM sqlite_master WHERE name = 'sessions_by_owner'"
         ).fetchone()

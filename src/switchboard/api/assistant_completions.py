@@ -11,12 +11,12 @@ The answer streams as ``chat.completion.chunk``s (or comes as one ``chat.complet
 Two extension fields, on the last chunk and on the completion, carry what plain text
 cannot: ``citations`` (what each ``[n]`` of the answer refers to: ``number``,
 ``article_id``, ``title``, ``url``, ``heading``, ``quote``, ``collection``) and
-``switchboard`` (the turn's ``session_id``, ``intent``, ``answer_path``, and ``handoff``
-when a colleague was offered or a ticket created). An assistant whose end user is a
-customer acts for the customer its token in ``x-customer-token`` proves, as on
-``/v1/assistant/chat``; OpenAI's ``user`` field is then optional and must match it (with
-authentication off, ``user`` names the customer). The key needs the ``chat`` and
-``assistant`` scopes.
+``switchboard`` (the turn's ``session_id``, ``turn_id`` to rate the answer with,
+``intent``, ``answer_path``, and ``handoff`` when a colleague was offered or a ticket
+created). An assistant whose end user is a customer acts for the customer its token in
+``x-customer-token`` proves, as on ``/v1/assistant/chat``; OpenAI's ``user`` field is then
+optional and must match it (with authentication off, ``user`` names the customer). The
+key needs the ``chat`` and ``assistant`` scopes.
 
 A write tool is confirmed the way the caller keeps the conversation: a "yes" right after
 the assistant's proposal, both replayed, performs it (``confirmation.WriteActions.replayed``
@@ -147,6 +147,7 @@ class CompletionReply(Transcript):
         if done is not None:
             turn |= {
                 "session_id": done.session_id,
+                "turn_id": done.turn_id,
                 "intent": done.intent,
                 "answer_path": done.answer_path.value,
             }

@@ -14,7 +14,9 @@ the body or query is then optional and must match it), with it off the body's
 ``customer_id`` as well; for an assistant whose end user is none, the API key. Sessions,
 their history and tickets are read and written in the API key's tenant, for that customer
 (or key) only, and belong to the assistant that made them: a session or ticket of another
-assistant is not found (404), like an unknown one.
+assistant is not found (404), like an unknown one. The same end user rates an answer of
+their session (``turns/{turn_id}/feedback``, ``turn_id`` the ``done`` event's): one rating
+per answer, a second replacing the first.
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncGenerator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
@@ -39,6 +41,7 @@ from switchboard.api.openapi import error_responses, event_stream, named_events
 from switchboard.api.sse import SSEResponse, named_event
 from switchboard.api.turn_record import finish_turn_record, open_turn
 from switchboard.assistant.conversations import StoredMessage
+from switchboard.assistant.feedback import MAX_COMMENT_CHARS, Feedback, Rating
 from switchboard.assistant.orchestrator import TurnRequest
 from switchboard.assistant.service import Assistant, Assistants
 from switchboard.assistant.types import DoneEvent, ToolResultEvent, TurnEvent, event_json
@@ -53,7 +56,7 @@ from switchboard.errors import (
 )
 from switchboard.gateway.customer_tokens import CUSTOMER_ID
 from switchboard.observability.record import RequestRecord
-from switchboard.request_body import RequestBody
+from switchboard.request_body import MAX_INT64, RequestBody
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/assistant")
@@ -282,16 +285,16 @@ async def get_session(
 ) -> dict[str, Any]:
     customer, owner = _reader(request, assistants, assistant, customer_token, customer_id)
 
-    def load() -> list[StoredMessage]:
+    def load() -> tuple[list[StoredMessage], dict[int, Feedback]]:
         conversations = assistants.conversations
         session = conversations.get_session(session_id, customer.customer_id, **owner)
-        return conversations.history(session.id, limit)
+        return conversations.history(session.id, limit), conversations.ratings(session.id)
 
-    messages = await run_in_threadpool(load)
+    messages, ratings = await run_in_threadpool(load)
     return {
         "session_id": session_id,
         "customer_id": customer.customer_id,
-        "messages": [_message_json(m) for m in messages],
+        "messages": [_message_json(m, ratings.get(m.index)) for m in messages],
     }
 
 
@@ -324,7 +327,49 @@ async def list_tickets(
     }
 
 
-def _message_json(message: StoredMessage) -> dict[str, Any]:
+class FeedbackBody(RequestBody):
+    rating: Literal["up", "down"] = Field(
+        description="`up` or `down`; a second rating replaces the first."
+    )
+    comment: str = Field("", max_length=MAX_COMMENT_CHARS, description="What was wrong.")
+    customer_id: str | None = Field(
+        None,
+        pattern=CUSTOMER_ID,
+        description="Optional with a customer token (x-customer-token); must match it.",
+    )
+    assistant: str | None = AssistantName
+
+
+@router.post(
+    "/sessions/{session_id}/turns/{turn_id}/feedback",
+    responses=error_responses(401, 403, 404),
+)
+async def rate_answer(
+    session_id: Annotated[str, Path(max_length=64)],
+    turn_id: Annotated[int, Path(ge=0, le=MAX_INT64, description="The `done` event's.")],
+    body: FeedbackBody,
+    assistants: AssistantsDep,
+    request: Request,
+    customer_token: CustomerTokenHeader = None,
+) -> dict[str, Any]:
+    """The end user's thumbs up or down (and comment) on one answer of their session."""
+    customer, owner = _reader(request, assistants, body.assistant, customer_token,
+                              body.customer_id)  # fmt: skip
+    rated = await run_in_threadpool(
+        lambda: assistants.conversations.rate(
+            session_id, turn_id, customer.customer_id, Rating(body.rating), body.comment, **owner
+        )
+    )
+    return {
+        "session_id": rated.session_id,
+        "turn_id": rated.turn_id,
+        "rating": rated.rating.value,
+        "comment": rated.comment,
+        "created_at": rated.created_at.isoformat(),
+    }
+
+
+def _message_json(message: StoredMessage, rated: Feedback | None) -> dict[str, Any]:
     body: dict[str, Any] = {
         "index": message.index,
         "role": message.role,
@@ -343,5 +388,6 @@ def _message_json(message: StoredMessage) -> dict[str, Any]:
             "usage": dict(record.usage),
             "model": record.model,
             "answer_path": record.answer_path and record.answer_path.value,
+            "feedback": rated and {"rating": rated.rating.value, "comment": rated.comment},
         }
     return body

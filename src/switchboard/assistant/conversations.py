@@ -40,7 +40,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from switchboard.assistant import feedback
 from switchboard.assistant.conversations_schema import migrate
+from switchboard.assistant.feedback import DownRated, Feedback, Rating
 from switchboard.assistant.types import (
     AnswerPath,
     HandoffReason,
@@ -344,6 +346,40 @@ class ConversationStore:
         if taken == 0:  # a concurrent turn of the session took or replaced it first
             return None
         return PendingAction(row[0], row[1], row[2], json.loads(row[3]))
+
+    # -- feedback on answers ------------------------------------------------------------
+
+    def rate(
+        self,
+        session_id: str,
+        turn_id: int,
+        customer_id: str,
+        rating: Rating,
+        comment: str = "",
+        *,
+        tenant: str | None = None,
+        assistant: str | None = None,
+    ) -> Feedback:
+        """The customer's rating of an answer in their session with this assistant,
+        replacing an earlier one; ``SessionNotFoundError`` or ``TurnNotFoundError``."""
+        owner = (tenant or self.default_tenant, assistant or self.default_assistant)
+        rated = Feedback(session_id, turn_id, Rating(rating), comment, self._now())
+        with self._transaction() as conn:
+            _owned_session(conn, session_id, customer_id, *owner)
+            feedback.save(conn, rated)
+        return rated
+
+    def ratings(self, session_id: str) -> dict[int, Feedback]:
+        """The session's ratings, by the index of the answer each rates."""
+        with self._connection() as conn:
+            return feedback.of_session(conn, session_id)
+
+    def down_rated(
+        self, *, assistant: str | None = None, since: datetime | None = None
+    ) -> list[DownRated]:
+        """Every tenant's thumbed-down answers (of ``assistant``, since ``since``)."""
+        with self._connection() as conn:
+            return feedback.down_rated(conn, assistant, since)
 
     # -- plumbing ----------------------------------------------------------------------
 

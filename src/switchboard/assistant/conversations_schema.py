@@ -7,7 +7,7 @@ import sqlite3
 
 from switchboard.errors import FatalError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # Version 2; a new database runs it, then the migrations after it.
 SCHEMA = """
 CREATE TABLE sessions (
@@ -78,6 +78,19 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "UPDATE sessions SET assistant = :default_assistant",
         "DROP INDEX sessions_by_owner",
         "CREATE INDEX sessions_by_owner ON sessions(tenant, assistant, customer_id, updated_at)",
+    ),
+    6: (
+        """CREATE TABLE feedback (
+            session_id TEXT NOT NULL,
+            turn_idx INTEGER NOT NULL,
+            rating TEXT NOT NULL CHECK (rating IN ('up', 'down')),
+            comment TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (session_id, turn_idx),
+            FOREIGN KEY (session_id, turn_idx) REFERENCES turns(session_id, idx)
+                ON DELETE CASCADE
+        )""",
+        "CREATE INDEX feedback_by_rating ON feedback(rating, created_at)",
     ),
 }
 

@@ -13,6 +13,7 @@ from switchboard.cli import (  # noqa: F401  (register commands)
     config_cmds,
     demo_cmds,
     engine_cmds,
+    eval_candidates_cmds,
     eval_cmds,
     eval_compare_cmds,
     gateway_cmds,

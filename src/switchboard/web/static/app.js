@@ -1,6 +1,7 @@
 // The support chat: shows one served assistant (GET /v1/assistants) with its title, colour
 // and greeting, picks a customer when that assistant acts for one, sends messages to the
-// assistant API and renders its streamed events (tokens, citations, order lookups, handoffs).
+// assistant API and renders its streamed events (tokens, citations, order lookups, handoffs),
+// with thumbs up and down under each answer (feedback.js).
 //
 // A page embedding the widget configures it through attributes of <main class="chat">:
 //   data-assistant       the assistant to talk to (default: the server's default); without
@@ -19,6 +20,7 @@ import {
   answerNodes, el, errorMessage, fallbackNotice, handoffBanner, isRefusal, sourcesList,
   toolResult, userMessage,
 } from "./render.js";
+import { feedbackBar } from "./feedback.js";
 
 const API = "/v1/assistant";
 const ASSISTANTS = "/v1/assistants";
@@ -68,8 +70,9 @@ function conversationKey() {
 
 /** One assistant answer on screen for one conversation; the stream's events are applied to it. */
 class AssistantTurn {
-  constructor(conversation, onHandoffAccepted) {
+  constructor(conversation, onHandoffAccepted, rate) {
     this.conversation = conversation; // the conversation the message was sent in
+    this.rate = rate; // (done event, { rating, comment }) → promise: feedback on this answer
     this.text = "";
     this.finished = false;
     this.citations = new Map(); // number → citation event
@@ -118,6 +121,7 @@ class AssistantTurn {
     this.element.dataset.intent = done.intent;
     if (done.cache === "fallback") this.extras.append(fallbackNotice());
     this.finish();
+    if (this.text !== "") this.element.append(feedbackBar((feedback) => this.rate(done, feedback)));
   }
 
   error({ error }) {
@@ -213,7 +217,8 @@ async function send(message) {
   const conversation = conversationKey();
   ui.emptyState.hidden = true;
   ui.messages.append(userMessage(message));
-  const turn = new AssistantTurn(conversation, () => send(HANDOFF_REQUEST));
+  const turn = new AssistantTurn(conversation, () => send(HANDOFF_REQUEST),
+    (done, feedback) => rateAnswer(assistant, customerId, done, feedback));
   ui.messages.append(turn.element);
   scrollToEnd();
 
@@ -221,14 +226,13 @@ async function send(message) {
   state.stream = controller;
   setStreaming(true);
   try {
-    const named = customerId !== SIGNED_IN && customerId !== NO_CUSTOMER;
-    const token = named ? await demoToken(customerId) : customerToken(customerId);
+    const { token, named } = await credentials(customerId);
     const response = await fetch(`${API}/chat`, {
       method: "POST",
       headers: apiHeaders(token, { "Content-Type": "application/json", Accept: "text/event-stream" }),
       body: JSON.stringify({
         assistant: assistant.name,
-        customer_id: named ? customerId : undefined, // else the token names the customer
+        customer_id: named ?? undefined, // else the token names the customer
         message,
         session_id: state.sessions.get(conversation) ?? null,
       }),
@@ -253,6 +257,25 @@ async function send(message) {
     }
     scrollToEnd();
   }
+}
+
+/** Who a request is for: the customer's token, and their id when the page picked it. */
+async function credentials(customerId) {
+  const named = customerId !== SIGNED_IN && customerId !== NO_CUSTOMER;
+  const token = named ? await demoToken(customerId) : customerToken(customerId);
+  return { token, named: named ? customerId : null };
+}
+
+/** Sends a rating (and comment) of one answer, the `done` event's session and turn. */
+async function rateAnswer(assistant, customerId, { session_id, turn_id }, feedback) {
+  const { token, named } = await credentials(customerId);
+  const url = `${API}/sessions/${encodeURIComponent(session_id)}/turns/${turn_id}/feedback`;
+  const response = await fetch(url, {
+    method: "POST",
+    headers: apiHeaders(token, { "Content-Type": "application/json" }),
+    body: JSON.stringify({ assistant: assistant.name, customer_id: named ?? undefined, ...feedback }),
+  });
+  if (!response.ok) throw new Error(await errorText(response));
 }
 
 /** The page's customer token for its signed-in customer; none for no customer. */
