@@ -16,6 +16,7 @@ from switchboard.cli import (  # noqa: F401  (register commands)
     eval_candidates_cmds,
     eval_cmds,
     eval_compare_cmds,
+    eval_report_cmds,
     gateway_cmds,
     guard_cmds,
     keys_cmds,

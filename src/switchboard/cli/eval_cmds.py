@@ -51,6 +51,10 @@ SplitOpt = Annotated[
     typer.Option(help="Only cases of this split: dev (tuned on) or test (held out)."),
 ]
 JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the results here.")]
+HtmlOpt = Annotated[
+    Path | None,
+    typer.Option("--html", help="Write the report here: one self-contained HTML page."),
+]
 
 
 RUN = "run"
@@ -92,6 +96,7 @@ def eval_golden(
     ] = None,
     k: Annotated[int, typer.Option(min=1, help="Retrieval hit@k.")] = 5,
     json_path: JsonOpt = None,
+    html_path: HtmlOpt = None,
     generate: Annotated[
         bool, typer.Option(help="--no-generate: route and search only, no model (seconds).")
     ] = True,
@@ -102,8 +107,11 @@ def eval_golden(
     from switchboard.evaluation.runner import evaluate
 
     settings = load_settings()
-    if json_path is not None and not json_path.parent.is_dir():
-        raise ValueError(f"--json: no such folder {json_path.parent}")
+    for option, path in (("--json", json_path), ("--html", html_path)):
+        if path is not None and not path.parent.is_dir():
+            raise ValueError(f"{option}: no such folder {path.parent}")
+    if html_path is not None and not generate:
+        raise ValueError("--html reports answers: drop --no-generate")
     target, default_golden = _target(settings, assistant, articles)
     if golden is None and default_golden is None:
         raise ValueError(f"assistant {target.definition.name!r} has no demo golden set: name one")
@@ -130,8 +138,19 @@ def eval_golden(
             bar.update(task, description=text, advance=1 if step else 0)
 
         result = evaluate(settings, target, cases, models, sizes, k=k, progress=progress)
+    result = {**result, "split": split, "tags": tag or []}
     _print(result)
     write_json(result, json_path)
+    if html_path is not None:
+        write_html(result, html_path)
+
+
+def write_html(result: dict[str, Any], path: Path) -> None:
+    """The run's report page (``evaluation.report``) at ``path``."""
+    from switchboard.evaluation.report import render
+
+    path.write_text(render(result), encoding="utf-8")
+    console.print(f"wrote {path}")
 
 
 def _target(

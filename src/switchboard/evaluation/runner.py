@@ -96,15 +96,17 @@ class RunResult:
     outcomes: list[TurnOutcome]
     settings_hash: str = ""
     wall_s: float = 0.0
+    messages: tuple[str, ...] = ()  # each case's last message, in the scores' order
 
     def to_json(self) -> dict[str, Any]:
+        messages = self.messages or ("",) * len(self.scores)
         cases = [
-            {**asdict(score), "answer": o.answer, "intent": o.intent,
+            {**asdict(score), "message": message, "answer": o.answer, "intent": o.intent,
              "routed_intent": o.routed_intent, "cited": o.cited_article_ids,
              "retrieved": o.retrieved_article_ids, "handoff": o.handoff,
              "timings_ms": o.timings_ms, "usage": o.usage, "latency_ms": o.latency_ms,
              "answer_path": o.answer_path, "first_token_ms": o.first_token_ms}
-            for score, o in zip(self.scores, self.outcomes, strict=True)
+            for score, o, message in zip(self.scores, self.outcomes, messages, strict=True)
         ]  # fmt: skip
         return {
             "model": self.model,
@@ -333,7 +335,9 @@ async def _run(
             if client is not None:
                 await client.aclose()
         conversations.close()
-    return RunResult(model.name, size, summarize(scores, outcomes), scores, outcomes)
+    messages = tuple(case.message for case in cases)
+    return RunResult(model.name, size, summarize(scores, outcomes), scores, outcomes,
+                     messages=messages)  # fmt: skip
 
 
 async def _case(pipeline: Orchestrator, case: GoldenCase, scorer: KnowledgeSearcher) -> TurnOutcome:
