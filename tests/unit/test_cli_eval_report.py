@@ -60,3 +60,12 @@ def test_report_needs_html_and_an_existing_folder(runner: CliRunner, tmp_path: P
     )
     assert result.exit_code == 1
     assert "--html: no such folder" in result.output
+
+
+def test_eval_run_refuses_an_html_page_in_a_missing_folder(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    result = runner.invoke(app, ["eval", "--html", str(tmp_path / "no" / "r.html")])
+    assert result.exit_code == 1
+    assert "--html: no such folder" in result.output
+    assert len(result.output.strip().splitlines()) == 1

@@ -123,7 +123,7 @@ def _provenance(report: Mapping[str, Any], run: Mapping[str, Any]) -> str:
         ("cases", report.get("cases")),
         ("wall time (s)", (run.get("timings") or {}).get("wall_s")),
     )
-    return _table(("", ""), [(label, "-" if v is None else str(v)) for label, v in rows])
+    return _table((), [(label, "-" if v is None else str(v)) for label, v in rows])
 
 
 def _counts(summary: Mapping[str, Any]) -> str:
@@ -172,11 +172,11 @@ def _failed_case(case: Mapping[str, Any], why: list[str]) -> str:
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    head = f"<tr>{''.join(f'<th>{escape(h)}</th>' for h in header)}</tr>" if header else ""
     body = "".join(
         "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
     )
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return f"<table>{head}{body}</table>"
 
 
 def _figure(value: float | None, interval: Sequence[float] | None) -> str:
