@@ -75,8 +75,9 @@ eval_app = typer.Typer(
     cls=EvalGroup,
     rich_markup_mode=None,
     help="Golden-set evaluation: `eval [GOLDEN] [OPTIONS]` (same as `eval run`) runs it; "
-    "`eval compare BASELINE CANDIDATE` is the regression gate; `eval candidates --out FILE` "
-    "exports thumbed-down answers as draft cases.",
+    "`eval compare BASELINE CANDIDATE` is the regression gate; `eval report RUN --html FILE` "
+    "writes a run's report page; `eval candidates --out FILE` exports thumbed-down answers "
+    "as draft cases.",
 )
 app.add_typer(eval_app, name="eval")
 
