@@ -36,6 +36,7 @@ def test_report_writes_the_page_of_a_run_file(runner: CliRunner, tmp_path: Path)
         (None, "no such file"),
         ("{not json", "not an eval run's JSON"),
         ('{"runs": []}', "not an eval run's JSON (no runs)"),
+        ('{"runs": [{"summary": {"key_fact_recall": "x"}, "cases": []}]}', "not a rate"),
     ],
 )
 def test_report_refuses_a_bad_run_file_in_one_line(

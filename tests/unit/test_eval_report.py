@@ -119,6 +119,17 @@ def test_a_file_without_runs_is_refused() -> None:
     [
         (["not a run"], "a run without a summary"),
         ([{"summary": {}, "cases": ["not a case"]}], "a run without its cases"),
+        ([{"summary": {"key_fact_recall": "high"}, "cases": []}], "key_fact_recall is 'high'"),
+        ([{"summary": {"key_fact_recall": 1.5}, "cases": []}], "not a rate"),
+        (
+            [{"summary": {"intervals": {"citation_precision": [0.1]}}, "cases": []}],
+            "citation_precision's interval is",
+        ),
+        ([{"summary": {"by_tag": {"policy": 3}}, "cases": []}], "a bad by_tag"),
+        (
+            [{"summary": {"by_tag": {"policy": {"handoff_accuracy": [1]}}}, "cases": []}],
+            "handoff_accuracy is",
+        ),
     ],
 )
 def test_a_malformed_run_is_refused_with_its_reason(runs: list[Any], reason: str) -> None:

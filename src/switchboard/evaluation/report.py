@@ -98,11 +98,14 @@ def interval_plot(rows: Sequence[Row]) -> str:
 
 def _run_section(report: Mapping[str, Any], run: Mapping[str, Any]) -> str:
     summary, cases = run["summary"], run["cases"]
+    intervals = summary.get("intervals") or {}
     metrics = [
-        (name.replace("_", " "), summary.get(name), (summary.get("intervals") or {}).get(name))
+        (name.replace("_", " "), *_rate(name, summary.get(name), intervals.get(name)))
         for name in RATE_METRICS
     ]
     by_tag = summary.get("by_tag") or {}
+    if not isinstance(by_tag, dict) or not all(isinstance(r, dict) for r in by_tag.values()):
+        raise ValueError("not an eval run's JSON (a bad by_tag)")
     return (
         f"<h2>{escape(str(run.get('model')))}, {escape(str(run.get('chunk_tokens')))}"
         f"-token chunks</h2>{_provenance(report, run)}"
@@ -136,15 +139,19 @@ def _tags(by_tag: Mapping[str, Mapping[str, Any]]) -> str:
     if not by_tag:
         return ""
     header = ("tag", "cases", *(name.replace("_", " ") for name in RATE_METRICS))
+    rates = {
+        tag: {name: _rate(name, row.get(name), row.get(f"{name}_interval"))
+              for name in RATE_METRICS}
+        for tag, row in by_tag.items()
+    }  # fmt: skip
     rows = [
-        (tag, str(row.get("cases", "-")),
-         *(_figure(row.get(name), row.get(f"{name}_interval")) for name in RATE_METRICS))
+        (tag, str(row.get("cases", "-")), *(_figure(*rates[tag][name]) for name in RATE_METRICS))
         for tag, row in by_tag.items()
-    ]  # fmt: skip
+    ]
     recall = [
-        (tag, row["key_fact_recall"], row.get("key_fact_recall_interval"))
-        for tag, row in by_tag.items()
-        if row.get("key_fact_recall") is not None
+        (tag, *rates[tag]["key_fact_recall"])
+        for tag in by_tag
+        if rates[tag]["key_fact_recall"][0] is not None
     ]
     plot = f"<h4>Key-fact recall per tag</h4>{interval_plot(recall)}" if recall else ""
     return f"<h3>Per tag</h3>{_table(header, rows)}{plot}"
@@ -177,6 +184,21 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
         "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
     )
     return f"<table>{head}{body}</table>"
+
+
+def _rate(name: str, value: Any, interval: Any) -> tuple[float | None, tuple[float, float] | None]:
+    """A rate and its interval as the file holds them, checked: numbers in 0..1 or null."""
+
+    def is_share(v: Any) -> bool:
+        return isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1
+
+    if value is not None and not is_share(value):
+        raise ValueError(f"not an eval run's JSON ({name} is {value!r}, not a rate)")
+    if interval is None:
+        return value, None
+    if not (isinstance(interval, list) and len(interval) == 2 and all(map(is_share, interval))):
+        raise ValueError(f"not an eval run's JSON ({name}'s interval is {interval!r})")
+    return value, (interval[0], interval[1])
 
 
 def _figure(value: float | None, interval: Sequence[float] | None) -> str:
