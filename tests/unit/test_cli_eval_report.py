@@ -35,6 +35,7 @@ def test_report_writes_the_page_of_a_run_file(runner: CliRunner, tmp_path: Path)
     [
         (None, "no such file"),
         ("{not json", "not an eval run's JSON"),
+        ("[1, 2]", "not an eval run's JSON (not an object)"),
         ('{"runs": []}', "not an eval run's JSON (no runs)"),
         ('{"runs": [{"summary": {"key_fact_recall": "x"}, "cases": []}]}', "not a rate"),
     ],

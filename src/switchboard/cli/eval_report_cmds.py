@@ -3,9 +3,8 @@ HTML page (``evaluation.report``), the same page ``switchboard eval --html`` wri
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -25,20 +24,10 @@ def eval_report(
         raise ValueError("--html: name the page to write")
     if not html_path.parent.is_dir():
         raise ValueError(f"--html: no such folder {html_path.parent}")
-    report = _load(run)
+    from switchboard.evaluation.compare import read_report
+
+    report = read_report(run)
     try:
         write_html(report, html_path)
     except ValueError as exc:  # the file is JSON but not a run
         raise ValueError(f"{run}: {exc}") from None
-
-
-def _load(path: Path) -> dict[str, Any]:
-    try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: not an eval run's JSON ({exc})") from None
-    if not isinstance(report, dict):
-        raise ValueError(f"{path}: not an eval run's JSON")
-    return report

@@ -73,15 +73,23 @@ class Comparison:
         return {**asdict(self), "failed": self.failed}
 
 
-def load_run(path: Path) -> dict[str, Any]:
-    """The one run of an eval JSON file, with the file's metadata; ``ValueError`` if bad."""
+def read_report(path: Path) -> dict[str, Any]:
+    """An eval JSON file's top-level object; ``ValueError`` if it is not JSON or not one."""
     try:
         report = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ValueError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path}: not an eval run's JSON ({exc})") from None
-    runs = report.get("runs") if isinstance(report, dict) else None
+    if not isinstance(report, dict):
+        raise ValueError(f"{path}: not an eval run's JSON (not an object)")
+    return report
+
+
+def load_run(path: Path) -> dict[str, Any]:
+    """The one run of an eval JSON file, with the file's metadata; ``ValueError`` if bad."""
+    report = read_report(path)
+    runs = report.get("runs")
     if not isinstance(runs, list) or not runs:
         raise ValueError(f"{path}: not an eval run's JSON (no runs)")
     if len(runs) != 1:
