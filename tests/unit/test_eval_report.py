@@ -72,12 +72,14 @@ def test_each_plot_is_an_svg_with_a_dot_per_figure_and_a_bar_per_interval() -> N
     metrics = page.split("<svg")[1]
     assert metrics.count("<circle") == 3  # the three metrics with a value
     assert metrics.count('stroke-width="4"') == 2  # the two with an interval
+    assert metrics.startswith(' role="img" aria-label="metrics"')
     per_tag = page.split("<svg")[2]
+    assert per_tag.startswith(' role="img" aria-label="key-fact recall per tag"')
     assert per_tag.count("<circle") == 1  # only "policy" has a key-fact recall
 
 
 def test_a_dot_and_its_bar_sit_where_the_value_and_interval_fall_on_the_axis() -> None:
-    svg = interval_plot([("recall", 0.5, [0.25, 1.0])])
+    svg = interval_plot("recall", [("recall", 0.5, [0.25, 1.0])])
     assert re.search(r'<circle cx="390\.0"', svg)  # 190 + 400 * 0.5
     assert '<line x1="290.0" y1="13.0" x2="590.0"' in svg
 

@@ -70,13 +70,13 @@ def failures(case: Mapping[str, Any]) -> list[str]:
     return reasons
 
 
-def interval_plot(rows: Sequence[Row]) -> str:
+def interval_plot(title: str, rows: Sequence[Row]) -> str:
     """One row per metric: its label, a bar over its 95% interval and a dot at its value,
-    on a 0-100% axis."""
+    on a 0-100% axis; ``title`` names the plot to screen readers."""
     height = _ROW_H * (len(rows) + 1)
     x0 = _LABEL_W
     width = x0 + _AXIS_W + 170
-    parts = [f'<svg role="img" width="{width}" height="{height}" '
+    parts = [f'<svg role="img" aria-label="{escape(title)}" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" font-size="12">']  # fmt: skip
     for tick in range(0, 101, 25):
         x = x0 + _AXIS_W * tick / 100
@@ -109,7 +109,7 @@ def _run_section(report: Mapping[str, Any], run: Mapping[str, Any]) -> str:
     return (
         f"<h2>{escape(str(run.get('model')))}, {escape(str(run.get('chunk_tokens')))}"
         f"-token chunks</h2>{_provenance(report, run)}"
-        f"<h3>Metrics (95% bootstrap intervals)</h3>{interval_plot(metrics)}"
+        f"<h3>Metrics (95% bootstrap intervals)</h3>{interval_plot('metrics', metrics)}"
         f"{_counts(summary)}{_tags(by_tag)}{_failed_cases(cases)}"
     )
 
@@ -153,8 +153,12 @@ def _tags(by_tag: Mapping[str, Mapping[str, Any]]) -> str:
         for tag in by_tag
         if rates[tag]["key_fact_recall"][0] is not None
     ]
-    plot = f"<h4>Key-fact recall per tag</h4>{interval_plot(recall)}" if recall else ""
-    return f"<h3>Per tag</h3>{_table(header, rows)}{plot}"
+    table = f"<h3>Per tag</h3>{_table(header, rows)}"
+    if not recall:
+        return table
+    return (
+        f"{table}<h4>Key-fact recall per tag</h4>{interval_plot('key-fact recall per tag', recall)}"
+    )
 
 
 def _failed_cases(cases: Sequence[Mapping[str, Any]]) -> str:
