@@ -29,6 +29,7 @@ def test_eval_writes_the_report_page_beside_the_run_file(
     report = json.loads(out.read_text())
     assert report["split"] == "dev"
     assert report["tags"] == ["policy"]
+    assert report["limit"] == 3
     golden = {c.id: c.message for c in load_golden(default_golden_path())}
     [run] = report["runs"]
     assert [c["message"] for c in run["cases"]] == [golden[c["case_id"]] for c in run["cases"]]

@@ -52,11 +52,12 @@ def report() -> dict[str, Any]:
     run = {"model": "tiny:q8_0", "chunk_tokens": 64, "settings_hash": "abc123",
            "timings": {"wall_s": 1.5}, "summary": summary, "cases": cases}  # fmt: skip
     return {"commit": "deadbeef", "started_at": "2026-12-08T00:00:00Z", "cases": 6,
-            "split": "dev", "tags": ["policy", "order"], "runs": [run]}  # fmt: skip
+            "split": "dev", "tags": ["policy", "order"], "limit": 40, "runs": [run]}  # fmt: skip
 
 
 def test_the_page_holds_the_provenance_and_each_figure_with_its_interval() -> None:
     page = render(report())
+    assert "<td>first N cases only</td><td>40</td>" in page
     for text in ("deadbeef", "tiny:q8_0", "abc123", "dev", "policy, order",
                  "2026-12-08T00:00:00Z"):  # fmt: skip
         assert text in page

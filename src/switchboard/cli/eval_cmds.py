@@ -139,7 +139,7 @@ def eval_golden(
             bar.update(task, description=text, advance=1 if step else 0)
 
         result = evaluate(settings, target, cases, models, sizes, k=k, progress=progress)
-    result = {**result, "split": split, "tags": tag or []}
+    result = {**result, "split": split, "tags": tag or [], "limit": limit}
     _print(result)
     write_json(result, json_path)
     if html_path is not None:

@@ -122,6 +122,7 @@ def _provenance(report: Mapping[str, Any], run: Mapping[str, Any]) -> str:
         ("settings hash", run.get("settings_hash")),
         ("split", report.get("split") or "all"),
         ("tags", ", ".join(tags) if tags else "all"),
+        ("first N cases only", report.get("limit")),
         ("started", report.get("started_at")),
         ("cases", report.get("cases")),
         ("wall time (s)", (run.get("timings") or {}).get("wall_s")),
