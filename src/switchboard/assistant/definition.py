@@ -198,24 +198,28 @@ class AssistantDefinition(Strict):
         return declared + imported
 
     def _declared_specs(self, default_base_url: str) -> list[HttpToolSpec]:
-        if self.tools is None:
+        document = self._tools_document()
+        if document is None:
             return []
         try:
-            document = tomllib.loads(self.tools.read_text(encoding="utf-8"))
             return tool_specs(document, base_url=document.get("base_url") or default_base_url)
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, ValueError) as exc:
+        except ValueError as exc:
+            raise ValueError(f"tools {self.tools}: {exc}") from None
+
+    def _tools_document(self) -> dict[str, Any] | None:
+        """Its tools file, parsed (None without one)."""
+        if self.tools is None:
+            return None
+        try:
+            return tomllib.loads(self.tools.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise ValueError(f"tools {self.tools}: {exc}") from None
 
     @property
     def tools_need_base_url(self) -> bool:
         """Its tools file names no ``base_url``: the server's (the demo Order API) is used."""
-        if self.tools is None:
-            return False
-        try:
-            document = tomllib.loads(self.tools.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-            return False  # checked when loaded: not reached for a loaded definition
-        return not document.get("base_url")
+        document = self._tools_document()
+        return document is not None and not document.get("base_url")
 
     @property
     def collection_names(self) -> tuple[str, ...]:
