@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from switchboard.assistant.conversations import AssistantRecord, ConversationStore
+from switchboard.assistant.conversation_records import AssistantRecord
+from switchboard.assistant.conversations import ConversationStore
 from switchboard.assistant.feedback import Rating
 from switchboard.cli import app
 from switchboard.config import Settings

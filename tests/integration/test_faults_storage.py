@@ -35,7 +35,8 @@ import httpx
 import pytest
 
 from switchboard.api import create_app
-from switchboard.assistant.conversations import AssistantRecord, ConversationStore
+from switchboard.assistant.conversation_records import AssistantRecord
+from switchboard.assistant.conversations import ConversationStore
 from switchboard.assistant.local_model import LocalChatModel
 from switchboard.assistant.service import open_assistants
 from switchboard.config import (

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from switchboard.assistant.confirmation import DROPPED, confirms, declines, reason
-from switchboard.assistant.conversations import ConversationStore, PendingAction
+from switchboard.assistant.conversation_records import PendingAction
+from switchboard.assistant.conversations import ConversationStore
 from switchboard.assistant.types import AnswerPath, ToolResultEvent
 from switchboard.errors import SessionNotFoundError
 from switchboard.tools import ToolFailure, ToolOutcome

@@ -12,11 +12,8 @@ from typing import Any
 import pytest
 
 from switchboard.assistant import conversations
-from switchboard.assistant.conversations import (
-    AssistantRecord,
-    ConversationStore,
-    TicketStatus,
-)
+from switchboard.assistant.conversation_records import AssistantRecord, TicketStatus
+from switchboard.assistant.conversations import ConversationStore
 from switchboard.assistant.conversations_schema import SCHEMA, SCHEMA_VERSION
 from switchboard.assistant.types import AnswerPath, HandoffReason, ToolResultEvent
 from switchboard.errors import FatalError, SessionNotFoundError

@@ -40,7 +40,7 @@ from switchboard.api.errors import stream_error_payload
 from switchboard.api.openapi import error_responses, event_stream, named_events
 from switchboard.api.sse import SSEResponse, named_event
 from switchboard.api.turn_record import finish_turn_record, open_turn
-from switchboard.assistant.conversations import StoredMessage
+from switchboard.assistant.conversation_records import StoredMessage
 from switchboard.assistant.feedback import MAX_COMMENT_CHARS, Feedback, Rating
 from switchboard.assistant.orchestrator import TurnRequest
 from switchboard.assistant.service import Assistant, Assistants

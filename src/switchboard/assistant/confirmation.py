@@ -24,7 +24,8 @@ from __future__ import annotations
 import asyncio
 import re
 
-from switchboard.assistant.conversations import ConversationStore, PendingAction
+from switchboard.assistant.conversation_records import PendingAction
+from switchboard.assistant.conversations import ConversationStore
 from switchboard.assistant.definition import AssistantDefinition
 from switchboard.assistant.definition_parts import WriteProposal
 from switchboard.assistant.lookup import Tools

@@ -28,26 +28,32 @@ Timestamps are stored as ISO-8601 UTC text from an injectable clock.
 
 from __future__ import annotations
 
-import enum
 import json
 import secrets
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
 
 from switchboard.assistant import feedback
+from switchboard.assistant.conversation_records import (
+    AssistantRecord,
+    PendingAction,
+    Session,
+    StoredMessage,
+    Ticket,
+    TicketStatus,
+    message_of,
+    session_of,
+    ticket_of,
+)
 from switchboard.assistant.conversations_schema import migrate
 from switchboard.assistant.feedback import DownRated, Feedback, Rating
 from switchboard.assistant.types import (
     AnswerPath,
     HandoffReason,
-    Intent,
-    ToolResultEvent,
     event_json,
 )
 from switchboard.errors import SessionNotFoundError
@@ -55,7 +61,6 @@ from switchboard.sqlite_file import SQLiteFile
 from switchboard.sqlite_tx import transaction
 from switchboard.thread_connections import ThreadConnections
 
-Role = Literal["user", "assistant"]
 Clock = Callable[[], datetime]
 
 _SESSION = "SELECT id, customer_id, created_at, updated_at, tenant, assistant FROM sessions"
@@ -64,70 +69,6 @@ _TURN = """SELECT session_id, idx, role, content, created_at, intent, confidence
                   cited_article_ids, tool_results, handoff_reason, timings_ms, usage, model,
                   answer_path
            FROM turns"""
-
-
-class TicketStatus(enum.StrEnum):
-    OPEN = "open"
-    CLOSED = "closed"  # by the support desk, outside this store
-
-
-@dataclass(frozen=True)
-class Session:
-    id: str
-    customer_id: str
-    created_at: datetime
-    updated_at: datetime
-    tenant: str
-    assistant: str
-
-
-@dataclass(frozen=True)
-class AssistantRecord:
-    """An assistant answer and how it was made."""
-
-    content: str
-    intent: Intent
-    confidence: float
-    model: str
-    cited_article_ids: tuple[str, ...] = ()
-    tool_results: tuple[ToolResultEvent, ...] = ()
-    handoff_reason: HandoffReason | None = None
-    timings_ms: Mapping[str, float] = field(default_factory=dict)
-    usage: Mapping[str, int] = field(default_factory=dict)
-    answer_path: AnswerPath | None = None  # None: answered before paths were recorded
-
-
-@dataclass(frozen=True)
-class StoredMessage:
-    """One message of a session; ``assistant`` is set for (and only for) assistant turns."""
-
-    session_id: str
-    index: int
-    role: Role
-    content: str
-    created_at: datetime
-    assistant: AssistantRecord | None = None
-
-
-@dataclass(frozen=True)
-class Ticket:
-    id: str
-    session_id: str
-    customer_id: str
-    reason: HandoffReason
-    summary: str
-    status: TicketStatus
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class PendingAction:
-    """A write tool call proposed to the customer, performed only once they confirm."""
-
-    customer_id: str
-    intent: Intent
-    tool: str
-    arguments: Mapping[str, Any]
 
 
 def utc_now() -> datetime:
@@ -218,7 +159,7 @@ class ConversationStore:
                 "ORDER BY updated_at DESC, rowid DESC LIMIT ?",
                 (*owner, customer_id, limit),
             ).fetchall()
-        return [_session(row) for row in rows]
+        return [session_of(row) for row in rows]
 
     # -- turns -------------------------------------------------------------------------
 
@@ -246,7 +187,7 @@ class ConversationStore:
                 f"{_TURN} WHERE session_id = ? ORDER BY idx DESC LIMIT ?",
                 (session_id, limit_turns),
             ).fetchall()
-        return [_message(row) for row in reversed(rows)]
+        return [message_of(row) for row in reversed(rows)]
 
     # -- handoff tickets ---------------------------------------------------------------
 
@@ -306,7 +247,7 @@ class ConversationStore:
                 "ORDER BY created_at DESC, rowid DESC",
                 owner,
             ).fetchall()
-        return [_ticket(row) for row in rows]
+        return [ticket_of(row) for row in rows]
 
     # -- pending write actions ---------------------------------------------------------
 
@@ -425,7 +366,7 @@ def _owned_session(
     row = conn.execute(f"{_SESSION} WHERE {where}", values).fetchone()
     if row is None:
         raise SessionNotFoundError(session_id)
-    return _session(row)
+    return session_of(row)
 
 
 def _insert_user(
@@ -464,7 +405,7 @@ def _open_ticket(conn: sqlite3.Connection, session_id: str) -> Ticket | None:
     row = conn.execute(
         f"{_TICKET} WHERE session_id = ? AND status = ?", (session_id, TicketStatus.OPEN.value)
     ).fetchone()
-    return None if row is None else _ticket(row)
+    return None if row is None else ticket_of(row)
 
 
 def new_ticket_id() -> str:
@@ -486,56 +427,3 @@ def _check_limit(limit: int) -> None:
 
 def _text(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds")
-
-
-def _session(row: tuple[Any, ...]) -> Session:
-    session_id, customer_id, created_at, updated_at, tenant, assistant = row
-    return Session(
-        session_id,
-        customer_id,
-        datetime.fromisoformat(created_at),
-        datetime.fromisoformat(updated_at),
-        tenant,
-        assistant,
-    )
-
-
-def _ticket(row: tuple[Any, ...]) -> Ticket:
-    ticket_id, session_id, customer_id, reason, summary, status, created_at = row
-    return Ticket(
-        ticket_id,
-        session_id,
-        customer_id,
-        HandoffReason(reason),
-        summary,
-        TicketStatus(status),
-        datetime.fromisoformat(created_at),
-    )
-
-
-def _message(row: tuple[Any, ...]) -> StoredMessage:
-    session_id, index, role, content, created_at = row[:5]
-    return StoredMessage(
-        session_id,
-        index,
-        role,
-        content,
-        datetime.fromisoformat(created_at),
-        None if role == "user" else _assistant_record(content, row[5:]),
-    )
-
-
-def _assistant_record(content: str, columns: tuple[Any, ...]) -> AssistantRecord:
-    intent, confidence, cited, tools, handoff, timings, usage, model, path = columns
-    return AssistantRecord(
-        content=content,
-        intent=intent,
-        confidence=confidence,
-        model=model,
-        cited_article_ids=tuple(json.loads(cited)),
-        tool_results=tuple(ToolResultEvent(**result) for result in json.loads(tools)),
-        handoff_reason=None if handoff is None else HandoffReason(handoff),
-        timings_ms=json.loads(timings),
-        usage=json.loads(usage),
-        answer_path=None if path is None else AnswerPath(path),
-    )

@@ -28,7 +28,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from switchboard.assistant.conversations import StoredMessage
+from switchboard.assistant.conversation_records import StoredMessage
 from switchboard.assistant.types import HandoffReason
 
 ENGLISH = "en"

@@ -49,12 +49,8 @@ from switchboard.assistant.citations import (
     attribute,
 )
 from switchboard.assistant.confirmation import WriteActions, confirms, declines
-from switchboard.assistant.conversations import (
-    AssistantRecord,
-    ConversationStore,
-    PendingAction,
-    StoredMessage,
-)
+from switchboard.assistant.conversation_records import AssistantRecord, PendingAction, StoredMessage
+from switchboard.assistant.conversations import ConversationStore
 from switchboard.assistant.definition import AssistantDefinition
 from switchboard.assistant.definition_parts import WriteProposal
 from switchboard.assistant.evidence import EvidenceSelector, source_chunk

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, cast
 
-from switchboard.assistant.conversations import PendingAction, StoredMessage
+from switchboard.assistant.conversation_records import PendingAction, StoredMessage
 from switchboard.assistant.lookup import LookupResult
 from switchboard.assistant.prompt_budget import BuiltPrompt, Citation, Role, SourceChunk, Turn
 from switchboard.assistant.types import (
